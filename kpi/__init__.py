@@ -8,7 +8,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from kpi.compute import compute, evaluate
 from kpi.data import Dataset, load, save
 from kpi.errors import KpiError
+from kpi.metrics import METRICS, catalogue, definitions
 
-__all__ = ["Dataset", "KpiError", "__version__", "load", "save"]
+__all__ = [
+    "METRICS",
+    "Dataset",
+    "KpiError",
+    "__version__",
+    "catalogue",
+    "compute",
+    "definitions",
+    "evaluate",
+    "load",
+    "save",
+]

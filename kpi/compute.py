@@ -1,0 +1,521 @@
+"""Compute any set of KPIs at any grain and by any dimension, lazily, in one pass per table.
+
+``compute(data, metrics, by=..., every=...)`` returns a LazyFrame with one row per group: the
+group columns, ``period`` (the local start of each bin, when ``every`` is given), one column per
+KPI id, then the measures behind them. Every KPI comes from measures aggregated from rows at the
+grain asked for (sums, counts, maxima, distinct counts, statistics), so a monthly value is never
+an average of daily values. :func:`evaluate` returns the same frame with the definitions used.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from kpi.data import Dataset
+from kpi.errors import KpiError
+from kpi.measures import Measure, Source
+from kpi.metrics import Build, Metric, resolve
+from kpi.periods import bin_expr, check_grain, to_timestamp
+
+__all__ = ["ATTRIBUTIONS", "Context", "Result", "compute", "evaluate"]
+
+#: Which contact time stamp places a contact in a bin.
+ATTRIBUTIONS = ("arrival", "answer", "completion")
+
+_TIME = {
+    "contacts": None,  # chosen by attribution
+    "tickets": "created_ts",
+    "agent_time": "interval_start",
+    "intervals": "interval_start",
+    "surveys": "survey_ts",
+    "qa_evaluations": "evaluated_ts",
+    "coaching": "session_ts",
+    "agent_surveys": "survey_ts",
+    "finance": "_period_ts",
+    "events": "start_ts",
+}
+_CALENDAR = (
+    ("contacts", "arrival_ts"),
+    ("agent_time", "interval_start"),
+    ("intervals", "interval_start"),
+    ("tickets", "created_ts"),
+)
+_NO_ZERO_FILL = {"finance"}
+
+
+@dataclass
+class Context:
+    """What measure builders need: the dataset, groups, grain and range.
+
+    Row measures are grouped by ``by`` and ``_bin`` (the bin start, or a constant when
+    ``every`` is None); stock and sweep builders return frames with the same keys.
+    """
+
+    ds: Dataset
+    by: tuple[str, ...]
+    every: str | None
+    start: datetime | None
+    end: datetime | None
+    attribution: str = "arrival"
+    offset: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> str:
+        """The dataset's site time zone."""
+        return self.ds.tz
+
+    def frame(self, table: str) -> pl.LazyFrame | None:
+        """The table with derived time columns, or None when absent or lacking a ``by`` column."""
+        if table not in self.ds:
+            self.notes.setdefault(table, f"no {table} table in the data")
+            return None
+        lf = self.ds[table]
+        names = lf.collect_schema().names()
+        missing = [c for c in self.by if c not in names]
+        if missing:
+            self.notes.setdefault(table, f"{table} has no column {', '.join(map(repr, missing))}")
+            return None
+        if table == "contacts":
+            if self.attribution == "answer":
+                lf = lf.with_columns(
+                    pl.coalesce("answer_ts", "end_ts", "arrival_ts").alias("_answer_ts")
+                )
+            elif self.attribution == "completion":
+                done = pl.coalesce("end_ts", "answer_ts", "arrival_ts") + pl.duration(
+                    microseconds=(pl.col("acw_s").fill_null(0) * 1e6).cast(pl.Int64)
+                )
+                lf = lf.with_columns(done.alias("_completion_ts"))
+        if table == "finance":
+            lf = lf.with_columns(
+                pl.col("period_start")
+                .cast(pl.Datetime("us"))
+                .dt.replace_time_zone(self.tz, non_existent="earliest", ambiguous="earliest")
+                .alias("_period_ts")
+            )
+        return lf
+
+    def time_column(self, table: str) -> str:
+        """The default time column that places rows of ``table`` in bins."""
+        if table == "contacts":
+            return {
+                "arrival": "arrival_ts",
+                "answer": "_answer_ts",
+                "completion": "_completion_ts",
+            }[self.attribution]
+        col = _TIME.get(table)
+        if col is None:
+            raise KpiError(f"table {table} has no time column")
+        return col
+
+    def bin(self, ts: pl.Expr) -> pl.Expr:
+        """The ``_bin`` key of each time stamp."""
+        if self.every is None:
+            return pl.lit(0, pl.Int32).alias("_bin")
+        return bin_expr(ts, self.every, offset=self.offset).alias("_bin")
+
+    def in_range(self, ts: pl.Expr) -> pl.Expr:
+        """``start <= ts < end`` for the bounds given."""
+        cond = pl.lit(True)
+        if self.start is not None:
+            cond = cond & (ts >= pl.lit(self.start).dt.convert_time_zone(self.tz))
+        if self.end is not None:
+            cond = cond & (ts < pl.lit(self.end).dt.convert_time_zone(self.tz))
+        return cond
+
+    def _calendar(self) -> tuple[pl.LazyFrame, str] | None:
+        for table, col in _CALENDAR:
+            if table in self.ds:
+                return self.ds[table], col
+        return None
+
+    def bins(self) -> pl.LazyFrame:
+        """Every bin of the range: ``_bin`` key, ``_start`` and ``_end`` (exclusive) stamps."""
+        if "bins" in self._memo:
+            return self._memo["bins"]
+        dtype = pl.Datetime("us", self.tz)
+        cal = self._calendar()
+        if cal is None and (self.start is None or self.end is None):
+            raise KpiError(
+                "cannot tell the date range: give start and end, or data with time stamps"
+            )
+        if cal is not None:
+            lf, col = cal
+            span = lf.select(pl.col(col).min().alias("_lo"), pl.col(col).max().alias("_hi"))
+        else:
+            span = pl.LazyFrame(
+                {"_lo": [None], "_hi": [None]}, schema={"_lo": dtype, "_hi": dtype}
+            )
+        lo = pl.lit(self.start).cast(dtype) if self.start else pl.col("_lo")
+        hi = (
+            pl.lit(self.end).cast(dtype)
+            if self.end
+            else pl.col("_hi") + pl.duration(microseconds=1)
+        )
+        span = span.select(lo.alias("_start"), hi.alias("_end"))
+        if self.every is None:
+            out = span.select(pl.lit(0, pl.Int32).alias("_bin"), "_start", "_end")
+        else:
+            first = bin_expr(pl.col("_start"), self.every, offset=self.offset)
+            last = pl.col("_end") - pl.duration(microseconds=1)
+            start = pl.lit(self.start).cast(dtype) if self.start else None
+            end = pl.lit(self.end).cast(dtype) if self.end else None
+            step = pl.col("_bin").dt.offset_by(self.every)
+            out = (
+                span.select(pl.datetime_range(first, last, self.every).alias("_bin"))
+                .explode("_bin")
+                .select(
+                    "_bin",
+                    (
+                        pl.max_horizontal("_bin", start) if start is not None else pl.col("_bin")
+                    ).alias("_start"),
+                    (pl.min_horizontal(step, end) if end is not None else step).alias("_end"),
+                )
+            )
+        self._memo["bins"] = out
+        return out
+
+    def stock_from_flows(self, flows: pl.LazyFrame, name: str) -> pl.LazyFrame:
+        """Level at the end of each bin from +1/-1 flows (columns ``by``, ``_t``, ``_d``)."""
+        keys = [*self.by, "_bin"]
+        inb = (
+            flows.filter(self.in_range(pl.col("_t")))
+            .group_by([*self.by, self.bin(pl.col("_t"))])
+            .agg(pl.col("_d").sum().alias("_net"))
+        )
+        groups = flows.select(*self.by).unique() if self.by else pl.LazyFrame({"_one": [1]})
+        grid = groups.join(self.bins().select("_bin"), how="cross")
+        if not self.by:
+            grid = grid.drop("_one")
+        grid = grid.join(inb, on=keys, how="left", nulls_equal=True).with_columns(
+            pl.col("_net").fill_null(0)
+        )
+        cum = pl.col("_net").cum_sum()
+        level = grid.sort("_bin").with_columns(
+            (cum.over(partition_by=list(self.by), order_by="_bin") if self.by else cum).alias(
+                "_cum"
+            )
+        )
+        if self.start is not None:
+            pre = flows.filter(pl.col("_t") < pl.lit(self.start).dt.convert_time_zone(self.tz))
+            if self.by:
+                pre = pre.group_by(list(self.by)).agg(pl.col("_d").sum().alias("_pre"))
+                level = level.join(pre, on=list(self.by), how="left", nulls_equal=True)
+            else:
+                level = level.join(pre.select(pl.col("_d").sum().alias("_pre")), how="cross")
+            level = level.with_columns(
+                (pl.col("_cum") + pl.col("_pre").fill_null(0)).alias("_cum")
+            )
+        return level.select(*keys, pl.col("_cum").cast(pl.Int64).alias(name))
+
+    def memo(self, key: Any, make: Any) -> Any:
+        """Build once per compute call (shared sub-plans of several measures)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+
+@dataclass
+class Result:
+    """A computed KPI table with the definitions that produced it.
+
+    Attributes
+    ----------
+    frame
+        LazyFrame: group columns, ``period`` (with ``every``), KPI columns, measure columns.
+    definitions
+        KPI id to formula text under the variants in force.
+    params
+        KPI id to the full set of variant values in force (defaults included).
+    notes
+        KPI id to the reason it is null throughout (a table or dimension the data lack).
+    keys
+        The group columns (``by`` plus ``period``).
+    """
+
+    frame: pl.LazyFrame
+    definitions: dict[str, str]
+    params: dict[str, dict[str, Any]]
+    notes: dict[str, str]
+    keys: list[str]
+    metrics: list[str]
+
+    def meta(self) -> dict[str, Any]:
+        """Definitions, parameters and notes as plain data (for CLI and report output)."""
+        out: dict[str, Any] = {"definitions": self.definitions, "params": self.params}
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+def _source_for(measure: Measure, ctx: Context) -> tuple[Source | None, str]:
+    reasons = []
+    for src in measure.sources:
+        if src.table not in ctx.ds:
+            reasons.append(f"no {src.table} table")
+            continue
+        names = ctx.ds[src.table].collect_schema().names()
+        missing = [c for c in ctx.by if c not in names]
+        if missing:
+            reasons.append(f"{src.table} has no column {', '.join(map(repr, missing))}")
+            continue
+        bad = {k: v for k, v in src.meta.items() if ctx.ds.meta.get(k) != v}
+        if bad:
+            reasons.append(
+                f"{src.table} was reported with "
+                + ", ".join(f"{k}={ctx.ds.meta.get(k)!r}" for k in bad)
+                + " but the definition needs "
+                + ", ".join(f"{k}={v!r}" for k, v in bad.items())
+            )
+            continue
+        return src, ""
+    return None, "; ".join(reasons) or "no source"
+
+
+def evaluate(
+    data: Dataset | Mapping[str, Any] | str,
+    metrics: str | Iterable[str | Metric],
+    *,
+    by: Sequence[str] | str = (),
+    every: str | None = None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    params: Mapping[str, Any] | None = None,
+    attribution: str = "arrival",
+    bin_offset: str | None = None,
+    measures: bool = True,
+) -> Result:
+    """Like :func:`compute`, also returning definitions, parameters and notes.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> t = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    >>> contacts = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t, t, t],
+    ...         "outcome": ["answered", "answered", "abandoned_queue"],
+    ...         "wait_s": [10.0, 40.0, 25.0],
+    ...         "team": ["A", "A", "B"],
+    ...     }
+    ... )
+    >>> r = evaluate({"contacts": contacts}, ["service_level"], by="team")
+    >>> r.definitions
+    {'service_level': 'SL = answered ≤ 20 s / (answered + abandoned)'}
+    >>> r.frame.collect()
+    shape: (2, 4)
+    ┌──────┬───────────────┬─────────────────────┬─────────────────────────┐
+    │ team ┆ service_level ┆ answered_within_20s ┆ answered_plus_abandoned │
+    │ ---  ┆ ---           ┆ ---                 ┆ ---                     │
+    │ str  ┆ f64           ┆ i64                 ┆ i64                     │
+    ╞══════╪═══════════════╪═════════════════════╪═════════════════════════╡
+    │ A    ┆ 0.5           ┆ 1                   ┆ 2                       │
+    │ B    ┆ 0.0           ┆ 0                   ┆ 1                       │
+    └──────┴───────────────┴─────────────────────┴─────────────────────────┘
+    """
+    ds = Dataset.coerce(data)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    every = check_grain(every)
+    if attribution not in ATTRIBUTIONS:
+        raise KpiError(f"unknown attribution {attribution!r}; valid: {', '.join(ATTRIBUTIONS)}")
+    all_cols = sorted({c for lf in ds.tables.values() for c in lf.collect_schema().names()})
+    for col in by:
+        if col not in all_cols:
+            raise KpiError(
+                f"unknown column {col!r} for --by; columns in the data: {', '.join(all_cols)}"
+            )
+    resolved = resolve(metrics, params)
+    if not resolved:
+        raise KpiError("no KPI asked for")
+    builds: list[tuple[Metric, dict[str, Any], Build]] = [(m, p, m.build(p)) for m, p in resolved]
+    ctx = Context(
+        ds,
+        by,
+        every,
+        to_timestamp(start, ds.tz),
+        to_timestamp(end, ds.tz, end=True),
+        attribution,
+        bin_offset,
+    )
+    needed: dict[str, Measure] = {}
+    for _, _, b in builds:
+        for meas in b.measures:
+            needed.setdefault(meas.name, meas)
+
+    keys = [*by, "_bin"]
+    groups: dict[tuple[str, str], list[tuple[str, Source]]] = defaultdict(list)
+    frames: list[pl.LazyFrame] = []
+    missing: dict[str, str] = {}
+    zero_fill: list[str] = []
+    for name, meas in needed.items():
+        if meas.builder is not None:
+            lf = meas.builder(ctx)
+            if lf is None:
+                missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
+            else:
+                frames.append(lf)
+            continue
+        src, why = _source_for(meas, ctx)
+        if src is None:
+            missing[name] = why
+            continue
+        groups[(src.table, src.time or ctx.time_column(src.table))].append((name, src))
+        if meas.kind == "sum" and src.table not in _NO_ZERO_FILL:
+            zero_fill.append(name)
+    for (table, time), items in groups.items():
+        lf = ctx.frame(table)
+        assert lf is not None
+        derive: dict[str, pl.Expr] = {}
+        for _, src in items:
+            derive.update(src.derive)
+        if derive:
+            lf = lf.with_columns(**derive)
+        t = pl.col(time)
+        frames.append(
+            lf.filter(ctx.in_range(t))
+            .group_by([*by, ctx.bin(t)])
+            .agg([src.agg.alias(name) for name, src in items])
+        )
+
+    notes: dict[str, str] = {}
+    for m, _, b in builds:
+        gone = [missing[x.name] for x in b.measures if x.name in missing]
+        if gone:
+            notes[m.id] = "; ".join(dict.fromkeys(gone))
+    if len(notes) == len(builds):
+        first = builds[0][0].id
+        raise KpiError(
+            f"cannot compute {', '.join(notes)} from this data"
+            + (f" by {', '.join(by)}" if by else "")
+            + f": {notes[first]}"
+        )
+
+    result = frames[0]
+    for other in frames[1:]:
+        result = result.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
+    present = [n for n in needed if n not in missing]
+    result = result.with_columns(
+        [pl.col(n).fill_null(0) for n in zero_fill],
+        *[pl.lit(None, pl.Float64).alias(n) for n in missing],
+    )
+    values = []
+    for m, _, b in builds:
+        if m.id in notes:
+            values.append(pl.lit(None, pl.Float64).alias(m.id))
+        else:
+            values.append(b.value_expr().alias(m.id))
+    result = result.with_columns(values)
+    period = ["period"] if every else []
+    if every:
+        result = result.rename({"_bin": "period"})
+    else:
+        result = result.drop("_bin")
+    out_cols = [*by, *period, *(m.id for m, _, _ in builds)]
+    if measures:
+        out_cols += [n for n in present if n not in out_cols]
+    result = result.select(out_cols).sort([*by, *period], nulls_last=True)
+    return Result(
+        frame=result,
+        definitions={m.id: b.formula for m, _, b in builds},
+        params={m.id: p for m, p, _ in builds},
+        notes=notes,
+        keys=[*by, *period],
+        metrics=[m.id for m, _, _ in builds],
+    )
+
+
+def compute(
+    data: Dataset | Mapping[str, Any] | str,
+    metrics: str | Iterable[str | Metric],
+    *,
+    by: Sequence[str] | str = (),
+    every: str | None = None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    params: Mapping[str, Any] | None = None,
+    attribution: str = "arrival",
+    bin_offset: str | None = None,
+    measures: bool = True,
+) -> pl.LazyFrame:
+    """Compute KPIs lazily: one row per group with KPI values and the measures behind them.
+
+    Parameters
+    ----------
+    data
+        A :class:`~kpi.data.Dataset`, a mapping of table name to (Lazy)DataFrame, or a dataset
+        directory.
+    metrics
+        KPI ids (see ``kpi metrics``), a comma-separated string, or ``"all"``.
+    by
+        Dimension columns to group by (e.g. ``("team", "channel")``).
+    every
+        Grain: ``15m``, ``30m``, ``1h``, ``1d``, ``1w``, ``1mo``, ``1q``, ``1y``; bins are in the
+        site's local time (DST-correct). ``None``: one row per group for the whole range.
+    start, end
+        Range of time stamps. ``start`` is inclusive; ``end`` is inclusive when it is a date or
+        period (``2026-01-31``, ``2026-01``) and exclusive when it is a date-time.
+    params
+        Definition variants, ``{"service_level.threshold_s": 30}`` or nested by KPI id.
+    attribution
+        Which contact time places a contact in a bin: ``arrival`` (default), ``answer`` (answer
+        time, or abandon time) or ``completion`` (end of after-call work).
+    bin_offset
+        Shift bin edges, e.g. ``"6h"`` for days that start at 06:00.
+    measures
+        Include the measure columns after the KPI columns.
+
+    Returns
+    -------
+    pl.LazyFrame
+        Group columns, ``period`` (with ``every``), one Float64 column per KPI (null where a
+        denominator is zero or the data cannot support the KPI), then the measures.
+
+    Notes
+    -----
+    Ratio KPIs are ``Σ numerator / Σ denominator`` over the rows of each group and bin, so any
+    roll-up is exact. Use :func:`evaluate` for the definitions in force.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> t = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    >>> contacts = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t, t],
+    ...         "outcome": ["answered", "answered"],
+    ...         "talk_s": [100.0, 200.0],
+    ...         "hold_s": [0.0, 30.0],
+    ...         "acw_s": [20.0, 10.0],
+    ...     }
+    ... )
+    >>> compute({"contacts": contacts}, "aht,contacts_handled", measures=False).collect()
+    shape: (1, 2)
+    ┌───────┬──────────────────┐
+    │ aht   ┆ contacts_handled │
+    │ ---   ┆ ---              │
+    │ f64   ┆ f64              │
+    ╞═══════╪══════════════════╡
+    │ 180.0 ┆ 2.0              │
+    └───────┴──────────────────┘
+    """
+    return evaluate(
+        data,
+        metrics,
+        by=by,
+        every=every,
+        start=start,
+        end=end,
+        params=params,
+        attribution=attribution,
+        bin_offset=bin_offset,
+        measures=measures,
+    ).frame
