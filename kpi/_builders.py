@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from kpi.measures import Measure, Source
+from kpi.periods import local_midnight
 
 if TYPE_CHECKING:
     from kpi.compute import Context
@@ -64,7 +65,7 @@ def _c(
 
 
 def _short(s: int) -> pl.Expr:
-    return ABAND & (s > WAIT) if s else pl.lit(False)
+    return ABAND & (WAIT < s) if s else pl.lit(False)
 
 
 # ---- contact volume -------------------------------------------------------------------------
@@ -684,21 +685,9 @@ def _roster(ctx: Context, table: str, begin: str, finish: str) -> dict[str, pl.L
             )
         )
     tz = ctx.tz
-    day = pl.Datetime("us", tz)
-    b = (
-        pl.col(begin)
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone(tz, non_existent="earliest", ambiguous="earliest")
-        .cast(day)
-    )
+    b = local_midnight(begin, tz)
     # the person is counted up to and including the end date: gone from the next day
-    f = (
-        pl.col(finish)
-        .cast(pl.Datetime("us"))
-        .dt.replace_time_zone(tz, non_existent="earliest", ambiguous="earliest")
-        .dt.offset_by("1d")
-        .cast(day)
-    )
+    f = local_midnight(pl.col(finish).dt.offset_by("1d"), tz)
     people = lf.select(*ctx.by, b.alias("_b"), f.alias("_f"))
     grid = people.join(ctx.bins(), how="cross")
     s, e = pl.col("_start"), pl.col("_end")

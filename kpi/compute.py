@@ -21,7 +21,7 @@ from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.measures import Measure, Source
 from kpi.metrics import Build, Metric, resolve
-from kpi.periods import bin_expr, check_grain, to_timestamp
+from kpi.periods import bin_expr, check_grain, local_midnight, to_timestamp
 
 __all__ = ["ATTRIBUTIONS", "Context", "Result", "compute", "evaluate"]
 
@@ -45,6 +45,7 @@ _CALENDAR = (
     ("agent_time", "interval_start"),
     ("intervals", "interval_start"),
     ("tickets", "created_ts"),
+    ("tickets", "solved_ts"),
 )
 _NO_ZERO_FILL = {"finance"}
 
@@ -94,12 +95,7 @@ class Context:
                 )
                 lf = lf.with_columns(done.alias("_completion_ts"))
         if table == "finance":
-            lf = lf.with_columns(
-                pl.col("period_start")
-                .cast(pl.Datetime("us"))
-                .dt.replace_time_zone(self.tz, non_existent="earliest", ambiguous="earliest")
-                .alias("_period_ts")
-            )
+            lf = lf.with_columns(local_midnight("period_start", self.tz).alias("_period_ts"))
         return lf
 
     def time_column(self, table: str) -> str:
@@ -123,33 +119,37 @@ class Context:
 
     def in_range(self, ts: pl.Expr) -> pl.Expr:
         """``start <= ts < end`` for the bounds given."""
-        cond = pl.lit(True)
+        cond = ts.is_not_null()
         if self.start is not None:
             cond = cond & (ts >= pl.lit(self.start).dt.convert_time_zone(self.tz))
         if self.end is not None:
             cond = cond & (ts < pl.lit(self.end).dt.convert_time_zone(self.tz))
         return cond
 
-    def _calendar(self) -> tuple[pl.LazyFrame, str] | None:
-        for table, col in _CALENDAR:
-            if table in self.ds:
-                return self.ds[table], col
-        return None
+    def _span(self) -> pl.LazyFrame | None:
+        """First and last time stamp over the activity tables (``_lo``, ``_hi``)."""
+        parts = [
+            self.ds[table].select(pl.col(col).min().alias("_lo"), pl.col(col).max().alias("_hi"))
+            for table, col in _CALENDAR
+            if table in self.ds
+        ]
+        if not parts:
+            return None
+        dtype = pl.Datetime("us", self.tz)
+        parts = [p.with_columns(pl.all().dt.convert_time_zone(self.tz).cast(dtype)) for p in parts]
+        return pl.concat(parts).select(pl.col("_lo").min(), pl.col("_hi").max())
 
     def bins(self) -> pl.LazyFrame:
         """Every bin of the range: ``_bin`` key, ``_start`` and ``_end`` (exclusive) stamps."""
         if "bins" in self._memo:
             return self._memo["bins"]
         dtype = pl.Datetime("us", self.tz)
-        cal = self._calendar()
-        if cal is None and (self.start is None or self.end is None):
-            raise KpiError(
-                "cannot tell the date range: give start and end, or data with time stamps"
-            )
-        if cal is not None:
-            lf, col = cal
-            span = lf.select(pl.col(col).min().alias("_lo"), pl.col(col).max().alias("_hi"))
-        else:
+        span = self._span()
+        if span is None:
+            if self.start is None or self.end is None:
+                raise KpiError(
+                    "cannot tell the date range: give start and end, or data with time stamps"
+                )
             span = pl.LazyFrame(
                 {"_lo": [None], "_hi": [None]}, schema={"_lo": dtype, "_hi": dtype}
             )
@@ -168,16 +168,14 @@ class Context:
             start = pl.lit(self.start).cast(dtype) if self.start else None
             end = pl.lit(self.end).cast(dtype) if self.end else None
             step = pl.col("_bin").dt.offset_by(self.every)
-            out = (
-                span.select(pl.datetime_range(first, last, self.every).alias("_bin"))
-                .explode("_bin")
-                .select(
-                    "_bin",
-                    (
-                        pl.max_horizontal("_bin", start) if start is not None else pl.col("_bin")
-                    ).alias("_start"),
-                    (pl.min_horizontal(step, end) if end is not None else step).alias("_end"),
-                )
+            out = span.select(
+                pl.datetime_range(first.first(), last.first(), self.every).alias("_bin")
+            ).select(
+                "_bin",
+                (pl.max_horizontal("_bin", start) if start is not None else pl.col("_bin")).alias(
+                    "_start"
+                ),
+                (pl.min_horizontal(step, end) if end is not None else step).alias("_end"),
             )
         self._memo["bins"] = out
         return out
@@ -185,8 +183,11 @@ class Context:
     def stock_from_flows(self, flows: pl.LazyFrame, name: str) -> pl.LazyFrame:
         """Level at the end of each bin from +1/-1 flows (columns ``by``, ``_t``, ``_d``)."""
         keys = [*self.by, "_bin"]
+        lo = self.bins().select(pl.col("_start").min().alias("_lo"))
+        flows = flows.join(lo, how="cross")
+        before = pl.col("_t") < pl.col("_lo")
         inb = (
-            flows.filter(self.in_range(pl.col("_t")))
+            flows.filter(self.in_range(pl.col("_t")) & ~before)
             .group_by([*self.by, self.bin(pl.col("_t"))])
             .agg(pl.col("_d").sum().alias("_net"))
         )
@@ -203,16 +204,13 @@ class Context:
                 "_cum"
             )
         )
-        if self.start is not None:
-            pre = flows.filter(pl.col("_t") < pl.lit(self.start).dt.convert_time_zone(self.tz))
-            if self.by:
-                pre = pre.group_by(list(self.by)).agg(pl.col("_d").sum().alias("_pre"))
-                level = level.join(pre, on=list(self.by), how="left", nulls_equal=True)
-            else:
-                level = level.join(pre.select(pl.col("_d").sum().alias("_pre")), how="cross")
-            level = level.with_columns(
-                (pl.col("_cum") + pl.col("_pre").fill_null(0)).alias("_cum")
-            )
+        pre = flows.filter(before & pl.col("_t").is_not_null())
+        if self.by:
+            pre = pre.group_by(list(self.by)).agg(pl.col("_d").sum().alias("_pre"))
+            level = level.join(pre, on=list(self.by), how="left", nulls_equal=True)
+        else:
+            level = level.join(pre.select(pl.col("_d").sum().alias("_pre")), how="cross")
+        level = level.with_columns((pl.col("_cum") + pl.col("_pre").fill_null(0)).alias("_cum"))
         return level.select(*keys, pl.col("_cum").cast(pl.Int64).alias(name))
 
     def memo(self, key: Any, make: Any) -> Any:
@@ -403,7 +401,7 @@ def evaluate(
         result = result.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
     present = [n for n in needed if n not in missing]
     result = result.with_columns(
-        [pl.col(n).fill_null(0) for n in zero_fill],
+        *[pl.col(n).fill_null(0) for n in zero_fill],
         *[pl.lit(None, pl.Float64).alias(n) for n in missing],
     )
     values = []
@@ -414,10 +412,7 @@ def evaluate(
             values.append(b.value_expr().alias(m.id))
     result = result.with_columns(values)
     period = ["period"] if every else []
-    if every:
-        result = result.rename({"_bin": "period"})
-    else:
-        result = result.drop("_bin")
+    result = result.rename({"_bin": "period"}) if every else result.drop("_bin")
     out_cols = [*by, *period, *(m.id for m, _, _ in builds)]
     if measures:
         out_cols += [n for n in present if n not in out_cols]

@@ -23,6 +23,7 @@ __all__ = [
     "Period",
     "bin_expr",
     "check_grain",
+    "local_midnight",
     "parse_period",
     "previous_period",
     "to_timestamp",
@@ -237,3 +238,23 @@ def to_timestamp(
         return dt if dt.tzinfo else dt.replace(tzinfo=zone)
     p = parse_period(s)
     return p.end_ts(tz) if end else p.start_ts(tz)
+
+
+def local_midnight(day: str | pl.Expr, tz: str) -> pl.Expr:
+    """Local midnight of a Date column as a time-zone-aware stamp.
+
+    Where midnight does not exist (a DST change at 00:00) the first valid instant, 01:00, is used;
+    where it is ambiguous, the earlier one.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> df = pl.DataFrame({"d": [date(2026, 3, 29)]})
+    >>> df.select(local_midnight("d", "Europe/London"))["d"][0]
+    datetime.datetime(2026, 3, 29, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='Europe/London'))
+    """
+    e = (pl.col(day) if isinstance(day, str) else day).cast(pl.Datetime("us"))
+    return pl.coalesce(
+        e.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"),
+        e.dt.offset_by("1h").dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"),
+    )

@@ -1,0 +1,101 @@
+"""``kpi compute``: KPIs by dimension and grain as a wide table."""
+
+from __future__ import annotations
+
+import argparse
+
+from kpi.cli._common import csv_list
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compute`` subcommand."""
+    from kpi.periods import GRAINS
+
+    p = sub.add_parser(
+        "compute",
+        help="compute KPIs by dimension and grain",
+        description="Compute KPIs from a dataset directory and print or write a wide table: the "
+        "group columns, then one column per KPI id. Definitions in force are printed with it.",
+        epilog="Example: kpi compute --data data/samples --metrics service_level,aht --by team "
+        "--every 1mo --param service_level.threshold_s=30",
+    )
+    p.add_argument(
+        "--data", required=True, help="dataset directory (as written by kpi sample/import)"
+    )
+    p.add_argument(
+        "--metrics", required=True, type=csv_list, help="KPI ids, comma-separated, or 'all'"
+    )
+    p.add_argument("--by", type=csv_list, default=[], help="dimension columns, comma-separated")
+    p.add_argument(
+        "--every", choices=GRAINS, help="grain (local time of the site); default: whole range"
+    )
+    p.add_argument("--start", help="first day (ISO date or period, inclusive)")
+    p.add_argument("--end", help="last day (ISO date or period, inclusive)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KPI.PARAM=VALUE",
+        help="definition variant, repeatable (see `kpi metrics`)",
+    )
+    p.add_argument(
+        "--targets", help="targets TOML file: adds <kpi>_target and <kpi>_status columns"
+    )
+    p.add_argument(
+        "--attribution",
+        choices=("arrival", "answer", "completion"),
+        default="arrival",
+        help="which contact time places a contact in a bin (default arrival)",
+    )
+    p.add_argument(
+        "--measures", action="store_true", help="also output the measures behind the KPIs"
+    )
+    p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
+    p.add_argument("--out", help="write to this file instead of standard output")
+    p.set_defaults(func=run)
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """``["a.b=1"]`` -> ``{"a.b": "1"}``, with a clear error for malformed items."""
+    from kpi.errors import KpiError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise KpiError(
+                f"bad --param {item!r}: write KPI.PARAM=VALUE, e.g. service_level.threshold_s=30"
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute and output."""
+    import polars as pl
+
+    from kpi.cli._common import write_frame
+    from kpi.compute import evaluate
+    from kpi.targets import load_targets, status_columns
+
+    result = evaluate(
+        args.data,
+        args.metrics,
+        by=args.by,
+        every=args.every,
+        start=args.start,
+        end=args.end,
+        params=parse_params(args.param),
+        attribution=args.attribution,
+        measures=args.measures,
+    )
+    frame = result.frame
+    if args.targets:
+        frame = status_columns(frame, result.metrics, load_targets(args.targets))
+    df = frame.collect()
+    if "period" in df.columns and args.format in ("table", "csv", "json"):
+        df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
+    write_frame(df, args.format, args.out, meta=result.meta())
+    return 0

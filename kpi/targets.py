@@ -1,0 +1,161 @@
+"""Targets and green/amber/red status, with per-team or per-queue overrides from a TOML file.
+
+A targets file sets, per KPI id, ``target`` (green when met) and ``red`` (red when worse), and
+may override them for values of a dimension column::
+
+    [service_level]
+    target = 0.85
+    red = 0.75
+
+    [service_level.team.North]  # North is measured against a stricter goal
+    target = 0.9
+    red = 0.8
+
+    [aht.queue.sales]
+    target = 300
+    red = 420
+
+Values between ``target`` and ``red`` are amber; "better" follows the KPI's direction.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kpi.errors import KpiError
+from kpi.metrics import METRICS, Target
+
+__all__ = ["TargetSet", "load_targets", "status_columns"]
+
+
+@dataclass(frozen=True)
+class TargetSet:
+    """Targets per KPI: a default and overrides keyed by (column, value).
+
+    Examples
+    --------
+    >>> ts = TargetSet.from_mapping(
+    ...     {"aht": {"target": 300, "red": 400, "team": {"B": {"target": 350}}}}
+    ... )
+    >>> ts.default("aht"), ts.overrides("aht")
+    (Target(target=300.0, red=400.0), {('team', 'B'): Target(target=350.0, red=400.0)})
+    """
+
+    defaults: dict[str, Target] = field(default_factory=dict)
+    by_value: dict[str, dict[tuple[str, str], Target]] = field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, source: str = "mapping") -> TargetSet:
+        """Build from parsed TOML (see the module docstring)."""
+        defaults: dict[str, Target] = {}
+        by_value: dict[str, dict[tuple[str, str], Target]] = {}
+        for kpi_id, spec in data.items():
+            if kpi_id not in METRICS:
+                raise KpiError(
+                    f"{source}: unknown KPI {kpi_id!r}; valid KPIs: {', '.join(METRICS)}"
+                )
+            if not isinstance(spec, Mapping):
+                raise KpiError(f"{source}: [{kpi_id}] must be a table with target and red")
+            base = METRICS[kpi_id].target
+            default = _target(spec, base, where=f"{source} [{kpi_id}]")
+            defaults[kpi_id] = default
+            for column, values in spec.items():
+                if column in ("target", "red"):
+                    continue
+                if not isinstance(values, Mapping):
+                    raise KpiError(
+                        f"{source}: [{kpi_id}] key {column!r} is not target, red or a "
+                        f"dimension table such as [{kpi_id}.team.North]"
+                    )
+                for value, sub in values.items():
+                    by_value.setdefault(kpi_id, {})[(column, str(value))] = _target(
+                        sub, default, where=f"{source} [{kpi_id}.{column}.{value}]"
+                    )
+        return cls(defaults, by_value, source)
+
+    def default(self, kpi_id: str) -> Target | None:
+        """The KPI's target: from the file, else the catalogue default."""
+        return self.defaults.get(kpi_id) or METRICS[kpi_id].target
+
+    def overrides(self, kpi_id: str) -> dict[tuple[str, str], Target]:
+        """Overrides for values of a dimension column."""
+        return self.by_value.get(kpi_id, {})
+
+
+def _target(spec: Mapping[str, Any], base: Target | None, *, where: str) -> Target:
+    try:
+        target = float(spec.get("target", base.target if base else None))  # type: ignore[arg-type]
+        red = float(spec.get("red", base.red if base else target))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise KpiError(f"{where}: target and red must be numbers") from None
+    return Target(target, red)
+
+
+def load_targets(path: str | Path | None) -> TargetSet:
+    """Read a targets TOML file (``None``: the catalogue defaults).
+
+    Raises
+    ------
+    KpiError
+        For a missing file, bad TOML, unknown KPI ids or non-numeric values.
+    """
+    if path is None:
+        return TargetSet()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise KpiError(f"targets file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KpiError(f"targets file {p} is not valid TOML: {exc}") from None
+    return TargetSet.from_mapping(data, source=str(p))
+
+
+def status_columns(
+    frame: pl.LazyFrame, metrics: Iterable[str], targets: TargetSet | None = None
+) -> pl.LazyFrame:
+    """Add ``<kpi>_target`` and ``<kpi>_status`` (green, amber, red) columns.
+
+    Overrides apply where the frame has the override's column (e.g. ``team``).
+
+    Examples
+    --------
+    >>> lf = pl.LazyFrame({"team": ["A", "B"], "abandon_rate": [0.04, 0.07]})
+    >>> ts = TargetSet.from_mapping({"abandon_rate": {"team": {"B": {"target": 0.08}}}})
+    >>> status_columns(lf, ["abandon_rate"], ts).collect()["abandon_rate_status"].to_list()
+    ['green', 'green']
+    """
+    targets = targets or TargetSet()
+    names = frame.collect_schema().names()
+    cols = []
+    for kpi_id in metrics:
+        base = targets.default(kpi_id)
+        if base is None or kpi_id not in names:
+            continue
+        t_expr: Any = pl.lit(base.target)
+        r_expr: Any = pl.lit(base.red)
+        for (column, value), t in targets.overrides(kpi_id).items():
+            if column in names:
+                hit = pl.col(column).cast(pl.String) == value
+                t_expr = pl.when(hit).then(pl.lit(t.target)).otherwise(t_expr)
+                r_expr = pl.when(hit).then(pl.lit(t.red)).otherwise(r_expr)
+        sign = 1.0 if METRICS[kpi_id].direction == "higher" else -1.0
+        v = pl.col(kpi_id)
+        status = (
+            pl.when(v.is_null())
+            .then(None)
+            .when((v - t_expr) * sign >= 0)
+            .then(pl.lit("green"))
+            .when((v - r_expr) * sign < 0)
+            .then(pl.lit("red"))
+            .otherwise(pl.lit("amber"))
+        )
+        cols += [t_expr.alias(f"{kpi_id}_target"), status.alias(f"{kpi_id}_status")]
+    return frame.with_columns(cols) if cols else frame
