@@ -1,0 +1,367 @@
+"""Every KPI and every variant on the hand-checkable dataset of ``fixtures_small``.
+
+Each expected value is worked out in the comment beside it from the rows in fixtures_small.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+from fixtures_small import small_dataset
+
+import kpi
+from kpi import KpiError, compute, evaluate
+from kpi.data import Dataset
+from kpi.metrics import METRICS, catalogue, definitions, resolve
+
+JAN = {"start": "2026-01-01", "end": "2026-01-31"}
+MONTHS_JAN = 31 / 30.436875
+
+CASES = [
+    # (kpi, params, expected)  -- contacts c1..c10 in January
+    ("contacts_offered", {}, 8),  # 5 answered + 2 abandoned + 1 flow-out
+    ("contacts_offered", {"short_abandon_s": 5}, 7),  # c4 waited 3 s: a short abandon
+    ("contacts_answered", {}, 5),
+    ("contacts_abandoned", {}, 2),
+    ("contacts_abandoned", {"short_abandon_s": 5}, 1),
+    ("contacts_abandoned", {"stages": "queue_and_ivr"}, 3),  # + c6 in the IVR
+    ("contacts_handled", {}, 6),  # 5 answered + outbound c10
+    ("contacts_handled", {"direction": "inbound"}, 5),
+    ("tickets_handled", {}, 2),  # t1, t2 solved in January (t4 in February)
+    ("tickets_handled", {"basis": "closed"}, 2),
+    ("handled_per_agent", {}, 6 / 4),  # a1, a2, b1, b2
+    ("handled_per_agent", {"basis": "logged_in_hour"}, 6 / (51000 / 3600)),
+    ("answer_rate", {}, 5 / 8),
+    ("answer_rate", {"basis": "queued"}, 5 / 9),  # offered 8 + c2 transferred
+    ("answer_rate", {"basis": "arrived"}, 5 / 9),  # c1..c9 inbound arrivals
+    ("abandon_rate", {}, 2 / 8),
+    ("abandon_rate", {"denominator": "queued"}, 2 / 9),
+    ("abandon_rate", {"denominator": "answered_plus_abandoned"}, 2 / 7),
+    ("abandon_rate", {"short_abandon_s": 5}, 1 / 7),
+    ("service_level", {}, 3 / 7),  # c1 5 s, c3 15 s, c8 10 s within 20 s
+    ("service_level", {"threshold_s": 30}, 5 / 7),  # + c2 30 s, c7 25 s
+    ("service_level", {"denominator": "offered"}, 3 / 8),
+    ("service_level", {"denominator": "answered"}, 3 / 5),
+    ("service_level", {"denominator": "ignore_abandons_within_threshold"}, 3 / 7),  # 8 - c4
+    ("service_level", {"denominator": "abandons_within_threshold_met"}, 4 / 8),  # + c4
+    ("service_level", {"short_abandon_s": 5}, 3 / 6),  # 7 - c4
+    ("asa", {}, (5 + 30 + 15 + 25 + 10) / 5),
+    ("asa", {"timer_start": "arrival"}, (15 + 40 + 25 + 30 + 15) / 5),  # + IVR seconds
+    ("avg_wait", {}, (85 + 3 + 50 + 120) / 8),
+    ("avg_wait", {"population": "answered"}, 17),
+    ("longest_wait", {}, 120),  # c9 flowed out after 120 s
+    ("longest_wait", {"population": "answered"}, 30),
+    ("longest_wait", {"population": "abandoned"}, 50),
+    ("max_in_queue", {}, 1),  # no two waits overlap
+    ("peak_hour_traffic", {}, 420 / 3600),  # 5 Jan 09h: 4 calls, c1 120 s + c3 300 s
+    ("peak_hour_traffic", {"rank_by": "erlangs"}, 500 / 3600),  # 6 Jan 10h: c7 500 s
+    ("aht", {}, 1430 / 6),  # 120 + 240 + 300 + 500 + 120 + 150
+    ("aht", {"components": "talk_hold"}, 1310 / 6),
+    ("avg_talk", {}, 1220 / 6),
+    ("avg_talk", {"denominator": "with_component"}, 1220 / 6),
+    ("avg_hold", {}, 90 / 6),
+    ("avg_hold", {"denominator": "with_component"}, 90 / 2),  # c2, c7
+    ("avg_acw", {}, 120 / 6),
+    ("avg_acw", {"denominator": "with_component"}, 120 / 5),  # c3 has none
+    ("transfer_rate", {}, 1 / 6),
+    ("fcr", {}, 4 / 5),  # c1 repeated by c2 two days later
+    ("fcr", {"window_days": 14}, 3 / 5),  # c7 -> c8 is exactly 14 days: a repeat
+    ("fcr", {"key": "customer"}, 4 / 5),
+    ("fcr", {"method": "agent_resolved"}, 5 / 6),  # resolved, not transferred
+    ("resolution_rate", {}, 5 / 6),
+    ("avg_resolution_time", {}, 36),  # median of 24 h and 48 h
+    ("avg_resolution_time", {"aggregator": "mean"}, 36),
+    ("avg_resolution_time", {"aggregator": "p90"}, 24 + 0.9 * 24),
+    ("avg_resolution_time", {"cohort": "created"}, 48),  # 24, 48, 144 (t4, created in Jan)
+    ("first_response_time", {}, 2),  # 1, 4, 2 hours
+    ("first_response_time", {"aggregator": "mean"}, 7 / 3),
+    ("first_response_time", {"aggregator": "p90"}, 3.6),
+    ("backlog", {}, 2),  # t3 open, t4 solved in February
+    ("occupancy", {}, 32000 / 43000),
+    ("occupancy", {"denominator": "logged_in"}, 32000 / 51000),
+    ("utilization", {}, 32000 / 57600),
+    ("utilization", {"definition": "logged_in_over_scheduled"}, 51000 / 57600),
+    ("utilization", {"definition": "productive_over_scheduled"}, 43000 / 57600),
+    ("shrinkage", {}, 14200 / 57600),
+    ("shrinkage", {"scope": "planned"}, 10200 / 57600),
+    ("shrinkage", {"scope": "unplanned"}, 4000 / 57600),
+    ("adherence", {}, 50000 / 57600),
+    ("attendance", {}, 53600 / 57600),
+    ("qa_score", {}, 80),
+    ("coaching_per_agent", {}, 1 / 2),
+    ("csat", {}, 2 / 4),  # 5, 2, 4, 3 (one null)
+    ("csat", {"method": "mean"}, 14 / 4),
+    ("nps", {}, 0),  # 10, 9 promoters; 3, 6 detractors; 7 passive
+    ("ces", {}, 24 / 5),
+    ("ces", {"method": "agree_share"}, 3 / 5),
+    ("customer_churn", {}, 1 / 5),  # u2 churned; u6 joined during January
+    ("customer_retention", {}, 4 / 5),
+    ("contacts_per_customer", {}, 8 / 6),
+    ("sales_per_agent", {}, 2 / 4),
+    ("sales_per_agent", {"basis": "revenue"}, 200 / 4),
+    ("conversion_rate", {}, 2 / 6),
+    ("revenue_per_successful_call", {}, 100),
+    ("cost_per_contact", {}, 1200 / 6),
+    ("cost_per_order", {}, 1200 / 40),
+    ("cost_per_order", {"orders": "centre"}, 1200 / 2),
+    ("subscriber_acquisition_cost", {}, 300),
+    ("agent_attrition", {}, 1 / 4),  # a3 left; 4 at the start and 4 (with b2) at the end
+    ("agent_attrition", {"headcount": "start"}, 1 / 4),
+    ("agent_attrition", {"annualize": "simple"}, 0.25 * 12 / MONTHS_JAN),
+    ("agent_attrition", {"annualize": "compounded"}, 1 - 0.75 ** (12 / MONTHS_JAN)),
+    ("agent_enps", {}, 25),  # 10, 9 promoters; 5 detractor; 8 passive
+]
+
+
+@pytest.fixture(params=["eager", "lazy"])
+def dataset(request):
+    ds = small_dataset()
+    if request.param == "eager":
+        return {name: lf.collect() for name, lf in ds.tables.items()}
+    return ds
+
+
+def test_every_kpi_and_variant_has_a_case():
+    covered = {(k, tuple(sorted(p))) for k, p, _ in CASES}
+    for m in METRICS.values():
+        assert (m.id, ()) in covered, f"no hand-computed case for {m.id}"
+        for p in m.params:
+            assert any(k == m.id and p.name in params for k, params, _ in CASES), (
+                f"no case for {m.id}.{p.name}"
+            )
+
+
+@pytest.mark.parametrize(("kpi_id", "params", "expected"), CASES)
+def test_hand_computed(dataset, kpi_id, params, expected):
+    full = {f"{kpi_id}.{k}": v for k, v in params.items()}
+    out = compute(dataset, kpi_id, params=full, **JAN).collect()
+    assert out.height == 1
+    assert out[kpi_id][0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_all_kpis_in_one_pass(dataset):
+    out = compute(dataset, "all", measures=False, **JAN).collect()
+    assert out.columns == list(METRICS)
+    expected = {k: v for k, p, v in CASES if not p}
+    for kpi_id, value in expected.items():
+        assert out[kpi_id][0] == pytest.approx(value), kpi_id
+
+
+def test_by_team_sums_to_total():
+    ds = small_dataset()
+    by_team = compute(
+        ds, "contacts_offered,contacts_handled,service_level", by="team", **JAN
+    ).collect()
+    total = compute(ds, "contacts_offered,contacts_handled,service_level", **JAN).collect()
+    assert by_team["offered"].sum() == total["offered"][0]
+    sl = by_team.select(
+        pl.col("answered_within_20s").sum() / pl.col("answered_plus_abandoned").sum()
+    )
+    assert sl.item() == pytest.approx(total["service_level"][0])
+
+
+def test_definitions_follow_variants():
+    assert definitions(
+        "service_level", {"service_level.threshold_s": 30, "service_level.short_abandon_s": 5}
+    ) == {
+        "service_level": "SL = answered ≤ 30 s / ((answered + abandoned) − short abandons < 5 s)"
+    }
+    r = evaluate(small_dataset(), "abandon_rate,fcr", params={"fcr": {"window_days": 3}})
+    assert "within 3 days" in r.definitions["fcr"]
+    assert r.params["fcr"] == {
+        "method": "repeat_window",
+        "window_days": 3,
+        "key": "customer_topic",
+    }
+
+
+@pytest.mark.parametrize(
+    ("metrics", "params", "message"),
+    [
+        ("speed_of_light", None, "unknown KPI 'speed_of_light'; valid KPIs: contacts_offered"),
+        (
+            "aht",
+            {"aht.color": "red"},
+            "unknown parameter aht.color; valid parameters of aht: aht.components",
+        ),
+        (
+            "aht",
+            {"aht.components": "talk"},
+            "bad value 'talk' for aht.components; valid values: talk_hold_acw, talk_hold",
+        ),
+        (
+            "service_level",
+            {"service_level.threshold_s": "soon"},
+            "bad value 'soon' for service_level.threshold_s",
+        ),
+        ("service_level", {"service_level.threshold_s": -5}, "must be a number >= 0"),
+        ("aht", {"threshold_s": 20}, "must be written <kpi>.<param>"),
+    ],
+)
+def test_bad_names_and_values(metrics, params, message):
+    with pytest.raises(KpiError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        resolve(metrics, params)
+
+
+def test_unknown_column_lists_columns():
+    with pytest.raises(
+        KpiError, match=r"unknown column 'tem' for --by; columns in the data: .*team"
+    ):
+        compute(small_dataset(), "aht", by="tem")
+
+
+def test_dimension_missing_in_a_table_gives_null_with_note():
+    r = evaluate(small_dataset(), "aht,customer_churn", by="team", **JAN)
+    assert r.notes == {"customer_churn": "customers has no column 'team'"}
+    out = r.frame.collect()
+    assert out["customer_churn"].is_null().all()
+    with pytest.raises(KpiError, match="cannot compute customer_churn from this data by team"):
+        compute(small_dataset(), "customer_churn", by="team")
+
+
+def test_missing_table_is_named():
+    with pytest.raises(KpiError, match="cannot compute qa_score.*no qa_evaluations table"):
+        compute({"contacts": small_dataset()["contacts"]}, "qa_score")
+
+
+def test_catalogue_declares_everything():
+    entries = catalogue()
+    assert len(entries) == len(METRICS) >= 45
+    for e in entries:
+        assert e["perspective"] in kpi.metrics.PERSPECTIVES
+        assert e["direction"] in ("higher", "lower")
+        assert e["formula"]
+        assert e["tables"], e["id"]
+        assert e["numerator"]
+
+
+# ---- degenerate cases: null, never NaN or an exception ----------------------------------
+
+
+def _contacts(rows: list[dict]) -> pl.DataFrame:
+    from fixtures_small import TZ, ts
+
+    from kpi.schema import conform
+
+    base = {"arrival_ts": ts(5, 9), "team": "A"}
+    frame = (
+        pl.DataFrame([{**base, **r} for r in rows])
+        if rows
+        else pl.DataFrame(schema={"arrival_ts": pl.Datetime("us", TZ)})
+    )
+    return conform("contacts", frame.lazy(), TZ).collect()
+
+
+RATES = [
+    "answer_rate",
+    "abandon_rate",
+    "service_level",
+    "transfer_rate",
+    "fcr",
+    "resolution_rate",
+    "conversion_rate",
+]
+
+
+def test_zero_offered_gives_null():
+    out = compute(
+        {"contacts": _contacts([{"outcome": "abandoned_ivr"}])},
+        RATES + ["asa", "aht"],
+        measures=False,
+    ).collect()
+    assert out.row(0) == (None,) * len(out.columns)
+
+
+def test_all_abandoned():
+    rows = [
+        {"outcome": "abandoned_queue", "wait_s": 30.0},
+        {"outcome": "abandoned_queue", "wait_s": 90.0},
+    ]
+    out = compute(
+        {"contacts": _contacts(rows)},
+        "service_level,answer_rate,abandon_rate,asa,aht",
+        measures=False,
+    ).collect()
+    assert out.row(0, named=True) == {
+        "service_level": 0.0,
+        "answer_rate": 0.0,
+        "abandon_rate": 1.0,
+        "asa": None,
+        "aht": None,
+    }
+
+
+def test_nulls_in_durations_count_as_zero():
+    rows = [{"outcome": "answered", "wait_s": 5.0, "talk_s": 100.0, "hold_s": None, "acw_s": None}]
+    out = compute({"contacts": _contacts(rows)}, "aht,avg_hold", measures=False).collect()
+    assert out.row(0) == (100.0, 0.0)
+
+
+def test_empty_input_gives_empty_frame():
+    out = compute({"contacts": _contacts([])}, "service_level,aht", by="team").collect()
+    assert out.height == 0
+    assert out.columns[:3] == ["team", "service_level", "aht"]
+
+
+def test_one_row():
+    out = compute(
+        {"contacts": _contacts([{"outcome": "answered", "wait_s": 21.0, "talk_s": 60.0}])},
+        "service_level,aht",
+        measures=False,
+    ).collect()
+    assert out.row(0) == (0.0, 60.0)
+
+
+def test_no_nan_anywhere():
+    out = compute(small_dataset(), "all", by="team", every="1d").collect()
+    floats = [c for c, t in out.schema.items() if t == pl.Float64]
+    assert not any(out[c].is_nan().any() for c in floats)
+
+
+def test_dataset_object_and_directory_round_trip(tmp_path):
+    ds = small_dataset()
+    kpi.save(ds, tmp_path)
+    a = compute(tmp_path, "all", **JAN).collect()
+    b = compute(Dataset(ds.tables, tz=ds.tz), "all", **JAN).collect()
+    assert a.equals(b)
+
+
+def test_attribution_moves_contacts_between_days():
+    from fixtures_small import TZ, ts
+
+    from kpi.schema import conform
+
+    # arrives 23:59:50, answered after 20 s (next day), talks 10 min, wraps 5 min
+    frame = pl.DataFrame(
+        {
+            "arrival_ts": [ts(5, 23, 59, 50)],
+            "outcome": ["answered"],
+            "wait_s": [20.0],
+            "answer_ts": [ts(6, 0, 0, 10)],
+            "end_ts": [ts(6, 0, 10, 10)],
+            "acw_s": [300.0],
+            "talk_s": [600.0],
+        }
+    )
+    data = {"contacts": conform("contacts", frame.lazy(), TZ).collect()}
+    days = {
+        a: compute(data, "contacts_handled", every="1d", attribution=a)
+        .collect()["period"]
+        .dt.day()
+        .to_list()
+        for a in ("arrival", "answer", "completion")
+    }
+    assert days == {"arrival": [5], "answer": [6], "completion": [6]}
+    with pytest.raises(KpiError, match="unknown attribution"):
+        compute(data, "aht", attribution="queue")
+
+
+def test_value_is_exactly_sum_of_numerator_over_denominator():
+    out = compute(small_dataset(), "service_level,aht", by="team", **JAN).collect()
+    for row in out.iter_rows(named=True):
+        assert math.isclose(
+            row["service_level"], row["answered_within_20s"] / row["answered_plus_abandoned"]
+        )
+        assert math.isclose(row["aht"], row["handle_s"] / row["handled"])
