@@ -222,7 +222,7 @@ def test_dimension_missing_in_a_table_gives_null_with_note():
 
 
 def test_missing_table_is_named():
-    with pytest.raises(KpiError, match="cannot compute qa_score.*no qa_evaluations table"):
+    with pytest.raises(KpiError, match=r"cannot compute qa_score.*no qa_evaluations table"):
         compute({"contacts": small_dataset()["contacts"]}, "qa_score")
 
 
@@ -268,7 +268,7 @@ RATES = [
 def test_zero_offered_gives_null():
     out = compute(
         {"contacts": _contacts([{"outcome": "abandoned_ivr"}])},
-        RATES + ["asa", "aht"],
+        [*RATES, "asa", "aht"],
         measures=False,
     ).collect()
     assert out.row(0) == (None,) * len(out.columns)
