@@ -1,0 +1,197 @@
+"""The command line: --help everywhere, one-line errors, compute and metrics outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from fixtures_small import small_dataset
+
+from kpi import save
+from kpi.cli import COMMANDS, build_parser, main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kpi", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("small")
+    save(small_dataset(), path)
+    return path
+
+
+def test_version():
+    out = run("--version")
+    assert out.returncode == 0
+    assert out.stdout.startswith("kpi-workbench ")
+
+
+def test_every_registered_command_has_help(capsys):
+    parser = build_parser()
+    names = list(parser._subparsers._group_actions[0].choices)
+    assert {"metrics", "compute"} <= set(names) <= set(COMMANDS)
+    for name in names:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage: kpi " + name in capsys.readouterr().out
+
+
+def test_metrics_json_lists_catalogue():
+    out = run("metrics", "--format", "json")
+    entries = json.loads(out.stdout)
+    assert {e["id"] for e in entries} >= {"service_level", "aht", "agent_enps"}
+    sl = next(e for e in entries if e["id"] == "service_level")
+    assert "service_level.threshold_s" in [p["name"] for p in sl["params"]]
+
+
+def test_compute_table_prints_definitions(data_dir):
+    out = run(
+        "compute",
+        "--data",
+        str(data_dir),
+        "--metrics",
+        "service_level,aht",
+        "--by",
+        "team",
+        "--param",
+        "service_level.threshold_s=30",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "SL = answered ≤ 30 s / (answered + abandoned)" in out.stdout
+    table = out.stdout.split("definitions:")[0]
+    assert "│ A    ┆ 0.6 " in table  # c1, c2, c3 within 30 s of 3 answered + 2 abandoned
+    assert "│ B    ┆ 1.0 " in table
+
+
+def test_compute_json_and_csv(data_dir, tmp_path):
+    out = run(
+        "compute",
+        "--data",
+        str(data_dir),
+        "--metrics",
+        "contacts_handled",
+        "--by",
+        "team",
+        "--every",
+        "1mo",
+        "--format",
+        "json",
+    )
+    doc = json.loads(out.stdout)
+    assert doc["meta"]["definitions"]["contacts_handled"].startswith("handled = ")
+    rows = {(r["team"], r["period"][:7]): r["contacts_handled"] for r in doc["rows"]}
+    assert rows[("A", "2026-01")] == 3.0
+    target = tmp_path / "out.csv"
+    out = run(
+        "compute",
+        "--data",
+        str(data_dir),
+        "--metrics",
+        "aht",
+        "--format",
+        "csv",
+        "--out",
+        str(target),
+    )
+    assert out.returncode == 0
+    assert pl.read_csv(target).columns == ["aht"]
+    assert "# definitions" in out.stderr
+
+
+def test_compute_parquet_keeps_definitions(data_dir, tmp_path):
+    target = tmp_path / "out.parquet"
+    out = run(
+        "compute",
+        "--data",
+        str(data_dir),
+        "--metrics",
+        "abandon_rate",
+        "--format",
+        "parquet",
+        "--out",
+        str(target),
+    )
+    assert out.returncode == 0, out.stderr
+    meta = pl.read_parquet_metadata(target)
+    assert "abandon rate = abandoned in queue / offered" in meta["definitions"]
+
+
+def test_compute_targets_status(data_dir, tmp_path):
+    toml = tmp_path / "targets.toml"
+    toml.write_text("[aht]\ntarget = 240\nred = 300\n\n[aht.team.B]\ntarget = 200\nred = 230\n")
+    out = run(
+        "compute",
+        "--data",
+        str(data_dir),
+        "--metrics",
+        "aht",
+        "--by",
+        "team",
+        "--targets",
+        str(toml),
+        "--format",
+        "json",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-01-31",
+    )
+    rows = {r["team"]: r for r in json.loads(out.stdout)["rows"]}
+    assert rows["A"]["aht_status"] == "green"  # 220 s against 240
+    assert rows["B"]["aht_target"] == 200.0
+    assert rows["B"]["aht_status"] == "red"  # 256.7 s against red 230
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--metrics", "aht,nope"], "unknown KPI 'nope'; valid KPIs: contacts_offered"),
+        (
+            ["--metrics", "aht", "--by", "colour"],
+            "unknown column 'colour' for --by; columns in the data:",
+        ),
+        (
+            ["--metrics", "aht", "--param", "aht.components=all"],
+            "bad value 'all' for aht.components; valid values:",
+        ),
+        (
+            ["--metrics", "aht", "--param", "aht.speed=1"],
+            "unknown parameter aht.speed; valid parameters of aht:",
+        ),
+        (
+            ["--metrics", "aht", "--param", "nonsense"],
+            "bad --param 'nonsense': write KPI.PARAM=VALUE",
+        ),
+        (["--metrics", "aht", "--start", "2026-13-01"], "bad period '2026-13-01'"),
+        (
+            ["--metrics", "aht", "--targets", "/no/such.toml"],
+            "targets file /no/such.toml does not exist",
+        ),
+    ],
+)
+def test_compute_errors_are_one_line(data_dir, args, message):
+    out = run("compute", "--data", str(data_dir), *args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("kpi compute: error: ")
+    assert message in lines[0]
+
+
+def test_unknown_grain_is_an_argparse_error(data_dir):
+    out = run("compute", "--data", str(data_dir), "--metrics", "aht", "--every", "2d")
+    assert out.returncode == 2
+    assert "invalid choice: '2d'" in out.stderr
+    assert "Traceback" not in out.stderr
