@@ -23,7 +23,7 @@ from kpi.measures import Measure, Source
 from kpi.metrics import Build, Metric, resolve
 from kpi.periods import bin_expr, check_grain, local_midnight, to_timestamp
 
-__all__ = ["ATTRIBUTIONS", "Context", "Result", "compute", "evaluate"]
+__all__ = ["ATTRIBUTIONS", "Context", "Result", "compute", "evaluate", "measure_frame"]
 
 #: Which contact time stamp places a contact in a bin.
 ATTRIBUTIONS = ("arrival", "answer", "completion")
@@ -277,6 +277,88 @@ def _source_for(measure: Measure, ctx: Context) -> tuple[Source | None, str]:
     return None, "; ".join(reasons) or "no source"
 
 
+def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """One aggregation per (table, time column), stocks and sweeps, joined on ``by`` + ``_bin``.
+
+    Returns the joined frame (missing measures as null columns, additive counts with no rows as
+    0) and the reason each missing measure could not be computed.
+    """
+    keys = [*ctx.by, "_bin"]
+    groups: dict[tuple[str, str], list[tuple[str, Source]]] = defaultdict(list)
+    frames: list[pl.LazyFrame] = []
+    missing: dict[str, str] = {}
+    zero_fill: list[str] = []
+    for name, meas in needed.items():
+        if meas.builder is not None:
+            lf = meas.builder(ctx)
+            if lf is None:
+                missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
+            else:
+                frames.append(lf)
+            continue
+        src, why = _source_for(meas, ctx)
+        if src is None:
+            missing[name] = why
+            continue
+        groups[(src.table, src.time or ctx.time_column(src.table))].append((name, src))
+        if meas.kind == "sum" and src.table not in _NO_ZERO_FILL:
+            zero_fill.append(name)
+    for (table, time), items in groups.items():
+        lf = ctx.frame(table)
+        assert lf is not None
+        derive: dict[str, pl.Expr] = {}
+        for _, src in items:
+            derive.update(src.derive)
+        if derive:
+            lf = lf.with_columns(**derive)
+        t = pl.col(time)
+        frames.append(
+            lf.filter(ctx.in_range(t))
+            .group_by([*ctx.by, ctx.bin(t)])
+            .agg([src.agg.alias(name) for name, src in items])
+        )
+    if not frames:
+        return pl.LazyFrame(schema=dict.fromkeys(keys, pl.Int32)), missing
+    result = frames[0]
+    for other in frames[1:]:
+        result = result.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
+    result = result.with_columns(
+        *[pl.col(n).fill_null(0) for n in zero_fill],
+        *[pl.lit(None, pl.Float64).alias(n) for n in missing],
+    )
+    return result, missing
+
+
+def measure_frame(
+    data: Dataset | Mapping[str, Any] | str,
+    measures: Iterable[Measure],
+    *,
+    by: Sequence[str] | str = (),
+    every: str | None = None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    attribution: str = "arrival",
+) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """Aggregate measures directly (for decompositions that need more than a KPI's own).
+
+    Returns the frame (``by``, ``period`` with ``every``, one column per measure) and the
+    reason for each measure the data cannot support (its column is null).
+    """
+    ds = Dataset.coerce(data)
+    by = (by,) if isinstance(by, str) else tuple(by)
+    ctx = Context(
+        ds,
+        by,
+        check_grain(every),
+        to_timestamp(start, ds.tz),
+        to_timestamp(end, ds.tz, end=True),
+        attribution,
+    )
+    frame, missing = _aggregate(ctx, {m.name: m for m in measures})
+    frame = frame.rename({"_bin": "period"}) if every else frame.drop("_bin")
+    return frame, missing
+
+
 def evaluate(
     data: Dataset | Mapping[str, Any] | str,
     metrics: str | Iterable[str | Metric],
@@ -348,41 +430,7 @@ def evaluate(
         for meas in b.measures:
             needed.setdefault(meas.name, meas)
 
-    keys = [*by, "_bin"]
-    groups: dict[tuple[str, str], list[tuple[str, Source]]] = defaultdict(list)
-    frames: list[pl.LazyFrame] = []
-    missing: dict[str, str] = {}
-    zero_fill: list[str] = []
-    for name, meas in needed.items():
-        if meas.builder is not None:
-            lf = meas.builder(ctx)
-            if lf is None:
-                missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
-            else:
-                frames.append(lf)
-            continue
-        src, why = _source_for(meas, ctx)
-        if src is None:
-            missing[name] = why
-            continue
-        groups[(src.table, src.time or ctx.time_column(src.table))].append((name, src))
-        if meas.kind == "sum" and src.table not in _NO_ZERO_FILL:
-            zero_fill.append(name)
-    for (table, time), items in groups.items():
-        lf = ctx.frame(table)
-        assert lf is not None
-        derive: dict[str, pl.Expr] = {}
-        for _, src in items:
-            derive.update(src.derive)
-        if derive:
-            lf = lf.with_columns(**derive)
-        t = pl.col(time)
-        frames.append(
-            lf.filter(ctx.in_range(t))
-            .group_by([*by, ctx.bin(t)])
-            .agg([src.agg.alias(name) for name, src in items])
-        )
-
+    result, missing = _aggregate(ctx, needed)
     notes: dict[str, str] = {}
     for m, _, b in builds:
         gone = [missing[x.name] for x in b.measures if x.name in missing]
@@ -396,14 +444,7 @@ def evaluate(
             + f": {notes[first]}"
         )
 
-    result = frames[0]
-    for other in frames[1:]:
-        result = result.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
     present = [n for n in needed if n not in missing]
-    result = result.with_columns(
-        *[pl.col(n).fill_null(0) for n in zero_fill],
-        *[pl.lit(None, pl.Float64).alias(n) for n in missing],
-    )
     values = []
     for m, _, b in builds:
         if m.id in notes:
