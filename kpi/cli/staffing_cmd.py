@@ -1,0 +1,277 @@
+"""``kpi staffing``: Erlang C / Erlang A staffing for one case or for every interval of a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from kpi.errors import KpiError
+
+__all__ = ["register", "run"]
+
+DESCRIPTION = """\
+Staffing with Erlang C (no abandonment) or Erlang A (give --patience-s: exponential patience).
+
+One case:   kpi staffing --volume 100 --interval-min 30 --aht-s 180 --target-sl 0.8 --threshold-s 20
+Intervals:  kpi staffing --data DIR [--every 30m] [--by team] [--what-if agents=+2 --what-if aht=-10%]
+
+Required agents are fractional underneath; the single case reports whole agents (ceil) and
+scheduled staff = ceil(agents / (1 - shrinkage)). In the interval table, sum required_agents
+across rows and round the total once.
+"""
+
+WHAT_IF_HELP = (
+    "a change to project, repeatable: QUANTITY[COLUMN=VALUE]=CHANGE with QUANTITY agents, aht or "
+    "volume; CHANGE +2 / -1 adds (aht in seconds), +10%% / -5%% scales, 90%% scales to 90%%, a bare "
+    "number sets it; e.g. --what-if agents=+2 --what-if aht=-10%% --what-if 'agents[team=Sales]=+1'"
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``staffing`` subcommand."""
+    p = subparsers.add_parser(
+        "staffing",
+        help="required agents, service level and what-ifs (Erlang C / Erlang A)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    one = p.add_argument_group("one case")
+    one.add_argument("--volume", type=float, help="contacts offered in the interval")
+    one.add_argument("--interval-min", type=float, help="interval length in minutes")
+    one.add_argument("--aht-s", type=float, help="average handle time in seconds (with wrap-up)")
+    targets = p.add_argument_group("targets and model")
+    targets.add_argument(
+        "--target-sl", type=float, default=0.8, help="service-level target (default 0.8)"
+    )
+    targets.add_argument(
+        "--threshold-s",
+        type=float,
+        default=None,
+        help="service-level threshold in seconds (default 20; for interval imports the "
+        "threshold of the import)",
+    )
+    targets.add_argument("--target-asa-s", type=float, help="largest acceptable ASA in seconds")
+    targets.add_argument("--max-occupancy", type=float, help="occupancy cap, e.g. 0.85")
+    targets.add_argument("--max-abandon", type=float, help="abandonment cap (needs patience)")
+    targets.add_argument(
+        "--shrinkage",
+        type=float,
+        default=None,
+        help="share of scheduled time off the phones, e.g. 0.3 (one case: default 0; "
+        "--data: default the measured shrinkage of each interval)",
+    )
+    targets.add_argument(
+        "--patience-s",
+        default=None,
+        help="mean patience in seconds for Erlang A; with --data also 'estimate' "
+        "(total wait of queued contacts / abandons); omitted: Erlang C",
+    )
+    targets.add_argument(
+        "--sl-denominator",
+        default="offered",
+        help="how abandoners count in service level: offered (default, abandoners are misses), "
+        "answered_plus_abandoned, answered, ignore_abandons_within_threshold, "
+        "abandons_within_threshold_met",
+    )
+    data = p.add_argument_group("from a dataset")
+    data.add_argument("--data", metavar="DIR", help="dataset directory (interval table mode)")
+    data.add_argument("--every", default="30m", help="interval length: 15m, 30m, 1h (default 30m)")
+    data.add_argument(
+        "--by",
+        default="team",
+        help="comma-separated groups among queue, team, site, channel; 'none' for the centre "
+        "(default team)",
+    )
+    data.add_argument(
+        "--what-if", action="append", default=[], metavar="CHANGE", help=WHAT_IF_HELP
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "json", "csv", "parquet"],
+        help="output format (csv and parquet only with --data)",
+    )
+    out.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=run)
+
+
+def _patience(text: str | None, *, allow_estimate: bool) -> float | str | None:
+    if text is None:
+        return None
+    if text == "estimate":
+        if not allow_estimate:
+            raise KpiError("--patience-s estimate needs --data (patience is estimated from it)")
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise KpiError(
+            f"--patience-s must be seconds{' or estimate' if allow_estimate else ''}, got {text!r}"
+        ) from None
+    if not value > 0 or math.isinf(value):
+        raise KpiError(f"--patience-s must be a positive number of seconds, got {text}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``kpi staffing``."""
+    if args.data:
+        return _run_data(args)
+    return _run_one(args)
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    from kpi import staffing
+
+    missing = [
+        flag
+        for flag, value in (
+            ("--volume", args.volume),
+            ("--interval-min", args.interval_min),
+            ("--aht-s", args.aht_s),
+        )
+        if value is None
+    ]
+    if missing:
+        raise KpiError(
+            f"give {', '.join(missing)} for one case, or --data DIR for the interval table"
+        )
+    if args.what_if:
+        raise KpiError("--what-if needs --data DIR (it changes the staffed intervals)")
+    if args.format in ("csv", "parquet"):
+        raise KpiError("--format csv/parquet needs --data; one case prints table or json")
+    if args.aht_s == 0:
+        raise KpiError("--aht-s must be > 0 seconds (zero handle time needs no agents)")
+    threshold = 20.0 if args.threshold_s is None else args.threshold_s
+    result = staffing.required_staff(
+        args.volume,
+        interval_min=args.interval_min,
+        aht_s=args.aht_s,
+        target_sl=args.target_sl,
+        threshold_s=threshold,
+        target_asa_s=args.target_asa_s,
+        max_occupancy=args.max_occupancy,
+        shrinkage=0.0 if args.shrinkage is None else args.shrinkage,
+        patience_s=_patience(args.patience_s, allow_estimate=False),
+        max_abandon=args.max_abandon,
+        denominator=args.sl_denominator,
+    )
+    model = "Erlang A" if args.patience_s is not None else "Erlang C"
+    record = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in result.items()
+    }
+    meta = {
+        "model": model,
+        "volume": args.volume,
+        "interval_min": args.interval_min,
+        "aht_s": args.aht_s,
+        "target_sl": args.target_sl,
+        "threshold_s": threshold,
+        "target_asa_s": args.target_asa_s,
+        "max_occupancy": args.max_occupancy,
+        "max_abandon": args.max_abandon,
+        "shrinkage": 0.0 if args.shrinkage is None else args.shrinkage,
+        "patience_s": args.patience_s and float(args.patience_s),
+        "sl_denominator": args.sl_denominator,
+    }
+    if args.format == "json":
+        text = json.dumps({**record, "inputs": meta}, indent=2)
+    else:
+        labels = {
+            "load_erlangs": "load (Erlangs)",
+            "agents_fractional": "agents (fractional)",
+            "agents": "agents",
+            "scheduled_fractional": "scheduled (fractional)",
+            "scheduled_agents": "scheduled agents",
+            "service_level": f"service level ({threshold:g} s)",
+            "asa_s": "ASA (s)",
+            "wait_probability": "probability of waiting",
+            "occupancy": "occupancy",
+            "abandon_probability": "abandonment probability",
+        }
+        width = max(len(v) for v in labels.values())
+        lines = [
+            f"{model}, {args.volume:g} contacts in {args.interval_min:g} min, AHT {args.aht_s:g} s"
+        ]
+        for key, label in labels.items():
+            if key not in record:
+                continue
+            value = record[key]
+            shown = (
+                "n/a"
+                if value is None
+                else (f"{value:.4f}" if isinstance(value, float) else str(value))
+            )
+            lines.append(f"{label:<{width}}  {shown}")
+        text = "\n".join(lines)
+    _emit(text, args.out)
+    return 0
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    from kpi import data as kdata
+    from kpi import staffing
+    from kpi.cli._common import csv_list, write_frame
+
+    given = [
+        f
+        for f, v in (
+            ("--volume", args.volume),
+            ("--interval-min", args.interval_min),
+            ("--aht-s", args.aht_s),
+        )
+        if v is not None
+    ]
+    if given:
+        raise KpiError(
+            f"{', '.join(given)} belong to the one-case mode; --data reads them from the data"
+        )
+    by = [] if args.by.strip().lower() in ("", "none") else csv_list(args.by)
+    ds = kdata.load(args.data)
+    what_if = staffing.parse_what_if(args.what_if) if args.what_if else None
+    lf = staffing.staffing_table(
+        ds,
+        every=args.every,
+        by=by,
+        threshold_s=args.threshold_s,
+        target_sl=args.target_sl,
+        target_asa_s=args.target_asa_s,
+        max_occupancy=args.max_occupancy,
+        max_abandon=args.max_abandon,
+        shrinkage=args.shrinkage,
+        patience_s=_patience(args.patience_s, allow_estimate=True),
+        denominator=args.sl_denominator,
+        what_if=what_if,
+    )
+    frame = lf.collect()
+    total = frame["required_agents"].sum() if frame.height else 0.0
+    staffed = frame["staffed_agents"].sum() if frame.height else None
+    meta = {
+        "model": "Erlang A" if args.patience_s is not None else "Erlang C",
+        "every": args.every,
+        "by": by,
+        "target_sl": args.target_sl,
+        "threshold_s": args.threshold_s if args.threshold_s is not None else "default",
+        "sl_denominator": args.sl_denominator,
+        "what_if": what_if.describe() if what_if else "none",
+        "required_agent_intervals_total": round(float(total), 3),
+        "required_agent_intervals_rounded_once": staffing.round_up(float(total)),
+        "staffed_agent_intervals_total": None if staffed is None else round(float(staffed), 3),
+    }
+    write_frame(frame, args.format, args.out, meta=meta)
+    return 0
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text + "\n")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
