@@ -607,6 +607,11 @@ class Change:
 
     ``op`` is ``"add"`` (``+2``, ``-30s``), ``"scale"`` (``+10%`` is ×1.10, ``90%`` is ×0.90) or
     ``"set"`` (``15``). ``scope`` limits it to rows where each column equals the value.
+
+    Examples
+    --------
+    >>> Change("agents", "add", 2.0, text="agents=+2")
+    Change(quantity='agents', op='add', value=2.0, scope=(), text='agents=+2')
     """
 
     quantity: str
@@ -618,7 +623,15 @@ class Change:
 
 @dataclass(frozen=True)
 class WhatIf:
-    """An ordered list of :class:`Change`; build it with :func:`parse_what_if`."""
+    """An ordered list of :class:`Change`; build it with :func:`parse_what_if`.
+
+    Examples
+    --------
+    >>> parse_what_if(["agents=+2", "aht=-10%"]).describe()
+    'agents=+2, aht=-10%'
+    >>> bool(WhatIf())
+    False
+    """
 
     changes: tuple[Change, ...] = field(default_factory=tuple)
 

@@ -655,3 +655,49 @@ def test_cli_data_mode(tmp_path, small, capsys):
     assert "what_if_service_level" in doc["rows"][0]
     assert main(["staffing", "--data", str(tmp_path / "ds"), "--what-if", "agents=lots"]) == 2
     assert "bad what-if" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.mark.shared
+def test_technion_bank_call_log(shared_datasets, tmp_path):
+    """A real call log (Technion "Anonymous Bank", February 1999) through the importer."""
+    from kpi.data import load
+    from kpi.io import contacts_to_intervals, import_file
+
+    src = shared_datasets / "technion_bank_1999_02" / "calls_1999_02.tsv"
+    import_file(src, preset="technion", out=tmp_path / "bank")
+    ds = load(tmp_path / "bank")
+    out = staffing.staffing_table(ds, by=[], patience_s="estimate").collect()
+
+    contacts = ds["contacts"].filter(
+        pl.col("queue_ts").is_not_null(), pl.col("direction") == "inbound"
+    )
+    totals = contacts.select(
+        offered=pl.len(),
+        abandoned=(pl.col("outcome") == "abandoned_queue").sum(),
+        wait=pl.col("wait_s").sum(),
+    ).collect()
+    assert out["offered"].sum() == totals["offered"].item()
+    # patience = total wait of all queued calls / abandons (censored exponential MLE)
+    patience = totals["wait"].item() / totals["abandoned"].item()
+    assert out["patience_s"].unique().to_list() == [pytest.approx(patience)]
+    assert 30 < patience < 3600
+    busy = out.filter(pl.col("load_erlangs") > 0)
+    assert busy["required_agents"].is_finite().all()
+    assert (busy["required_agents"] > 0).all()
+    # no agent_time in a call log: staffing unknown, not zero
+    assert out["staffed_agents"].null_count() == out.height
+
+    # the same month as an ACD interval report gives the same table
+    intervals = contacts_to_intervals(
+        ds["contacts"], every="30m", threshold_s=20, time_column="queue_ts"
+    )
+    as_report = Dataset({"intervals": intervals}, tz=ds.tz, meta={"interval_threshold_s": 20})
+    again = staffing.staffing_table(as_report, by=[], patience_s="estimate").collect()
+    cols = ["offered", "answered", "abandoned", "aht_s", "achieved_service_level"]
+    joined = out.join(again, on="interval_start", suffix="_report")
+    assert joined.height == out.height
+    for col in [*cols, "patience_s", "required_agents"]:
+        np.testing.assert_allclose(joined[col], joined[f"{col}_report"], rtol=1e-9, err_msg=col)

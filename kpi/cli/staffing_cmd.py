@@ -250,7 +250,8 @@ def _run_data(args: argparse.Namespace) -> int:
     )
     frame = lf.collect()
     total = frame["required_agents"].sum() if frame.height else 0.0
-    staffed = frame["staffed_agents"].sum() if frame.height else None
+    known = frame["staffed_agents"].drop_nulls() if frame.height else None
+    staffed = known.sum() if known is not None and known.len() else None
     meta = {
         "model": "Erlang A" if args.patience_s is not None else "Erlang C",
         "every": args.every,
