@@ -1,0 +1,353 @@
+"""Value parsers for imported columns: time stamps, durations, counts, booleans, time zones.
+
+Every parser returns a polars expression that yields null where a value cannot be read, so the
+caller can flag ``source is not null and parsed is null`` as an unparseable value of that row.
+"""
+
+from __future__ import annotations
+
+import difflib
+import zoneinfo
+from functools import cache
+
+import polars as pl
+
+from kpi.errors import KpiError
+
+__all__ = [
+    "DURATION_FORMATS",
+    "TS_FAMILIES",
+    "check_timezone",
+    "detect_ts_formats",
+    "localize",
+    "parse_bool",
+    "parse_duration",
+    "parse_int",
+    "parse_ts",
+]
+
+#: Families of time-stamp formats tried when a column's format is not given. Each family is
+#: one field order; its formats are tried in turn for every value (with or without seconds,
+#: fractions, a time at all). ``%#z`` accepts ``Z`` and ``+02:00``.
+TS_FAMILIES: dict[str, tuple[str, ...]] = {
+    "ISO (YYYY-MM-DD hh:mm:ss)": (
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d",
+    ),
+    "ISO with UTC offset": (
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M%#z",
+        "%Y-%m-%d %H:%M%#z",
+    ),
+    "YYYY/MM/DD": ("%Y/%m/%d %H:%M:%S%.f", "%Y/%m/%d %H:%M", "%Y/%m/%d"),
+    "day first (DD/MM/YYYY)": (
+        "%d/%m/%Y %H:%M:%S%.f",
+        "%d/%m/%Y %H:%M",
+        "%d/%m/%Y",
+        "%d.%m.%Y %H:%M:%S%.f",
+        "%d.%m.%Y %H:%M",
+        "%d.%m.%Y",
+        "%d-%m-%Y %H:%M:%S%.f",
+        "%d-%m-%Y %H:%M",
+        "%d-%m-%Y",
+        "%d/%m/%y %H:%M:%S",
+        "%d/%m/%y %H:%M",
+        "%d/%m/%y",
+    ),
+    "month first (MM/DD/YYYY)": (
+        "%m/%d/%Y %H:%M:%S%.f",
+        "%m/%d/%Y %H:%M",
+        "%m/%d/%Y",
+        "%m/%d/%Y %I:%M:%S %p",
+        "%m/%d/%Y %I:%M %p",
+        "%m-%d-%Y %H:%M:%S%.f",
+        "%m-%d-%Y %H:%M",
+        "%m-%d-%Y",
+        "%m/%d/%y %H:%M:%S",
+        "%m/%d/%y %H:%M",
+        "%m/%d/%y",
+        "%m/%d/%y %I:%M:%S %p",
+        "%m/%d/%y %I:%M %p",
+    ),
+    "day month-name year (01 Feb 2024)": (
+        "%d %b %Y %H:%M:%S",
+        "%d %b %Y %H:%M",
+        "%d %b %Y",
+        "%d-%b-%Y %H:%M:%S",
+        "%d-%b-%Y %H:%M",
+        "%d-%b-%Y",
+    ),
+    "compact (YYYYMMDDhhmmss)": ("%Y%m%d%H%M%S", "%Y%m%d %H%M%S", "%Y%m%d"),
+}
+
+#: Duration formats: how bare numbers and two-part clock values ("2:23") are read.
+#: Three-part values ("0:02:23") are always h:mm:ss.
+DURATION_FORMATS = {
+    "auto": (1.0, "m:ss"),
+    "seconds": (1.0, "m:ss"),
+    "milliseconds": (0.001, "m:ss"),
+    "minutes": (60.0, "m:ss"),
+    "hours": (3600.0, "m:ss"),
+    "m:ss": (1.0, "m:ss"),
+    "h:mm": (1.0, "h:mm"),
+    "h:mm:ss": (1.0, "m:ss"),
+}
+
+_YEARS = (1900, 2100)
+_NUM = r"^[+-]?(?:\d+\.?\d*|\.\d+)$"
+_INT = r"^[+-]?\d+(?:\.0*)?$"
+_TRUE = ("true", "t", "yes", "y", "1", "1.0")
+_FALSE = ("false", "f", "no", "n", "0", "0.0")
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(tz: str) -> str:
+    """Return ``tz`` if it is an IANA time-zone name, else raise a KpiError naming close ones.
+
+    Examples
+    --------
+    >>> check_timezone("Asia/Jerusalem")
+    'Asia/Jerusalem'
+    >>> check_timezone("Europe/Londn")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: unknown time zone 'Europe/Londn'; did you mean Europe/London?
+    """
+    if tz in _zones():
+        return tz
+    close = difflib.get_close_matches(tz, sorted(_zones()), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else " (use an IANA name such as Europe/London)"
+    raise KpiError(f"unknown time zone {tz!r}{hint}")
+
+
+def localize(naive: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Attach the site time zone to naive local times, with a stated rule at DST changes.
+
+    Parameters
+    ----------
+    naive
+        Naive ``Datetime`` expression holding wall-clock times of the site.
+    tz
+        IANA time zone.
+
+    Returns
+    -------
+    tuple of pl.Expr
+        ``(aware, nonexistent, ambiguous)``: the time-zone-aware time stamps (microseconds) and
+        two boolean flags for counting.
+
+    Notes
+    -----
+    Non-existent times (in the gap when clocks spring forward) are read with the UTC offset in
+    force *before* the change, as if the recording clock had not been moved yet (PEP 495,
+    ``fold=0``): 02:30 on a 02:00 → 03:00 night becomes 03:30 on the new offset, the same
+    instant. Ambiguous times (the repeated hour when clocks fall back) are read as the *first*
+    occurrence (the earlier instant, summer time), also ``fold=0``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime
+    >>> df = pl.DataFrame({"t": [datetime(2024, 3, 31, 1, 30), datetime(2024, 10, 27, 1, 30)]})
+    >>> aware, gap, fold = localize(pl.col("t"), "Europe/London")
+    >>> df.select(aware.alias("t"), gap.alias("gap"), fold.alias("fold"))
+    shape: (2, 3)
+    ┌─────────────────────────────┬───────┬───────┐
+    │ t                           ┆ gap   ┆ fold  │
+    │ ---                         ┆ ---   ┆ ---   │
+    │ datetime[μs, Europe/London] ┆ bool  ┆ bool  │
+    ╞═════════════════════════════╪═══════╪═══════╡
+    │ 2024-03-31 02:30:00 BST     ┆ true  ┆ false │
+    │ 2024-10-27 01:30:00 BST     ┆ false ┆ true  │
+    └─────────────────────────────┴───────┴───────┘
+    """
+    naive = naive.dt.cast_time_unit("us")
+    first = naive.dt.replace_time_zone(tz, non_existent="null", ambiguous="earliest")
+    strict = naive.dt.replace_time_zone(tz, non_existent="null", ambiguous="null")
+    nonexistent = naive.is_not_null() & first.is_null()
+    ambiguous = first.is_not_null() & strict.is_null()
+    before = naive.dt.offset_by("-1d").dt.replace_time_zone(
+        tz, non_existent="null", ambiguous="earliest"
+    )
+    offset = before.dt.base_utc_offset() + before.dt.dst_offset()
+    shifted = (naive - offset).dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
+    aware = pl.when(nonexistent).then(shifted).otherwise(first).dt.cast_time_unit("us")
+    return aware, nonexistent, ambiguous
+
+
+def _in_years(e: pl.Expr) -> pl.Expr:
+    return pl.when(e.dt.year().is_between(*_YEARS)).then(e)
+
+
+def parse_ts(text: pl.Expr, formats: tuple[str, ...] | list[str]) -> pl.Expr:
+    """Parse strings with the first of ``formats`` that fits each value (null if none does).
+
+    Years outside 1900-2100 count as not fitting (``%Y`` would read "24" as the year 24).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["01/02/2024 08:05", "13/02/24 9:00", "x"])
+    >>> s.to_frame("t").select(parse_ts(pl.col("t"), TS_FAMILIES["day first (DD/MM/YYYY)"]))
+    shape: (3, 1)
+    ┌─────────────────────┐
+    │ t                   │
+    │ ---                 │
+    │ datetime[μs]        │
+    ╞═════════════════════╡
+    │ 2024-02-01 08:05:00 │
+    │ 2024-02-13 09:00:00 │
+    │ null                │
+    └─────────────────────┘
+    """
+    tries = [
+        _in_years(text.str.to_datetime(f, strict=False, time_unit="us", exact=True))
+        for f in formats
+    ]
+    return pl.coalesce(tries) if len(tries) > 1 else tries[0]
+
+
+def detect_ts_formats(
+    values: pl.Series, *, what: str, key: str
+) -> tuple[str, tuple[str, ...], bool]:
+    """Find the time-stamp format family that reads the most of ``values``.
+
+    Parameters
+    ----------
+    values
+        String values of the column (a sample is enough).
+    what
+        How to name the column in messages, e.g. ``"column 'Start' (arrival_ts)"``.
+    key
+        Mapping key to suggest, e.g. ``"formats.arrival_ts"``.
+
+    Returns
+    -------
+    tuple
+        ``(family name, formats, carries UTC offsets)``.
+
+    Raises
+    ------
+    KpiError
+        If no family reads any value, or if day-first and month-first both read every value
+        but disagree (03/04/2024), so the user must say which.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> detect_ts_formats(pl.Series(["25/12/2024 10:00", "01/12/2024 09:00"]), what="t", key="k")[
+    ...     0
+    ... ]
+    'day first (DD/MM/YYYY)'
+    """
+    sample = values.drop_nulls().str.strip_chars().unique(maintain_order=True).head(2000)
+    if sample.len() == 0:
+        return "ISO (YYYY-MM-DD hh:mm:ss)", TS_FAMILIES["ISO (YYYY-MM-DD hh:mm:ss)"], False
+    frame = sample.to_frame("v")
+    parsed = frame.select(
+        **{name: parse_ts(pl.col("v"), fmts) for name, fmts in TS_FAMILIES.items()}
+    )
+    hits = {name: parsed[name].is_not_null().sum() for name in TS_FAMILIES}
+    best = max(hits.values())
+    if best == 0:
+        examples = ", ".join(repr(v) for v in sample.head(3).to_list())
+        raise KpiError(
+            f"{what}: no known date/time format fits its values (e.g. {examples}); set "
+            f'{key} = "<strftime format>", e.g. "%d/%m/%Y %H:%M:%S"'
+        )
+    winners = [name for name, n in hits.items() if n == best]
+    dmy, mdy = "day first (DD/MM/YYYY)", "month first (MM/DD/YYYY)"
+    if dmy in winners and mdy in winners:
+        differ = parsed.filter(pl.col(dmy) != pl.col(mdy))
+        if differ.height:
+            example = frame.filter(parsed[dmy] != parsed[mdy])["v"][0]
+            raise KpiError(
+                f"{what}: dates such as {example!r} read both as day-first and month-first; "
+                f'set {key} = "%d/%m/%Y %H:%M:%S" (day first) or "%m/%d/%Y %H:%M:%S" '
+                "(month first)"
+            )
+    name = winners[0]
+    return name, TS_FAMILIES[name], "offset" in name.lower()
+
+
+def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
+    """Parse duration strings to seconds (Float64; null where unreadable).
+
+    Parameters
+    ----------
+    text
+        String expression: ``"143"``, ``"2:23"``, ``"00:02:23"``, ``"0:02:23.5"``.
+    fmt
+        One of :data:`DURATION_FORMATS`: the unit of bare numbers (``"seconds"``,
+        ``"milliseconds"``, ``"minutes"``, ``"hours"``) and how two-part values read
+        (``"m:ss"``, the default, or ``"h:mm"``). Three-part values are always h:mm:ss.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["00:02:23", "2:23", "143", "1:75", "", "-5"])
+    >>> s.to_frame("d").select(parse_duration(pl.col("d"))).to_series().to_list()
+    [143.0, 143.0, 143.0, None, None, -5.0]
+    """
+    if fmt not in DURATION_FORMATS:
+        raise KpiError(f"unknown duration format {fmt!r}; valid: {', '.join(DURATION_FORMATS)}")
+    unit, two_part = DURATION_FORMATS[fmt]
+    s = text.str.strip_chars()
+    num = pl.when(s.str.contains(_NUM)).then(s.cast(pl.Float64, strict=False) * unit)
+    three = s.str.extract_groups(r"^([+-]?)(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)$")
+    sign3 = pl.when(three.struct.field("1") == "-").then(-1.0).otherwise(1.0)
+    hms = sign3 * (
+        three.struct.field("2").cast(pl.Float64) * 3600
+        + three.struct.field("3").cast(pl.Float64) * 60
+        + three.struct.field("4").cast(pl.Float64)
+    )
+    if two_part == "m:ss":
+        two = s.str.extract_groups(r"^([+-]?)(\d+):([0-5]?\d(?:\.\d+)?)$")
+        big, small = 60.0, 1.0
+    else:
+        two = s.str.extract_groups(r"^([+-]?)(\d+):([0-5]?\d)$")
+        big, small = 3600.0, 60.0
+    sign2 = pl.when(two.struct.field("1") == "-").then(-1.0).otherwise(1.0)
+    ms = sign2 * (
+        two.struct.field("2").cast(pl.Float64) * big
+        + two.struct.field("3").cast(pl.Float64) * small
+    )
+    return pl.coalesce(num, hms, ms)
+
+
+def parse_int(text: pl.Expr) -> pl.Expr:
+    """Parse whole numbers ("12", "12.0") to Int64; null where unreadable.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["12", " 3.0", "1.5", "x"]).to_frame("n")
+    >>> s.select(parse_int(pl.col("n"))).to_series().to_list()
+    [12, 3, None, None]
+    """
+    s = text.str.strip_chars()
+    return pl.when(s.str.contains(_INT)).then(
+        s.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+    )
+
+
+def parse_bool(text: pl.Expr) -> pl.Expr:
+    """Parse yes/no values (true/false, t/f, yes/no, y/n, 1/0; any case) to Boolean.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["Y", "no", "1", "maybe"]).to_frame("b")
+    >>> s.select(parse_bool(pl.col("b"))).to_series().to_list()
+    [True, False, True, None]
+    """
+    s = text.str.strip_chars().str.to_lowercase()
+    return pl.when(s.is_in(_TRUE)).then(True).when(s.is_in(_FALSE)).then(False)

@@ -1,0 +1,348 @@
+"""Running an import end to end: read, convert, account for every row, write the dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kpi.data import Dataset, save
+from kpi.errors import KpiError
+from kpi.io._mapping import KEYS, Mapping, Staged, convert_mapped, load_mapping, rejected_frame
+from kpi.io._parse import check_timezone
+from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
+from kpi.io._read import ROW, Source, read_source
+from kpi.io._report import ImportReport
+from kpi.io._technion import convert_technion
+from kpi.schema import TABLES, conform
+
+__all__ = ["PRESETS", "ImportResult", "import_file"]
+
+#: Built-in presets: name -> what it reads.
+PRESETS = {
+    "technion": "Technion 'Anonymous Bank' call log (17 tab-separated fields) -> contacts",
+    "tickets": "ticket log with created/closed dates or times, status, topic, team -> tickets",
+    "interval": "ACD interval report (offered, answered, abandoned ... per queue) -> intervals",
+    "contacts": "call log with common column names (or the canonical ones) -> contacts",
+}
+
+REPORT_FILE = "import_report.json"
+QUARANTINE_DIR = "quarantine"
+
+
+@dataclass
+class ImportResult:
+    """The outcome of an import.
+
+    Attributes
+    ----------
+    table
+        Canonical table written (``contacts``, ``tickets`` or ``intervals``).
+    frame
+        The loaded rows in canonical order, plus extras, ``source_file`` and ``source_row``.
+    quarantine
+        Rows set aside: ``source_file``, ``source_row``, ``reason``, ``detail``, the source
+        columns as text, and ``raw`` (the line, for records that could not be split).
+    report
+        The :class:`ImportReport`.
+    meta
+        Facts for ``dataset.json`` (thresholds of interval reports, source).
+    """
+
+    table: str
+    frame: pl.DataFrame
+    quarantine: pl.DataFrame
+    report: ImportReport
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _existing_meta(out: Path) -> dict[str, Any]:
+    path = out / "dataset.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise KpiError(f"{path} is not valid JSON; fix or remove it") from None
+
+
+def import_file(
+    path: str | os.PathLike,
+    *,
+    preset: str | None = None,
+    mapping: str | os.PathLike | dict[str, Any] | Mapping | None = None,
+    out: str | os.PathLike | None = None,
+    tz: str | None = None,
+    append: bool = False,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    skip_rows: int | None = None,
+    threshold_s: float | None = None,
+    short_abandon_s: float | None = None,
+    interval_min: float | None = None,
+) -> ImportResult:
+    """Import a CSV/TSV, Parquet or Excel export into a canonical table (and write it).
+
+    Parameters
+    ----------
+    path
+        The export.
+    preset
+        One of :data:`PRESETS`; or give ``mapping``.
+    mapping
+        A mapping TOML file, its dictionary, or a :class:`Mapping`.
+    out
+        Dataset directory to write (``<table>.parquet``, ``dataset.json``,
+        ``import_report.json``, ``quarantine/<table>.csv``); nothing is written if None.
+    tz
+        Site time zone of naive times; else the mapping's, the preset's default, or (with
+        ``append``) the dataset's.
+    append
+        Add to the table already in ``out``; rows whose key (``contact_id``, ``ticket_id``, or
+        queue + channel + interval start) is already there replace the old rows.
+    delimiter, encoding, sheet, skip_rows
+        Reader options (detected when omitted; see :func:`kpi.io.read_source`).
+    threshold_s, short_abandon_s
+        Interval reports: the service-level and short-abandon thresholds the report used.
+    interval_min
+        Interval reports without an interval-length column: the length in minutes.
+
+    Returns
+    -------
+    ImportResult
+
+    Raises
+    ------
+    KpiError
+        For every user mistake: bad arguments, unreadable files, missing columns, a file in
+        which no row could be loaded.
+    """
+    if (preset is None) == (mapping is None):
+        raise KpiError(
+            "choose one of --preset NAME (" + ", ".join(PRESETS) + ") or --mapping FILE.toml"
+        )
+    out_dir = Path(out) if out is not None else None
+    existing = _existing_meta(out_dir) if out_dir is not None else {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise KpiError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        m = (
+            Mapping(table="contacts", name="preset technion", preset="technion")
+            if (preset == "technion")
+            else preset_mapping(preset)
+        )
+        default_tz = PRESET_TIMEZONES.get(preset)
+    else:
+        m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)  # type: ignore[arg-type]
+        default_tz = None
+    if tz is not None:
+        zone, how = check_timezone(tz), "given (--tz)"
+    elif m.timezone:
+        zone, how = m.timezone, ("preset default" if m.preset else f"from {m.name}")
+    elif default_tz:
+        zone, how = default_tz, "preset default"
+    elif existing.get("timezone"):
+        zone, how = existing["timezone"], f"from {out_dir}/dataset.json"
+    else:
+        raise KpiError(
+            "the site time zone is unknown: pass --tz ZONE (e.g. Europe/London) or set "
+            "timezone in the mapping"
+        )
+    if existing.get("timezone") and existing["timezone"] != zone and out_dir is not None:
+        others = [t for t in TABLES if (out_dir / f"{t}.parquet").exists()]
+        if others:
+            raise KpiError(
+                f"{out_dir} holds a dataset in time zone {existing['timezone']} "
+                f"({', '.join(others)}); this import is in {zone}. A dataset has one site time "
+                "zone: use another --out or the same --tz"
+            )
+    if interval_min is not None and interval_min <= 0:
+        raise KpiError(f"--interval-min must be positive, got {interval_min}")
+    for name, value in (("--threshold-s", threshold_s), ("--short-abandon-s", short_abandon_s)):
+        if value is not None and value < 0:
+            raise KpiError(f"{name} must be 0 or more, got {value}")
+    rd = m.read
+    source = read_source(
+        path,
+        delimiter=delimiter if delimiter is not None else rd.get("delimiter"),
+        encoding=encoding if encoding is not None else rd.get("encoding"),
+        sheet=sheet if sheet is not None else rd.get("sheet"),
+        skip_rows=skip_rows if skip_rows is not None else int(rd.get("skip_rows", 0)),
+        null_values=rd.get("null_values"),
+        file_format=rd.get("format"),
+    )
+    report = ImportReport(
+        input=str(path),
+        table=m.table,
+        timezone=zone,
+        preset=preset,
+        mapping=None if preset else m.name,
+        source=dict(source.info),
+    )
+    report.read = source.read
+    report.inferred["time zone"] = f"{zone} ({how})"
+    if preset == "technion":
+        staged = convert_technion(source, tz=zone, report=report)
+    else:
+        staged = convert_mapped(
+            source,
+            m,
+            tz=zone,
+            report=report,
+            threshold_s=threshold_s,
+            short_abandon_s=short_abandon_s,
+            interval_s=interval_min * 60 if interval_min is not None else None,
+        )
+    result = _account(source, staged, report)
+    if out_dir is not None:
+        _write(result, out_dir, append=append, existing_meta=existing)
+    return result
+
+
+def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResult:
+    """Tally loaded and quarantined rows; build the quarantine table; check the identity."""
+    malformed = source.malformed
+    rejected = pl.concat(
+        [rejected_frame(malformed.select(ROW, "reason", "detail")), staged.rejected]
+    )
+    report.loaded = staged.frame.height
+    for reason, group in rejected.sort(ROW).group_by("reason", maintain_order=True):
+        examples = [
+            {"row": int(r), "detail": d}
+            for r, d in group.select(ROW, "detail").head(5).iter_rows()
+        ]
+        report.quarantine(str(reason[0]), examples, group.height)
+    report.check()
+    if report.loaded == 0:
+        top = sorted(report.quarantined_by_reason.items(), key=lambda kv: -kv[1])[:3]
+        parts = []
+        for reason, n in top:
+            ex = report.quarantine_examples.get(reason, [])[:2]
+            where = "; ".join(f"row {e['row']}: {e['detail']}" for e in ex if e.get("detail"))
+            parts.append(f"{reason} ({n:,} rows{', e.g. ' + where if where else ''})")
+        raise KpiError(
+            f"{source.path}: no row could be loaded from {report.read:,} read: " + "; ".join(parts)
+        )
+    name = source.path.name
+    frame = staged.frame.with_columns(
+        pl.lit(name).alias("source_file"), pl.col(ROW).alias("source_row")
+    ).drop(ROW)
+    frame = conform(staged.table, frame.lazy(), report.timezone).collect()
+    text_cols = []
+    for c in source.columns:
+        dtype = source.frame.schema[c]
+        if dtype.is_nested():
+            continue
+        text_cols.append(pl.col(c).cast(pl.String).alias(c))
+    originals = source.frame.select(pl.col(ROW), *text_cols)
+    quarantine = rejected.join(originals, on=ROW, how="left")
+    if malformed.height:
+        quarantine = quarantine.join(malformed.select(ROW, "raw"), on=ROW, how="left")
+    quarantine = quarantine.sort(ROW).select(
+        pl.lit(name).alias("source_file"),
+        pl.col(ROW).alias("source_row"),
+        pl.exclude(ROW),
+    )
+    return ImportResult(staged.table, frame, quarantine, report, dict(staged.meta))
+
+
+def _write(
+    result: ImportResult, out: Path, *, append: bool, existing_meta: dict[str, Any]
+) -> None:
+    table = result.table
+    report = result.report
+    tz = report.timezone
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{table}.parquet"
+    new = conform(table, result.frame.lazy(), tz).collect()
+    replaced = 0
+    if target.exists() and append:
+        try:
+            old = pl.read_parquet(target)
+        except Exception as exc:
+            raise KpiError(f"{target}: cannot read the existing table to append ({exc})") from None
+        old = conform(table, old.lazy(), tz).collect()
+        key = [k for k in KEYS[table] if k in old.columns]
+        kept = old.join(new.select(key).unique(), on=key, how="anti", nulls_equal=True)
+        replaced = old.height - kept.height
+        combined = pl.concat([kept, new], how="diagonal_relaxed")
+        report.output["appended_to"] = old.height
+    else:
+        combined = new
+        if target.exists():
+            report.warnings.append(f"replaced the existing {target.name} (no --append)")
+    meta = {k: v for k, v in existing_meta.items() if k not in ("timezone",)}
+    for key in ("interval_threshold_s", "interval_short_abandon_s"):
+        if key in result.meta and key in meta and append and meta[key] != result.meta[key]:
+            raise KpiError(
+                f"{out}/dataset.json: {key} = {meta[key]} but this report used "
+                f"{result.meta[key]}; interval reports with different thresholds cannot share "
+                "a dataset"
+            )
+    meta.update(result.meta)
+    meta.setdefault("name", out.name)
+    sources = list(meta.get("sources", [])) if append else []
+    sources.append(
+        {
+            "table": table,
+            "file": str(report.input),
+            "preset": report.preset,
+            "mapping": report.mapping,
+        }
+    )
+    meta["sources"] = sources
+    save(Dataset({table: combined}, tz=tz, meta=meta), out)
+    report.output.update(
+        {
+            "dir": str(out),
+            "table_file": str(target),
+            "rows_in_table": combined.height,
+            "replaced": replaced,
+        }
+    )
+    qdir = out / QUARANTINE_DIR
+    qfile = qdir / f"{table}.csv"
+    quarantine = result.quarantine
+    if append and qfile.exists():
+        try:
+            before = pl.read_csv(qfile, infer_schema=False)
+        except Exception:
+            before = None
+        if before is not None:
+            quarantine = pl.concat([before, quarantine.cast(pl.String)], how="diagonal_relaxed")
+    if quarantine.height:
+        qdir.mkdir(exist_ok=True)
+        _atomic_text(qfile, quarantine.cast(pl.String).write_csv())
+        report.output["quarantine"] = str(qfile)
+    elif qfile.exists() and not append:
+        qfile.unlink()
+    rfile = out / REPORT_FILE
+    doc = report.to_dict()
+    if append and rfile.exists():
+        try:
+            earlier = json.loads(rfile.read_text())
+        except ValueError:
+            earlier = None
+        if isinstance(earlier, dict):
+            history = earlier.pop("earlier_imports", [])
+            doc["earlier_imports"] = [*history, earlier]
+    report.output["report"] = str(rfile)
+    doc["output"] = report.output
+    _atomic_text(rfile, json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def _atomic_text(target: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
