@@ -264,8 +264,46 @@ def _run_data(args: argparse.Namespace) -> int:
         "required_agent_intervals_rounded_once": staffing.round_up(float(total)),
         "staffed_agent_intervals_total": None if staffed is None else round(float(staffed), 3),
     }
+    if args.format == "table":
+        frame = _compact(frame, by)
     write_frame(frame, args.format, args.out, meta=meta)
     return 0
+
+
+#: Columns of the terminal table (json, csv and parquet carry every column).
+TABLE_COLUMNS = (
+    "offered",
+    "aht_s",
+    "load_erlangs",
+    "required_agents",
+    "staffed_agents",
+    "staffing_gap",
+    "expected_service_level",
+    "achieved_service_level",
+    "expected_abandon_rate",
+    "achieved_abandon_rate",
+    "what_if_agents",
+    "what_if_load_erlangs",
+    "what_if_service_level",
+    "what_if_asa_s",
+    "what_if_abandon_rate",
+    "what_if_occupancy",
+)
+
+
+def _compact(frame: Any, by: list[str]) -> Any:
+    """The key columns, rounded, so the table fits a terminal."""
+    import polars as pl
+
+    groups = [c for c in frame.columns if c in ("queue", "team", "site", "channel")]
+    keep = [c for c in TABLE_COLUMNS if c in frame.columns]
+    if frame["patience_s"].null_count() == frame.height:  # Erlang C: no abandonment columns
+        keep = [c for c in keep if "abandon" not in c]
+    return frame.select(
+        pl.col("interval_start").dt.strftime("%Y-%m-%d %H:%M"),
+        *groups,
+        *(pl.col(c).round(3) if frame.schema[c].is_float() else pl.col(c) for c in keep),
+    )
 
 
 def _emit(text: str, out: str | None) -> None:
