@@ -795,13 +795,11 @@ def _peak(ctx: Context, rank_by: str) -> pl.LazyFrame | None:
         (_s(handle, HANDLED) / hour_s).alias("_erlangs"),
     )
     rank = "_calls" if rank_by == "calls" else "_erlangs"
-    return (
-        hours.sort([rank, "_hour"], descending=[True, False])
-        .group_by([*ctx.by, "_bin"])
-        .agg(
-            pl.first("_erlangs").alias(f"peak_hour_erlangs_by_{rank_by}"),
-            pl.first("_calls").alias(f"peak_hour_calls_by_{rank_by}"),
-        )
+    # the busiest hour; ties go to the earliest hour (order-independent)
+    order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
+    return hours.group_by([*ctx.by, "_bin"]).agg(
+        pl.col("_erlangs").sort_by(order).last().alias(f"peak_hour_erlangs_by_{rank_by}"),
+        pl.col("_calls").sort_by(order).last().alias(f"peak_hour_calls_by_{rank_by}"),
     )
 
 

@@ -56,7 +56,8 @@ class Dataset:
             raise KpiError(
                 f"unknown table(s) {', '.join(unknown)}; valid tables: {', '.join(TABLES)}"
             )
-        self.tables = {k: v.lazy() for k, v in self.tables.items()}
+        # canonical column order and dtypes; optional columns a source lacks become nulls
+        self.tables = {k: conform(k, v.lazy(), self.tz) for k, v in self.tables.items()}
 
     def __contains__(self, name: object) -> bool:
         return name in self.tables
