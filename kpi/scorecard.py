@@ -1,0 +1,306 @@
+"""Balanced scorecards: every KPI for a period against the previous one and its target.
+
+:func:`scorecard` gives one row per KPI (and group): perspective, key result area, value, the
+comparison period's value, the change, the target, a green/amber/red status and the definition
+used. :func:`team_leader_view` shows the team-leader KPIs per team, and :func:`agent_scorecard`
+ranks agents only where they handled enough contacts for a fair comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+
+from kpi.compute import evaluate
+from kpi.data import Dataset
+from kpi.metrics import METRICS, PERSPECTIVES
+from kpi.periods import Period, parse_period, previous_period
+from kpi.targets import TargetSet
+
+__all__ = ["agent_scorecard", "catalogue_frame", "scorecard", "team_leader_view"]
+
+TEAM_LEADER_KPIS = (
+    "contacts_handled",
+    "aht",
+    "qa_score",
+    "adherence",
+    "attendance",
+    "coaching_per_agent",
+    "agent_attrition",
+)
+AGENT_KPIS = ("contacts_handled", "aht", "fcr", "transfer_rate", "csat", "qa_score", "adherence")
+
+
+def _period(p: str | Period) -> Period:
+    return p if isinstance(p, Period) else parse_period(p)
+
+
+def catalogue_frame(targets: TargetSet | None = None) -> pl.DataFrame:
+    """The KPI declarations as a small frame (id, label, perspective, kra, unit, direction, target, red).
+
+    Examples
+    --------
+    >>> catalogue_frame().filter(pl.col("id") == "service_level").row(0)
+    ('service_level', 'Service level', 'customer', 'speed', 'ratio', 'higher', 0.8, 0.7, 0)
+    """
+    targets = targets or TargetSet()
+    rows = []
+    for m in METRICS.values():
+        t = targets.default(m.id)
+        rows.append(
+            {
+                "id": m.id,
+                "label": m.label,
+                "perspective": m.perspective,
+                "kra": m.kra,
+                "unit": m.unit,
+                "direction": m.direction,
+                "target": None if t is None else float(t.target),
+                "red": None if t is None else float(t.red),
+                "perspective_order": PERSPECTIVES.index(m.perspective),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def _long(frame: pl.LazyFrame, keys: Sequence[str], ids: Sequence[str], name: str) -> pl.LazyFrame:
+    return frame.select(*keys, *ids).unpivot(
+        index=list(keys), on=list(ids), variable_name="id", value_name=name
+    )
+
+
+def scorecard(
+    data: Dataset | Mapping[str, Any] | str,
+    *,
+    period: str | Period,
+    compare: str | Period | None = None,
+    metrics: str | Iterable[str] = "all",
+    by: Sequence[str] = (),
+    targets: TargetSet | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """The balanced scorecard for ``period`` against ``compare`` (default: the period before).
+
+    Returns
+    -------
+    (pl.LazyFrame, dict)
+        Rows per KPI (and ``by`` group), sorted by perspective and key result area, with
+        ``value``, ``previous``, ``change``, ``change_rel``, ``target``, ``red``, ``status``
+        (green, amber, red or null), ``improved`` (direction-aware), and the definitions used.
+        KPIs the data cannot support are left out.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> t0, t1 = datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 2, 5, tzinfo=UTC)
+    >>> c = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t0, t1, t1],
+    ...         "outcome": ["answered", "answered", "abandoned_queue"],
+    ...         "wait_s": [5.0, 50.0, 20.0],
+    ...     }
+    ... )
+    >>> card, defs = scorecard({"contacts": c}, period="2026-02", metrics=["abandon_rate", "asa"])
+    >>> card.collect().select("id", "value", "previous", "status").rows()
+    [('abandon_rate', 0.5, 0.0, 'red'), ('asa', 50.0, 5.0, 'amber')]
+    """
+    p1 = _period(period)
+    p0 = _period(compare) if compare is not None else previous_period(p1)
+    targets = targets or TargetSet()
+    keys = list(by)
+    cur = evaluate(
+        data,
+        metrics,
+        by=keys,
+        start=p1.start,
+        end=p1.end - timedelta(days=1),
+        params=params,
+        measures=False,
+    )
+    prev = evaluate(
+        data,
+        metrics,
+        by=keys,
+        start=p0.start,
+        end=p0.end - timedelta(days=1),
+        params=params,
+        measures=False,
+    )
+    ids = [m for m in cur.metrics if m not in cur.notes]
+    cat = catalogue_frame(targets).lazy()
+    joined = _long(cur.frame, keys, ids, "value").join(
+        _long(prev.frame, keys, ids, "previous"),
+        on=[*keys, "id"],
+        how="full",
+        coalesce=True,
+        nulls_equal=True,
+    )
+    out = joined.join(cat, on="id", how="left")
+    overrides = [
+        (kpi_id, col, val, t)
+        for kpi_id in ids
+        for (col, val), t in targets.overrides(kpi_id).items()
+        if col in keys
+    ]
+    for kpi_id, col, val, t in overrides:
+        hit = (pl.col("id") == kpi_id) & (pl.col(col).cast(pl.String) == val)
+        out = out.with_columns(
+            pl.when(hit).then(pl.lit(t.target)).otherwise(pl.col("target")).alias("target"),
+            pl.when(hit).then(pl.lit(t.red)).otherwise(pl.col("red")).alias("red"),
+        )
+    sign = pl.when(pl.col("direction") == "higher").then(1.0).otherwise(-1.0)
+    v = pl.col("value")
+    out = out.with_columns(
+        (v - pl.col("previous")).alias("change"),
+        pl.when(pl.col("previous").abs() > 0)
+        .then((v - pl.col("previous")) / pl.col("previous").abs())
+        .alias("change_rel"),
+        pl.when(v.is_null() | pl.col("target").is_null())
+        .then(None)
+        .when((v - pl.col("target")) * sign >= 0)
+        .then(pl.lit("green"))
+        .when((v - pl.col("red")) * sign < 0)
+        .then(pl.lit("red"))
+        .otherwise(pl.lit("amber"))
+        .alias("status"),
+        pl.when((v - pl.col("previous")).abs() < 1e-12)
+        .then(None)
+        .otherwise((v - pl.col("previous")) * sign > 0)
+        .alias("improved"),
+    )
+    order = {m: i for i, m in enumerate(METRICS)}
+    out = (
+        out.with_columns(pl.col("id").replace_strict(order, default=len(order)).alias("_order"))
+        .sort(["perspective_order", "kra", "_order", *keys])
+        .select(
+            *keys,
+            "perspective",
+            "kra",
+            "id",
+            "label",
+            "unit",
+            "direction",
+            "value",
+            "previous",
+            "change",
+            "change_rel",
+            "target",
+            "red",
+            "status",
+            "improved",
+        )
+    )
+    defs = {k: v for k, v in cur.definitions.items() if k in ids}
+    return out, defs
+
+
+def team_leader_view(
+    data: Dataset | Mapping[str, Any] | str,
+    *,
+    period: str | Period,
+    metrics: Sequence[str] = TEAM_LEADER_KPIS,
+    targets: TargetSet | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> pl.LazyFrame:
+    """Team-leader KPIs per team for a period, wide, with ``<kpi>_status`` columns.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2026, 2, 5, tzinfo=UTC)
+    >>> c = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t, t],
+    ...         "outcome": ["answered"] * 2,
+    ...         "team": ["A", "B"],
+    ...         "talk_s": [100.0, 400.0],
+    ...     }
+    ... )
+    >>> team_leader_view({"contacts": c}, period="2026-02", metrics=["aht"]).collect().rows()
+    [('A', 100.0), ('B', 400.0)]
+    """
+    from kpi.targets import status_columns
+
+    p = _period(period)
+    r = evaluate(
+        data,
+        list(metrics),
+        by="team",
+        start=p.start,
+        end=p.end - timedelta(days=1),
+        params=params,
+        measures=False,
+    )
+    ids = [m for m in r.metrics if m not in r.notes]
+    return status_columns(
+        r.frame.select("team", *ids), [i for i in ids if METRICS[i].target], targets
+    )
+
+
+def agent_scorecard(
+    data: Dataset | Mapping[str, Any] | str,
+    *,
+    period: str | Period,
+    metrics: Sequence[str] = AGENT_KPIS,
+    min_contacts: int = 50,
+    rank_by: str = "fcr",
+    params: Mapping[str, Any] | None = None,
+) -> pl.LazyFrame:
+    """Per-agent KPIs that respect small numbers: agents with fewer than ``min_contacts``
+    handled contacts are shown but not ranked (``rank`` null, ``reliable`` false).
+
+    Notes
+    -----
+    Ranking on a handful of contacts rewards luck; the default floor of 50 keeps the
+    binomial standard error of a rate near 0.5 under 7 points. The rank follows the KPI's
+    direction.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2026, 2, 5, tzinfo=UTC)
+    >>> c = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t] * 4,
+    ...         "outcome": ["answered"] * 4,
+    ...         "agent_id": ["a", "a", "a", "b"],
+    ...         "team": ["A"] * 4,
+    ...         "talk_s": [100.0, 120.0, 140.0, 50.0],
+    ...     }
+    ... )
+    >>> agent_scorecard(
+    ...     {"contacts": c}, period="2026-02", metrics=["aht"], min_contacts=2, rank_by="aht"
+    ... ).collect().rows()
+    [('A', 'a', 3.0, 120.0, True, 1), ('A', 'b', 1.0, 50.0, False, None)]
+    """
+    p = _period(period)
+    ids = list(dict.fromkeys(["contacts_handled", *metrics]))
+    r = evaluate(
+        data,
+        ids,
+        by=("team", "agent_id"),
+        start=p.start,
+        end=p.end - timedelta(days=1),
+        params=params,
+        measures=False,
+    )
+    ok = [m for m in r.metrics if m not in r.notes]
+    reliable = pl.col("contacts_handled") >= min_contacts
+    desc = METRICS[rank_by].direction == "higher"
+    frame = (
+        r.frame.filter(pl.col("agent_id").is_not_null())
+        .select("team", "agent_id", *ok)
+        .with_columns(reliable.alias("reliable"))
+    )
+    if rank_by in ok:
+        rank = (
+            pl.when(reliable)
+            .then(pl.col(rank_by))
+            .rank(method="min", descending=desc)
+            .over("team")
+        )
+        frame = frame.with_columns(pl.when(reliable).then(rank).cast(pl.Int64).alias("rank"))
+    return frame.sort("team", "agent_id")
