@@ -1,0 +1,141 @@
+"""Files of the report renderer: atomic writes, the output lock, private work directories.
+
+Every published file is written to a temporary file in the same directory and renamed over the
+target (``os.replace`` is atomic on POSIX), so a reader sees the old file or the new one, never
+half of one. Publishing and the index rebuild hold an exclusive lock on ``<out_dir>/.lock``, so
+two renders that finish together publish one after the other. A render works in its own
+``<out_dir>/.work/<id>/`` directory until it publishes; a render killed before that leaves only
+such a directory, which the next render removes once its process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "locked",
+    "new_work_dir",
+    "remove_stale_work_dirs",
+    "write_json",
+]
+
+WORK = ".work"
+LOCK = ".lock"
+
+
+def _atomic(target: Path, write: Callable[[Path], None]) -> Path:
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_text(target: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` through a temporary file and a rename.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> d = Path(tempfile.mkdtemp())
+    >>> atomic_write_text(d / "a.txt", "hello").read_text()
+    'hello'
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    """
+    return _atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> Path:
+    """Write ``data`` to ``target`` through a temporary file and a rename."""
+    return _atomic(target, lambda p: p.write_bytes(data))
+
+
+def write_json(target: Path, obj: Any) -> Path:
+    """Atomically write ``obj`` as indented JSON (dates and paths as strings)."""
+    return atomic_write_text(target, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def locked(out_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock of an output directory (``<out_dir>/.lock``).
+
+    Uses ``fcntl.flock`` where available (Linux, macOS): the lock is released when the process
+    ends, however it ends, so a killed render never leaves the directory locked. On systems
+    without ``fcntl`` the block runs unlocked (renames stay atomic).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(out_dir / LOCK, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def new_work_dir(out_dir: Path, label: str) -> Path:
+    """A fresh private directory ``<out_dir>/.work/<label>-<pid>-<random>`` for one render."""
+    root = out_dir / WORK
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=root, prefix=f"{label}-{os.getpid()}-"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_work_dirs(out_dir: Path, *, max_age_s: float = 86400.0) -> list[Path]:
+    """Remove work directories left by renders whose process is gone (or older than a day).
+
+    Returns the removed directories.
+    """
+    root = out_dir / WORK
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    now = time.time()
+    for d in root.iterdir():
+        parts = d.name.rsplit("-", 2)
+        try:
+            pid = int(parts[-2])
+        except (IndexError, ValueError):
+            pid = -1
+        try:
+            age = now - d.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if pid == os.getpid():
+            continue
+        if pid < 0 or not _pid_alive(pid) or age > max_age_s:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
