@@ -19,7 +19,7 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
-__all__ = ["KERNEL_NAME", "CurrentPythonKernelManager", "kernel_spec"]
+__all__ = ["KERNEL_NAME", "CurrentPythonKernelManager", "kernel_spec", "manager_for"]
 
 KERNEL_NAME = "python3"
 
@@ -68,7 +68,12 @@ class CurrentPythonKernelManager(AsyncKernelManager):
         """The spec of the current interpreter, whatever ``kernel_name`` says."""
         return self._kernel_spec
 
+    #: Working directory of the kernel (set by :func:`manager_for`); ``None``: inherited.
+    kernel_cwd: str | None = None
+
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if self.kernel_cwd:
+            kw["cwd"] = self.kernel_cwd
         self._log = open(os.path.join(self._private_dir, "kernel.log"), "ab")  # noqa: SIM115
         kw.setdefault("stdout", self._log)
         kw.setdefault("stderr", self._log)
@@ -83,3 +88,17 @@ class CurrentPythonKernelManager(AsyncKernelManager):
             shutil.rmtree(self._private_dir, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
+
+
+def manager_for(cwd: str | os.PathLike) -> type[CurrentPythonKernelManager]:
+    """A manager class whose kernels start in ``cwd``.
+
+    Papermill's own ``cwd`` option changes the working directory of the whole calling
+    process while a notebook runs; starting the kernel in the directory instead leaves the
+    caller (and its other threads) alone.
+    """
+    return type(
+        "CurrentPythonKernelManager",
+        (CurrentPythonKernelManager,),
+        {"kernel_cwd": os.fspath(cwd)},
+    )

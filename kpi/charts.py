@@ -281,8 +281,10 @@ def _props(
     chart: Any, title: str | None, subtitle: str | None, width: int | None, height: int | None
 ) -> Any:
     props: dict[str, Any] = {}
-    if title:
-        props["title"] = {"text": title, "subtitle": subtitle} if subtitle else title
+    if subtitle:
+        props["title"] = {"text": title or "", "subtitle": subtitle}
+    elif title:
+        props["title"] = title
     if width:
         props["width"] = width
     if height:

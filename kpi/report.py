@@ -572,7 +572,7 @@ def _execute(
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from kpi._report_kernel import KERNEL_NAME, CurrentPythonKernelManager
+    from kpi._report_kernel import KERNEL_NAME, manager_for
 
     source_nb = nbformat.read(nb_path, as_version=4)
     try:
@@ -581,8 +581,7 @@ def _execute(
             str(work_nb),
             parameters=dict(values),
             kernel_name=KERNEL_NAME,
-            kernel_manager_class=CurrentPythonKernelManager,
-            cwd=str(nb_path.parent),
+            kernel_manager_class=manager_for(nb_path.parent),
             progress_bar=progress,
             execution_timeout=cell_timeout_s,
             start_timeout=120,
