@@ -420,7 +420,10 @@ def missing_column_error(
     table = TABLES[m.table]
     desc = table.column(col).description
     cols = source.columns
-    candidates = [col, *[a for a in m.aliases.get(col, ()) if isinstance(a, str)], *also]
+    from kpi.io._presets import TABLE_PRESETS, preset_mapping
+
+    hints = m.aliases.get(col) or preset_mapping(TABLE_PRESETS[m.table]).aliases.get(col, ())
+    candidates = [col, *[a for a in hints if isinstance(a, str)], *also]
     by_norm = {norm(c): c for c in cols}
     close: list[str] = []
     for cand in candidates:
@@ -581,12 +584,13 @@ def convert_mapped(
             report.assumed.append(
                 f"{col} = {value!r} for every row (defaults.{col}; not in the source)"
             )
+    filled = []
     for col, value in m.fill_null.items():
-        if col in staged.columns:
-            n = staged[col].null_count()
-            if n:
-                staged = staged.with_columns(pl.col(col).fill_null(value))
-                report.repair(f"null {col}", f"set to {value!r}", n)
+        if col in staged.columns and staged[col].null_count():
+            staged = staged.with_columns(
+                pl.col(col).is_null().alias(f"__fill_{col}"), pl.col(col).fill_null(value)
+            )
+            filled.append((col, value))
     # extras
     extras = _extra_columns(source, m, resolved)
     if extras:
@@ -609,6 +613,12 @@ def convert_mapped(
     rejected = pl.concat([rejected, rejected_frame(failed)])
     passed, dups = drop_duplicates(passed, m.table)
     rejected = pl.concat([rejected, dups])
+    for col, value in filled:  # counted on the rows loaded
+        report.repair(f"null {col}", f"set to {value!r}", int(passed[f"__fill_{col}"].sum()))
+        passed = passed.drop(f"__fill_{col}")
+    if m.table == "tickets":
+        n_open = passed["solved_ts"].null_count()
+        report.inferred["open tickets (no solve/close time, kept)"] = n_open
     return Staged(m.table, passed, rejected, meta)
 
 
@@ -945,9 +955,6 @@ def _derive_tickets(df: pl.DataFrame, present: set[str], report: ImportReport) -
             .alias("status")
         )
         report.assumed.append("status = closed / solved / open from the close and solve times")
-    if "solved_ts" in df.columns:
-        n_open = df["solved_ts"].null_count()
-        report.inferred["open tickets (no solve/close time, kept)"] = n_open
     return df
 
 
@@ -1093,7 +1100,7 @@ def _fill_absent(df: pl.DataFrame, table: str, tz: str, report: ImportReport) ->
 
 
 def drop_duplicates(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Keep one row per key: the most complete one, the first in the file on ties.
+    """Keep one row per key: the one with the most non-null values, the first in the file on ties.
 
     Returns
     -------
@@ -1115,7 +1122,7 @@ def drop_duplicates(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.D
     key = [k for k in key if k in frame.columns]
     if not key or frame.height == 0:
         return frame, rejected_frame()
-    canon = [c for c in TABLES[table].names if c in frame.columns]
+    canon = [c for c in frame.columns if c != ROW]
     dup_mask = frame.select(pl.struct(key).is_duplicated()).to_series()
     if not dup_mask.any():
         return frame, rejected_frame()

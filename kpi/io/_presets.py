@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kpi.io._mapping import Mapping
 
-__all__ = ["PRESET_TIMEZONES", "preset_mapping"]
+__all__ = ["PRESET_TIMEZONES", "TABLE_PRESETS", "preset_mapping"]
 
 #: Default site time zone of a preset (``--tz`` overrides).
 PRESET_TIMEZONES = {"technion": "Asia/Jerusalem", "tickets": "America/New_York"}
@@ -58,6 +58,9 @@ def _contacts() -> Mapping:
             "team": ("team", "group", "team_name"),
             "site": ("site", "location", "centre", "center"),
             "arrival_ts": (
+                ("date", "time"),
+                ("call_date", "call_time"),
+                ("date", "start_time"),
                 "arrival_ts",
                 "arrival_time",
                 "start_time",
@@ -66,8 +69,6 @@ def _contacts() -> Mapping:
                 "start",
                 "date_time",
                 "timestamp",
-                ("date", "time"),
-                ("call_date", "call_time"),
             ),
             "queue_ts": (
                 "queue_ts",
@@ -158,6 +159,10 @@ def _interval() -> Mapping:
         preset="interval",
         aliases={
             "interval_start": (
+                ("date", "interval"),
+                ("date", "time"),
+                ("date", "start_time"),
+                ("date", "interval_start"),
                 "interval_start",
                 "interval_start_time",
                 "start_time",
@@ -167,9 +172,6 @@ def _interval() -> Mapping:
                 "date_time",
                 "datetime",
                 "timestamp",
-                ("date", "interval"),
-                ("date", "time"),
-                ("date", "start_time"),
             ),
             "interval_s": (
                 "interval_s",
@@ -245,6 +247,9 @@ def _interval() -> Mapping:
 
 
 _PRESETS = {"contacts": _contacts, "tickets": _tickets, "interval": _interval}
+
+#: The alias preset of each importable table (its names hint at columns a mapping lacks).
+TABLE_PRESETS = {"contacts": "contacts", "tickets": "tickets", "intervals": "interval"}
 
 
 def preset_mapping(name: str) -> Mapping:

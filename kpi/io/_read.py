@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,9 @@ NULL_VALUES = ("", "NULL", "null", "NA", "N/A", "n/a", "None", "NaN", "nan", "#N
 
 #: A quoted field may span at most this many lines before the quote is judged stray.
 MAX_RECORD_LINES = 50
+
+#: What a reader of a corrupt file may raise (a Rust panic is not an ``Exception``).
+_READ_ERRORS = (Exception, pl.exceptions.PanicException)
 
 _LINE_SPLIT = re.compile(r"\r\n|\n|\r")
 _TEXT_EXT = {".csv", ".tsv", ".txt", ".tab", ".dat", ".psv"}
@@ -214,7 +218,7 @@ def _detect_kind(path: Path, head: bytes, file_format: str | None) -> str:
 def _read_parquet(path: Path) -> Source:
     try:
         frame = pl.read_parquet(path)
-    except Exception as exc:  # polars raises several exception types for corrupt files
+    except _READ_ERRORS as exc:  # polars raises several exception types for corrupt files
         raise KpiError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame = frame.select(*[c for c in frame.columns if c != ROW], ROW)
@@ -230,7 +234,7 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
 
     try:
         reader = fastexcel.read_excel(path)
-    except Exception as exc:
+    except _READ_ERRORS as exc:
         raise KpiError(f"{path}: cannot read as an Excel workbook ({_first_line(exc)})") from None
     names = list(reader.sheet_names)
     if not names:
@@ -250,7 +254,7 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
     try:
         loaded = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
         frame = loaded.to_polars()
-    except Exception as exc:
+    except _READ_ERRORS as exc:
         raise KpiError(f"{path}: cannot read sheet {names[idx]!r} ({_first_line(exc)})") from None
     if frame.width == 0:
         raise KpiError(f"{path}: sheet {names[idx]!r} is empty")
@@ -335,16 +339,21 @@ def _looks_binary(text: str) -> bool:
     return ctrl > max(8, len(sample) // 10)
 
 
-def _split_fields(line: str, delim: str) -> list[str]:
-    if '"' not in line:
-        return line.split(delim)
-    return next(csv.reader([line], delimiter=delim, quotechar='"'), [""])
+def _split_fields(text: str, delim: str) -> list[str] | None:
+    """Fields of one record (None when its quoting cannot be parsed as a single record)."""
+    if '"' not in text:
+        return text.split(delim)
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delim, quotechar='"', strict=False))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else None
 
 
 def _sniff_delimiter(lines: list[str]) -> tuple[str, dict[str, tuple[float, int]]]:
     scores: dict[str, tuple[float, int]] = {}
     for d in DELIMITERS:
-        counts = [len(_split_fields(line, d)) for line in lines]
+        counts = [len(_split_fields(line, d) or ()) for line in lines]
         n = counts[0]
         same = sum(1 for c in counts if c == n) / len(counts)
         scores[d] = (same if n > 1 else 0.0, n)
@@ -401,7 +410,7 @@ def _read_text(
     else:
         delim = delimiter
         delim_how = "given"
-        own = len(_split_fields(lines[h], delim))
+        own = len(_split_fields(lines[h], delim) or ())
         if own == 1 and scores[sniffed][1] > 1 and sniffed != delim:
             raise KpiError(
                 f"{path}: with delimiter {_DELIM_NAMES.get(delim, repr(delim))} the header is a "
@@ -409,7 +418,7 @@ def _read_text(
                 f"{scores[sniffed][1]} columns; pass --delimiter "
                 f"{'tab' if sniffed == chr(9) else repr(sniffed)} or omit --delimiter"
             )
-    header = [c.strip().strip("\ufeff") for c in _split_fields(lines[h], delim)]
+    header = [c.strip().strip("\ufeff") for c in _split_fields(lines[h], delim) or [lines[h]]]
     while len(header) > 1 and header[-1] == "":
         header.pop()  # trailing delimiter on the header line
     header = _unique_names(header)
@@ -441,10 +450,15 @@ def _read_text(
                 j += 1
             if joined.count('"') % 2 == 0:
                 fields = _split_fields(joined, delim)
-                if len(_trim(fields, n)) == n:
+                if fields is not None and len(_trim(fields, n)) == n:
                     line = joined
                     span = j - i
-        fields = _trim(_split_fields(line, delim), n) if span == 1 else _trim(fields, n)
+        split = _split_fields(line, delim) if span == 1 else fields
+        if split is None:
+            bad.append((lineno, "unparseable quotes", "quoted fields do not close", line))
+            i += span
+            continue
+        fields = _trim(split, n)
         if len(fields) != n:
             reason = "wrong field count"
             detail = f"{len(fields)} fields, header has {n}"

@@ -23,6 +23,7 @@ ORDER_TOLERANCE_S = 60
 TICKET_STATUSES = ("open", "pending", "solved", "closed")
 
 _TOL = ORDER_TOLERANCE_S * 1_000_000
+_ROW = "kpi_source_row"  # dataframely ignores attribute names starting with "_"
 
 
 def _le(a: str, b: str) -> pl.Expr:
@@ -186,15 +187,10 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
     schema = RULES[table]
     names = schema.column_names()
     probe = frame.select(
-        pl.col(row),
+        pl.col(row).alias(_ROW),
         *[_probe(c, frame.schema.get(c), schema) for c in names],
     )
-
-    probe_schema = type(
-        f"{schema.__name__}WithRow",
-        (schema,),
-        {row: dy.Int64(nullable=False)},
-    )
+    probe_schema = type(f"{schema.__name__}WithRow", (schema,), {_ROW: dy.Int64(nullable=False)})
     _, failure = probe_schema.filter(probe, cast=True)
     details = failure.details()
     if details.height == 0:
@@ -208,7 +204,7 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
         [pl.when(pl.col(r) == "invalid").then(pl.lit(_reason(r))) for r in rule_cols]
     ).list.drop_nulls()
     failed = details.select(
-        pl.col(row),
+        pl.col(_ROW).alias(row),
         reasons.list.first().fill_null("invalid row").alias("reason"),
         reasons.list.join("; ").alias("detail"),
     )

@@ -41,6 +41,7 @@ Mapping
 from __future__ import annotations
 
 import difflib
+from datetime import datetime
 
 import polars as pl
 
@@ -115,6 +116,14 @@ def _columns(source: Source) -> dict[str, str]:
     by_norm = {norm(c): c for c in source.columns}
     found = {f: by_norm.get(norm(f)) for f in FIELDS}
     missing = [f for f, c in found.items() if c is None]
+    if len(missing) == len(FIELDS):
+        shown = ", ".join(repr(c) for c in source.columns[:8])
+        more = ", ..." if len(source.columns) > 8 else ""
+        raise KpiError(
+            f"{source.path}: not a Technion call log: none of its 17 fields ({', '.join(FIELDS[:4])}"
+            f", ...) is in the file, whose columns are {shown}{more}; for other exports use "
+            "another --preset or --mapping FILE.toml"
+        )
     if missing:
         close = []
         for f in missing:
@@ -417,19 +426,34 @@ def _report(f: pl.DataFrame, report: ImportReport, tz: str) -> None:
     )
     inferred["unidentified callers (customer_id 0)"] = f"{n['_unident']:,} -> customer_id null"
     inferred["answered with ser_time 0"] = f"{n['_zero_talk']:,} kept (talk_s 0)"
-    gaps = sum(n.get(c, 0) for c in n if c.startswith("_gap_"))
-    folds = sum(n.get(c, 0) for c in n if c.startswith("_fold_"))
+    gap_cols = [c for c in f.columns if c.startswith("_gap_")]
+    fold_cols = [c for c in f.columns if c.startswith("_fold_")]
+    gaps = f.select(pl.any_horizontal(pl.col(gap_cols).fill_null(False)).sum()).item()
+    folds = f.select(pl.any_horizontal(pl.col(fold_cols).fill_null(False)).sum()).item()
     inferred["daylight-saving changes"] = (
-        f"{gaps} non-existent local time(s) read with the offset before the change, "
-        f"{folds} ambiguous time(s) read as the first occurrence ({tz})"
+        f"{gaps} call(s) with times in the spring-forward gap, read with the offset before the "
+        f"change; {folds} call(s) with times in the repeated hour, read as the first occurrence "
+        f"({tz})"
     )
     if dates.len():
         lo, hi = dates.min(), dates.max()
         inferred["dates covered"] = f"{lo} .. {hi}"
-        all_days = pl.date_range(lo, hi, "1d", eager=True)
-        missing = sorted(set(all_days.to_list()) - set(dates.unique().to_list()))
-        inferred["missing days (no calls)"] = [str(d) for d in missing] if missing else "none"
         months = dates.dt.strftime("%Y-%m").value_counts(sort=True)
+        # days without calls in the main month (and any month with half as many calls)
+        have = set(dates.unique().to_list())
+        missing = []
+        top = months[0, 1]
+        for month, count in months.iter_rows():
+            if count * 2 < top:
+                continue
+            first = datetime.strptime(month + "-01", "%Y-%m-%d").date()
+            days = pl.date_range(first, first, "1d", eager=True).dt.month_end()[0]
+            missing += [
+                d for d in pl.date_range(first, days, "1d", eager=True).to_list() if d not in have
+            ]
+        inferred["missing days (no calls)"] = (
+            [str(d) for d in sorted(missing)] if missing else "none"
+        )
         if months.height > 1:
             main = months[0, 0]
             others = months.filter(pl.col(months.columns[0]) != main)
