@@ -1,0 +1,889 @@
+"""kpi.trends: change, rolling, anomalies, change points and events, with hand-computed values.
+
+Every expected number is worked out in the comment beside it from the rows in the test.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+import pytest
+from fixtures_small import small_dataset
+
+from kpi import KpiError, compute, evaluate
+from kpi.targets import TargetSet
+from kpi.trends import (
+    Trend,
+    _pelt,
+    anomalies,
+    attach_events,
+    change,
+    change_points,
+    rolling,
+)
+
+TZ = "Europe/London"
+Z = ZoneInfo(TZ)
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def t(y: int, m: int, d: int, h: int = 9) -> datetime:
+    return datetime(y, m, d, h, tzinfo=Z)
+
+
+def contacts(rows: list[tuple[str, datetime, float, float]]) -> pl.DataFrame:
+    """Answered contacts: (team, arrival, handle seconds (talk), wait seconds)."""
+    return pl.DataFrame(
+        {
+            "team": [r[0] for r in rows],
+            "arrival_ts": [r[1] for r in rows],
+            "outcome": ["answered"] * len(rows),
+            "talk_s": [r[2] for r in rows],
+            "hold_s": [0.0] * len(rows),
+            "acw_s": [0.0] * len(rows),
+            "wait_s": [r[3] for r in rows],
+        }
+    )
+
+
+# team A: Dec 2025 120 s; Jan 100 + 200 s; no February; Mar 300 s; Mar 2025 200 s.
+# team B: Feb 2025 100 s; Jan 60 s; Feb 90 + 150 s; Mar 100 s.
+ROWS = [
+    ("A", t(2025, 3, 10), 200.0, 5.0),
+    ("A", t(2025, 12, 10), 120.0, 5.0),
+    ("A", t(2026, 1, 5), 100.0, 10.0),
+    ("A", t(2026, 1, 6), 200.0, 30.0),
+    ("A", t(2026, 3, 2), 300.0, 10.0),
+    ("B", t(2025, 2, 10), 100.0, 5.0),
+    ("B", t(2026, 1, 7), 60.0, 10.0),
+    ("B", t(2026, 2, 3), 90.0, 10.0),
+    ("B", t(2026, 2, 4), 150.0, 40.0),
+    ("B", t(2026, 3, 3), 100.0, 10.0),
+]
+
+
+def months(frame: pl.DataFrame) -> list[str]:
+    return frame["period"].dt.strftime("%Y-%m").to_list()
+
+
+# --------------------------------------------------------------------------------------------
+# change
+# --------------------------------------------------------------------------------------------
+
+
+def test_change_previous_year_with_a_missing_month():
+    tr = change(
+        {"contacts": contacts(ROWS)},
+        "aht",
+        by="team",
+        start="2026-01",
+        end="2026-03",
+        compare=("previous", "year"),
+    )
+    df = tr.frame.collect()
+    assert df["team"].to_list() == ["A", "A", "B", "B", "B"]
+    assert months(df) == ["2026-01", "2026-03", "2026-01", "2026-02", "2026-03"]
+    assert df["value"].to_list() == [150.0, 300.0, 60.0, 120.0, 100.0]
+    # A Jan against Dec 2025 (read before start): 150 vs 120; A Mar: February is missing, so
+    # no previous value (not January's 150); B Feb 120 vs 60; B Mar 100 vs 120.
+    assert df["previous"].to_list() == [120.0, None, None, 60.0, 120.0]
+    assert df["previous_change"].to_list() == [30.0, None, None, 60.0, -20.0]
+    rel = df["previous_change_rel"].to_list()
+    assert rel[0] == pytest.approx(0.25)
+    assert rel[3] == pytest.approx(1.0)
+    assert rel[4] == pytest.approx(-1 / 6)
+    assert rel[1] is None
+    assert rel[2] is None
+    # AHT: lower is better
+    assert df["previous_improved"].to_list() == [False, None, None, False, True]
+    assert months(df.select(pl.col("previous_period").alias("period")))[0] == "2025-12"
+    # a year before: A Mar 2025 200 s, B Feb 2025 100 s
+    assert df["year_ago"].to_list() == [None, 200.0, None, 100.0, None]
+    assert df["year_ago_change"].to_list() == [None, 100.0, None, 20.0, None]
+    assert df["year_ago_change_rel"].to_list()[1] == pytest.approx(0.5)
+    assert df["year_ago_change_rel"].to_list()[3] == pytest.approx(0.2)
+    assert df["year_ago_improved"].to_list() == [None, False, None, False, None]
+    assert df["metric"].unique().to_list() == ["aht"]
+    assert df["definition"][0] == "AHT = (talk + hold + after-call work) / handled"
+    assert tr.definitions == {"aht": "AHT = (talk + hold + after-call work) / handled"}
+    # measures of the KPI travel with it: numerator and denominator
+    assert df["numerator"].to_list() == [300.0, 300.0, 60.0, 240.0, 100.0]
+    assert df["denominator"].to_list() == [2.0, 1.0, 1.0, 2.0, 1.0]
+    assert "target" not in df.columns
+
+
+def test_change_values_are_exact_ratios_from_measures():
+    # service level per month = Σ answered ≤ 20 s / Σ (answered + abandoned), never a mean of
+    # daily values: B in February has 90 s at 10 s wait and 150 s at 40 s wait: 1/2.
+    tr = change({"contacts": contacts(ROWS)}, "service_level,contacts_handled", by="team")
+    df = tr.frame.filter(pl.col("metric") == "service_level").collect()
+    direct = (
+        compute({"contacts": contacts(ROWS)}, "service_level", by="team", every="1mo")
+        .collect()
+        .rename({"service_level": "value"})
+    )
+    joined = df.join(direct, on=["team", "period"])
+    assert joined.height == df.height == direct.height
+    assert (joined["value"] == joined["value_right"]).all()
+    jan_a = df.filter((pl.col("team") == "A") & (pl.col("period").dt.month() == 1))
+    assert jan_a["value"].item() == 0.5  # waits 10 s and 30 s
+    assert jan_a["numerator"].item() == 1.0
+    assert jan_a["denominator"].item() == 2.0
+    # both KPIs are there, in the order asked, per group and period
+    both = tr.frame.collect()
+    assert both["metric"].to_list()[:2] == ["service_level", "contacts_handled"]
+    assert set(tr.definitions) == {"service_level", "contacts_handled"}
+
+
+def test_change_target_with_team_override():
+    targets = TargetSet.from_mapping(
+        {"service_level": {"target": 0.8, "red": 0.4, "team": {"B": {"target": 0.5}}}}
+    )
+    tr = change(
+        {"contacts": contacts(ROWS)},
+        "service_level",
+        by="team",
+        start="2026-01",
+        end="2026-03",
+        compare="target",
+        targets=targets,
+    )
+    df = tr.frame.collect()
+    # values: A Jan 0.5, A Mar 1.0, B Jan 1.0, B Feb 0.5, B Mar 1.0
+    assert df["value"].to_list() == [0.5, 1.0, 1.0, 0.5, 1.0]
+    assert df["target"].to_list() == [0.8, 0.8, 0.5, 0.5, 0.5]
+    assert df["target_change"].to_list() == pytest.approx([-0.3, 0.2, 0.5, 0.0, 0.5])
+    assert df["target_change_rel"].to_list() == pytest.approx([-0.375, 0.25, 1.0, 0.0, 1.0])
+    # met when value >= target (higher is better); 0.5 against 0.8 with red 0.4: amber
+    assert df["target_met"].to_list() == [False, True, True, True, True]
+    assert df["status"].to_list() == ["amber", "green", "green", "green", "green"]
+    assert "previous" not in df.columns
+
+
+def test_change_target_from_toml_file(tmp_path):
+    path = tmp_path / "targets.toml"
+    path.write_text("[aht]\ntarget = 200\nred = 250\n")
+    df = (
+        change(
+            {"contacts": contacts(ROWS)},
+            "aht",
+            start="2026-01",
+            end="2026-03",
+            compare="target",
+            targets=path,
+        )
+        .frame.collect()
+        .sort("period")
+    )
+    # whole centre: Jan (100 + 200 + 60) / 3 = 120, Feb 120, Mar (300 + 100) / 2 = 200
+    assert df["value"].to_list() == [120.0, 120.0, 200.0]
+    assert df["target_met"].to_list() == [True, True, True]  # lower is better, 200 <= 200
+
+
+def test_change_relative_change_uses_absolute_base_for_negative_kpis():
+    surveys = pl.DataFrame(
+        {
+            "survey_ts": [
+                t(2026, 1, 5),
+                t(2026, 1, 6),
+                t(2026, 1, 7),
+                t(2026, 2, 2),
+                t(2026, 2, 3),
+            ],
+            "nps": [0, 0, 10, 10, 0],
+        }
+    )
+    df = change({"surveys": surveys}, "nps", compare="previous").frame.collect()
+    # Jan: 1 promoter, 2 detractors of 3: -33.3; Feb: 1 and 1 of 2: 0
+    assert df["value"].to_list() == pytest.approx([-100 / 3, 0.0])
+    assert df["previous_change"][1] == pytest.approx(100 / 3)
+    assert df["previous_change_rel"][1] == pytest.approx(1.0)  # +33.3 / |-33.3|
+    assert df["previous_improved"][1] is True
+
+
+def test_change_zero_base_gives_null_relative_change():
+    rows = [("A", t(2026, 1, 5), 100.0, 30.0), ("A", t(2026, 2, 5), 100.0, 10.0)]
+    df = change({"contacts": contacts(rows)}, "service_level", compare="previous").frame.collect()
+    # Jan SL 0 (30 s wait), Feb 1: change +1, relative change null (zero base)
+    assert df["value"].to_list() == [0.0, 1.0]
+    assert df["previous_change"][1] == 1.0
+    assert df["previous_change_rel"][1] is None
+    assert df["previous_improved"][1] is True
+
+
+def test_change_weekly_year_ago_keeps_the_weekday():
+    rows = [
+        ("A", t(2025, 1, 6), 100.0, 5.0),  # Monday 2025-01-06, ISO week 2025-W02
+        ("A", t(2026, 1, 5), 150.0, 5.0),  # Monday 2026-01-05, 52 weeks later
+    ]
+    df = change(
+        {"contacts": contacts(rows)}, "aht", every="1w", start="2026-01-05", compare="year"
+    ).frame.collect()
+    assert df.height == 1
+    assert df["year_ago"].item() == 100.0
+    assert df["year_ago_period"].dt.strftime("%Y-%m-%d").item() == "2025-01-06"
+
+
+def test_change_partial_start_reports_whole_periods():
+    # start inside February reports all of February (both B contacts), compared with January
+    df = change(
+        {"contacts": contacts(ROWS)},
+        "contacts_handled",
+        by="team",
+        start="2026-02-04",
+        end="2026-02-10",
+        compare="previous",
+    ).frame.collect()
+    assert months(df) == ["2026-02"]
+    assert df["team"].to_list() == ["B"]
+    assert df["value"].item() == 2.0
+    assert df["previous"].item() == 1.0
+
+
+def test_change_with_the_small_fixture_dataset():
+    tr = change(small_dataset(), "aht,abandon_rate", by="team", every="1d")
+    df = tr.frame.collect()
+    # team A on 5 Jan: c1 120 s and c3 300 s; on 7 Jan c2 240 s: previous day (6 Jan) empty
+    a = df.filter((pl.col("team") == "A") & (pl.col("metric") == "aht")).sort("period")
+    assert a["value"].to_list() == [210.0, 240.0]
+    assert a["previous"].to_list() == [None, None]
+    assert tr.every == "1d"
+    assert tr.by == ("team",)
+
+
+def test_change_is_lazy_and_stays_lazy():
+    tr = change({"contacts": contacts(ROWS)}, "aht")
+    assert isinstance(tr.frame, pl.LazyFrame)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"every": None}, "change needs a grain"),
+        ({"every": "2mo"}, "unknown grain '2mo'"),
+        ({"compare": "last_year"}, "unknown comparison 'last_year'; valid: previous, year"),
+        ({"by": "region"}, "unknown column 'region'"),
+    ],
+)
+def test_change_bad_input(kwargs, message):
+    with pytest.raises(KpiError, match=message):
+        change({"contacts": contacts(ROWS)}, "aht", **kwargs)
+
+
+def test_change_empty_range_gives_an_empty_frame():
+    df = change(
+        {"contacts": contacts(ROWS)}, "aht", start="2024-01", end="2024-02"
+    ).frame.collect()
+    assert df.height == 0
+    assert "previous_change_rel" in df.columns
+
+
+# --------------------------------------------------------------------------------------------
+# rolling
+# --------------------------------------------------------------------------------------------
+
+
+def daily(values: dict[str, list], days: list[int], **extra: list) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"period": [datetime(2026, 1, d) for d in days], **values, **extra}
+    ).with_columns(pl.col("period").dt.replace_time_zone(TZ))
+
+
+def test_rolling_exact_ratio_and_missing_day():
+    frame = daily(
+        {
+            "aht": [100.0, 400.0, 200.0],
+            "handle_s": [1000.0, 400.0, 2000.0],
+            "handled": [10, 1, 10],
+        },
+        [1, 2, 4],  # 3 January missing
+    )
+    tr = rolling(frame, "aht", window="2d")
+    df = tr.frame.collect()
+    # 1 Jan: 1000 / 10; 2 Jan: 1400 / 11 (not the mean 250); 4 Jan: window (2 Jan, 4 Jan] holds
+    # only 4 Jan (3 Jan is missing, 2 Jan is out): 2000 / 10
+    assert df["aht_rolling"].to_list() == pytest.approx([100.0, 1400 / 11, 200.0])
+    assert df["aht_rolling_n"].to_list() == [1, 2, 1]
+    assert "exact rolling ratio" in tr.methods["aht_rolling"]
+    mean = rolling(frame, "aht", window="2d", method="mean").frame.collect()
+    assert mean["aht_rolling"].to_list() == pytest.approx([100.0, 250.0, 200.0])
+    # min_periods: a window with fewer values gives null
+    strict = rolling(frame, "aht", window="2d", min_periods=2).frame.collect()
+    assert strict["aht_rolling"].to_list() == [None, pytest.approx(1400 / 11), None]
+    # the measure columns are left as they were
+    assert df["handle_s"].to_list() == [1000.0, 400.0, 2000.0]
+
+
+def test_rolling_groups_do_not_mix():
+    frame = daily(
+        {"aht": [100.0, 200.0, 300.0, 500.0]},
+        [1, 2, 1, 2],
+        handle_s=[100.0, 400.0, 300.0, 500.0],
+        handled=[1, 2, 1, 1],
+        team=["A", "A", "B", "B"],
+    )
+    df = rolling(frame, "aht", window="7d", by="team").frame.collect()
+    # A: 100 / 1, 500 / 3; B: 300 / 1, 800 / 2
+    assert df["team"].to_list() == ["A", "A", "B", "B"]
+    assert df["aht_rolling"].to_list() == pytest.approx([100.0, 500 / 3, 300.0, 400.0])
+
+
+def test_rolling_ratio_over_the_whole_range_equals_the_total():
+    ds = small_dataset()
+    r = evaluate(ds, "service_level,aht", every="1d", start="2026-01-01", end="2026-01-31")
+    tr = rolling(r, "service_level", window="31d")
+    last = tr.frame.collect().sort("period")["service_level_rolling"][-1]
+    total = compute(
+        ds, "service_level", start="2026-01-01", end="2026-01-31", measures=False
+    ).collect()
+    assert last == pytest.approx(total["service_level"].item())  # 3 / 7
+    assert last == pytest.approx(3 / 7)
+    assert tr.definitions["service_level"] == "SL = answered ≤ 20 s / (answered + abandoned)"
+
+
+def test_rolling_follows_the_variant_of_a_result():
+    ds = small_dataset()
+    r = evaluate(ds, "service_level", every="1d", params={"service_level.threshold_s": 30})
+    tr = rolling(r, "service_level", window="31d")
+    assert tr.frame.collect().sort("period")["service_level_rolling"][-1] == pytest.approx(5 / 7)
+    assert "answered_within_30s" in tr.methods["service_level_rolling"]
+
+
+def test_rolling_falls_back_to_mean_and_says_why():
+    frame = daily(
+        {"handled_per_agent": [2.0, 4.0]}, [1, 2], handled=[2, 8], agents_handling=[1, 2]
+    )
+    tr = rolling(frame, "handled_per_agent", window="2d")
+    assert tr.frame.collect()["handled_per_agent_rolling"].to_list() == [2.0, 3.0]
+    assert "distinct" in tr.methods["handled_per_agent_rolling"]
+    with pytest.raises(KpiError, match="no exact rolling ratio for handled_per_agent"):
+        rolling(frame, "handled_per_agent", window="2d", method="ratio")
+    # counts are rolled as means
+    counts = daily({"contacts_handled": [10.0, 20.0]}, [1, 2])
+    out = rolling(counts, "contacts_handled", window="7d").frame.collect()
+    assert out["contacts_handled_rolling"].to_list() == [10.0, 15.0]
+
+
+def test_rolling_without_measures_uses_the_mean():
+    frame = daily({"aht": [100.0, 300.0]}, [1, 2])
+    tr = rolling(frame, "aht", window="2d")
+    assert tr.frame.collect()["aht_rolling"].to_list() == [100.0, 200.0]
+    assert "no measure column 'handle_s'" in tr.methods["aht_rolling"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": "7"}, "bad window '7'"),
+        ({"window": "0d"}, "bad window '0d'"),
+        ({"window": "7d", "method": "median"}, "unknown rolling method 'median'"),
+        ({"window": "7d", "min_periods": 0}, "bad min_periods 0"),
+        ({"window": "7d", "by": "team"}, "no column 'team'"),
+    ],
+)
+def test_rolling_bad_input(kwargs, message):
+    frame = daily({"aht": [1.0]}, [1])
+    with pytest.raises(KpiError, match=message):
+        rolling(frame, "aht", **kwargs)
+
+
+def test_rolling_unknown_metric_names_the_columns():
+    with pytest.raises(KpiError, match="no column 'asa'; its columns: period, aht"):
+        rolling(daily({"aht": [1.0]}, [1]), "asa", window="7d")
+
+
+# --------------------------------------------------------------------------------------------
+# anomalies
+# --------------------------------------------------------------------------------------------
+
+
+def weekly(values: list[float], metric: str = "aht") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "period": [datetime(2026, 1, 5) + timedelta(weeks=i) for i in range(len(values))],
+            metric: values,
+        }
+    ).with_columns(pl.col("period").dt.replace_time_zone(TZ))
+
+
+def test_anomaly_score_hand_computed():
+    tr = anomalies(weekly([10.0, 12.0, 11.0, 13.0, 20.0]), "aht", lookback=4, min_history=4)
+    last = tr.frame.collect().row(-1, named=True)
+    # reference 10, 12, 11, 13: median 11.5, |dev| 1.5, 0.5, 0.5, 1.5, MAD 1, σ 1.4826
+    assert last["aht_expected"] == 11.5
+    assert last["aht_score"] == pytest.approx(8.5 / 1.4826)
+    assert last["aht_lower"] == pytest.approx(11.5 - 3.5 * 1.4826)
+    assert last["aht_upper"] == pytest.approx(11.5 + 3.5 * 1.4826)
+    assert last["aht_history_n"] == 4
+    assert last["aht_anomaly"] is True
+    assert last["aht_effect"] == "bad"  # AHT up: lower is better
+    assert "robust z-score" in tr.methods["aht_anomaly"]
+
+
+def test_anomaly_mad_zero_uses_mean_absolute_deviation():
+    df = anomalies(weekly([10.0, 10.0, 10.0, 12.0, 11.0]), "aht", lookback=4).frame.collect()
+    # median 10, MAD 0, mean |dev| 0.5: σ = 1.2533 × 0.5
+    assert df["aht_score"][-1] == pytest.approx(1 / (1.2533 * 0.5))
+    assert df["aht_anomaly"][-1] is False
+
+
+def test_anomaly_constant_history():
+    df = anomalies(weekly([10.0] * 4 + [10.0, 9.0]), "aht", lookback=4).frame.collect()
+    # 5th week: equal to the constant reference, score 0; 6th: σ 0, any change is infinite
+    assert df["aht_score"][4] == 0.0
+    assert df["aht_score"][5] == -math.inf
+    assert df["aht_anomaly"][5] is True
+    assert df["aht_effect"][5] == "good"  # AHT down
+
+
+def test_anomaly_count_floor_and_min_scale():
+    # a count with a constant reference of 4, scored on the √(x + 3/8) scale with the Poisson
+    # floor σ = ½: z = (√7.375 − √4.375) / 0.5 = 1.248, no flag
+    df = anomalies(
+        weekly([4.0, 4.0, 4.0, 4.0, 7.0], "contacts_offered"), "contacts_offered", lookback=4
+    ).frame.collect()
+    assert df["contacts_offered_score"][-1] == pytest.approx(2 * (7.375**0.5 - 4.375**0.5))
+    assert df["contacts_offered_expected"][-1] == 4.0
+    # the band is given back in counts, (√4.375 ∓ 3.5 × 0.5)² − 3/8, not below 0
+    assert df["contacts_offered_lower"][-1] == 0.0  # (2.092 − 1.75)² − 0.375 < 0
+    assert df["contacts_offered_upper"][-1] == pytest.approx((4.375**0.5 + 1.75) ** 2 - 0.375)
+    assert df["contacts_offered_anomaly"][-1] is False
+    df = anomalies(weekly([10.0] * 4 + [12.0]), "aht", lookback=4, min_scale=1.0).frame.collect()
+    assert df["aht_score"][-1] == pytest.approx(2.0)
+
+
+POOLED = [10.0, 11.0, 10.0, 12.0, 10.0, 13.0, 10.0, 11.0, 10.0, 12.0, 10.0, 30.0]
+
+
+def test_anomaly_pooled_spread_hand_computed():
+    # lookback 1: each week is expected to equal the week before; eleven scored weeks (>= 10)
+    # pool their deviations 1, -1, 2, -2, 3, -3, 1, -1, 2, -2, 20: median |e| = 2
+    df = anomalies(weekly(POOLED), "aht", lookback=1, min_history=1).frame.collect()
+    sigma = 1.4826 * 2
+    assert df["aht_score"][5] == pytest.approx(3 / sigma)  # 13 after 10
+    assert df["aht_score"][-1] == pytest.approx(20 / sigma)  # 30 after 10: 6.745
+    assert df["aht_anomaly"].to_list() == [None] + [False] * 10 + [True]
+
+
+def test_anomaly_weights_by_the_denominator():
+    # AHT over 4 contacts a week, the last week over 1 contact: u = e √w gives
+    # 2, -2, 4, -4, 6, -6, 2, -2, 4, -4, 20; median |u| = 4, s = 1.4826 × 4; the last week's
+    # σ = s / √1, so its jump of 20 s is z = 3.37, no anomaly on a single contact
+    frame = weekly(POOLED).with_columns(handled=pl.Series([4] * 11 + [1]))
+    df = anomalies(frame, "aht", lookback=1, min_history=1).frame.collect()
+    s = 1.4826 * 4
+    assert df["aht_score"][-1] == pytest.approx(20 / s)
+    assert df["aht_score"][5] == pytest.approx(3 / (s / 2))
+    assert df["aht_anomaly"][-1] is False
+
+
+def test_anomaly_binomial_floor_for_fractions():
+    # service level 1.0 four weeks running, then 2 of 3 in time: MAD 0, but the binomial
+    # floor with p̃ = (1 × 3 + 1) / (3 + 2) = 0.8 is √(0.8 × 0.2 / 3) = 0.2309: z = -1.44
+    frame = weekly([1.0] * 4 + [2 / 3], "service_level").with_columns(
+        answered_plus_abandoned=pl.Series([5, 5, 5, 5, 3])
+    )
+    df = anomalies(frame, "service_level", lookback=4).frame.collect()
+    assert df["service_level_score"][-1] == pytest.approx((2 / 3 - 1) / (0.16 / 3) ** 0.5)
+    assert df["service_level_anomaly"][-1] is False
+
+
+def test_anomaly_injected_spike_flagged_weekly_pattern_not():
+    # hourly offered contacts for ten weeks across the DST change of 29 March 2026, with a
+    # strong weekday x hour pattern and small noise; one spike injected in week 9
+    rng = np.random.default_rng(5)
+    stamps = pl.datetime_range(
+        datetime(2026, 2, 2), datetime(2026, 4, 13), "1h", time_zone=TZ, closed="left", eager=True
+    )
+    local = stamps.dt.replace_time_zone(None)
+    hour = local.dt.hour().to_numpy()
+    weekday = local.dt.weekday().to_numpy()
+    day_shape = np.where((hour >= 8) & (hour < 20), 200.0, 10.0)
+    base = day_shape * np.where(weekday >= 6, 0.3, 1.0) * np.where(weekday == 1, 1.5, 1.0)
+    values = rng.poisson(base).astype(float)
+    spike = int(np.flatnonzero(local.to_numpy() == np.datetime64("2026-04-01T11:00"))[0])
+    values[spike] += 120.0
+    frame = pl.DataFrame({"period": stamps, "contacts_offered": values})
+    df = anomalies(frame, "contacts_offered").frame.collect()
+    flagged = df.filter(pl.col("contacts_offered_anomaly"))
+    assert flagged["period"].dt.strftime("%Y-%m-%d %H:%M").to_list() == ["2026-04-01 11:00"]
+    assert flagged["contacts_offered_effect"].to_list() == ["good"]  # more offered: higher
+    # history: weeks 1-4 have fewer than 4 earlier weeks, so no score there
+    first_scored = df.filter(pl.col("contacts_offered_score").is_not_null())["period"].min()
+    assert first_scored.date() == datetime(2026, 3, 2).date()
+    # after the DST change the same local hour is compared: 09:00 BST against 09:00 GMT
+    row = df.filter(pl.col("period") == datetime(2026, 4, 7, 9, tzinfo=Z)).row(0, named=True)
+    assert row["contacts_offered_expected"] == pytest.approx(200.0, abs=10)
+
+
+def test_anomaly_by_group_and_missing_weeks():
+    frame = pl.concat(
+        [
+            weekly([10.0, 11.0, 12.0, 11.0, 30.0]).with_columns(team=pl.lit("A")),
+            weekly([50.0, 51.0, 49.0, 50.0, 50.0]).with_columns(team=pl.lit("B")),
+        ]
+    )
+    frame = frame.filter(~((pl.col("team") == "B") & (pl.col("period").dt.day() == 12)))
+    df = anomalies(frame, "aht", by="team", lookback=4, min_history=3).frame.collect()
+    a = df.filter(pl.col("team") == "A")
+    b = df.filter(pl.col("team") == "B")
+    assert a["aht_anomaly"].to_list() == [None, None, None, False, True]
+    # B lost its second week: its weeks 3, 4, 5 have 1, 2 and 3 earlier values
+    assert b["aht_history_n"].to_list() == [0, 1, 2, 3]
+    assert b["aht_anomaly"].to_list() == [None, None, None, False]
+
+
+def test_anomaly_bad_input():
+    frame = weekly([1.0])
+    with pytest.raises(KpiError, match="unknown anomaly method 'iforest'"):
+        anomalies(frame, "aht", method="iforest")
+    with pytest.raises(KpiError, match="bad season 'week'"):
+        anomalies(frame, "aht", season="week")
+    with pytest.raises(KpiError, match="bad min_history 9"):
+        anomalies(frame, "aht", min_history=9)
+    with pytest.raises(KpiError, match="bad threshold 0"):
+        anomalies(frame, "aht", threshold=0)
+
+
+# --------------------------------------------------------------------------------------------
+# change points
+# --------------------------------------------------------------------------------------------
+
+
+def test_pelt_matches_brute_force():
+    rng = np.random.default_rng(3)
+
+    def brute(x: np.ndarray, beta: float, ms: int) -> list[int]:
+        n = len(x)
+        c1 = np.concatenate([[0], np.cumsum(x)])
+        c2 = np.concatenate([[0], np.cumsum(x * x)])
+        best = [math.inf] * (n + 1)
+        best[0] = -beta
+        last = [0] * (n + 1)
+        for end in range(1, n + 1):
+            for s in range(end - ms + 1):
+                if (s == 0 or s >= ms) and best[s] < math.inf:
+                    cost = c2[end] - c2[s] - (c1[end] - c1[s]) ** 2 / (end - s)
+                    if best[s] + cost + beta < best[end]:
+                        best[end], last[end] = best[s] + cost + beta, s
+        out, k = [], n
+        while k > 0:
+            k = last[k]
+            if k > 0:
+                out.append(k)
+        return sorted(out)
+
+    for _ in range(60):
+        n = int(rng.integers(4, 40))
+        ms = int(rng.integers(1, 4))
+        x = rng.normal(size=n) + np.repeat(rng.normal(scale=3, size=4), -(-n // 4))[:n]
+        beta = float(rng.uniform(0.5, 8))
+        assert _pelt(x, beta, ms) == brute(x, beta, ms)
+
+
+def test_level_shift_found_at_the_right_period():
+    rng = np.random.default_rng(11)
+    days = [datetime(2026, 1, 1) + timedelta(days=i) for i in range(60)]
+    values = np.r_[rng.normal(300, 5, 30), rng.normal(330, 5, 30)]  # shift on 31 January
+    frame = pl.DataFrame(
+        {
+            "team": ["A"] * 60 + ["B"] * 60,
+            "period": days * 2,
+            "aht": np.r_[values, rng.normal(250, 5, 60)],
+        }
+    ).with_columns(pl.col("period").dt.replace_time_zone(TZ))
+    tr = change_points(frame, "aht", by="team")
+    cps = tr.frame.collect()
+    assert cps["team"].to_list() == ["A"]
+    assert cps["period"].dt.strftime("%Y-%m-%d").to_list() == ["2026-01-31"]
+    row = cps.row(0, named=True)
+    assert row["mean_before"] == pytest.approx(values[:30].mean())
+    assert row["mean_after"] == pytest.approx(values[30:].mean())
+    assert row["change"] == pytest.approx(values[30:].mean() - values[:30].mean())
+    assert row["improved"] is False  # AHT up
+    segs = tr.segments.collect()
+    assert segs["team"].to_list() == ["A", "A", "B"]
+    assert segs["n_periods"].to_list() == [30, 30, 60]
+    assert segs["last_period"].dt.strftime("%m-%d").to_list() == ["01-30", "03-01", "03-01"]
+    assert "PELT" in tr.methods["change_points"]
+
+
+def test_change_points_seasonal_series():
+    # daily contacts with low weekends and a 20 % rise from 2 March; a weekly pattern alone
+    # must not be read as level changes
+    rng = np.random.default_rng(4)
+    days = [datetime(2026, 1, 5) + timedelta(days=i) for i in range(84)]
+    weekday = np.array([d.weekday() for d in days])
+    level = np.where(np.arange(84) >= 56, 1200.0, 1000.0)
+    values = level * np.where(weekday >= 5, 0.3, 1.0) + rng.normal(0, 15, 84)
+    frame = pl.DataFrame({"period": days, "contacts_handled": values}).with_columns(
+        pl.col("period").dt.replace_time_zone(TZ)
+    )
+    cps = change_points(frame, "contacts_handled", season="1w").frame.collect()
+    assert cps["period"].dt.strftime("%Y-%m-%d").to_list() == ["2026-03-02"]
+    assert cps["improved"].to_list() == [True]
+    flat = frame.with_columns(
+        pl.Series(
+            "contacts_handled", 1000.0 * np.where(weekday >= 5, 0.3, 1.0) + rng.normal(0, 15, 84)
+        )
+    )
+    assert change_points(flat, "contacts_handled", season="1w").frame.collect().height == 0
+
+
+def test_change_points_constant_short_and_null_series():
+    one = daily({"aht": [5.0]}, [1])
+    assert change_points(one, "aht").frame.collect().height == 0
+    segs = change_points(one, "aht").segments.collect()
+    assert segs["n_periods"].to_list() == [1]
+    assert segs["mean"].to_list() == [5.0]
+    const = daily({"aht": [5.0] * 10}, list(range(1, 11)))
+    assert change_points(const, "aht").frame.collect().height == 0
+    nulls = daily({"aht": [None, None]}, [1, 2]).with_columns(pl.col("aht").cast(pl.Float64))
+    assert change_points(nulls, "aht").frame.collect().height == 0
+    assert change_points(nulls, "aht").segments.collect().height == 0
+
+
+def test_change_points_bad_input():
+    frame = daily({"aht": [1.0]}, [1])
+    with pytest.raises(KpiError, match="unknown penalty 'aic'"):
+        change_points(frame, "aht", penalty="aic")
+    with pytest.raises(KpiError, match="bad min_size 0"):
+        change_points(frame, "aht", min_size=0)
+    with pytest.raises(KpiError, match="bad season '1mo'"):
+        change_points(frame, "aht", season="1mo")
+
+
+# --------------------------------------------------------------------------------------------
+# events
+# --------------------------------------------------------------------------------------------
+
+
+def events_table() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "start_ts": [t(2026, 1, 2, 9), t(2026, 1, 3, 22), t(2026, 1, 1, 0), t(2026, 2, 1, 0)],
+            "end_ts": [None, t(2026, 1, 5, 0), t(2026, 1, 2, 0), None],
+            "label": ["price rise", "outage", "new year", "later"],
+            "team": [None, "B", None, "A"],
+        }
+    )
+
+
+def team_series() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "team": ["A"] * 5 + ["B"] * 5,
+            "period": [datetime(2026, 1, d) for d in range(1, 6)] * 2,
+            "aht": [float(i) for i in range(10)],
+        }
+    ).with_columns(pl.col("period").dt.replace_time_zone(TZ))
+
+
+def test_events_attached_to_the_right_periods_and_teams():
+    tr = attach_events(team_series(), events_table(), every="1d", by="team")
+    df = tr.frame.collect()
+    # "new year" covers 1 Jan only (ends at midnight, exclusive); "price rise" is a point on
+    # 2 Jan; the B outage runs from 22:00 on 3 Jan to midnight on 5 Jan (3 and 4 Jan)
+    assert df["events"].to_list() == [
+        "new year",
+        "price rise",
+        None,
+        None,
+        None,
+        "new year",
+        "price rise",
+        "outage",
+        "outage",
+        None,
+    ]
+    assert df["aht"].to_list() == [float(i) for i in range(10)]
+    tidy = tr.events.collect()
+    # within 1-5 January: "later" (February) is left out; events for all teams appear per team
+    assert tidy.select("label", "team").rows() == [
+        ("new year", "A"),
+        ("new year", "B"),
+        ("price rise", "A"),
+        ("price rise", "B"),
+        ("outage", "B"),
+    ]
+    outage = tidy.filter(pl.col("label") == "outage").row(0, named=True)
+    assert outage["end_ts"] == t(2026, 1, 5, 0)
+    price = tidy.filter(pl.col("label") == "price rise").row(0, named=True)
+    assert price["end_ts"] == price["start_ts"]  # a point event
+
+
+def test_events_on_a_centre_series_name_the_team():
+    series = team_series().filter(pl.col("team") == "A").drop("team")
+    tr = attach_events(series, {"events": events_table()}, every="1d")
+    assert tr.frame.collect()["events"].to_list() == [
+        "new year",
+        "price rise",
+        "outage (B)",
+        "outage (B)",
+        None,
+    ]
+    assert tr.events.collect()["team"].to_list() == [None, None, "B"]
+
+
+def test_events_several_in_one_period_in_order_of_start():
+    df = attach_events(team_series(), events_table(), every="1mo", by="team").frame.collect()
+    # monthly bins: every January row holds all January events, in order of start
+    assert df["events"][0] == "new year; price rise"
+    assert df["events"][5] == "new year; price rise; outage"
+
+
+def test_events_travel_with_the_trend():
+    r = evaluate(small_dataset(), "aht", by="team", every="1d")
+    ev = pl.DataFrame(
+        {"start_ts": [t(2026, 1, 5, 8)], "end_ts": [None], "label": ["go-live"], "team": ["A"]}
+    )
+    tr = attach_events(r, ev, every="1d")
+    tr2 = anomalies(tr, "aht", season="1d", lookback=2, min_history=1)
+    assert tr2.events is not None
+    assert "events" in tr2.methods
+    assert "aht_anomaly" in tr2.methods
+    df = tr2.frame.collect()
+    assert df.filter(pl.col("events").is_not_null())[["team", "events"]].rows() == [
+        ("A", "go-live")
+    ]
+    assert tr2.definitions == {"aht": "AHT = (talk + hold + after-call work) / handled"}
+
+
+def test_events_need_a_grain_and_the_columns():
+    with pytest.raises(KpiError, match="needs the grain of the series"):
+        attach_events(team_series(), events_table())
+    with pytest.raises(KpiError, match="no column 'label'"):
+        attach_events(team_series(), events_table().drop("label"), every="1d")
+    with pytest.raises(KpiError, match="no 'events' table"):
+        attach_events(team_series(), {"contacts": events_table()}, every="1d")
+
+
+def test_change_trend_carries_grain_to_events():
+    tr = change({"contacts": contacts(ROWS)}, "aht", by="team", start="2026-01", end="2026-03")
+    ev = pl.DataFrame(
+        {"start_ts": [t(2026, 2, 10)], "end_ts": [None], "label": ["reorg"], "team": ["B"]}
+    )
+    df = attach_events(tr, ev).frame.collect()
+    assert df.filter(pl.col("events").is_not_null())[["team", "events"]].rows() == [("B", "reorg")]
+
+
+# --------------------------------------------------------------------------------------------
+# degenerate inputs: one period, all null, empty
+# --------------------------------------------------------------------------------------------
+
+
+def empty_series() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "team": pl.String,
+            "period": pl.Datetime("us", TZ),
+            "aht": pl.Float64,
+            "handle_s": pl.Float64,
+            "handled": pl.Int64,
+        }
+    )
+
+
+@pytest.mark.parametrize("kind", ["empty", "one", "nulls"])
+def test_degenerate_series_give_nulls_not_errors(kind):
+    if kind == "empty":
+        frame = empty_series()
+    elif kind == "one":
+        frame = pl.DataFrame(
+            {
+                "team": ["A"],
+                "period": [t(2026, 1, 1, 0)],
+                "aht": [100.0],
+                "handle_s": [100.0],
+                "handled": [1],
+            }
+        )
+    else:
+        frame = pl.DataFrame(
+            {
+                "team": ["A", "A"],
+                "period": [t(2026, 1, 1, 0), t(2026, 1, 2, 0)],
+                "aht": [None, None],
+                "handle_s": [0.0, 0.0],
+                "handled": [0, 0],
+            },
+            schema_overrides={"aht": pl.Float64},
+        )
+    n = frame.height
+    roll = rolling(frame, "aht", window="7d", by="team").frame.collect()
+    assert roll.height == n
+    expected_roll = [100.0] if kind == "one" else [None] * n
+    assert roll["aht_rolling"].to_list() == expected_roll
+    an = anomalies(frame, "aht", by="team").frame.collect()
+    assert an.height == n
+    assert an["aht_anomaly"].null_count() == n
+    assert an["aht_score"].null_count() == n
+    cp = change_points(frame, "aht", by="team")
+    assert cp.frame.collect().height == 0
+    ev = attach_events(frame, events_table(), every="1d", by="team").frame.collect()
+    assert ev.height == n
+
+
+def test_change_one_period_and_all_null():
+    one = [("A", t(2026, 1, 5), 100.0, 10.0)]
+    df = change({"contacts": contacts(one)}, "aht,service_level").frame.collect()
+    assert df.height == 2
+    assert df["previous"].to_list() == [None, None]
+    assert df["year_ago"].to_list() == [None, None]
+    # only abandoned contacts: AHT has no handled contacts, so it is null, and so is its change
+    aband = contacts(one).with_columns(pl.lit("abandoned_queue").alias("outcome"))
+    df = change({"contacts": aband}, "aht", compare="previous,target").frame.collect()
+    assert df["value"].to_list() == [None]
+    assert df["previous_change"].to_list() == [None]
+    assert df["target_met"].to_list() == [None]
+
+
+# --------------------------------------------------------------------------------------------
+# Trend, and the sample data
+# --------------------------------------------------------------------------------------------
+
+
+def test_trend_meta_includes_definitions_and_methods():
+    tr = change({"contacts": contacts(ROWS)}, "aht", compare="previous")
+    meta = tr.meta()
+    assert meta["definitions"] == {"aht": "AHT = (talk + hold + after-call work) / handled"}
+    assert meta["methods"]["previous"] == "the value of the same group in period − 1mo"
+    assert isinstance(tr, Trend)
+
+
+def test_sample_dataset(request):
+    if not (SAMPLES / "contacts.parquet").exists():
+        pytest.skip(
+            f"sample data not generated yet in {SAMPLES} (another engineer's `make sample`)"
+        )
+    samples_dir = request.getfixturevalue("samples_dir")
+    from kpi.data import load
+
+    ds = load(samples_dir)
+    tr = change(ds, "contacts_handled,aht,service_level", by="team", every="1mo")
+    df = tr.frame.collect()
+    direct = compute(ds, "contacts_handled", by="team", every="1mo", measures=False).collect()
+    handled = df.filter(pl.col("metric") == "contacts_handled").join(direct, on=["team", "period"])
+    assert handled.height == direct.height > 0
+    assert (handled["value"] == handled["contacts_handled"]).all()
+    # previous month's value is the value of the month before, per team
+    prev = handled.sort("team", "period").with_columns(
+        pl.col("value").shift(1).over("team").alias("_shifted")
+    )
+    consecutive = prev.filter(pl.col("previous").is_not_null())
+    assert (consecutive["previous"] == consecutive["_shifted"]).all()
+    r = evaluate(ds, "contacts_offered,aht", every="1h")
+    an = anomalies(r, "contacts_offered").frame.collect()
+    # a regular sample: few hours flagged
+    assert an["contacts_offered_anomaly"].sum() < 0.02 * an.height
+    roll = rolling(r, "aht", window="7d").frame.collect()
+    assert roll["aht_rolling"].null_count() < roll.height
+    if "events" in ds:
+        daily_r = evaluate(ds, "aht", by="team", every="1d")
+        ev = attach_events(daily_r, ds, every="1d")
+        assert ev.frame.collect().height == daily_r.frame.collect().height
