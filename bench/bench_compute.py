@@ -1,0 +1,410 @@
+"""Benchmark: the contacts scorecard by month and team in polars (kpi.compute), pandas and DuckDB.
+
+Goal (issue 3, "Speed"): on 10 million contacts, ``kpi.compute`` at most 0.8x DuckDB's time and
+at least 4x faster than pandas; 100 million contacts read from Parquet with the polars streaming
+engine in under 8 GB of memory.
+
+What is timed, for every engine alike: reading ``contacts.parquet`` (the columns the KPIs need),
+computing the 24 contacts KPIs (default variants) by team and local calendar month, and
+materialising the small result; not interpreter start-up or imports. Each run is a fresh
+subprocess, so peak RSS (``ru_maxrss`` from ``wait4``) is that engine's own. Engines run
+round-robin, ``--repeats`` times each; the best and median wall times are reported, with the CPU
+seconds (user + system, all threads) of the timed region, which shared machines disturb less.
+
+Before timing, the three results must agree (every KPI to 1e-9 relative, nulls equal) on every
+size; the script exits with status 1 and lists the differences otherwise.
+
+Data: ``bench/_contacts_gen.py`` (a vectorised numpy generator of every contacts column; the
+simulator ``kpi sample`` is not used yet), written to ``bench/data/`` (git-ignored) once and
+reused. The streaming file is 10 shifted copies of the largest ``--rows`` file.
+
+    .venv/bin/python bench/bench_compute.py                       # 1M and 10M rows, 100M streaming
+    .venv/bin/python bench/bench_compute.py --rows 200000 --streaming-rows 0 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ENGINES = ("polars", "duckdb", "pandas")
+
+
+def log(msg: str) -> None:
+    """Progress on stderr."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# worker: one engine, one run, in its own process
+# --------------------------------------------------------------------------------------------
+
+
+def worker(engine: str, path: str, result: str) -> None:
+    """Run one engine once on ``path``; write timing and the scorecard to ``result`` (JSON)."""
+    sys.path.insert(0, str(HERE))
+    import reference_impls as ref
+
+    tz = json.loads((Path(path) / "dataset.json").read_text()).get("timezone", "UTC")
+    # imports outside the timed region
+    if engine.startswith("polars"):
+        import polars  # noqa: F401
+
+        import kpi  # noqa: F401
+
+        polars_engine = "streaming" if engine == "polars-streaming" else "in-memory"
+        run = lambda: ref.polars_scorecard(path, engine=polars_engine)  # noqa: E731
+    elif engine == "duckdb":
+        import duckdb  # noqa: F401
+
+        run = lambda: ref.duckdb_scorecard(path, tz)  # noqa: E731
+    elif engine == "pandas":
+        import pandas  # noqa: F401
+
+        run = lambda: ref.pandas_scorecard(path, tz)  # noqa: E731
+    else:
+        raise SystemExit(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    table = run()
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    Path(result).write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "table": table}))
+
+
+def run_worker(engine: str, path: Path, tmp: Path) -> dict:
+    """Run :func:`worker` in a subprocess; add its peak RSS (MiB) and exit status."""
+    out = tmp / f"{engine}-{path.name}-{time.monotonic_ns()}.json"
+    cmd = [sys.executable, __file__, "--worker", engine, "--path", str(path), "--result", str(out)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.stderr.close() if proc.stderr else None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{engine} on {path} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    res = json.loads(out.read_text())
+    out.unlink()
+    res["rss_mib"] = usage.ru_maxrss / 1024
+    res["process_s"] = elapsed
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+
+
+def label(rows: int) -> str:
+    """``1000000`` -> ``1m``, ``200000`` -> ``200k``."""
+    if rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}m"
+    if rows % 1000 == 0:
+        return f"{rows // 1000}k"
+    return str(rows)
+
+
+def ensure_data(rows: int, data_dir: Path) -> Path:
+    """The dataset directory of ``rows`` generated contacts, made once."""
+    path = data_dir / f"contacts_{label(rows)}"
+    if not (path / "contacts.parquet").exists():
+        log(f"generating {rows:,} contacts in {path}")
+        gen = [sys.executable, str(HERE / "_contacts_gen.py"), str(rows), str(path)]
+        subprocess.run(gen, check=True)
+    return path
+
+
+def ensure_repeated(src: Path, copies: int, data_dir: Path, rows: int) -> Path:
+    """``copies`` shifted copies of ``src`` (for the streaming run), made once."""
+    path = data_dir / f"contacts_{label(rows)}"
+    if not (path / "contacts.parquet").exists():
+        log(f"writing {rows:,} contacts ({copies} shifted copies of {src.name}) in {path}")
+        gen = [sys.executable, str(HERE / "_contacts_gen.py"), str(src), str(path), str(copies)]
+        subprocess.run(gen, check=True)
+    return path
+
+
+def parquet_rows(path: Path) -> int:
+    """Row count from the Parquet footer."""
+    import polars as pl
+
+    return pl.scan_parquet(path / "contacts.parquet").select(pl.len()).collect().item()
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    """CPU model, cores, memory, OS and library versions."""
+    import duckdb
+    import numpy
+    import pandas
+    import polars
+
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    try:
+        import pyarrow
+
+        arrow = f"pyarrow {pyarrow.__version__}"
+    except ImportError:
+        arrow = "no pyarrow (pandas reads Parquet through DuckDB)"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}, polars {polars.__version__}, "
+        f"DuckDB {duckdb.__version__}, pandas {pandas.__version__}, numpy {numpy.__version__}, "
+        f"{arrow}"
+    )
+
+
+def check_agreement(results: dict[str, dict], where: str) -> None:
+    """Exit with status 1 when an engine's scorecard differs from polars'."""
+    sys.path.insert(0, str(HERE))
+    from reference_impls import compare
+
+    base = results["polars"]["table"]
+    failed = False
+    for engine, res in results.items():
+        if engine == "polars":
+            continue
+        problems = compare(base, res["table"])
+        if problems:
+            failed = True
+            log(f"DISAGREEMENT on {where}: polars vs {engine}: {len(problems)} differences")
+            for p in problems[:20]:
+                log(f"  {p}")
+    if failed:
+        raise SystemExit(1)
+    groups = len(base["team"])
+    log(f"{where}: {', '.join(results)} agree on {groups} team-months x 24 KPIs (1e-9 relative)")
+
+
+def fmt_s(x: float) -> str:
+    return f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows",
+        default="1000000,10000000",
+        help="comma-separated contact counts for the three-engine comparison "
+        "(default 1000000,10000000)",
+    )
+    parser.add_argument(
+        "--streaming-rows",
+        type=int,
+        default=100_000_000,
+        help="contacts for the polars streaming run, a multiple of the largest --rows "
+        "(0: skip; default 100000000)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per engine (default 3)")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINES), help="engines to compare (default all three)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=HERE / "data", help="where datasets are made and kept"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the results as Markdown here (e.g. bench/results-compute.md)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.path, args.result)
+        return
+
+    sizes = [int(x) for x in args.rows.split(",") if x.strip()]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if "polars" not in engines:
+        parser.error("--engines must include polars (the other engines are checked against it)")
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown:
+        parser.error(f"unknown engine {unknown[0]!r}; valid: {', '.join(ENGINES)}")
+    if args.streaming_rows and args.streaming_rows % max(sizes):
+        parser.error("--streaming-rows must be a multiple of the largest --rows")
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now().astimezone()
+    command = "python bench/bench_compute.py " + " ".join(sys.argv[1:])
+    load_before = os.getloadavg()
+
+    paths = {n: ensure_data(n, args.data_dir) for n in sizes}
+    stream_path = None
+    if args.streaming_rows:
+        copies = args.streaming_rows // max(sizes)
+        stream_path = ensure_repeated(
+            paths[max(sizes)], copies, args.data_dir, args.streaming_rows
+        )
+
+    table: dict[int, dict[str, list[dict]]] = {}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for n in sizes:
+            runs: dict[str, list[dict]] = {e: [] for e in engines}
+            for rep in range(args.repeats):
+                for engine in engines:
+                    log(f"{n:,} rows: {engine} run {rep + 1}/{args.repeats}")
+                    res = run_worker(engine, paths[n], tmp)
+                    log(
+                        f"  {res['wall_s']:.2f} s wall, {res['cpu_s']:.2f} s CPU, "
+                        f"{res['rss_mib']:,.0f} MiB peak RSS"
+                    )
+                    runs[engine].append(res)
+                if rep == 0:
+                    check_agreement({e: runs[e][0] for e in engines}, f"{n:,} rows")
+            for rs in runs.values():
+                for r in rs:
+                    r.pop("table", None)
+            table[n] = runs
+        stream = None
+        if stream_path is not None:
+            log(f"{args.streaming_rows:,} rows: polars streaming engine")
+            stream = run_worker("polars-streaming", stream_path, tmp)
+            log(
+                f"  {stream['wall_s']:.1f} s wall, {stream['cpu_s']:.1f} s CPU, "
+                f"{stream['rss_mib']:,.0f} MiB peak RSS"
+            )
+            stream["rows"] = parquet_rows(stream_path)
+            stream["file_mib"] = (stream_path / "contacts.parquet").stat().st_size / 2**20
+    load_after = os.getloadavg()
+
+    report = render(
+        table, stream, engines, started, command, load_before, load_after, args.repeats
+    )
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+        log(f"wrote {args.out}")
+
+
+def render(
+    table: dict[int, dict[str, list[dict]]],
+    stream: dict | None,
+    engines: list[str],
+    started: dt.datetime,
+    command: str,
+    load_before: tuple[float, ...],
+    load_after: tuple[float, ...],
+    repeats: int,
+) -> str:
+    """The results as Markdown."""
+    lines = [
+        "# KPI engine benchmark: contacts scorecard by month and team",
+        "",
+        f"- Date: {started:%Y-%m-%d %H:%M %Z}",
+        f"- Machine: {machine()}",
+        f"- Load average (1, 5, 15 min) before: {', '.join(f'{x:.1f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.1f}' for x in load_after)} (a shared machine: other work "
+        "ran at the same time)",
+        f"- Command: `{command}`",
+        "- Work: the 24 contacts KPIs (default variants) by team and local calendar month, "
+        "read from Parquet inside the timed region; every engine's result checked equal to "
+        "polars' (1e-9 relative) on every size.",
+        "- Data: generated by `bench/_contacts_gen.py` (numpy; every contacts column; 2025, "
+        "Europe/London, 8 teams, 15 % repeat contacts).",
+        f"- Timing: each run in a fresh process, engines round-robin, {repeats} runs each; "
+        "wall = timed region (read + compute + result); CPU = user + system seconds of the "
+        "timed region (all threads); peak RSS of the whole process.",
+        "",
+        "| rows | engine | best wall s | median wall s | CPU s (best run) | peak RSS MiB |",
+        "| ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    summary = []
+    for n, runs in table.items():
+        best = {}
+        for engine in engines:
+            rs = runs[engine]
+            walls = [r["wall_s"] for r in rs]
+            fastest = min(rs, key=lambda r: r["wall_s"])
+            best[engine] = fastest
+            lines.append(
+                f"| {n:,} | {engine} | {fmt_s(min(walls))} | {fmt_s(statistics.median(walls))} "
+                f"| {fmt_s(fastest['cpu_s'])} | {max(r['rss_mib'] for r in rs):,.0f} |"
+            )
+        p = best["polars"]
+        parts = [f"{n:,} rows:"]
+        if "duckdb" in best:
+            d = best["duckdb"]
+            parts.append(
+                f"polars/DuckDB wall {p['wall_s'] / d['wall_s']:.2f}x "
+                f"(CPU {p['cpu_s'] / d['cpu_s']:.2f}x)"
+            )
+        if "pandas" in best:
+            q = best["pandas"]
+            parts.append(
+                f"pandas/polars wall {q['wall_s'] / p['wall_s']:.1f}x "
+                f"(CPU {q['cpu_s'] / p['cpu_s']:.1f}x)"
+            )
+        summary.append(" ".join(parts[:1]) + " " + "; ".join(parts[1:]))
+    lines += ["", "Ratios (best wall time of each engine; CPU seconds in brackets):", ""]
+    lines += [f"- {s}" for s in summary]
+    if stream is not None:
+        lines += [
+            "",
+            "Streaming (`collect(engine='streaming')`, one run):",
+            "",
+            f"- {stream['rows']:,} rows ({stream['file_mib']:,.0f} MiB Parquet): "
+            f"{fmt_s(stream['wall_s'])} s wall, {fmt_s(stream['cpu_s'])} s CPU, "
+            f"peak RSS {stream['rss_mib']:,.0f} MiB ({stream['rss_mib'] / 1024:.1f} GiB)",
+        ]
+    lines += ["", "Goals (10 million rows, best wall time):", ""]
+    big = max(table)
+    if big >= 10_000_000:
+        runs = table[big]
+        p = min(r["wall_s"] for r in runs["polars"])
+        if "duckdb" in runs:
+            d = min(r["wall_s"] for r in runs["duckdb"])
+            lines.append(
+                f"- polars at most 0.8x DuckDB's time: {p / d:.2f}x, "
+                + ("met" if p / d <= 0.8 else "NOT met")
+            )
+        if "pandas" in runs:
+            q = min(r["wall_s"] for r in runs["pandas"])
+            lines.append(
+                f"- at least 4x faster than pandas: {q / p:.1f}x, "
+                + ("met" if q / p >= 4 else "NOT met")
+            )
+    else:
+        lines.append("- not judged: no run of 10 million rows or more")
+    if stream is not None:
+        gb = stream["rss_mib"] * 2**20 / 1e9
+        lines.append(
+            f"- {stream['rows']:,} rows streamed in under 8 GB: {gb:.1f} GB peak RSS, "
+            + ("met" if gb < 8 else "NOT met")
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
