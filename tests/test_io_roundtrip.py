@@ -25,14 +25,13 @@ SAMPLES = Path(__file__).parents[1] / "data" / "samples"
 def small_contacts(n: int = 60, seed: int = 7) -> pl.DataFrame:
     """Contacts over the spring-forward night in London (31 March 2024) and a normal morning."""
     rng = random.Random(seed)
-    zone = ZoneInfo(TZ)
     starts = [
         datetime(2024, 3, 30, 23, 0, tzinfo=ZoneInfo("UTC")),
         datetime(2024, 4, 2, 8, 0, tzinfo=ZoneInfo("UTC")),
     ]
     rows = []
     for i in range(n):
-        arrival = (starts[i % 2] + timedelta(seconds=rng.randrange(0, 4 * 3600))).astimezone(zone)
+        arrival = starts[i % 2] + timedelta(seconds=rng.randrange(0, 4 * 3600))
         outcome = rng.choice(
             ["answered"] * 5 + ["abandoned_queue"] * 2 + ["abandoned_ivr", "flowout"]
         )
@@ -77,12 +76,9 @@ def small_contacts(n: int = 60, seed: int = 7) -> pl.DataFrame:
                 "revenue": float(rng.choice([0, 0, 0, 49.5])),
             }
         )
-    frame = pl.DataFrame(
-        rows,
-        schema_overrides={
-            c: pl.Datetime("us", TZ) for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
-        },
-    )
+    ts = ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
+    frame = pl.DataFrame(rows, schema_overrides=dict.fromkeys(ts, pl.Datetime("us", "UTC")))
+    frame = frame.with_columns(pl.col(ts).dt.convert_time_zone(TZ))
     return conform("contacts", frame.lazy(), TZ).collect()
 
 

@@ -34,7 +34,16 @@ from kpi.io._report import ImportReport
 from kpi.io._rules import TICKET_STATUSES, check_rows
 from kpi.schema import OUTCOMES, TABLES, TS
 
-__all__ = ["IMPORTABLE", "KEYS", "Mapping", "Staged", "convert_mapped", "load_mapping", "norm"]
+__all__ = [
+    "IMPORTABLE",
+    "KEYS",
+    "Mapping",
+    "Staged",
+    "check_scalar",
+    "convert_mapped",
+    "load_mapping",
+    "norm",
+]
 
 #: Tables an import can write.
 IMPORTABLE = ("contacts", "tickets", "intervals")
@@ -502,79 +511,74 @@ def convert_mapped(
     for col in _ESSENTIAL[m.table]:
         if col not in present and col not in derivable:
             raise missing_column_error(source, m, col)
-    exprs: dict[str, pl.Expr] = {}
-    errors: list[tuple[str, pl.Expr, pl.Expr]] = []  # (reason, flag, detail)
-    dst: dict[str, dict[str, int]] = {}
-    for col, srcs in resolved.items():
+    # stage 1: each mapped column parsed once (time stamps still naive where the source is)
+    parse_exprs: list[pl.Expr] = []
+    checks: list[tuple[str, str, int]] = []  # (reason, canonical column, raw index)
+    labels: list[str] = []
+    naive: list[str] = []
+    for i, (col, srcs) in enumerate(resolved.items()):
         column = table.column(col)
-        raw = _source_expr(frame, srcs)
-        label = " + ".join(repr(s) for s in srcs)
-        raw = _apply_value_map(raw, m.values.get(col), frame, srcs)
+        for src in srcs:
+            check_scalar(source, src, f"columns.{col}")
+        raw = _apply_value_map(_source_expr(frame, srcs), m.values.get(col), frame, srcs)
+        labels.append(" + ".join(repr(s) for s in srcs))
         if column.dtype == TS:
             value, aware = _ts_expr(frame, raw, srcs, col, m, report, tz)
-            if not aware:
-                value, gap, fold = localize(value, tz)
-                dst[col] = {"gap": gap, "fold": fold}  # type: ignore[dict-item]
-            else:
+            if aware:
                 value = value.dt.convert_time_zone(tz).dt.cast_time_unit("us")
-            bad_detail = raw.cast(pl.String)
-        else:
-            value = _typed_expr(raw, column, col, m, frame, srcs)
-            bad_detail = raw.cast(pl.String)
-        if col == "outcome":
+            else:
+                naive.append(col)
+        elif col == "outcome":
             value = _enum_expr(raw, OUTCOME_SYNONYMS)
         elif col == "status" and m.table == "tickets":
             value = _enum_expr(raw, STATUS_SYNONYMS)
-        exprs[col] = value.alias(col)
-        flag = raw.is_not_null() & value.is_null()
+        else:
+            value = _typed_expr(raw, column, col, m, frame, srcs)
+        parse_exprs += [raw.cast(pl.String).alias(f"__raw{i}"), value.alias(col)]
         if col == "outcome":
             reason = "unknown outcome value"
         elif col == "status" and m.table == "tickets":
             reason = "unknown status value"
         else:
             reason = f"unparseable {col}"
-        errors.append(
-            (
-                reason,
-                flag,
-                pl.format("{} = {}", pl.lit(label), pl.lit("'") + bad_detail + pl.lit("'")),
-            )
-        )
-    staged = frame.select(pl.col(ROW), *exprs.values())
-    flags = frame.select(
-        pl.col(ROW),
-        *[flag.alias(f"__err{i}") for i, (_, flag, _) in enumerate(errors)],
-        *[det.alias(f"__det{i}") for i, (_, _, det) in enumerate(errors)],
-        *[
-            pl.struct(d["gap"].alias("gap"), d["fold"].alias("fold")).alias(f"__dst_{c}")
-            for c, d in dst.items()
-        ],
-    )
+        checks.append((reason, col, i))
+    parsed = frame.lazy().select(pl.col(ROW), *parse_exprs).collect()
+    # stage 2: naive local times get the site time zone (DST rule in kpi.io._parse.localize)
+    local = []
+    for col in naive:
+        aware, gap, fold = localize(pl.col(col), tz)
+        local += [aware.alias(col), gap.alias(f"__gap_{col}"), fold.alias(f"__fold_{col}")]
+    if local:
+        parsed = parsed.with_columns(local)
     # rows with unparseable values
     rejected = rejected_frame()
-    if errors:
+    if checks:
+        err = [pl.col(f"__raw{i}").is_not_null() & pl.col(c).is_null() for _, c, i in checks]
         reason_list = pl.concat_list(
-            [pl.when(pl.col(f"__err{i}")).then(pl.lit(r)) for i, (r, _, _) in enumerate(errors)]
+            [pl.when(e).then(pl.lit(r)) for e, (r, _, _) in zip(err, checks, strict=True)]
         ).list.drop_nulls()
         detail_list = pl.concat_list(
-            [pl.when(pl.col(f"__err{i}")).then(pl.col(f"__det{i}")) for i in range(len(errors))]
+            [
+                pl.when(e).then(pl.format("{} = '{}'", pl.lit(labels[i]), pl.col(f"__raw{i}")))
+                for e, (_, _, i) in zip(err, checks, strict=True)
+            ]
         ).list.drop_nulls()
-        bad = flags.select(
+        bad = parsed.select(
             pl.col(ROW),
             reason_list.list.first().alias("reason"),
             detail_list.list.join("; ").alias("detail"),
         ).filter(pl.col("reason").is_not_null())
         rejected = rejected_frame(bad)
-    for col in dst:
-        st = flags.join(rejected.select(ROW), on=ROW, how="anti")[f"__dst_{col}"]
-        gaps = int(st.struct.field("gap").sum() or 0)
-        folds = int(st.struct.field("fold").sum() or 0)
+    parsed = parsed.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
+    for col in naive:
+        gaps = int(parsed[f"__gap_{col}"].sum() or 0)
+        folds = int(parsed[f"__fold_{col}"].sum() or 0)
         if gaps or folds:
             report.inferred.setdefault("daylight-saving changes", {})[col] = (
                 f"{gaps} non-existent time(s) read with the offset before the change, "
                 f"{folds} ambiguous time(s) read as the first occurrence"
             )
-    staged = staged.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
+    staged = parsed.select(pl.col(ROW), *resolved)
     # defaults, fill_null
     for col, value in m.defaults.items():
         if col not in resolved:
@@ -620,6 +624,16 @@ def convert_mapped(
         n_open = passed["solved_ts"].null_count()
         report.inferred["open tickets (no solve/close time, kept)"] = n_open
     return Staged(m.table, passed, rejected, meta)
+
+
+def check_scalar(source: Source, name: str, key: str) -> None:
+    """Refuse source columns holding lists, structs, binary data or Python objects."""
+    dtype = source.frame.schema[name]
+    if dtype.is_nested() or dtype in (pl.Binary, pl.Object):
+        raise KpiError(
+            f"{source.path}: column {name!r} (used by {key}) holds {dtype} values, not single "
+            "values; flatten it before importing"
+        )
 
 
 def _source_expr(frame: pl.DataFrame, srcs: list[str]) -> pl.Expr:

@@ -301,26 +301,20 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
         raise KpiError(f"unknown duration format {fmt!r}; valid: {', '.join(DURATION_FORMATS)}")
     unit, two_part = DURATION_FORMATS[fmt]
     s = text.str.strip_chars()
-    num = pl.when(s.str.contains(_NUM)).then(s.cast(pl.Float64, strict=False) * unit)
-    three = s.str.extract_groups(r"^([+-]?)(\d+):([0-5]?\d):([0-5]?\d(?:\.\d+)?)$")
-    sign3 = pl.when(three.struct.field("1") == "-").then(-1.0).otherwise(1.0)
-    hms = sign3 * (
-        three.struct.field("2").cast(pl.Float64) * 3600
-        + three.struct.field("3").cast(pl.Float64) * 60
-        + three.struct.field("4").cast(pl.Float64)
+    sign = pl.when(s.str.starts_with("-")).then(-1.0).otherwise(1.0)
+    body = s.str.strip_prefix("-").str.strip_prefix("+")
+    parts = body.str.split(":")
+    k = parts.list.len()
+    a, b, c = (
+        parts.list.get(i, null_on_oob=True).cast(pl.Float64, strict=False) for i in range(3)
     )
-    if two_part == "m:ss":
-        two = s.str.extract_groups(r"^([+-]?)(\d+):([0-5]?\d(?:\.\d+)?)$")
-        big, small = 60.0, 1.0
-    else:
-        two = s.str.extract_groups(r"^([+-]?)(\d+):([0-5]?\d)$")
-        big, small = 3600.0, 60.0
-    sign2 = pl.when(two.struct.field("1") == "-").then(-1.0).otherwise(1.0)
-    ms = sign2 * (
-        two.struct.field("2").cast(pl.Float64) * big
-        + two.struct.field("3").cast(pl.Float64) * small
-    )
-    return pl.coalesce(num, hms, ms)
+    num = body.cast(pl.Float64, strict=False)
+    num = pl.when((k == 1) & num.is_finite() & ~body.str.contains("[A-Za-z]")).then(num * unit)
+    sixty = (b >= 0) & (b < 60)
+    hms = pl.when((k == 3) & (a >= 0) & sixty & (c >= 0) & (c < 60)).then(a * 3600 + b * 60 + c)
+    big, small = (60.0, 1.0) if two_part == "m:ss" else (3600.0, 60.0)
+    two = pl.when((k == 2) & (a >= 0) & sixty).then(a * big + b * small)
+    return sign * pl.coalesce(num, hms, two)
 
 
 def parse_int(text: pl.Expr) -> pl.Expr:

@@ -39,7 +39,6 @@ MAX_RECORD_LINES = 50
 #: What a reader of a corrupt file may raise (a Rust panic is not an ``Exception``).
 _READ_ERRORS = (Exception, pl.exceptions.PanicException)
 
-_LINE_SPLIT = re.compile(r"\r\n|\n|\r")
 _TEXT_EXT = {".csv", ".tsv", ".txt", ".tab", ".dat", ".psv"}
 _EXCEL_EXT = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 _PARQUET_EXT = {".parquet", ".pq"}
@@ -393,7 +392,7 @@ def _read_text(
         text = text[1:]
     if not text.strip():
         raise KpiError(f"{path}: the file is empty (no header, no rows)")
-    lines = _LINE_SPLIT.split(text)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     # header: first non-blank line after skip_rows
@@ -422,61 +421,7 @@ def _read_text(
     while len(header) > 1 and header[-1] == "":
         header.pop()  # trailing delimiter on the header line
     header = _unique_names(header)
-    n = len(header)
-    records: list[list[str]] = []
-    rownums: list[int] = []
-    bad: list[tuple[int, str, str, str]] = []
-    blank = 0
-    i = h + 1
-    total = len(lines)
-    while i < total:
-        line = lines[i]
-        lineno = i + 1
-        if not line.strip():
-            blank += 1
-            i += 1
-            continue
-        span = 1
-        if had_bad and "\ufffd" in line:
-            bad.append((lineno, "undecodable bytes", f"not valid {enc}", line))
-            i += 1
-            continue
-        if '"' in line and line.count('"') % 2 == 1:
-            # a quoted field may continue on the next lines; join until quotes balance
-            joined = line
-            j = i + 1
-            while j < total and j - i < MAX_RECORD_LINES and joined.count('"') % 2 == 1:
-                joined += "\n" + lines[j]
-                j += 1
-            if joined.count('"') % 2 == 0:
-                fields = _split_fields(joined, delim)
-                if fields is not None and len(_trim(fields, n)) == n:
-                    line = joined
-                    span = j - i
-        split = _split_fields(line, delim) if span == 1 else fields
-        if split is None:
-            bad.append((lineno, "unparseable quotes", "quoted fields do not close", line))
-            i += span
-            continue
-        fields = _trim(split, n)
-        if len(fields) != n:
-            reason = "wrong field count"
-            detail = f"{len(fields)} fields, header has {n}"
-            if '"' in line and line.count('"') % 2 == 1:
-                detail += " (unbalanced quote)"
-            bad.append((lineno, reason, detail, line))
-        else:
-            records.append(fields)
-            rownums.append(lineno)
-        i += span
-    cols = list(zip(*records, strict=True)) if records else [() for _ in header]
-    frame = pl.DataFrame(
-        {
-            name: pl.Series(name, list(col), dtype=pl.String)
-            for name, col in zip(header, cols, strict=True)
-        }
-    )
-    frame = frame.with_columns(pl.Series(ROW, rownums, dtype=pl.Int64))
+    frame, bad, blank = _split_records(lines, h + 1, delim, header, had_bad=had_bad, enc=enc)
     nulls = list(null_values)
     frame = frame.with_columns(
         pl.when(pl.col(c).str.strip_chars().is_in(nulls))
@@ -498,9 +443,109 @@ def _read_text(
     }
     if had_bad:
         info["undecodable_bytes"] = True
-    if frame.height == 0 and not bad:
+    if frame.height == 0 and bad.height == 0:
         raise KpiError(f"{path}: the file has a header ({', '.join(header[:6])}) but no rows")
-    return Source(path, frame, _malformed_frame(bad), info)
+    return Source(path, frame, bad, info)
+
+
+def _split_records(
+    lines: list[str], start: int, delim: str, header: list[str], *, had_bad: bool, enc: str
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Split ``lines[start:]`` into records of ``len(header)`` fields.
+
+    Lines without quotes are split by polars; lines with quotes go through :mod:`csv`, and a line
+    with an odd number of quotes may join the next lines (at most :data:`MAX_RECORD_LINES`)
+    when that gives exactly one record with the header's width. Returns the records (strings
+    plus ``__row``, the line number), the malformed records and the number of blank lines.
+    """
+    n = len(header)
+    body = pl.DataFrame({"l": lines[start:]}, schema={"l": pl.String}).with_row_index(
+        ROW, offset=start + 1
+    )
+    body = body.with_columns(pl.col(ROW).cast(pl.Int64))
+    kind = body.select(
+        blank=pl.col("l").str.strip_chars() == "",
+        quotes=pl.col("l").str.count_matches('"', literal=True),
+        undecodable=pl.lit(had_bad) & pl.col("l").str.contains("\ufffd", literal=True),
+    )
+    blank = kind["blank"].to_list()
+    quotes = kind["quotes"].to_list()
+    undecodable = kind["undecodable"].to_list()
+    total = len(lines) - start
+    consumed = [False] * total
+    py_rows: list[list[str]] = []
+    py_nums: list[int] = []
+    bad: list[tuple[int, str, str, str]] = []
+
+    def add(k: int, text: str, split: list[str] | None) -> None:
+        if split is None:
+            bad.append((start + k + 1, "unparseable quotes", "quoted fields do not close", text))
+            return
+        fields = _trim(split, n)
+        if len(fields) != n:
+            detail = f"{len(fields)} fields, header has {n}"
+            if text.count('"') % 2 == 1:
+                detail += " (unbalanced quote)"
+            bad.append((start + k + 1, "wrong field count", detail, text))
+        else:
+            py_rows.append(fields)
+            py_nums.append(start + k + 1)
+
+    for k in range(total):
+        if consumed[k] or blank[k] or not quotes[k]:
+            continue
+        consumed[k] = True
+        line = lines[start + k]
+        if undecodable[k]:
+            bad.append((start + k + 1, "undecodable bytes", f"not valid {enc}", line))
+            continue
+        if quotes[k] % 2 == 1:
+            # a quoted field may continue on the next lines; join until quotes balance
+            joined, j, count = line, k + 1, quotes[k]
+            while j < total and j - k < MAX_RECORD_LINES and count % 2 == 1:
+                joined += "\n" + lines[start + j]
+                count += quotes[j]
+                j += 1
+            if count % 2 == 0:
+                fields = _split_fields(joined, delim)
+                if fields is not None and len(_trim(fields, n)) == n:
+                    for m in range(k + 1, j):
+                        consumed[m] = True
+                    add(k, joined, fields)
+                    continue
+        add(k, line, _split_fields(line, delim))
+    n_blank = sum(1 for k in range(total) if blank[k] and not consumed[k])
+    plain_mask = pl.Series(
+        [not (c or b) for c, b in zip(consumed, blank, strict=True)], dtype=pl.Boolean
+    )
+    plain = body.filter(plain_mask & ~kind["undecodable"])
+    for row, line in body.filter(plain_mask & kind["undecodable"]).select(ROW, "l").iter_rows():
+        bad.append((row, "undecodable bytes", f"not valid {enc}", line))
+    parts = plain.select(ROW, "l", pl.col("l").str.split(delim).alias("p"))
+    width = pl.col("p").list.len()
+    extra_empty = (
+        pl.col("p").list.slice(n).list.eval(pl.element().str.strip_chars() == "").list.all()
+    )
+    parts = parts.with_columns(ok=(width == n) | ((width > n) & extra_empty))
+    for row, line in parts.filter(~pl.col("ok")).select(ROW, "l").iter_rows():
+        fields = _trim(line.split(delim), n)
+        bad.append((row, "wrong field count", f"{len(fields)} fields, header has {n}", line))
+    good = parts.filter(pl.col("ok")).select(
+        *[pl.col("p").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(header)],
+        pl.col(ROW),
+    )
+    cols = list(zip(*py_rows, strict=True)) if py_rows else [() for _ in header]
+    quoted = pl.DataFrame(
+        {
+            **{
+                name: pl.Series(name, list(col), dtype=pl.String)
+                for name, col in zip(header, cols, strict=True)
+            },
+            ROW: pl.Series(ROW, py_nums, dtype=pl.Int64),
+        }
+    )
+    frame = pl.concat([good, quoted]).sort(ROW) if quoted.height else good
+    return frame, _malformed_frame(bad).sort(ROW), n_blank
 
 
 def _trim(fields: list[str], n: int) -> list[str]:

@@ -87,7 +87,7 @@ def import_file(
     short_abandon_s: float | None = None,
     interval_min: float | None = None,
 ) -> ImportResult:
-    """Import a CSV/TSV, Parquet or Excel export into a canonical table (and write it).
+    r"""Import a CSV/TSV, Parquet or Excel export into a canonical table (and write it).
 
     Parameters
     ----------
@@ -122,6 +122,31 @@ def import_file(
     KpiError
         For every user mistake: bad arguments, unreadable files, missing columns, a file in
         which no row could be loaded.
+
+    Notes
+    -----
+    Accounting identity: ``read = loaded + quarantined`` (rows, not lines: blank lines are not
+    rows). Presets, mapping keys and the rules applied are documented in
+    ``docs/importing.md``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "calls.csv").write_text(
+    ...     "call_id,start_time,skill,disposition,wait_time,talk_time\n"
+    ...     "1,2025-01-06 09:00:00,sales,handled,0:12,00:03:20\n"
+    ...     "2,2025-01-06 09:01:00,sales,abandoned,1:05,\n"
+    ...     "3,2025-01-06 09:02:00,sales,handled,soon,00:01:00\n"
+    ... )
+    >>> result = import_file(d / "calls.csv", preset="contacts", tz="Europe/London", out=d / "ds")
+    >>> r = result.report
+    >>> r.read, r.loaded, r.quarantined, r.quarantined_by_reason
+    (3, 2, 1, {'unparseable wait_s': 1})
+    >>> result.frame.select("contact_id", "outcome", "wait_s", "talk_s").rows()
+    [('1', 'answered', 12.0, 200.0), ('2', 'abandoned_queue', 65.0, 0.0)]
+    >>> sorted(p.name for p in (d / "ds").iterdir())
+    ['contacts.parquet', 'dataset.json', 'import_report.json', 'quarantine']
     """
     if (preset is None) == (mapping is None):
         raise KpiError(

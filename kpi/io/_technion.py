@@ -46,7 +46,7 @@ from datetime import datetime
 import polars as pl
 
 from kpi.errors import KpiError
-from kpi.io._mapping import Staged, drop_duplicates, norm, rejected_frame
+from kpi.io._mapping import Staged, check_scalar, drop_duplicates, norm, rejected_frame
 from kpi.io._parse import localize
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
@@ -156,6 +156,8 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         ``contacts`` rows with ``priority`` and ``vru_line`` extras, and rejected rows.
     """
     cols = _columns(source)
+    for field_name, c in cols.items():
+        check_scalar(source, c, f"the technion field {field_name}")
     f = source.frame.select(
         pl.col(ROW),
         *[pl.col(c).cast(pl.String).str.strip_chars().alias(norm(f)) for f, c in cols.items()],
