@@ -150,21 +150,33 @@ def _duration(text: str, *, arg: str) -> tuple[int, str]:
     return int(m[1]), m[2]
 
 
-def _shifted(lf: pl.LazyFrame, by: Sequence[str], n: int, unit: str) -> pl.LazyFrame:
+def _shifted(lf: pl.LazyFrame, n: int, unit: str) -> pl.LazyFrame:
     """``lf`` with ``period`` moved forward by ``n`` ``unit`` (a row of p appears at p + shift).
 
     Calendar shifts (days and longer) keep the local wall time; a stamp that does not exist
     after the shift (inside a DST gap) is dropped, and where two stamps land on one (the
     repeated hour), the earlier one is kept, so the result has unique keys.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> z = ZoneInfo("Europe/London")
+    >>> stamps = [datetime(2026, 3, 22, 1, 30, tzinfo=z), datetime(2026, 3, 22, 2, 30, tzinfo=z)]
+    >>> out = _shifted(pl.LazyFrame({"period": stamps}), 1, "w").collect()
+    >>> out["period"].dt.strftime("%d %H:%M %Z").to_list()  # 01:30 on 29 March does not exist
+    ['29 02:30 BST']
     """
     p = pl.col("period")
     out = lf.with_columns(p.alias("_orig"), p.dt.offset_by(f"{n}{unit}").alias("period"))
     if unit in _CALENDAR_UNITS:
-        out = (
-            out.filter(pl.col("period").dt.time() == pl.col("_orig").dt.time())
-            .sort([*by, "_orig"], nulls_last=True)
-            .unique(subset=[*by, "period"], keep="first", maintain_order=True)
-        )
+        orig = pl.col("_orig")
+        # the second pass through a repeated (fall-back) hour: an hour earlier reads the same
+        # or a later wall-clock time
+        repeated = orig.dt.offset_by("-1h").dt.replace_time_zone(
+            None
+        ) >= orig.dt.replace_time_zone(None)
+        out = out.filter((pl.col("period").dt.time() == orig.dt.time()) & ~repeated)
     return out.drop("_orig")
 
 
@@ -450,7 +462,7 @@ def change(
         measures=True,
     )
     keys = [*by_t, "period"]
-    lf = res.frame
+    lf = res.frame.cache()  # read by the value and by each shifted copy: compute it once
     names = lf.collect_schema().names()
     kpis = res.metrics
     shifts = {"previous": (grain, "previous"), "year": (YEAR_SHIFT[grain], "year_ago")}
@@ -460,7 +472,7 @@ def change(
         spec, name = shifts[c]
         n, unit = _duration(spec, arg="every")
         base = _shifted(
-            lf.select(*keys, *[pl.col(k).alias(f"_{name}__{k}") for k in kpis]), by_t, n, unit
+            lf.select(*keys, *[pl.col(k).alias(f"_{name}__{k}") for k in kpis]), n, unit
         )
         lf = lf.join(base, on=keys, how="left", nulls_equal=True)
     if "target" in cmp:
@@ -831,24 +843,33 @@ def anomalies(
     raw = pl.col(metric).cast(pl.Float64)
     # counts are scored on the variance-stabilised scale √(x + 3/8) (Anscombe)
     y_expr = (pl.max_horizontal(raw, pl.lit(0.0)) + 0.375).sqrt() if is_count else raw
-    point = s.lf.select(*keys, y_expr.alias("_ref"), raw.alias("_raw"))
+    base = s.lf.cache()  # the series, read for the points and for their references
+    point = base.select(*keys, y_expr.alias("_ref"), raw.alias("_raw"))
     refs = pl.concat(
-        [_shifted(point, by_l, k * n_season, unit) for k in range(1, lookback + 1)],
+        [_shifted(point, k * n_season, unit) for k in range(1, lookback + 1)],
         how="vertical",
     )
-    r = pl.col("_ref")
-    med = r.median()
-    ref = refs.group_by(keys).agg(
+    # one group_by on the stamp's integer value (much faster than a zoned datetime key) that
+    # gathers each point's reference values into a list; medians and deviations are then list
+    # operations (nested aggregations in a group_by are several times slower)
+    kk = [*by_l, "_pk"]
+    lists = (
+        refs.filter(pl.col("_ref").is_not_null())
+        .with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
+        .group_by(kk)
+        .agg(pl.col("_ref").alias("_l"), pl.col("_raw").alias("_lr"))
+        .with_columns(pl.col("_l").list.median().alias("_c"))
+    )
+    dev = (pl.col("_l") - pl.col("_c")).list.eval(pl.element().abs())
+    raw_median = pl.col("_lr").list.median()
+    ref = lists.with_columns(dev.alias("_d")).select(
+        *kk,
         # the expected value is the median in the KPI's unit; on the √ scale of counts that
         # is √(median + 3/8) (the same as the median of √(x + 3/8) for an odd count)
-        (
-            (pl.col("_raw").median().clip(lower_bound=0) + 0.375).sqrt()
-            if is_count
-            else pl.col("_raw").median()
-        ).alias("_m"),
-        (r - med).abs().median().alias("_mad"),
-        (r - med).abs().mean().alias("_meanad"),
-        r.count().cast(pl.UInt32).alias("_n"),
+        ((raw_median.clip(lower_bound=0) + 0.375).sqrt() if is_count else raw_median).alias("_m"),
+        pl.col("_d").list.median().alias("_mad"),
+        pl.col("_d").list.mean().alias("_meanad"),
+        pl.col("_l").list.len().cast(pl.UInt32).alias("_n"),
     )
     m = pl.col("_m")
     y = pl.col("_y")
@@ -916,7 +937,8 @@ def anomalies(
         return pl.max_horizontal(pl.max_horizontal(e, pl.lit(0.0)) ** 2 - 0.375, pl.lit(0.0))
 
     lf = (
-        s.lf.join(ref, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        base.with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
+        .join(ref, on=kk, how="left", nulls_equal=True, maintain_order="left")
         .with_columns(y_expr.alias("_y"), weight.alias("_w"))
         .with_columns(
             pl.when(ok & (pl.col("_w") > 0))
@@ -939,7 +961,20 @@ def anomalies(
         )
         .with_columns(flag.alias(f"{metric}_anomaly"))
         .with_columns(effect.alias(f"{metric}_effect"))
-        .drop("_m", "_mad", "_meanad", "_n", "_y", "_w", "_u", "_pool_n", "_s", "_su", "_sigma")
+        .drop(
+            "_pk",
+            "_m",
+            "_mad",
+            "_meanad",
+            "_n",
+            "_y",
+            "_w",
+            "_u",
+            "_pool_n",
+            "_s",
+            "_su",
+            "_sigma",
+        )
         .sort(keys, nulls_last=True, maintain_order=True)
     )
     weight_text = (
@@ -1397,10 +1432,9 @@ def attach_events(
     by_l = list(s.by)
     keys = [*by_l, "period"]
     per_team = "team" in by_l
+    src = (s.lf.drop("events") if "events" in s.names else s.lf).cache()
     bins = (
-        s.lf.select(keys)
-        .unique()
-        .with_columns(pl.col("period").dt.offset_by(every).alias("_pend"))
+        src.select(keys).unique().with_columns(pl.col("period").dt.offset_by(every).alias("_pend"))
     )
     pairs = bins.join_where(
         ev, pl.col("_start") < pl.col("_pend"), pl.col("_last") >= pl.col("period")
@@ -1420,14 +1454,13 @@ def attach_events(
         .group_by(keys, maintain_order=True)
         .agg(pl.col("_l").unique(maintain_order=True).str.join("; ").alias("events"))
     )
-    base = s.lf.drop("events") if "events" in s.names else s.lf
-    frame = base.join(per_period, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    frame = src.join(per_period, on=keys, how="left", nulls_equal=True, maintain_order="left")
     span = bins.select(pl.col("period").min().alias("_lo"), pl.col("_pend").max().alias("_hi"))
     in_span = ev.join(span, how="cross").filter(
         (pl.col("_start") < pl.col("_hi")) & (pl.col("_last") >= pl.col("_lo"))
     )
     if per_team:
-        teams = s.lf.select("team").unique()
+        teams = src.select("team").unique()
         tidy = in_span.join(teams, how="cross").filter(
             pl.col("_team").is_null() | (pl.col("_team") == pl.col("team"))
         )

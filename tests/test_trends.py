@@ -887,3 +887,38 @@ def test_sample_dataset(request):
         daily_r = evaluate(ds, "aht", by="team", every="1d")
         ev = attach_events(daily_r, ds, every="1d")
         assert ev.frame.collect().height == daily_r.frame.collect().height
+
+
+def test_shifts_across_dst_keep_unique_keys():
+    # 15-minute bins through the repeated hour of 25 October 2026 (01:00-01:59 twice)
+    stamps = pl.datetime_range(
+        datetime(2026, 10, 18, 0), datetime(2026, 10, 18, 3), "15m", time_zone=TZ, eager=True
+    )
+    stamps = pl.concat(
+        [
+            stamps,
+            pl.datetime_range(
+                datetime(2026, 10, 25, 0, tzinfo=Z),
+                datetime(2026, 10, 25, 3, tzinfo=Z),
+                "15m",
+                eager=True,
+            ).dt.convert_time_zone(TZ),
+        ]
+    )
+    frame = pl.DataFrame({"period": stamps, "aht": [float(i) for i in range(len(stamps))]})
+    df = anomalies(frame, "aht", lookback=1, min_history=1).frame.collect()
+    assert df.height == frame.height  # no row doubled by the join
+    # the first pass through 01:15 on the 25th is compared with 01:15 a week before (value
+    # 5); the second pass (GMT) has no week-earlier point
+    first = df.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 BST")
+    second = df.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 GMT")
+    assert first["aht_expected"].item() == 5.0
+    assert second["aht_history_n"].item() == 0
+    # and a week later, 01:15 sees only the first pass of the repeated hour
+    nxt = pl.DataFrame(
+        {"period": [datetime(2026, 11, 1, 1, 15, tzinfo=Z)], "aht": [0.0]}
+    ).with_columns(pl.col("period").dt.convert_time_zone(TZ))
+    both = pl.concat([frame.filter(pl.col("period").dt.day() == 25), nxt])
+    out = anomalies(both, "aht", lookback=1, min_history=1).frame.collect()
+    first_pass = frame.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 BST")
+    assert out["aht_expected"][-1] == first_pass["aht"].item()
