@@ -1,0 +1,287 @@
+"""The simulated contact centre: sites, teams, queues, topics, scales and scenarios."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "CHANNELS",
+    "QUEUES",
+    "SCALES",
+    "SCENARIOS",
+    "TEAMS",
+    "TOPICS",
+    "QueueSpec",
+    "Scenario",
+    "TeamSpec",
+    "TopicSpec",
+]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A contact reason: how long it takes, how often it is resolved, transferred, sold."""
+
+    name: str
+    complexity: float  # multiplies the channel's median talk time
+    resolve_p: float
+    transfer_p: float
+    hold_p: float
+    conv_p: float = 0.0
+    revenue_median: float = 0.0
+
+
+TOPICS: dict[str, TopicSpec] = {
+    t.name: t
+    for t in (
+        TopicSpec("billing", 1.0, 0.86, 0.04, 0.25, conv_p=0.02, revenue_median=60),
+        TopicSpec("account", 0.85, 0.89, 0.03, 0.15),
+        TopicSpec("technical", 1.6, 0.72, 0.12, 0.45),
+        TopicSpec("moving_home", 1.35, 0.80, 0.05, 0.35, conv_p=0.08, revenue_median=90),
+        TopicSpec("complaint", 1.8, 0.62, 0.15, 0.40),
+        TopicSpec("refund", 1.1, 0.82, 0.05, 0.30),
+        TopicSpec("delivery", 0.9, 0.84, 0.04, 0.25),
+        TopicSpec("upgrade", 1.2, 0.90, 0.03, 0.20, conv_p=0.30, revenue_median=120),
+        TopicSpec("new_subscription", 1.9, 0.90, 0.02, 0.25, conv_p=0.38, revenue_median=240),
+        TopicSpec("retention", 1.5, 0.76, 0.06, 0.30, conv_p=0.22, revenue_median=80),
+        # the scenario's new contact reason: long calls, often not settled at first contact
+        TopicSpec("price_change", 2.7, 0.58, 0.10, 0.55),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """Durations and behaviour common to a channel."""
+
+    name: str
+    direction: str
+    talk_median_s: float
+    talk_sigma: float
+    acw_median_s: float
+    hold_median_s: float  # 0: no hold on this channel
+    ivr_median_s: float  # IVR / bot time before the queue; 0: none
+    ivr_abandon_p: float
+    patience_mean_s: float  # inf: waits for ever (e-mail, callback requests)
+    max_wait_s: float  # flow-out (voicemail / offline message) after this wait; inf: none
+    survey_p: float
+    redial_p: tuple[float, ...]
+
+
+CHANNELS: dict[str, ChannelSpec] = {
+    c.name: c
+    for c in (
+        ChannelSpec(
+            "voice", "inbound", 230, 0.55, 38, 55, 38, 0.035, 420, 900, 0.12, (0.55, 0.4, 0.25)
+        ),
+        ChannelSpec("chat", "inbound", 400, 0.5, 25, 0, 20, 0.05, 540, 900, 0.15, (0.4, 0.25)),
+        ChannelSpec(
+            "email", "inbound", 290, 0.55, 45, 0, 0, 0.0, float("inf"), float("inf"), 0.08, ()
+        ),
+        ChannelSpec(
+            "callback",
+            "outbound",
+            220,
+            0.55,
+            38,
+            50,
+            0,
+            0.0,
+            float("inf"),
+            float("inf"),
+            0.10,
+            (),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    """A team: its site and its team leaders."""
+
+    name: str
+    site: str
+    leaders: tuple[str, ...]
+    absence_p: float  # unplanned absence per scheduled day
+
+
+SITES = ("Leeds", "Bristol")
+
+TEAMS: dict[str, TeamSpec] = {
+    t.name: t
+    for t in (
+        TeamSpec("North", "Leeds", ("Priya Shah", "Tom Hughes", "Aisha Khan"), 0.045),
+        TeamSpec("South", "Bristol", ("Megan Price", "Owen Davies", "Lucy Evans"), 0.040),
+        TeamSpec("West", "Bristol", ("Rhys Morgan", "Hannah Lewis"), 0.040),
+        TeamSpec("Email", "Leeds", ("Grace Wood",), 0.035),
+        TeamSpec("Tickets", "Leeds", ("Daniel Reid", "Sophie Turner"), 0.035),
+    )
+}
+
+# opening hours per weekday (Mon..Sun) in local hours; None: closed
+_PHONE_HOURS = ((8, 20),) * 5 + ((9, 17), (10, 16))
+_OFFICE_HOURS = ((8, 18),) * 5 + ((9, 17), None)
+_TICKET_HOURS = ((8, 18),) * 5 + (None, None)
+_ALWAYS = ((0, 24),) * 7
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue (skill): its team, channel, volume, topic mix, hours and service target."""
+
+    name: str
+    team: str
+    channel: str  # voice, chat, email, callback; "ticket" for the ticket log
+    daily: float  # contacts on an average weekday at scale 1
+    topics: dict[str, float]
+    arrival_hours: tuple[tuple[int, int] | None, ...]
+    staff_hours: tuple[tuple[int, int] | None, ...]
+    profile: str  # intraday shape
+    weekly: tuple[float, ...]  # Mon..Sun volume factors
+    sl_threshold_s: float = 20.0
+    sl_target: float = 0.8
+    planning: str = "erlang"  # erlang or workload
+    night_agents: float = 0.0  # agents on a night shift (22:00-06:00) at scale 1
+    sales: bool = False
+    work_first_s: float = 0.0  # tickets: median work of the first touch
+    work_follow_s: float = 0.0  # tickets: median work of a follow-up touch
+
+
+_W_PHONE = (1.18, 1.06, 1.0, 0.98, 0.95, 0.55, 0.32)
+_W_CHAT = (1.06, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6)
+_W_EMAIL = (1.12, 1.05, 1.0, 1.0, 0.95, 0.6, 0.5)
+_W_TICKET = (1.15, 1.05, 1.0, 1.0, 0.95, 0.4, 0.3)
+
+_SERVICE_MIX = {
+    "billing": 0.33,
+    "account": 0.19,
+    "technical": 0.22,
+    "moving_home": 0.11,
+    "complaint": 0.08,
+    "upgrade": 0.07,
+}
+_CHAT_MIX = {
+    "billing": 0.34,
+    "account": 0.26,
+    "technical": 0.24,
+    "moving_home": 0.10,
+    "upgrade": 0.06,
+}
+
+QUEUES: tuple[QueueSpec, ...] = (
+    QueueSpec("North Voice", "North", "voice", 400, _SERVICE_MIX, _PHONE_HOURS, _PHONE_HOURS,
+              "phone", _W_PHONE),
+    QueueSpec("North Chat", "North", "chat", 160, _CHAT_MIX, _PHONE_HOURS, _PHONE_HOURS, "chat",
+              _W_CHAT, sl_threshold_s=60),
+    QueueSpec("South Voice", "South", "voice", 200, _SERVICE_MIX, _PHONE_HOURS, _PHONE_HOURS,
+              "phone", _W_PHONE),
+    QueueSpec("South Chat", "South", "chat", 80, _CHAT_MIX, _PHONE_HOURS, _PHONE_HOURS, "chat",
+              _W_CHAT, sl_threshold_s=60),
+    QueueSpec("Callback", "South", "callback", 55,
+              {"billing": 0.4, "technical": 0.35, "account": 0.25}, _PHONE_HOURS, _PHONE_HOURS,
+              "phone", _W_PHONE, sl_threshold_s=1800),
+    QueueSpec("West Sales", "West", "voice", 130,
+              {"new_subscription": 0.42, "upgrade": 0.30, "retention": 0.18, "billing": 0.10},
+              _PHONE_HOURS, _PHONE_HOURS, "phone", _W_PHONE, sales=True),
+    QueueSpec("West Chat", "West", "chat", 55,
+              {"new_subscription": 0.5, "upgrade": 0.32, "billing": 0.18}, _PHONE_HOURS,
+              _PHONE_HOURS, "chat", _W_CHAT, sl_threshold_s=60, sales=True),
+    QueueSpec("Email", "Email", "email", 140,
+              {"billing": 0.3, "account": 0.27, "refund": 0.25, "complaint": 0.18}, _ALWAYS,
+              _OFFICE_HOURS, "email", _W_EMAIL, planning="workload", night_agents=1.0),
+    QueueSpec("Tickets", "Tickets", "ticket", 250,
+              {"refund": 0.3, "delivery": 0.26, "account": 0.18, "complaint": 0.14,
+               "technical": 0.12},
+              _ALWAYS, _TICKET_HOURS, "ticket", _W_TICKET, planning="workload",
+              work_first_s=600, work_follow_s=300),
+)  # fmt: skip
+
+
+def intraday(profile: str, hour: np.ndarray) -> np.ndarray:
+    """Relative arrival intensity by local hour (float) for an intraday profile."""
+    h = np.asarray(hour, dtype=np.float64)
+    if profile == "phone":
+        return 0.55 + np.exp(-(((h - 10.5) / 1.6) ** 2)) + 0.8 * np.exp(-(((h - 14.5) / 2.0) ** 2))
+    if profile == "chat":
+        return (
+            0.5 + 0.9 * np.exp(-(((h - 13) / 3.0) ** 2)) + 0.7 * np.exp(-(((h - 19) / 1.6) ** 2))
+        )
+    if profile == "email":
+        return 0.25 + np.exp(-(((h - 11.5) / 3.5) ** 2)) + 0.4 * np.exp(-(((h - 20) / 2.5) ** 2))
+    if profile == "ticket":
+        return 0.15 + np.exp(-(((h - 12) / 4.0) ** 2))
+    raise ValueError(profile)
+
+
+#: Named scales: a multiplier of the default volumes.
+SCALES: dict[str, float] = {
+    "tiny": 0.05,
+    "small": 0.2,
+    "default": 1.0,
+    "large": 10.0,
+    "bench": 90.0,
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Changes injected into the steady centre (months count from 0 = the first month).
+
+    ``attrition``: (team, fraction of the team's agents who leave on the last working day of
+    ``attrition_month``). ``new_topic``: a contact reason that appears from ``new_topic_month``
+    in ``new_topic_queues`` with volume shares by month (relative to the queue's own volume).
+    ``hiring``: (team, fraction of the leavers replaced) starting on the first Monday of
+    ``hiring_month``.
+    """
+
+    name: str
+    description: str
+    attrition: tuple[tuple[str, float], ...] = ()
+    attrition_month: int = 0
+    new_topic: str | None = None
+    new_topic_share: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    new_topic_month: int = 1
+    hiring: tuple[tuple[str, float], ...] = ()
+    hiring_month: int = 2
+    metric_periods: tuple[int, int] = (0, 1)
+    responsible: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def new_topic_queues(self) -> tuple[str, ...]:
+        """Queues the new topic appears in."""
+        return tuple(self.new_topic_share)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "default": Scenario(
+        name="default",
+        description=(
+            "Leeds loses staff: on the last working day of the first month team North loses "
+            "about half of its agents and team Tickets a fifth (agents.left, leave_reason "
+            "voluntary); in the second month a price change brings a new, long contact reason "
+            "(price_change) into North's voice and chat queues and the ticket log. Contacts "
+            "handled and tickets handled fall by about a quarter from the first month to the "
+            "second; South, West and Email hold steady (February is only shorter). Replacements "
+            "start training on the first Monday of the third month and North partly recovers."
+        ),
+        attrition=(("North", 0.55), ("Tickets", 0.2)),
+        attrition_month=0,
+        new_topic="price_change",
+        new_topic_share={
+            "North Voice": (0.35, 0.18),
+            "North Chat": (0.35, 0.18),
+            "Tickets": (0.08, 0.04),
+        },
+        new_topic_month=1,
+        hiring=(("North", 0.85), ("Tickets", 1.0)),
+        hiring_month=2,
+        responsible={"contacts_handled": ("North",), "tickets_handled": ("Tickets",)},
+    ),
+    "steady": Scenario(
+        name="steady",
+        description="No injected change: only calendar, seasonality, noise and normal churn.",
+    ),
+}

@@ -1,0 +1,157 @@
+"""Run every queue through the engine, in parallel worker processes when the volume is large."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from kpi._sim.clock import Clock
+from kpi._sim.config import CHANNELS, QueueSpec
+from kpi._sim.demand import REPEAT_P, TICKET_PENDING_P, TICKET_REOPEN_P, QueueDemand
+from kpi._sim.engine import run_queue
+from kpi._sim.plan import Roster, Schedule
+
+__all__ = ["engine_spec", "run_all"]
+
+PARALLEL_MIN_JOBS = 400_000
+
+
+def engine_spec(
+    clock: Clock, qi: int, q: QueueSpec, qd: QueueDemand, sched: Schedule, roster: Roster
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The engine input of queue ``qi``; also its agents (global) and window indices."""
+    agents = np.nonzero(roster.queue == qi)[0]
+    wmask = np.nonzero(roster.queue[sched.w_agent] == qi)[0]
+    local = np.searchsorted(agents, sched.w_agent[wmask])
+    idx = np.arange(len(agents))
+    wfirst = np.searchsorted(local, idx, side="left")
+    wend = np.searchsorted(local, idx, side="right")
+    fc = qd.forecast
+    day_sum = np.bincount(clock.slot_day, weights=fc, minlength=clock.n_days)
+    next_open = np.full(clock.n_days, -1, dtype=np.int64)
+    nxt = -1
+    for d in range(clock.n_days - 1, -1, -1):
+        if day_sum[d] > 0:
+            nxt = d
+        next_open[d] = nxt
+    if q.channel == "ticket":
+        mode, max_wait, redial = "ticket", np.inf, ()
+    else:
+        ch = CHANNELS[q.channel]
+        mode, max_wait, redial = "contact", ch.max_wait_s, ch.redial_p
+    spec = {
+        "mode": mode,
+        "base_t": qd.base_t,
+        "base_row": qd.base_row,
+        "cursor": qd.cursor,
+        "pool_end": qd.pool_end,
+        "ws_act": sched.ws_act[wmask],
+        "ws": sched.ws[wmask],
+        "we": sched.we[wmask],
+        "gap": sched.gap[wmask],
+        "w_speed": sched.w_speed[wmask],
+        "w_rfac": sched.w_rfac[wmask],
+        "wfirst": wfirst,
+        "wend": wend,
+        "max_wait_s": max_wait,
+        "p_redial": redial,
+        "p_repeat": REPEAT_P,
+        "ticket_p": (TICKET_PENDING_P + TICKET_REOPEN_P[0], *TICKET_REOPEN_P[1:]),
+        "t_end": float(clock.t_end),
+        "slot_s": 900.0,
+        "cum": np.concatenate([[0.0], np.cumsum(fc)]),
+        "slot_day": clock.slot_day,
+        "day_slot0": clock.day_slot0,
+        "next_open_day": next_open,
+        "open_slot": (fc > 0).astype(np.int8),
+    }
+    for key in ("patience", "talk", "other", "ivr", "ivrab", "q_res", "u_sp", "del0", "del1"):
+        spec[key] = qd.rows[key]
+    spec["u_tod"] = qd.rows["u_tod"]
+    spec["topic"] = qd.rows["topic"]
+    return spec, agents, wmask
+
+
+def run_all(
+    specs: list[dict],
+    names: list[str],
+    *,
+    workers: int | None = None,
+    report: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Run each spec; in ``workers`` processes (spawned, so polars is never forked) if large."""
+    total = sum(len(s["base_t"]) for s in specs)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_JOBS else 1
+    results: list[dict | None] = [None] * len(specs)
+    order = sorted(range(len(specs)), key=lambda i: -len(specs[i]["base_t"]))
+    t0 = time.perf_counter()
+    done = 0
+
+    def note(i: int) -> None:
+        nonlocal done
+        done += 1
+        if report:
+            n = int((results[i]["code"] >= 0).sum())  # type: ignore[index]
+            report(
+                f"queue {done}/{len(specs)} {names[i]}: {n:,} contacts "
+                f"({time.perf_counter() - t0:.1f} s)"
+            )
+
+    if workers <= 1 or len(specs) == 1:
+        for i in order:
+            results[i] = run_queue(specs[i])
+            note(i)
+        return results  # type: ignore[return-value]
+    # Worker processes are fresh interpreters fed through pipes: no fork (polars is
+    # multi-threaded) and no re-import of the caller's __main__ (scripts need no guard).
+    bins: list[list[int]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for i in order:  # longest job first onto the least loaded worker
+        k = loads.index(min(loads))
+        bins[k].append(i)
+        loads[k] += len(specs[i]["base_t"])
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def serve(items: list[int]) -> None:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from kpi._sim.engine import worker_main; worker_main()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            if proc.stdin is None or proc.stdout is None:  # pragma: no cover
+                raise RuntimeError("queue worker pipes not open")
+            pickle.dump([specs[i] for i in items], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.close()
+            for i in items:
+                res = pickle.load(proc.stdout)
+                with lock:
+                    results[i] = res
+                    note(i)
+            if proc.wait() != 0:
+                raise RuntimeError(f"queue worker failed with exit code {proc.returncode}")
+        except BaseException as exc:  # re-raised in the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=serve, args=(b,)) for b in bins if b]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+    return results  # type: ignore[return-value]
