@@ -223,6 +223,8 @@ def test_technion_crafted_defects(tmp_path):
     assert fold["arrival_ts"].astimezone(ZoneInfo("UTC")) == datetime(
         1999, 9, 2, 22, 30, tzinfo=ZoneInfo("UTC")
     )
+    # exits are the localised start plus the recorded seconds: 14 s in queue, whatever the fold
+    assert (fold["end_ts"] - fold["queue_ts"]).total_seconds() == 14
     dst = r.inferred["daylight-saving changes"]
     assert dst.startswith("1 call(s) with times in the spring-forward gap")
     assert "; 1 call(s) with times in the repeated hour" in dst
@@ -598,11 +600,30 @@ def test_ambiguous_day_month_order_is_an_error(tmp_path):
         ({"table": "tickets", "interval_threshold_s": 20}, 'applies to table = "intervals" only'),
         ({"table": "intervals", "interval_threshold_s": -1}, "must be a number of seconds >= 0"),
         ({"table": "contacts", "read": {"delim": ";"}}, "unknown key read.delim"),
+        ({"table": "contacts", "extra": {"source_row": "x"}}, "'source_row' is reserved"),
+        ({"table": "contacts", "extra": {"queue": "x"}}, "'queue' is a canonical column"),
     ],
 )
 def test_mapping_errors(spec, message):
     with pytest.raises(KpiError, match=message):
         load_mapping(spec)
+
+
+def test_extra_columns_and_odd_headers(tmp_path):
+    f = _mini(tmp_path, "__row,start,q,w,Prio\n7,2025-01-06 09:00,A,3,high\n")
+    spec = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {"arrival_ts": "start", "queue": "q", "wait_s": "w"},
+        "defaults": {"outcome": "abandoned_queue", "talk_s": 0},
+        "extra": {"priority": "Prio"},
+    }
+    frame = import_file(f, mapping=spec).frame
+    assert frame["priority"].to_list() == ["high"]
+    assert frame["source_row"].to_list() == [2]
+    spec["keep_unmapped"] = True
+    frame = import_file(f, mapping=spec).frame
+    assert frame["row_2"].to_list() == ["7"]  # the file's own "__row" column, renamed
 
 
 def test_mapping_file_errors(tmp_path):

@@ -265,6 +265,8 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
             raise KpiError(
                 f"{name}: extra.{new}: {new!r} is a canonical column; use columns.{new}"
             )
+        if new in ("source_row", "source_file") or new.startswith("__"):
+            raise KpiError(f"{name}: extra.{new}: the name {new!r} is reserved; choose another")
         m.extra[new] = src
     for col, fmt in section("formats").items():
         check_canon("formats", col)

@@ -219,6 +219,7 @@ def _read_parquet(path: Path) -> Source:
         frame = pl.read_parquet(path)
     except _READ_ERRORS as exc:  # polars raises several exception types for corrupt files
         raise KpiError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
+    frame = frame.rename(dict(zip(frame.columns, _unique_names(frame.columns), strict=True)))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame = frame.select(*[c for c in frame.columns if c != ROW], ROW)
     info = {"format": "parquet", "rows_are": "record number (1 = first record)"}
@@ -257,7 +258,8 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
         raise KpiError(f"{path}: cannot read sheet {names[idx]!r} ({_first_line(exc)})") from None
     if frame.width == 0:
         raise KpiError(f"{path}: sheet {names[idx]!r} is empty")
-    frame = frame.rename({c: c.strip() for c in frame.columns if c.strip() and c.strip() != c})
+    names = _unique_names([c.strip() for c in frame.columns])
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
     )
@@ -556,7 +558,7 @@ def _trim(fields: list[str], n: int) -> list[str]:
 
 
 def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {ROW: 1}
     out = []
     for i, name in enumerate(names):
         base = name or f"column_{i + 1}"

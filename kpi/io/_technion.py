@@ -8,7 +8,10 @@ Reading the clock fields
     ``vru_entry``. Exit times carry no date, so each exit is dated as start + the recorded
     ``*_time`` (the source's ``*_time = (exit - start) mod 86,400``), which places exits after
     midnight on the next day. Stage starts (``q_start``, ``ser_start``) are dated to the day
-    that puts them nearest (within 12 hours) to the end of the previous stage.
+    that puts them nearest (within 12 hours) to the end of the previous stage. Only the clock
+    times that start a stage are localised (with the DST rule of :func:`kpi.io._parse.localize`);
+    exits are those instants plus the recorded seconds, so a call across a DST change keeps its
+    recorded durations.
 ``0:00:00`` sentinel
     A stage (queue, service) is absent when its start, its exit and its ``*_time`` are all
     0; otherwise ``0:00:00`` is a real midnight (e.g. ``q_start 0:00:00, q_time 27``).
@@ -245,31 +248,44 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
     ser_ref = pl.when(pl.col("_queued")).then(pl.col("_qexit")).otherwise(pl.col("_vexit"))
     f = f.with_columns(_sstart=_nearest(pl.col("_ser_start"), ser_ref))
     f = f.with_columns(_sexit=pl.col("_sstart") + _secs(pl.col("_ser_time")))
+    # The clock times that start a stage get the site zone (DST rule of kpi.io._parse.localize);
+    # each exit is that instant plus the recorded duration, so end - start = *_time always.
+    for c, present in (("_entry", True), ("_qstart", "_queued"), ("_sstart", "_served")):
+        aware, gap, fold = localize(pl.col(c), tz)
+        mask = pl.lit(True) if present is True else pl.col(present)
+        f = f.with_columns(
+            aware.alias(f"{c}_z"), (gap & mask).alias(f"_gap{c}"), (fold & mask).alias(f"_fold{c}")
+        )
+    f = f.with_columns(
+        _vexit_z=pl.col("_entry_z") + _secs(pl.col("_vru_time")),
+        _qexit_z=pl.col("_qstart_z") + _secs(pl.col("_q_time")),
+        _sexit_z=pl.col("_sstart_z") + _secs(pl.col("_ser_time")),
+    )
     ans = pl.col("_answered")
     skew = pl.col("_vru_time") < 0
     answer_ts = (
         pl.when(ans)
         .then(
             pl.when(pl.col("_served"))
-            .then(pl.col("_sstart"))
+            .then(pl.col("_sstart_z"))
             .when(pl.col("_queued"))
-            .then(pl.col("_qexit"))
-            .otherwise(pl.col("_vexit"))
+            .then(pl.col("_qexit_z"))
+            .otherwise(pl.col("_vexit_z"))
         )
         .alias("answer_ts")
     )
     f = f.with_columns(answer_ts)
     f = f.with_columns(
-        arrival_ts=pl.when(skew).then(pl.col("_vexit")).otherwise(pl.col("_entry")),
+        arrival_ts=pl.when(skew).then(pl.col("_vexit_z")).otherwise(pl.col("_entry_z")),
         queue_ts=pl.when(pl.col("_queued"))
-        .then(pl.col("_qstart"))
+        .then(pl.col("_qstart_z"))
         .when(ans)
         .then(pl.col("answer_ts")),
         end_ts=pl.when(ans)
-        .then(pl.when(pl.col("_served")).then(pl.col("_sexit")).otherwise(pl.col("answer_ts")))
+        .then(pl.when(pl.col("_served")).then(pl.col("_sexit_z")).otherwise(pl.col("answer_ts")))
         .when(pl.col("_queued"))
-        .then(pl.col("_qexit"))
-        .otherwise(pl.col("_vexit")),
+        .then(pl.col("_qexit_z"))
+        .otherwise(pl.col("_vexit_z")),
         ivr_s=pl.col("_vru_time").clip(lower_bound=0).cast(pl.Float64),
         wait_s=pl.when(pl.col("_queued"))
         .then(pl.col("_q_time").cast(pl.Float64))
@@ -324,13 +340,6 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         _unident=pl.col("customer_id").str.contains(r"^0+$"),
         _bad_priority=pl.col("priority").is_not_null() & _int("priority").is_null(),
     )
-    # -------------------------------------------------------------------- time zone
-    dst_flags = []
-    for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts"):
-        aware, gap, fold = localize(pl.col(c), tz)
-        f = f.with_columns(aware.alias(f"__{c}"), gap.alias(f"_gap_{c}"), fold.alias(f"_fold_{c}"))
-        dst_flags.append(c)
-    f = f.with_columns(pl.col(f"__{c}").alias(c) for c in dst_flags)
     out_cols = [
         "contact_id",
         "channel",
