@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,8 @@ class SearchParams:
     sigma_floor: float = 0.002
     #: number of size classes for the noise model
     noise_bins: int = 10
+    #: an element is split into finer ones only if fewer of its leaves moved than this share
+    refine_below: float = 0.9
     #: most elements returned
     max_elements: int = 10
     #: alternatives kept per selected element, for the explanation
@@ -201,9 +204,6 @@ class _Cuboid:
             key //= card
         return tuple(reversed(out))
 
-    def compact(self, keep: np.ndarray) -> None:
-        self.index = self.index[keep]
-
 
 def _sample(model: LeafModel, params: SearchParams, n_act: int) -> tuple[np.ndarray, np.ndarray]:
     """Leaves kept for the search and their weights (all, weight 1, unless the table is huge)."""
@@ -248,35 +248,109 @@ def search(
     model = leaf_model(expected, actual, params)
     act = model.active
     keep, weight = _sample(model, params, int(act.sum()))
-    d = model.deviation[act][keep]
-    s2 = model.sigma[act][keep] ** 2
-    f = expected[act][keep] * weight
-    v = actual[act][keep] * weight
-    w = weight
-    leaf_codes = codes[act][keep]
     n_dims = len(cards)
     top = n_dims if max_layer is None else max(0, min(max_layer, n_dims))
-    cuboids = [
-        _Cuboid(c, leaf_codes, cards)
-        for layer in range(top + 1)
-        for c in itertools.combinations(range(n_dims), layer)
-    ]
-    per_layer: dict[int, int] = {}
-    for c in cuboids:
-        per_layer[len(c.dims)] = per_layer.get(len(c.dims), 0) + 1
-    base = params.penalty_base * math.log(max(int(act.sum()), 2))
-    costs = [
-        base
-        + params.penalty_scale * (math.log(c.size) + math.log(per_layer[len(c.dims)]))
-        for c in cuboids
-    ]
-    floor = -0.5 * (params.z_cap**2 + np.log(2.0 * np.pi * s2))
-    null = _loglik(d, 0.0, s2, floor)
-    found: list[Found] = []
-    while len(found) < params.max_elements and len(d):
+    prob = _Problem(
+        model.deviation[act][keep],
+        model.sigma[act][keep] ** 2,
+        expected[act][keep] * weight,
+        actual[act][keep] * weight,
+        weight,
+        codes[act][keep],
+        cards,
+        top,
+        int(act.sum()),
+        params,
+    )
+    everything = np.arange(len(prob.d))
+    found = _greedy(prob, everything, range(len(prob.cuboids)), params.max_elements)
+    refined: list[tuple[Found, np.ndarray]] = []
+    for fo, members in found:
+        refined += _refine(prob, fo, members, depth=2)
+    refined.sort(key=lambda fm: -fm[0].score)
+    return [fo for fo, _ in refined[: params.max_elements]], model
+
+
+class _Problem:
+    """The kept leaves, their noise model and the cuboids, shared by every greedy run."""
+
+    def __init__(
+        self,
+        d: np.ndarray,
+        s2: np.ndarray,
+        f: np.ndarray,
+        v: np.ndarray,
+        w: np.ndarray,
+        leaf_codes: np.ndarray,
+        cards: list[int],
+        top: int,
+        n_active: int,
+        params: SearchParams,
+    ) -> None:
+        self.d, self.s2, self.f, self.v, self.w = d, s2, f, v, w
+        self.params = params
+        n_dims = len(cards)
+        self.cuboids = [
+            _Cuboid(c, leaf_codes, cards)
+            for layer in range(top + 1)
+            for c in itertools.combinations(range(n_dims), layer)
+        ]
+        per_layer: dict[int, int] = {}
+        for c in self.cuboids:
+            per_layer[len(c.dims)] = per_layer.get(len(c.dims), 0) + 1
+        base = params.penalty_base * math.log(max(n_active, 2))
+        self.costs = [
+            base + params.penalty_scale * (math.log(c.size) + math.log(per_layer[len(c.dims)]))
+            for c in self.cuboids
+        ]
+        self.floor = -0.5 * (params.z_cap**2 + np.log(2.0 * np.pi * s2))
+        self.null = _loglik(d, 0.0, s2, self.floor)
+
+
+def _refine(
+    prob: _Problem, fo: Found, members: np.ndarray, depth: int
+) -> list[tuple[Found, np.ndarray]]:
+    """Replace an element by a set of its descendants when that set explains its leaves better.
+
+    Greedy search can take a coarse element that covers several true causes plus some leaves
+    that did not move (its gain outweighs each cause alone). When a share of its leaves did not
+    move (consistency below ``refine_below``), the search runs again within its leaves among
+    strictly finer elements, and the finer set replaces it if its summed net evidence is larger;
+    the leaves no descendant claims return to the unexplained pool. Elements whose leaves all
+    moved are kept: splitting them would only fit the spread of their deviations.
+    """
+    finer = [k for k, c in enumerate(prob.cuboids) if set(c.dims) > set(fo.cuboid)]
+    if depth == 0 or not finer or members.size < 2:
+        return [(fo, members)]
+    if fo.n_moved >= prob.params.refine_below * fo.n_leaves:
+        return [(fo, members)]  # its leaves moved together: nothing to carve out
+    subs = _greedy(prob, members, finer, prob.params.max_elements, within=fo)
+    if not subs or sum(s.score for s, _ in subs) <= fo.score:
+        return [(fo, members)]
+    out: list[tuple[Found, np.ndarray]] = []
+    for s, m in subs:
+        out += _refine(prob, s, m, depth - 1)
+    return out
+
+
+def _greedy(
+    prob: _Problem,
+    sel: np.ndarray,
+    cuboid_ids: Sequence[int],
+    limit: int,
+    *,
+    within: Found | None = None,
+) -> list[tuple[Found, np.ndarray]]:
+    """Greedy selection over the leaves ``sel`` (positions) and the cuboids ``cuboid_ids``."""
+    params = prob.params
+    d, s2, f, v, w = prob.d[sel], prob.s2[sel], prob.f[sel], prob.v[sel], prob.w[sel]
+    floor, null = prob.floor[sel], prob.null[sel]
+    pos = sel
+    cubs = [(k, prob.cuboids[k], prob.cuboids[k].index[sel]) for k in cuboid_ids]
+    found: list[tuple[Found, np.ndarray]] = []
+    while len(found) < limit and len(d):
         scored: list[tuple[float, int, int, float, float]] = []  # score, cuboid, element, llr, d_e
-        for k, c in enumerate(cuboids):
-            idx = c.index
+        for k, c, idx in cubs:
             fs = np.bincount(idx, weights=f, minlength=c.n_el)
             vs = np.bincount(idx, weights=v, minlength=c.n_el)
             cnt = np.bincount(idx, minlength=c.n_el)
@@ -290,38 +364,48 @@ def search(
             outside = (d - mu) ** 2 > params.window**2 * s2_alt
             gain = np.where(outside, np.minimum(gain, 0.0), gain) * w
             llr = np.bincount(idx, weights=gain, minlength=c.n_el)
-            llr[np.abs(d_e) < params.min_deviation] = -np.inf
+            llr[(np.abs(d_e) < params.min_deviation) | (cnt == 0)] = -np.inf
             n_top = min(params.runners_up + 1, c.n_el)
             for j in np.argpartition(-llr, n_top - 1)[:n_top]:
                 if np.isfinite(llr[j]):
-                    scored.append((float(llr[j] - costs[k]), k, int(j), float(llr[j]), d_e[j]))
+                    scored.append(
+                        (float(llr[j] - prob.costs[k]), k, int(j), float(llr[j]), d_e[j])
+                    )
         if not scored:
             break
         scored.sort(key=lambda t: -t[0])
         score, k, j, llr_j, d_j = scored[0]
         if score <= 0:
             break
-        members = cuboids[k].index == j
+        members = next(idx for k2, _, idx in cubs if k2 == k) == j
         z_m = d[members] / np.sqrt(s2[members])
         moved = (np.abs(z_m) > 3) & (np.sign(z_m) == np.sign(d_j))
+        cub = prob.cuboids[k]
         found.append(
-            Found(
-                cuboid=cuboids[k].dims,
-                values=cuboids[k].values(j),
-                score=score,
-                llr=llr_j,
-                cost=costs[k],
-                deviation=float(d_j),
-                n_leaves=int(np.round(w[members].sum())),
-                n_moved=int(np.round(w[members][moved].sum())),
-                runners_up=[
-                    (cuboids[k2].dims, cuboids[k2].values(j2), s2_)
-                    for s2_, k2, j2, _, _ in scored[1 : 1 + params.runners_up]
-                ],
+            (
+                Found(
+                    cuboid=cub.dims,
+                    values=cub.values(j),
+                    score=score,
+                    llr=llr_j,
+                    cost=prob.costs[k],
+                    deviation=float(d_j),
+                    n_leaves=int(np.round(w[members].sum())),
+                    n_moved=int(np.round(w[members][moved].sum())),
+                    runners_up=[
+                        (prob.cuboids[k2].dims, prob.cuboids[k2].values(j2), sc)
+                        for sc, k2, j2, _, _ in scored[1 : 1 + params.runners_up]
+                    ]
+                    + (
+                        [(within.cuboid, within.values, within.score)]
+                        if within is not None
+                        else []
+                    ),
+                ),
+                pos[members],
             )
         )
         rest = ~members
-        d, s2, f, v, w, floor, null = (a[rest] for a in (d, s2, f, v, w, floor, null))
-        for c in cuboids:
-            c.compact(rest)
-    return found, model
+        d, s2, f, v, w, floor, null, pos = (a[rest] for a in (d, s2, f, v, w, floor, null, pos))
+        cubs = [(k2, c, idx[rest]) for k2, c, idx in cubs]
+    return found

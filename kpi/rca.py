@@ -532,8 +532,8 @@ def localize(
 
     For a ratio ``R = N / D`` the search runs on ``f = d_c * n_b / d_b`` (the numerator expected
     at the leaf's baseline rate; the total baseline rate for new leaves) against ``v = n_c``, then
-    on the volumes ``f = d_b * D_c / D_b`` against ``v = d_c`` for mix causes whose mix effect is
-    at least 10% of the change. Contributions are the shift-share effects of the segment:
+    on the volumes ``f = d_b * g`` against ``v = d_c`` (``g`` the volume-weighted median leaf
+    ratio ``d_c / d_b``) for mix causes whose mix effect is at least 10% of the change. Contributions are the shift-share effects of the segment:
     ``rate = s_c (r_c - r_b)``, ``mix = (s_c - s_b)(r_b - R_b)`` with ``s`` the segment's share of
     the denominator; over any partition they sum exactly to ``R_c - R_b``.
 
@@ -632,7 +632,7 @@ def localize(
         assert db is not None
         assert dc is not None
         vol, _ = search(
-            codes, _cards(labels), db * (tot.dc / tot.db), dc, params, max_layer=max_layer
+            codes, _cards(labels), db * _volume_trend(db, dc), dc, params, max_layer=max_layer
         )
         seen = {tuple(sorted(c.dims.items())) for c in causes}
         for fo in vol:
@@ -671,6 +671,21 @@ def localize(
     percent = den is not None and scale == 1.0 and 0 <= min(v0, v1) and max(v0, v1) <= 1
     res.narrative = _narrative(res, percent=percent, noise=model.noise_relative)
     return res
+
+
+def _volume_trend(db: np.ndarray, dc: np.ndarray) -> float:
+    """Typical volume ratio current / baseline of a leaf (median weighted by baseline volume).
+
+    The mix search compares each leaf's volume with its baseline volume times this trend, so a
+    segment whose volume doubles does not make every other segment look as if it shrank.
+    """
+    ok = (db > 0) & (dc >= 0)
+    if not ok.any():
+        return 1.0
+    r, w = dc[ok] / db[ok], db[ok]
+    order = np.argsort(r)
+    cw = np.cumsum(w[order])
+    return float(r[order][np.searchsorted(cw, cw[-1] / 2.0)])
 
 
 def _cards(labels: list[list[str]]) -> list[int]:
