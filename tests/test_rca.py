@@ -415,22 +415,15 @@ def test_cli_ratio_forms_markdown_and_file_types(tmp_path, capsys):
     with gzip.open(tmp_path / "sl.csv.gz", "wb") as fh:
         fh.write(stems.write_csv().encode())
     common = ["explain", "--dims", "team,channel,site", "--label", "SL"]
-    assert (
-        main(
-            [*common, "--table", str(tmp_path / "sl.parquet"), "--baseline-col", "ok_b"]
-            + ["--current-col", "ok_c", "--ratio", "n_b,n_c"]
-        )
-        == 0
-    )
+    parquet = ["--table", str(tmp_path / "sl.parquet"), "--baseline-col", "ok_b"]
+    assert main([*common, *parquet, "--current-col", "ok_c", "--ratio", "n_b,n_c"]) == 0
     md = capsys.readouterr().out
     assert md.startswith("# Why SL changed")
     assert "| team = N |" in md
     assert "| mix | rate |" in md
     out = tmp_path / "out.json"
-    code = main(
-        [*common, "--table", str(tmp_path / "sl.csv.gz"), "--baseline-col", "jan"]
-        + ["--current-col", "feb", "--ratio", "ok,n", "--format", "json", "--out", str(out)]
-    )
+    gz = ["--table", str(tmp_path / "sl.csv.gz"), "--baseline-col", "jan", "--current-col", "feb"]
+    code = main([*common, *gz, "--ratio", "ok,n", "--format", "json", "--out", str(out)])
     assert code == 0
     doc = json.loads(out.read_text())
     assert doc["segments"][0]["rate"] == pytest.approx(-0.1)
