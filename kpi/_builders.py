@@ -391,6 +391,26 @@ def tickets_solved() -> Measure:
 
 
 @cache
+def ticket_agents() -> Measure:
+    return Measure(
+        "ticket_agents",
+        "distinct agents who solved tickets",
+        (
+            Source(
+                "tickets",
+                pl.col("agent_id")
+                .filter(pl.col("solved_ts").is_not_null())
+                .drop_nulls()
+                .n_unique()
+                .cast(pl.Int64),
+                time="solved_ts",
+            ),
+        ),
+        kind="distinct",
+    )
+
+
+@cache
 def tickets_closed() -> Measure:
     return Measure(
         "tickets_closed",

@@ -1,0 +1,214 @@
+"""kpi.explain: exact driver decompositions, segments, narrative, rows, bad input."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from kpi import KpiError
+from kpi.data import Dataset
+from kpi.explain import Explanation, drivers, explain, format_value, narrative, rows
+from kpi.schema import conform
+
+TZ = "UTC"
+
+
+def _contacts(
+    month: int, n: int, *, team: str, talk: float, hold: float, acw: float, wait: float = 10.0
+) -> list[dict]:
+    t0 = datetime(2026, month, 3, 9, tzinfo=UTC)
+    return [
+        {
+            "contact_id": f"{team}{month}-{i}",
+            "arrival_ts": t0 + timedelta(minutes=7 * i),
+            "queue_ts": t0 + timedelta(minutes=7 * i),
+            "outcome": "answered",
+            "wait_s": wait,
+            "talk_s": talk,
+            "hold_s": hold,
+            "acw_s": acw,
+            "team": team,
+            "channel": "voice",
+            "queue": f"q{team}",
+            "topic": "billing",
+            "agent_id": f"{team}-agent{i % 3}",
+            "customer_id": f"u{team}{month}{i}",
+        }
+        for i in range(n)
+    ]
+
+
+def _agent_time(
+    month: int, team: str, agents: int, *, busy_s: float, available_s: float
+) -> list[dict]:
+    t0 = datetime(2026, month, 3, 9, tzinfo=UTC)
+    return [
+        {
+            "agent_id": f"{team}-agent{a}",
+            "team": team,
+            "site": "S",
+            "interval_start": t0,
+            "interval_s": 28800.0,
+            "scheduled_s": 28800.0,
+            "handle_s": busy_s,
+            "acw_s": 0.0,
+            "available_s": available_s,
+        }
+        for a in range(agents)
+    ]
+
+
+@pytest.fixture
+def two_months() -> Dataset:
+    """North loses an agent and slows down in February; South holds steady."""
+    contacts = (
+        _contacts(1, 60, team="North", talk=200, hold=20, acw=20)
+        + _contacts(2, 30, team="North", talk=260, hold=40, acw=20)
+        + _contacts(1, 40, team="South", talk=150, hold=0, acw=30)
+        + _contacts(2, 40, team="South", talk=150, hold=0, acw=30)
+    )
+    at = (
+        _agent_time(1, "North", 3, busy_s=60 * 240 / 3, available_s=2000)
+        + _agent_time(2, "North", 2, busy_s=30 * 320 / 2, available_s=1500)
+        + _agent_time(1, "South", 2, busy_s=40 * 180 / 2, available_s=3000)
+        + _agent_time(2, "South", 2, busy_s=40 * 180 / 2, available_s=3000)
+    )
+    tables = {
+        "contacts": conform("contacts", pl.DataFrame(contacts).lazy(), TZ),
+        "agent_time": conform("agent_time", pl.DataFrame(at).lazy(), TZ),
+    }
+    return Dataset(tables, tz=TZ)
+
+
+def test_aht_sum_tree_is_exact(two_months):
+    out = drivers(two_months, "aht", baseline="2026-01", current="2026-02")
+    # January: (60*240 + 40*180) / 100 = 216; February: (30*320 + 40*180) / 70 = 240
+    assert [d.name for d in out] == ["talk", "hold", "acw"]
+    assert sum(d.contribution for d in out) == pytest.approx(240 - 216)
+    talk = next(d for d in out if d.name == "talk")
+    assert talk.baseline == pytest.approx((60 * 200 + 40 * 150) / 100)
+    assert talk.current == pytest.approx((30 * 260 + 40 * 150) / 70)
+
+
+def test_handled_product_tree_is_exact(two_months):
+    out = drivers(two_months, "contacts_handled", baseline="2026-01", current="2026-02")
+    names = [d.name for d in out]
+    assert names == ["agents", "hours_per_agent", "occupancy", "coverage", "aht"]
+    assert sum(d.contribution for d in out) == pytest.approx(70 - 100)
+    agents = out[0]
+    assert (agents.baseline, agents.current) == (5, 4)
+    # LMDI: L(70, 100) * ln(4/5)
+    lmean = (70 - 100) / math.log(70 / 100)
+    assert agents.contribution == pytest.approx(lmean * math.log(4 / 5))
+    assert sum(d.share for d in out) == pytest.approx(1.0)
+
+
+def test_ratio_without_tree_splits_mix_and_rate(two_months):
+    # every 10th North contact is transferred, no South contact is: both rates hold steady
+    # (10% and 0%), so the fall from 6/100 to 3/70 is pure mix (North's share fell)
+    contacts = two_months["contacts"].with_columns(
+        (pl.col("team").eq("North") & pl.col("contact_id").str.ends_with("0")).alias("transferred")
+    )
+    data = {"contacts": contacts, "agent_time": two_months["agent_time"]}
+    out = drivers(data, "transfer_rate", baseline="2026-01", current="2026-02", dims=("team",))
+    by_name = {d.name: d.contribution for d in out}
+    assert by_name["mix_team"] == pytest.approx(3 / 70 - 6 / 100)
+    assert by_name["rate_team"] == pytest.approx(0.0)
+    assert sum(by_name.values()) == pytest.approx(3 / 70 - 6 / 100)
+
+
+def test_explain_headline_and_narrative(two_months):
+    e = explain(
+        two_months, "contacts_handled", baseline="2026-01", current="2026-02", dims=("team",)
+    )
+    assert e.baseline == {"period": "2026-01", "value": 100.0}
+    assert e.current == {"period": "2026-02", "value": 70.0}
+    assert e.change == {"absolute": -30.0, "relative": -0.3}
+    assert e.narrative[0] == "Contacts handled fell 30.0% from 2026-01 to 2026-02 (100 to 70)."
+    assert 3 <= len(e.narrative) <= 6
+    doc = e.to_dict()
+    assert {"metric", "baseline", "current", "change", "drivers", "segments", "narrative"} <= set(
+        doc
+    )
+    assert doc["drivers"][0]["name"] == "agents"
+    assert "# Why Contacts handled changed" in e.to_markdown()
+
+
+def test_rows_behind_a_segment(two_months):
+    out = rows(two_months, {"team": "North"}, period="2026-02").collect()
+    assert out.height == 30
+    assert set(out["team"]) == {"North"}
+    with pytest.raises(KpiError, match="has no column 'colour'"):
+        rows(two_months, {"colour": "red"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metric": "nope", "baseline": "2026-01", "current": "2026-02"}, "unknown KPI 'nope'"),
+        ({"metric": "aht", "baseline": "2026-01", "current": "2026-01"}, "same period"),
+        (
+            {"metric": "aht", "baseline": "2025-06", "current": "2026-02"},
+            "no data for aht in 2025-06",
+        ),
+        (
+            {"metric": "aht", "baseline": "2026-01", "current": "2026-02", "dims": ("colour",)},
+            "unknown dimension 'colour'",
+        ),
+    ],
+)
+def test_bad_input(two_months, kwargs, message):
+    with pytest.raises(KpiError, match=message):
+        explain(two_months, **kwargs)
+
+
+def test_no_change_is_said_plainly():
+    e = Explanation(
+        "aht",
+        "Average handle time",
+        "s",
+        "lower",
+        "d",
+        {"period": "a", "value": 200.0},
+        {"period": "b", "value": 200.0},
+        {"absolute": 0.0, "relative": 0.0},
+        [],
+        [],
+        [],
+    )
+    assert narrative(e) == ["Average handle time did not change from a to b (3 min 20 s)."]
+
+
+def test_nothing_explains_is_honest():
+    e = Explanation(
+        "aht",
+        "Average handle time",
+        "s",
+        "lower",
+        "d",
+        {"period": "a", "value": 200.0},
+        {"period": "b", "value": 220.0},
+        {"absolute": 20.0, "relative": 0.1},
+        [],
+        [],
+        [],
+    )
+    text = " ".join(narrative(e))
+    assert "No small set of teams" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "expected"),
+    [
+        (0.8123, "ratio", "81.2%"),
+        (12410, "count", "12,410"),
+        (312.4, "s", "5 min 12 s"),
+        (None, "s", "n/a"),
+        (8.26, "s", "8.3 s"),
+    ],
+)
+def test_format_value(value, unit, expected):
+    assert format_value(value, unit) == expected
