@@ -402,7 +402,7 @@ def test_rolling_unknown_metric_names_the_columns():
 # --------------------------------------------------------------------------------------------
 
 
-def weekly(values: list[float], metric: str = "aht") -> pl.DataFrame:
+def weekly(values: list[float], metric: str = "qa_score") -> pl.DataFrame:
     return pl.DataFrame(
         {
             "period": [datetime(2026, 1, 5) + timedelta(weeks=i) for i in range(len(values))],
@@ -412,33 +412,33 @@ def weekly(values: list[float], metric: str = "aht") -> pl.DataFrame:
 
 
 def test_anomaly_score_hand_computed():
-    tr = anomalies(weekly([10.0, 12.0, 11.0, 13.0, 20.0]), "aht", lookback=4, min_history=4)
+    tr = anomalies(weekly([10.0, 12.0, 11.0, 13.0, 20.0]), "qa_score", lookback=4, min_history=4)
     last = tr.frame.collect().row(-1, named=True)
     # reference 10, 12, 11, 13: median 11.5, |dev| 1.5, 0.5, 0.5, 1.5, MAD 1, σ 1.4826
-    assert last["aht_expected"] == 11.5
-    assert last["aht_score"] == pytest.approx(8.5 / 1.4826)
-    assert last["aht_lower"] == pytest.approx(11.5 - 3.5 * 1.4826)
-    assert last["aht_upper"] == pytest.approx(11.5 + 3.5 * 1.4826)
-    assert last["aht_history_n"] == 4
-    assert last["aht_anomaly"] is True
-    assert last["aht_effect"] == "bad"  # AHT up: lower is better
-    assert "robust z-score" in tr.methods["aht_anomaly"]
+    assert last["qa_score_expected"] == 11.5
+    assert last["qa_score_score"] == pytest.approx(8.5 / 1.4826)
+    assert last["qa_score_lower"] == pytest.approx(11.5 - 3.5 * 1.4826)
+    assert last["qa_score_upper"] == pytest.approx(11.5 + 3.5 * 1.4826)
+    assert last["qa_score_history_n"] == 4
+    assert last["qa_score_anomaly"] is True
+    assert last["qa_score_effect"] == "good"  # QA score up: higher is better
+    assert "robust z-score" in tr.methods["qa_score_anomaly"]
 
 
 def test_anomaly_mad_zero_uses_mean_absolute_deviation():
-    df = anomalies(weekly([10.0, 10.0, 10.0, 12.0, 11.0]), "aht", lookback=4).frame.collect()
+    df = anomalies(weekly([10.0, 10.0, 10.0, 12.0, 11.0]), "qa_score", lookback=4).frame.collect()
     # median 10, MAD 0, mean |dev| 0.5: σ = 1.2533 × 0.5
-    assert df["aht_score"][-1] == pytest.approx(1 / (1.2533 * 0.5))
-    assert df["aht_anomaly"][-1] is False
+    assert df["qa_score_score"][-1] == pytest.approx(1 / (1.2533 * 0.5))
+    assert df["qa_score_anomaly"][-1] is False
 
 
 def test_anomaly_constant_history():
-    df = anomalies(weekly([10.0] * 4 + [10.0, 9.0]), "aht", lookback=4).frame.collect()
+    df = anomalies(weekly([10.0] * 4 + [10.0, 9.0]), "qa_score", lookback=4).frame.collect()
     # 5th week: equal to the constant reference, score 0; 6th: σ 0, any change is infinite
-    assert df["aht_score"][4] == 0.0
-    assert df["aht_score"][5] == -math.inf
-    assert df["aht_anomaly"][5] is True
-    assert df["aht_effect"][5] == "good"  # AHT down
+    assert df["qa_score_score"][4] == 0.0
+    assert df["qa_score_score"][5] == -math.inf
+    assert df["qa_score_anomaly"][5] is True
+    assert df["qa_score_effect"][5] == "bad"  # QA score down
 
 
 def test_anomaly_count_floor_and_min_scale():
@@ -453,33 +453,54 @@ def test_anomaly_count_floor_and_min_scale():
     assert df["contacts_offered_lower"][-1] == 0.0  # (2.092 − 1.75)² − 0.375 < 0
     assert df["contacts_offered_upper"][-1] == pytest.approx((4.375**0.5 + 1.75) ** 2 - 0.375)
     assert df["contacts_offered_anomaly"][-1] is False
-    df = anomalies(weekly([10.0] * 4 + [12.0]), "aht", lookback=4, min_scale=1.0).frame.collect()
-    assert df["aht_score"][-1] == pytest.approx(2.0)
+    df = anomalies(
+        weekly([10.0] * 4 + [12.0]), "qa_score", lookback=4, min_scale=1.0
+    ).frame.collect()
+    assert df["qa_score_score"][-1] == pytest.approx(2.0)
 
 
 POOLED = [10.0, 11.0, 10.0, 12.0, 10.0, 13.0, 10.0, 11.0, 10.0, 12.0, 10.0, 30.0]
 
 
+def test_anomaly_durations_on_the_log_scale():
+    # AHT is a time: scored on ln(1 + x). Reference 100, 120, 110, 130 s: median 115 s; on
+    # the log scale the deviations from ln 116 give the MAD
+    refs = [100.0, 120.0, 110.0, 130.0]
+    df = anomalies(weekly([*refs, 200.0], "aht"), "aht", lookback=4).frame.collect()
+    logs = [math.log1p(v) for v in refs]
+    centre = (logs[1] + logs[2]) / 2  # median of the four logs
+    mad = sorted(abs(v - centre) for v in logs)
+    sigma = 1.4826 * (mad[1] + mad[2]) / 2
+    last = df.row(-1, named=True)
+    assert last["aht_expected"] == pytest.approx(115.0)
+    assert last["aht_score"] == pytest.approx(
+        (math.log1p(200) - math.log1p(115)) / sigma, rel=1e-3
+    )
+    assert last["aht_upper"] == pytest.approx(math.expm1(math.log1p(115) + 3.5 * sigma))
+    assert last["aht_anomaly"] is True
+    assert last["aht_effect"] == "bad"  # AHT up: lower is better
+
+
 def test_anomaly_pooled_spread_hand_computed():
     # lookback 1: each week is expected to equal the week before; eleven scored weeks (>= 10)
     # pool their deviations 1, -1, 2, -2, 3, -3, 1, -1, 2, -2, 20: median |e| = 2
-    df = anomalies(weekly(POOLED), "aht", lookback=1, min_history=1).frame.collect()
+    df = anomalies(weekly(POOLED), "qa_score", lookback=1, min_history=1).frame.collect()
     sigma = 1.4826 * 2
-    assert df["aht_score"][5] == pytest.approx(3 / sigma)  # 13 after 10
-    assert df["aht_score"][-1] == pytest.approx(20 / sigma)  # 30 after 10: 6.745
-    assert df["aht_anomaly"].to_list() == [None] + [False] * 10 + [True]
+    assert df["qa_score_score"][5] == pytest.approx(3 / sigma)  # 13 after 10
+    assert df["qa_score_score"][-1] == pytest.approx(20 / sigma)  # 30 after 10: 6.745
+    assert df["qa_score_anomaly"].to_list() == [None] + [False] * 10 + [True]
 
 
 def test_anomaly_weights_by_the_denominator():
-    # AHT over 4 contacts a week, the last week over 1 contact: u = e √w gives
+    # QA average of 4 evaluations a week, the last week of 1: u = e √n gives
     # 2, -2, 4, -4, 6, -6, 2, -2, 4, -4, 20; median |u| = 4, s = 1.4826 × 4; the last week's
-    # σ = s / √1, so its jump of 20 s is z = 3.37, no anomaly on a single contact
-    frame = weekly(POOLED).with_columns(handled=pl.Series([4] * 11 + [1]))
-    df = anomalies(frame, "aht", lookback=1, min_history=1).frame.collect()
+    # σ = s / √1, so its jump of 20 points is z = 3.37, no anomaly on a single evaluation
+    frame = weekly(POOLED).with_columns(qa_evaluations=pl.Series([4] * 11 + [1]))
+    df = anomalies(frame, "qa_score", lookback=1, min_history=1).frame.collect()
     s = 1.4826 * 4
-    assert df["aht_score"][-1] == pytest.approx(20 / s)
-    assert df["aht_score"][5] == pytest.approx(3 / (s / 2))
-    assert df["aht_anomaly"][-1] is False
+    assert df["qa_score_score"][-1] == pytest.approx(20 / s)
+    assert df["qa_score_score"][5] == pytest.approx(3 / (s / 2))
+    assert df["qa_score_anomaly"][-1] is False
 
 
 def test_anomaly_binomial_floor_for_fractions():
@@ -529,13 +550,25 @@ def test_anomaly_by_group_and_missing_weeks():
         ]
     )
     frame = frame.filter(~((pl.col("team") == "B") & (pl.col("period").dt.day() == 12)))
-    df = anomalies(frame, "aht", by="team", lookback=4, min_history=3).frame.collect()
+    df = anomalies(frame, "qa_score", by="team", lookback=4, min_history=3).frame.collect()
     a = df.filter(pl.col("team") == "A")
     b = df.filter(pl.col("team") == "B")
-    assert a["aht_anomaly"].to_list() == [None, None, None, False, True]
+    assert a["qa_score_anomaly"].to_list() == [None, None, None, False, True]
     # B lost its second week: its weeks 3, 4, 5 have 1, 2 and 3 earlier values
-    assert b["aht_history_n"].to_list() == [0, 1, 2, 3]
-    assert b["aht_anomaly"].to_list() == [None, None, None, False]
+    assert b["qa_score_history_n"].to_list() == [0, 1, 2, 3]
+    assert b["qa_score_anomaly"].to_list() == [None, None, None, False]
+
+
+@pytest.mark.parametrize("metric", ["aht", "contacts_offered", "qa_score"])
+def test_anomaly_null_values_are_neither_scored_nor_history(metric):
+    # a week without a value (no contacts handled) is no point and no reference, on every
+    # scoring scale (log for times, √ for counts, plain)
+    df = anomalies(
+        weekly([10.0, None, 12.0, 11.0, None, 13.0], metric), metric, lookback=4, min_history=1
+    ).frame.collect()
+    assert df[f"{metric}_score"].is_null().to_list() == [True, True, False, False, True, False]
+    assert df[f"{metric}_history_n"].to_list() == [0, 1, 1, 2, 3, 2]
+    assert df[f"{metric}_anomaly"].null_count() == 3
 
 
 def test_anomaly_bad_input():
@@ -905,20 +938,20 @@ def test_shifts_across_dst_keep_unique_keys():
             ).dt.convert_time_zone(TZ),
         ]
     )
-    frame = pl.DataFrame({"period": stamps, "aht": [float(i) for i in range(len(stamps))]})
-    df = anomalies(frame, "aht", lookback=1, min_history=1).frame.collect()
+    frame = pl.DataFrame({"period": stamps, "qa_score": [float(i) for i in range(len(stamps))]})
+    df = anomalies(frame, "qa_score", lookback=1, min_history=1).frame.collect()
     assert df.height == frame.height  # no row doubled by the join
     # the first pass through 01:15 on the 25th is compared with 01:15 a week before (value
     # 5); the second pass (GMT) has no week-earlier point
     first = df.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 BST")
     second = df.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 GMT")
-    assert first["aht_expected"].item() == 5.0
-    assert second["aht_history_n"].item() == 0
+    assert first["qa_score_expected"].item() == 5.0
+    assert second["qa_score_history_n"].item() == 0
     # and a week later, 01:15 sees only the first pass of the repeated hour
     nxt = pl.DataFrame(
-        {"period": [datetime(2026, 11, 1, 1, 15, tzinfo=Z)], "aht": [0.0]}
+        {"period": [datetime(2026, 11, 1, 1, 15, tzinfo=Z)], "qa_score": [0.0]}
     ).with_columns(pl.col("period").dt.convert_time_zone(TZ))
     both = pl.concat([frame.filter(pl.col("period").dt.day() == 25), nxt])
-    out = anomalies(both, "aht", lookback=1, min_history=1).frame.collect()
+    out = anomalies(both, "qa_score", lookback=1, min_history=1).frame.collect()
     first_pass = frame.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 BST")
-    assert out["aht_expected"][-1] == first_pass["aht"].item()
+    assert out["qa_score_expected"][-1] == first_pass["qa_score"].item()
