@@ -365,31 +365,47 @@ def _csv_frame(contacts: pl.DataFrame, tz: str) -> pl.DataFrame:
 
 
 def _write_csv(contacts: pl.DataFrame, path: Path, tz: str, periods: dict) -> str:
-    """Write ``contacts.csv`` under :data:`CSV_LIMIT_BYTES`; return what it holds (a phrase)."""
+    """Write ``contacts.csv`` under :data:`CSV_LIMIT_BYTES`; return what it holds (a phrase).
+
+    Everything if it fits, else the first month, else the first whole days of it.
+    """
     frame = _csv_frame(contacts, tz)
     fmt = "%Y-%m-%d %H:%M:%S"
-    n = frame.height
-    head = min(n, 20_000)
-    per_row = max(
-        len(frame.head(head).write_csv(datetime_format=fmt).encode()) / max(head, 1), 1.0
-    )
-    budget = int(CSV_LIMIT_BYTES * 0.97 / per_row)
+    head = min(frame.height, 20_000)
+    per_row = max(len(frame.head(head).write_csv(datetime_format=fmt)) / max(head, 1), 1.0)
+
+    def fits(f: pl.DataFrame) -> bytes | None:
+        if f.height * per_row > 1.3 * CSV_LIMIT_BYTES:  # clearly too big: do not render it
+            return None
+        data = f.write_csv(datetime_format=fmt).encode()
+        return data if len(data) <= CSV_LIMIT_BYTES else None
+
     what = "every contact of the sample"
-    if n > budget:
+    data = fits(frame)
+    if data is None:
         day = pl.col("arrival_ts").dt.date()
         base = periods.get("baseline")
         if base:
             a, b = dt.date.fromisoformat(base["start"]), dt.date.fromisoformat(base["end"])
             frame = frame.filter((day >= a) & (day < b))
             what = f"the first month only ({base['label']})"
-        if frame.height > budget:
+            data = fits(frame)
+        if data is None:
             days = frame.group_by(day.alias("d")).len().sort("d")
-            keep = days.filter(days["len"].cum_sum() <= budget)["d"]
-            last = keep.max() if keep.len() else days["d"].min()
-            frame = frame.filter(day <= last)
-            what = f"the contacts arriving from {days['d'].min()} to {last} only"
+            cum = days["len"].cum_sum()
+            n_days = max(1, int((cum <= CSV_LIMIT_BYTES / per_row).sum()))
+            while data is None and n_days >= 1:
+                last = days["d"][n_days - 1]
+                part = frame.filter(day <= last)
+                data = fits(part)
+                n_days -= 1
+            if data is None:  # a single day is larger than the limit: its first rows
+                part = frame.head(int(CSV_LIMIT_BYTES / per_row * 0.9))
+                data = part.write_csv(datetime_format=fmt).encode()
+                last = part["arrival_ts"].max().date()  # type: ignore[union-attr]
+            what = f"the contacts arriving from {days['d'][0]} to {last} only"
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_csv(tmp, datetime_format=fmt)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return what
 

@@ -272,7 +272,8 @@ def make_roster(
         hc = max(1, round(fte / (1 - PART_TIME_SHARE * (1 - PT_Q / FT_Q)) * level * staffing))
         n_night = 0
         if q.night_agents:
-            n_night = max(1, math.ceil(q.night_agents * scale * staffing * 7 / 5))
+            # at least two, so that every night is covered with five-night weeks
+            n_night = max(2, math.ceil(q.night_agents * scale * staffing * 7 / 5))
         for j in range(hc + n_night):
             rows.append(
                 {

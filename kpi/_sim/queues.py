@@ -127,22 +127,24 @@ def run_all(
 
     def serve(items: list[int]) -> None:
         try:
-            proc = subprocess.Popen(
+            with subprocess.Popen(
                 [sys.executable, "-c", "from kpi._sim.engine import worker_main; worker_main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
-            )
-            if proc.stdin is None or proc.stdout is None:  # pragma: no cover
-                raise RuntimeError("queue worker pipes not open")
-            pickle.dump([specs[i] for i in items], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            proc.stdin.close()
-            for i in items:
-                res = pickle.load(proc.stdout)
-                with lock:
-                    results[i] = res
-                    note(i)
-            if proc.wait() != 0:
+            ) as proc:
+                if proc.stdin is None or proc.stdout is None:  # pragma: no cover
+                    raise RuntimeError("queue worker pipes not open")
+                with proc.stdin:
+                    payload = [specs[i] for i in items]
+                    pickle.dump(payload, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                with proc.stdout:
+                    for i in items:
+                        res = pickle.load(proc.stdout)
+                        with lock:
+                            results[i] = res
+                            note(i)
+            if proc.returncode != 0:
                 raise RuntimeError(f"queue worker failed with exit code {proc.returncode}")
         except BaseException as exc:  # re-raised in the caller
             errors.append(exc)
