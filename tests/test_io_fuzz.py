@@ -155,14 +155,14 @@ def test_uncorrupted_bases_load_cleanly():
 
 
 @pytest.mark.parametrize("name", sorted(BASES))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=ops)
 def test_fuzz_corrupted_files(name, operations):
     check(name, corrupt(BASES[name][0], operations))
 
 
 @given(data=st.binary(max_size=400))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 def test_fuzz_arbitrary_bytes(data):
     check("contacts.csv", data)
 

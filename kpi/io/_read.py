@@ -558,10 +558,14 @@ def _trim(fields: list[str], n: int) -> list[str]:
 
 
 def _unique_names(names: list[str]) -> list[str]:
+    """Distinct, non-empty column names that polars reads literally (``*``, ``^...$`` are
+    wildcard and regex selectors in ``pl.col``, so they are bracketed)."""
     seen: dict[str, int] = {ROW: 1}
     out = []
     for i, name in enumerate(names):
         base = name or f"column_{i + 1}"
+        if base == "*" or (base.startswith("^") and base.endswith("$")):
+            base = f"[{base}]"
         if base in seen:
             seen[base] += 1
             base = f"{base}_{seen[base]}"
