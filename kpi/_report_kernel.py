@@ -58,6 +58,7 @@ class CurrentPythonKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self._private_dir = tempfile.mkdtemp(prefix="kpi-kernel-")
         self._log: Any = None
+        self.connection_file = os.path.join(self._private_dir, "connection.json")
         if os.name == "posix":
             self.transport = "ipc"
             self.ip = os.path.join(self._private_dir, "kernel")

@@ -84,6 +84,11 @@ def register(subparsers: Any) -> None:
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    print(
+        f"kpi report: stopped by signal {signum}; published reports are untouched",
+        file=sys.stderr,
+        flush=True,
+    )
     raise SystemExit(128 + signum)
 
 
@@ -91,13 +96,13 @@ def run(args: argparse.Namespace) -> int:
     """Render the requested reports; 0 when all succeeded, 1 when any failed."""
     from kpi.errors import KpiError
 
+    # jsonschema (under nbformat) compiles rfc3987-syntax's grammar on import (~2 s); the
+    # renderer never validates IRIs, so this process skips it.
+    sys.modules.setdefault("rfc3987_syntax", None)
     if args.list:
         return _list()
     if bool(args.name) == bool(args.all):
         raise KpiError("give a report NAME or --all (see `kpi report --list`)")
-    # jsonschema (under nbformat) compiles rfc3987-syntax's grammar on import (~2 s); the
-    # renderer never validates IRIs, so this process skips it.
-    sys.modules.setdefault("rfc3987_syntax", None)
     # systemd and cron stop jobs with SIGTERM: unwind so work files and the kernel are removed.
     signal.signal(signal.SIGTERM, _terminate)
 
@@ -128,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"kpi report: error: {error}", file=sys.stderr, flush=True)
 
-    rendered, failed = report.render_many(names, on_start=started, on_done=done, **options)
+    _rendered, failed = report.render_many(names, on_start=started, on_done=done, **options)
     index = Path(args.out) / "index.html"
     if index.exists():
         print(f"kpi report: index: {_shown(index)}", file=sys.stderr)
