@@ -1099,8 +1099,30 @@ def _noise_sigma(y: np.ndarray) -> float:
     return float(sigma)
 
 
+def _winsorize(y: np.ndarray, sigma: float, min_size: int, *, c: float = 3.0) -> np.ndarray:
+    """Clip each value to ``c σ`` around the running median of its ``2 min_size + 1`` neighbours.
+
+    A run of at most ``min_size`` outlying values (a bank holiday, an outage) is pulled in to
+    the local level, so it cannot form a segment of its own, while a lasting change of level
+    (``min_size + 1`` values or more) moves the running median with it and stays.
+
+    Examples
+    --------
+    >>> _winsorize(np.array([10.0, 11, 9, 40, 10, 11, 9]), 1.0, 2).tolist()
+    [10.0, 11.0, 9.0, 14.0, 10.0, 11.0, 9.0]
+    """
+    k = min_size
+    padded = np.concatenate([np.full(k, np.nan), y, np.full(k, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1)
+    level = np.nanmedian(windows, axis=1)
+    return np.clip(y, level - c * sigma, level + c * sigma)
+
+
 def _segment(y: np.ndarray, pen: float, min_size: int, *, rounds: int = 5) -> list[int]:
     """Change points of ``y`` by PELT, re-estimating the noise scale from the segments.
+
+    Values are first winsorised around their running median (:func:`_winsorize`), so a short
+    burst of outliers is not taken for a change of level.
 
     Start from σ of the first differences; then, until the change points stop moving (at most
     ``rounds`` times), take σ from the residuals within segments (never below the first
@@ -1118,6 +1140,7 @@ def _segment(y: np.ndarray, pen: float, min_size: int, *, rounds: int = 5) -> li
     s0 = _noise_sigma(y)
     if s0 <= 0 or n < 2 * min_size:
         return []
+    y = _winsorize(y, s0, min_size)
     bkps = _pelt(y / s0, pen, min_size)
     for _ in range(rounds):
         edges = [0, *bkps, n]
@@ -1168,8 +1191,9 @@ def change_points(
         Fewest periods in a segment (default 3).
     season
         ``1d`` or ``1w``: remove the median profile of each time of day (and weekday) before
-        the search, so a daily or weekly pattern is not taken for level changes. The means
-        reported are of the raw values.
+        the search, so a daily or weekly pattern is not taken for level changes (for counts
+        on the log scale: a weekend is a fraction of a weekday). The means reported are of
+        the raw values.
     params
         Variants the frame was computed with, when it is not a Result (for the definition).
 
@@ -1186,7 +1210,9 @@ def change_points(
     -----
     Optimal partitioning by PELT (Killick, Fearnhead and Eckley 2012), exact: it minimises
     ``Σ_segments Σ (x − x̄_seg)² / σ² + penalty × (number of change points)`` over segments
-    of at least ``min_size`` non-null values. σ starts from the first differences
+    of at least ``min_size`` non-null values, after clipping each value to 3 σ around the
+    running median of its ``2 min_size + 1`` neighbours (so a bank holiday or a one-day
+    outage, up to ``min_size`` periods, is not a level change). σ starts from the first differences
     (``1.4826 × MAD(Δx) / √2``, which level shifts hardly disturb) and is then re-estimated
     from the residuals within the segments found and inflated to the long-run scale
     ``σ √((1 + ρ) / (1 − ρ))`` (``ρ``: lag-1 autocorrelation of the residuals), repeating
@@ -1240,8 +1266,15 @@ def change_points(
         key = p.dt.hour().cast(pl.Int32) * 60 + p.dt.minute().cast(pl.Int32)
         if season == "1w":
             key = key + p.dt.weekday().cast(pl.Int32) * 1440
-        prof = pl.col("_x").median().over([*by_l, "_key"])
-        lf = lf.with_columns(key.alias("_key")).with_columns((pl.col("_x") - prof).alias("_y"))
+        # counts vary in proportion (a weekend is a fraction of a weekday): their profile is
+        # removed on the log scale, other KPIs' additively
+        build = _build(s, metric)
+        multiplicative = (
+            build is not None and build.denominator is None and METRICS[metric].unit == "count"
+        )
+        v = pl.col("_x").clip(lower_bound=0).log1p() if multiplicative else pl.col("_x")
+        prof = v.median().over([*by_l, "_key"])
+        lf = lf.with_columns(key.alias("_key")).with_columns((v - prof).alias("_y"))
     else:
         lf = lf.with_columns(pl.col("_x").alias("_y"))
     df = lf.select(*by_l, "period", "_x", "_y").sort([*by_l, "period"], nulls_last=True).collect()

@@ -895,9 +895,12 @@ def test_sample_dataset(request):
             f"sample data not generated yet in {SAMPLES} (another engineer's `make sample`)"
         )
     samples_dir = request.getfixturevalue("samples_dir")
+    import json
+
     from kpi.data import load
 
     ds = load(samples_dir)
+    scenario = json.loads((samples_dir / "scenario.json").read_text())
     tr = change(ds, "contacts_handled,aht,service_level", by="team", every="1mo")
     df = tr.frame.collect()
     direct = compute(ds, "contacts_handled", by="team", every="1mo", measures=False).collect()
@@ -910,16 +913,48 @@ def test_sample_dataset(request):
     )
     consecutive = prev.filter(pl.col("previous").is_not_null())
     assert (consecutive["previous"] == consecutive["_shifted"]).all()
-    r = evaluate(ds, "contacts_offered,aht", every="1h")
+
+    # the scenario's causes: a team that loses agents handles fewer contacts the next month,
+    # and its daily series has a downward change point within days of the departure
+    daily = evaluate(ds, "contacts_handled,aht", by="team", every="1d")
+    cps = change_points(daily, "contacts_handled", season="1w").frame.collect()
+    teams_with_contacts = set(handled["team"].to_list())
+    losses = [
+        c
+        for c in scenario["causes"]
+        if c["kind"] == "attrition" and c["segment"].get("team") in teams_with_contacts
+    ]
+    assert losses, "the default scenario has an attrition cause on a contact team"
+    for cause in losses:
+        team = cause["segment"]["team"]
+        day = datetime.fromisoformat(cause["date"]).date()
+        after = handled.filter(
+            (pl.col("team") == team) & (pl.col("period").dt.month() == day.month % 12 + 1)
+        ).row(0, named=True)
+        assert after["previous_change_rel"] < -0.1
+        assert after["previous_improved"] is False
+        near = cps.filter(
+            (pl.col("team") == team)
+            & ((pl.col("period").dt.date() - pl.lit(day)).dt.total_days().abs() <= 3)
+        )
+        assert near.height == 1
+        assert near["improved"].item() is False
+
+    # events: the departure is attached to that team's series on that day, and to no other
+    ev = attach_events(daily, ds, every="1d")
+    on_day = ev.frame.filter(pl.col("events").is_not_null()).collect()
+    for cause in losses:
+        day = datetime.fromisoformat(cause["date"]).date()
+        rows = on_day.filter(pl.col("period").dt.date() == day)
+        labelled = rows.filter(pl.col("events").str.contains(cause["segment"]["team"]))
+        assert labelled["team"].unique().to_list() == [cause["segment"]["team"]]
+
+    # anomalies on 30-minute contacts offered: a regular sample, very few flags
+    r = evaluate(ds, "contacts_offered,aht", every="30m", by="team")
     an = anomalies(r, "contacts_offered").frame.collect()
-    # a regular sample: few hours flagged
-    assert an["contacts_offered_anomaly"].sum() < 0.02 * an.height
+    assert an["contacts_offered_anomaly"].sum() < 0.005 * an.height
     roll = rolling(r, "aht", window="7d").frame.collect()
     assert roll["aht_rolling"].null_count() < roll.height
-    if "events" in ds:
-        daily_r = evaluate(ds, "aht", by="team", every="1d")
-        ev = attach_events(daily_r, ds, every="1d")
-        assert ev.frame.collect().height == daily_r.frame.collect().height
 
 
 def test_shifts_across_dst_keep_unique_keys():
