@@ -13,8 +13,9 @@ plain (Lazy)DataFrame shaped like the output of :func:`kpi.compute.compute` (gro
   before and the target (one row per group, period and KPI).
 - :func:`rolling`: rolling values over a time window; for ratio KPIs the exact ratio of the
   window sums of numerator and denominator.
-- :func:`anomalies`: seasonal robust z-scores (median and MAD of the same weekday and time of
-  day in earlier weeks) with flags, expected values and whether the surprise is good or bad.
+- :func:`anomalies`: seasonal robust z-scores (against the median of the same weekday and
+  time of day in earlier weeks, with a spread pooled over the series) with flags, expected
+  values and bands, and whether the surprise is good or bad.
 - :func:`change_points`: where the level of a series changes (exact PELT, numpy); collects.
 - :func:`attach_events`: the labels of overlapping events per period, and a tidy events frame.
 
@@ -45,6 +46,7 @@ from kpi.targets import TargetSet, load_targets, status_columns
 __all__ = [
     "ANOMALY_METHODS",
     "COMPARISONS",
+    "YEAR_SHIFT",
     "Trend",
     "anomalies",
     "attach_events",
@@ -477,8 +479,9 @@ def change(
             lf.select(*keys, *[pl.col(k).alias(f"_{name}__{k}") for k in kpis]), n, unit
         )
         lf = lf.join(base, on=keys, how="left", nulls_equal=True)
-    if "target" in cmp:
-        lf = status_columns(lf, kpis, _targets(targets))
+    target_set = _targets(targets) if "target" in cmp else None
+    if target_set is not None:
+        lf = status_columns(lf, kpis, target_set)
     if lo is not None:
         lf = lf.filter(pl.col("period") >= pl.lit(lo))
     if hi is not None:
@@ -537,8 +540,8 @@ def change(
         methods["previous"] = f"the value of the same group in period − {grain}"
     if "year" in cmp:
         methods["year_ago"] = f"the value of the same group in period − {YEAR_SHIFT[grain]}"
-    if "target" in cmp:
-        src = targets if isinstance(targets, (str, Path)) else _targets(targets).source
+    if target_set is not None:
+        src = targets if isinstance(targets, (str, Path)) else target_set.source
         methods["target"] = f"targets from {src}; status green/amber/red against target and red"
     return Trend(
         frame=out,
@@ -605,7 +608,8 @@ def rolling(
     is applied to the sums, e.g. ``AHT₇ = Σ₇ handle_s / Σ₇ handled``, so busy and quiet
     periods weigh by their volume (a mean of daily AHTs would not). Mean: the mean of the
     non-null KPI values in the window (used for counts, and for KPIs with a non-additive
-    measure such as a distinct count or a median).
+    measure such as a distinct count or a median); a period absent from the frame is not
+    counted, not even as zero.
 
     Examples
     --------
@@ -1201,10 +1205,13 @@ def change_points(
     -------
     Trend
         ``frame``: one row per change point: the group columns, ``period`` (the first period
-        at the new level), ``mean_before`` and ``mean_after`` (of the segments on either
-        side), ``change``, ``change_rel`` (null when the mean before is 0) and ``improved``
-        (given the KPI's direction). ``segments``: the group columns, ``first_period``,
-        ``last_period``, ``n_periods`` and ``mean`` of every segment.
+        at the new level), ``mean_before`` and ``mean_after`` (the level of the segments on
+        either side), ``change``, ``change_rel`` (null when the level before is 0) and
+        ``improved`` (given the KPI's direction). ``segments``: the group columns,
+        ``first_period``, ``last_period``, ``n_periods`` and ``mean`` of every segment. The
+        level of a segment is the KPI over it: for a ratio KPI whose additive measures are in
+        the frame, ``Σ numerator / Σ denominator`` over the segment's periods (exact, a
+        volume-weighted mean), else the mean of the period values.
 
     Notes
     -----
@@ -1259,8 +1266,18 @@ def change_points(
         raise KpiError(f"bad season {season!r}; valid: {', '.join(_SEASON_KEYS)} or None")
     s = _series(frame, metric, by, params, func="change_points")
     by_l = list(s.by)
+    build = _build(s, metric)
+    # segment levels of a ratio KPI come from its summed measures when they are in the frame
+    exact = (
+        build is not None
+        and build.denominator is not None
+        and all(m.kind == "sum" and m.name in s.names for m in build.measures)
+    )
+    meas = [m.name for m in build.measures] if exact and build is not None else []
     x = pl.col(metric).cast(pl.Float64)
-    lf = s.lf.select(*by_l, "period", x.alias("_x")).filter(pl.col("_x").is_not_null())
+    lf = s.lf.select(
+        *by_l, "period", x.alias("_x"), *[pl.col(c).cast(pl.Float64) for c in meas]
+    ).filter(pl.col("_x").is_not_null())
     if season is not None:
         p = pl.col("period")
         key = p.dt.hour().cast(pl.Int32) * 60 + p.dt.minute().cast(pl.Int32)
@@ -1268,7 +1285,6 @@ def change_points(
             key = key + p.dt.weekday().cast(pl.Int32) * 1440
         # counts vary in proportion (a weekend is a fraction of a weekday): their profile is
         # removed on the log scale, other KPIs' additively
-        build = _build(s, metric)
         multiplicative = (
             build is not None and build.denominator is None and METRICS[metric].unit == "count"
         )
@@ -1277,7 +1293,11 @@ def change_points(
         lf = lf.with_columns(key.alias("_key")).with_columns((v - prof).alias("_y"))
     else:
         lf = lf.with_columns(pl.col("_x").alias("_y"))
-    df = lf.select(*by_l, "period", "_x", "_y").sort([*by_l, "period"], nulls_last=True).collect()
+    df = (
+        lf.select(*by_l, "period", "_x", "_y", *meas)
+        .sort([*by_l, "period"], nulls_last=True)
+        .collect()
+    )
     schema = df.schema
     sign = _sign(metric)
     cps: list[dict[str, Any]] = []
@@ -1298,7 +1318,13 @@ def change_points(
         )
         bkps = _segment(y, pen, min_size)
         edges = [0, *bkps, n]
-        means = [float(raw[a:b].mean()) for a, b in itertools.pairwise(edges)]
+        if exact and build is not None:
+            sums = {
+                c: [float(g[c][a:b].sum()) for a, b in itertools.pairwise(edges)] for c in meas
+            }
+            means = pl.DataFrame(sums).select(build.value_expr().alias("v"))["v"].to_list()
+        else:
+            means = [float(raw[a:b].mean()) for a, b in itertools.pairwise(edges)]
         for (a, b_), mu in zip(itertools.pairwise(edges), means, strict=True):
             segs.append(
                 {
@@ -1311,15 +1337,16 @@ def change_points(
             )
         for i, cp in enumerate(bkps):
             before, after = means[i], means[i + 1]
+            diff = None if before is None or after is None else after - before
             cps.append(
                 {
                     **gvals,
                     "period": periods[cp],
                     "mean_before": before,
                     "mean_after": after,
-                    "change": after - before,
-                    "change_rel": (after - before) / abs(before) if before != 0 else None,
-                    "improved": None if sign is None else (after - before) * sign > 0,
+                    "change": diff,
+                    "change_rel": diff / abs(before) if diff is not None and before else None,
+                    "improved": None if sign is None or diff is None else diff * sign > 0,
                 }
             )
     dims = {c: schema[c] for c in by_l}
@@ -1344,10 +1371,18 @@ def change_points(
         if not isinstance(penalty, str)
         else {"bic": "2 ln n (BIC)", "mbic": "3 ln n (modified BIC)"}[penalty]
     )
+    level = (
+        f"Σ {build.numerator.name} / Σ {build.denominator.name} over each segment"
+        if exact and build is not None and build.denominator is not None and build.value is None
+        else f"the {metric} formula on the segment sums of its measures"
+        if exact
+        else f"the mean of {metric} over each segment"
+    )
     text = (
         f"exact PELT on the mean of {metric}, penalty {pen_text} × σ² (σ: long-run noise "
         f"scale within segments), segments of at least {min_size} periods"
         + (f", after removing the median {season} profile" if season else "")
+        + f"; levels before and after: {level}"
     )
     return _out(
         s,

@@ -646,6 +646,27 @@ def test_level_shift_found_at_the_right_period():
     assert "PELT" in tr.methods["change_points"]
 
 
+def test_change_point_levels_of_a_ratio_come_from_its_measures():
+    aht = [300.0, 310.0, 290.0, 305.0, 295.0, 360.0, 370.0, 350.0, 365.0, 355.0]
+    handled = [10, 1, 10, 1, 10, 1, 10, 1, 10, 1]
+    frame = daily(
+        {"aht": aht},
+        list(range(1, 11)),
+        handle_s=[a * h for a, h in zip(aht, handled, strict=True)],
+        handled=handled,
+    )
+    tr = change_points(frame, "aht", min_size=2)
+    row = tr.frame.collect().row(0, named=True)
+    assert row["period"].day == 6
+    # Σ handle_s / Σ handled: (3000 + 310 + 2900 + 305 + 2950) / 32, not the mean 300
+    assert row["mean_before"] == pytest.approx(9465 / 32)
+    assert row["mean_after"] == pytest.approx((360 + 3700 + 350 + 3650 + 355) / 23)
+    assert "Σ handle_s / Σ handled over each segment" in tr.methods["change_points"]
+    # without the measures: the mean of the daily values
+    plain = change_points(frame.select("period", "aht"), "aht", min_size=2).frame.collect()
+    assert plain["mean_before"].item() == pytest.approx(300.0)
+
+
 def test_change_points_seasonal_series():
     # daily contacts with low weekends and a 20 % rise from 2 March; a weekly pattern alone
     # must not be read as level changes
@@ -990,3 +1011,30 @@ def test_shifts_across_dst_keep_unique_keys():
     out = anomalies(both, "qa_score", lookback=1, min_history=1).frame.collect()
     first_pass = frame.filter(pl.col("period").dt.strftime("%d %H:%M %Z") == "25 01:15 BST")
     assert out["qa_score_expected"][-1] == first_pass["qa_score"].item()
+
+
+def test_functions_chain_and_carry_definitions():
+    # the trends notebook's chain: evaluate -> rolling -> anomalies -> events -> change points
+    r = evaluate(
+        small_dataset(), "aht", by="team", every="1d", params={"aht.components": "talk_hold"}
+    )
+    ev = pl.DataFrame(
+        {"start_ts": [t(2026, 1, 6, 8)], "end_ts": [None], "label": ["x"], "team": [None]}
+    )
+    tr = rolling(r, "aht", window="7d")
+    tr = anomalies(tr, "aht", season="1d", lookback=2, min_history=1)
+    tr = attach_events(tr, ev, every="1d")
+    df = tr.frame.collect()
+    assert {"aht_rolling", "aht_score", "events"} <= set(df.columns)
+    assert set(tr.methods) == {"aht_rolling", "aht_anomaly", "events"}
+    assert tr.definitions == {"aht": "AHT = (talk + hold) / handled (no after-call work)"}
+    assert tr.params["aht"] == {"components": "talk_hold"}
+    assert tr.by == ("team",)
+    assert tr.every == "1d"
+    cp = change_points(tr, "aht")
+    assert cp.events is not None  # the events frame travels on
+    assert cp.definitions == tr.definitions
+    # team A on 5 Jan: (100 + 300) / 2 talk + hold; 7 Jan: (200 + 30) / 1
+    a = df.filter(pl.col("team") == "A").sort("period")
+    assert a["aht"].to_list() == [200.0, 230.0]
+    assert a["aht_rolling"].to_list() == pytest.approx([200.0, 630 / 3])
