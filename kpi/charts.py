@@ -31,9 +31,11 @@ __all__ = [
     "STATUS_COLOURS",
     "THEME",
     "bar_chart",
+    "effects_chart",
     "enable",
     "heatmap_chart",
     "staffing_chart",
+    "status_chart",
     "trend_chart",
     "waterfall_chart",
 ]
@@ -920,3 +922,171 @@ def staffing_chart(
         .encode(x=x_enc, y=alt.Y(f"{actual}:Q"), tooltip=tooltip)
     )
     return _props(alt.layer(area, line, short), title, subtitle, width, height)
+
+
+def status_chart(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    category: str = "perspective",
+    status: str = "status",
+    count: str = "kpis",
+    title: str | None = None,
+    subtitle: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> Any:
+    """How many KPIs are green, amber and red per group: stacked horizontal bars.
+
+    Parameters
+    ----------
+    frame
+        One row per group and status with the number of KPIs (e.g.
+        :func:`kpi.views.status_counts`).
+    category, status, count
+        Group column (perspective, key result area, team), status column (``green``,
+        ``amber``, ``red``) and count column.
+
+    Returns
+    -------
+    altair.Chart
+        Bars stacked green, amber, red from the left, drawn in the colour-blind safe
+        :data:`STATUS_COLOURS` (blue, orange, vermillion); the legend and tooltips name the
+        status, so colour is never the only signal.
+
+    Notes
+    -----
+    Groups keep the order of their first row in ``frame``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame(
+    ...     {"perspective": ["customer", "customer"], "status": ["green", "red"], "kpis": [3, 2]}
+    ... )
+    >>> spec = status_chart(df).to_dict()
+    >>> spec["mark"]["type"], spec["encoding"]["color"]["scale"]["range"]
+    ('bar', ['#0072B2', '#E69F00', '#D55E00'])
+    """
+    import altair as alt
+
+    df = _collect(frame)
+    _check(df, category, status, count, what="status_chart")
+    df = df.select(category, status, count).with_columns(
+        pl.col(status)
+        .replace_strict(["green", "amber", "red"], [0, 1, 2], default=3)
+        .alias("status_order")
+    )
+    groups = [str(c) for c in dict.fromkeys(df[category].to_list())]
+    tooltip = [
+        alt.Tooltip(f"{category}:N", title=_label(category)),
+        alt.Tooltip(f"{status}:N", title="status"),
+        alt.Tooltip(f"{count}:Q", title="KPIs", format=",d"),
+    ]
+    chart = (
+        _base(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{category}:N", title=None, sort=groups),
+            x=alt.X(f"{count}:Q", title="KPIs", stack="zero", axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color(
+                f"{status}:N",
+                title="status",
+                scale=alt.Scale(
+                    domain=["green", "amber", "red"],
+                    range=[
+                        STATUS_COLOURS["good"],
+                        STATUS_COLOURS["warning"],
+                        STATUS_COLOURS["bad"],
+                    ],
+                ),
+            ),
+            order=alt.Order("status_order:Q"),
+            tooltip=tooltip,
+        )
+    )
+    return _props(chart, title, subtitle, width, height)
+
+
+def effects_chart(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    category: str = "segment",
+    effect: str = "effect",
+    value: str = "value",
+    percent: bool = False,
+    title: str | None = None,
+    subtitle: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> Any:
+    """Signed contributions of segments, split into effects: diverging stacked bars.
+
+    Parameters
+    ----------
+    frame
+        One row per segment and effect (e.g. :func:`kpi.views.effects_frame`: ``mix`` and
+        ``rate`` effects of a ratio KPI, or the whole ``change`` of an additive one).
+    category, effect, value
+        Segment column, effect column and signed contribution column.
+    percent
+        Format values as percentages (contributions to a ratio, in fraction points).
+
+    Returns
+    -------
+    altair.LayerChart
+        Horizontal bars from zero (left: the KPI went down; right: up), one colour per effect,
+        a rule at zero, a tooltip with the segment, the effect and its value.
+
+    Notes
+    -----
+    A segment's bars add up to its contribution: ``mix + rate = contribution``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame(
+    ...     {
+    ...         "segment": ["team A", "team A", "team B"],
+    ...         "effect": ["mix", "rate", "mix"],
+    ...         "value": [0.01, -0.3, 0.02],
+    ...     }
+    ... )
+    >>> spec = effects_chart(df, percent=True).to_dict()
+    >>> [layer["mark"]["type"] for layer in spec["layer"]]
+    ['bar', 'rule']
+    >>> spec["layer"][0]["encoding"]["y"]["sort"], spec["layer"][0]["encoding"]["x"]["axis"]
+    (['team A', 'team B'], {'format': '.0%'})
+    """
+    import altair as alt
+
+    df = _collect(frame)
+    _check(df, category, effect, value, what="effects_chart")
+    df = df.select(category, effect, value)
+    segments = [str(c) for c in dict.fromkeys(df[category].to_list())]
+    effects = [str(c) for c in dict.fromkeys(df[effect].to_list())]
+    fmt = ".2%" if percent else ",.2~f"
+    tooltip = [
+        alt.Tooltip(f"{category}:N", title=_label(category)),
+        alt.Tooltip(f"{effect}:N", title="effect"),
+        alt.Tooltip(f"{value}:Q", title="contribution", format=fmt),
+    ]
+    bars = (
+        _base(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{category}:N", title=None, sort=segments, axis=alt.Axis(labelLimit=260)),
+            x=alt.X(f"{value}:Q", title="contribution to the change", axis=_axis(percent)),
+            color=alt.Color(
+                f"{effect}:N",
+                title="effect",
+                scale=alt.Scale(domain=effects, range=list(PALETTE[: len(effects)])),
+            ),
+            tooltip=tooltip,
+        )
+    )
+    zero = (
+        alt.Chart(alt.Data(values=[{"zero": 0.0}]))
+        .mark_rule(color=STATUS_COLOURS["neutral"])
+        .encode(x="zero:Q", tooltip=[alt.Tooltip("zero:Q", title="no change")])
+    )
+    return _props(alt.layer(bars, zero), title, subtitle, width, height)
