@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ __all__ = [
 
 WORK = ".work"
 LOCK = ".lock"
+OWNER = "owner.json"
 
 
 def _atomic(target: Path, write: Callable[[Path], None]) -> Path:
@@ -97,10 +99,16 @@ def locked(out_dir: Path) -> Iterator[None]:
 
 
 def new_work_dir(out_dir: Path, label: str) -> Path:
-    """A fresh private directory ``<out_dir>/.work/<label>-<pid>-<random>`` for one render."""
+    """A fresh private directory ``<out_dir>/.work/<label>-<pid>-<random>`` for one render.
+
+    It records its owner (host and process id) in ``owner.json``, so that a render on another
+    machine sharing the directory is never mistaken for a dead one.
+    """
     root = out_dir / WORK
     root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=root, prefix=f"{label}-{os.getpid()}-"))
+    work = Path(tempfile.mkdtemp(dir=root, prefix=f"{label}-{os.getpid()}-"))
+    (work / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    return work
 
 
 def _pid_alive(pid: int) -> bool:
@@ -114,28 +122,30 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_work_dirs(out_dir: Path, *, max_age_s: float = 86400.0) -> list[Path]:
-    """Remove work directories left by renders whose process is gone (or older than a day).
+    """Remove work directories of renders that are gone.
 
+    A directory is stale when its owner ran on this host and that process no longer exists,
+    or when it is older than ``max_age_s`` (renders on other hosts, unreadable owners).
     Returns the removed directories.
     """
     root = out_dir / WORK
     removed: list[Path] = []
     if not root.is_dir():
         return removed
-    now = time.time()
-    for d in root.iterdir():
-        parts = d.name.rsplit("-", 2)
-        try:
-            pid = int(parts[-2])
-        except (IndexError, ValueError):
-            pid = -1
+    now, host = time.time(), socket.gethostname()
+    for d in sorted(root.iterdir()):
         try:
             age = now - d.stat().st_mtime
         except FileNotFoundError:
             continue
-        if pid == os.getpid():
+        try:
+            owner = json.loads((d / OWNER).read_text())
+            pid, same_host = int(owner["pid"]), owner.get("host") == host
+        except (OSError, ValueError, KeyError, TypeError):
+            pid, same_host = -1, False
+        if same_host and pid == os.getpid():
             continue
-        if pid < 0 or not _pid_alive(pid) or age > max_age_s:
+        if (same_host and not _pid_alive(pid)) or age > max_age_s:
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return removed

@@ -111,6 +111,22 @@ class ReportError(KpiError):
         self.report, self.period, self.cell = report, period, cell
         self.ename, self.evalue, self.failed_notebook = ename, evalue, failed_notebook
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # keep the details when the error crosses a process boundary (render_many's workers)
+        info = {
+            "report": self.report,
+            "period": self.period,
+            "cell": self.cell,
+            "ename": self.ename,
+            "evalue": self.evalue,
+            "failed_notebook": self.failed_notebook,
+        }
+        return (_rebuild_report_error, (str(self), info))
+
+
+def _rebuild_report_error(message: str, info: dict[str, Any]) -> ReportError:
+    return ReportError(message, **info)
+
 
 # --------------------------------------------------------------------------------------------
 # Finding notebooks
@@ -730,25 +746,56 @@ def rebuild_index(out_dir: str | os.PathLike = "reports") -> Path:
         return _write_index(out)
 
 
+def _worker_init() -> None:
+    # A render worker never validates IRIs; skip rfc3987-syntax's slow grammar build (see
+    # kpi.cli.report_cmd). Only these private worker processes are affected.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    # SIGTERM unwinds the render (work directory and kernel removed) instead of killing it.
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _timed_run(plan: _Plan) -> tuple[Path, float]:
+    t0 = time.monotonic()
+    return _run(plan), time.monotonic() - t0
+
+
 def render_many(
     names: Iterable[str | os.PathLike],
     *,
+    jobs: int = 1,
     on_start: Callable[[int, int, str], None] | None = None,
     on_done: Callable[[int, int, str, Path | None, BaseException | None, float], None]
     | None = None,
     **kwargs: Any,
 ) -> tuple[list[Path], list[ReportError]]:
-    """Render several reports one after the other; a failed report does not stop the others.
+    """Render several reports; a failed report does not stop the others.
 
     All parameters are checked for every notebook before the first one runs. Each notebook
     receives only the parameters it declares; a parameter that no notebook declares is an
-    error. ``on_start(i, n, name)`` and ``on_done(i, n, name, html_or_None, error_or_None,
-    seconds)`` report progress.
+    error.
+
+    Parameters
+    ----------
+    names
+        Report names or notebook paths.
+    jobs
+        Reports rendered at the same time, each in its own worker process (and kernel).
+    on_start, on_done
+        Progress callbacks: ``on_start(i, n, name)`` when report ``i`` of ``n`` starts,
+        ``on_done(i, n, name, html_or_None, error_or_None, seconds)`` when it ends.
+    **kwargs
+        The options of :func:`render`.
 
     Returns
     -------
     tuple[list[Path], list[ReportError]]
-        The HTML files rendered and the failures.
+        The HTML files rendered (in report order) and the failures.
     """
     items = list(names)
     plans = [_plan(name, only_known=len(items) > 1, **kwargs) for name in items]
@@ -765,20 +812,52 @@ def render_many(
                 f"no report has the parameter(s) {', '.join(unknown)}; "
                 f"parameters of these reports: {', '.join(sorted(declared)) or 'none'}"
             )
-    done: list[Path] = []
+    n = len(plans)
+    results: dict[int, Path] = {}
     failed: list[ReportError] = []
-    for i, plan in enumerate(plans, 1):
-        if on_start:
-            on_start(i, len(plans), plan.report)
-        t0 = time.monotonic()
-        try:
-            path = _run(plan)
-        except ReportError as exc:
+
+    def finish(i: int, plan: _Plan, path: Path | None, exc: ReportError | None, s: float) -> None:
+        if path is not None:
+            results[i] = path
+        if exc is not None:
             failed.append(exc)
-            if on_done:
-                on_done(i, len(plans), plan.report, None, exc, time.monotonic() - t0)
-            continue
-        done.append(path)
         if on_done:
-            on_done(i, len(plans), plan.report, path, None, time.monotonic() - t0)
-    return done, failed
+            on_done(i, n, plan.report, path, exc, s)
+
+    if jobs <= 1 or n <= 1:
+        for i, plan in enumerate(plans, 1):
+            if on_start:
+                on_start(i, n, plan.report)
+            t0 = time.monotonic()
+            try:
+                finish(i, plan, _run(plan), None, time.monotonic() - t0)
+            except ReportError as exc:
+                finish(i, plan, None, exc, time.monotonic() - t0)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(min(jobs, n), mp_context=context, initializer=_worker_init)
+        try:
+            futures = {}
+            for i, plan in enumerate(plans, 1):
+                if on_start:
+                    on_start(i, n, plan.report)
+                futures[pool.submit(_timed_run, plan)] = (i, plan, time.monotonic())
+            for future in as_completed(futures):
+                i, plan, t0 = futures[future]
+                try:
+                    path, seconds = future.result()
+                    finish(i, plan, path, None, seconds)
+                except ReportError as exc:
+                    finish(i, plan, None, exc, time.monotonic() - t0)
+        except BaseException:
+            # interrupted (SIGTERM, Ctrl-C): stop the workers; each unwinds, removing its work
+            # directory and its kernel, and publishes nothing
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    return [results[i] for i in sorted(results)], failed

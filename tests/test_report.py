@@ -618,14 +618,31 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_stale_work_dirs_of_dead_renders_are_removed(tmp_path):
+    import socket
+
     mine = new_work_dir(tmp_path, "overview-2026-02")
-    alive = tmp_path / ".work" / f"overview-2026-02-{os.getppid()}-abcdefgh"
-    dead = tmp_path / ".work" / "overview-2026-02-999999999-abcdefgh"
-    alive.mkdir()
-    dead.mkdir()
+    assert json.loads((mine / "owner.json").read_text())["pid"] == os.getpid()
+
+    def work_dir(name: str, owner: dict | None) -> Path:
+        d = tmp_path / ".work" / name
+        d.mkdir()
+        if owner is not None:
+            (d / "owner.json").write_text(json.dumps(owner))
+        return d
+
+    host = socket.gethostname()
+    alive = work_dir("a", {"host": host, "pid": os.getppid()})
+    dead = work_dir("b", {"host": host, "pid": 999_999_999})
+    elsewhere = work_dir("c", {"host": f"not-{host}", "pid": 999_999_999})
+    unknown = work_dir("d", None)
     assert remove_stale_work_dirs(tmp_path) == [dead]
     assert mine.exists()
     assert alive.exists()
+    assert elsewhere.exists()  # another machine's render: only removed once a day old
+    assert unknown.exists()
+    old = time.time() - 2 * 86400
+    os.utime(elsewhere, (old, old))
+    assert remove_stale_work_dirs(tmp_path) == [elsewhere]
 
 
 def test_scorecard_findings_of_an_empty_card():
@@ -782,7 +799,14 @@ def _publish_fake_report(out: Path, report_name: str, period: str) -> dict[Path,
 def test_a_failed_render_names_the_cell_keeps_the_notebook_and_the_old_report(tmp_path):
     out = tmp_path / "reports"
     before = _publish_fake_report(out, "broken", TODAY)
-    proc = kpi_report("tests/notebooks/broken.ipynb", out=out)
+    # two reports at once: the failure of one does not stop the other
+    proc = kpi_report(
+        "tests/notebooks/broken.ipynb",
+        "tests/notebooks/no_parameters.ipynb",
+        "--jobs",
+        "2",
+        out=out,
+    )
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1
@@ -793,6 +817,8 @@ def test_a_failed_render_names_the_cell_keeps_the_notebook_and_the_old_report(tm
         f"ZeroDivisionError: division by zero; failed notebook kept at {failed}; "
         "the previous report is untouched"
     )
+    assert "kpi report: 1 of 2 report(s) failed" in proc.stderr
+    assert (out / "no_parameters" / TODAY / f"no_parameters-{TODAY}.html").exists()
     assert {p: p.read_bytes() for p in before} == before
     executed = nbformat.read(failed, as_version=4)
     errors_out = [o for c in executed.cells for o in c.get("outputs", []) if o.get("ename")]
@@ -803,7 +829,31 @@ def test_a_failed_render_names_the_cell_keeps_the_notebook_and_the_old_report(tm
     index = (out / "index.html").read_text()
     assert "last run failed" in index
     assert "ZeroDivisionError: division by zero" in index
+    assert 'href="no_parameters/' in index
     assert not any((out / ".work").iterdir())
+
+
+def test_report_errors_keep_their_details_across_processes():
+    import pickle
+
+    error = report.ReportError(
+        "boom",
+        report="broken",
+        period="2026-02",
+        cell=4,
+        ename="ZeroDivisionError",
+        evalue="division by zero",
+        failed_notebook=Path("x.failed.ipynb"),
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert str(copy) == "boom"
+    assert (copy.report, copy.cell, copy.ename, copy.failed_notebook) == (
+        "broken",
+        4,
+        "ZeroDivisionError",
+        Path("x.failed.ipynb"),
+    )
+    assert isinstance(copy, KpiError)
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -922,3 +972,46 @@ def test_cli_lists_reports_and_rejects_a_missing_name(tmp_path):
     assert proc.stderr.strip() == (
         "kpi report: error: give a report NAME or --all (see `kpi report --list`)"
     )
+
+
+def test_import_kpi_report_needs_only_polars():
+    code = (
+        "import sys, kpi.report; "
+        "print(sorted(m for m in ('papermill', 'nbconvert', 'altair', 'vl_convert', 'nbformat') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_overview_notebook_follows_the_notebook_rules():
+    import ast
+
+    path = ROOT / "notebooks" / "00-overview.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    assert first.source.startswith("# ")
+    assert "\n> " in first.source  # one-line question the report answers
+    params = nb.cells[1]
+    assert params.metadata.tags == ["parameters"]
+    for node in ast.parse(params.source).body:  # literal, typed defaults only
+        assert isinstance(node, ast.AnnAssign)
+        ast.literal_eval(node.value)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == []  # stripped (nbstripout)
+            assert cell.execution_count is None
+            tree = ast.parse(cell.source)
+            defined = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+            assert defined == [], "no def/class in notebooks: put the code in kpi/"
+    assert set(inspect_params(path)) == {
+        "data_dir",
+        "period",
+        "compare",
+        "kpis",
+        "trend_kpis",
+        "explain_kpi",
+        "show_identifiers",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -40,7 +41,11 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("name", nargs="?", help="report name (overview, 00-overview) or notebook path")
+    p.add_argument(
+        "name",
+        nargs="*",
+        help="report name (overview, 00-overview) or notebook path; several are allowed",
+    )
     p.add_argument("--all", action="store_true", help="render every standard report, in order")
     p.add_argument("--list", action="store_true", help="list the reports and their parameters")
     p.add_argument("--data", metavar="DIR", help="dataset directory (the data_dir parameter)")
@@ -73,6 +78,13 @@ def register(subparsers: Any) -> None:
         type=float,
         metavar="SECONDS",
         help="fail a notebook cell that runs longer than this",
+    )
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="reports rendered at the same time (default: the number of CPUs, at most 4)",
     )
     p.add_argument(
         "--progress",
@@ -108,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kpi import report
 
-    names: list[Any] = report.list_reports() if args.all else [args.name]
+    names: list[Any] = report.list_reports() if args.all else list(args.name)
     if args.all and not names:
         raise KpiError("no standard reports found (notebooks/NN-name.ipynb)")
     options = {
@@ -124,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     }
 
     def started(i: int, n: int, name: str) -> None:
-        print(f"kpi report: [{i}/{n}] {name} ...", file=sys.stderr, flush=True)
+        print(f"kpi report: [{i}/{n}] {name} started", file=sys.stderr, flush=True)
 
     def done(i: int, n: int, name: str, path: Path | None, error: Any, seconds: float) -> None:
         if path is not None:
@@ -133,7 +145,22 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"kpi report: error: {error}", file=sys.stderr, flush=True)
 
-    _rendered, failed = report.render_many(names, on_start=started, on_done=done, **options)
+    jobs = args.jobs if args.jobs is not None else min(os.cpu_count() or 1, 4)
+    if jobs < 1:
+        raise KpiError(f"--jobs must be 1 or more, got {jobs}")
+    if jobs > 1 and len(names) > 1:
+        print(
+            f"kpi report: rendering {len(names)} reports, {min(jobs, len(names))} at a time",
+            file=sys.stderr,
+            flush=True,
+        )
+    _rendered, failed = report.render_many(
+        names,
+        jobs=jobs,
+        on_start=started if jobs == 1 or len(names) == 1 else None,
+        on_done=done,
+        **options,
+    )
     index = Path(args.out) / "index.html"
     if index.exists():
         print(f"kpi report: index: {_shown(index)}", file=sys.stderr)
