@@ -365,8 +365,9 @@ def change(
         ``target``), ``c_change``, ``c_change_rel`` and a flag: ``previous_improved`` and
         ``year_ago_improved`` (true when strictly better, false when worse or equal) and
         ``target_met``; plus ``previous_period`` and ``year_ago_period`` (the periods
-        compared with) and ``status`` (green, amber, red) with targets. Every column but the
-        keys is null where a value or its base is missing. ``definitions`` holds the formulas.
+        compared with) and ``status`` (green, amber, red) with targets. The comparison
+        columns are null where the value or its base is missing. ``definitions`` holds the
+        formulas, ``every`` the grain (so :func:`attach_events` needs no ``every=``).
 
     Notes
     -----
