@@ -519,7 +519,7 @@ def _leaves(
     cols = [build.numerator.name] + (
         [build.denominator.name] if build.denominator is not None else []
     )
-    frames = []
+    parts = []
     for tag, p in (("b", p0), ("c", p1)):
         r = evaluate(
             ds,
@@ -528,16 +528,27 @@ def _leaves(
             start=p.start,
             end=p.end - _ONE_DAY,
             params={metric.id: dict(params)},
+            measures=True,
         )
-        frames.append(
-            r.frame.select(*dims, *[pl.col(c).cast(pl.Float64).alias(f"{c}__{tag}") for c in cols])
+        parts.append(
+            r.frame.select(*dims, *[pl.col(c).cast(pl.Float64) for c in cols]).with_columns(
+                pl.lit(tag).alias("_tag")
+            )
         )
+    # one group-by over both periods (cheaper than a full join on many string keys)
     leaves = (
-        frames[0]
-        .join(frames[1], on=list(dims), how="full", coalesce=True, nulls_equal=True)
-        .fill_null(0.0)
+        pl.concat(parts)
+        .with_columns(pl.col(list(dims)).cast(pl.String).fill_null("(none)"))
+        .group_by(list(dims))
+        .agg(
+            *[
+                pl.col(c).filter(pl.col("_tag") == tag).sum().alias(f"{c}__{tag}")
+                for tag in ("b", "c")
+                for c in cols
+            ]
+        )
     )
-    return leaves.with_columns(pl.col(list(dims)).cast(pl.String).fill_null("(none)")).collect()
+    return leaves.collect()
 
 
 _ONE_DAY = timedelta(days=1)
@@ -814,6 +825,80 @@ def explain(
     return exp
 
 
+#: Above this many leaves, dimensions with many values keep only their most deviating values.
+MAX_LEAVES = 40_000
+KEEP_VALUES = 12
+
+
+def _coarse_values(
+    ds: Dataset,
+    metric: Metric,
+    params: Mapping[str, Any],
+    p0: Period,
+    p1: Period,
+    dims: Sequence[str],
+    num: str,
+    den: str | None,
+    pace: float,
+) -> dict[str, list[str]]:
+    """Coarse-to-fine pre-filter when the dimensions have very many combinations.
+
+    When the product of the dimensions' value counts exceeds :data:`MAX_LEAVES`, each
+    dimension with more than :data:`KEEP_VALUES` values keeps the values whose own change
+    deviates most (``|current − pace × baseline|`` for counts; ``|mix| + |rate|`` for ratios,
+    from :func:`kpi.rca.segments`) and the rest merge into ``(other)``. A cause hidden in a
+    combination still shows in the one-dimensional change of its values, so it survives, and
+    the search runs on at most a few tens of thousands of leaves instead of millions.
+    """
+    from kpi import rca
+
+    build = metric.build(params)
+    table = next(t for x in build.measures for t in x.source_tables if t in ds)
+    counts = ds[table].select(pl.col(list(dims)).n_unique()).collect().row(0, named=True)
+    if math.prod(counts.values()) <= MAX_LEAVES:
+        return {}
+    keep: dict[str, list[str]] = {}
+    for dim in dims:
+        if counts[dim] <= KEEP_VALUES:
+            continue
+        one = _leaves(ds, metric, params, p0, p1, [dim])
+        if one is None:
+            continue
+        one = one.with_columns((pl.col(f"{num}__b") * pace).alias(f"{num}__b"))
+        seg = rca.segments(
+            one,
+            dims=[dim],
+            baseline=f"{num}__b",
+            current=f"{num}__c",
+            ratio=(f"{den}__b", f"{den}__c") if den else None,
+            max_order=1,
+        ).collect()
+        score = (
+            pl.col("mix").fill_null(0).abs() + pl.col("rate").fill_null(0).abs()
+            if den
+            else pl.col("contribution").abs()
+        )
+        keep[dim] = seg.sort(score, descending=True).head(KEEP_VALUES)[dim].to_list()
+    return keep
+
+
+def _map_values(ds: Dataset, keep: Mapping[str, Sequence[str]]) -> Dataset:
+    """The dataset with every value outside ``keep[dim]`` renamed ``(other)``."""
+    tables = {}
+    for name, lf in ds.tables.items():
+        cols = lf.collect_schema().names()
+        exprs = [
+            pl.when(pl.col(d).cast(pl.String).is_in(list(v)))
+            .then(pl.col(d).cast(pl.String))
+            .otherwise(pl.lit("(other)"))
+            .alias(d)
+            for d, v in keep.items()
+            if d in cols
+        ]
+        tables[name] = lf.with_columns(exprs) if exprs else lf
+    return Dataset(tables, tz=ds.tz, meta=ds.meta, path=ds.path)
+
+
 def _segments(
     ds: Dataset,
     metric: Metric,
@@ -845,10 +930,18 @@ def _segments(
             f"segments need additive measures; {metric.id} is a {build.numerator.kind} measure",
             skipped,
         )
-    leaves = _leaves(ds, metric, params, p0, p1, usable)
-    assert leaves is not None
     num, den = build.numerator.name, (build.denominator.name if ratio else None)
     scale = getattr(build, "scale", 1.0)
+    days0, days1 = (p0.end - p0.start).days, (p1.end - p1.start).days
+    pace = days1 / days0 if additive and days0 != days1 else 1.0
+    keep = _coarse_values(ds, metric, params, p0, p1, usable, num, den, pace)
+    leaves = _leaves(_map_values(ds, keep) if keep else ds, metric, params, p0, p1, usable)
+    assert leaves is not None
+    collapsed = {d: len(v) for d, v in keep.items()}
+    if pace != 1.0:
+        # counts over periods of different length: expect the baseline's daily pace, so the
+        # search localises what moved beyond the calendar (e.g. a 28-day February)
+        leaves = leaves.with_columns((pl.col(f"{num}__b") * pace).alias(f"{num}__b"))
     result = rca.explain_leaves(
         leaves,
         dims=usable,
@@ -858,7 +951,21 @@ def _segments(
         scale=scale,
         max_segments=k,
     )
-    return result["segments"], result.get("method", "kpi.rca"), skipped
+    method = result.get("method", "kpi.rca")
+    if collapsed and isinstance(method, dict):
+        method = {**method, "collapsed": collapsed}
+    segs = result["segments"]
+    if pace != 1.0:
+        for seg in segs:
+            seg["expected"] = seg.get("baseline")
+            if seg.get("baseline") is not None:
+                seg["baseline"] = seg["baseline"] / pace
+        if isinstance(method, dict):
+            method = {**method, "expected": f"baseline at its daily pace × {days1} / {days0} days"}
+        method_pace = {"pace": pace, "days": [days0, days1]}
+        if isinstance(method, dict):
+            method.update(method_pace)
+    return segs, method, skipped
 
 
 def _segment_name(seg: Mapping[str, Any]) -> str:
@@ -870,12 +977,15 @@ def _segment_sentences(exp: Explanation) -> list[str]:
     """What the segments say, honestly: a broad change, one or a few causes, or offsetting parts."""
     u = exp.unit
     ranked = [s for s in exp.segments if s.get("selected", True)] or exp.segments
+    broad: list[str] = []
     if ranked and not ranked[0].get("dims"):
-        return [
-            "The change is broad: every team, channel, queue and topic moved together, so look "
-            "for a centre-wide cause."
+        broad = [
+            "Part of the change is broad: every team, channel, queue and topic moved together "
+            "(a centre-wide cause, or a shorter or longer period)."
         ]
     named = [s for s in ranked if s.get("dims")]
+    if broad and not any(0 < (s.get("share") or 0) <= 1.5 for s in named):
+        return broad
     helping = [s for s in named if 0 < (s.get("share") or 0) <= 1.5]
     if not helping:
         if named:
@@ -902,7 +1012,7 @@ def _segment_sentences(exp: Explanation) -> list[str]:
             else "its share of the volume changed (mix)"
         )
         sentence += f"; mostly because {kind}"
-    out = [sentence + "."]
+    out = [*broad, sentence + "."]
     others = [s for s in helping[1:3] if (s.get("share") or 0) >= 0.1]
     if others:
         out.append(
@@ -981,6 +1091,19 @@ def narrative(exp: Explanation) -> list[str]:
         f"{exp.label} {verb}{how} from {exp.baseline['period']} to {exp.current['period']} "
         f"({format_value(v0, u)} to {format_value(v1, u)})."
     ]
+    pace = (
+        exp.method.get("segments", {}).get("pace")
+        if isinstance(exp.method.get("segments"), dict)
+        else None
+    )
+    if pace and exp.unit == "count":
+        days0, days1 = exp.method["segments"]["days"]
+        calendar = v0 * pace - v0
+        out.append(
+            f"{exp.current['period']} has {days1} days against {days0}: at the same daily pace that "
+            f"alone is {format_value(calendar, u, signed=True)}; the segments below explain the rest "
+            f"({format_value(v1 - v0 * pace, u, signed=True)})."
+        )
     out += _segment_sentences(exp)
     out += _segment_driver_sentence(exp)
     main = sorted(
