@@ -71,8 +71,10 @@ def dataset(args: argparse.Namespace) -> Path:
     return path
 
 
-def run_once(data: Path, out: Path, extra: list[str]) -> tuple[float, float, str, str]:
-    """One ``kpi report --all`` run: wall seconds, CPU seconds (with kernels), stdout, stderr."""
+def run_once(
+    data: Path, out: Path, names: list[str], extra: list[str]
+) -> tuple[float, float, str, str]:
+    """One ``kpi report`` run: wall seconds, CPU seconds (with kernels), stdout, stderr."""
     cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(
@@ -81,7 +83,7 @@ def run_once(data: Path, out: Path, extra: list[str]) -> tuple[float, float, str
             "-m",
             "kpi",
             "report",
-            "--all",
+            *(names or ["--all"]),
             "--data",
             str(data),
             "--out",
@@ -122,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", help="simulate this many contacts instead, e.g. 1M")
     ap.add_argument("--repeats", type=int, default=2, help="runs (best kept)")
     ap.add_argument("--static-charts", action="store_true", help="render static SVG charts")
+    ap.add_argument("--jobs", type=int, help="kpi report --jobs (default: its own default)")
+    ap.add_argument(
+        "--names",
+        nargs="+",
+        default=[],
+        help="render these reports instead of --all (a name may repeat, to time a larger set)",
+    )
     args = ap.parse_args(argv)
 
     data = dataset(args)
@@ -132,21 +141,27 @@ def main(argv: list[str] | None = None) -> int:
 
     contacts = pl.scan_parquet(data / "contacts.parquet").select(pl.len()).collect().item()
     extra = ["--static-charts"] if args.static_charts else []
+    if args.jobs:
+        extra += ["--jobs", str(args.jobs)]
     runs = []
     with tempfile.TemporaryDirectory(prefix="kpi-bench-report-") as tmp:
         for i in range(args.repeats):
-            runs.append(run_once(data, Path(tmp) / f"run{i}", extra))
+            runs.append(run_once(data, Path(tmp) / f"run{i}", args.names, extra))
         best = min(runs, key=lambda r: r[0])
         _wall, _cpu, stdout, stderr = runs[-1]
-        htmls = [
-            ROOT / line if not Path(line).is_absolute() else Path(line) for line in stdout.split()
-        ]
+        htmls = list(
+            dict.fromkeys(
+                ROOT / line if not Path(line).is_absolute() else Path(line)
+                for line in stdout.split()
+            )
+        )
         per_report = re.findall(r"\] (\S+) done in ([0-9.]+) s", stderr)
         sizes = {h.parent.parent.name: h.stat().st_size for h in htmls}
         cells = slowest_cells(htmls, 6)
 
+    what = " ".join(args.names) if args.names else "--all"
     print(
-        f"## `kpi report --all` on {data.relative_to(ROOT) if data.is_relative_to(ROOT) else data}"
+        f"## `kpi report {what}` on {data.relative_to(ROOT) if data.is_relative_to(ROOT) else data}"
     )
     print()
     print(
