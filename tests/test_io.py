@@ -473,6 +473,11 @@ def test_worked_example_from_the_docs(tmp_path):
         assert line in docs, line
     for line in (DATA / "acd_export.csv").read_text().splitlines():
         assert line in docs, line
+    summary = (
+        r.summary().replace(str(tmp_path / "site"), "data/site").replace(str(DATA), "tests/data")
+    )
+    for line in summary.splitlines():  # the summary shown in the guide is this import's
+        assert line in docs, line
 
 
 def _mini(tmp_path: Path, text: str) -> Path:
@@ -683,6 +688,25 @@ def test_time_formats(tmp_path):
     assert import_file(f, mapping=spec).frame["talk_s"].to_list() == [8580, 143]
     spec["formats"] = {"talk_s": "minutes", "arrival_ts": ["%Y-%m-%dT%H:%M:%S%#z"]}
     assert import_file(f, mapping=spec).frame["talk_s"].to_list() == [143, 8580]
+
+
+def test_absurd_numbers_are_unparseable(tmp_path):
+    f = _mini(
+        tmp_path,
+        "start,q,w,t\n1700000000,A,1e3,0:01:00\n99999999999999,A,5,1e10:03:20\n"
+        "1700000100,A,99999999999,30\n1700000200,A,inf,30\n1700000300,A,7,20\n",
+    )
+    spec = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {"arrival_ts": "start", "queue": "q", "wait_s": "w", "talk_s": "t"},
+        "formats": {"arrival_ts": "epoch_s"},
+        "defaults": {"outcome": "answered"},
+    }
+    r = import_file(f, mapping=spec).report
+    assert r.loaded == 1
+    rows = {k: [e["row"] for e in v] for k, v in r.quarantine_examples.items()}
+    assert rows == {"unparseable wait_s": [2, 4, 5], "unparseable arrival_ts": [3]}
 
 
 def test_outcome_inferred_and_ids_generated(tmp_path):

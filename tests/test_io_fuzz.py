@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_io import TECH_HEADER, TECH_ROWS
 from test_io_roundtrip import small_contacts
@@ -157,6 +157,8 @@ def test_uncorrupted_bases_load_cleanly():
 @pytest.mark.parametrize("name", sorted(BASES))
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=ops)
+# found by the long run: "1e1" inside "00:03:20" once read as 3.6e109 seconds
+@example(operations=[("truncate", 0, 0, b"\x00"), ("insert", 212, 2023, b"1e1")])
 def test_fuzz_corrupted_files(name, operations):
     check(name, corrupt(BASES[name][0], operations))
 

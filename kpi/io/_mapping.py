@@ -28,6 +28,8 @@ from kpi.io._parse import (
     parse_duration,
     parse_int,
     parse_ts,
+    sane_seconds,
+    within_years,
 )
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
@@ -701,7 +703,8 @@ def _ts_expr(
         num = raw.cast(pl.Float64, strict=False) if dtype == pl.String else raw.cast(pl.Float64)
         formats_used[col] = f"Unix time ({unit})"
         factor = 1_000_000 if unit == "s" else 1_000
-        return (num * factor).cast(pl.Int64).cast(pl.Datetime("us", "UTC")), True
+        micros = pl.when(num.abs() < 4e9).then(num * factor).cast(pl.Int64, strict=False)
+        return within_years(micros.cast(pl.Datetime("us", "UTC"))), True
     if dtype.is_numeric():
         raise KpiError(
             f'{what} holds numbers, not times; if they are Unix times set {key} = "epoch_s" '
@@ -752,11 +755,11 @@ def _typed_expr(
         fmt = str(m.formats.get(col, "auto"))
         unit = DURATION_FORMATS[fmt][0]
         if isinstance(dtype, pl.Duration):
-            return raw.dt.total_microseconds().cast(pl.Float64) / 1e6
+            return sane_seconds(raw.dt.total_microseconds().cast(pl.Float64) / 1e6)
         if dtype == pl.Time:
             return (raw.cast(pl.Int64) / 1e9).cast(pl.Float64)
         if dtype.is_numeric():
-            return raw.cast(pl.Float64) * unit
+            return sane_seconds(raw.cast(pl.Float64) * unit)
         return parse_duration(raw.cast(pl.String), fmt)
     if target == pl.Float64:
         if dtype.is_numeric():

@@ -16,6 +16,7 @@ from kpi.errors import KpiError
 
 __all__ = [
     "DURATION_FORMATS",
+    "MAX_SECONDS",
     "TS_FAMILIES",
     "check_timezone",
     "detect_ts_formats",
@@ -24,6 +25,8 @@ __all__ = [
     "parse_duration",
     "parse_int",
     "parse_ts",
+    "sane_seconds",
+    "within_years",
 ]
 
 #: Families of time-stamp formats tried when a column's format is not given. Each family is
@@ -183,7 +186,17 @@ def localize(naive: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     return aware, nonexistent, ambiguous
 
 
-def _in_years(e: pl.Expr) -> pl.Expr:
+def within_years(e: pl.Expr) -> pl.Expr:
+    """Time stamps in 1900-2100; null outside (a misread year, an overflowing epoch).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime
+    >>> s = pl.Series([datetime(24, 2, 1), datetime(2024, 2, 1)])
+    >>> pl.select(within_years(s)).to_series().to_list()
+    [None, datetime.datetime(2024, 2, 1, 0, 0)]
+    """
     return pl.when(e.dt.year().is_between(*_YEARS)).then(e)
 
 
@@ -209,7 +222,7 @@ def parse_ts(text: pl.Expr, formats: tuple[str, ...] | list[str]) -> pl.Expr:
     └─────────────────────┘
     """
     tries = [
-        _in_years(text.str.to_datetime(f, strict=False, time_unit="us", exact=True))
+        within_years(text.str.to_datetime(f, strict=False, time_unit="us", exact=True))
         for f in formats
     ]
     return pl.coalesce(tries) if len(tries) > 1 else tries[0]
@@ -308,13 +321,29 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
     a, b, c = (
         parts.list.get(i, null_on_oob=True).cast(pl.Float64, strict=False) for i in range(3)
     )
-    num = body.cast(pl.Float64, strict=False)
-    num = pl.when((k == 1) & num.is_finite() & ~body.str.contains("[A-Za-z]")).then(num * unit)
+    digits = body.str.contains(r"^[0-9]*\.?[0-9]*(?::[0-9]*\.?[0-9]*){0,2}$")
+    num = pl.when(k == 1).then(body.cast(pl.Float64, strict=False) * unit)
     sixty = (b >= 0) & (b < 60)
     hms = pl.when((k == 3) & (a >= 0) & sixty & (c >= 0) & (c < 60)).then(a * 3600 + b * 60 + c)
     big, small = (60.0, 1.0) if two_part == "m:ss" else (3600.0, 60.0)
     two = pl.when((k == 2) & (a >= 0) & sixty).then(a * big + b * small)
-    return sign * pl.coalesce(num, hms, two)
+    return sane_seconds(pl.when(digits).then(sign * pl.coalesce(num, hms, two)))
+
+
+#: Durations beyond this many seconds (about 31 years) are unreadable, not data.
+MAX_SECONDS = 1e9
+
+
+def sane_seconds(seconds: pl.Expr) -> pl.Expr:
+    """Seconds, or null when not finite or beyond :data:`MAX_SECONDS` in size.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> pl.select(sane_seconds(pl.Series([1.5, float("inf"), 1e12]))).to_series().to_list()
+    [1.5, None, None]
+    """
+    return pl.when(seconds.is_finite() & (seconds.abs() <= MAX_SECONDS)).then(seconds)
 
 
 def parse_int(text: pl.Expr) -> pl.Expr:

@@ -95,7 +95,15 @@ def _clock(c: str) -> pl.Expr:
 
 
 def _int(c: str) -> pl.Expr:
-    return pl.when(pl.col(c).str.contains(r"^-?\d+$")).then(pl.col(c).cast(pl.Int64, strict=False))
+    return pl.when(pl.col(c).str.contains(r"^-?\d{1,9}$")).then(
+        pl.col(c).cast(pl.Int64, strict=False)
+    )
+
+
+def _dur(c: str) -> pl.Expr:
+    """A *_time field: whole seconds, less than a day in size (else unreadable)."""
+    v = _int(c)
+    return pl.when(v.abs() < _DAY).then(v)
 
 
 def _secs(e: pl.Expr) -> pl.Expr:
@@ -175,7 +183,7 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
             ),
         ),
         **{f"_{c}": _clock(c) for c in _CLOCKS},
-        **{f"_{c}": _int(c) for c in _DURS},
+        **{f"_{c}": _dur(c) for c in _DURS},
         _outcome=pl.col("outcome").str.to_uppercase(),
         _server=pl.when(pl.col("server").str.to_uppercase() != "NO_SERVER").then(pl.col("server")),
     )
