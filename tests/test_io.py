@@ -606,6 +606,7 @@ def test_ambiguous_day_month_order_is_an_error(tmp_path):
         ({"table": "intervals", "interval_threshold_s": -1}, "must be a number of seconds >= 0"),
         ({"table": "contacts", "read": {"delim": ";"}}, "unknown key read.delim"),
         ({"table": "contacts", "extra": {"source_row": "x"}}, "'source_row' is reserved"),
+        ({"table": "contacts", "defaults": {"acw_s": 1e300}}, "seconds must be at most 1e\\+09"),
         ({"table": "contacts", "extra": {"queue": "x"}}, "'queue' is a canonical column"),
     ],
 )

@@ -21,6 +21,7 @@ import polars as pl
 from kpi.errors import KpiError
 from kpi.io._parse import (
     DURATION_FORMATS,
+    MAX_SECONDS,
     check_timezone,
     detect_ts_formats,
     localize,
@@ -343,6 +344,8 @@ def _check_constant(name: str, key: str, table: str, col: str, value: Any) -> No
             f"{name}: {key}.{col} = {value!r}: expected "
             + (kind.get(dtype, "a string") if dtype != TS else "no constant (time stamps vary)")
         )
+    if column.unit == "s" and ok and not abs(value) <= MAX_SECONDS:
+        raise KpiError(f"{name}: {key}.{col} = {value!r}: seconds must be at most {MAX_SECONDS:g}")
     if col == "outcome" and value not in OUTCOMES:
         raise KpiError(f"{name}: {key}.outcome = {value!r}; valid: {', '.join(OUTCOMES)}")
 
