@@ -58,10 +58,10 @@ def _data_dict(data: Any) -> dict[str, Any] | None:
 
     if isinstance(data, Dataset):
         meta = data.meta or {}
-        source = meta.get("source") or meta.get("name")
         return {
             "path": str(data.path) if data.path else None,
-            "source": str(source) if source else None,
+            "name": str(meta["name"]) if meta.get("name") else None,
+            "source": str(meta["source"]) if meta.get("source") else None,
             "timezone": data.tz,
             "tables": sorted(data.tables),
         }

@@ -218,6 +218,8 @@ def prepare(
             if kind not in ("display_data", "execute_result"):
                 continue  # errors only occur in failed runs, which are not exported
             data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                continue  # widgets are for JupyterLab; a report never depends on their state
             if HEADER_MIME in data:
                 lifted.header = dict(data[HEADER_MIME])
                 continue
@@ -389,7 +391,8 @@ def header_html(context: Mapping[str, Any], lifted: Lifted) -> str:
     period = h.get("period") or ({"label": params["period"]} if params.get("period") else None)
     compare = h.get("compare") or ({"label": params["compare"]} if params.get("compare") else None)
     data = h.get("data") or {}
-    source = data.get("source") or data.get("path") or params.get("data_dir") or "–"
+    parts_of_source = [data.get("name") or data.get("source"), data.get("path")]
+    source = " · ".join(str(p) for p in parts_of_source if p) or params.get("data_dir") or "–"
     if data.get("timezone"):
         source = f"{source} (time zone {data['timezone']})"
     meta = [

@@ -90,22 +90,88 @@ def _shape_of(name: str, kind: str, default: Any) -> str | None:
     return None
 
 
+def _ast_params(source: str) -> dict[str, dict[str, str]]:
+    r"""Parameters of a cell, read with Python's own parser (names, annotations, defaults, and
+    the comment ending each assignment as help).
+
+    Papermill's line-based reader skips an assignment whose default holds a ``=`` or a ``#``
+    (``topic: str = "a=b"``); this one does not.
+
+    Examples
+    --------
+    >>> src = 'topic: str = "<img src=x onerror=alert(1)>"  # a topic\nn = [\n    1,\n]  # rows'
+    >>> _ast_params(src)["topic"]
+    {'name': 'topic', 'inferred_type_name': 'str', 'default': '"<img src=x onerror=alert(1)>"', 'help': 'a topic'}
+    >>> _ast_params(src)["n"]["default"], _ast_params(src)["n"]["help"]
+    ('[\n    1,\n]', 'rows')
+    """
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    out: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            target, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            target, annotation, value = node.targets[0].id, "None", node.value
+        else:
+            continue
+        out[target] = {
+            "name": target,
+            "inferred_type_name": annotation,
+            "default": ast.get_source_segment(source, value) or ast.unparse(value),
+            "help": comments.get(node.end_lineno or node.lineno, ""),
+        }
+    return out
+
+
 def inspect_params(path: str | Path) -> dict[str, NotebookParam]:
     """The parameters declared in a notebook's cell tagged ``parameters`` (empty if none).
+
+    ``papermill.inspect_notebook`` reads them as papermill will see them; assignments its
+    line-based reader cannot parse (a default holding ``=`` or ``#``) are read with Python's
+    parser instead, so that no declared parameter is reported as unknown.
 
     Raises
     ------
     KpiError
         If the file is not a readable notebook.
     """
+    import logging
+
+    import nbformat
     import papermill as pm
 
+    log = logging.getLogger("papermill")
+    level = log.level
+    log.setLevel(logging.ERROR)  # its "Unable to parse line" warnings: handled below
     try:
         raw = pm.inspect_notebook(str(path))
+        nb = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # JSON errors, missing kernelspec, unreadable file
         raise KpiError(f"cannot read notebook {path}: {type(exc).__name__}: {exc}") from None
+    finally:
+        log.setLevel(level)
+    cell = next(
+        (c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None
+    )
+    try:
+        parsed = _ast_params(cell.source) if cell is not None else {}
+    except SyntaxError:
+        parsed = {}
+    merged = {name: {**raw.get(name, {}), **info} for name, info in parsed.items()}
+    merged.update({name: info for name, info in raw.items() if name not in merged})
     out: dict[str, NotebookParam] = {}
-    for name, info in raw.items():
+    for name, info in merged.items():
         text = str(info.get("default", "None"))
         try:
             default = ast.literal_eval(text)

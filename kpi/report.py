@@ -24,6 +24,7 @@ when a report is rendered.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -844,7 +845,9 @@ def render_many(
             for i, plan in enumerate(plans, 1):
                 if on_start:
                     on_start(i, n, plan.report)
-                futures[pool.submit(_timed_run, plan)] = (i, plan, time.monotonic())
+                # papermill's progress bars of several workers would interleave: none
+                quiet = dataclasses.replace(plan, progress=False)
+                futures[pool.submit(_timed_run, quiet)] = (i, plan, time.monotonic())
             for future in as_completed(futures):
                 i, plan, t0 = futures[future]
                 try:

@@ -288,6 +288,14 @@ def test_inspect_reads_the_parameters_cell():
     assert inspect_params(FIXTURES / "no_parameters.ipynb") == {}
 
 
+def test_defaults_papermill_cannot_parse_are_still_parameters():
+    # papermill's line reader skips `topic: str = "<img src=x onerror=alert(1)>"` (an "=" in
+    # the value); Python's parser reads it, so `-p topic ...` is not refused as unknown
+    spec = inspect_params(FIXTURES / "xss.ipynb")
+    assert list(spec) == ["topic"]
+    assert (spec["topic"].default, spec["topic"].help) == (HOSTILE, "hostile text from the data")
+
+
 def test_bad_parameters_fail_before_anything_runs(tmp_path):
     out = tmp_path / "reports"
     with pytest.raises(KpiError, match=r"unknown parameter 'nn'.*Valid parameters: period"):
