@@ -1000,7 +1000,9 @@ def _segment_sentences(exp: Explanation) -> list[str]:
             "across the centre, so look at centre-wide causes."
         ]
     top = helping[0]
-    sentence = f"{_segment_name(top)} explains {_pct(top.get('share'))} of the change"
+    seg_method = exp.method.get("segments")
+    what = "the rest" if isinstance(seg_method, dict) and seg_method.get("pace") else "the change"
+    sentence = f"{_segment_name(top)} explains {_pct(top.get('share'))} of {what}"
     if top.get("baseline") is not None and top.get("current") is not None:
         sentence += f" ({format_value(top['baseline'], u)} to {format_value(top['current'], u)})"
     if top.get("mix") is not None and top.get("baseline") is None:

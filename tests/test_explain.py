@@ -212,3 +212,62 @@ def test_nothing_explains_is_honest():
 )
 def test_format_value(value, unit, expected):
     assert format_value(value, unit) == expected
+
+
+def test_cli_data_mode_on_the_sample(samples_dir):
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpi",
+            "explain",
+            "--data",
+            str(samples_dir),
+            "--metric",
+            "contacts_handled",
+            "--baseline",
+            "2026-01",
+            "--current",
+            "2026-02",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert {"metric", "baseline", "current", "change", "drivers", "segments", "narrative"} <= set(
+        doc
+    )
+    assert doc["baseline"]["period"] == "2026-01"
+    bad = subprocess.run(
+        [sys.executable, "-m", "kpi", "explain", "--data", str(samples_dir), "--metric", "aht"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "kpi explain: error: --baseline, --current required with --data"
+
+
+def test_sample_names_the_scenario_causes_first(samples_dir):
+    """The default sample's story: North's attrition and the new price_change topic."""
+    import json
+
+    scenario = json.loads((samples_dir / "scenario.json").read_text())
+    truth = scenario["metrics"]["contacts_handled"]["responsible"]
+    e = explain(str(samples_dir), "contacts_handled", baseline="2026-01", current="2026-02")
+    first = next(s["dims"] for s in e.segments if s.get("dims"))
+    assert first in truth
+    assert first == {"team": "North"}
+    inner = {d["name"]: d for d in e.segment_drivers["drivers"]}
+    assert (inner["agents"]["baseline"], inner["agents"]["current"]) == (27, 12)  # 15 leavers
+    aht = explain(str(samples_dir), "aht", baseline="2026-01", current="2026-02")
+    assert next(s["dims"] for s in aht.segments if s.get("dims")) == {"topic": "price_change"}
+    assert sum(d.contribution for d in e.drivers) == pytest.approx(e.change["absolute"])

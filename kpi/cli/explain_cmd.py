@@ -2,8 +2,8 @@
 
 ``--table FILE`` explains the difference between two measure columns of a table of segments (a
 forecast and an actual, or two periods) with :mod:`kpi.rca`. ``--data DIR`` (the contacts
-explanation of :mod:`kpi.explain`) is wired here but not available yet; both modes print the same
-JSON shape: ``metric``, ``baseline``, ``current``, ``change``, ``drivers``, ``segments``,
+explanation of :mod:`kpi.explain`: drivers, segments, narrative) explains a KPI between two
+periods of a dataset; both modes print the same JSON shape: ``metric``, ``baseline``, ``current``, ``change``, ``drivers``, ``segments``,
 ``narrative``.
 """
 
@@ -30,9 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "baseline and a current measure column (for example a forecast and an actual); the "
         "search finds the smallest set of segments (conjunctions of dimension values over one "
         "to all dimensions) that explains the deviations, with each segment's contribution, "
-        "share of the change, confidence and evidence, and a narrative. With --data DIR: the "
-        "contacts explanation of a dataset (not available yet).",
-        epilog="Examples: kpi explain --table b0.csv.gz --dims a,b,c,d --baseline-col predict "
+        "share of the change, confidence and evidence, and a narrative. With --data DIR: why a "
+        "KPI of a dataset moved between two periods: its driver decomposition, the segments "
+        "that explain it (with mix and rate effects for ratios) and a narrative.",
+        epilog="Examples: kpi explain --data data/samples --metric contacts_handled --baseline "
+        "2026-01 --current 2026-02 --dims team,channel,queue,topic | kpi explain --table b0.csv.gz --dims a,b,c,d --baseline-col predict "
         "--current-col real --format json | kpi explain --table sl.parquet --dims team,channel "
         "--baseline-col ok_jan --current-col ok_feb --ratio offered_jan,offered_feb",
     )
@@ -40,7 +42,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--table", metavar="FILE", help="leaf-level table: .csv, .csv.gz or .parquet")
     src.add_argument("--data", metavar="DIR", help="dataset directory (contacts explanation)")
     p.add_argument(
-        "--dims", type=csv_list, default=None, help="dimension columns, comma-separated"
+        "--dims",
+        type=csv_list,
+        default=None,
+        help="dimension columns, comma-separated (--data default: team,channel,queue,topic)",
+    )
+    p.add_argument("--metric", help="--data: the KPI id to explain (see `kpi metrics`)")
+    p.add_argument(
+        "--baseline", metavar="PERIOD", help="--data: baseline period (2026-01, 2026-W05, ...)"
+    )
+    p.add_argument("--current", metavar="PERIOD", help="--data: current period")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KPI.PARAM=VALUE",
+        help="--data: definition variant of the KPI, repeatable",
     )
     p.add_argument(
         "--baseline-col",
@@ -101,15 +118,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_data(args: argparse.Namespace) -> Any:
-    """``--data DIR``: the contacts explanation (to be wired to :mod:`kpi.explain`).
-
-    Must return an object with ``to_dict()`` (the shared JSON shape) and ``to_markdown()``.
-    """
+    """``--data DIR``: the dataset explanation of :func:`kpi.explain.explain`."""
+    from kpi.cli.compute_cmd import parse_params
     from kpi.errors import KpiError
+    from kpi.explain import DEFAULT_DIMS, explain
 
-    raise KpiError(
-        "kpi explain --data (the contacts explanation of a dataset) is not available yet; "
-        "use --table FILE with a leaf-level table of segments"
+    missing = [f"--{k}" for k in ("metric", "baseline", "current") if not getattr(args, k)]
+    if missing:
+        raise KpiError(f"{', '.join(missing)} required with --data")
+    params = {}
+    for key, value in parse_params(args.param).items():
+        kpi_id, _, name = key.partition(".")
+        if kpi_id != args.metric:
+            raise KpiError(f"--param {key}: only parameters of {args.metric} apply here")
+        params[name] = value
+    return explain(
+        args.data,
+        args.metric,
+        baseline=args.baseline,
+        current=args.current,
+        dims=args.dims or DEFAULT_DIMS,
+        params=params,
+        max_segments=args.max_segments,
     )
 
 
