@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ __all__ = [
     "render",
     "render_many",
     "report_name",
+    "require_period",
     "resolve_notebook",
     "scorecard_findings",
     "table",
@@ -206,6 +207,81 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, NotebookParam]:
     return inspect_params(path)
 
 
+def require_period(
+    data: Any,
+    period: Any,
+    *,
+    tables: Iterable[str] = ("contacts", "tickets", "intervals"),
+) -> None:
+    """Fail early, and clearly, when the data holds nothing in a report's period.
+
+    A scheduled run whose data import did not happen would otherwise fail deep inside a
+    computation ("there is no change to explain"); this says which period is empty and what
+    the data covers.
+
+    Parameters
+    ----------
+    data
+        A :class:`kpi.Dataset`, a mapping of tables, or a dataset directory.
+    period
+        A period label (``"2026-02"``, ``"previous-month"``) or :class:`kpi.periods.Period`.
+    tables
+        The activity tables to look at (those the dataset has); the period needs rows in one.
+
+    Raises
+    ------
+    KpiError
+        Naming the period, its dates and the dates the data covers.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> c = pl.DataFrame({"arrival_ts": [datetime(2026, 1, 5, tzinfo=UTC)]})
+    >>> require_period({"contacts": c}, "2026-01")
+    >>> require_period({"contacts": c}, "2026-03")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: no data in 2026-03 (2026-03-01 to 2026-03-31): contacts cover 2026-01-05 to 2026-01-05
+    """
+    import polars as pl
+
+    from kpi.data import Dataset
+    from kpi.periods import Period, parse_period
+    from kpi.schema import TABLES
+
+    ds = Dataset.coerce(data)
+    p = period if isinstance(period, Period) else parse_period(period)
+    covered = []
+    for name in tables:
+        if name not in ds.tables:
+            continue
+        column = TABLES[name].time_column
+        lf = ds[name]
+        dtype = lf.collect_schema()[column]
+        tz = getattr(dtype, "time_zone", None) or ds.tz
+        start, end = p.start_ts(tz), p.end_ts(tz)
+        if getattr(dtype, "time_zone", None) is None:
+            start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+        found = lf.filter((pl.col(column) >= start) & (pl.col(column) < end)).head(1).collect()
+        if found.height:
+            return
+        span = lf.select(
+            pl.col(column).min().alias("lo"), pl.col(column).max().alias("hi")
+        ).collect()
+        lo, hi = span.row(0)
+        covered.append(
+            f"{name} cover {lo.date().isoformat()} to {hi.date().isoformat()}"
+            if lo is not None
+            else f"{name} is empty"
+        )
+    last = (p.end - timedelta(days=1)).isoformat()
+    raise KpiError(
+        f"no data in {p.label} ({p.start.isoformat()} to {last}): "
+        + ("; ".join(covered) or f"the data has none of the tables {', '.join(tables)}")
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------
@@ -249,12 +325,33 @@ def _failed_cell_number(source_nb: Any, executed_nb: Any) -> int | None:
     return None
 
 
-def _first_line(source: str, width: int = 70) -> str:
-    lines = [
-        ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")
-    ]
-    line = lines[0] if lines else source.strip()
+def _short(line: str, width: int = 70) -> str:
+    line = line.strip()
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _failing_line(source: str, traceback: list[str]) -> tuple[int | None, str]:
+    r"""The line of the cell that raised (from IPython's ``---->`` marker in the traceback's
+    cell frame), else the cell's first line of code.
+
+    Examples
+    --------
+    >>> tb = ["KpiError  Traceback", "Cell In[3], line 2\n      1 x = 1\n----> 2 f(x)\n"]
+    >>> _failing_line("x = 1\nf(x)", tb)
+    (2, 'f(x)')
+    >>> _failing_line("# note\ny = 1 / 0", [])
+    (None, 'y = 1 / 0')
+    """
+    for frame in traceback:
+        text = _strip_ansi(frame)
+        if not text.startswith("Cell In"):
+            continue
+        marker = re.search(r"^-+> (\d+) (.*)$", text, flags=re.M)
+        if marker:
+            return int(marker[1]), _short(marker[2])
+        break
+    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return None, _short(lines[0] if lines else source)
 
 
 def _now() -> tuple[str, str]:
@@ -608,11 +705,11 @@ def _execute(
         executed = nbformat.read(work_nb, as_version=4) if work_nb.exists() else None
         number = _failed_cell_number(source_nb, executed) if executed is not None else None
         where = f"cell {number}" if number else f"cell In [{exc.exec_count}]"
+        line_no, line = _failing_line(exc.source, list(exc.traceback or []))
+        if line_no is not None and len(exc.source.splitlines()) > 1:
+            where += f", line {line_no}"
         evalue = _strip_ansi(str(exc.evalue)).strip()
-        message = (
-            f"{report} {period} failed in {where} (`{_first_line(exc.source)}`): "
-            f"{exc.ename}: {evalue}"
-        )
+        message = f"{report} {period} failed in {where} (`{line}`): {exc.ename}: {evalue}"
         raise _fail(
             out,
             target_dir,

@@ -821,7 +821,7 @@ def test_a_failed_render_names_the_cell_keeps_the_notebook_and_the_old_report(tm
     folder = out / "broken" / TODAY
     failed = folder / f"broken-{TODAY}.failed.ipynb"
     assert errors[0] == (
-        f"kpi report: error: broken {TODAY} failed in cell 4 (`result = 1 / divisor`): "
+        f"kpi report: error: broken {TODAY} failed in cell 4, line 1 (`result = 1 / divisor`): "
         f"ZeroDivisionError: division by zero; failed notebook kept at {failed}; "
         "the previous report is untouched"
     )
