@@ -56,10 +56,12 @@ class SearchParams:
     max_elements: int = 10
     #: alternatives kept per selected element, for the explanation
     runners_up: int = 3
-    #: above this many active leaves, normal-looking leaves are sampled (with weights)
-    sample_above: int = 2_000_000
+    #: above this many non-zero leaves, normal-looking leaves (|z| < 3) are sampled, weighted
+    sample_above: int = 1_000_000
     #: share of the normal-looking leaves kept when sampling
-    sample_rate: float = 0.05
+    sample_rate: float = 0.02
+    #: most leaves used to fit the noise model (a random subset beyond)
+    noise_sample: int = 400_000
 
 
 @dataclass
@@ -95,13 +97,18 @@ def leaf_model(expected: np.ndarray, actual: np.ndarray, params: SearchParams) -
     if n_act == 0:
         return LeafModel(dev, np.ones_like(dev), active, 1.0, 0.0, counts)
     f_a = expected[active]
+    if n_act > params.noise_sample:  # a random subset is plenty for ten size classes
+        pick = np.random.default_rng(1).choice(n_act, params.noise_sample, replace=False)
+        sizes, f_a, v_a, n_act = sizes[pick], f_a[pick], v_a[pick], params.noise_sample
+    else:
+        pick = None
     if counts and np.all(f_a == np.round(f_a)):
         rng = np.random.default_rng(0)
         fj = f_a + rng.uniform(-0.5, 0.5, n_act)
         vj = v_a + rng.uniform(-0.5, 0.5, n_act)
         dev_est = (vj - fj) / np.maximum((np.abs(fj) + np.abs(vj)) / 2.0, 0.5)
     else:
-        dev_est = dev[active]
+        dev_est = dev[active] if pick is None else dev[active][pick]
     n_bins = int(max(1, min(params.noise_bins, n_act // 100)))
     inner = np.quantile(sizes, np.linspace(0, 1, n_bins + 1)[1:-1]) if n_bins > 1 else []
     edges = np.append(np.asarray(inner, dtype=float), np.inf)
@@ -170,9 +177,9 @@ class Found:
 
 
 def _loglik(d: np.ndarray, mu: np.ndarray | float, s2: np.ndarray, floor: np.ndarray):
-    """``log(N(d; mu, s2) + exp(floor))``: a Gaussian whose tails never drop below a floor."""
+    """``max(log N(d; mu, s2), floor)``: a Gaussian log-density that never drops below a floor."""
     gauss = -0.5 * ((d - mu) ** 2 / s2 + np.log(2.0 * np.pi * s2))
-    return np.logaddexp(gauss, floor)
+    return np.maximum(gauss, floor)
 
 
 class _Cuboid:
@@ -186,7 +193,7 @@ class _Cuboid:
         key = np.zeros(n, dtype=np.int64)
         for d in dims:
             key = key * cards[d] + codes[:, d]
-        if self.size <= 4 * n + 4096:  # dense: the key is the element index
+        if self.size <= 2 * n + 4096:  # dense: the key is the element index
             self.index = key
             self.keys: np.ndarray | None = None
             self.n_el = self.size
@@ -211,7 +218,7 @@ def _sample(model: LeafModel, params: SearchParams, n_act: int) -> tuple[np.ndar
         return np.ones(n_act, dtype=bool), np.ones(n_act)
     z = np.abs(model.deviation[model.active] / model.sigma[model.active])
     rng = np.random.default_rng(0)
-    normal = z < 2.0
+    normal = z < 3.0
     keep = ~normal | (rng.uniform(size=n_act) < params.sample_rate)
     weight = np.where(normal, 1.0 / params.sample_rate, 1.0)[keep]
     return keep, weight
@@ -247,21 +254,32 @@ def search(
     """
     model = leaf_model(expected, actual, params)
     act = model.active
-    keep, weight = _sample(model, params, int(act.sum()))
+    n_act = int(act.sum())
+    keep, weight = _sample(model, params, n_act)
     n_dims = len(cards)
     top = n_dims if max_layer is None else max(0, min(max_layer, n_dims))
+    codes_act = np.asfortranarray(codes[act])
     prob = _Problem(
         model.deviation[act][keep],
         model.sigma[act][keep] ** 2,
         expected[act][keep] * weight,
         actual[act][keep] * weight,
         weight,
-        codes[act][keep],
+        codes_act[keep],
         cards,
         top,
-        int(act.sum()),
+        n_act,
         params,
     )
+    if not keep.all():  # sampled: every pick is checked on all of its leaves
+        prob.full = _Full(
+            codes_act,
+            model.deviation[act],
+            model.sigma[act] ** 2,
+            expected[act],
+            actual[act],
+            params,
+        )
     everything = np.arange(len(prob.d))
     found = _greedy(prob, everything, range(len(prob.cuboids)), params.max_elements)
     refined: list[tuple[Found, np.ndarray]] = []
@@ -269,6 +287,90 @@ def search(
         refined += _refine(prob, fo, members, depth=2)
     refined.sort(key=lambda fm: -fm[0].score)
     return [fo for fo, _ in refined[: params.max_elements]], model
+
+
+def _gain(
+    d: np.ndarray,
+    s2: np.ndarray,
+    floor: np.ndarray,
+    null: np.ndarray,
+    mu: np.ndarray | float,
+    tau2: np.ndarray | float,
+    params: SearchParams,
+) -> np.ndarray:
+    """Per-leaf evidence for "the leaf moved by ``mu``" against "the leaf is noise" (nats)."""
+    s2_alt = s2 + tau2
+    gain = _loglik(d, mu, s2_alt, floor) - null
+    outside = (d - mu) ** 2 > params.window**2 * s2_alt
+    return np.where(outside, np.minimum(gain, 0.0), gain)
+
+
+class _Full:
+    """All non-zero leaves, for exact checks of elements picked on a sample of a huge table."""
+
+    def __init__(
+        self,
+        codes: np.ndarray,
+        d: np.ndarray,
+        s2: np.ndarray,
+        f: np.ndarray,
+        v: np.ndarray,
+        params: SearchParams,
+    ) -> None:
+        self.codes, self.d, self.s2, self.f, self.v = codes, d, s2, f, v
+        self.params = params
+        self.floor = -0.5 * (params.z_cap**2 + np.log(2.0 * np.pi * s2))
+        self.null = _loglik(d, 0.0, s2, self.floor)
+        self.explained = np.zeros(len(d), dtype=bool)
+        # positions of the leaves by value of the two most selective dimensions
+        self.index: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        cards = codes.max(axis=0) + 1 if len(codes) else []
+        for dim in np.argsort(cards)[::-1][:2]:
+            if cards[dim] >= 8:
+                order = np.argsort(codes[:, dim], kind="stable").astype(np.int64)
+                bounds = np.searchsorted(codes[order, dim], np.arange(cards[dim] + 1))
+                self.index[int(dim)] = (order, bounds)
+
+    def positions(self, dims: tuple[int, ...], values: tuple[int, ...]) -> np.ndarray:
+        """Positions of the element's leaves."""
+        indexed = [(dim, val) for dim, val in zip(dims, values, strict=True) if dim in self.index]
+        if indexed:
+            dim0, val0 = indexed[0]
+            order, bounds = self.index[dim0]
+            pos = order[bounds[val0] : bounds[val0 + 1]]
+        else:
+            pos = np.arange(len(self.d))
+        keep = np.ones(len(pos), dtype=bool)
+        for dim, val in zip(dims, values, strict=True):
+            if not indexed or dim != indexed[0][0]:
+                keep &= self.codes[pos, dim] == val
+        return pos[keep]
+
+    def mask(self, dims: tuple[int, ...], values: tuple[int, ...]) -> np.ndarray:
+        m = np.zeros(len(self.d), dtype=bool)
+        m[self.positions(dims, values)] = True
+        return m
+
+    def exact(
+        self, dims: tuple[int, ...], values: tuple[int, ...]
+    ) -> tuple[np.ndarray, float, float, int, int]:
+        """Unexplained leaves (positions), LLR, deviation, leaves and moved leaves of an element."""
+        pos = self.positions(dims, values)
+        pos = pos[~self.explained[pos]]
+        if not pos.size:
+            return pos, -np.inf, 0.0, 0, 0
+        fs, vs = float(self.f[pos].sum()), float(self.v[pos].sum())
+        mag = (abs(fs) + abs(vs)) / 2.0
+        d_e = (vs - fs) / mag if mag > 0 else 0.0
+        n = int(pos.size)
+        tau2 = (self.params.spread_rel * d_e) ** 2 * (n - 1) / n
+        d, s2 = self.d[pos], self.s2[pos]
+        llr = float(_gain(d, s2, self.floor[pos], self.null[pos], d_e, tau2, self.params).sum())
+        if abs(d_e) < self.params.min_deviation:
+            llr = -np.inf
+        z = d / np.sqrt(s2)
+        moved = int(np.sum((np.abs(z) > 3) & (np.sign(z) == np.sign(d_e))))
+        return pos, llr, d_e, n, moved
 
 
 class _Problem:
@@ -305,6 +407,7 @@ class _Problem:
         ]
         self.floor = -0.5 * (params.z_cap**2 + np.log(2.0 * np.pi * s2))
         self.null = _loglik(d, 0.0, s2, self.floor)
+        self.full: _Full | None = None
 
 
 def _refine(
@@ -324,8 +427,15 @@ def _refine(
         return [(fo, members)]
     if fo.n_moved >= prob.params.refine_below * fo.n_leaves:
         return [(fo, members)]  # its leaves moved together: nothing to carve out
+    full = prob.full
+    saved = None
+    if full is not None:
+        saved = full.explained.copy()
+        full.explained &= ~full.mask(fo.cuboid, fo.values)
     subs = _greedy(prob, members, finer, prob.params.max_elements, within=fo)
     if not subs or sum(s.score for s, _ in subs) <= fo.score:
+        if full is not None and saved is not None:
+            full.explained = saved
         return [(fo, members)]
     out: list[tuple[Found, np.ndarray]] = []
     for s, m in subs:
@@ -348,6 +458,8 @@ def _greedy(
     pos = sel
     cubs = [(k, prob.cuboids[k], prob.cuboids[k].index[sel]) for k in cuboid_ids]
     found: list[tuple[Found, np.ndarray]] = []
+    banned: dict[int, list[int]] = {}  # elements the exact check rejected (sampled tables)
+    n_banned = 0
     while len(found) < limit and len(d):
         scored: list[tuple[float, int, int, float, float]] = []  # score, cuboid, element, llr, d_e
         for k, c, idx in cubs:
@@ -358,13 +470,11 @@ def _greedy(
             d_e = np.divide(vs - fs, mag, out=np.zeros(c.n_el), where=mag > 0)
             shrink = np.divide(cnt - 1, cnt, out=np.zeros(c.n_el), where=cnt > 0)
             tau2 = (params.spread_rel * d_e) ** 2 * shrink
-            mu = d_e[idx]
-            s2_alt = s2 + tau2[idx]
-            gain = _loglik(d, mu, s2_alt, floor) - null
-            outside = (d - mu) ** 2 > params.window**2 * s2_alt
-            gain = np.where(outside, np.minimum(gain, 0.0), gain) * w
+            gain = _gain(d, s2, floor, null, d_e[idx], tau2[idx], params) * w
             llr = np.bincount(idx, weights=gain, minlength=c.n_el)
             llr[(np.abs(d_e) < params.min_deviation) | (cnt == 0)] = -np.inf
+            for j in banned.get(k, ()):
+                llr[j] = -np.inf
             n_top = min(params.runners_up + 1, c.n_el)
             for j in np.argpartition(-llr, n_top - 1)[:n_top]:
                 if np.isfinite(llr[j]):
@@ -374,13 +484,37 @@ def _greedy(
         if not scored:
             break
         scored.sort(key=lambda t: -t[0])
-        score, k, j, llr_j, d_j = scored[0]
-        if score <= 0:
+        pick = None
+        for rank, (score, k, j, llr_j, d_j) in enumerate(scored):
+            if score <= 0:
+                break
+            cub = prob.cuboids[k]
+            members = next(idx for k2, _, idx in cubs if k2 == k) == j
+            z_m = d[members] / np.sqrt(s2[members])
+            moved = (np.abs(z_m) > 3) & (np.sign(z_m) == np.sign(d_j))
+            n_leaves = int(np.round(w[members].sum()))
+            n_moved = int(np.round(w[members][moved].sum()))
+            if prob.full is not None:  # sampled: check on every leaf of the element
+                p_full, llr_j, d_j, n_leaves, n_moved = prob.full.exact(cub.dims, cub.values(j))
+                score = llr_j - prob.costs[k]
+                if not score > 0:
+                    banned.setdefault(k, []).append(j)
+                    n_banned += 1
+                    continue
+                prob.full.explained[p_full] = True
+            pick = (rank, score, k, j, llr_j, d_j, members, n_leaves, n_moved)
             break
-        members = next(idx for k2, _, idx in cubs if k2 == k) == j
-        z_m = d[members] / np.sqrt(s2[members])
-        moved = (np.abs(z_m) > 3) & (np.sign(z_m) == np.sign(d_j))
+        if pick is None:
+            # nothing positive left, or every listed candidate failed its exact check
+            listed_all_failed = bool(scored) and scored[-1][0] > 0 and n_banned
+            if listed_all_failed and n_banned <= 20 * limit:
+                continue
+            break
+        rank, score, k, j, llr_j, d_j, members, n_leaves, n_moved = pick
         cub = prob.cuboids[k]
+        others = [
+            s for s in scored[:rank] + scored[rank + 1 :] if s[2] not in banned.get(s[1], ())
+        ]
         found.append(
             (
                 Found(
@@ -390,11 +524,11 @@ def _greedy(
                     llr=llr_j,
                     cost=prob.costs[k],
                     deviation=float(d_j),
-                    n_leaves=int(np.round(w[members].sum())),
-                    n_moved=int(np.round(w[members][moved].sum())),
+                    n_leaves=n_leaves,
+                    n_moved=n_moved,
                     runners_up=[
                         (prob.cuboids[k2].dims, prob.cuboids[k2].values(j2), sc)
-                        for sc, k2, j2, _, _ in scored[1 : 1 + params.runners_up]
+                        for sc, k2, j2, _, _ in others[: params.runners_up]
                     ]
                     + (
                         [(within.cuboid, within.values, within.score)]

@@ -268,42 +268,81 @@ def _spec(
     return [baseline, current, ratio[0], ratio[1]], (ratio[0], ratio[1])
 
 
-def _leaves(lf: pl.LazyFrame, dims: list[str], measures: list[str]) -> pl.DataFrame:
-    """One row per leaf (duplicates summed); null dimension values become ``"(null)"``."""
+@dataclass
+class _Leaves:
+    """The leaf table as arrays: value codes per dimension (Fortran order) and measures."""
+
+    codes: np.ndarray  # (n_leaves, n_dims) int32
+    labels: list[list[str]]  # per dimension, the label of each code
+    measures: dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return len(self.codes)
+
+
+def _leaves(lf: pl.LazyFrame, dims: list[str], measures: list[str]) -> _Leaves:
+    """Collect once, encode the dimensions and sum rows that share a leaf.
+
+    Null dimension values become ``"(null)"``, null measures 0. Enum dimensions keep their
+    categories; other dimensions are cast to strings and coded in sorted order.
+    """
     schema = lf.collect_schema()
-    keys = [
-        pl.col(d)
-        if isinstance(schema[d], pl.Enum)
-        else pl.col(d).cast(pl.String).fill_null(NULL_LABEL)
+    enum = {d for d in dims if isinstance(schema[d], pl.Enum)}
+    coded = [
+        pl.col(d).to_physical().cast(pl.Int32).fill_null(len(schema[d].categories))
+        if d in enum
+        else (pl.col(d).cast(pl.String).fill_null(NULL_LABEL).rank("dense") - 1).cast(pl.Int32)
         for d in dims
     ]
-    out = (
-        lf.select(*keys, *[pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures])
-        .group_by(dims)
-        .agg(pl.col(measures).sum())
-        .collect()
-    )
-    if out.height == 0:
+    labels_q = [
+        pl.col(d).cast(pl.String).fill_null(NULL_LABEL).unique().sort().implode().alias(d)
+        for d in dims
+        if d not in enum
+    ]
+    values = [pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures]
+    df = lf.select(*coded, *values).collect()
+    if df.height == 0:
         raise KpiError("the table is empty: there is no change to explain")
-    bad = [m for m in measures if not out[m].is_finite().all()]
+    lab = lf.select(labels_q).collect().row(0, named=True) if labels_q else {}
+    labels = [
+        [*map(str, schema[d].categories.to_list()), NULL_LABEL] if d in enum else list(lab[d])
+        for d in dims
+    ]
+    codes = np.empty((df.height, len(dims)), dtype=np.int32, order="F")
+    for j, d in enumerate(dims):
+        codes[:, j] = df[d].to_numpy()
+    arrays = {m: df[m].to_numpy() for m in measures}
+    bad = [m for m, a in arrays.items() if not np.isfinite(a).all()]
     if bad:
         raise KpiError(f"measure column(s) {', '.join(bad)} hold infinite or NaN values")
-    return out
-
-
-def _encode(leaves: pl.DataFrame, dims: list[str]) -> tuple[np.ndarray, list[list[str]]]:
-    """Dense value codes per dimension and the labels of the codes."""
-    codes, labels = [], []
-    for d in dims:
-        s = leaves[d]
-        if isinstance(s.dtype, pl.Enum):
-            labels.append([str(x) for x in s.dtype.categories.to_list()])
-            codes.append(s.to_physical().cast(pl.Int64).to_numpy())
+    cards = [len(x) for x in labels]
+    if math.prod(cards) < 2**62:
+        key = np.zeros(df.height, dtype=np.int64)
+        for j, card in enumerate(cards):
+            key = key * card + codes[:, j]
+        size = math.prod(cards)
+        if size <= 4 * df.height + 4096:
+            dup = bool((np.bincount(key, minlength=size) > 1).any())
         else:
-            cats = s.unique().sort()
-            labels.append([str(x) for x in cats.to_list()])
-            codes.append((s.rank("dense").cast(pl.Int64) - 1).to_numpy())
-    return np.stack(codes, axis=1) if codes else np.zeros((leaves.height, 0), int), labels
+            dup = len(np.unique(key)) < df.height
+        if dup:
+            uniq, inv = np.unique(key, return_inverse=True)
+            arrays = {
+                m: np.bincount(inv, weights=a, minlength=len(uniq)) for m, a in arrays.items()
+            }
+            codes = np.empty((len(uniq), len(dims)), dtype=np.int32, order="F")
+            rest = uniq
+            for j in range(len(dims) - 1, -1, -1):
+                codes[:, j] = rest % cards[j]
+                rest = rest // cards[j]
+    else:  # too many combinations for an integer key: let polars group
+        grouped = df.group_by(dims).agg(pl.col(measures).sum())
+        codes = np.empty((grouped.height, len(dims)), dtype=np.int32, order="F")
+        for j, d in enumerate(dims):
+            codes[:, j] = grouped[d].to_numpy()
+        arrays = {m: grouped[m].to_numpy() for m in measures}
+    return _Leaves(codes, labels, arrays)
 
 
 # ---- statistics of a segment ----------------------------------------------------------------
@@ -584,9 +623,9 @@ def localize(
     params = params or SearchParams()
     params = SearchParams(**{**params.__dict__, "max_elements": max_elements})
     leaves = _leaves(lf, dims, measures)
-    codes, labels = _encode(leaves, dims)
-    f_col = leaves[baseline].to_numpy()
-    v_col = leaves[current].to_numpy()
+    codes, labels = leaves.codes, leaves.labels
+    f_col = leaves.measures[baseline]
+    v_col = leaves.measures[current]
     if den is None:
         tot = _Totals(float(f_col.sum()), float(v_col.sum()))
         name = metric or current
@@ -594,8 +633,8 @@ def localize(
         expected, actual = f_col, v_col
         db = dc = None
     else:
-        db = leaves[den[0]].to_numpy()
-        dc = leaves[den[1]].to_numpy()
+        db = leaves.measures[den[0]]
+        dc = leaves.measures[den[1]]
         if (db < 0).any() or (dc < 0).any():
             raise KpiError(f"denominator columns {den[0]!r}, {den[1]!r} must not be negative")
         tot = _Totals(float(f_col.sum()), float(v_col.sum()), float(db.sum()), float(dc.sum()))
@@ -611,53 +650,39 @@ def localize(
     change_rel = change_abs / abs(v0) if v0 != 0 else None
     found, model = search(codes, _cards(labels), expected, actual, params, max_layer=max_layer)
     kind: Literal["additive", "ratio"] = "additive" if den is None else "ratio"
-    causes = [
-        _cause(
-            fo,
-            "additive" if den is None else "rate",
-            codes,
-            labels,
-            dims,
-            f_col,
-            v_col,
-            db,
-            dc,
-            tot,
-            scale,
-            change_abs,
-        )
-        for fo in found
-    ]
+    ctx = _Context(codes, labels, dims, f_col, v_col, db, dc, tot, scale, change_abs)
+    causes = [ctx.cause(fo, "additive" if den is None else "rate") for fo in found]
     if den is not None:
         assert db is not None
         assert dc is not None
         vol, _ = search(
             codes, _cards(labels), db * _volume_trend(db, dc), dc, params, max_layer=max_layer
         )
-        seen = {tuple(sorted(c.dims.items())) for c in causes}
+        seen = {tuple(sorted(c.dims.items())) for c, _ in causes}
         for fo in vol:
-            c = _cause(
-                fo, "mix", codes, labels, dims, f_col, v_col, db, dc, tot, scale, change_abs
-            )
+            c, m = ctx.cause(fo, "mix")
             if tuple(sorted(c.dims.items())) in seen or c.mix is None:
                 continue
             if abs(change_abs) > 0 and abs(c.mix) >= 0.1 * abs(change_abs):
-                causes.append(c)
-    causes.sort(key=lambda c: (-abs(c.contribution), -c.evidence["score_nats"]))
+                causes.append((c, m))
+    causes.sort(key=lambda cm: (-abs(cm[0].contribution), -cm[0].evidence["score_nats"]))
     causes = causes[:max_elements]
-    explained = _explained(causes, dims, codes, labels, f_col, v_col, db, dc, tot, scale)
+    union = np.zeros(len(codes), dtype=bool)
+    for _, m in causes:
+        union |= m
+    explained = ctx.contribution(union)
     res = RcaResult(
         metric=name,
         kind=kind,
         baseline={"column": baseline if den is None else f"{baseline} / {den[0]}", "value": v0},
         current={"column": current if den is None else f"{current} / {den[1]}", "value": v1},
         change={"absolute": change_abs, "relative": change_rel},
-        causes=causes,
+        causes=[c for c, _ in causes],
         explained_share=None if change_abs == 0 else explained / change_abs,
         narrative=[],
         method={
             "name": "kpi.rca: greedy minimum-description-length search under the ripple effect",
-            "leaves": int(leaves.height),
+            "leaves": leaves.n,
             "active_leaves": int(model.active.sum()),
             "noise": {
                 "relative": model.noise_relative,
@@ -693,106 +718,89 @@ def _cards(labels: list[list[str]]) -> list[int]:
     return [len(x) for x in labels]
 
 
-def _mask(codes: np.ndarray, fo: Found) -> np.ndarray:
-    m = np.ones(len(codes), dtype=bool)
-    for d, val in zip(fo.cuboid, fo.values, strict=True):
-        m &= codes[:, d] == val
-    return m
+@dataclass
+class _Context:
+    """What is needed to describe a found element: codes, labels, measures and totals."""
 
+    codes: np.ndarray
+    labels: list[list[str]]
+    dims: list[str]
+    f: np.ndarray
+    v: np.ndarray
+    db: np.ndarray | None
+    dc: np.ndarray | None
+    tot: _Totals
+    scale: float
+    change: float
 
-def _cause(
-    fo: Found,
-    kind: Literal["additive", "rate", "mix"],
-    codes: np.ndarray,
-    labels: list[list[str]],
-    dims: list[str],
-    f: np.ndarray,
-    v: np.ndarray,
-    db: np.ndarray | None,
-    dc: np.ndarray | None,
-    tot: _Totals,
-    scale: float,
-    change: float,
-) -> RootCause:
-    m = _mask(codes, fo)
-    seg = _Totals(float(f[m].sum()), float(v[m].sum()))
-    p_b = _div(seg.f, tot.f) or 0.0
-    p_c = _div(seg.v, tot.v) or 0.0
-    evidence: dict[str, Any] = {
-        "score_nats": fo.score,
-        "log_likelihood_ratio_nats": fo.llr,
-        "cost_nats": fo.cost,
-        "leaves": fo.n_leaves,
-        "leaves_moved": fo.n_moved,
-        "consistency": fo.n_moved / fo.n_leaves if fo.n_leaves else None,
-        "common_deviation": fo.deviation,
-    }
-    mix = rate = None
-    if db is None:
-        b, c = seg.f, seg.v
-        contribution = seg.v - seg.f
-        evidence["relative_change"] = _div(seg.v - seg.f, abs(seg.f))
-    else:
-        assert dc is not None
-        seg.db, seg.dc = float(db[m].sum()), float(dc[m].sum())
-        ss = _shift_share(seg, tot, scale)
-        b, c, mix, rate = ss["baseline"], ss["current"], ss["mix"], ss["rate"]
-        contribution = float(ss["contribution"] or 0.0)
-        rb, rc = _div(seg.f, seg.db), _div(seg.v, seg.dc)
-        evidence["relative_change"] = None if rb in (None, 0) or rc is None else rc / rb - 1
-        evidence["volume_share"] = {
-            "baseline": _div(seg.db, tot.db),
-            "current": _div(seg.dc, tot.dc),
+    def mask(self, fo: Found) -> np.ndarray:
+        m = np.ones(len(self.codes), dtype=bool)
+        for d, val in zip(fo.cuboid, fo.values, strict=True):
+            m &= self.codes[:, d] == val
+        return m
+
+    def segment(self, m: np.ndarray) -> _Totals:
+        seg = _Totals(float(self.f[m].sum()), float(self.v[m].sum()))
+        if self.db is not None and self.dc is not None:
+            seg.db, seg.dc = float(self.db[m].sum()), float(self.dc[m].sum())
+        return seg
+
+    def contribution(self, m: np.ndarray) -> float:
+        """Contribution of a set of leaves to the change (no double counting of overlaps)."""
+        seg = self.segment(m)
+        if self.db is None:
+            return seg.v - seg.f
+        return float(_shift_share(seg, self.tot, self.scale)["contribution"] or 0.0)
+
+    def name(self, cuboid: tuple[int, ...], values: tuple[int, ...]) -> dict[str, str]:
+        return {self.dims[d]: self.labels[d][x] for d, x in zip(cuboid, values, strict=True)}
+
+    def cause(
+        self, fo: Found, kind: Literal["additive", "rate", "mix"]
+    ) -> tuple[RootCause, np.ndarray]:
+        m = self.mask(fo)
+        seg, tot = self.segment(m), self.tot
+        evidence: dict[str, Any] = {
+            "score_nats": fo.score,
+            "log_likelihood_ratio_nats": fo.llr,
+            "cost_nats": fo.cost,
+            "leaves": fo.n_leaves,
+            "leaves_moved": fo.n_moved,
+            "consistency": fo.n_moved / fo.n_leaves if fo.n_leaves else None,
+            "common_deviation": fo.deviation,
         }
-        p_b, p_c = _div(seg.db, tot.db) or 0.0, _div(seg.dc, tot.dc) or 0.0
-    evidence["explanatory_power"] = _div(contribution, change)
-    evidence["surprise"] = _js(min(max(p_b, 0.0), 1.0), min(max(p_c, 0.0), 1.0))
-    evidence["runners_up"] = [
-        {
-            "dims": {dims[d]: labels[d][x] for d, x in zip(cub, vals, strict=True)},
-            "score_nats": s,
-        }
-        for cub, vals, s in fo.runners_up
-    ]
-    return RootCause(
-        dims={dims[d]: labels[d][x] for d, x in zip(fo.cuboid, fo.values, strict=True)},
-        kind=kind,
-        baseline=b,
-        current=c,
-        contribution=contribution,
-        share=_div(contribution, change),
-        confidence=1.0 / (1.0 + math.exp(-min(fo.score, 700.0))),
-        mix=mix,
-        rate=rate,
-        evidence=evidence,
-    )
-
-
-def _explained(
-    causes: list[RootCause],
-    dims: list[str],
-    codes: np.ndarray,
-    labels: list[list[str]],
-    f: np.ndarray,
-    v: np.ndarray,
-    db: np.ndarray | None,
-    dc: np.ndarray | None,
-    tot: _Totals,
-    scale: float,
-) -> float:
-    """Contribution of the union of the causes' leaves (no double counting of overlaps)."""
-    m = np.zeros(len(codes), dtype=bool)
-    for c in causes:
-        mc = np.ones(len(codes), dtype=bool)
-        for k, val in c.dims.items():
-            j = dims.index(k)
-            mc &= codes[:, j] == labels[j].index(val)
-        m |= mc
-    if db is None:
-        return float(v[m].sum() - f[m].sum())
-    assert dc is not None
-    seg = _Totals(float(f[m].sum()), float(v[m].sum()), float(db[m].sum()), float(dc[m].sum()))
-    return float(_shift_share(seg, tot, scale)["contribution"] or 0.0)
+        mix = rate = None
+        if self.db is None:
+            b, c = seg.f, seg.v
+            contribution = seg.v - seg.f
+            evidence["relative_change"] = _div(seg.v - seg.f, abs(seg.f))
+            p_b, p_c = _div(seg.f, tot.f) or 0.0, _div(seg.v, tot.v) or 0.0
+        else:
+            ss = _shift_share(seg, tot, self.scale)
+            b, c, mix, rate = ss["baseline"], ss["current"], ss["mix"], ss["rate"]
+            contribution = float(ss["contribution"] or 0.0)
+            rb, rc = _div(seg.f, seg.db), _div(seg.v, seg.dc)
+            evidence["relative_change"] = None if rb in (None, 0) or rc is None else rc / rb - 1
+            p_b, p_c = _div(seg.db, tot.db) or 0.0, _div(seg.dc, tot.dc) or 0.0
+            evidence["volume_share"] = {"baseline": p_b, "current": p_c}
+        evidence["explanatory_power"] = _div(contribution, self.change)
+        evidence["surprise"] = _js(min(max(p_b, 0.0), 1.0), min(max(p_c, 0.0), 1.0))
+        evidence["runners_up"] = [
+            {"dims": self.name(cub, vals), "score_nats": s} for cub, vals, s in fo.runners_up
+        ]
+        cause = RootCause(
+            dims=self.name(fo.cuboid, fo.values),
+            kind=kind,
+            baseline=b,
+            current=c,
+            contribution=contribution,
+            share=_div(contribution, self.change),
+            confidence=1.0 / (1.0 + math.exp(-min(fo.score, 700.0))),
+            mix=mix,
+            rate=rate,
+            evidence=evidence,
+        )
+        return cause, m
 
 
 def explain_leaves(
