@@ -185,11 +185,11 @@ def _rows(
         rows["ivr"] = np.zeros(nrows)
         rows["ivrab"] = np.zeros(nrows, dtype=np.int8)
         rows["transferred"] = np.zeros(nrows, dtype=bool)
-        u = rng.random(nrows)
+        u = rng.random(nrows).astype(np.float32)
         rows["u_sp"] = u
         reply = np.round(_lognormal(rng, 18 * 3600.0, 0.9, nrows))
         reopen = np.round(rng.uniform(0.5, 3.5, nrows) * 86400)
-        rows["del0"] = np.where(u < TICKET_PENDING_P, reply, reopen)
+        rows["del0"] = np.where(u < np.float32(TICKET_PENDING_P), reply, reopen)
         rows["del1"] = reopen
         rows["q_res"] = np.zeros(nrows)
     else:
@@ -227,10 +227,14 @@ def _rows(
         rows["del0"] = np.round(_lognormal(rng, 1.4 * 86400, 0.8, nrows))
         rows["del1"] = np.round(_lognormal(rng, 7 * 60.0, 0.8, nrows))
     rows["u_tod"] = rng.random(nrows)
-    rows["u_conv"] = rng.random(nrows)
-    rows["revenue_z"] = rng.standard_normal(nrows)
+    # compact storage: whole seconds and uniforms are exact enough in float32
+    for key in ("talk", "hold", "acw", "other", "patience", "ivr", "q_res", "u_sp", "del0",
+                "del1", "u_tod"):  # fmt: skip
+        if key in rows:
+            rows[key] = rows[key].astype(np.float32)
+    rows["topic"] = row_topic.astype(np.int16)
 
-    ivr_base = rows["ivr"][base_row]
+    ivr_base = rows["ivr"][base_row].astype(np.float64)
     qt = arrival + ivr_base
     ab = rows["ivrab"][base_row].astype(bool)
     keep = np.nonzero(~ab)[0]

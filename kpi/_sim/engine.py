@@ -57,6 +57,12 @@ def _i64(x: Any) -> array:
     return out
 
 
+def _i32(x: Any) -> array:
+    out = array("i")
+    out.frombytes(np.ascontiguousarray(x, dtype=np.int32).tobytes())
+    return out
+
+
 def _i8(x: Any) -> array:
     out = array("b")
     out.frombytes(np.ascontiguousarray(x, dtype=np.int8).tobytes())
@@ -92,10 +98,10 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
     o_arr = array("d", [math.nan]) * nrows
     o_t = array("d", [math.nan]) * nrows
     o_start = array("d", [math.nan]) * nrows
-    o_agent = array("q", [-1]) * nrows
-    o_win = array("q", [-1]) * nrows
-    o_parent = array("q", [-1]) * nrows
-    o_src = _i64(np.arange(nrows, dtype=np.int64))
+    o_agent = array("i", [-1]) * nrows
+    o_win = array("i", [-1]) * nrows
+    o_parent = array("i", [-1]) * nrows
+    o_src = _i32(np.arange(nrows, dtype=np.int32))
     o_depth = array("b", [0]) * nrows
     o_res = array("b", [0]) * nrows
 
@@ -295,10 +301,10 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
         "arr": np.frombuffer(o_arr, dtype=np.float64),
         "t": np.frombuffer(o_t, dtype=np.float64),
         "start": np.frombuffer(o_start, dtype=np.float64),
-        "agent": np.frombuffer(o_agent, dtype=np.int64),
-        "win": np.frombuffer(o_win, dtype=np.int64),
-        "parent": np.frombuffer(o_parent, dtype=np.int64),
-        "src": np.frombuffer(o_src, dtype=np.int64),
+        "agent": np.frombuffer(o_agent, dtype=np.int32),
+        "win": np.frombuffer(o_win, dtype=np.int32),
+        "parent": np.frombuffer(o_parent, dtype=np.int32),
+        "src": np.frombuffer(o_src, dtype=np.int32),
         "depth": np.frombuffer(o_depth, dtype=np.int8),
         "res": np.frombuffer(o_res, dtype=np.int8),
         "ws_act": np.frombuffer(ws_act, dtype=np.float64),
@@ -312,8 +318,15 @@ def worker_main() -> None:  # pragma: no cover - runs in a child process
     import pickle
     import sys
 
-    specs = pickle.load(sys.stdin.buffer)
+    inp = sys.stdin.buffer
+    specs = []
+    while (spec := pickle.load(inp)) is not None:
+        specs.append(spec)
     out = sys.stdout.buffer
-    for spec in specs:
-        pickle.dump(run_queue(spec), out, protocol=pickle.HIGHEST_PROTOCOL)
+    for k in range(len(specs)):
+        spec, specs[k] = specs[k], None
+        result = run_queue(spec)
+        del spec
+        pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
+        del result

@@ -73,10 +73,15 @@ def engine_spec(
         "next_open_day": next_open,
         "open_slot": (fc > 0).astype(np.int8),
     }
-    for key in ("patience", "talk", "other", "ivr", "ivrab", "q_res", "u_sp", "del0", "del1"):
-        spec[key] = qd.rows[key]
-    spec["u_tod"] = qd.rows["u_tod"]
-    spec["topic"] = qd.rows["topic"]
+    # draws only the engine needs move into the spec (freed once sent); the rest are shared
+    engine_only = ["q_res", "del0", "del1", "u_tod", "ivrab", "other"]
+    if q.channel != "ticket":
+        engine_only.append("u_sp")
+    for key in engine_only:
+        spec[key] = qd.rows.pop(key)
+    for key in ("patience", "talk", "ivr", "topic", "u_sp"):
+        if key not in spec:
+            spec[key] = qd.rows[key]
     return spec, agents, wmask
 
 
@@ -89,10 +94,11 @@ def run_all(
 ) -> list[dict]:
     """Run each spec; in ``workers`` processes (spawned, so polars is never forked) if large."""
     total = sum(len(s["base_t"]) for s in specs)
+    sizes = [len(s["base_t"]) for s in specs]
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_JOBS else 1
     results: list[dict | None] = [None] * len(specs)
-    order = sorted(range(len(specs)), key=lambda i: -len(specs[i]["base_t"]))
+    order = sorted(range(len(specs)), key=lambda i: -sizes[i])
     t0 = time.perf_counter()
     done = 0
 
@@ -109,6 +115,7 @@ def run_all(
     if workers <= 1 or len(specs) == 1:
         for i in order:
             results[i] = run_queue(specs[i])
+            specs[i] = None  # type: ignore[call-overload]  # free the inputs early
             note(i)
         return results  # type: ignore[return-value]
     # Worker processes are fresh interpreters fed through pipes: no fork (polars is
@@ -118,7 +125,7 @@ def run_all(
     for i in order:  # longest job first onto the least loaded worker
         k = loads.index(min(loads))
         bins[k].append(i)
-        loads[k] += len(specs[i]["base_t"])
+        loads[k] += sizes[i]
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -136,8 +143,10 @@ def run_all(
                 if proc.stdin is None or proc.stdout is None:  # pragma: no cover
                     raise RuntimeError("queue worker pipes not open")
                 with proc.stdin:
-                    payload = [specs[i] for i in items]
-                    pickle.dump(payload, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                    for i in items:  # one pickle per spec, freed once sent
+                        pickle.dump(specs[i], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                        specs[i] = None  # type: ignore[call-overload]
+                    pickle.dump(None, proc.stdin)
                 with proc.stdout:
                     for i in items:
                         res = pickle.load(proc.stdout)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +40,16 @@ from kpi._sim.truth import measure
 __all__ = ["Generated", "generate"]
 
 RUNOFF_DAYS = 7
+
+
+def _trim() -> None:
+    """Hand freed heap memory back to the OS (glibc keeps large freed blocks otherwise)."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 @dataclass
@@ -74,6 +87,7 @@ def generate(
         timings[name] = now - t
         timings[name + "_cpu"] = cnow - c
         t, c = now, cnow
+        _trim()
         if progress and msg:
             progress(f"{msg} ({now - t_all:.1f} s)")
 
@@ -90,20 +104,20 @@ def generate(
     roster = make_roster(clock, queues, reqs, scale, scenario, staffing, seed)
     sched = make_schedule(clock, queues, reqs, roster, demand, scenario, seed)
     step("plan", f"staffing: {len(roster):,} agents, {len(sched.agent):,} shifts")
-    specs, agents_by_q, wmasks = [], [], []
+    specs, agents_by_q, wmasks, wspeeds = [], [], [], []
     for qi, q in enumerate(queues):
         spec, agents, wmask = engine_spec(clock, qi, q, demand.queues[q.name], sched, roster)
         specs.append(spec)
         agents_by_q.append(agents)
         wmasks.append(wmask)
-    results = run_all(specs, [q.name for q in queues], workers=workers, report=progress)
+        wspeeds.append(spec["w_speed"])
+    results: list = run_all(specs, [q.name for q in queues], workers=workers, report=progress)
     step("queues", "queues simulated")
     ws_act = sched.ws_act.copy()
     ae = sched.we.copy()
     for res, wmask in zip(results, wmasks, strict=True):
         ws_act[wmask] = res["ws_act"]
         ae[wmask] = res["ae"]
-    month_edges = clock.month_edges
     expected_month = n_base / max(months, 1)
     cust = make_customers(clock, expected_month, seed)
     runoff_end = float(clock.n_slots * 900)
@@ -119,7 +133,7 @@ def generate(
         qd = demand.queues[q.name]
         if q.channel == "ticket":
             tickets, ticket_segs = tickets_table(
-                clock, q, qd, results[qi], specs[qi], agents_by_q[qi], roster, cust, seed
+                clock, q, qd, results[qi], wspeeds[qi], agents_by_q[qi], roster, cust, seed
             )
         else:
             parts.append(
@@ -129,21 +143,26 @@ def generate(
                     q,
                     qd,
                     results[qi],
-                    specs[qi],
+                    wspeeds[qi],
                     agents_by_q[qi],
                     roster,
                     cust,
                     runoff_end,
+                    seed,
                 )
             )
-    contacts = contacts_table(clock, queues, parts, roster)
+        # free this queue's draws and engine output as soon as its rows are built
+        results[qi] = None
+        demand.queues[q.name] = None  # type: ignore[assignment]
+    del results, specs
+    contacts, side = contacts_table(clock, queues, parts, roster)
     del parts
     step("contacts", f"contacts: {contacts.height:,} rows; tickets: {tickets.height:,} rows")
-    ans = contacts.filter(pl.col("_answer").is_not_nan())
-    a = ans["_agent"].to_numpy()
-    t_ans = ans["_answer"].to_numpy()
-    t_end_talk = ans["_end"].to_numpy()
-    acw = ans["acw_s"].to_numpy()
+    ans = np.nonzero(~np.isnan(side.answer))[0]
+    a = side.agent[ans].astype(np.int64)
+    t_ans = side.answer[ans]
+    t_end_talk = side.end[ans]
+    acw = side.acw[ans].astype(np.float64)
     segs = {
         "agent": np.concatenate([a, a, ticket_segs["agent"]]),
         "t0": np.concatenate([t_ans, t_end_talk, ticket_segs["t0"]]),
@@ -152,25 +171,25 @@ def generate(
             [np.zeros(len(a), np.int8), np.ones(len(a), np.int8), ticket_segs["kind"]]
         ),
     }
-    del ans
+    del ans, a, t_ans, t_end_talk, acw
     agent_time = agent_time_table(clock, roster, sched, ws_act, ae, segs, interval_min)
     del segs
     step("agent_time", f"agent_time: {agent_time.height:,} rows")
-    customers = customers_table(clock, cust, contacts, seed)
+    customers = customers_table(clock, cust, side, seed)
     tables = {
         "contacts": contacts,
         "tickets": tickets,
         "agent_time": agent_time,
         "agents": agents_table(roster),
-        "surveys": surveys_table(clock, contacts, queues, roster, seed),
-        "qa_evaluations": qa_table(clock, contacts, ticket_segs, roster, seed),
+        "surveys": surveys_table(clock, contacts, side, queues, roster, seed),
+        "qa_evaluations": qa_table(clock, contacts, side, ticket_segs, roster, seed),
         "coaching": coaching_table(clock, sched, roster, seed),
         "agent_surveys": agent_surveys_table(clock, roster, scenario, seed),
         "customers": customers,
         "finance": finance_table(clock, agent_time, customers, scale, seed),
         "events": events_table(clock, roster, scenario, queues),
     }
-    tables["contacts"] = contacts.select(pl.exclude("^_.*$"))
+    del side
     step("extras", "surveys, quality, coaching, customers, finance, events")
     meta = {
         "seed": seed,
@@ -182,7 +201,6 @@ def generate(
     }
     truth = measure(tables, clock, scenario, queues, roster.events, meta)
     step("truth", "ground truth measured")
-    _ = month_edges
     return Generated(tables, truth, timings)
 
 

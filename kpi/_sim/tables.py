@@ -114,27 +114,21 @@ def make_customers(clock: Clock, expected_per_month: float, seed: int) -> Custom
     return Customers(joined[order], seg[order], np.random.default_rng([seed, 42]))
 
 
-def customers_table(
-    clock: Clock, cust: Customers, contacts: pl.DataFrame, seed: int
-) -> pl.DataFrame:
+def customers_table(clock: Clock, cust: Customers, side: Side, seed: int) -> pl.DataFrame:
     """Customers with churn: a bad last experience (not answered, not resolved) raises it."""
     rng = np.random.default_rng([seed, 43])
     n = len(cust)
     months = clock.horizon_days / 30.44
     base_p = 1 - (1 - 0.011) ** months
-    last = (
-        contacts.lazy()
-        .filter(pl.col("_cust") >= 0)
-        .sort("_arrival")
-        .group_by("_cust")
-        .agg(pl.col("_arrival").last(), pl.col("_bad").last())
-        .collect()
-    )
+    # contacts are sorted by arrival: the last occurrence of each customer is its last contact
+    known = np.nonzero(side.cust >= 0)[0]
+    rev = known[::-1]
+    ci, first = np.unique(side.cust[rev], return_index=True)
+    last = rev[first]
     last_day = np.full(n, np.nan)
     bad = np.zeros(n, dtype=bool)
-    ci = last["_cust"].to_numpy()
-    last_day[ci] = np.floor(last["_arrival"].to_numpy() / 86400.0)
-    bad[ci] = last["_bad"].to_numpy()
+    last_day[ci] = np.floor(side.arrival[last] / 86400.0)
+    bad[ci] = ~side.resolved[last]
     p = base_p + 0.06 * bad
     churn = rng.random(n) < p
     after = np.where(np.isnan(last_day), np.maximum(cust.joined_day, 0), last_day)
@@ -177,13 +171,15 @@ def queue_contacts(
     q: QueueSpec,
     qd: QueueDemand,
     res: dict,
-    spec: dict,
+    w_speed: np.ndarray,
     agents: np.ndarray,
     roster: Roster,
     cust: Customers,
     runoff_end: float,
+    seed: int,
 ) -> dict[str, np.ndarray]:
-    """Columns (numpy) of the contacts of one queue, plus private helper columns."""
+    """Compact numpy columns of the contacts of one queue (private names start with ``_``)."""
+    rng = np.random.default_rng([seed, 13, qi])
     rows = qd.rows
     code = np.array(res["code"], dtype=np.int8)
     code[qd.base_ivr_abandon] = IVR_ABANDONED
@@ -191,11 +187,11 @@ def queue_contacts(
     is_base = np.zeros(nrows, dtype=bool)
     is_base[qd.base_row] = True
     is_base[qd.base_ivr_abandon] = True
-    cust_row = np.full(nrows, -1, dtype=np.int64)
+    cust_row = np.full(nrows, -1, dtype=np.int32)
     base_rows = np.nonzero(is_base)[0]
     anon = 0.03 if q.channel == "voice" else 0.0
     cust_row[base_rows] = cust.assign(np.floor(qd.arrival[base_rows] / 86400.0), anon)
-    root = _roots(np.asarray(res["parent"]))
+    root = _roots(np.asarray(res["parent"], dtype=np.int64))
     used = np.nonzero(code >= 0)[0]
     c = code[used]
     base_u = is_base[used]
@@ -203,12 +199,13 @@ def queue_contacts(
     ivr = rows["ivr"][used]
     tq = arrival + ivr
     ans = c == ANSWERED
-    src = res["src"][used]
+    src = np.asarray(res["src"])[used]
     win = np.where(ans, res["win"][used], 0)
-    speed = np.where(ans, spec["w_speed"][win] if len(spec["w_speed"]) else 1.0, 1.0)
-    talk = np.where(ans, np.floor(rows["talk"][src] * speed + 0.5), 0.0)
+    speed = np.where(ans, w_speed[win] if len(w_speed) else 1.0, 1.0)
+    talk = np.where(ans, np.floor(rows["talk"][src].astype(np.float64) * speed + 0.5), 0.0)
     hold = np.where(ans, rows["hold"][src], 0.0)
     acw = np.where(ans, rows["acw"][src], 0.0)
+    del src, win, speed
     start = res["start"][used]
     ch = CHANNELS[q.channel]
     pat = rows["patience"][used]
@@ -228,108 +225,126 @@ def queue_contacts(
     skill = np.where(agent >= 0, roster.skill[np.maximum(agent, 0)], 0.0)
     if not q.sales:
         conv_p = conv_p * 0.5
-    converted = ans & (rows["u_conv"][used] < conv_p * (1 + 0.12 * skill))
-    revenue = np.where(
-        converted, np.round(rev_med * np.exp(0.45 * rows["revenue_z"][used]), 2), 0.0
+    converted = ans & (rng.random(len(used)) < conv_p * (1 + 0.12 * skill))
+    cents = np.where(
+        converted, np.round(100 * rev_med * np.exp(0.45 * rng.standard_normal(len(used)))), 0
     )
     outcome = np.select(
         [ans & (ch.direction == "outbound"), ans, c == ABANDONED, c == IVR_ABANDONED],
         [4, 0, 1, 3],
         2,
     )
-    resolved = ans & (np.asarray(res["res"])[used] > 0)
     return {
-        "_queue": np.full(len(used), qi, dtype=np.int64),
-        "_row": used,
+        "_queue": np.full(len(used), qi, dtype=np.int8),
+        "_row": used.astype(np.int32),
         "_arrival": arrival,
         "_queue_ts": np.where(c == IVR_ABANDONED, np.nan, tq),
         "_answer": np.where(ans, start, np.nan),
         "_end": end,
-        "ivr_s": ivr,
-        "wait_s": np.where(c == IVR_ABANDONED, np.nan, wait),
-        "talk_s": talk,
-        "hold_s": hold,
-        "acw_s": acw,
-        "_outcome": outcome,
+        "ivr_s": ivr.astype(np.float32),
+        "wait_s": np.where(c == IVR_ABANDONED, np.nan, wait).astype(np.float32),
+        "talk_s": talk.astype(np.float32),
+        "hold_s": hold.astype(np.float32),
+        "acw_s": acw.astype(np.float32),
+        "_outcome": outcome.astype(np.int8),
         "transferred": ans & rows["transferred"][used],
-        "resolved": resolved,
+        "resolved": ans & (np.asarray(res["res"])[used] > 0),
         "converted": converted,
-        "revenue": revenue,
-        "_agent": agent,
-        "_topic": topic_global,
+        "_cents": cents.astype(np.int32),
+        "_agent": agent.astype(np.int32),
+        "_topic": topic_global.astype(np.int8),
         "_cust": cust_row[root[used]],
-        "_repeat": ~base_u,
-        "_bad": ~resolved,
     }
+
+
+@dataclass
+class Side:
+    """Numeric columns aligned with the rows of the contacts table, for the later tables."""
+
+    queue: np.ndarray
+    agent: np.ndarray
+    topic: np.ndarray
+    arrival: np.ndarray
+    answer: np.ndarray
+    end: np.ndarray
+    cust: np.ndarray
+    resolved: np.ndarray
+    transferred: np.ndarray
+    wait: np.ndarray
+    acw: np.ndarray
 
 
 def contacts_table(
     clock: Clock, queues: tuple[QueueSpec, ...], parts: list[dict], roster: Roster
-) -> pl.DataFrame:
-    """All contacts, sorted by arrival, with ids; keeps private ``_`` columns for later tables."""
-    keys = ("_arrival", "_queue", "_row")
-    arr = {k: np.concatenate([p[k] for p in parts]) for k in keys}
-    order = np.lexsort((arr["_row"], arr["_queue"], arr["_arrival"]))
-    del arr
+) -> tuple[pl.DataFrame, Side]:
+    """All contacts, sorted by arrival, with ids, and their numeric side columns.
+
+    Built one column at a time from the per-queue parts (which are emptied on the way) to keep
+    the peak memory low at ten million contacts.
+    """
+    order = np.lexsort(
+        (
+            np.concatenate([p["_row"] for p in parts]),
+            np.concatenate([p["_queue"] for p in parts]),
+            np.concatenate([p["_arrival"] for p in parts]),
+        )
+    )
 
     def col(k: str) -> np.ndarray:
-        return np.concatenate([p[k] for p in parts])[order]
+        out = np.concatenate([p.pop(k) for p in parts])[order]
+        return out
 
     qnames = [q.name for q in queues]
     qchan = [q.channel for q in queues]
     qteam = [q.team for q in queues]
     qsite = [TEAMS[q.team].site for q in queues]
     qdir = [CHANNELS[q.channel].direction if q.channel in CHANNELS else "" for q in queues]
-    qi = col("_queue")
-    agent = col("_agent")
-    cust = col("_cust")
     n = len(order)
-    width = max(6, len(str(n)))
-    cwidth = max(6, len(str(int(cust.max(initial=0)) + 1)))
-    arrival = col("_arrival")
-    answer = col("_answer")
-    end = col("_end")
-    out = pl.DataFrame(
-        {
-            "contact_id": ids("C", n, width=width),
-            "channel": labels(qchan, qi),
-            "direction": labels(qdir, qi),
-            "queue": labels(qnames, qi),
-            "topic": labels(list(TOPICS), col("_topic")),
-            "customer_id": pl.select(
-                pl.when(pl.Series(cust >= 0))
-                .then(pl.lit("K") + pl.Series(cust + 1).cast(pl.String).str.zfill(cwidth))
-                .otherwise(None)
-            ).to_series(),
-            "agent_id": labels(roster.agent_id, agent),
-            "team": labels(qteam, qi),
-            "site": labels(qsite, qi),
-            "arrival_ts": ts(arrival, clock),
-            "queue_ts": ts(col("_queue_ts"), clock),
-            "answer_ts": ts(answer, clock),
-            "end_ts": ts(end, clock),
-            "ivr_s": col("ivr_s"),
-            "wait_s": pl.Series(col("wait_s")).fill_nan(None),
-            "talk_s": col("talk_s"),
-            "hold_s": col("hold_s"),
-            "acw_s": col("acw_s"),
-            "outcome": labels(OUTCOME_NAMES, col("_outcome")),
-            "transferred": col("transferred"),
-            "resolved": col("resolved"),
-            "converted": col("converted"),
-            "revenue": col("revenue"),
-            "_queue": qi,
-            "_agent": agent,
-            "_topic": col("_topic"),
-            "_arrival": arrival,
-            "_answer": answer,
-            "_end": end,
-            "_cust": cust,
-            "_bad": col("_bad"),
-            "_repeat": col("_repeat"),
-        }
+    for p in parts:
+        p.pop("_row")
+    side = Side(
+        queue=col("_queue"),
+        agent=col("_agent"),
+        topic=col("_topic"),
+        arrival=col("_arrival"),
+        answer=col("_answer"),
+        end=col("_end"),
+        cust=col("_cust"),
+        resolved=col("resolved"),
+        transferred=col("transferred"),
+        wait=col("wait_s"),
+        acw=col("acw_s"),
     )
-    return out
+    cwidth = max(6, len(str(int(side.cust.max(initial=0)) + 1)))
+    cols: dict[str, pl.Series] = {}
+    cols["contact_id"] = ids("C", n, width=max(6, len(str(n))))
+    cols["channel"] = labels(qchan, side.queue)
+    cols["direction"] = labels(qdir, side.queue)
+    cols["queue"] = labels(qnames, side.queue)
+    cols["topic"] = labels(list(TOPICS), side.topic)
+    cols["customer_id"] = pl.select(
+        pl.when(pl.Series(side.cust >= 0))
+        .then(pl.lit("K") + pl.Series(side.cust + 1).cast(pl.String).str.zfill(cwidth))
+        .otherwise(None)
+    ).to_series()
+    cols["agent_id"] = labels(roster.agent_id, side.agent)
+    cols["team"] = labels(qteam, side.queue)
+    cols["site"] = labels(qsite, side.queue)
+    cols["arrival_ts"] = ts(side.arrival, clock)
+    cols["queue_ts"] = ts(col("_queue_ts"), clock)
+    cols["answer_ts"] = ts(side.answer, clock)
+    cols["end_ts"] = ts(side.end, clock)
+    cols["ivr_s"] = pl.Series(col("ivr_s")).cast(pl.Float64)
+    cols["wait_s"] = pl.Series(side.wait).cast(pl.Float64).fill_nan(None)
+    cols["talk_s"] = pl.Series(col("talk_s")).cast(pl.Float64)
+    cols["hold_s"] = pl.Series(col("hold_s")).cast(pl.Float64)
+    cols["acw_s"] = pl.Series(side.acw).cast(pl.Float64)
+    cols["outcome"] = labels(OUTCOME_NAMES, col("_outcome"))
+    cols["transferred"] = pl.Series(side.transferred)
+    cols["resolved"] = pl.Series(side.resolved)
+    cols["converted"] = pl.Series(col("converted"))
+    cols["revenue"] = pl.Series(col("_cents")) / 100.0
+    return pl.DataFrame(cols), side
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,7 +356,7 @@ def tickets_table(
     q: QueueSpec,
     qd: QueueDemand,
     res: dict,
-    spec: dict,
+    w_speed: np.ndarray,
     agents: np.ndarray,
     roster: Roster,
     cust: Customers,
@@ -357,8 +372,8 @@ def tickets_table(
     depth = np.asarray(res["depth"]).astype(np.int64)
     ans = code == ANSWERED
     win = np.where(ans, res["win"], 0)
-    speed = np.where(ans, spec["w_speed"][win] if len(spec["w_speed"]) else 1.0, 1.0)
-    work = np.where(ans, np.floor(rows["talk"] * speed + 0.5), 0.0)
+    speed = np.where(ans, w_speed[win] if len(w_speed) else 1.0, 1.0)
+    work = np.where(ans, np.floor(rows["talk"].astype(np.float64) * speed + 0.5), 0.0)
     start = np.asarray(res["start"])
     end = start + work
     done = ans & (end <= t_end)
@@ -367,7 +382,7 @@ def tickets_table(
     kids = np.nonzero((parent >= 0) & (code >= 0))[0]
     has_child[parent[kids]] = True
     child_arrived[parent[kids]] = code[kids] != FUTURE
-    pending_end = (depth == 0) & (rows["u_sp"] < TICKET_PENDING_P) & has_child
+    pending_end = (depth == 0) & (rows["u_sp"] < np.float32(TICKET_PENDING_P)) & has_child
     reopen_child = np.zeros(len(code), dtype=bool)
     reopen_child[kids] = ~pending_end[parent[kids]] & (code[kids] != FUTURE)
     base = qd.base_row
@@ -502,7 +517,7 @@ def agent_time_table(
         segs["t1"][seg_order],
         segs["kind"][seg_order],
     )
-    block = 1000
+    block = 400
     pieces = []
     full = float(SLOT_S)
     for a0 in range(0, n_agents, block):
@@ -612,28 +627,25 @@ def agents_table(roster: Roster) -> pl.DataFrame:
 def surveys_table(
     clock: Clock,
     contacts: pl.DataFrame,
+    side: Side,
     queues: tuple[QueueSpec, ...],
     roster: Roster,
     seed: int,
 ) -> pl.DataFrame:
     """Post-contact surveys: scores fall with the wait and rise with resolution."""
     rng = np.random.default_rng([seed, 61])
-    ans = contacts.filter(pl.col("_answer").is_not_nan())
-    n = ans.height
-    qi = ans["_queue"].to_numpy()
+    ans = np.nonzero(~np.isnan(side.answer))[0]
     p_q = np.array(
         [CHANNELS[q.channel].survey_p if q.channel in CHANNELS else 0.0 for q in queues]
     )
     email_q = np.array([q.channel == "email" for q in queues])
-    take = rng.random(n) < p_q[qi]
-    s = ans.filter(pl.Series(take))
-    m = s.height
-    wait = s["wait_s"].fill_null(0).to_numpy()
-    wait = np.where(email_q[s["_queue"].to_numpy()], wait / 60.0, wait)  # e-mail waits are hours
-    resolved = s["resolved"].to_numpy().astype(np.float64)
-    transferred = s["transferred"].to_numpy().astype(np.float64)
-    agent = s["_agent"].to_numpy()
-    skill = roster.skill[np.maximum(agent, 0)]
+    idx = ans[rng.random(len(ans)) < p_q[side.queue[ans]]]
+    m = len(idx)
+    wait = np.nan_to_num(side.wait[idx].astype(np.float64))
+    wait = np.where(email_q[side.queue[idx]], wait / 60.0, wait)  # e-mail waits are hours
+    resolved = side.resolved[idx].astype(np.float64)
+    transferred = side.transferred[idx].astype(np.float64)
+    skill = roster.skill[np.maximum(side.agent[idx], 0)]
     topic_eff = np.zeros(len(TOPICS))
     topic_eff[list(TOPICS).index("complaint")] = -0.8
     topic_eff[list(TOPICS).index("price_change")] = -0.6
@@ -643,7 +655,7 @@ def surveys_table(
         - 0.42 * np.log1p(wait / 60.0)
         + 0.25 * skill
         - 0.4 * transferred
-        + topic_eff[s["_topic"].to_numpy()]
+        + topic_eff[side.topic[idx]]
     )
     lat = base + rng.standard_normal(m)
     csat = 1 + np.searchsorted(np.array([-0.6, 0.2, 0.9, 1.6]), lat)
@@ -653,25 +665,24 @@ def surveys_table(
     ces = np.clip(np.round(4.4 + 1.1 * lat_c), 1, 7)
     ask_nps = rng.random(m) < 0.7
     ask_ces = rng.random(m) < 0.5
-    end = s["_end"].to_numpy() + s["acw_s"].to_numpy()
+    end = side.end[idx] + side.acw[idx]
     when = end + np.round(np.exp(np.log(5400.0) + rng.standard_normal(m)))
     keep = when < clock.t_end
     order = np.lexsort((np.arange(m), when))
     order = order[keep[order]]
-    sel = pl.Series(order.astype(np.uint32))
-    return pl.DataFrame(
-        {
-            "contact_id": s["contact_id"].gather(sel),
-            "survey_ts": ts(when[order], clock),
-            "channel": s["channel"].gather(sel),
-            "queue": s["queue"].gather(sel),
-            "topic": s["topic"].gather(sel),
-            "team": s["team"].gather(sel),
-            "agent_id": s["agent_id"].gather(sel),
-            "csat": pl.Series(csat[order].astype(np.int64)),
-            "nps": pl.Series(np.where(ask_nps, nps, np.nan)[order]).fill_nan(None).cast(pl.Int64),
-            "ces": pl.Series(np.where(ask_ces, ces, np.nan)[order]).fill_nan(None).cast(pl.Int64),
-        }
+    sel = pl.Series(idx[order].astype(np.uint32))
+    pick = contacts.select("contact_id", "channel", "queue", "topic", "team", "agent_id")[sel]
+    return pick.select(
+        "contact_id",
+        ts(when[order], clock).alias("survey_ts"),
+        "channel",
+        "queue",
+        "topic",
+        "team",
+        "agent_id",
+        pl.Series("csat", csat[order].astype(np.int64)),
+        pl.Series("nps", np.where(ask_nps, nps, np.nan)[order]).fill_nan(None).cast(pl.Int64),
+        pl.Series("ces", np.where(ask_ces, ces, np.nan)[order]).fill_nan(None).cast(pl.Int64),
     )
 
 
@@ -682,26 +693,22 @@ def _month_index(clock: Clock, secs: np.ndarray) -> np.ndarray:
 def qa_table(
     clock: Clock,
     contacts: pl.DataFrame,
+    side: Side,
     ticket_segs: dict[str, np.ndarray],
     roster: Roster,
     seed: int,
 ) -> pl.DataFrame:
     """About four evaluations per agent and month, of contacts (or ticket work) they handled."""
     rng = np.random.default_rng([seed, 71])
-    ans = contacts.filter(pl.col("_answer").is_not_nan())
+    ans = np.nonzero(~np.isnan(side.answer))[0]
+    nt = len(ticket_segs["agent"])
     cand = pl.DataFrame(
         {
-            "_agent": np.concatenate([ans["_agent"].to_numpy(), ticket_segs["agent"]]),
-            "_t": np.concatenate([ans["_end"].to_numpy(), ticket_segs["t1"]]),
-            "contact_id": pl.concat(
-                [ans["contact_id"], pl.Series([None] * len(ticket_segs["agent"]), dtype=pl.String)]
-            ),
-            "_res": np.concatenate(
-                [ans["resolved"].to_numpy(), np.ones(len(ticket_segs["agent"]), dtype=bool)]
-            ),
-            "_tr": np.concatenate(
-                [ans["transferred"].to_numpy(), np.zeros(len(ticket_segs["agent"]), dtype=bool)]
-            ),
+            "_agent": np.concatenate([side.agent[ans], ticket_segs["agent"]]).astype(np.int64),
+            "_t": np.concatenate([side.end[ans], ticket_segs["t1"]]),
+            "_idx": np.concatenate([ans, np.full(nt, -1)]).astype(np.int64),
+            "_res": np.concatenate([side.resolved[ans], np.ones(nt, dtype=bool)]),
+            "_tr": np.concatenate([side.transferred[ans], np.zeros(nt, dtype=bool)]),
         }
     )
     cand = cand.with_columns(
@@ -737,9 +744,14 @@ def qa_table(
     )
     score = np.round(np.clip(score, 0, 100), 1)
     team = np.array(roster.team, dtype=object)[agent]
+    cidx = picked["_idx"].to_numpy()
+    contact_ids = contacts["contact_id"].gather(pl.Series(np.maximum(cidx, 0).astype(np.uint32)))
+    contact_ids = pl.select(
+        pl.when(pl.Series(cidx >= 0)).then(contact_ids).otherwise(None)
+    ).to_series()
     out = pl.DataFrame(
         {
-            "contact_id": picked["contact_id"],
+            "contact_id": contact_ids,
             "agent_id": labels(roster.agent_id, agent),
             "team": pl.Series(team.tolist(), dtype=pl.String),
             "evaluated_ts": ts(when, clock),

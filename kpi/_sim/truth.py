@@ -1,4 +1,8 @@
-"""The ground truth of a scenario, measured from the generated tables (``scenario.json``)."""
+"""The ground truth of a scenario, measured from the generated tables (``scenario.json``).
+
+Every figure is computed from the tables (small aggregates per period and dimension, so it
+stays cheap at ten million contacts); none is copied from the scenario's settings.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import polars as pl
 from kpi._sim.clock import Clock
 from kpi._sim.config import TOPICS, QueueSpec, Scenario
 
-__all__ = ["SCHEMA_VERSION", "measure", "period_label"]
+__all__ = ["IDENTITY", "SCHEMA_VERSION", "measure", "period_label"]
 
 SCHEMA_VERSION = 1
 HANDLED = ("answered", "outbound")
@@ -42,31 +46,42 @@ def _r(x: float | None, nd: int = 4) -> float | None:
 
 
 def _change(b: float, c: float, nd: int = 4) -> dict[str, Any]:
+    ints = isinstance(b, int) and isinstance(c, int)
     return {
-        "baseline": _r(b, nd) if isinstance(b, float) else b,
-        "current": _r(c, nd) if isinstance(c, float) else c,
-        "change": _r(c - b, nd) if isinstance(b, float) or isinstance(c, float) else c - b,
+        "baseline": b if ints else _r(b, nd),
+        "current": c if ints else _r(c, nd),
+        "change": c - b if ints else _r(c - b, nd),
         "change_pct": _r((c - b) / b) if b else None,
     }
 
 
-def _in(col: str, lo: dt.datetime, hi: dt.datetime) -> pl.Expr:
-    return (pl.col(col) >= lo) & (pl.col(col) < hi)
-
-
-def _by(frame: pl.DataFrame, time_col: str, dim: str, p0, p1, total_change: float) -> list[dict]:
-    agg = (
-        frame.group_by(dim)
-        .agg(
-            _in(time_col, *p0).sum().alias("b"),
-            _in(time_col, *p1).sum().alias("c"),
-        )
-        .sort(dim, nulls_last=True)
+def _period(col: str, p0: tuple, p1: tuple) -> pl.Expr:
+    """0 in the baseline, 1 in the current period, else null."""
+    return (
+        pl.when((pl.col(col) >= p0[0]) & (pl.col(col) < p0[1]))
+        .then(0)
+        .when((pl.col(col) >= p1[0]) & (pl.col(col) < p1[1]))
+        .then(1)
+        .alias("_p")
     )
+
+
+def _counts(agg: pl.DataFrame, by: dict[str, Any] | None = None, value: str = "n") -> list:
+    """[baseline, current] sums of ``value`` in the aggregate, optionally filtered."""
+    f = agg
+    for k, v in (by or {}).items():
+        f = f.filter(pl.col(k) == v)
+    sums = dict(f.group_by("_p").agg(pl.col(value).sum()).iter_rows())
+    return [sums.get(0, 0), sums.get(1, 0)]
+
+
+def _by(agg: pl.DataFrame, dim: str, total_change: float) -> list[dict]:
+    wide = agg.group_by(dim, "_p").agg(pl.col("n").sum())
     out = []
-    for row in agg.iter_rows(named=True):
-        b, c = int(row["b"]), int(row["c"])
-        item = {"segment": {dim: row[dim]}, **_change(b, c)}
+    for value in sorted(wide[dim].unique().to_list(), key=lambda v: (v is None, str(v))):
+        sub = dict(wide.filter(pl.col(dim) == value).select("_p", "n").iter_rows())
+        b, c = int(sub.get(0, 0)), int(sub.get(1, 0))
+        item = {"segment": {dim: value}, **_change(b, c)}
         item["share_of_change"] = _r((c - b) / total_change) if total_change else None
         out.append(item)
     out.sort(key=lambda x: (x["change"], str(x["segment"][dim])))
@@ -80,26 +95,23 @@ def _lmdi(b: float, c: float, xb: float, xc: float, sign: int) -> float | None:
     return sign * w * math.log(xc / xb)
 
 
-def _drivers(
-    agent_time: pl.DataFrame,
-    handled: list[int],
-    team: str | None,
-    periods: list[tuple[dt.datetime, dt.datetime]],
-) -> dict[str, Any]:
-    at = agent_time if team is None else agent_time.filter(pl.col("team") == team)
+def _drivers(at: pl.DataFrame, handled: list[int], team: str | None) -> dict[str, Any]:
+    """The handled identity's factors from the agent_time aggregate (``_p``, team, ...)."""
     vals = []
-    for p in periods:
-        s = at.filter(_in("interval_start", *p))
-        prod = s.filter((pl.col("handle_s") + pl.col("acw_s") + pl.col("available_s")) > 0)
-        agents = prod["agent_id"].n_unique()
-        on = float((s["handle_s"] + s["acw_s"] + s["available_s"]).sum())
-        busy = float((s["handle_s"] + s["acw_s"]).sum())
+    for p in (0, 1):
+        s = at.filter(pl.col("_p") == p)
+        if team is not None:
+            s = s.filter(pl.col("team") == team)
+        agents = s["agent_id"].n_unique()
+        on = float(s["on"].sum())
+        busy = float(s["busy"].sum())
+        h = handled[p]
         vals.append(
             {
                 "agents": agents,
                 "productive_hours_per_agent": on / 3600 / agents if agents else math.nan,
                 "occupancy": busy / on if on else math.nan,
-                "work_per_handled_s": busy / h if (h := handled[len(vals)]) else math.nan,
+                "work_per_handled_s": busy / h if h else math.nan,
             }
         )
     b, c = handled
@@ -110,17 +122,22 @@ def _drivers(
         ("occupancy", 1),
         ("work_per_handled_s", -1),
     ):
-        xb, xc = float(vals[0][name]), float(vals[1][name])
-        item = _change(xb, xc)
-        if name == "agents":
-            item = _change(int(xb), int(xc))
-        item["contribution"] = _r(_lmdi(b, c, xb, xc, sign), 2)
+        xb, xc = vals[0][name], vals[1][name]
+        item = _change(xb, xc) if name == "agents" else _change(float(xb), float(xc))
+        item["contribution"] = _r(_lmdi(b, c, float(xb), float(xc), sign), 2)
         factors[name] = item
     return {
         "segment": {} if team is None else {"team": team},
         "identity": IDENTITY,
         "factors": factors,
     }
+
+
+def _aht(agg: pl.DataFrame, by: dict[str, Any] | None = None) -> dict[str, Any]:
+    n = _counts(agg, by)
+    work = _counts(agg, by, "work")
+    vals = [work[k] / n[k] if n[k] else math.nan for k in (0, 1)]
+    return _change(float(vals[0]), float(vals[1]), 1)
 
 
 def measure(
@@ -187,40 +204,67 @@ def measure(
         truth["note"] = "fewer months than the scenario's periods: no metrics measured"
         return truth
     p0, p1 = _bounds(clock, m0), _bounds(clock, m1)
-    contacts = tables["contacts"].filter(pl.col("outcome").is_in(HANDLED))
-    tickets = tables["tickets"].filter(pl.col("solved_ts").is_not_null())
-    at = tables["agent_time"]
+    work = pl.col("talk_s") + pl.col("hold_s") + pl.col("acw_s")
+    c_dims = ["team", "site", "channel", "queue", "topic"]
+    c_agg = (
+        tables["contacts"]
+        .lazy()
+        .filter(pl.col("outcome").is_in(HANDLED))
+        .with_columns(_period("arrival_ts", p0, p1))
+        .filter(pl.col("_p").is_not_null())
+        .group_by("_p", *c_dims)
+        .agg(n=pl.len(), work=work.sum())
+        .collect()
+    )
+    t_dims = ["team", "topic", "priority", "channel"]
+    t_agg = (
+        tables["tickets"]
+        .lazy()
+        .with_columns(_period("solved_ts", p0, p1))
+        .filter(pl.col("_p").is_not_null())
+        .group_by("_p", *t_dims)
+        .agg(n=pl.len(), work=pl.lit(0.0).sum())
+        .collect()
+    )
+    on = pl.col("handle_s") + pl.col("acw_s") + pl.col("available_s")
+    at_agg = (
+        tables["agent_time"]
+        .lazy()
+        .with_columns(_period("interval_start", p0, p1))
+        .filter(pl.col("_p").is_not_null(), on > 0)
+        .group_by("_p", "team", "agent_id")
+        .agg(on=on.sum(), busy=(pl.col("handle_s") + pl.col("acw_s")).sum())
+        .collect()
+    )
     specs = [
         (
             "contacts_handled",
-            contacts,
+            c_agg,
             "contacts",
             "arrival_ts",
             "contacts with outcome answered or outbound, counted in the period of arrival_ts",
-            ("team", "site", "channel", "queue", "topic"),
+            c_dims,
         ),
         (
             "tickets_handled",
-            tickets,
+            t_agg,
             "tickets",
             "solved_ts",
             "tickets with a solved_ts inside the period (as of the end of the data)",
-            ("team", "topic", "priority", "channel"),
+            t_dims,
         ),
     ]
-    for metric, frame, table, tcol, definition, dims in specs:
-        b = int(frame.filter(_in(tcol, *p0)).height)
-        c = int(frame.filter(_in(tcol, *p1)).height)
-        total = c - b
+    for metric, agg, table, tcol, definition, dims in specs:
+        b, c = (int(x) for x in _counts(agg))
         entry: dict[str, Any] = {
             "definition": definition,
             "table": table,
             "time_column": tcol,
             **_change(b, c),
         }
-        by = {d: _by(frame, tcol, d, p0, p1, total) for d in dims}
+        by = {d: _by(agg, d, c - b) for d in dims}
         resp_teams = scenario.responsible.get(metric, ())
-        responsible = [{"team": t} for t in resp_teams]
+        responsible: list[dict[str, str]] = [{"team": t} for t in resp_teams]
         if scenario.new_topic and resp_teams:
             responsible.append({"topic": scenario.new_topic})
         entry["responsible"] = responsible
@@ -228,50 +272,36 @@ def measure(
         entry["by"] = by
         drivers = []
         for team in resp_teams:
-            f = frame.filter(pl.col("team") == team)
-            hb = int(f.filter(_in(tcol, *p0)).height)
-            hc = int(f.filter(_in(tcol, *p1)).height)
-            d = _drivers(at, [hb, hc], team, [p0, p1])
+            handled = [int(x) for x in _counts(agg, {"team": team})]
+            d = _drivers(at_agg, handled, team)
             if metric == "contacts_handled":
-                d["aht_s"] = _aht(f, tcol, p0, p1)
+                d["aht_s"] = _aht(agg, {"team": team})
             if scenario.new_topic:
-                d["new_topic"] = _topic_share(f, tcol, p0, p1, scenario.new_topic, metric)
+                d["new_topic"] = _topic_share(agg, team, scenario.new_topic, metric)
             drivers.append(d)
         entry["drivers"] = drivers
-        entry["drivers_total"] = _drivers(at, [b, c], None, [p0, p1])
+        entry["drivers_total"] = _drivers(at_agg, [b, c], None)
         if metric == "contacts_handled":
-            entry["drivers_total"]["aht_s"] = _aht(frame, tcol, p0, p1)
+            entry["drivers_total"]["aht_s"] = _aht(agg)
         truth["metrics"][metric] = entry
     return truth
 
 
-def _aht(frame: pl.DataFrame, tcol: str, p0, p1) -> dict[str, Any]:
-    vals = []
-    for p in (p0, p1):
-        s = frame.filter(_in(tcol, *p))
-        vals.append(float((s["talk_s"] + s["hold_s"] + s["acw_s"]).sum()) / max(s.height, 1))
-    return _change(vals[0], vals[1], 1)
-
-
-def _topic_share(frame: pl.DataFrame, tcol: str, p0, p1, topic: str, metric: str) -> dict:
+def _topic_share(agg: pl.DataFrame, team: str, topic: str, metric: str) -> dict[str, Any]:
     out: dict[str, Any] = {"topic": topic}
-    shares = []
-    for p in (p0, p1):
-        s = frame.filter(_in(tcol, *p))
-        shares.append(s.filter(pl.col("topic") == topic).height / max(s.height, 1))
-    out["share_of_handled"] = _change(shares[0], shares[1])
+    allc = _counts(agg, {"team": team})
+    new = _counts(agg, {"team": team, "topic": topic})
+    shares = [new[k] / allc[k] if allc[k] else 0.0 for k in (0, 1)]
+    out["share_of_handled"] = _change(float(shares[0]), float(shares[1]))
     if metric == "contacts_handled":
-        s = frame.filter(_in(tcol, *p1))
-        new = s.filter(pl.col("topic") == topic)
-        old = s.filter(pl.col("topic") != topic)
+        t = agg.filter(pl.col("team") == team, pl.col("_p") == 1)
+        nw = t.filter(pl.col("topic") == topic)
+        old = t.filter(pl.col("topic") != topic)
 
         def aht(x: pl.DataFrame) -> float | None:
-            return (
-                _r(float((x["talk_s"] + x["hold_s"] + x["acw_s"]).sum()) / x.height, 1)
-                if x.height
-                else None
-            )
+            n = int(x["n"].sum())
+            return _r(float(x["work"].sum()) / n, 1) if n else None
 
-        out["aht_s_current"] = aht(new)
+        out["aht_s_current"] = aht(nw)
         out["aht_s_other_topics_current"] = aht(old)
     return out
