@@ -433,7 +433,7 @@ def test_cli_ratio_forms_markdown_and_file_types(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--data", "somewhere"], "kpi explain --data (the contacts explanation"),
+        (["--data", "somewhere"], "--metric, --baseline, --current required with --data"),
         (["--table", "missing.csv", "--dims", "a"], "no such file: missing.csv"),
         (["--table", "x.xlsx", "--dims", "a"], "unsupported table file 'x.xlsx'"),
         (
