@@ -308,9 +308,10 @@ def available_metrics(
     metrics
         KPI ids to consider (a list or a comma-separated string), or ``"all"``.
     check_data
-        Also leave out KPIs that read a column holding no value at all (an optional column
-        the source did not have, such as ``resolved`` or ``first_response_ts`` in a log that
-        does not record it): their value would be a misleading 0 or nothing.
+        Also leave out KPIs that read a column holding no value at all (a column the source
+        did not have, such as ``resolved`` or ``first_response_ts`` in a log that does not
+        record it): their value would be a misleading 0 or nothing. An empty duration column
+        beside a filled one (no hold time, but talk time) does not count: it adds nothing.
 
     Notes
     -----
@@ -331,38 +332,50 @@ def available_metrics(
     """
     ds = Dataset.coerce(data)
     ids = list(METRICS) if metrics == "all" else _ids(metrics)
-    uses: dict[str, dict[str, set[str]]] = {}
+    # per KPI: one (table, columns read) pair per measure; None when a measure has no table
+    uses: dict[str, list[tuple[str, set[str]]]] = {}
     for kpi_id in ids:
-        need: dict[str, set[str]] = {}
+        need: list[tuple[str, set[str]]] = []
         for m in _metric(kpi_id).build().measures:
             source = next((src for src in m.sources if src.table in ds), None)
             if source is not None:
                 names = set(source.agg.meta.root_names())
                 for e in source.derive.values():
                     names |= set(e.meta.root_names())
-                need.setdefault(source.table, set()).update(names)
-            elif any(t in ds for t in m.tables) and not m.sources:
-                need.setdefault(next(t for t in m.tables if t in ds), set())
+                need.append((source.table, names))
+            elif not m.sources and any(t in ds for t in m.tables):
+                need.append((next(t for t in m.tables if t in ds), set()))
             else:
                 break
         else:
             uses[kpi_id] = need
     empty: dict[str, set[str]] = {}
     if check_data:
-        for table in sorted({t for need in uses.values() for t in need}):
+        for table in sorted({t for need in uses.values() for t, _ in need}):
             schema = ds[table].collect_schema().names()
             cols = sorted(
-                {c for need in uses.values() for c in need.get(table, ()) if c in schema}
+                {c for need in uses.values() for t, n in need if t == table for c in n}
+                & set(schema)
             )
-            if not cols:
-                continue
-            seen = ds[table].select(pl.col(c).is_not_null().any() for c in cols).collect()
-            empty[table] = {c for c in cols if not seen[c][0]}
+            if cols:
+                seen = ds[table].select(pl.col(c).is_not_null().any() for c in cols).collect()
+                empty[table] = {c for c in cols if not seen[c][0]}
     return [
         k
         for k in METRICS
-        if k in uses and not any(need & empty.get(t, set()) for t, need in uses[k].items())
+        if k in uses and all(_measure_usable(n, empty.get(t, set())) for t, n in uses[k])
     ]
+
+
+def _measure_usable(columns: set[str], empty: set[str]) -> bool:
+    """A measure is usable unless a column it reads holds no value; an empty duration column
+    (``*_s``) is fine beside a filled one (missing hold or wrap-up time counts as none)."""
+    missing = columns & empty
+    if not missing:
+        return True
+    durations = {c for c in columns if c.endswith("_s")}
+    filled = durations - empty
+    return bool(filled) and missing <= durations
 
 
 def dimensions(data: Dataset | Mapping[str, Any] | str, metric: str | None = None) -> list[str]:
@@ -2082,19 +2095,20 @@ def ticket_findings(
     opened, handled = current.get("opened"), current.get("handled")
     if opened is None:
         return ["The data has no tickets."]
-    text = f"{_int(opened)} tickets opened and {_int(handled)} handled{_in(period)}"
+    text = f"{_tickets(opened)} opened and {_int(handled)} handled{_in(period)}"
     if prev.get("opened") is not None:
         text += f" ({_int(prev['opened'])} and {_int(prev.get('handled'))}{_in(compare)})"
     out.append(text + ".")
     b1, b0 = current.get("backlog"), prev.get("backlog")
     if b1 is not None:
         if b0 is None:
-            out.append(f"{_int(b1)} tickets were open at the end of the period.")
+            verb = "was" if _int(b1) == "1" else "were"
+            out.append(f"{_tickets(b1)} {verb} open at the end of the period.")
         elif b1 == b0:
-            out.append(f"The backlog stayed at {_int(b1)} open tickets.")
+            out.append(f"The backlog stayed at {_tickets(b1, 'open ')}.")
         else:
             verb = "grew" if b1 > b0 else "shrank"
-            out.append(f"The backlog {verb} from {_int(b0)} to {_int(b1)} open tickets.")
+            out.append(f"The backlog {verb} from {_int(b0)} to {_tickets(b1, 'open ')}.")
     med, p90 = current.get("resolution_median_h"), current.get("resolution_p90_h")
     if med is not None:
         m0 = prev.get("resolution_median_h")
@@ -2114,6 +2128,11 @@ def ticket_findings(
         extra = f" ({fr0:,.1f} h{_in(compare)})" if fr0 is not None else ""
         out.append(f"Median first response took {fr:,.1f} h{extra}.")
     return out
+
+
+def _tickets(v: Any, kind: str = "") -> str:
+    n = _int(v)
+    return f"{n} {kind}ticket" + ("" if n == "1" else "s")
 
 
 def _int(v: Any) -> str:
