@@ -54,10 +54,14 @@ class Run:
     stderr: str
     out: Path
 
-    def html(self) -> Path:
+    def htmls(self) -> list[Path]:
         paths = [Path(line) for line in self.stdout.splitlines() if line.endswith(".html")]
+        return [p if p.is_absolute() else ROOT / p for p in paths]
+
+    def html(self, report_name: str | None = None) -> Path:
+        paths = [p for p in self.htmls() if report_name in (None, p.parent.parent.name)]
         assert len(paths) == 1, (self.stdout, self.stderr)
-        return paths[0] if paths[0].is_absolute() else ROOT / paths[0]
+        return paths[0]
 
     def text(self) -> str:
         return self.html().read_text(encoding="utf-8")
@@ -112,7 +116,7 @@ def _jobs() -> dict[str, list[str]]:
         "raw_html": [f"{nb}/raw_html.ipynb"],
     }
     if (SAMPLES / "contacts.parquet").exists():
-        jobs["overview"] = ["overview"]
+        jobs["all"] = ["--all"]  # every standard report, with its defaults
         jobs["overview_custom"] = [
             "00-overview",
             "--data",
@@ -938,16 +942,34 @@ def test_two_renders_of_the_same_report_at_once(tmp_path):
 
 
 @pytest.mark.notebook
+def test_every_standard_report_renders_on_the_sample_data(samples_dir, rendered):
+    run = ok(rendered["all"])
+    names = [report.report_name(p) for p in report.list_reports()]
+    assert sorted(p.parent.parent.name for p in run.htmls()) == sorted(names)
+    for html_path in run.htmls():
+        html = html_path.read_text()
+        assert "<h1>" in html
+        assert "Customer identifiers</dt><dd>masked" in html
+        _no_network_references(html)
+        assert html.count("window.vegaEmbed=") == (1 if 'class="kpi-chart"' in html else 0)
+    index = (run.out / "index.html").read_text()
+    positions = [index.index(f'href="{name}/') for name in names]
+    assert positions == sorted(positions)  # the index lists them in report order
+
+
+@pytest.mark.notebook
 def test_overview_renders_on_the_sample_data(samples_dir, rendered):
-    run = ok(rendered["overview"])
-    assert run.html() == run.out / "overview" / "2026-02" / "overview-2026-02.html"
-    html = run.text()
+    run = ok(rendered["all"])
+    html_path = run.html("overview")
+    assert html_path == run.out / "overview" / "2026-02" / "overview-2026-02.html"
+    html = html_path.read_text()
     assert "<h1>Contact-centre overview</h1>" in html
     assert '<section class="kpi-findings"' in html
+    assert "Contacts handled fell" in html  # the sample's story, from kpi.explain
     assert "KPI definitions and targets (" in html
     assert html.count('class="kpi-chart"') == 4  # two trends, two by-team charts
-    _no_network_references(html)
-    assert run.notebook().metadata.papermill.parameters == {"show_identifiers": False}
+    nb = nbformat.read(html_path.with_suffix(".ipynb"), as_version=4)
+    assert nb.metadata.papermill.parameters == {"show_identifiers": False}
 
 
 @pytest.mark.notebook

@@ -161,9 +161,27 @@ def test_index_page_loads_cleanly(browser, renders):
     _clean(visit(browser, run.out / "index.html", "index", hover=False))
 
 
-@pytest.mark.parametrize("name", ["overview", "overview_custom"])
-def test_overview_reports_in_the_browser(browser, renders, samples_dir, name):
-    seen = visit(browser, _ok(renders[name]), name.replace("_", "-"))
+def _standard_reports() -> list[str]:
+    from kpi.report import list_reports, report_name
+
+    return [report_name(p) for p in list_reports()]
+
+
+@pytest.mark.parametrize("name", _standard_reports())
+def test_every_standard_report_in_the_browser(browser, renders, samples_dir, name):
+    seen = visit(browser, _ok_all(renders["all"], name), f"standard-{name}")
     _clean(seen)
-    assert seen.charts >= 2
+    if seen.charts:
+        assert seen.tooltip
+
+
+def test_overview_with_non_default_parameters_in_the_browser(browser, renders, samples_dir):
+    seen = visit(browser, _ok(renders["overview_custom"]), "overview-custom")
+    _clean(seen)
+    assert seen.charts == 4
     assert seen.tooltip
+
+
+def _ok_all(run: Run, name: str) -> Path:
+    assert run.returncode == 0, run.stderr
+    return run.html(name)
