@@ -63,11 +63,11 @@ class Run:
         assert len(paths) == 1, (self.stdout, self.stderr)
         return paths[0]
 
-    def text(self) -> str:
-        return self.html().read_text(encoding="utf-8")
+    def text(self, report_name: str | None = None) -> str:
+        return self.html(report_name).read_text(encoding="utf-8")
 
-    def notebook(self) -> nbformat.NotebookNode:
-        return nbformat.read(self.html().with_suffix(".ipynb"), as_version=4)
+    def notebook(self, report_name: str | None = None) -> nbformat.NotebookNode:
+        return nbformat.read(self.html(report_name).with_suffix(".ipynb"), as_version=4)
 
 
 def kpi_report(*args: str, out: Path, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -110,10 +110,15 @@ def _jobs() -> dict[str, list[str]]:
             "--show-identifiers",
         ],
         "basic_static": [f"{nb}/basic.ipynb", "--static-charts"],
-        "xss": [f"{nb}/xss.ipynb"],
-        "ids_masked": [f"{nb}/identifiers.ipynb"],
-        "no_parameters": [f"{nb}/no_parameters.ipynb"],
-        "raw_html": [f"{nb}/raw_html.ipynb"],
+        # fixtures rendered with their defaults, in one command, two at a time
+        "fixtures": [
+            f"{nb}/xss.ipynb",
+            f"{nb}/identifiers.ipynb",
+            f"{nb}/no_parameters.ipynb",
+            f"{nb}/raw_html.ipynb",
+            "--jobs",
+            "2",
+        ],
     }
     if (SAMPLES / "contacts.parquet").exists():
         jobs["all"] = ["--all"]  # every standard report, with its defaults
@@ -756,7 +761,7 @@ def test_render_with_defaults_and_static_charts(rendered):
 
 @pytest.mark.notebook
 def test_text_from_data_is_escaped_everywhere(rendered):
-    html = ok(rendered["xss"]).text()
+    html = ok(rendered["fixtures"]).text("xss")
     assert "<img src=x" not in html
     assert "<script>alert(2)" not in html
     # shown as text in the title, subtitle, data source, notes, KPI table, findings, tables
@@ -768,7 +773,7 @@ def test_text_from_data_is_escaped_everywhere(rendered):
 
 @pytest.mark.notebook
 def test_identifiers_are_masked_by_default(rendered):
-    html = ok(rendered["ids_masked"]).text()
+    html = ok(rendered["fixtures"]).text("identifiers")
     for raw in ("CUST-0012345", "jane.doe@example.com", "7946 0958", "555-123-4567"):
         assert raw not in html
     assert "***345" in html
@@ -777,15 +782,15 @@ def test_identifiers_are_masked_by_default(rendered):
 
 @pytest.mark.notebook
 def test_notebook_without_parameters_renders_into_todays_folder(rendered):
-    run = ok(rendered["no_parameters"])
-    assert run.html().parent.name == TODAY
-    assert "hello from a notebook without parameters" in run.text()
-    assert run.notebook().metadata.papermill.parameters == {}
+    run = ok(rendered["fixtures"])
+    assert run.html("no_parameters").parent.name == TODAY
+    assert "hello from a notebook without parameters" in run.text("no_parameters")
+    assert run.notebook("no_parameters").metadata.papermill.parameters == {}
 
 
 @pytest.mark.notebook
 def test_raw_html_outputs_cannot_run_scripts(rendered):
-    html = ok(rendered["raw_html"]).text()
+    html = ok(rendered["fixtures"]).text("raw_html")
     assert "alert(3)" not in html  # <script> in an HTML output: dropped
     assert "alert(4)" not in html  # a JavaScript output: dropped
     # an inline handler the analyst built from data stays in the markup, but the policy

@@ -136,7 +136,7 @@ def test_static_report_has_svg_charts_and_no_script(browser, renders):
 
 
 def test_hostile_text_shows_as_text_and_runs_nothing(browser, renders):
-    seen = visit(browser, _ok(renders["xss"]), "xss")
+    seen = visit(browser, _ok_all(renders["fixtures"], "xss"), "xss")
     _clean(seen)  # no alert dialog, no request for an image called "x"
     assert seen.charts == 1
     assert HOSTILE in seen.tooltip  # the tooltip shows the topic as text ...
@@ -144,16 +144,16 @@ def test_hostile_text_shows_as_text_and_runs_nothing(browser, renders):
 
 
 def test_raw_html_from_an_analyst_is_contained_by_the_policy(browser, renders):
-    seen = visit(browser, _ok(renders["raw_html"]), "raw-html")
+    seen = visit(browser, _ok_all(renders["fixtures"], "raw_html"), "raw-html")
     assert seen.dialogs == []  # the onerror handler never ran
     assert seen.blocked == []
     assert seen.errors  # Chromium reports what the Content-Security-Policy refused
     assert all("Content Security Policy" in e for e in seen.errors)
 
 
-@pytest.mark.parametrize("name", ["ids_masked", "no_parameters"])
+@pytest.mark.parametrize("name", ["identifiers", "no_parameters"])
 def test_reports_without_charts_load_cleanly(browser, renders, name):
-    _clean(visit(browser, _ok(renders[name]), name.replace("_", "-")))
+    _clean(visit(browser, _ok_all(renders["fixtures"], name), name.replace("_", "-")))
 
 
 def test_index_page_loads_cleanly(browser, renders):
