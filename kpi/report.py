@@ -186,6 +186,13 @@ def resolve_notebook(
     ------
     KpiError
         Listing the available reports when nothing matches.
+
+    Examples
+    --------
+    >>> resolve_notebook("overview").name
+    '00-overview.ipynb'
+    >>> resolve_notebook("00").name
+    '00-overview.ipynb'
     """
     text = str(name_or_path)
     path = Path(text)
@@ -203,7 +210,14 @@ def resolve_notebook(
 
 
 def notebook_parameters(path: str | os.PathLike) -> dict[str, NotebookParam]:
-    """The parameters a notebook declares (name -> :class:`NotebookParam`)."""
+    """The parameters a notebook declares (name -> :class:`NotebookParam`).
+
+    Examples
+    --------
+    >>> params = notebook_parameters(resolve_notebook("overview"))
+    >>> params["period"].describe()
+    'period (period, default "2026-02"): reporting period: 2026-02, 2026-W06, 2026-02-03, 2026-Q1'
+    """
     return inspect_params(path)
 
 
@@ -894,6 +908,13 @@ def render_many(
     -------
     tuple[list[Path], list[ReportError]]
         The HTML files rendered (in report order) and the failures.
+
+    Examples
+    --------
+    >>> render_many(["overview"], params={"perod": "2026-02"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: 00-overview.ipynb: unknown parameter 'perod'. Valid parameters: data_dir ...
     """
     items = list(names)
     plans = [_plan(name, only_known=len(items) > 1, **kwargs) for name in items]
