@@ -44,6 +44,9 @@ class Source:
     meta
         Facts the dataset must state for this source to apply (e.g. the threshold an interval
         report used): key in ``dataset.json`` to required value.
+    prepare, prepare_key
+        A frame-level step (e.g. a sort that helper columns need) applied once per
+        ``prepare_key`` before aggregating; row order does not matter to the aggregation.
     """
 
     table: str
@@ -51,6 +54,8 @@ class Source:
     time: str | None = None
     derive: Mapping[str, pl.Expr] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+    prepare_key: str | None = None
 
 
 @dataclass(frozen=True)
