@@ -10,7 +10,16 @@ import numpy as np
 from kpi._sim.clock import SLOT_S, Clock
 from kpi._sim.config import CHANNELS, TOPICS, QueueSpec, Scenario, intraday
 
-__all__ = ["Demand", "QueueDemand", "day_kind", "hours_mask", "make_demand", "planned_work_s"]
+__all__ = [
+    "Demand",
+    "QueueDemand",
+    "day_kind",
+    "forecast_rates",
+    "hours_mask",
+    "make_demand",
+    "planned_work_s",
+    "queue_demand",
+]
 
 HOLIDAYS = {(1, 1), (12, 25), (12, 26)}
 
@@ -103,6 +112,47 @@ def _lognormal(rng: np.random.Generator, median: np.ndarray | float, sigma: floa
     return np.exp(np.log(median) + sigma * rng.standard_normal(n))
 
 
+def queue_demand(
+    clock: Clock,
+    qi: int,
+    q: QueueSpec,
+    scale: float,
+    scenario: Scenario,
+    seed: int,
+    kind: np.ndarray,
+) -> QueueDemand:
+    """Draw the arrivals and per-contact attributes of queue ``qi`` (its own random stream)."""
+    rng = np.random.default_rng([seed, 11, qi])
+    month_of_slot = np.searchsorted(
+        np.asarray(clock.month_edges[1:]), np.arange(clock.n_slots) * SLOT_S, side="right"
+    )
+    forecast = forecast_rates(clock, q, scale, kind)
+    horizon = np.arange(clock.n_slots) * SLOT_S < clock.t_end
+    day_noise = np.exp(0.06 * rng.standard_normal(clock.n_days) - 0.0018)
+    slot_noise = rng.gamma(60.0, 1 / 60.0, clock.n_slots)
+    rate = forecast * day_noise[clock.slot_day] * slot_noise * horizon
+    names = list(q.topics)
+    mix = np.array([q.topics[t] for t in names])
+    counts = rng.poisson(rate)
+    slot_idx = np.repeat(np.arange(clock.n_slots), counts)
+    topic = np.searchsorted(np.cumsum(mix / mix.sum())[:-1], rng.random(len(slot_idx)))
+    rates = [rate]
+    if scenario.new_topic and q.name in scenario.new_topic_queues:
+        share = np.zeros(len(clock.month_edges))
+        for k, v in enumerate(scenario.new_topic_share[q.name]):
+            if scenario.new_topic_month + k < len(share):
+                share[scenario.new_topic_month + k] = v
+        extra = rate * share[month_of_slot]
+        if extra.sum() > 0:
+            names.append(scenario.new_topic)
+            n_extra = rng.poisson(extra)
+            slot_idx = np.concatenate([slot_idx, np.repeat(np.arange(clock.n_slots), n_extra)])
+            topic = np.concatenate([topic, np.full(int(n_extra.sum()), len(names) - 1)])
+            rates.append(extra)
+    arrival = np.floor((slot_idx + rng.random(len(slot_idx))) * SLOT_S)
+    return _rows(rng, q, names, topic, arrival, forecast, sum(rates))
+
+
 def make_demand(
     clock: Clock,
     queues: tuple[QueueSpec, ...],
@@ -112,37 +162,10 @@ def make_demand(
 ) -> Demand:
     """Draw arrivals and per-contact attributes for every queue."""
     kind = day_kind(clock)
-    out = {}
-    month_of_slot = np.searchsorted(
-        np.asarray(clock.month_edges[1:]), np.arange(clock.n_slots) * SLOT_S, side="right"
-    )
-    for qi, q in enumerate(queues):
-        rng = np.random.default_rng([seed, 11, qi])
-        forecast = forecast_rates(clock, q, scale, kind)
-        horizon = np.arange(clock.n_slots) * SLOT_S < clock.t_end
-        day_noise = np.exp(0.06 * rng.standard_normal(clock.n_days) - 0.0018)
-        slot_noise = rng.gamma(60.0, 1 / 60.0, clock.n_slots)
-        rate = forecast * day_noise[clock.slot_day] * slot_noise * horizon
-        names = list(q.topics)
-        mix = np.array([q.topics[t] for t in names])
-        counts = rng.poisson(rate)
-        slot_idx = np.repeat(np.arange(clock.n_slots), counts)
-        topic = np.searchsorted(np.cumsum(mix / mix.sum())[:-1], rng.random(len(slot_idx)))
-        rates = [rate]
-        if scenario.new_topic and q.name in scenario.new_topic_queues:
-            share = np.zeros(len(clock.month_edges))
-            for k, v in enumerate(scenario.new_topic_share[q.name]):
-                if scenario.new_topic_month + k < len(share):
-                    share[scenario.new_topic_month + k] = v
-            extra = rate * share[month_of_slot]
-            if extra.sum() > 0:
-                names.append(scenario.new_topic)
-                n_extra = rng.poisson(extra)
-                slot_idx = np.concatenate([slot_idx, np.repeat(np.arange(clock.n_slots), n_extra)])
-                topic = np.concatenate([topic, np.full(int(n_extra.sum()), len(names) - 1)])
-                rates.append(extra)
-        arrival = np.floor((slot_idx + rng.random(len(slot_idx))) * SLOT_S)
-        out[q.name] = _rows(rng, q, names, topic, arrival, forecast, sum(rates))
+    out = {
+        q.name: queue_demand(clock, qi, q, scale, scenario, seed, kind)
+        for qi, q in enumerate(queues)
+    }
     return Demand(out, kind)
 
 

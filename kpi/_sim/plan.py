@@ -11,7 +11,7 @@ from scipy.optimize import nnls
 
 from kpi._sim.clock import SLOT_S, Clock
 from kpi._sim.config import TEAMS, QueueSpec, Scenario
-from kpi._sim.demand import Demand, hours_mask, planned_work_s
+from kpi._sim.demand import hours_mask, planned_work_s
 
 __all__ = [
     "BREAK",
@@ -475,13 +475,12 @@ def make_schedule(
     queues: tuple[QueueSpec, ...],
     reqs: list[np.ndarray],
     roster: Roster,
-    demand: Demand,
+    kind: np.ndarray,
     scenario: Scenario,
     seed: int,
 ) -> Schedule:
     """Build every agent's shifts week by week, covering each queue's requirement greedily."""
     rng = np.random.default_rng([seed, 31])
-    kind = demand.kind
     sh_agent, sh_day, sh_q, sh_len, sh_kind = [], [], [], [], []
     week0 = -int(clock.day_weekday[0])
     n_weeks = (clock.n_days - week0 + 6) // 7

@@ -1,4 +1,5 @@
-"""Run every queue through the engine, in parallel worker processes when the volume is large."""
+"""Queue jobs: the engine input of each queue, and running every queue (in worker processes
+when the volume is large)."""
 
 from __future__ import annotations
 
@@ -10,30 +11,66 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kpi._sim.clock import Clock
 from kpi._sim.config import CHANNELS, QueueSpec
 from kpi._sim.demand import REPEAT_P, TICKET_PENDING_P, TICKET_REOPEN_P, QueueDemand
-from kpi._sim.engine import run_queue
 from kpi._sim.plan import Roster, Schedule
+from kpi._sim.worker import process_queue
 
-__all__ = ["engine_spec", "run_all"]
+__all__ = ["engine_spec", "queue_job", "run_all"]
 
-PARALLEL_MIN_JOBS = 400_000
+PARALLEL_MIN_CONTACTS = 400_000
 
 
-def engine_spec(
-    clock: Clock, qi: int, q: QueueSpec, qd: QueueDemand, sched: Schedule, roster: Roster
-) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The engine input of queue ``qi``; also its agents (global) and window indices."""
+def queue_job(
+    clock: Clock,
+    qi: int,
+    q: QueueSpec,
+    sched: Schedule,
+    roster: Roster,
+    **params: Any,
+) -> dict[str, Any]:
+    """Everything :func:`kpi._sim.worker.process_queue` needs for queue ``qi``."""
     agents = np.nonzero(roster.queue == qi)[0]
+    smask = np.nonzero(roster.queue[sched.agent] == qi)[0]
     wmask = np.nonzero(roster.queue[sched.w_agent] == qi)[0]
     local = np.searchsorted(agents, sched.w_agent[wmask])
     idx = np.arange(len(agents))
-    wfirst = np.searchsorted(local, idx, side="left")
-    wend = np.searchsorted(local, idx, side="right")
+    windows = {
+        "w_agent": sched.w_agent[wmask],
+        "ws_act": sched.ws_act[wmask],
+        "ws": sched.ws[wmask],
+        "we": sched.we[wmask],
+        "gap": sched.gap[wmask],
+        "w_speed": sched.w_speed[wmask],
+        "w_rfac": sched.w_rfac[wmask],
+        "wfirst": np.searchsorted(local, idx, side="left"),
+        "wend": np.searchsorted(local, idx, side="right"),
+    }
+    shifts = {
+        "agent": sched.agent[smask],
+        "slot0": sched.slot0[smask],
+        "codes": sched.codes[smask],
+        "absent": sched.absent[smask],
+    }
+    return {
+        "clock": clock,
+        "qi": qi,
+        "q": q,
+        "roster": roster,
+        "agents": agents,
+        "windows": windows,
+        "shifts": shifts,
+        **params,
+    }
+
+
+def engine_spec(clock: Clock, q: QueueSpec, qd: QueueDemand, win: dict) -> dict:
+    """The engine input of a queue: its demand rows and its agents' productive windows."""
     fc = qd.forecast
     day_sum = np.bincount(clock.slot_day, weights=fc, minlength=clock.n_days)
     next_open = np.full(clock.n_days, -1, dtype=np.int64)
@@ -53,14 +90,14 @@ def engine_spec(
         "base_row": qd.base_row,
         "cursor": qd.cursor,
         "pool_end": qd.pool_end,
-        "ws_act": sched.ws_act[wmask],
-        "ws": sched.ws[wmask],
-        "we": sched.we[wmask],
-        "gap": sched.gap[wmask],
-        "w_speed": sched.w_speed[wmask],
-        "w_rfac": sched.w_rfac[wmask],
-        "wfirst": wfirst,
-        "wend": wend,
+        "ws_act": win["ws_act"],
+        "ws": win["ws"],
+        "we": win["we"],
+        "gap": win["gap"],
+        "w_speed": win["w_speed"],
+        "w_rfac": win["w_rfac"],
+        "wfirst": win["wfirst"],
+        "wend": win["wend"],
         "max_wait_s": max_wait,
         "p_redial": redial,
         "p_repeat": REPEAT_P,
@@ -73,7 +110,7 @@ def engine_spec(
         "next_open_day": next_open,
         "open_slot": (fc > 0).astype(np.int8),
     }
-    # draws only the engine needs move into the spec (freed once sent); the rest are shared
+    # draws only the engine needs move into the spec (and are freed with it)
     engine_only = ["q_res", "del0", "del1", "u_tod", "ivrab", "other"]
     if q.channel != "ticket":
         engine_only.append("u_sp")
@@ -82,23 +119,27 @@ def engine_spec(
     for key in ("patience", "talk", "ivr", "topic", "u_sp"):
         if key not in spec:
             spec[key] = qd.rows[key]
-    return spec, agents, wmask
+    return spec
 
 
 def run_all(
-    specs: list[dict],
+    jobs: list[dict],
     names: list[str],
     *,
+    weights: list[float],
     workers: int | None = None,
     report: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Run each spec; in ``workers`` processes (spawned, so polars is never forked) if large."""
-    total = sum(len(s["base_t"]) for s in specs)
-    sizes = [len(s["base_t"]) for s in specs]
+    """Run every queue job; in ``workers`` fresh processes when there is enough work.
+
+    ``weights`` (expected contacts per queue) decide the parallelism and the longest-first
+    assignment of queues to workers. Results come back in job order.
+    """
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if total >= PARALLEL_MIN_JOBS else 1
-    results: list[dict | None] = [None] * len(specs)
-    order = sorted(range(len(specs)), key=lambda i: -sizes[i])
+        big = sum(weights) >= PARALLEL_MIN_CONTACTS
+        workers = min(2, os.cpu_count() or 1) if big else 1
+    results: list[dict | None] = [None] * len(jobs)
+    order = sorted(range(len(jobs)), key=lambda i: -weights[i])
     t0 = time.perf_counter()
     done = 0
 
@@ -106,26 +147,27 @@ def run_all(
         nonlocal done
         done += 1
         if report:
-            n = int((results[i]["code"] >= 0).sum())  # type: ignore[index]
+            r = results[i]
+            assert r is not None
             report(
-                f"queue {done}/{len(specs)} {names[i]}: {n:,} contacts "
-                f"({time.perf_counter() - t0:.1f} s)"
+                f"queue {done}/{len(jobs)} {names[i]}: {r['n_rows']:,} rows from "
+                f"{r['n_base']:,} arrivals ({time.perf_counter() - t0:.1f} s)"
             )
 
-    if workers <= 1 or len(specs) == 1:
+    if workers <= 1 or len(jobs) == 1:
         for i in order:
-            results[i] = run_queue(specs[i])
-            specs[i] = None  # type: ignore[call-overload]  # free the inputs early
+            results[i] = process_queue(jobs[i])
+            jobs[i] = None  # type: ignore[call-overload]  # free the inputs early
             note(i)
         return results  # type: ignore[return-value]
-    # Worker processes are fresh interpreters fed through pipes: no fork (polars is
-    # multi-threaded) and no re-import of the caller's __main__ (scripts need no guard).
+    # Workers are fresh interpreters fed through pipes: no fork (polars is multi-threaded)
+    # and no re-import of the caller's __main__ (scripts need no guard).
     bins: list[list[int]] = [[] for _ in range(workers)]
-    loads = [0] * workers
+    loads = [0.0] * workers
     for i in order:  # longest job first onto the least loaded worker
         k = loads.index(min(loads))
         bins[k].append(i)
-        loads[k] += sizes[i]
+        loads[k] += weights[i]
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -135,7 +177,7 @@ def run_all(
     def serve(items: list[int]) -> None:
         try:
             with subprocess.Popen(
-                [sys.executable, "-c", "from kpi._sim.engine import worker_main; worker_main()"],
+                [sys.executable, "-c", "from kpi._sim.worker import worker_main; worker_main()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -143,9 +185,8 @@ def run_all(
                 if proc.stdin is None or proc.stdout is None:  # pragma: no cover
                     raise RuntimeError("queue worker pipes not open")
                 with proc.stdin:
-                    for i in items:  # one pickle per spec, freed once sent
-                        pickle.dump(specs[i], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                        specs[i] = None  # type: ignore[call-overload]
+                    for i in items:
+                        pickle.dump(jobs[i], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                     pickle.dump(None, proc.stdin)
                 with proc.stdout:
                     for i in items:

@@ -17,12 +17,12 @@ import polars as pl
 
 from kpi._sim.clock import make_clock
 from kpi._sim.config import QUEUES, Scenario
-from kpi._sim.demand import make_demand
+from kpi._sim.demand import day_kind, forecast_rates
 from kpi._sim.plan import make_roster, make_schedule, requirements
-from kpi._sim.queues import engine_spec, run_all
+from kpi._sim.queues import queue_job, run_all
 from kpi._sim.tables import (
     agent_surveys_table,
-    agent_time_table,
+    agent_time_frame,
     agents_table,
     coaching_table,
     contacts_table,
@@ -31,9 +31,7 @@ from kpi._sim.tables import (
     finance_table,
     make_customers,
     qa_table,
-    queue_contacts,
     surveys_table,
-    tickets_table,
 )
 from kpi._sim.truth import measure
 
@@ -93,87 +91,44 @@ def generate(
 
     clock = make_clock(tz, start, months, RUNOFF_DAYS)
     queues = QUEUES
-    demand = make_demand(clock, queues, scale, scenario, seed)
-    n_base = sum(d.n_base for d in demand.queues.values())
-    step("demand", f"arrivals: {n_base:,} first contacts and tickets over {months} month(s)")
-    reqs, _works = [], []
+    kind = day_kind(clock)
+    horizon = np.arange(clock.n_slots) * 900 < clock.t_end
+    reqs, weights = [], []
     for q in queues:
-        req, work = requirements(clock, q, demand.queues[q.name].forecast, demand.kind)
-        reqs.append(req)
-        _works.append(work)
+        forecast = forecast_rates(clock, q, scale, kind)
+        reqs.append(requirements(clock, q, forecast, kind)[0])
+        weights.append(float((forecast * horizon).sum()))
     roster = make_roster(clock, queues, reqs, scale, scenario, staffing, seed)
-    sched = make_schedule(clock, queues, reqs, roster, demand, scenario, seed)
+    sched = make_schedule(clock, queues, reqs, roster, kind, scenario, seed)
+    del reqs
     step("plan", f"staffing: {len(roster):,} agents, {len(sched.agent):,} shifts")
-    specs, agents_by_q, wmasks, wspeeds = [], [], [], []
-    for qi, q in enumerate(queues):
-        spec, agents, wmask = engine_spec(clock, qi, q, demand.queues[q.name], sched, roster)
-        specs.append(spec)
-        agents_by_q.append(agents)
-        wmasks.append(wmask)
-        wspeeds.append(spec["w_speed"])
-    results: list = run_all(specs, [q.name for q in queues], workers=workers, report=progress)
-    step("queues", "queues simulated")
-    ws_act = sched.ws_act.copy()
-    ae = sched.we.copy()
-    for res, wmask in zip(results, wmasks, strict=True):
-        ws_act[wmask] = res["ws_act"]
-        ae[wmask] = res["ae"]
-    expected_month = n_base / max(months, 1)
-    cust = make_customers(clock, expected_month, seed)
-    runoff_end = float(clock.n_slots * 900)
-    parts = []
-    tickets = None
-    ticket_segs: dict[str, np.ndarray] = {
-        "agent": np.zeros(0, dtype=np.int64),
-        "t0": np.zeros(0),
-        "t1": np.zeros(0),
-        "kind": np.zeros(0, dtype=np.int8),
+    cust = make_customers(clock, sum(weights) / max(months, 1), seed)
+    params = {
+        "scale": scale,
+        "scenario": scenario,
+        "seed": seed,
+        "kind": kind,
+        "interval_min": interval_min,
+        "runoff_end": float(clock.n_slots * 900),
+        "cust_joined": cust.joined_day,
     }
-    for qi, q in enumerate(queues):
-        qd = demand.queues[q.name]
-        if q.channel == "ticket":
-            tickets, ticket_segs = tickets_table(
-                clock, q, qd, results[qi], wspeeds[qi], agents_by_q[qi], roster, cust, seed
-            )
-        else:
-            parts.append(
-                queue_contacts(
-                    clock,
-                    qi,
-                    q,
-                    qd,
-                    results[qi],
-                    wspeeds[qi],
-                    agents_by_q[qi],
-                    roster,
-                    cust,
-                    runoff_end,
-                    seed,
-                )
-            )
-        # free this queue's draws and engine output as soon as its rows are built
-        results[qi] = None
-        demand.queues[q.name] = None  # type: ignore[assignment]
-    del results, specs
+    jobs = [queue_job(clock, qi, q, sched, roster, **params) for qi, q in enumerate(queues)]
+    results: list = run_all(
+        jobs, [q.name for q in queues], weights=weights, workers=workers, report=progress
+    )
+    del jobs
+    n_base = sum(r["n_base"] for r in results)
+    step("queues", f"queues simulated: {n_base:,} arrivals (first contacts and tickets)")
+    parts = [r.pop("part") for r in results if "part" in r]
+    tick = next(r for r in results if "tickets" in r)
+    tickets, ticket_segs = tick.pop("tickets"), tick.pop("ticket_segs")
+    at_parts = [r.pop("agent_time") for r in results]
+    del results
     contacts, side = contacts_table(clock, queues, parts, roster)
     del parts
     step("contacts", f"contacts: {contacts.height:,} rows; tickets: {tickets.height:,} rows")
-    ans = np.nonzero(~np.isnan(side.answer))[0]
-    a = side.agent[ans].astype(np.int64)
-    t_ans = side.answer[ans]
-    t_end_talk = side.end[ans]
-    acw = side.acw[ans].astype(np.float64)
-    segs = {
-        "agent": np.concatenate([a, a, ticket_segs["agent"]]),
-        "t0": np.concatenate([t_ans, t_end_talk, ticket_segs["t0"]]),
-        "t1": np.concatenate([t_end_talk, t_end_talk + acw, ticket_segs["t1"]]),
-        "kind": np.concatenate(
-            [np.zeros(len(a), np.int8), np.ones(len(a), np.int8), ticket_segs["kind"]]
-        ),
-    }
-    del ans, a, t_ans, t_end_talk, acw
-    agent_time = agent_time_table(clock, roster, sched, ws_act, ae, segs, interval_min)
-    del segs
+    agent_time = agent_time_frame(clock, roster, at_parts, interval_min)
+    del at_parts
     step("agent_time", f"agent_time: {agent_time.height:,} rows")
     customers = customers_table(clock, cust, side, seed)
     tables = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,7 +19,8 @@ from kpi._sim.plan import BREAK, MEETING, PRODUCTIVE, TRAINING, Roster, Schedule
 __all__ = [
     "Customers",
     "agent_surveys_table",
-    "agent_time_table",
+    "agent_time_cells",
+    "agent_time_frame",
     "agents_table",
     "coaching_table",
     "contacts_table",
@@ -481,28 +483,37 @@ def _pieces(
     return row[rep][ok] * n_slots + slot[ok], (hi - lo)[ok]
 
 
-def agent_time_table(
-    clock: Clock,
-    roster: Roster,
-    sched: Schedule,
-    ws_act: np.ndarray,
-    ae: np.ndarray,
-    segs: dict[str, np.ndarray],
-    interval_min: int,
-) -> pl.DataFrame:
-    """Scheduled and actual state seconds per agent and interval, inside the horizon.
-
-    Works on the sparse set of (agent, 15-minute slot) cells that are scheduled or logged in;
-    slots are then summed into ``interval_min`` intervals of the site's wall clock.
-    """
+def _interval_grid(clock: Clock, interval_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interval start slots, the interval of each slot, and interval lengths (s)."""
     n_h = clock.t_end // SLOT_S
     starts = np.nonzero(clock.slot_minute[:n_h] % interval_min == 0)[0]
     if len(starts) == 0 or starts[0] != 0:
         starts = np.concatenate([[0], starts])
-    slot_int = np.cumsum(np.isin(np.arange(n_h), starts)) - 1  # interval index of each slot
+    slot_int = np.cumsum(np.isin(np.arange(n_h), starts)) - 1
     int_len = np.diff(np.append(starts, n_h)) * float(SLOT_S)
-    n_agents = len(roster)
-    codes = sched.codes
+    return starts, slot_int, int_len
+
+
+def agent_time_cells(
+    clock: Clock,
+    agents: np.ndarray,
+    shifts: dict[str, np.ndarray],
+    windows: dict[str, np.ndarray],
+    segs: dict[str, np.ndarray],
+    interval_min: int,
+) -> dict[str, np.ndarray]:
+    """Scheduled and actual state seconds per (agent, interval) for ``agents``.
+
+    ``shifts`` (agent, slot0, codes, absent) and ``windows`` (w_agent, ws_act, ae: actual
+    productive windows) are sorted by agent; ``segs`` are busy segments (kind 0 handle, 1 ACW).
+    Works on the sparse (agent, 15-minute slot) cells that are scheduled or logged in, then
+    sums slots into intervals of the site's wall clock.
+    """
+    n_h = clock.t_end // SLOT_S
+    starts, slot_int, _ = _interval_grid(clock, interval_min)
+    n_int = len(starts)
+    codes = shifts["codes"]
+    s_agent, s_slot0, s_absent = shifts["agent"], shifts["slot0"], shifts["absent"]
     lmax = codes.shape[1]
     pos = np.broadcast_to(np.arange(lmax), codes.shape)
     nonprod = (codes == BREAK) | (codes == TRAINING) | (codes == MEETING)
@@ -512,26 +523,26 @@ def agent_time_table(
     ).astype(np.int8)
     seg_order = np.argsort(segs["agent"], kind="stable")
     seg_agent = segs["agent"][seg_order]
-    seg_t0, seg_t1, seg_kind = (
-        segs["t0"][seg_order],
-        segs["t1"][seg_order],
-        segs["kind"][seg_order],
-    )
-    block = 400
-    pieces = []
+    seg_t0 = segs["t0"][seg_order]
+    seg_t1 = segs["t1"][seg_order]
+    seg_kind = segs["kind"][seg_order]
+    w_agent, ws_act, ae = windows["w_agent"], windows["ws_act"], windows["ae"]
     full = float(SLOT_S)
-    for a0 in range(0, n_agents, block):
-        a1 = min(n_agents, a0 + block)
-        i0, i1 = np.searchsorted(sched.agent, [a0, a1])
+    pieces = []
+    block = 400
+    for k in range(0, len(agents), block):
+        a0 = int(agents[k])
+        a1 = int(agents[min(k + block, len(agents)) - 1]) + 1
+        i0, i1 = np.searchsorted(s_agent, [a0, a1])
         sr, sp = np.nonzero(codes[i0:i1] >= 0)
         sr = sr + i0
-        slot = sched.slot0[sr] + sp
+        slot = s_slot0[sr] + sp
         ok = slot < n_h
         sr, sp, slot = sr[ok], sp[ok], slot[ok]
-        skey = sched.agent[sr] * n_h + slot
-        w0, w1 = np.searchsorted(sched.w_agent, [a0, a1])
+        skey = s_agent[sr] * n_h + slot
+        w0, w1 = np.searchsorted(w_agent, [a0, a1])
         pkey, psec = _pieces(
-            sched.w_agent[w0:w1], ws_act[w0:w1], np.maximum(ae[w0:w1], ws_act[w0:w1]), n_h
+            w_agent[w0:w1], ws_act[w0:w1], np.maximum(ae[w0:w1], ws_act[w0:w1]), n_h
         )
         g0, g1 = np.searchsorted(seg_agent, [a0, a1])
         ga, gt0, gt1, gk = seg_agent[g0:g1], seg_t0[g0:g1], seg_t1[g0:g1], seg_kind[g0:g1]
@@ -539,12 +550,14 @@ def agent_time_table(
         ckey, csec = _pieces(ga[gk == 1], gt0[gk == 1], gt1[gk == 1], n_h)
         cells = np.union1d(skey, pkey)
         m = len(cells)
+        if m == 0:
+            continue
         scode = np.full(m, -1, dtype=np.int8)
         absent = np.zeros(m, dtype=bool)
         xcode = np.full(m, ABSENCE, dtype=np.int8)
         at = np.searchsorted(cells, skey)
         scode[at] = codes[sr, sp]
-        absent[at] = sched.absent[sr]
+        absent[at] = s_absent[sr]
         xcode[at] = ext[sr, sp]
         prod = np.bincount(np.searchsorted(cells, pkey), weights=psec, minlength=m)
         handle = np.bincount(np.searchsorted(cells, hkey), weights=hsec, minlength=m)
@@ -577,31 +590,47 @@ def agent_time_table(
             ),
         }
         agent = cells // n_h
-        ikey = agent * len(starts) + slot_int[cells % n_h]
+        ikey = agent * n_int + slot_int[cells % n_h]
         first = np.ones(m, dtype=bool)
         first[1:] = ikey[1:] != ikey[:-1]
         idx = np.nonzero(first)[0]
-        piece = {"_agent": agent[idx], "_interval": ikey[idx] % len(starts)}
+        piece = {"_agent": agent[idx], "_interval": ikey[idx] % n_int}
         piece.update({k: np.add.reduceat(v, idx) for k, v in cols.items()})
         keep = (piece["scheduled_s"] > 0) | (piece["logged_in_s"] > 0)
         pieces.append({k: v[keep] for k, v in piece.items()})
-    data = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-    agent = data.pop("_agent")
-    interval = data.pop("_interval")
+    if not pieces:
+        return {}
+    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+
+
+def agent_time_frame(
+    clock: Clock, roster: Roster, parts: list[dict[str, np.ndarray]], interval_min: int
+) -> pl.DataFrame:
+    """The ``agent_time`` table from per-queue cells, sorted by interval then agent."""
+    from kpi.schema import empty_frame
+
+    parts = [p for p in parts if p]
+    if not parts:
+        return empty_frame("agent_time", clock.tz)
+    starts, _, int_len = _interval_grid(clock, interval_min)
+    keys = [k for k in parts[0] if not k.startswith("_")]
+    agent = np.concatenate([p["_agent"] for p in parts])
+    interval = np.concatenate([p["_interval"] for p in parts])
     order = np.lexsort((agent, interval))
     team = np.array([list(TEAMS).index(t) for t in roster.team])
     site_names = list(dict.fromkeys(t.site for t in TEAMS.values()))
     site = np.array([site_names.index(s) for s in roster.site])
-    return pl.DataFrame(
-        {
-            "agent_id": labels(roster.agent_id, agent[order]),
-            "team": labels(list(TEAMS), team[agent[order]]),
-            "site": labels(site_names, site[agent[order]]),
-            "interval_start": ts(starts[interval[order]] * float(SLOT_S), clock),
-            "interval_s": int_len[interval[order]],
-            **{k: v[order] for k, v in data.items()},
-        }
-    )
+    a = agent[order]
+    cols: dict[str, Any] = {
+        "agent_id": labels(roster.agent_id, a),
+        "team": labels(list(TEAMS), team[a]),
+        "site": labels(site_names, site[a]),
+        "interval_start": ts(starts[interval[order]] * float(SLOT_S), clock),
+        "interval_s": int_len[interval[order]],
+    }
+    for k in keys:
+        cols[k] = np.concatenate([p.pop(k) for p in parts])[order]
+    return pl.DataFrame(cols)
 
 
 # --------------------------------------------------------------------------------------------
