@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kpi-workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"kpi.cli.{name.replace('-', '_')}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("kpi.cli."):
-                continue  # not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"kpi.cli.{name.replace('-', '_')}_cmd").register(sub)
     return parser
 
 
