@@ -78,6 +78,12 @@ class RootCause:
         ``explanatory_power`` and ``surprise`` (Adtributor's: share of the change, and the
         Jensen-Shannon divergence of its share of the total between the periods);
         ``runners_up`` (the best alternatives at the step it was chosen, with their score).
+
+    Examples
+    --------
+    >>> c = RootCause({"team": "N"}, "additive", 540.0, 270.0, -270.0, 1.0, 0.99)
+    >>> c.label(), c.to_dict()["share"]
+    ('team = N', 1.0)
     """
 
     dims: dict[str, str]
@@ -121,6 +127,19 @@ class RcaResult:
     ``causes`` are ranked by the size of their contribution. ``explained_share`` is the share of
     the total change explained by the union of their leaves (``None`` when the total did not
     change); it may exceed 1 when the rest of the table moved the other way.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"q": ["a", "b", "c"], "f": [10.0, 10, 10], "v": [10.0, 10, 10]})
+    >>> r = localize(t, dims=["q"], baseline="f", current="v")
+    >>> r.to_frame().columns[:4], r.to_dict()["segments"]
+    (['segment', 'kind', 'baseline', 'current'], [])
+    >>> print(r.to_markdown())
+    # Why v changed
+    <BLANKLINE>
+    - v did not change (30 in both).
+    <BLANKLINE>
     """
 
     metric: str
