@@ -25,7 +25,9 @@ threshold and no search budget; unlike RiskLoc its stopping rule is a likelihood
 found" is an answer. For a ratio, the search runs on the numerator expected at the baseline rate
 (``den_current * num_baseline / den_baseline``), so volume changes (mix) do not pass for rate
 changes; a second search on the denominators finds segments whose share of the volume moved
-enough to shift the ratio (mix causes).
+enough to shift the ratio (mix causes). Tables of more than a million non-zero leaves are searched
+on every deviating leaf plus a weighted 2% sample of the others, and each pick is confirmed on all
+of its leaves before it is accepted (24 million leaves: about 1.5 minutes on 2 busy cores).
 """
 
 from __future__ import annotations
