@@ -102,3 +102,9 @@ def test_compare_reports_differences() -> None:
     assert len(problems) == 2
     assert problems[0].startswith("asa at team A 2026-01")
     assert ref.compare(a, {**a, "period": ["2026-02"]})[0].startswith("different groups")
+
+
+def test_chunked_prototype_agrees(generated_dir: str) -> None:
+    # chunks of a quarter: FCR looks 7 days past each chunk, the sweep carries waits across
+    expected = ref.polars_scorecard(generated_dir)
+    assert ref.compare(expected, ref.polars_scorecard_chunked(generated_dir, chunk="1q")) == []
