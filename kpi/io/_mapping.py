@@ -311,6 +311,12 @@ def _check_format(name: str, table: str, col: str, fmt: Any) -> None:
     column = TABLES[table].column(col)
     if column.dtype == TS:
         fmts = fmt if isinstance(fmt, list) else [fmt]
+        zoned = {isinstance(f, str) and ("%z" in f or "%#z" in f) for f in fmts}
+        if len(zoned) > 1:
+            raise KpiError(
+                f"{name}: formats.{col} mixes formats with and without a UTC offset (%z); "
+                "one column is either zoned or local time"
+            )
         for f in fmts:
             if not isinstance(f, str) or not (f in _TS_SPECIAL or "%" in f):
                 raise KpiError(
@@ -570,11 +576,13 @@ def convert_mapped(
                 for e, (_, _, i) in zip(err, checks, strict=True)
             ]
         ).list.drop_nulls()
-        bad = parsed.select(
+        bad = parsed.filter(
+            pl.any_horizontal(err)
+        ).select(  # reasons are spelled out for bad rows only
             pl.col(ROW),
             reason_list.list.first().alias("reason"),
             detail_list.list.join("; ").alias("detail"),
-        ).filter(pl.col("reason").is_not_null())
+        )
         rejected = rejected_frame(bad)
     parsed = parsed.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
     for col in naive:

@@ -101,7 +101,6 @@ DURATION_FORMATS = {
 }
 
 _YEARS = (1900, 2100)
-_NUM = r"^[+-]?(?:\d+\.?\d*|\.\d+)$"
 _INT = r"^[+-]?\d+(?:\.0*)?$"
 _TRUE = ("true", "t", "yes", "y", "1", "1.0")
 _FALSE = ("false", "f", "no", "n", "0", "0.0")
@@ -221,11 +220,25 @@ def parse_ts(text: pl.Expr, formats: tuple[str, ...] | list[str]) -> pl.Expr:
     │ null                │
     └─────────────────────┘
     """
-    tries = [
-        within_years(text.str.to_datetime(f, strict=False, time_unit="us", exact=True))
-        for f in formats
-    ]
-    return pl.coalesce(tries) if len(tries) > 1 else tries[0]
+    formats = tuple(formats)
+    aware = any("%z" in f or "%#z" in f for f in formats)
+    dtype = pl.Datetime("us", "UTC") if aware else pl.Datetime("us")
+
+    def parse(values: pl.Series) -> pl.Series:
+        values = values.cast(pl.String)
+        out = pl.repeat(None, values.len(), dtype=dtype, eager=True).alias(values.name)
+        todo = values.is_not_null()
+        for f in formats:  # each format only sees the values no earlier format read
+            idx = todo.arg_true()
+            if idx.len() == 0:
+                break
+            got = values.gather(idx).str.to_datetime(f, strict=False, time_unit="us", exact=True)
+            ok = got.dt.year().is_between(*_YEARS).fill_null(False)
+            out = out.scatter(idx.filter(ok), got.filter(ok))
+            todo = todo.scatter(idx.filter(ok), False)
+        return out
+
+    return text.map_batches(parse, return_dtype=dtype, is_elementwise=True)
 
 
 def detect_ts_formats(
@@ -261,7 +274,10 @@ def detect_ts_formats(
     ... ]
     'day first (DD/MM/YYYY)'
     """
-    sample = values.drop_nulls().str.strip_chars().unique(maintain_order=True).head(2000)
+    values = values.drop_nulls()
+    if values.len() > 10_000:  # the head of the file and a fixed random sample of the rest
+        values = pl.concat([values.head(5000), values.sample(5000, seed=0)])
+    sample = values.str.strip_chars().unique(maintain_order=True).head(2000)
     if sample.len() == 0:
         return "ISO (YYYY-MM-DD hh:mm:ss)", TS_FAMILIES["ISO (YYYY-MM-DD hh:mm:ss)"], False
     frame = sample.to_frame("v")
@@ -313,21 +329,25 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
     if fmt not in DURATION_FORMATS:
         raise KpiError(f"unknown duration format {fmt!r}; valid: {', '.join(DURATION_FORMATS)}")
     unit, two_part = DURATION_FORMATS[fmt]
-    s = text.str.strip_chars()
-    sign = pl.when(s.str.starts_with("-")).then(-1.0).otherwise(1.0)
-    body = s.str.strip_prefix("-").str.strip_prefix("+")
-    parts = body.str.split(":")
-    k = parts.list.len()
-    a, b, c = (
-        parts.list.get(i, null_on_oob=True).cast(pl.Float64, strict=False) for i in range(3)
-    )
-    digits = body.str.contains(r"^[0-9]*\.?[0-9]*(?::[0-9]*\.?[0-9]*){0,2}$")
-    num = pl.when(k == 1).then(body.cast(pl.Float64, strict=False) * unit)
-    sixty = (b >= 0) & (b < 60)
-    hms = pl.when((k == 3) & (a >= 0) & sixty & (c >= 0) & (c < 60)).then(a * 3600 + b * 60 + c)
     big, small = (60.0, 1.0) if two_part == "m:ss" else (3600.0, 60.0)
-    two = pl.when((k == 2) & (a >= 0) & sixty).then(a * big + b * small)
-    return sane_seconds(pl.when(digits).then(sign * pl.coalesce(num, hms, two)))
+
+    def seconds(values: pl.Series) -> pl.Series:
+        # one regex pass, materialised once (each reference to a field would rerun it)
+        g = values.str.strip_chars().str.extract_groups(_DURATION_RE).struct.unnest()
+        sign = pl.when(pl.col("1") == "-").then(-1.0).otherwise(1.0)
+        a, b, c = (pl.col(str(i)).cast(pl.Float64, strict=False) for i in (2, 3, 4))
+        has_b, has_c = b.is_not_null(), c.is_not_null()
+        num = pl.when(~has_b).then(a * unit)
+        hms = pl.when(has_c & (b < 60) & (c < 60)).then(a * 3600 + b * 60 + c)
+        two = pl.when(has_b & ~has_c & (b < 60)).then(a * big + b * small)
+        out = sane_seconds(sign * pl.coalesce(num, hms, two))
+        return g.select(out.alias(values.name)).to_series()
+
+    return text.map_batches(seconds, return_dtype=pl.Float64, is_elementwise=True)
+
+
+_NUMBER = r"(\d+\.?\d*|\.\d+)"
+_DURATION_RE = rf"^([+-]?){_NUMBER}(?::{_NUMBER})?(?::{_NUMBER})?$"
 
 
 #: Durations beyond this many seconds (about 31 years) are unreadable, not data.
