@@ -644,59 +644,47 @@ def finance(col: str) -> Measure:
 # ---- customers and agents (stocks) -----------------------------------------------------------
 
 
+_ROSTERS = {"customers": ("joined", "churned"), "agents": ("hired", "left")}
+
+
+def _roster_measure(name: str, description: str, table: str) -> Measure:
+    begin, finish = _ROSTERS[table]
+    return Measure(
+        name,
+        description,
+        kind="stock",
+        builder=lambda ctx: ctx.memo(
+            (table, "roster"), lambda: _roster(ctx, table, begin, finish)
+        )[name],
+        tables=(table,),
+    )
+
+
 @cache
 def customers_start() -> Measure:
-    return Measure(
-        "customers_start",
-        "customers at the start of the period",
-        kind="stock",
-        builder=lambda ctx: _roster(ctx, "customers", "joined", "churned")["customers_start"],
-        tables=("customers",),
-    )
+    return _roster_measure("customers_start", "customers at the start of the period", "customers")
 
 
 @cache
 def customers_lost() -> Measure:
-    return Measure(
-        "customers_lost",
-        "customers lost in the period",
-        kind="stock",
-        builder=lambda ctx: _roster(ctx, "customers", "joined", "churned")["customers_lost"],
-        tables=("customers",),
-    )
+    return _roster_measure("customers_lost", "customers lost in the period", "customers")
 
 
 @cache
 def separations() -> Measure:
-    return Measure(
-        "separations",
-        "agents who left in the period",
-        kind="stock",
-        builder=lambda ctx: _roster(ctx, "agents", "hired", "left")["separations"],
-        tables=("agents",),
-    )
+    return _roster_measure("separations", "agents who left in the period", "agents")
 
 
 @cache
 def headcount(kind: str) -> Measure:
     name = "headcount_avg" if kind == "average" else "headcount_start"
-    return Measure(
-        name,
-        f"agent headcount ({kind})",
-        kind="stock",
-        builder=lambda ctx: _roster(ctx, "agents", "hired", "left")[name],
-        tables=("agents",),
-    )
+    return _roster_measure(name, f"agent headcount ({kind})", "agents")
 
 
 @cache
 def bin_months() -> Measure:
-    return Measure(
-        "period_months",
-        "length of the period in months (days / 30.44)",
-        kind="stock",
-        builder=lambda ctx: _roster(ctx, "agents", "hired", "left")["period_months"],
-        tables=("agents",),
+    return _roster_measure(
+        "period_months", "length of the period in months (days / 30.44)", "agents"
     )
 
 
