@@ -9,7 +9,6 @@ import numpy as np
 __all__ = [
     "CHANNELS",
     "QUEUES",
-    "SCALES",
     "SCENARIOS",
     "TEAMS",
     "TOPICS",
@@ -214,16 +213,6 @@ def intraday(profile: str, hour: np.ndarray) -> np.ndarray:
     if profile == "ticket":
         return 0.15 + np.exp(-(((h - 12) / 4.0) ** 2))
     raise ValueError(profile)
-
-
-#: Named scales: a multiplier of the default volumes.
-SCALES: dict[str, float] = {
-    "tiny": 0.05,
-    "small": 0.2,
-    "default": 1.0,
-    "large": 10.0,
-    "bench": 90.0,
-}
 
 
 @dataclass(frozen=True)
