@@ -421,7 +421,7 @@ def render(
     ]
     if table:
         lines += [
-            "| rows | engine | best wall s | median wall s | CPU s (best run) | peak RSS MiB |",
+            "| rows | engine | best wall s | median wall s | least CPU s | peak RSS MiB |",
             "| ---: | --- | ---: | ---: | ---: | ---: |",
         ]
     summary = []
@@ -434,8 +434,9 @@ def render(
             best[engine] = fastest
             lines.append(
                 f"| {n:,} | {engine} | {fmt_s(min(walls))} | {fmt_s(statistics.median(walls))} "
-                f"| {fmt_s(fastest['cpu_s'])} | {max(r['rss_mib'] for r in rs):,.0f} |"
+                f"| {fmt_s(min(r['cpu_s'] for r in rs))} | {max(r['rss_mib'] for r in rs):,.0f} |"
             )
+            best[engine] = {"wall_s": fastest["wall_s"], "cpu_s": min(r["cpu_s"] for r in rs)}
         p = best["polars"]
         parts = [f"{n:,} rows:"]
         if "duckdb" in best:
@@ -452,7 +453,7 @@ def render(
             )
         summary.append(" ".join(parts[:1]) + " " + "; ".join(parts[1:]))
     if summary:
-        lines += ["", "Ratios (best wall time of each engine; CPU seconds in brackets):", ""]
+        lines += ["", "Ratios (best wall time of each engine; least CPU seconds in brackets):", ""]
         lines += [f"- {s}" for s in summary]
     if stream is not None:
         done = (
@@ -478,22 +479,30 @@ def render(
                 f"- the same, chunk by chunk of a year (prototype, `polars-chunked`): {done}, "
                 f"peak RSS {ch['rss_mib']:,.0f} MiB ({ch['rss_mib'] / 1024:.1f} GiB)"
             )
-    lines += ["", "Goals (10 million rows, best wall time):", ""]
+    lines += ["", "Goals (10 million rows; best wall time, and least CPU seconds):", ""]
     big = max(table, default=0)
     if big >= 10_000_000:
         runs = table[big]
-        p = min(r["wall_s"] for r in runs["polars"])
+
+        def least(engine: str, key: str) -> float:
+            return min(r[key] for r in runs[engine])
+
+        p, pc = least("polars", "wall_s"), least("polars", "cpu_s")
         if "duckdb" in runs:
-            d = min(r["wall_s"] for r in runs["duckdb"])
+            d, dc = least("duckdb", "wall_s"), least("duckdb", "cpu_s")
             lines.append(
-                f"- polars at most 0.8x DuckDB's time: {p / d:.2f}x, "
+                f"- polars at most 0.8x DuckDB's time: wall {p / d:.2f}x, "
                 + ("met" if p / d <= 0.8 else "NOT met")
+                + f"; CPU {pc / dc:.2f}x, "
+                + ("met" if pc / dc <= 0.8 else "NOT met")
             )
         if "pandas" in runs:
-            q = min(r["wall_s"] for r in runs["pandas"])
+            q, qc = least("pandas", "wall_s"), least("pandas", "cpu_s")
             lines.append(
-                f"- at least 4x faster than pandas: {q / p:.1f}x, "
+                f"- at least 4x faster than pandas: wall {q / p:.1f}x, "
                 + ("met" if q / p >= 4 else "NOT met")
+                + f"; CPU {qc / pc:.1f}x, "
+                + ("met" if qc / pc >= 4 else "NOT met")
             )
     else:
         lines.append("- not judged: no run of 10 million rows or more")
