@@ -118,7 +118,16 @@ def generate(
     )
     del jobs
     n_base = sum(r["n_base"] for r in results)
-    step("queues", f"queues simulated: {n_base:,} arrivals (first contacts and tickets)")
+    wcpu = {k: sum(r["cpu"][k] for r in results) for k in results[0]["cpu"]}
+    n_jobs = sum(r["jobs"] for r in results)
+    for k, v in wcpu.items():
+        timings[f"queue_{k}_cpu"] = v
+    step(
+        "queues",
+        f"queues simulated: {n_base:,} arrivals, {n_jobs:,} queue jobs; queue CPU "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in wcpu.items())
+        + f" ({wcpu['queueing'] / max(n_jobs, 1) * 1e6:.1f} µs per job in the FCFS loop)",
+    )
     parts = [r.pop("part") for r in results if "part" in r]
     tick = next(r for r in results if "tickets" in r)
     tickets, ticket_segs = tick.pop("tickets"), tick.pop("ticket_segs")

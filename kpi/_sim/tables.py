@@ -740,20 +740,22 @@ def qa_table(
             "_tr": np.concatenate([side.transferred[ans], np.zeros(nt, dtype=bool)]),
         }
     )
-    cand = cand.with_columns(
-        pl.Series("_month", _month_index(clock, cand["_t"].to_numpy())),
-        pl.Series("_key", rng.random(cand.height)),
-    ).filter(pl.col("_t") < clock.t_end)
+    month = _month_index(clock, cand["_t"].to_numpy())
     n_am = rng.integers(3, 6, size=(len(roster), len(clock.month_edges)))
-    cand = cand.with_columns(
-        pl.Series(
-            "_quota",
-            n_am.ravel()[cand["_agent"].to_numpy() * n_am.shape[1] + cand["_month"].to_numpy()],
-        )
+    group = cand["_agent"].to_numpy() * n_am.shape[1] + month
+    # thin each agent-month to about 40 candidates first (a uniform draw stays uniform)
+    count = np.bincount(group, minlength=n_am.size)
+    keep_p = np.minimum(1.0, 40.0 / np.maximum(count[group], 1))
+    u = rng.random(cand.height)
+    thin = (u < keep_p) & (cand["_t"].to_numpy() < clock.t_end)
+    cand = cand.filter(pl.Series(thin)).with_columns(
+        pl.Series("_key", rng.random(int(thin.sum()))),
+        pl.Series("_group", group[thin]),
+        pl.Series("_quota", n_am.ravel()[group[thin]]),
     )
     picked = (
         cand.sort("_key")
-        .with_columns(pl.int_range(pl.len()).over("_agent", "_month").alias("_rank"))
+        .with_columns(pl.int_range(pl.len()).over("_group").alias("_rank"))
         .filter(pl.col("_rank") < pl.col("_quota"))
         .sort("_t", "_agent")
     )

@@ -7,6 +7,7 @@ parallel with identical results.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -22,12 +23,18 @@ def process_queue(job: dict[str, Any]) -> dict[str, Any]:
     from kpi._sim.queues import engine_spec
     from kpi._sim.tables import Customers, agent_time_cells, queue_contacts, tickets_table
 
+    cpu = {}
+    c0 = time.process_time()
     clock, qi, q, seed = job["clock"], job["qi"], job["q"], job["seed"]
     qd = queue_demand(clock, qi, q, job["scale"], job["scenario"], seed, job["kind"])
     win = job["windows"]
     spec = engine_spec(clock, q, qd, win)
+    c1 = time.process_time()
+    cpu["demand"] = c1 - c0
     res = run_queue(spec)
     del spec
+    c2 = time.process_time()
+    cpu["queueing"] = c2 - c1
     cust = Customers(job["cust_joined"], np.zeros(0), np.random.default_rng([seed, 42, qi]))
     out: dict[str, Any] = {"qi": qi, "n_base": qd.n_base, "dropped": int(res["dropped"][0])}
     if q.channel == "ticket":
@@ -53,11 +60,16 @@ def process_queue(job: dict[str, Any]) -> dict[str, Any]:
         }
         out["part"] = part
         out["n_rows"] = len(part["_arrival"])
+    out["jobs"] = int((res["code"] >= 0).sum())
     windows = {"w_agent": win["w_agent"], "ws_act": res["ws_act"], "ae": res["ae"]}
     del res, qd
+    c3 = time.process_time()
+    cpu["rows"] = c3 - c2
     out["agent_time"] = agent_time_cells(
         clock, job["agents"], job["shifts"], windows, segs, job["interval_min"]
     )
+    cpu["agent_time"] = time.process_time() - c3
+    out["cpu"] = cpu
     return out
 
 
