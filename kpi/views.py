@@ -11,14 +11,14 @@ sentence is made at the edge; chart functions return altair charts built by :mod
   :func:`dimensions`, :func:`variant_options`, :func:`metric_params`, :func:`units`, :func:`labels`,
   :func:`header_targets`, :func:`attempt`.
 - Scorecard: :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`.
-- Trends: :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`,
+- Trends: :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`, :func:`shift_findings`,
   :func:`heatmap_frame`, :func:`to_long`.
 - Drill-down: :func:`change_frame`, :func:`drivers_frame`, :func:`driver_waterfall`,
   :func:`segments_frame`, :func:`effects_frame`, :func:`segment_options`,
   :func:`choose_segment`, :func:`segment_breakdown`, :func:`segment_rows`.
 - Staffing: :func:`what_if_items`, :func:`staffing_view`, :func:`centre_staffing`,
   :func:`service_by`, :func:`team_staffing`, :func:`day_slice`, :func:`staffing_day_chart`,
-  :func:`gap_heatmap_frame`, :func:`staffing_findings`.
+  :func:`shortfall_heatmap_frame`, :func:`staffing_findings`.
 - Tickets: :func:`ticket_flow`, :func:`ticket_times`, :func:`ticket_summary`,
   :func:`ticket_findings`, :func:`ticket_overview`.
 """
@@ -56,7 +56,6 @@ __all__ = [
     "drivers_frame",
     "effects_frame",
     "filter_teams",
-    "gap_heatmap_frame",
     "header_targets",
     "heatmap_frame",
     "labels",
@@ -69,6 +68,8 @@ __all__ = [
     "segment_rows",
     "segments_frame",
     "service_by",
+    "shift_findings",
+    "shortfall_heatmap_frame",
     "staffing_day_chart",
     "staffing_findings",
     "staffing_view",
@@ -588,20 +589,26 @@ def scorecard_bars(
         first = part.row(0, named=True)
         if part["value"].is_null().all():
             continue
-        ticks = f" (ticks: {compare})" if compare else ""
+        name = str(kpi_id)
+        previous = f"{name} in {compare}" if compare else f"{name} before"
+        has_previous = part["previous"].is_not_null().any()
+        frame = part.select(
+            category, pl.col("value").alias(name), pl.col("previous").alias(previous)
+        )
+        ticks = f" (ticks: {compare})" if compare and has_previous else ""
+        target = first.get("target")
         out.append(
             charts.bar_chart(
-                part,
+                frame,
                 category=category,
-                value="value",
-                previous="previous" if part["previous"].is_not_null().any() else None,
-                target=first.get("target"),
+                value=name,
+                previous=previous if has_previous else None,
+                target=target,
                 percent=first["unit"] == "ratio",
                 title=f"{first['label']} by {category}{', ' + period if period else ''}",
-                subtitle=f"bars: {period or 'this period'}{ticks}; dashed: target"
-                if first.get("target") is not None
-                else None,
-            ).properties(description=str(kpi_id))
+                subtitle=f"bars: {period or 'this period'}{ticks}"
+                + ("; dashed: target" if target is not None else ""),
+            ).properties(description=name)
         )
     return out
 
@@ -844,12 +851,75 @@ def trend_findings(
         where = ", ".join(f"{b} {row[b]}" for b in by_t)
         when = _when(row["period"], every)
         worse = {"bad": " (worse)", "good": " (better)"}.get(row.get(f"{metric}_effect") or "", "")
+        if m.kra == "volume":
+            worse = ""
         parts.append(
             f"{when}{' in ' + where if where else ''}: {format_value(row[metric], m.unit)} "
             f"against an expected {format_value(row[f'{metric}_expected'], m.unit)}{worse}"
         )
     lead = f"{m.label}: {hits.height} unusual {plural}; the largest on "
     return [lead + "; ".join(parts) + "."]
+
+
+def shift_findings(
+    frame: pl.DataFrame,
+    metric: str,
+    *,
+    by: Sequence[str] | str = (),
+    every: str = "1d",
+    max_items: int = 2,
+) -> list[str]:
+    """Sentences about lasting changes of level in a KPI series (not single unusual points).
+
+    Parameters
+    ----------
+    frame
+        A collected :func:`trend_frame` (or any frame with ``period``, ``by`` and the KPI).
+    every
+        The grain of ``period``; intraday and daily series have their daily or weekly pattern
+        removed before the search.
+
+    Notes
+    -----
+    The change points of :func:`kpi.trends.change_points` (exact PELT on the series, penalty
+    ``3 ln n`` in units of the noise variance, at least 3 periods per segment); the sentences
+    name the largest relative changes: ``mean after − mean before``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> from zoneinfo import ZoneInfo
+    >>> z = ZoneInfo("Europe/London")
+    >>> weeks = [datetime(2026, 1, 5, tzinfo=z) + timedelta(weeks=i) for i in range(12)]
+    >>> aht = [300.0, 302, 298, 301, 299, 300, 400, 401, 399, 402, 398, 400]
+    >>> shift_findings(pl.DataFrame({"period": weeks, "aht": aht}), "aht", every="1w")
+    ['Average handle time moved to a new level from the week of 16 Feb: 6 min 40 s on average, from 5 min 0 s before (worse).']
+    """
+    from kpi.explain import format_value
+    from kpi.trends import change_points
+
+    m = _metric(metric)
+    by_t = [b for b in ((by,) if isinstance(by, str) else tuple(by)) if b]
+    if metric not in frame.columns or frame[metric].drop_nulls().len() < 6:
+        return []
+    season = {"15m": "1d", "30m": "1d", "1h": "1d", "1d": "1w"}.get(every)
+    cols = [*by_t, "period", metric]
+    points = change_points(frame.select(cols), metric, by=by_t, season=season).frame.collect()
+    if points.is_empty():
+        return []
+    points = points.sort(pl.col("change_rel").abs(), descending=True, nulls_last=True)
+    out = []
+    for row in points.head(max_items).iter_rows(named=True):
+        where = " in " + ", ".join(f"{b} {row[b]}" for b in by_t) if by_t else ""
+        verdict = {True: " (better)", False: " (worse)"}.get(row.get("improved"), "")
+        if m.kra == "volume":  # more contacts is neither good nor bad news in itself
+            verdict = ""
+        out.append(
+            f"{m.label}{where} moved to a new level from {_when(row['period'], every)}: "
+            f"{format_value(row['mean_after'], m.unit)} on average, from "
+            f"{format_value(row['mean_before'], m.unit)} before{verdict}."
+        )
+    return out
 
 
 def _tz(frame: pl.DataFrame) -> str:
@@ -1135,8 +1205,15 @@ def driver_waterfall(exp: Any, *, segment: bool = False, title: str | None = Non
         title = title or f"Why {exp.label} changed: drivers"
     if frame.is_empty():
         return None
+    steps = frame.height + (start is not None) + (end is not None)
     return charts.waterfall_chart(
-        frame, label="driver", start=start, end=end, percent=exp.unit == "ratio", title=title
+        frame,
+        label="driver",
+        start=start,
+        end=end,
+        percent=exp.unit == "ratio",
+        title=title,
+        width=min(960, max(640, 130 * steps)),
     )
 
 
@@ -1748,8 +1825,15 @@ def staffing_day_chart(
     )
 
 
-def gap_heatmap_frame(table: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
-    """Average staffing gap (staffed − required agents) by weekday and time of day.
+def shortfall_heatmap_frame(table: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """Agents short of the requirement by weekday and time of day, averaged over the days.
+
+    Returns ``weekday`` (1 = Monday), ``interval`` (``HH:MM``) and ``agents_short``.
+
+    Notes
+    -----
+    ``agents_short = mean over the days of max(required − staffed, 0)``: 0 where the interval
+    always had enough agents on queue; intervals whose staffing is unknown are left out.
 
     Examples
     --------
@@ -1757,19 +1841,22 @@ def gap_heatmap_frame(table: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     >>> t = pl.DataFrame(
     ...     {
     ...         "interval_start": [datetime(2026, 2, 2, 9), datetime(2026, 2, 9, 9)],
-    ...         "staffing_gap": [-2.0, 1.0],
+    ...         "required_agents": [5.0, 4.0],
+    ...         "staffed_agents": [3.0, 6.0],
     ...     }
     ... )
-    >>> gap_heatmap_frame(t).collect().rows()
-    [(1, '09:00', -0.5)]
+    >>> shortfall_heatmap_frame(t).collect().rows()
+    [(1, '09:00', 1.0)]
     """
+    short = pl.max_horizontal(pl.col("required_agents") - pl.col("staffed_agents"), pl.lit(0.0))
     return (
         table.lazy()
+        .filter(pl.col("staffed_agents").is_not_null())
         .group_by(
             pl.col("interval_start").dt.weekday().cast(pl.Int64).alias("weekday"),
             pl.col("interval_start").dt.strftime("%H:%M").alias("interval"),
         )
-        .agg(pl.col("staffing_gap").mean())
+        .agg(short.mean().alias("agents_short"))
         .sort("weekday", "interval")
     )
 

@@ -427,7 +427,13 @@ def test_custom_parameters_reach_the_analysis(custom):
     tr = executed(custom["02-trends"])
     titles = titles_of(tr)
     assert "Average handle time by week" in titles
-    assert any(t.startswith("Most contacts waiting at once, by hour") for t in titles)
+    waiting = next(
+        c
+        for c in charts_of(tr)
+        if c["title"].startswith("Most contacts waiting at once by weekday")
+    )
+    data = waiting["data"].get("values") or waiting["datasets"][waiting["data"]["name"]]
+    assert {v["interval"][-3:] for v in data} == {":00"}  # the hourly interval asked for
     formulas = {k["id"]: k["formula"] for k in header_of(tr)["kpis"]}
     assert formulas["aht"] == "AHT = (talk + hold) / handled (no after-call work)"
     # drill-down: service level with 30 s, rows listed and masked

@@ -221,10 +221,25 @@ def test_trend_frame_scores_the_shown_range_from_earlier_weeks(daily_spike):
     assert spike["contacts_answered_effect"] == "good"  # more answered is better
     assert views.trend_findings(f, "contacts_answered", every="1d") == [
         "Contacts answered: 1 unusual day; the largest on Sat 14 Feb: 300 against an "
-        "expected 100 (better)."
+        "expected 100."  # a volume: no verdict
     ]
     # findings only from the start asked
     assert views.trend_findings(f, "contacts_answered", start="2026-02-15") == []
+
+
+def test_shift_findings_name_a_lasting_change_of_level():
+    days = [datetime(2026, 1, 5, tzinfo=LONDON) + timedelta(days=i) for i in range(56)]
+    # a weekly pattern (quiet Sundays) and a fall from 80 % to 50 % on Monday 2 February
+    level = [0.8 if d < datetime(2026, 2, 2, tzinfo=LONDON) else 0.5 for d in days]
+    sl = [v - (0.1 if d.weekday() == 6 else 0.0) for v, d in zip(level, days, strict=True)]
+    f = pl.DataFrame({"period": days, "service_level": sl})
+    assert views.shift_findings(f, "service_level", every="1d") == [
+        "Service level moved to a new level from Mon 2 Feb: 48.6% on average, "
+        "from 78.6% before (worse)."
+    ]
+    flat = f.with_columns(pl.lit(0.8).alias("service_level"))
+    assert views.shift_findings(flat, "service_level") == []
+    assert views.shift_findings(f.head(4), "service_level") == []  # too short to tell
 
 
 def test_trend_figure_draws_target_anomalies_and_events(daily_spike):
@@ -471,14 +486,14 @@ def test_service_by_day_and_team_staffing():
     assert teams[1]["understaffed"] == pytest.approx(1 / 3)  # B short at 09:00 on day 2
 
 
-def test_day_slice_and_gap_heatmap():
+def test_day_slice_and_shortfall_heatmap():
     c = views.centre_staffing(STAFF)
     busiest = views.day_slice(c).collect()
     assert busiest["interval_start"].dt.day().unique().to_list() == [2]  # 45 contacts vs 40
     assert views.day_slice(c, "2026-02-03").collect().height == 1
     assert views.day_slice(c, "2026-02-09").collect().is_empty()
-    gap = views.gap_heatmap_frame(c).collect()
-    assert gap.rows() == [(1, "09:00", -0.5), (1, "09:30", 1.5), (2, "09:00", 1.0)]
+    short = views.shortfall_heatmap_frame(c).collect()
+    assert short.rows() == [(1, "09:00", 0.5), (1, "09:30", 0.0), (2, "09:00", 0.0)]
     with pytest.raises(KpiError, match="no staffing intervals on 2026-02-09"):
         views.staffing_day_chart(c, "2026-02-09")
     spec = views.staffing_day_chart(c, actual="staffed_agents").to_dict()
