@@ -577,6 +577,11 @@ def write_sample(
         "interval_min": m["interval_min"],
     }
     try:
+        from kpi.schema import TABLES
+
+        for name in TABLES:  # no stale table of an earlier dataset may stay behind
+            if name not in sample:
+                (out / f"{name}.parquet").unlink(missing_ok=True)
         save(Dataset(dict(sample), tz=tz), out, meta=meta)
         text = json.dumps(sample.truth, indent=2, ensure_ascii=False) + "\n"
         (out / "scenario.json").write_text(text)

@@ -124,9 +124,10 @@ def customers_table(clock: Clock, cust: Customers, side: Side, seed: int) -> pl.
     base_p = 1 - (1 - 0.011) ** months
     # contacts are sorted by arrival: the last occurrence of each customer is its last contact
     known = np.nonzero(side.cust >= 0)[0]
-    rev = known[::-1]
-    ci, first = np.unique(side.cust[rev], return_index=True)
-    last = rev[first]
+    last_row = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last_row, side.cust[known], known)
+    ci = np.nonzero(last_row >= 0)[0]
+    last = last_row[ci]
     last_day = np.full(n, np.nan)
     bad = np.zeros(n, dtype=bool)
     last_day[ci] = np.floor(side.arrival[last] / 86400.0)
