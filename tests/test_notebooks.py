@@ -320,6 +320,7 @@ CUSTOM = {
             "teams": ["North", "South"],
             "kpi_params": {"service_level.threshold_s": 30},
             "min_contacts": 100,
+            "interactive": True,
             "rank_by": "aht",
         },
     },
@@ -343,6 +344,7 @@ CUSTOM = {
             "teams": ["North", "South", "West"],
             "show_rows": True,
             "max_rows": 5,
+            "interactive": True,
             "dims": ["team", "topic"],
         },
     },
@@ -354,6 +356,7 @@ CUSTOM = {
             "patience_s": 120.0,
             "what_if_agents": -1.0,
             "what_if_aht_pct": 10.0,
+            "interactive": True,
             "day": "2026-03-10",
             "kpi_params": {"abandon_rate.short_abandon_s": 5},
         },
@@ -367,6 +370,7 @@ CUSTOM = {
             "dimension": "topic",
             "kpi_params": {"avg_resolution_time.cohort": "created"},
             "top": 3,
+            "interactive": True,
         },
     },
 }
@@ -412,6 +416,9 @@ def test_papermill_injects_non_default_parameters(custom, name):
     html = Path(custom[name]).read_text()
     assert html.startswith("<!DOCTYPE html>")
     assert "Traceback" not in html
+    widgets = outputs(nb, "application/vnd.jupyter.widget-view+json")
+    assert len(widgets) == (1 if case["params"].get("interactive") else 0)
+    assert "kpi-explorer" not in html  # the report never shows (or depends on) a widget
 
 
 def test_custom_parameters_reach_the_analysis(custom):
@@ -429,8 +436,8 @@ def test_custom_parameters_reach_the_analysis(custom):
     assert "Average handle time by week" in titles
     waiting = next(
         c
-        for c in charts_of(tr)
-        if c["title"].startswith("Most contacts waiting at once by weekday")
+        for c, t in zip(charts_of(tr), titles, strict=True)
+        if t.startswith("Most contacts waiting at once by weekday")
     )
     data = waiting["data"].get("values") or waiting["datasets"][waiting["data"]["name"]]
     assert {v["interval"][-3:] for v in data} == {":00"}  # the hourly interval asked for
