@@ -143,7 +143,6 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
     heap.append(INF)
     heapify(heap)
     pend: list[float] = []
-    floor = math.floor
     dropped = 0
 
     bi = 0
@@ -190,7 +189,7 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
             o_code[r] = FLOWOUT if maxw < p else ABANDONED
             d = o_depth[r]
             if d < nred and usp[r] < pred[d]:
-                ta = floor(t + lim_w + del1[r])
+                ta = int(t + lim_w + del1[r])  # non-negative: int() is floor
                 if ta < t_end and open_slot[int(ta // slot)]:
                     k = topic[r]
                     c = cur[k]
@@ -210,7 +209,7 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
         # answered
         w = curw[a]
         s = o_src[r]
-        e = start + floor(talk[s] * wsp[w] + 0.5) + oth[s]
+        e = start + int(talk[s] * wsp[w] + 0.5) + oth[s]
         o_code[r] = ANSWERED
         o_start[r] = start
         o_agent[r] = a
@@ -242,7 +241,7 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
                 c = cur[k]
                 if c < pend_end[k]:
                     cur[k] = c + 1
-                    ta = floor(e + (del0[r] if d == 0 else del1[r]))
+                    ta = int(e + (del0[r] if d == 0 else del1[r]))
                     o_parent[c] = r
                     o_depth[c] = d + 1
                     o_arr[c] = ta
@@ -284,7 +283,7 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
                 sl = day0[dd + 1] - 1
             width = cum[sl + 1] - cum[sl]
             frac = (x - cum[sl]) / width if width > 0 else 0.5
-            ta = floor((sl + min(max(frac, 0.0), 0.999)) * slot)
+            ta = int((sl + min(max(frac, 0.0), 0.999)) * slot)
             if ta >= t_end:
                 continue
             cur[k] = c + 1
