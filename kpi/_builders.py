@@ -299,7 +299,7 @@ def wait_queued() -> Measure:
         "wait_queued_s",
         "Σ queue wait of all queued contacts",
         _s(WAIT, OFFERED),
-        _isum("wait_answered_s", "wait_abandoned_s"),
+        _isum("wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
         unit="s",
     )
 

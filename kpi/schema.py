@@ -404,6 +404,13 @@ INTERVALS = Table(
         _c("flowout", INT, "count", "left the queue unanswered by the system", required=False),
         _c("wait_answered_s", F, "s", "total wait of answered contacts"),
         _c("wait_abandoned_s", F, "s", "total wait of abandoned contacts", required=False),
+        _c(
+            "wait_flowout_s",
+            F,
+            "s",
+            "total wait of contacts that flowed out",
+            required=False,
+        ),
         _c("max_wait_s", F, "s", "longest wait in the interval", required=False),
         _c("talk_s", F, "s", "total talk"),
         _c("hold_s", F, "s", "total hold"),

@@ -163,6 +163,7 @@ def test_interval_round_trip_and_kpis(tmp_path, contacts):
         "abandon_rate",
         "service_level",
         "asa",
+        "avg_wait",
         "longest_wait",
         "aht",
         "avg_talk",

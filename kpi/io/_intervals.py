@@ -129,6 +129,7 @@ def contacts_to_intervals(
             n(outcome == "flowout").alias("flowout"),
             wait.filter(ans).sum().alias("wait_answered_s"),
             wait.filter(ab).sum().alias("wait_abandoned_s"),
+            wait.filter(outcome == "flowout").sum().alias("wait_flowout_s"),
             wait.max().alias("max_wait_s"),
             pl.col("talk_s").filter(ans).sum().alias("talk_s"),
             pl.col("hold_s").filter(ans).sum().alias("hold_s"),

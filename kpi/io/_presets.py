@@ -224,6 +224,7 @@ def _interval() -> Mapping:
                 "total_speed_of_answer",
             ),
             "wait_abandoned_s": ("wait_abandoned_s", "total_abandon_time", "total_wait_abandoned"),
+            "wait_flowout_s": ("wait_flowout_s", "total_flowout_time", "total_wait_flowout"),
             "max_wait_s": ("max_wait_s", "max_wait", "longest_wait", "max_delay"),
             "talk_s": ("talk_s", "talk_time", "total_talk", "total_talk_time", "acd_time"),
             "hold_s": ("hold_s", "hold_time", "total_hold", "total_hold_time"),

@@ -98,6 +98,7 @@ class IntervalRules(dy.Schema):
     flowout = dy.Int64(nullable=True, min=0)
     wait_answered_s = dy.Float64(nullable=True, min=0)
     wait_abandoned_s = dy.Float64(nullable=True, min=0)
+    wait_flowout_s = dy.Float64(nullable=True, min=0)
     max_wait_s = dy.Float64(nullable=True, min=0)
     talk_s = dy.Float64(nullable=True, min=0)
     hold_s = dy.Float64(nullable=True, min=0)
