@@ -774,13 +774,10 @@ def _max_in_queue(ctx: Context) -> pl.LazyFrame | None:
             ),
         ]
     )
-    # exits before entries at the same instant; the level after each event, per group
-    order = ["_t", "_d"]
-    level = events.sort(order).with_columns(
-        pl.col("_d")
-        .cum_sum()
-        .over(partition_by=list(ctx.by) or None, order_by=order)
-        .alias("_level")
+    # exits before entries at the same instant; the level after each event, per group. One
+    # sort: a window keeps the rows' (sorted) order within each group, so no second ordering.
+    level = events.sort(["_t", "_d"]).with_columns(
+        pl.col("_d").cum_sum().over(list(ctx.by)).alias("_level")
         if ctx.by
         else pl.col("_d").cum_sum().alias("_level")
     )

@@ -365,3 +365,29 @@ def test_value_is_exactly_sum_of_numerator_over_denominator():
             row["service_level"], row["answered_within_20s"] / row["answered_plus_abandoned"]
         )
         assert math.isclose(row["aht"], row["handle_s"] / row["handled"])
+
+
+def test_max_in_queue_sweeps_each_group_in_time_order():
+    from datetime import timedelta
+
+    from fixtures_small import TZ, ts
+
+    from kpi.schema import conform
+
+    # team A: waits [0, 100), [10, 60), [20, 30) -> 3 at once; team B: [5, 50), [40, 45) -> 2;
+    # rows deliberately out of time order and interleaved between teams
+    rows = [("A", 20, 10), ("B", 40, 5), ("A", 0, 100), ("B", 5, 45), ("A", 10, 50), ("A", 200, 5)]
+    frame = pl.DataFrame(
+        {
+            "team": [r[0] for r in rows],
+            "arrival_ts": [ts(5, 9) + timedelta(seconds=r[1]) for r in rows],
+            "queue_ts": [ts(5, 9) + timedelta(seconds=r[1]) for r in rows],
+            "wait_s": [float(r[2]) for r in rows],
+            "outcome": ["answered"] * len(rows),
+        }
+    )
+    data = {"contacts": conform("contacts", frame.lazy(), TZ).collect()}
+    out = compute(data, "max_in_queue", by="team", measures=False).collect().sort("team")
+    assert out["max_in_queue"].to_list() == [3.0, 2.0]
+    total = compute(data, "max_in_queue", measures=False).collect()
+    assert total["max_in_queue"][0] == 5.0  # A's three and B's two overlap at 20-30 s
