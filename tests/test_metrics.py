@@ -390,4 +390,4 @@ def test_max_in_queue_sweeps_each_group_in_time_order():
     out = compute(data, "max_in_queue", by="team", measures=False).collect().sort("team")
     assert out["max_in_queue"].to_list() == [3.0, 2.0]
     total = compute(data, "max_in_queue", measures=False).collect()
-    assert total["max_in_queue"][0] == 5.0  # A's three and B's two overlap at 20-30 s
+    assert total["max_in_queue"][0] == 4.0  # 20-30 s: A three and B one; 40-45 s: two and two
