@@ -1,0 +1,59 @@
+"""environment.yml, pyproject.toml, the constraints file and the Makefile stay in step."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_installs_the_project_with_the_pinned_constraints():
+    text = (ROOT / "environment.yml").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lowest = re.search(r">=\s*3\.(\d+)", pyproject["project"]["requires-python"]).group(1)
+    assert re.search(rf"python=3\.{lowest}\b", text), (
+        "environment.yml must use the lowest supported Python"
+    )
+    assert "-c requirements/constraints.txt" in text
+    assert '-e ".[dev]"' in text
+    # nothing else comes from conda, so conda and pip users get the same packages
+    section = text.split("dependencies:", 1)[1]
+    deps = [
+        line.strip()[2:]
+        for line in section.splitlines()
+        if line.startswith("  - ") and not line.strip().endswith(":")
+    ]
+    assert sorted(_name(d) for d in deps if not d.startswith("python")) == ["make", "pip"]
+
+
+def test_every_dependency_is_pinned():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in pyproject["dependencies"]}
+    for extra in pyproject["optional-dependencies"].values():
+        wanted |= {_name(r) for r in extra if not r.startswith("kpi-workbench")}
+    pinned = {}
+    for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pinned[_name(name)] = version.strip()
+    missing = sorted(wanted - set(pinned))
+    assert not missing, f"not pinned in requirements/constraints.txt: {missing} (run `make lock`)"
+
+
+def test_make_targets_the_readme_names():
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(.*?)```", readme, re.S).group(1).split()
+    assert block == ["make", "report", "make", "test"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^report: \$\(STAMP\)", makefile, re.M)
+    assert re.search(r"^test: \$\(STAMP\)", makefile, re.M)
+    assert "-c requirements/constraints.txt" in makefile
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    assert '"$rc" -eq 5' in ci  # pytest's "no tests" must not pass
