@@ -24,12 +24,8 @@ def at(day: int, hour: int = 10, minute: int = 0, month: int = 2) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def sample():
-    from conftest import SAMPLES
-
-    if not (SAMPLES / "contacts.parquet").exists():
-        pytest.fail(f"sample data missing in {SAMPLES}: run `make sample`")
-    return kpi.load(SAMPLES)
+def sample(samples_dir):
+    return kpi.load(samples_dir)
 
 
 # ---- data helpers --------------------------------------------------------------------------

@@ -19,12 +19,8 @@ LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture(scope="module")
-def sample():
-    from conftest import SAMPLES
-
-    if not (SAMPLES / "contacts.parquet").exists():
-        pytest.fail(f"sample data missing in {SAMPLES}: run `make sample`")
-    return kpi.load(SAMPLES)
+def sample(samples_dir):
+    return kpi.load(samples_dir)
 
 
 def title(chart) -> str:
