@@ -137,12 +137,11 @@ def _renderer(spec: dict, **metadata: Any) -> dict[str, Any]:
         "text/plain": f"<chart: {title}>" if isinstance(title, str) and title else "<chart>",
     }
     if os.environ.get("KPI_REPORT_RENDER") != "1":
-        from altair.vegalite.v6.display import html_renderer
+        # in JupyterLab: draw offline with the Vega bundle shipped by vl-convert (loaded once
+        # per page, never from a CDN), exactly as the widget explorers do
+        from kpi.widgets import _loader_html, chart_html
 
-        out = html_renderer(spec, **metadata)
-        if isinstance(out, tuple):
-            out = out[0]
-        bundle["text/html"] = out.get("text/html", "")
+        bundle["text/html"] = _loader_html() + chart_html(spec)
     return bundle
 
 

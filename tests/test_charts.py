@@ -340,3 +340,19 @@ def test_empty_frames_give_empty_charts(frame):
     df = frame({"team": [], "n": []}, schema={"team": pl.String, "n": pl.Int64})
     spec = charts.bar_chart(df, category="team", value="n").to_dict()
     assert _values(spec) == []
+
+
+def test_notebook_display_draws_offline(monkeypatch):
+    """In JupyterLab a chart carries the Vega bundle itself: no CDN, drawn with vegaEmbed."""
+    import polars as pl
+
+    from kpi import charts
+
+    monkeypatch.delenv("KPI_REPORT_RENDER", raising=False)
+    chart = charts.trend_chart(pl.DataFrame({"x": [1, 2], "aht": [300.0, 320.0]}), x="x", y="aht")
+    charts.enable()
+    html = charts._renderer(chart.to_dict())["text/html"]
+    assert "cdn." not in html
+    assert "jsdelivr" not in html
+    assert "window.vegaEmbed" in html
+    assert len(html) > 100_000  # the embedded bundle
