@@ -162,6 +162,7 @@ def _atomic_write(target: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; datasets are shared files
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
