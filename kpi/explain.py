@@ -510,7 +510,9 @@ def _leaves(
     p0: Period,
     p1: Period,
     dims: Sequence[str],
-) -> pl.DataFrame | None:
+    *,
+    lazy: bool = False,
+) -> pl.DataFrame | pl.LazyFrame | None:
     """One row per combination of ``dims`` with the KPI's measures in both periods (``__b``, ``__c``)."""
     build = metric.build(params)
     tables = {t for x in build.measures for t in x.source_tables if t in ds}
@@ -548,7 +550,7 @@ def _leaves(
             ]
         )
     )
-    return leaves.collect()
+    return leaves if lazy else leaves.collect()
 
 
 _ONE_DAY = timedelta(days=1)
@@ -858,12 +860,11 @@ def _coarse_values(
     if math.prod(counts.values()) <= MAX_LEAVES:
         return {}
     keep: dict[str, list[str]] = {}
-    for dim in dims:
-        if counts[dim] <= KEEP_VALUES:
-            continue
-        one = _leaves(ds, metric, params, p0, p1, [dim])
-        if one is None:
-            continue
+    big = [d for d in dims if counts[d] > KEEP_VALUES]
+    plans = {d: _leaves(ds, metric, params, p0, p1, [d], lazy=True) for d in big}
+    plans = {d: lf for d, lf in plans.items() if lf is not None}
+    # the one-dimensional tables in one go: polars runs them in parallel
+    for dim, one in zip(plans, pl.collect_all(list(plans.values())), strict=True):
         one = one.with_columns((pl.col(f"{num}__b") * pace).alias(f"{num}__b"))
         seg = rca.segments(
             one,
