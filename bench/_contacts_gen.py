@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from kpi.schema import TABLES
+
 __all__ = ["TZ", "generate_contacts", "repeat_dataset", "write_dataset"]
 
 TZ = "Europe/London"
@@ -171,31 +173,7 @@ def generate_contacts(n: int, *, seed: int = 1) -> pl.DataFrame:
             wait_s=pl.col("wait_s").fill_nan(None),
         )
         .with_columns(pl.col(pl.Datetime).dt.convert_time_zone(TZ))
-        .select(
-            "contact_id",
-            "channel",
-            "direction",
-            "queue",
-            "topic",
-            "customer_id",
-            "agent_id",
-            "team",
-            "site",
-            "arrival_ts",
-            "queue_ts",
-            "answer_ts",
-            "end_ts",
-            "ivr_s",
-            "wait_s",
-            "talk_s",
-            "hold_s",
-            "acw_s",
-            "outcome",
-            "transferred",
-            "resolved",
-            "converted",
-            "revenue",
-        )
+        .select(TABLES["contacts"].names)
     )
 
 

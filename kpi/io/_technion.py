@@ -54,6 +54,7 @@ from kpi.io._parse import localize
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
 from kpi.io._rules import check_rows
+from kpi.schema import TABLES
 
 __all__ = ["FIELDS", "KNOWN_TYPES", "convert_technion"]
 
@@ -349,29 +350,7 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         _bad_priority=pl.col("priority").is_not_null() & _int("priority").is_null(),
     )
     out_cols = [
-        "contact_id",
-        "channel",
-        "direction",
-        "queue",
-        "topic",
-        "customer_id",
-        "agent_id",
-        "team",
-        "site",
-        "arrival_ts",
-        "queue_ts",
-        "answer_ts",
-        "end_ts",
-        "ivr_s",
-        "wait_s",
-        "talk_s",
-        "hold_s",
-        "acw_s",
-        "outcome",
-        "transferred",
-        "resolved",
-        "converted",
-        "revenue",
+        *TABLES["contacts"].names,
         "priority",
         "vru_line",
     ]
