@@ -348,36 +348,54 @@ def handle_time(*, acw: bool = True) -> Measure:
 
 @cache
 def fcr_resolved(window_days: int, key: str) -> Measure:
+    name = f"fcr_resolved_{window_days}d_{key}"
+    return Measure(
+        name,
+        f"handled inbound contacts with no repeat within {window_days} days ({key})",
+        builder=lambda ctx: _fcr_resolved(ctx, window_days, key, name),
+        tables=("contacts",),
+    )
+
+
+def _fcr_resolved(ctx: Context, window_days: int, key: str, name: str) -> pl.LazyFrame | None:
+    """Answered contacts of identified customers whose next contact (same key) is not near.
+
+    Only identified customers can repeat. A contact whose key occurs once is resolved; the
+    contacts of keys seen more than once are sorted by key, arrival and contact id, and a
+    contact is resolved when the next row has another key or arrives more than
+    ``window_days`` later. Keys are grouped and sorted by a 64-bit hash first (much cheaper
+    than sorting strings) and neighbours compare the real key, so a hash collision (odds
+    about n² / 2⁶⁵ for n keys) can at most hide a repeat, never invent one. The whole table
+    is read (contacts after the range decide the repeats of those in it); only rows in the
+    range are counted.
+    """
+    c = ctx.frame("contacts")
+    if c is None:
+        return None
     keys = ["customer_id", "topic"] if key == "customer_topic" else ["customer_id"]
-    flag = f"_no_repeat_{window_days}d_{key}"
-    # The next contact of the same customer (and topic): sort once by a hash of the key, then
-    # compare neighbours. Much cheaper than a window over millions of small partitions; the
-    # neighbour check compares the real key, so a hash collision cannot create a repeat.
     same = pl.col("_fcr_key") == pl.col("_fcr_key").shift(-1)
     for k in keys:
         same = same & (pl.col(k) == pl.col(k).shift(-1))
     following = pl.when(same).then(pl.col("arrival_ts").shift(-1))
-
-    def prepare(lf: pl.LazyFrame) -> pl.LazyFrame:
-        return (
-            lf.with_columns(pl.struct(keys).hash().alias("_fcr_key"))
-            .sort(["_fcr_key", "arrival_ts", "contact_id"], nulls_last=True)
-            .with_columns(
-                (
-                    (
-                        following.is_null()
-                        | ((following - pl.col("arrival_ts")) > pl.duration(days=window_days))
-                    )
-                    & pl.col("customer_id").is_not_null()
-                ).alias(flag)
-            )
-        )
-
-    return Measure(
-        f"fcr_resolved_{window_days}d_{key}",
-        f"handled inbound contacts with no repeat within {window_days} days ({key})",
-        (Source("contacts", _n(ANS & pl.col(flag)), prepare=prepare, prepare_key=flag),),
+    no_repeat = following.is_null() | (
+        (following - pl.col("arrival_ts")) > pl.duration(days=window_days)
     )
+    t = pl.col(ctx.time_column("contacts"))
+    hashed = c.filter(pl.col("customer_id").is_not_null()).with_columns(
+        pl.struct(keys).hash().alias("_fcr_key")
+    )
+    hashed = hashed.with_columns(pl.len().over("_fcr_key").alias("_fcr_n"))
+    once = hashed.filter(pl.col("_fcr_n") == 1)
+    more = hashed.filter(pl.col("_fcr_n") > 1).sort(
+        ["_fcr_key", "arrival_ts", "contact_id"], nulls_last=True
+    )
+    counted = [
+        part.filter(cond & ANS & ctx.in_range(t))
+        .group_by([*ctx.by, ctx.bin(t)])
+        .agg(pl.len().cast(pl.Int64).alias(name))
+        for part, cond in ((once, pl.lit(True)), (more, no_repeat))
+    ]
+    return pl.concat(counted).group_by([*ctx.by, "_bin"]).agg(pl.col(name).sum())
 
 
 @cache
@@ -774,12 +792,18 @@ def _max_in_queue(ctx: Context) -> pl.LazyFrame | None:
             ),
         ]
     )
-    # exits before entries at the same instant; the level after each event, per group. One
-    # sort: a window keeps the rows' (sorted) order within each group, so no second ordering.
-    level = events.sort(["_t", "_d"]).with_columns(
-        pl.col("_d").cum_sum().over(list(ctx.by)).alias("_level")
+    # exits before entries at the same instant; the level after each event, per group. With
+    # groups, an ordered window sorts each group's events itself (cheaper than one global sort
+    # followed by a window, and the groups' sorts run in parallel).
+    level = (
+        events.with_columns(
+            pl.col("_d")
+            .cum_sum()
+            .over(partition_by=list(ctx.by), order_by=["_t", "_d"])
+            .alias("_level")
+        )
         if ctx.by
-        else pl.col("_d").cum_sum().alias("_level")
+        else events.sort(["_t", "_d"]).with_columns(pl.col("_d").cum_sum().alias("_level"))
     )
     level = level.with_columns((pl.col("_level") - pl.col("_d")).alias("_before"))
     inrange = level.filter(ctx.in_range(pl.col("_t")))

@@ -284,7 +284,7 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
     0) and the reason each missing measure could not be computed.
     """
     keys = [*ctx.by, "_bin"]
-    groups: dict[tuple[str, str, str], list[tuple[str, Source]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[tuple[str, Source]]] = defaultdict(list)
     frames: list[pl.LazyFrame] = []
     missing: dict[str, str] = {}
     zero_fill: list[str] = []
@@ -295,29 +295,20 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
                 missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
             else:
                 frames.append(lf)
+                if meas.kind == "sum":
+                    zero_fill.append(name)
             continue
         src, why = _source_for(meas, ctx)
         if src is None:
             missing[name] = why
             continue
         # measures needing a frame-level step (a sort) get their own, narrow scan
-        key = (src.table, src.time or ctx.time_column(src.table), src.prepare_key or "")
-        groups[key].append((name, src))
+        groups[(src.table, src.time or ctx.time_column(src.table))].append((name, src))
         if meas.kind == "sum" and src.table not in _NO_ZERO_FILL:
             zero_fill.append(name)
-    for (table, time, _), items in groups.items():
+    for (table, time), items in groups.items():
         lf = ctx.frame(table)
         assert lf is not None
-        prepared: dict[str, Any] = {}
-        derive: dict[str, pl.Expr] = {}
-        for _, src in items:
-            derive.update(src.derive)
-            if src.prepare is not None:
-                prepared.setdefault(src.prepare_key or str(id(src.prepare)), src.prepare)
-        for step in prepared.values():
-            lf = step(lf)
-        if derive:
-            lf = lf.with_columns(**derive)
         t = pl.col(time)
         frames.append(
             lf.filter(ctx.in_range(t))

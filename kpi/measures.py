@@ -38,32 +38,25 @@ class Source:
     time
         Time-stamp column that places a row in a bin; ``None`` means the table's attribution
         column (for contacts, chosen by ``attribution=``).
-    derive
-        Row-level helper columns (name to expression) added before filtering, e.g. a repeat-
-        contact flag that must look beyond the period's end.
     meta
         Facts the dataset must state for this source to apply (e.g. the threshold an interval
         report used): key in ``dataset.json`` to required value.
-    prepare, prepare_key
-        A frame-level step (e.g. a sort that helper columns need) applied once per
-        ``prepare_key`` before aggregating; row order does not matter to the aggregation.
     """
 
     table: str
     agg: pl.Expr
     time: str | None = None
-    derive: Mapping[str, pl.Expr] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
-    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
-    prepare_key: str | None = None
 
 
 @dataclass(frozen=True)
 class Measure:
     """A named measure with one or more alternative sources (the first usable one is used).
 
-    ``builder`` replaces ``sources`` for ``stock`` and ``sweep`` measures: it receives the
-    compute context and returns a LazyFrame keyed by the group columns and ``_bin``.
+    ``builder`` replaces ``sources`` when rows cannot simply be aggregated (stocks, sweeps, and
+    sums that need a sorted pass such as FCR's repeat test): it receives the compute context and
+    returns a LazyFrame keyed by the group columns and ``_bin``. Builder ``sum`` measures are
+    zero-filled like row sums.
     """
 
     name: str
