@@ -340,10 +340,7 @@ def available_metrics(
         for m in _metric(kpi_id).build().measures:
             source = next((src for src in m.sources if src.table in ds), None)
             if source is not None:
-                names = set(source.agg.meta.root_names())
-                for e in source.derive.values():
-                    names |= set(e.meta.root_names())
-                need.append((source.table, names))
+                need.append((source.table, set(source.agg.meta.root_names())))
             elif not m.sources and any(t in ds for t in m.tables):
                 need.append((next(t for t in m.tables if t in ds), set()))
             else:
