@@ -354,6 +354,7 @@ def fcr_resolved(window_days: int, key: str) -> Measure:
         f"handled inbound contacts with no repeat within {window_days} days ({key})",
         builder=lambda ctx: _fcr_resolved(ctx, window_days, key, name),
         tables=("contacts",),
+        lookahead_days=window_days,
     )
 
 

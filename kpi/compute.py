@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -50,6 +50,17 @@ _CALENDAR = (
 _NO_ZERO_FILL = {"finance"}
 
 
+def _attribution_ts(attribution: str) -> pl.Expr:
+    """The contact time stamp that places a contact in a bin under ``attribution``."""
+    if attribution == "answer":
+        return pl.coalesce("answer_ts", "end_ts", "arrival_ts")
+    if attribution == "completion":
+        return pl.coalesce("end_ts", "answer_ts", "arrival_ts") + pl.duration(
+            microseconds=(pl.col("acw_s").fill_null(0) * 1e6).cast(pl.Int64)
+        )
+    return pl.col("arrival_ts")
+
+
 @dataclass
 class Context:
     """What measure builders need: the dataset, groups, grain and range.
@@ -84,16 +95,10 @@ class Context:
         if missing:
             self.notes.setdefault(table, f"{table} has no column {', '.join(map(repr, missing))}")
             return None
-        if table == "contacts":
-            if self.attribution == "answer":
-                lf = lf.with_columns(
-                    pl.coalesce("answer_ts", "end_ts", "arrival_ts").alias("_answer_ts")
-                )
-            elif self.attribution == "completion":
-                done = pl.coalesce("end_ts", "answer_ts", "arrival_ts") + pl.duration(
-                    microseconds=(pl.col("acw_s").fill_null(0) * 1e6).cast(pl.Int64)
-                )
-                lf = lf.with_columns(done.alias("_completion_ts"))
+        if table == "contacts" and self.attribution != "arrival":
+            lf = lf.with_columns(
+                _attribution_ts(self.attribution).alias(self.time_column("contacts"))
+            )
         if table == "finance":
             lf = lf.with_columns(local_midnight("period_start", self.tz).alias("_period_ts"))
         return lf
@@ -369,6 +374,7 @@ def evaluate(
     attribution: str = "arrival",
     bin_offset: str | None = None,
     measures: bool = True,
+    chunk: str | None = None,
 ) -> Result:
     """Like :func:`compute`, also returning definitions, parameters and notes.
 
@@ -427,6 +433,16 @@ def evaluate(
     for _, _, b in builds:
         for meas in b.measures:
             needed.setdefault(meas.name, meas)
+    if chunk is not None:
+        return _evaluate_chunked(
+            ds,
+            ctx,
+            needed,
+            chunk,
+            metrics=metrics,
+            params=params,
+            measures=measures,
+        )
 
     result, missing = _aggregate(ctx, needed)
     notes: dict[str, str] = {}
@@ -466,6 +482,117 @@ def evaluate(
     )
 
 
+def _chunk_plan(
+    ctx: Context, chunk: str, lookahead: timedelta
+) -> tuple[list[tuple[datetime | None, datetime | None]], Any]:
+    """Chunk bounds (unions of whole bins) and the contacts a chunk must read, as a function.
+
+    One small query: the bins of the range and, over contacts, how far a contact's queue exit
+    or attribution time can lie after its arrival (``back``) and its queue entry or
+    attribution time before it (``ahead``). They bound, by arrival time, the contacts a chunk
+    needs, so a Parquet file sorted by arrival is read by row groups.
+    """
+    queries = [
+        ctx.bins()
+        .with_columns(pl.col("_bin").dt.truncate(chunk).alias("_chunk"))
+        .group_by("_chunk")
+        .agg(pl.col("_start").min(), pl.col("_end").max())
+        .drop_nulls()
+        .sort("_chunk")
+    ]
+    contacts = ctx.ds.tables.get("contacts")
+    a, q = pl.col("arrival_ts"), pl.col("queue_ts")
+    leave = q + pl.duration(microseconds=(pl.col("wait_s") * 1e6).cast(pl.Int64))
+    placed = _attribution_ts(ctx.attribution)
+    if contacts is not None:
+        queries.append(
+            contacts.select(
+                (pl.max_horizontal(leave, placed) - a).max().alias("back"),
+                pl.max_horizontal(a - q, a - placed).max().alias("ahead"),
+            )
+        )
+    found = pl.collect_all(queries)
+    edges = list(found[0].select("_start", "_end").iter_rows())
+    if contacts is None:
+        return edges, None
+    zero = timedelta(0)
+    back, ahead = (max(v or zero, zero) for v in found[1].row(0))
+
+    def needs(lo: datetime | None, hi: datetime | None) -> pl.Expr:
+        def within(ts: pl.Expr, lo: datetime | None, hi: datetime | None) -> pl.Expr:
+            cond = pl.lit(True)
+            if lo is not None:
+                cond = cond & (ts >= lo)
+            if hi is not None:
+                cond = cond & (ts < hi)
+            return cond
+
+        ahead_end = None if hi is None else hi + lookahead
+        exact = (
+            within(a, lo, ahead_end)  # in the chunk, or a later contact that decides FCR
+            | within(placed, lo, hi)  # attributed to the chunk
+            | within(q, None, hi) & within(leave, lo, None)  # in queue during the chunk
+        )
+        near = within(
+            a, None if lo is None else lo - back, None if hi is None else hi + lookahead + ahead
+        )
+        # ``near`` is implied by ``exact``; it is stated on arrival alone so that Parquet
+        # statistics can skip row groups of a file sorted by arrival
+        return (a.is_null() | near) & exact.fill_null(False)
+
+    return edges, needs
+
+
+def _evaluate_chunked(
+    ds: Dataset,
+    ctx: Context,
+    needed: Mapping[str, Measure],
+    chunk: str,
+    **kwargs: Any,
+) -> Result:
+    """:func:`evaluate` chunk by chunk of whole bins, the results concatenated.
+
+    The frame is deferred (:func:`polars.defer`): planning the chunks and collecting them one
+    after another (streaming engine) happen when it is collected, so only one chunk's state is
+    held at a time. A union of the chunks' plans would let the engine run them together.
+    """
+    check_grain(chunk)
+    if ctx.every is None:
+        raise KpiError(
+            "chunk needs every: chunks are unions of whole bins, and a value over the whole "
+            "range (a distinct count, a maximum) cannot be put together from chunks"
+        )
+    lookahead = timedelta(days=max((m.lookahead_days for m in needed.values()), default=0))
+    common = {
+        "by": ctx.by,
+        "every": ctx.every,
+        "attribution": ctx.attribution,
+        "bin_offset": ctx.offset,
+        **kwargs,
+    }
+    whole = evaluate(ds, start=ctx.start, end=ctx.end, **common)
+
+    def run() -> pl.DataFrame:
+        edges, needs = _chunk_plan(ctx, chunk, lookahead)
+        if not edges:  # no bins: the plain evaluation gives the (empty) frame
+            return whole.frame.collect(engine="streaming")
+        # the first and last chunks are open-ended like the whole range (events after the
+        # last arrival, such as queue exits or completions, stay in)
+        edges[0] = (ctx.start, edges[0][1])
+        edges[-1] = (edges[-1][0], ctx.end)
+        parts = []
+        for lo, hi in edges:
+            part = ds
+            if needs is not None:
+                tables = {**ds.tables, "contacts": ds.tables["contacts"].filter(needs(lo, hi))}
+                part = replace(ds, tables=tables)
+            frame = evaluate(part, start=lo, end=hi, **common).frame
+            parts.append(frame.collect(engine="streaming"))
+        return pl.concat(parts, how="vertical_relaxed").sort(whole.keys, nulls_last=True)
+
+    return replace(whole, frame=pl.defer(run, schema=whole.frame.collect_schema()))
+
+
 def compute(
     data: Dataset | Mapping[str, Any] | str,
     metrics: str | Iterable[str | Metric],
@@ -478,6 +605,7 @@ def compute(
     attribution: str = "arrival",
     bin_offset: str | None = None,
     measures: bool = True,
+    chunk: str | None = None,
 ) -> pl.LazyFrame:
     """Compute KPIs lazily: one row per group with KPI values and the measures behind them.
 
@@ -505,6 +633,16 @@ def compute(
         Shift bin edges, e.g. ``"6h"`` for days that start at 06:00.
     measures
         Include the measure columns after the KPI columns.
+    chunk
+        Evaluate chunk by chunk (a grain such as ``"1mo"`` or ``"1y"``; needs ``every``): each
+        chunk is the bins whose start falls in one period of ``chunk``, and reads only the
+        contacts that can matter to it (arriving in it, or up to FCR's window after it; waiting
+        in queue or attributed to it). Values are identical; peak memory is bounded by the
+        largest chunk instead of the whole range, so the streaming engine can take files larger
+        than memory. The frame is deferred: when it is collected, a small query reads the date
+        range and the longest queue stay, then the chunks are collected one after another
+        with the streaming engine. Each chunk re-plans and re-reads its own rows, so use
+        chunks of millions of contacts (a month or a year), not days.
 
     Returns
     -------
@@ -552,4 +690,5 @@ def compute(
         attribution=attribution,
         bin_offset=bin_offset,
         measures=measures,
+        chunk=chunk,
     ).frame

@@ -66,6 +66,9 @@ class Measure:
     unit: str = "count"
     builder: Callable[..., pl.LazyFrame] | None = None
     tables: tuple[str, ...] = ()
+    #: How many days of contacts after a bin's end decide its value (FCR's repeat window);
+    #: chunked evaluation reads that far ahead.
+    lookahead_days: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
