@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
                 lines[0] = "#" + lines[0]  # one level down under the file's title
             parts += ["", "\n".join(lines)]
         else:
-            parts += ["", f"## {topic}", "", f"Not measured yet (`bench/results-{topic}.md` missing)."]
+            parts += [
+                "",
+                f"## {topic}",
+                "",
+                f"Not measured yet (`bench/results-{topic}.md` missing).",
+            ]
     Path(args.out).write_text("\n".join(parts) + "\n")
     print(f"wrote {args.out}")
     return 0

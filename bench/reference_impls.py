@@ -32,7 +32,6 @@ __all__ = [
     "duckdb_scorecard",
     "pandas_scorecard",
     "polars_scorecard",
-    "polars_scorecard_chunked",
 ]
 
 #: The contacts KPIs (every KPI whose tables are contacts only), default variants.
@@ -146,15 +145,21 @@ def to_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
 # --------------------------------------------------------------------------------------------
 
 
-def polars_scorecard(path: str, *, engine: str = "auto") -> dict[str, list[Any]]:
-    """``kpi.compute`` of :data:`KPIS` by team and month on the dataset directory ``path``."""
+def polars_scorecard(
+    path: str, *, engine: str = "auto", chunk: str | None = None
+) -> dict[str, list[Any]]:
+    """``kpi.compute`` of :data:`KPIS` by team and month on the dataset directory ``path``.
+
+    ``chunk`` (e.g. ``"1y"``) evaluates chunk by chunk with bounded memory
+    (``kpi.compute(..., chunk=...)``, which collects its chunks with the streaming engine).
+    """
     import polars as pl
 
     import kpi
 
-    df = kpi.compute(path, list(KPIS), by="team", every="1mo", measures=False).collect(
-        engine=engine
-    )
+    df = kpi.compute(
+        path, list(KPIS), by="team", every="1mo", measures=False, chunk=chunk
+    ).collect(engine=engine)
     df = df.with_columns(pl.col("period").dt.strftime("%Y-%m"))
     return to_columns(df.to_dicts())
 
@@ -484,48 +489,3 @@ def compare(
                     f"{k} at team {expected['team'][i]} {expected['period'][i]}: {a!r} vs {b!r}"
                 )
     return problems
-
-
-def polars_scorecard_chunked(
-    path: str, *, chunk: str = "1y", engine: str = "streaming"
-) -> dict[str, list[Any]]:
-    """``kpi.compute`` run chunk by chunk of whole months (a prototype of bounded memory).
-
-    Each chunk ``[start, end)`` reads only the contacts that can matter to it: those arriving in
-    ``[start, end + FCR window)`` (later contacts decide FCR's repeats) and those whose queue wait
-    overlaps the chunk (they set the queue level at its start). Chunks are unions of month bins,
-    so distinct counts, maxima, busiest hours and the sweep are exact; results are concatenated.
-    """
-    import itertools
-    import json
-    from datetime import timedelta
-    from pathlib import Path
-
-    import polars as pl
-
-    import kpi
-    from kpi.data import Dataset
-
-    tz = json.loads((Path(path) / "dataset.json").read_text()).get("timezone", "UTC")
-    scan = pl.scan_parquet(f"{path}/contacts.parquet")
-    ts = pl.col("arrival_ts")
-    lo, hi = scan.select(ts.min().alias("lo"), ts.max().alias("hi")).collect().row(0)
-    first = pl.select(pl.lit(lo).dt.truncate(chunk)).item()
-    edges = pl.datetime_range(first, hi, chunk, eager=True, time_zone=tz).to_list()
-    edges.append(pl.select(pl.lit(edges[-1]).dt.offset_by(chunk)).item())
-    window = timedelta(days=FCR_WINDOW_DAYS)
-    exit_ts = pl.col("queue_ts") + pl.duration(
-        microseconds=(pl.col("wait_s") * 1e6).cast(pl.Int64)
-    )
-    parts = []
-    for start, end in itertools.pairwise(edges):
-        needed = pl.col("arrival_ts").is_between(start, end + window, closed="left") | (
-            (pl.col("queue_ts") < end) & (exit_ts >= start)
-        )
-        ds = Dataset({"contacts": scan.filter(needed)}, tz=tz)
-        df = kpi.compute(
-            ds, list(KPIS), by="team", every="1mo", start=start, end=end, measures=False
-        ).collect(engine=engine)
-        parts.append(df.filter(pl.col("period") >= start))  # kpi.compute keeps bins in range
-    df = pl.concat(parts).with_columns(pl.col("period").dt.strftime("%Y-%m"))
-    return to_columns(df.to_dicts())

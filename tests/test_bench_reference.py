@@ -104,7 +104,7 @@ def test_compare_reports_differences() -> None:
     assert ref.compare(a, {**a, "period": ["2026-02"]})[0].startswith("different groups")
 
 
-def test_chunked_prototype_agrees(generated_dir: str) -> None:
+def test_chunked_compute_agrees(generated_dir: str) -> None:
     # chunks of a quarter: FCR looks 7 days past each chunk, the sweep carries waits across
     expected = ref.polars_scorecard(generated_dir)
-    assert ref.compare(expected, ref.polars_scorecard_chunked(generated_dir, chunk="1q")) == []
+    assert ref.compare(expected, ref.polars_scorecard(generated_dir, chunk="1q")) == []

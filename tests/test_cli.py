@@ -110,6 +110,19 @@ def test_compute_json_and_csv(data_dir, tmp_path):
     assert "# definitions" in out.stderr
 
 
+def test_compute_chunk_gives_the_same_json(data_dir):
+    args = ["compute", "--data", str(data_dir), "--metrics", "all", "--by", "team"]
+    args += ["--every", "1w", "--format", "json"]
+    whole = json.loads(run(*args).stdout)
+    chunked = run(*args, "--chunk", "1mo")
+    assert chunked.returncode == 0, chunked.stderr
+    assert json.loads(chunked.stdout) == whole
+    assert whole["rows"]
+    refused = run("compute", "--data", str(data_dir), "--metrics", "fcr", "--chunk", "1mo")
+    assert refused.returncode == 2
+    assert "chunk needs every" in refused.stderr
+
+
 def test_compute_parquet_keeps_definitions(data_dir, tmp_path):
     target = tmp_path / "out.parquet"
     out = run(

@@ -57,3 +57,14 @@ def test_make_targets_the_readme_names():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
     assert '"$rc" -eq 5' in ci  # pytest's "no tests" must not pass
+
+
+def test_lint_is_clean():
+    """``make lint`` as part of the suite: ruff's rules and formatting hold for the whole tree."""
+    import subprocess
+    import sys
+
+    ruff = Path(sys.executable).parent / "ruff"
+    for args in (["check", "."], ["format", "--check", "."]):
+        out = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        assert out.returncode == 0, f"ruff {' '.join(args)}:\n{out.stdout}{out.stderr}"

@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--measures", action="store_true", help="also output the measures behind the KPIs"
     )
+    p.add_argument(
+        "--chunk",
+        choices=GRAINS,
+        metavar="GRAIN",
+        help="for data larger than memory: compute chunk by chunk of this grain (e.g. 1mo or 1y; "
+        "needs --every); same values, memory bounded by one chunk",
+    )
     p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(func=run)
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         params=parse_params(args.param),
         attribution=args.attribution,
         measures=args.measures,
+        chunk=args.chunk,
     )
     frame = result.frame
     if args.targets:
