@@ -274,6 +274,8 @@ def _fmt(
     ...     _fmt(9622.0, percent=False, decimals=1, unit="count"),
     ... )
     ('312 s', '9,622')
+    >>> [_fmt(v, percent=False, decimals=1, unit="count") for v in (0.4286, 12.46, 1234.5)]
+    ['0.43', '12.5', '1,234']
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -285,8 +287,14 @@ def _fmt(
             if signed:
                 return f"{value * 100:+,.{decimals}f} pp"
             return f"{value:.{decimals}%}"
-        if unit in ("count", "s"):
-            return f"{value:{sign},.0f}{_UNIT_SUFFIX.get(unit, '')}"
+        if unit == "s":
+            return f"{value:{sign},.0f} s"
+        if unit == "count":
+            # whole counts as integers; averages of counts (per agent, per customer) keep the
+            # digits that matter: 0.43, 12.5, 1,234
+            v = abs(value)
+            places = 0 if v >= 100 or abs(v - round(v)) < 1e-9 else 1 if v >= 10 else 2
+            return f"{value:{sign},.{places}f}"
         return f"{value:{sign},.{decimals}f}{_UNIT_SUFFIX.get(unit, '')}"
     if percent and isinstance(value, (int, float)):
         return f"{value:{sign}.{decimals}%}"
