@@ -308,6 +308,7 @@ def trend_chart(
     band: tuple[float, float] | None = None,
     anomaly: str | None = None,
     events: pl.DataFrame | pl.LazyFrame | None = None,
+    levels: pl.DataFrame | pl.LazyFrame | None = None,
     percent: bool | None = None,
     title: str | None = None,
     subtitle: str | None = None,
@@ -315,7 +316,7 @@ def trend_chart(
     width: int | None = None,
     height: int | None = None,
 ) -> Any:
-    """A KPI over time: line with points, target line and band, anomalies and events.
+    """A KPI over time: line with points, target line and band, anomalies, events and levels.
 
     Parameters
     ----------
@@ -335,6 +336,10 @@ def trend_chart(
         Annotations with ``start_ts``, optional ``end_ts`` and ``label`` (the ``events``
         table): a rule at each start (a shaded span when there is an end) and the label on top.
         Events outside the x range of ``frame`` are left out.
+    levels
+        Segments between change points (``segments`` of :func:`kpi.trends.change_points`:
+        ``first_period``, ``last_period``, ``mean``, and the ``color`` column if any): each
+        drawn as a dashed step at its level, so a shift reads as a step, not as noise.
     percent
         Format ``y`` as a percentage (default: when ``y`` is a ratio KPI of the catalogue).
     title, subtitle, y_title, width, height
@@ -346,8 +351,9 @@ def trend_chart(
 
     Notes
     -----
-    Layers, back to front: band (``rect``), target (``rule``), event spans and rules, the line,
-    its points, anomalies, event labels. Every mark has a tooltip.
+    Layers, back to front: band (``rect``), target (``rule``), event spans and rules, levels
+    (``rule`` from the first to the last period of each segment), the line, its points,
+    anomalies, event labels. Every mark has a tooltip.
 
     Examples
     --------
@@ -446,6 +452,30 @@ def trend_chart(
     enc: dict[str, Any] = {"x": x_enc, "y": y_enc, "tooltip": tooltip}
     if color:
         enc["color"] = alt.Color(f"{color}:N", title=_label(color))
+    if levels is not None and temporal:
+        lv = _collect(levels)
+        _check(lv, "first_period", "last_period", "mean", color, what="trend_chart levels")
+        lv = lv.select(*([color] if color else []), "first_period", "last_period", "mean")
+        if lv.height:
+            lv_tip = [
+                *([alt.Tooltip(f"{color}:N", title=_label(color))] if color else []),
+                alt.Tooltip("mean:Q", title="level", format=_fmt(pct)),
+                alt.Tooltip("first_period:T", title="from", format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("last_period:T", title="to", format="%Y-%m-%d %H:%M"),
+            ]
+            lv_enc: dict[str, Any] = {
+                "x": alt.X("first_period:T"),
+                "x2": "last_period:T",
+                "y": alt.Y("mean:Q"),
+                "tooltip": lv_tip,
+            }
+            if color:
+                lv_enc["color"] = alt.Color(f"{color}:N", title=_label(color))
+            layers.append(
+                alt.Chart(alt.Data(values=_values(lv)))
+                .mark_rule(strokeDash=[8, 4], strokeWidth=2.5, opacity=0.7)
+                .encode(**lv_enc)
+            )
     layers.append(base.mark_line().encode(**enc))
     layers.append(base.mark_point().encode(**enc))
     if anomaly:

@@ -517,7 +517,11 @@ def conform(name: str, frame: pl.LazyFrame, tz: str) -> pl.LazyFrame:
         if col.name in have:
             got = have[col.name]
             e = pl.col(col.name)
-            if col.dtype == TS and isinstance(got, pl.Datetime) and got.time_zone:
+            if got == dtype:
+                # no-op casts would stop filters (a period, a chunk) from reaching the Parquet
+                # reader, which skips row groups by their statistics
+                pass
+            elif col.dtype == TS and isinstance(got, pl.Datetime) and got.time_zone:
                 e = e.dt.convert_time_zone(tz).dt.cast_time_unit("us")
             else:
                 e = e.cast(dtype)

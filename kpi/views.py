@@ -773,11 +773,14 @@ def trend_figure(
     target = (targets or TargetSet()).default(metric)
     ev = ds.tables.get("events") if events else None
     grain = GRAIN_NAMES.get(every, every)
-    subtitle = None
+    notes = []
     if by_t:
-        subtitle = f"by {by_t[0]}; circled: unusual for the {grain} and weekday"
+        notes.append(f"by {by_t[0]}; circled: unusual for the {grain} and weekday")
     elif f"{metric}_anomaly" in frame.columns:
-        subtitle = "circled: unusual against the same point of earlier weeks"
+        notes.append("circled: unusual against the same point of earlier weeks")
+    levels = _levels(frame, metric, by_t[:1], every)
+    if levels is not None:
+        notes.append("dashed: the level between change points")
     return charts.trend_chart(
         frame,
         x="period",
@@ -786,9 +789,41 @@ def trend_figure(
         target=None if target is None else target.target,
         anomaly=f"{metric}_anomaly" if f"{metric}_anomaly" in frame.columns else None,
         events=ev,
+        levels=levels,
         title=title or f"{m.label} by {grain}",
-        subtitle=subtitle,
+        subtitle="; ".join(notes) or None,
     )
+
+
+def _levels(
+    frame: pl.DataFrame, metric: str, by: Sequence[str], every: str
+) -> pl.DataFrame | None:
+    """Segments of the series that have change points, or None when none has one."""
+    found = _shifts(frame, metric, by, every)
+    if found is None or found[0].is_empty():
+        return None
+    points, trend = found
+    segments = trend.segments.collect() if trend.segments is not None else None
+    if segments is None or segments.is_empty():
+        return None
+    if by:
+        segments = segments.join(points.select(by).unique(), on=list(by), nulls_equal=True)
+    return segments
+
+
+def _shifts(
+    frame: pl.DataFrame, metric: str, by: Sequence[str], every: str
+) -> tuple[pl.DataFrame, Any] | None:
+    """Change points of each series of ``frame`` (collected) and the Trend, or None when the
+    series is too short; daily and intra-day series lose their weekly or daily pattern first."""
+    from kpi.trends import change_points
+
+    if metric not in frame.columns or frame[metric].drop_nulls().len() < 6:
+        return None
+    season = {"15m": "1d", "30m": "1d", "1h": "1d", "1d": "1w"}.get(every)
+    cols = [*by, "period", metric]
+    trend = change_points(frame.select(cols), metric, by=list(by), season=season)
+    return trend.frame.collect(), trend
 
 
 def trend_findings(
@@ -893,17 +928,13 @@ def shift_findings(
     ['Average handle time moved to a new level from the week of 16 Feb: 6 min 40 s on average, from 5 min 0 s before (worse).']
     """
     from kpi.explain import format_value
-    from kpi.trends import change_points
 
     m = _metric(metric)
     by_t = [b for b in ((by,) if isinstance(by, str) else tuple(by)) if b]
-    if metric not in frame.columns or frame[metric].drop_nulls().len() < 6:
+    found = _shifts(frame, metric, by_t, every)
+    if found is None or found[0].is_empty():
         return []
-    season = {"15m": "1d", "30m": "1d", "1h": "1d", "1d": "1w"}.get(every)
-    cols = [*by_t, "period", metric]
-    points = change_points(frame.select(cols), metric, by=by_t, season=season).frame.collect()
-    if points.is_empty():
-        return []
+    points = found[0]
     points = points.sort(pl.col("change_rel").abs(), descending=True, nulls_last=True)
     out = []
     for row in points.head(max_items).iter_rows(named=True):

@@ -153,6 +153,34 @@ def test_trend_segments_get_a_colour_per_segment(frame):
     assert enc["x"]["axis"] == {"format": "%d %b"}  # daily bins
 
 
+def test_trend_levels_are_dashed_steps_between_change_points():
+    weeks = [
+        datetime(2026, 1, 5, tzinfo=LONDON) + i * (datetime(2026, 1, 12) - datetime(2026, 1, 5))
+        for i in range(8)
+    ]
+    df = pl.DataFrame(
+        {"period": weeks, "team": ["A"] * 8, "aht": [300.0, 302, 298, 300, 360, 362, 358, 360]}
+    )
+    levels = pl.DataFrame(
+        {
+            "team": ["A", "A"],
+            "first_period": [weeks[0], weeks[4]],
+            "last_period": [weeks[3], weeks[7]],
+            "mean": [300.0, 360.0],
+        }
+    )
+    spec = charts.trend_chart(df, x="period", y="aht", color="team", levels=levels).to_dict()
+    steps = [layer for layer in _layers(spec) if "x2" in layer.get("encoding", {})]
+    assert len(steps) == 1
+    assert _mark(steps[0]) == "rule"
+    assert steps[0]["mark"]["strokeDash"] == [8, 4]
+    assert [v["mean"] for v in _values(spec, steps[0])] == [300.0, 360.0]
+    assert steps[0]["encoding"]["color"]["field"] == "team"
+    _assert_tooltips_everywhere(spec)
+    with pytest.raises(KpiError, match="mean"):
+        charts.trend_chart(df, x="period", y="aht", levels=levels.drop("mean"))
+
+
 def test_trend_events_inside_the_range_become_rules_spans_and_labels(monthly):
     june = datetime(2026, 6, 1, tzinfo=LONDON)
     events = pl.DataFrame(

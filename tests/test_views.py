@@ -258,6 +258,22 @@ def test_trend_figure_draws_target_anomalies_and_events(daily_spike):
     assert sl["layer"][0]["data"]["values"] == [{"target": 0.8}]
 
 
+def test_trend_figure_draws_levels_where_the_series_shifts(samples_dir):
+    """The sample's team North loses 15 of its 27 agents in February: its weekly handled
+    contacts step down, and the figure draws the levels of the teams that shifted."""
+    spec = views.trend_figure(
+        samples_dir, "contacts_handled", every="1w", by="team", events=False
+    ).to_dict()
+    steps = [layer for layer in spec["layer"] if "x2" in layer["encoding"]]
+    assert len(steps) == 1
+    north = [v for v in steps[0]["data"]["values"] if v["team"] == "North"]
+    assert len(north) >= 2
+    assert north[0]["first_period"].startswith("2025-12-29")
+    assert north[1]["first_period"].startswith("2026-02")  # the step down in February
+    assert north[1]["mean"] < 0.8 * north[0]["mean"]
+    assert "dashed: the level between change points" in spec["title"]["subtitle"]
+
+
 def test_trend_frame_bad_grain():
     with pytest.raises(KpiError, match="unknown grain '2d'"):
         views.trend_frame({"contacts": pl.DataFrame({"arrival_ts": [at(2)]})}, "aht", every="2d")
