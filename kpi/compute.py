@@ -9,8 +9,10 @@ an average of daily values. :func:`evaluate` returns the same frame with the def
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -307,14 +309,13 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         if src is None:
             missing[name] = why
             continue
-        # measures needing a frame-level step (a sort) get their own, narrow scan
         groups[(src.table, src.time or ctx.time_column(src.table))].append((name, src))
         if meas.kind == "sum" and src.table not in _NO_ZERO_FILL:
             zero_fill.append(name)
-    for (table, time), items in groups.items():
+    for (table, time_col), items in groups.items():
         lf = ctx.frame(table)
         assert lf is not None
-        t = pl.col(time)
+        t = pl.col(time_col)
         frames.append(
             lf.filter(ctx.in_range(t))
             .group_by([*ctx.by, ctx.bin(t)])
@@ -375,6 +376,7 @@ def evaluate(
     bin_offset: str | None = None,
     measures: bool = True,
     chunk: str | None = None,
+    progress: bool | Callable[[str], None] = False,
 ) -> Result:
     """Like :func:`compute`, also returning definitions, parameters and notes.
 
@@ -439,6 +441,7 @@ def evaluate(
             ctx,
             needed,
             chunk,
+            progress=progress,
             metrics=metrics,
             params=params,
             measures=measures,
@@ -543,11 +546,25 @@ def _chunk_plan(
     return edges, needs
 
 
+def _reporter(progress: bool | Callable[[str], None]) -> Callable[[str], None]:  # noqa: FBT001
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda msg: print(f"kpi compute: {msg}", file=sys.stderr, flush=True)
+    return lambda msg: None
+
+
+def _day(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.strftime("%Y-%m-%d %H:%M").removesuffix(" 00:00")
+
+
 def _evaluate_chunked(
     ds: Dataset,
     ctx: Context,
     needed: Mapping[str, Measure],
     chunk: str,
+    *,
+    progress: bool | Callable[[str], None],
     **kwargs: Any,
 ) -> Result:
     """:func:`evaluate` chunk by chunk of whole bins, the results concatenated.
@@ -571,9 +588,12 @@ def _evaluate_chunked(
         **kwargs,
     }
     whole = evaluate(ds, start=ctx.start, end=ctx.end, **common)
+    report = _reporter(progress)
 
     def run() -> pl.DataFrame:
+        began = time.perf_counter()
         edges, needs = _chunk_plan(ctx, chunk, lookahead)
+        report(f"{len(edges)} chunks of {chunk} planned in {time.perf_counter() - began:.1f} s")
         if not edges:  # no bins: the plain evaluation gives the (empty) frame
             return whole.frame.collect(engine="streaming")
         # the first and last chunks are open-ended like the whole range (events after the
@@ -581,13 +601,16 @@ def _evaluate_chunked(
         edges[0] = (ctx.start, edges[0][1])
         edges[-1] = (edges[-1][0], ctx.end)
         parts = []
-        for lo, hi in edges:
+        for i, (lo, hi) in enumerate(edges, 1):
+            t = time.perf_counter()
             part = ds
             if needs is not None:
                 tables = {**ds.tables, "contacts": ds.tables["contacts"].filter(needs(lo, hi))}
                 part = replace(ds, tables=tables)
             frame = evaluate(part, start=lo, end=hi, **common).frame
             parts.append(frame.collect(engine="streaming"))
+            span = f"{_day(lo) or 'start'} to {_day(hi) or 'end'}"
+            report(f"chunk {i} of {len(edges)} ({span}) in {time.perf_counter() - t:.1f} s")
         return pl.concat(parts, how="vertical_relaxed").sort(whole.keys, nulls_last=True)
 
     return replace(whole, frame=pl.defer(run, schema=whole.frame.collect_schema()))
@@ -606,6 +629,7 @@ def compute(
     bin_offset: str | None = None,
     measures: bool = True,
     chunk: str | None = None,
+    progress: bool | Callable[[str], None] = False,
 ) -> pl.LazyFrame:
     """Compute KPIs lazily: one row per group with KPI values and the measures behind them.
 
@@ -643,6 +667,9 @@ def compute(
         range and the longest queue stay, then the chunks are collected one after another
         with the streaming engine. Each chunk re-plans and re-reads its own rows, so use
         chunks of millions of contacts (a month or a year), not days.
+    progress
+        With ``chunk``: True to print a line per chunk on standard error when the frame is
+        collected, or a callable taking each message.
 
     Returns
     -------
@@ -691,4 +718,5 @@ def compute(
         bin_offset=bin_offset,
         measures=measures,
         chunk=chunk,
+        progress=progress,
     ).frame

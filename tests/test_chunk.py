@@ -113,3 +113,22 @@ def test_sample_all_kpis_chunked_by_month(samples_dir):
     chunked = compute(samples_dir, "all", chunk="1mo", **kw).collect()
     assert whole.height > 30
     assert_frame_equal(chunked, whole, check_exact=False, rel_tol=1e-9)
+
+
+def test_progress_reports_each_chunk_when_collected():
+    rows = [(f"c{i}", None, i * 3 * DAY, 30, "answered") for i in range(20)]  # 60 days
+    messages: list[str] = []
+    lf = compute(
+        {"contacts": _contacts(rows)},
+        "contacts_handled",
+        every="1mo",
+        chunk="1mo",
+        progress=messages.append,
+    )
+    assert messages == []  # nothing runs before collect
+    assert lf.collect()["contacts_handled"].to_list() == [11.0, 9.0]
+    assert messages[0] == "2 chunks of 1mo planned" + messages[0].removeprefix(
+        "2 chunks of 1mo planned"
+    )
+    assert messages[1].startswith("chunk 1 of 2 (start to 2026-02-01) in ")
+    assert messages[2].startswith("chunk 2 of 2 (2026-02-01 to end) in ")

@@ -57,8 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=GRAINS,
         metavar="GRAIN",
         help="for data larger than memory: compute chunk by chunk of this grain (e.g. 1mo or 1y; "
-        "needs --every); same values, memory bounded by one chunk",
+        "needs --every); same values, memory bounded by one chunk; a progress line per chunk "
+        "on standard error",
     )
+    p.add_argument("--quiet", action="store_true", help="no progress lines with --chunk")
     p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
     p.add_argument("--out", help="write to this file instead of standard output")
     p.set_defaults(func=run)
@@ -98,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         attribution=args.attribution,
         measures=args.measures,
         chunk=args.chunk,
+        progress=not args.quiet,
     )
     frame = result.frame
     if args.targets:
