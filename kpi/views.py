@@ -721,7 +721,10 @@ def trend_figure(
     title: str | None = None,
     frame: pl.DataFrame | None = None,
 ) -> Any:
-    """The trend chart of a KPI: line, target, anomalies (circled) and events.
+    """The trend chart of a KPI: line, target, anomalies (circled), events and levels.
+
+    Where a series shifts (:func:`kpi.trends.change_points`), the level of each segment
+    between change points is drawn as a dashed step.
 
     Parameters
     ----------
@@ -778,7 +781,8 @@ def trend_figure(
         notes.append(f"by {by_t[0]}; circled: unusual for the {grain} and weekday")
     elif f"{metric}_anomaly" in frame.columns:
         notes.append("circled: unusual against the same point of earlier weeks")
-    levels = _levels(frame, metric, by_t[:1], every)
+    # levels need one series per line: with several ``by`` columns the lines mix groups
+    levels = _levels(frame, metric, by_t, every) if len(by_t) <= 1 else None
     if levels is not None:
         notes.append("dashed: the level between change points")
     return charts.trend_chart(
