@@ -18,6 +18,7 @@ from typing import Any
 import nbformat
 import polars as pl
 import pytest
+from jupyter_support import kernel_spec
 
 from kpi.report import FINDINGS_MIME, HEADER_MIME, notebook_parameters
 
@@ -161,26 +162,7 @@ def test_nbval_runs_every_notebook_with_its_defaults(tmp_path):
     The kernel is this interpreter (the venv's), declared in a private kernelspec that skips
     the IRI grammar jsonschema would compile on every start (as the report kernel does).
     """
-    spec_dir = tmp_path / "jupyter" / "kernels" / "kpi-nbval"
-    spec_dir.mkdir(parents=True)
-    startup = ['import sys; sys.modules.setdefault("rfc3987_syntax", None)']
-    (spec_dir / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [
-                    sys.executable,
-                    "-m",
-                    "ipykernel_launcher",
-                    "-f",
-                    "{connection_file}",
-                    f"--IPKernelApp.exec_lines={startup!r}",
-                ],
-                "display_name": "kpi nbval",
-                "language": "python",
-                "metadata": {"debugger": False},
-            }
-        )
-    )
+    kernel_spec(tmp_path / "jupyter" / "kernels" / "kpi-nbval", "kpi nbval")
     env = {
         **os.environ,
         "JUPYTER_PATH": os.pathsep.join(

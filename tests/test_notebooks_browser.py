@@ -23,20 +23,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from jupyter_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, kernel_spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook]
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 NOTEBOOK = "02-trends-interactive.ipynb"
 TITLE = ".kpi-explorer .kpi-widget-chart svg .role-title-text text"
 
@@ -45,27 +36,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def kernel_spec(path: Path) -> None:
-    """``python3`` for the lab: this interpreter, skipping the IRI grammar jsonschema would
-    compile at every start (as the report kernel does)."""
-    path.mkdir(parents=True)
-    startup = ['import sys; sys.modules.setdefault("rfc3987_syntax", None)']
-    spec = {
-        "argv": [
-            sys.executable,
-            "-m",
-            "ipykernel_launcher",
-            "-f",
-            "{connection_file}",
-            f"--IPKernelApp.exec_lines={startup!r}",
-        ],
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "metadata": {"debugger": False},
-    }
-    (path / "kernel.json").write_text(json.dumps(spec))
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +64,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    kernel_spec(base / "path" / "kernels" / "python3")
+    kernel_spec(base / "path" / "kernels" / "python3", "Python 3 (ipykernel)")
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(config),
@@ -156,7 +126,7 @@ def test_trend_explorer_redraws_when_the_kpi_changes(lab):
     blocked: list[str] = []
     console: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
 

@@ -12,20 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from test_report import ROOT, Run, render_session
+from jupyter_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from test_report import Run, render_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -45,7 +36,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield instance
         instance.close()
 
