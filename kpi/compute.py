@@ -9,7 +9,6 @@ an average of daily values. :func:`evaluate` returns the same frame with the def
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from kpi._progress import reporter
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.measures import Measure, Source
@@ -546,14 +546,6 @@ def _chunk_plan(
     return edges, needs
 
 
-def _reporter(progress: bool | Callable[[str], None]) -> Callable[[str], None]:  # noqa: FBT001
-    if callable(progress):
-        return progress
-    if progress:
-        return lambda msg: print(f"kpi compute: {msg}", file=sys.stderr, flush=True)
-    return lambda msg: None
-
-
 def _day(ts: datetime | None) -> str | None:
     return None if ts is None else ts.strftime("%Y-%m-%d %H:%M").removesuffix(" 00:00")
 
@@ -588,7 +580,7 @@ def _evaluate_chunked(
         **kwargs,
     }
     whole = evaluate(ds, start=ctx.start, end=ctx.end, **common)
-    report = _reporter(progress)
+    report = reporter(progress, "kpi compute") or (lambda msg: None)
 
     def run() -> pl.DataFrame:
         began = time.perf_counter()

@@ -86,7 +86,6 @@ import json
 import math
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -96,6 +95,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import polars as pl
 
+from kpi._progress import reporter
 from kpi.errors import KpiError
 
 __all__ = [
@@ -216,14 +216,6 @@ def _check(
     return day
 
 
-def _reporter(progress: object) -> Callable[[str], None] | None:
-    if callable(progress):
-        return progress  # type: ignore[return-value]
-    if progress:
-        return lambda msg: print(f"kpi sample: {msg}", file=sys.stderr, flush=True)
-    return None
-
-
 def _expected_contacts(day: dt.date, months: int, tz: str, scenario: str = "steady") -> float:
     """Contacts rows at scale 1 for this calendar (forecast arrivals plus repeat contacts).
 
@@ -331,7 +323,7 @@ def simulate(
         scenario=_SCENARIOS[scenario],
         staffing=float(staffing),
         interval_min=int(interval_min),
-        progress=_reporter(progress),
+        progress=reporter(progress, "kpi sample"),
         workers=workers,
     )
     meta = {
@@ -551,7 +543,7 @@ def write_sample(
     _parse_scale(scale)
     out = Path(out_dir)
     _writable_dir(out)
-    report = _reporter(progress)
+    report = reporter(progress, "kpi sample")
     sample = simulate(
         seed=seed,
         start=day,

@@ -310,22 +310,3 @@ def run_queue(spec: dict[str, Any]) -> dict[str, np.ndarray]:
         "ae": np.frombuffer(ae, dtype=np.float64),
         "dropped": np.array([dropped], dtype=np.int64),
     }
-
-
-def worker_main() -> None:  # pragma: no cover - runs in a child process
-    """Read pickled specs from stdin, write each result as one pickle to stdout, in order."""
-    import pickle
-    import sys
-
-    inp = sys.stdin.buffer
-    specs = []
-    while (spec := pickle.load(inp)) is not None:
-        specs.append(spec)
-    out = sys.stdout.buffer
-    for k in range(len(specs)):
-        spec, specs[k] = specs[k], None
-        result = run_queue(spec)
-        del spec
-        pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
-        del result
