@@ -1,0 +1,186 @@
+"""The package's shape, checked: no import circles, no reaching into another module's private
+names, no module too long to read, and the layers of ``docs/architecture.md``.
+
+Every ``import`` in ``kpi/`` counts, including those inside functions and under
+``TYPE_CHECKING``: a deferred import hides a circle from Python, not from a reader.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "kpi"
+#: Longest module, in lines; the KPI catalogue (one declaration per KPI) is exempt.
+MAX_LINES = 800
+LONG_OK = {"kpi.metrics._catalogue"}
+
+
+@dataclass(frozen=True)
+class Import:
+    importer: str  # module name
+    target: str  # module imported
+    name: str | None  # the name taken from it (``from target import name``), if any
+    line: int
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+MODULES = _modules()
+
+
+def _resolve(importer: str, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    is_pkg = MODULES[importer].name == "__init__.py"
+    base = importer.split(".")
+    base = base if is_pkg else base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def _imports(module: str) -> Iterator[Import]:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    aliases: dict[str, str] = {}  # local name -> kpi module it is bound to
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "kpi":
+                    yield Import(module, a.name, None, node.lineno)
+                    aliases[a.asname or a.name.split(".")[0]] = (a.asname and a.name) or "kpi"
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(module, node)
+            if base.split(".")[0] != "kpi":
+                continue
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                if sub in MODULES:  # ``from kpi import compute``: the module itself
+                    yield Import(module, sub, None, node.lineno)
+                    aliases[a.asname or a.name] = sub
+                else:
+                    yield Import(module, base, a.name, node.lineno)
+    # attribute access through a module alias: ``compute._TIME`` after ``from kpi import compute``
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            target = aliases[node.value.id]
+            sub = f"{target}.{node.attr}"
+            if sub in MODULES:
+                yield Import(module, sub, None, node.lineno)
+            else:
+                yield Import(module, target, node.attr, node.lineno)
+
+
+IMPORTS = [imp for m in MODULES for imp in _imports(m)]
+
+
+def _graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for imp in IMPORTS:
+        if imp.target in MODULES and imp.target != imp.importer:
+            graph[imp.importer].add(imp.target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _private_owner(path: list[str]) -> str | None:
+    """The scope a dotted path is private to: the container of its first ``_name`` part."""
+    for i, part in enumerate(path[1:], start=1):
+        if part.startswith("_") and not (part.startswith("__") and part.endswith("__")):
+            return ".".join(path[:i])
+    return None
+
+
+def _within(module: str, scope: str) -> bool:
+    return module == scope or module.startswith(scope + ".")
+
+
+def test_modules_found():
+    assert "kpi.compute" in MODULES
+    assert len(IMPORTS) > 100
+
+
+def test_no_import_cycles():
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_private_imports_across_modules():
+    bad = []
+    for imp in IMPORTS:
+        path = imp.target.split(".") + ([imp.name] if imp.name else [])
+        owner = _private_owner(path)
+        if owner is not None and not _within(imp.importer, owner):
+            bad.append(f"{imp.importer}:{imp.line} uses {'.'.join(path)} (private to {owner})")
+    assert not bad, "private names used outside their module or package:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_length(module):
+    if module in LONG_OK:
+        return
+    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{MODULES[module].relative_to(ROOT)} has {lines} lines"
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_private_owner_rule():
+    assert _private_owner(["kpi", "compute", "_TIME"]) == "kpi.compute"
+    assert _private_owner(["kpi", "_fs"]) == "kpi"  # a private module of kpi: any kpi module
+    assert _private_owner(["kpi", "io", "_mapping", "Mapping"]) == "kpi.io"
+    assert _private_owner(["kpi", "__version__"]) is None
+    assert _within("kpi.io._run", "kpi.io")
+    assert not _within("kpi.iox", "kpi.io")
