@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi._report_mask import mask_identifiers
+from kpi._mask import mask_identifiers
 
 __all__ = [
     "FINDINGS_MIME",

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi._report_display import FINDINGS_MIME, HEADER_MIME
-from kpi._report_mask import mask_text
+from kpi._mask import mask_text
 
 __all__ = [
     "CHART_MIME",

@@ -54,7 +54,7 @@ from kpi._report_files import (
     remove_stale_work_dirs,
     write_json,
 )
-from kpi._report_mask import identifier_columns, mask_identifiers, mask_text
+from kpi._mask import identifier_columns, mask_identifiers, mask_text
 from kpi._report_params import NotebookParam, coerce_params, describe_params, inspect_params
 from kpi.errors import KpiError
 

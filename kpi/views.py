@@ -1491,7 +1491,7 @@ def segment_rows(
     [('B', '***999')]
     """
     from kpi.explain import rows
-    from kpi.report import mask_identifiers
+    from kpi._mask import mask_identifiers
 
     ds = Dataset.coerce(data)
     table = metric_table(metric, ds)
