@@ -184,3 +184,82 @@ def test_private_owner_rule():
     assert _private_owner(["kpi", "__version__"]) is None
     assert _within("kpi.io._run", "kpi.io")
     assert not _within("kpi.iox", "kpi.io")
+
+
+# ---- layers: docs/architecture.md draws these ------------------------------------------------
+
+#: Floors from the bottom up; a module may import its own floor and the floors below, never above.
+#: The first matching prefix places a module (``kpi.metrics`` covers ``kpi.metrics._catalogue``).
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "foundation",
+        (
+            "kpi.errors",
+            "kpi._progress",
+            "kpi._fs",
+            "kpi._format",
+            "kpi._mask",
+            "kpi.schema",
+            "kpi.periods",
+            "kpi.data",
+        ),
+    ),
+    ("semantic layer", ("kpi.metrics",)),
+    ("engine", ("kpi.compute", "kpi.targets", "kpi")),
+    ("data in", ("kpi.io", "kpi._sim", "kpi.samples")),
+    (
+        "analysis",
+        (
+            "kpi._erlang",
+            "kpi.staffing",
+            "kpi._rca_search",
+            "kpi.rca",
+            "kpi.trends",
+            "kpi.scorecard",
+            "kpi.explain",
+        ),
+    ),
+    ("charts", ("kpi._vega", "kpi.charts")),
+    ("views", ("kpi.views",)),
+    ("rooms", ("kpi.widgets", "kpi.report")),
+    ("commands", ("kpi.cli", "kpi.__main__")),
+)
+
+
+def layer_of(module: str) -> int:
+    """The floor of ``module`` (index into LAYERS); the longest matching prefix wins."""
+    best, best_len = None, -1
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            hit = module == p if p == "kpi" else _within(module, p)  # the root: itself only
+            if hit and len(p) > best_len:
+                best, best_len = rank, len(p)
+    if best is None:
+        raise LookupError(f"{module} is on no floor: add it to LAYERS and docs/architecture.md")
+    return best
+
+
+def test_every_module_has_a_floor():
+    for m in MODULES:
+        layer_of(m)
+
+
+def test_imports_go_downward():
+    bad: list[str] = []
+    for imp in IMPORTS:
+        if imp.target not in MODULES or imp.target == imp.importer:
+            continue
+        if layer_of(imp.target) > layer_of(imp.importer):
+            bad.append(
+                f"{imp.importer}:{imp.line} ({LAYERS[layer_of(imp.importer)][0]}) imports "
+                f"{imp.target} ({LAYERS[layer_of(imp.target)][0]})"
+            )
+    assert not bad, "imports that go up a floor:\n" + "\n".join(dict.fromkeys(bad))
+
+
+def test_architecture_doc_names_every_floor():
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for name, prefixes in LAYERS:
+        assert name in doc, f"docs/architecture.md does not name the floor {name!r}"
+        for p in prefixes:
+            assert f"`{p}" in doc, f"docs/architecture.md does not place {p}"
