@@ -11,8 +11,8 @@ Rules
 - ratio: a percentage, ``81.2%``; a signed change of a ratio is in percentage points, ``+3.1 pp``;
 - seconds: ``9.5 s`` below 10 s, ``45 s`` below 90 s, ``5 min 12 s`` from 90 s;
 - counts and agents: whole values with separators (``12,410``); averages of counts keep the
-  digits that matter (``0.43``, ``12.5``, ``1,234``);
-- hours ``1.5 h``, points ``85.2``, erlangs ``12.3 E``, currency ``1,234.50``;
+  digits that matter (``0.43``, ``2.5``, ``12.5``, ``1,234``);
+- hours ``1,234.5 h``, points ``85.2``, erlangs ``12.3 E``, currency ``1,234.50``;
 - negative values take the minus sign ``−`` (U+2212); ``signed=True`` adds ``+`` to positives.
 """
 
@@ -33,8 +33,11 @@ def _is_missing(value: Any) -> bool:
 def _count(v: float) -> str:
     if abs(v - round(v)) < 1e-9:
         return f"{round(v):,}"
-    places = 0 if v >= 100 else 1 if v >= 10 else 2
-    return f"{v:,.{places}f}"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}".rstrip("0")  # 0.43, 2.5
 
 
 def _seconds(v: float) -> str:
@@ -70,8 +73,10 @@ def format_value(
     ('12,410', '81.2%', '5 min 12 s')
     >>> format_value(-0.031, "ratio", signed=True), format_value(-312.4, "s", signed=True)
     ('−3.1 pp', '−5 min 12 s')
-    >>> [format_value(v, "count") for v in (0.4286, 12.46, 1234.5, 1772.0)]
-    ['0.43', '12.5', '1,234', '1,772']
+    >>> [format_value(v, "count") for v in (0.4286, 2.5, 12.46, 1234.5, 1772.0)]
+    ['0.43', '2.5', '12.5', '1,234', '1,772']
+    >>> format_value(2.5, "agents"), format_value(1234.5, "h")
+    ('2.5', '1,234.5 h')
     >>> format_value(None, "ratio"), format_value(float("nan"), "s", missing="–")
     ('n/a', '–')
     >>> format_value(85.24, "points"), format_value(12.34, "erlang"), format_value(1.5, "h")
@@ -91,7 +96,7 @@ def format_value(
     elif unit == "s":
         text = _seconds(a)
     elif unit == "h":
-        text = f"{a:.1f} h"
+        text = f"{a:,.1f} h"
     elif unit == "erlang":
         text = f"{a:.1f} E"
     elif unit == "points":
