@@ -67,21 +67,20 @@ def _flow(
     """:func:`ticket_flow` of a dataset, ``by`` already a list of columns."""
     from kpi import _builders
 
-    by_t = by
     opened, _ = measure_frame(
-        ds, [_builders.tickets_created()], by=by_t, every=every, start=start, end=end
+        ds, [_builders.tickets_created()], by=by, every=every, start=start, end=end
     )
     r = evaluate(
         ds,
         ["tickets_handled", "backlog"],
-        by=by_t,
+        by=by,
         every=every,
         start=start,
         end=end,
         params=params,
         measures=False,
     )
-    keys = [*by_t, *(["period"] if every else [])]
+    keys = [*by, *(["period"] if every else [])]
     flow = r.frame.rename({"tickets_handled": "handled"})
     if not keys:
         return pl.concat(
@@ -162,15 +161,14 @@ def _times(
     params: Mapping[str, Any] | None,
 ) -> pl.LazyFrame:
     """:func:`ticket_times` of a dataset, ``by`` already a list of columns."""
-    by_t = by
-    keys = [*by_t, *(["period"] if every else [])]
+    keys = [*by, *(["period"] if every else [])]
     base = {k: v for k, v in (params or {}).items() if not k.endswith(".aggregator")}
     out: pl.LazyFrame | None = None
     for name, (kpi_id, agg) in _TIMES.items():
         r = evaluate(
             ds,
             kpi_id,
-            by=by_t,
+            by=by,
             every=every,
             start=start,
             end=end,
