@@ -1,0 +1,486 @@
+"""Views of the trends notebook: a KPI over time with seasonal anomaly flags, its chart with
+targets, events and levels, sentences about unusual values and lasting shifts, and the
+weekday-by-time-of-day heatmap."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from kpi._format import format_value
+from kpi.compute import evaluate
+from kpi.data import Dataset
+from kpi.errors import KpiError
+from kpi.periods import GRAINS, to_timestamp
+from kpi.targets import TargetSet
+from kpi.views._common import GRAIN_NAMES, bound, by_columns, known_metric, period_text
+
+__all__ = ["heatmap_frame", "shift_findings", "trend_figure", "trend_findings", "trend_frame"]
+
+# The seasonal cycle anomalies are judged against, per grain (same weekday and time of day for
+# intraday and daily data; the previous periods for coarser grains).
+_SEASON = {
+    "15m": "1w",
+    "30m": "1w",
+    "1h": "1w",
+    "1d": "1w",
+    "1w": "1w",
+    "1mo": "1mo",
+    "1q": "1q",
+    "1y": "1y",
+}
+
+
+def _shift(ts: datetime, every: str, n: int) -> datetime:
+    """``ts`` moved ``n`` periods of ``every`` (calendar-aware, in the stamp's zone)."""
+    m = re.fullmatch(r"(\d+)(\w+)", every)
+    assert m is not None
+    step = f"{int(m[1]) * n}{m[2]}"
+    return pl.select(pl.lit(ts).dt.offset_by(step)).item()
+
+
+def trend_frame(
+    data: Dataset | Mapping[str, Any] | str,
+    metric: str,
+    *,
+    every: str = "1d",
+    by: Sequence[str] | str = (),
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    params: Mapping[str, Any] | None = None,
+    lookback: int = 8,
+    threshold: float = 3.5,
+) -> pl.LazyFrame:
+    """A KPI over time with seasonal anomaly flags, from ``start`` to ``end``.
+
+    Parameters
+    ----------
+    data
+        Dataset, mapping of tables or dataset directory.
+    metric
+        KPI id.
+    every
+        Grain (``15m`` ... ``1y``).
+    by
+        Dimension column(s); one series per group.
+    start, end
+        First and last period shown (``end`` inclusive for dates and periods); ``None`` or
+        ``""``: the start / end of the data.
+    params
+        KPI definition variants.
+    lookback, threshold
+        Passed to :func:`kpi.trends.anomalies`: earlier seasons used as the reference, and the
+        robust z-score above which a value is flagged.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``by`` columns, ``period``, the KPI, its measures, and ``<kpi>_expected``, ``_lower``,
+        ``_upper``, ``_score``, ``_history_n``, ``_anomaly``, ``_effect``.
+
+    Notes
+    -----
+    The season is a week for intraday and daily grains (same weekday and time of day) and the
+    grain itself otherwise. The series is computed from ``lookback`` seasons before ``start``
+    so that the first periods shown can be scored, then cut to ``[start, end]``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> from zoneinfo import ZoneInfo
+    >>> t0 = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("Europe/London"))
+    >>> c = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t0 + timedelta(days=7 * i) for i in range(6)],
+    ...         "outcome": ["answered"] * 6,
+    ...     }
+    ... )
+    >>> f = trend_frame({"contacts": c}, "contacts_answered", every="1w", start="2026-01-19")
+    >>> f.select("contacts_answered", "contacts_answered_anomaly").collect().rows()
+    [(1.0, None), (1.0, None), (1.0, False), (1.0, False)]
+    """
+    return _trend_frame(
+        Dataset.coerce(data),
+        metric,
+        every=every,
+        by=by_columns(by),
+        start=start,
+        end=end,
+        params=params,
+        lookback=lookback,
+        threshold=threshold,
+    )
+
+
+def _trend_frame(
+    ds: Dataset,
+    metric: str,
+    *,
+    every: str,
+    by: Sequence[str],
+    start: str | date | datetime | None,
+    end: str | date | datetime | None,
+    params: Mapping[str, Any] | None,
+    lookback: int = 8,
+    threshold: float = 3.5,
+) -> pl.LazyFrame:
+    """:func:`trend_frame` of a dataset: scored from ``lookback`` seasons before ``start``, then
+    cut to ``[start, end]``."""
+    from kpi.trends import anomalies
+
+    by_t = tuple(by)
+    lo = bound(start, ds.tz)
+    hi = bound(end, ds.tz, end=True)
+    season = _SEASON.get(every)
+    if season is None:
+        raise KpiError(f"unknown grain {every!r}; valid grains: {', '.join(GRAINS)}")
+    first = _shift(lo, season, -lookback) if lo is not None else None
+    result = evaluate(ds, metric, by=by_t, every=every, start=first, end=hi, params=params)
+    scored = anomalies(result, metric, season=season, lookback=lookback, threshold=threshold).frame
+    if lo is not None:
+        scored = scored.filter(pl.col("period") >= pl.lit(lo).dt.convert_time_zone(ds.tz))
+    return scored
+
+
+def trend_figure(
+    data: Dataset | Mapping[str, Any] | str,
+    metric: str,
+    *,
+    every: str = "1d",
+    by: Sequence[str] | str = (),
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    params: Mapping[str, Any] | None = None,
+    targets: TargetSet | None = None,
+    events: bool = True,
+    title: str | None = None,
+    frame: pl.DataFrame | None = None,
+) -> Any:
+    """The trend chart of a KPI: line, target, anomalies (circled), events and levels.
+
+    Where a series shifts (:func:`kpi.trends.change_points`), the level of each segment
+    between change points is drawn as a dashed step.
+
+    Parameters
+    ----------
+    data, metric, every, by, start, end, params
+        As for :func:`trend_frame`.
+    targets
+        Targets (default: the catalogue's); the KPI's default target is drawn.
+    events
+        Draw the dataset's ``events`` (launches, outages) that fall in the range.
+    title
+        Chart title (default: "<KPI> by <grain>").
+    frame
+        A collected :func:`trend_frame` result to draw instead of computing it again.
+
+    Returns
+    -------
+    altair.LayerChart
+
+    Notes
+    -----
+    With several ``by`` columns only the first colours the lines. The chart shows
+    aggregated values only, one point per period (and group).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> t = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("Europe/London"))
+    >>> c = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [t, t],
+    ...         "outcome": ["answered", "abandoned_queue"],
+    ...         "wait_s": [5.0, 50.0],
+    ...     }
+    ... )
+    >>> spec = trend_figure({"contacts": c}, "service_level").to_dict()
+    >>> spec["title"]["text"], [layer["mark"]["type"] for layer in spec["layer"]][:2]
+    ('Service level by day', ['rule', 'line'])
+    """
+    from kpi import charts
+
+    ds = Dataset.coerce(data)
+    by_t = by_columns(by)
+    if frame is None:
+        frame = _trend_frame(
+            ds, metric, every=every, by=by_t, start=start, end=end, params=params
+        ).collect()
+    m = known_metric(metric)
+    target = (targets or TargetSet()).default(metric)
+    ev = ds.tables.get("events") if events else None
+    grain = GRAIN_NAMES.get(every, every)
+    notes = []
+    if by_t:
+        notes.append(f"by {by_t[0]}; circled: unusual for the {grain} and weekday")
+    elif f"{metric}_anomaly" in frame.columns:
+        notes.append("circled: unusual against the same point of earlier weeks")
+    # levels need one series per line: with several ``by`` columns the lines mix groups
+    levels = _levels(frame, metric, by_t, every) if len(by_t) <= 1 else None
+    if levels is not None:
+        notes.append("dashed: the level between change points")
+    return charts.trend_chart(
+        frame,
+        x="period",
+        y=metric,
+        color=by_t[0] if by_t else None,
+        target=None if target is None else target.target,
+        anomaly=f"{metric}_anomaly" if f"{metric}_anomaly" in frame.columns else None,
+        events=ev,
+        levels=levels,
+        title=title or f"{m.label} by {grain}",
+        subtitle="; ".join(notes) or None,
+    )
+
+
+def _levels(
+    frame: pl.DataFrame, metric: str, by: Sequence[str], every: str
+) -> pl.DataFrame | None:
+    """Segments of the series that have change points, or None when none has one."""
+    found = _shifts(frame, metric, by, every)
+    if found is None or found[0].is_empty():
+        return None
+    points, trend = found
+    segments = trend.segments.collect() if trend.segments is not None else None
+    if segments is None or segments.is_empty():
+        return None
+    if by:
+        segments = segments.join(points.select(by).unique(), on=list(by), nulls_equal=True)
+    return segments
+
+
+def _shifts(
+    frame: pl.DataFrame, metric: str, by: Sequence[str], every: str
+) -> tuple[pl.DataFrame, Any] | None:
+    """Change points of each series of ``frame`` (collected) and the Trend, or None when the
+    series is too short; daily and intra-day series lose their weekly or daily pattern first."""
+    from kpi.trends import change_points
+
+    if metric not in frame.columns or frame[metric].drop_nulls().len() < 6:
+        return None
+    season = {"15m": "1d", "30m": "1d", "1h": "1d", "1d": "1w"}.get(every)
+    cols = [*by, "period", metric]
+    trend = change_points(frame.select(cols), metric, by=list(by), season=season)
+    return trend.frame.collect(), trend
+
+
+def trend_findings(
+    frame: pl.DataFrame,
+    metric: str,
+    *,
+    start: str | date | datetime | None = None,
+    by: Sequence[str] | str = (),
+    every: str = "1d",
+    max_items: int = 2,
+) -> list[str]:
+    """Sentences about the unusual values of a :func:`trend_frame` from ``start`` on.
+
+    Notes
+    -----
+    A value is unusual when its robust z-score ``|x − expected| / σ`` exceeds the threshold of
+    :func:`kpi.trends.anomalies`; the sentences name the count and the largest surprises.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> z = ZoneInfo("Europe/London")
+    >>> f = pl.DataFrame(
+    ...     {
+    ...         "period": [datetime(2026, 2, d, tzinfo=z) for d in (2, 3)],
+    ...         "aht": [300.0, 520.0],
+    ...         "aht_expected": [305.0, 310.0],
+    ...         "aht_score": [-0.2, 6.1],
+    ...         "aht_anomaly": [False, True],
+    ...         "aht_effect": [None, "bad"],
+    ...     }
+    ... )
+    >>> trend_findings(f, "aht")
+    ['Average handle time: 1 unusual day; the largest on Tue 3 Feb: 8 min 40 s against an expected 5 min 10 s (worse).']
+    """
+    m = known_metric(metric)
+    by_t = by_columns(by)
+    flag, score = f"{metric}_anomaly", f"{metric}_score"
+    if flag not in frame.columns:
+        return []
+    df = frame
+    if start not in (None, ""):
+        lo = to_timestamp(start, _tz(frame))  # type: ignore[arg-type]
+        df = df.filter(pl.col("period") >= lo)
+    hits = df.filter(pl.col(flag).fill_null(False)).sort(
+        pl.col(score).abs(), descending=True, nulls_last=True
+    )
+    if hits.height == 0:
+        return []
+    grain = GRAIN_NAMES.get(every, every)
+    plural = grain if hits.height == 1 else grain + "s"
+    parts = []
+    for row in hits.head(max_items).iter_rows(named=True):
+        where = ", ".join(f"{b} {row[b]}" for b in by_t)
+        when = period_text(row["period"], every)
+        worse = {"bad": " (worse)", "good": " (better)"}.get(row.get(f"{metric}_effect") or "", "")
+        if m.kra == "volume":
+            worse = ""
+        parts.append(
+            f"{when}{' in ' + where if where else ''}: {format_value(row[metric], m.unit)} "
+            f"against an expected {format_value(row[f'{metric}_expected'], m.unit)}{worse}"
+        )
+    lead = f"{m.label}: {hits.height} unusual {plural}; the largest on "
+    return [lead + "; ".join(parts) + "."]
+
+
+def shift_findings(
+    frame: pl.DataFrame,
+    metric: str,
+    *,
+    by: Sequence[str] | str = (),
+    every: str = "1d",
+    max_items: int = 2,
+) -> list[str]:
+    """Sentences about lasting changes of level in a KPI series (not single unusual points).
+
+    Parameters
+    ----------
+    frame
+        A collected :func:`trend_frame` (or any frame with ``period``, ``by`` and the KPI).
+    every
+        The grain of ``period``; intraday and daily series have their daily or weekly pattern
+        removed before the search.
+
+    Notes
+    -----
+    The change points of :func:`kpi.trends.change_points` (exact PELT on the series, penalty
+    ``3 ln n`` in units of the noise variance, at least 3 periods per segment); the sentences
+    name the largest relative changes: ``mean after − mean before``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta
+    >>> from zoneinfo import ZoneInfo
+    >>> z = ZoneInfo("Europe/London")
+    >>> weeks = [datetime(2026, 1, 5, tzinfo=z) + timedelta(weeks=i) for i in range(12)]
+    >>> aht = [300.0, 302, 298, 301, 299, 300, 400, 401, 399, 402, 398, 400]
+    >>> shift_findings(pl.DataFrame({"period": weeks, "aht": aht}), "aht", every="1w")
+    ['Average handle time moved to a new level from the week of 16 Feb: 6 min 40 s on average, from 5 min 0 s before (worse).']
+    """
+    m = known_metric(metric)
+    by_t = by_columns(by)
+    found = _shifts(frame, metric, by_t, every)
+    if found is None or found[0].is_empty():
+        return []
+    points = found[0]
+    points = points.sort(pl.col("change_rel").abs(), descending=True, nulls_last=True)
+    out = []
+    for row in points.head(max_items).iter_rows(named=True):
+        where = " in " + ", ".join(f"{b} {row[b]}" for b in by_t) if by_t else ""
+        verdict = {True: " (better)", False: " (worse)"}.get(row.get("improved"), "")
+        if m.kra == "volume":  # more contacts is neither good nor bad news in itself
+            verdict = ""
+        out.append(
+            f"{m.label}{where} moved to a new level from {period_text(row['period'], every)}: "
+            f"{format_value(row['mean_after'], m.unit)} on average, from "
+            f"{format_value(row['mean_before'], m.unit)} before{verdict}."
+        )
+    return out
+
+
+def _tz(frame: pl.DataFrame) -> str:
+    dtype = frame.schema.get("period")
+    return getattr(dtype, "time_zone", None) or "UTC"
+
+
+def heatmap_frame(
+    data: Dataset | Mapping[str, Any] | str,
+    metric: str,
+    *,
+    start: str | date | datetime,
+    end: str | date | datetime,
+    every: str = "30m",
+    params: Mapping[str, Any] | None = None,
+    how: str = "auto",
+) -> pl.LazyFrame:
+    """A KPI by weekday and time of day over a date range, for :func:`kpi.charts.heatmap_chart`.
+
+    Parameters
+    ----------
+    start, end
+        First and last day (or periods, ``end`` inclusive).
+    every
+        Interval length (``15m``, ``30m``, ``1h``).
+    how
+        ``auto``: exact from summed measures for ratio and count KPIs (counts as an average
+        per day), else the mean of the interval values; ``mean`` or ``max`` of the interval
+        values.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``weekday`` (1 = Monday), ``interval`` (``HH:MM`` local time) and the KPI column.
+
+    Notes
+    -----
+    For a KPI whose measures are all sums, a cell is the KPI of the summed measures of every
+    interval at that weekday and time (``Σ numerator / Σ denominator``); a count is divided by
+    the number of such weekdays in the range (an average day). Other KPIs (maxima, medians,
+    sweeps) cannot be re-aggregated exactly, so the cell is the mean (or max) of the values
+    of its intervals.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> z = ZoneInfo("Europe/London")
+    >>> stamps = [datetime(2026, 1, 5, 9, 10, tzinfo=z), datetime(2026, 1, 12, 9, 20, tzinfo=z)]
+    >>> c = pl.DataFrame({"arrival_ts": stamps * 2, "outcome": ["answered"] * 4})
+    >>> heatmap_frame(
+    ...     {"contacts": c}, "contacts_answered", start="2026-01-05", end="2026-01-18"
+    ... ).collect().rows()
+    [(1, '09:00', 2.0)]
+    """
+    ds = Dataset.coerce(data)
+    if every not in ("15m", "30m", "1h"):
+        raise KpiError(f"a heatmap needs an intraday grain (15m, 30m, 1h), got {every!r}")
+    if how not in ("auto", "mean", "max"):
+        raise KpiError(f"bad how {how!r}; valid: auto, mean, max")
+    m = known_metric(metric)
+    r = evaluate(ds, metric, every=every, start=start, end=end, params=params)
+    build = m.build(r.params[metric])
+    lf = r.frame.with_columns(
+        pl.col("period").dt.weekday().cast(pl.Int64).alias("weekday"),
+        pl.col("period").dt.strftime("%H:%M").alias("interval"),
+    )
+    keys = ["weekday", "interval"]
+    exact = how == "auto" and all(x.kind == "sum" for x in build.measures) and not r.notes
+    if exact:
+        out = lf.group_by(keys).agg(pl.col(x.name).sum() for x in build.measures)
+        value = build.value_expr()
+        if build.denominator is None:  # a count: an average day of each weekday
+            out = out.join(_days_per_weekday(ds.tz, start, end), on="weekday", how="left")
+            value = value / pl.col("_days")
+        out = out.with_columns(value.alias(metric))
+    else:
+        agg = pl.col(metric).max() if how == "max" else pl.col(metric).mean()
+        out = lf.group_by(keys).agg(agg)
+    return out.select(*keys, metric).sort(keys)
+
+
+def _days_per_weekday(
+    tz: str, start: str | date | datetime, end: str | date | datetime
+) -> pl.LazyFrame:
+    """``weekday`` (1 = Monday) and ``_days``: how many of each weekday the range holds."""
+    lo = bound(start, tz)
+    hi = bound(end, tz, end=True)
+    assert lo is not None
+    assert hi is not None
+    days = pl.date_range(lo.date(), hi.date() - timedelta(days=1), "1d", eager=True)
+    return (
+        pl.DataFrame({"d": days})
+        .group_by(pl.col("d").dt.weekday().cast(pl.Int64).alias("weekday"))
+        .agg(pl.len().alias("_days"))
+        .lazy()
+    )
