@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -18,6 +19,7 @@ from kpi.trends._series import (
     _build,
     _duration,
     _out,
+    _Series,
     _series,
     _shifted,
     _sign,
@@ -159,6 +161,69 @@ def anomalies(
     on the √ scale, and with only three scored points σ comes from that reference, floored
     at ½: ``z = (√160.375 − √101.875) / 0.5 ≈ 5.4 > 3.5``.
     """
+    n_season, unit = _check_options(method, season, lookback, min_history, threshold, min_scale)
+    s = _series(frame, metric, by, params, func="anomalies")
+    by_l = list(s.by)
+    keys = [*by_l, "period"]
+    scale = _scale_of(s, metric)
+    base = s.lf.cache()  # the series, read for the points and for their references
+    ref = _references(base, metric, scale, keys, n_season, unit, lookback)
+    noise, sampling = _sampling_noise(scale)
+    ok = (pl.col("_n").fill_null(0) >= min_history) & pl.col("_y").is_not_null()
+    lf = (
+        base.with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
+        .join(ref, on=[*by_l, "_pk"], how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(scale.fwd(pl.col(metric).cast(pl.Float64)).alias("_y"))
+        .with_columns(noise.alias("_b"))
+        .with_columns(_standardised(ok).alias("_u"))
+        .with_columns(_pooled_spread(by_l))
+        .with_columns(_sigma(scale, min_scale, sampling=sampling).alias("_sigma"))
+        .with_columns(_score_columns(metric, scale, ok, threshold))
+        .with_columns((pl.col(f"{metric}_score").abs() > threshold).alias(f"{metric}_anomaly"))
+        .with_columns(_effect(metric).alias(f"{metric}_effect"))
+        .drop(*_WORK_COLUMNS)
+        .sort(keys, nulls_last=True, maintain_order=True)
+    )
+    text = _method_text(
+        metric,
+        scale,
+        lookback=lookback,
+        season=season,
+        min_history=min_history,
+        threshold=threshold,
+        sampling=sampling,
+    )
+    return _out(s, lf, {f"{metric}_anomaly": text})
+
+
+# ---- the steps of anomalies() ------------------------------------------------------------
+
+#: Working columns of :func:`anomalies`, dropped from its output.
+_WORK_COLUMNS = (
+    "_pk",
+    "_m",
+    "_mad",
+    "_meanad",
+    "_n",
+    "_y",
+    "_b",
+    "_u",
+    "_pool_n",
+    "_s",
+    "_su",
+    "_sigma",
+)
+
+
+def _check_options(
+    method: str,
+    season: str,
+    lookback: int,
+    min_history: int,
+    threshold: float,
+    min_scale: float | None,
+) -> tuple[int, str]:
+    """Validate the options of :func:`anomalies`; the season as (number, unit)."""
     if method not in ANOMALY_METHODS:
         raise KpiError(f"unknown anomaly method {method!r}; valid: {', '.join(ANOMALY_METHODS)}")
     n_season, unit = _duration(season, arg="season")
@@ -170,12 +235,39 @@ def anomalies(
         raise KpiError(f"bad threshold {threshold!r}: must be > 0")
     if min_scale is not None and not min_scale >= 0:
         raise KpiError(f"bad min_scale {min_scale!r}: must be >= 0")
-    s = _series(frame, metric, by, params, func="anomalies")
-    by_l = list(s.by)
-    keys = [*by_l, "period"]
+    return n_season, unit
+
+
+@dataclass(frozen=True)
+class _Scale:
+    """How a KPI is scored: a count (√ scale), a duration (log scale) or as it is, and the
+    denominator column that sets its sampling noise (``None`` when not in the frame)."""
+
+    unit: str | None
+    is_count: bool
+    is_duration: bool
+    den: str | None
+
+    def fwd(self, e: pl.Expr) -> pl.Expr:
+        """The scoring scale: √(x + 3/8) for counts, ln(1 + x) for durations."""
+        if self.is_count:
+            return (e.clip(lower_bound=0.0) + 0.375).sqrt()
+        if self.is_duration:
+            return e.clip(lower_bound=0.0).log1p()
+        return e
+
+    def back(self, e: pl.Expr) -> pl.Expr:
+        """From the scoring scale back to the KPI's unit (never below 0 for counts, times)."""
+        if self.is_count:
+            return (e.clip(lower_bound=0.0) ** 2 - 0.375).clip(lower_bound=0.0)
+        if self.is_duration:
+            return (e.exp() - 1).clip(lower_bound=0.0)
+        return e
+
+
+def _scale_of(s: _Series, metric: str) -> _Scale:
     b = _build(s, metric)
-    kpi_unit = METRICS[metric].unit if metric in METRICS else None
-    is_count = b is not None and b.denominator is None and kpi_unit == "count"
+    unit = METRICS[metric].unit if metric in METRICS else None
     den = (
         b.denominator.name
         if b is not None
@@ -184,28 +276,29 @@ def anomalies(
         and b.denominator.name in s.names
         else None
     )
-    is_duration = kpi_unit in _DURATION_UNITS
+    return _Scale(
+        unit=unit,
+        is_count=b is not None and b.denominator is None and unit == "count",
+        is_duration=unit in _DURATION_UNITS,
+        den=den,
+    )
 
-    def fwd(e: pl.Expr) -> pl.Expr:
-        """The scoring scale: √(x + 3/8) for counts, ln(1 + x) for durations."""
-        if is_count:
-            return (e.clip(lower_bound=0.0) + 0.375).sqrt()
-        if is_duration:
-            return e.clip(lower_bound=0.0).log1p()
-        return e
 
-    def back(e: pl.Expr) -> pl.Expr:
-        """From the scoring scale back to the KPI's unit (never below 0 for counts, times)."""
-        if is_count:
-            return (e.clip(lower_bound=0.0) ** 2 - 0.375).clip(lower_bound=0.0)
-        if is_duration:
-            return (e.exp() - 1).clip(lower_bound=0.0)
-        return e
-
+def _references(
+    base: pl.LazyFrame,
+    metric: str,
+    scale: _Scale,
+    keys: list[str],
+    n_season: int,
+    unit: str,
+    lookback: int,
+) -> pl.LazyFrame:
+    """Per group and point (``_pk``: the stamp in µs): the expected value ``_m`` on the scoring
+    scale, the MAD ``_mad`` and mean absolute deviation ``_meanad`` of the reference values
+    and their number ``_n``."""
+    by_l = keys[:-1]
     raw = pl.col(metric).cast(pl.Float64)
-    y_expr = fwd(raw)
-    base = s.lf.cache()  # the series, read for the points and for their references
-    point = base.select(*keys, y_expr.alias("_ref"), raw.alias("_raw"))
+    point = base.select(*keys, scale.fwd(raw).alias("_ref"), raw.alias("_raw"))
     refs = pl.concat(
         [_shifted(point, k * n_season, unit) for k in range(1, lookback + 1)],
         how="vertical",
@@ -223,39 +316,60 @@ def anomalies(
     )
     dev = (pl.col("_l") - pl.col("_c")).list.eval(pl.element().abs())
     raw_median = pl.col("_lr").list.median()
-    ref = lists.with_columns(dev.alias("_d")).select(
+    return lists.with_columns(dev.alias("_d")).select(
         *kk,
         # the expected value is the median in the KPI's unit, on the scoring scale (the
         # same as the median on that scale for an odd number of values)
-        fwd(raw_median).alias("_m"),
+        scale.fwd(raw_median).alias("_m"),
         pl.col("_d").list.median().alias("_mad"),
         pl.col("_d").list.mean().alias("_meanad"),
         pl.col("_l").list.len().cast(pl.UInt32).alias("_n"),
     )
-    m = pl.col("_m")
-    y = pl.col("_y")
-    # b: the sampling noise of one point in the scoring unit; the pooled spread is a multiple
-    # of it (for counts and fractions never less than 1: the known sampling noise)
-    sampling = False
-    if is_count:
-        b_expr: pl.Expr = pl.lit(0.5)  # Poisson noise on the √ scale
-        sampling = True
-    elif den is not None:
-        n_den = pl.col(den).cast(pl.Float64)
-        if kpi_unit == "ratio":
-            p_adj = (m * n_den + 1) / (n_den + 2)
-            b_expr = pl.when(n_den > 0).then((p_adj * (1 - p_adj) / n_den).sqrt())
-            sampling = True
-        else:
-            b_expr = pl.when(n_den > 0).then(1 / n_den.sqrt())
-    else:
-        b_expr = pl.lit(1.0)
-    ok = (pl.col("_n").fill_null(0) >= min_history) & y.is_not_null()
+
+
+def _sampling_noise(scale: _Scale) -> tuple[pl.Expr, bool]:
+    """b: the sampling noise of one point in the scoring unit, and whether it is a floor.
+
+    The pooled spread is a multiple of it (for counts and fractions never less than 1: the
+    known sampling noise).
+    """
+    if scale.is_count:
+        return pl.lit(0.5), True  # Poisson noise on the √ scale
+    if scale.den is not None:
+        n_den = pl.col(scale.den).cast(pl.Float64)
+        if scale.unit == "ratio":
+            p_adj = (pl.col("_m") * n_den + 1) / (n_den + 2)
+            return pl.when(n_den > 0).then((p_adj * (1 - p_adj) / n_den).sqrt()), True
+        return pl.when(n_den > 0).then(1 / n_den.sqrt()), False
+    return pl.lit(1.0), False
+
+
+def _standardised(ok: pl.Expr) -> pl.Expr:
+    """``u = (y − m) / b``, for the points that say something of the spread."""
+    y, m = pl.col("_y"), pl.col("_m")
+    # points equal to their expected value say nothing of the spread (a bounded KPI at its
+    # bound, a quiet interval with no calls): left out of the pool
+    return pl.when(ok & (pl.col("_b") > 0) & (y != m)).then((y - m) / pl.col("_b")).otherwise(None)
+
+
+def _pooled_spread(by: list[str]) -> list[pl.Expr]:
+    """The standardised deviations ``_u`` pooled per group: their number ``_pool_n``, median
+    ``_s`` and mean ``_su`` of ``|u|``."""
+    u = pl.col("_u")
 
     def per_group(e: pl.Expr) -> pl.Expr:
-        return e.over(by_l) if by_l else e
+        return e.over(by) if by else e
 
-    u = pl.col("_u")
+    return [
+        per_group(u.count()).alias("_pool_n"),
+        per_group(u.abs().median()).alias("_s"),
+        per_group(u.abs().mean()).alias("_su"),
+    ]
+
+
+def _sigma(scale: _Scale, min_scale: float | None, *, sampling: bool) -> pl.Expr:
+    """σ of each point: pooled over the group when it has enough points, else local."""
+    m = pl.col("_m")
     phi = pl.when(pl.col("_s") > 0).then(_MAD_TO_SIGMA * pl.col("_s"))
     phi = phi.otherwise(_MEANAD_TO_SIGMA * pl.col("_su"))
     if sampling:
@@ -271,94 +385,74 @@ def anomalies(
     if min_scale is not None:
         # in the KPI's unit: σ_y ≈ σ_x / (2 √(x + 3/8)) for counts, σ_x / (1 + x) for times
         ms = pl.lit(float(min_scale))
-        floors.append(ms / (2 * m) if is_count else ms / m.exp() if is_duration else ms)
-    sigma = pl.max_horizontal(
+        floors.append(
+            ms / (2 * m) if scale.is_count else ms / m.exp() if scale.is_duration else ms
+        )
+    return pl.max_horizontal(
         pl.when(pl.col("_pool_n") >= _POOL_MIN).then(phi * pl.col("_b")).otherwise(local),
         *floors,
     )
+
+
+def _score_columns(metric: str, scale: _Scale, ok: pl.Expr, threshold: float) -> list[pl.Expr]:
+    """Expected value and band in the KPI's unit, the score and the history count."""
+    y, m, sigma = pl.col("_y"), pl.col("_m"), pl.col("_sigma")
     score = (
         pl.when(~ok)
         .then(None)
-        .when(pl.col("_sigma") > 0)
-        .then((y - m) / pl.col("_sigma"))
+        .when(sigma > 0)
+        .then((y - m) / sigma)
         .when(y == m)
         .then(0.0)
         .otherwise((y - m).sign() * math.inf)
     )
+    band = pl.lit(threshold) * sigma
+    return [
+        pl.when(ok).then(scale.back(m)).otherwise(None).alias(f"{metric}_expected"),
+        pl.when(ok).then(scale.back(m - band)).otherwise(None).alias(f"{metric}_lower"),
+        pl.when(ok).then(scale.back(m + band)).otherwise(None).alias(f"{metric}_upper"),
+        score.alias(f"{metric}_score"),
+        pl.col("_n").fill_null(0).alias(f"{metric}_history_n"),
+    ]
+
+
+def _effect(metric: str) -> pl.Expr:
+    """``good`` or ``bad`` for a flagged point, given the KPI's direction; else null."""
     sign = _sign(metric)
-    flag = pl.col(f"{metric}_score").abs() > threshold
-    effect = (
-        pl.when(flag & pl.lit(sign is not None))
-        .then(
-            pl.when(pl.col(f"{metric}_score") * (sign or 1.0) > 0)
-            .then(pl.lit("good"))
-            .otherwise(pl.lit("bad"))
-        )
+    score = pl.col(f"{metric}_score")
+    return (
+        pl.when(pl.col(f"{metric}_anomaly") & pl.lit(sign is not None))
+        .then(pl.when(score * (sign or 1.0) > 0).then(pl.lit("good")).otherwise(pl.lit("bad")))
         .otherwise(None)
     )
-    band = pl.lit(threshold) * pl.col("_sigma")
-    lo_y, hi_y = m - band, m + band
 
-    lf = (
-        base.with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
-        .join(ref, on=kk, how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(y_expr.alias("_y"))
-        .with_columns(b_expr.alias("_b"))
-        .with_columns(
-            # points equal to their expected value say nothing of the spread (a bounded KPI
-            # at its bound, a quiet interval with no calls): left out of the pool
-            pl.when(ok & (pl.col("_b") > 0) & (y != m))
-            .then((y - m) / pl.col("_b"))
-            .otherwise(None)
-            .alias("_u")
-        )
-        .with_columns(
-            per_group(u.count()).alias("_pool_n"),
-            per_group(u.abs().median()).alias("_s"),
-            per_group(u.abs().mean()).alias("_su"),
-        )
-        .with_columns(sigma.alias("_sigma"))
-        .with_columns(
-            pl.when(ok).then(back(m)).otherwise(None).alias(f"{metric}_expected"),
-            pl.when(ok).then(back(lo_y)).otherwise(None).alias(f"{metric}_lower"),
-            pl.when(ok).then(back(hi_y)).otherwise(None).alias(f"{metric}_upper"),
-            score.alias(f"{metric}_score"),
-            pl.col("_n").fill_null(0).alias(f"{metric}_history_n"),
-        )
-        .with_columns(flag.alias(f"{metric}_anomaly"))
-        .with_columns(effect.alias(f"{metric}_effect"))
-        .drop(
-            "_pk",
-            "_m",
-            "_mad",
-            "_meanad",
-            "_n",
-            "_y",
-            "_b",
-            "_u",
-            "_pool_n",
-            "_s",
-            "_su",
-            "_sigma",
-        )
-        .sort(keys, nulls_last=True, maintain_order=True)
-    )
+
+def _method_text(
+    metric: str,
+    scale: _Scale,
+    *,
+    lookback: int,
+    season: str,
+    min_history: int,
+    threshold: float,
+    sampling: bool,
+) -> str:
     scale_text = (
         "on the √(x + 3/8) scale, at least Poisson noise"
-        if is_count
+        if scale.is_count
         else "on the ln(1 + x) scale"
-        if is_duration
+        if scale.is_duration
         else "at least binomial noise"
         if sampling
         else ""
     )
+    den = scale.den
     weight_text = ", ".join(
         t for t in (scale_text, f"scaled by 1/√{den}" if den and not sampling else "") if t
     )
-    text = (
+    return (
         f"robust z-score of {metric} against the median of the same point in the previous "
         f"{lookback} × {season} (at least {min_history} values), spread pooled over the "
         f"group{' (' + weight_text + ')' if weight_text else ''}; anomaly when "
         f"|z| > {threshold:g}"
     )
-    return _out(s, lf, {f"{metric}_anomaly": text})
