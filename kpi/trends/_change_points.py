@@ -12,8 +12,8 @@ import polars as pl
 
 from kpi.compute import Result
 from kpi.errors import KpiError
-from kpi.metrics import METRICS
-from kpi.trends._series import _MAD_TO_SIGMA, Trend, _build, _out, _series, _sign
+from kpi.metrics import METRICS, Build
+from kpi.trends._series import _MAD_TO_SIGMA, Trend, _build, _out, _Series, _series, _sign
 
 __all__ = ["change_points"]
 
@@ -232,6 +232,63 @@ def change_points(
     │ 01-06  ┆ 300.0       ┆ 360.0      ┆ false    │
     └────────┴─────────────┴────────────┴──────────┘
     """
+    _check_options(penalty, min_size, season)
+    s = _series(frame, metric, by, params, func="change_points")
+    by_l = list(s.by)
+    build = _build(s, metric)
+    # segment levels of a ratio KPI come from its summed measures when they are in the frame
+    exact = (
+        build is not None
+        and build.denominator is not None
+        and all(m.kind == "sum" and m.name in s.names for m in build.measures)
+    )
+    level_build = build if exact else None
+    meas = [m.name for m in level_build.measures] if level_build is not None else []
+    df = _searched_series(s, metric, build, meas, season)
+    schema = df.schema
+    sign = _sign(metric)
+    cps: list[dict[str, Any]] = []
+    segs: list[dict[str, Any]] = []
+    groups = df.partition_by(by_l, maintain_order=True, as_dict=True) if by_l else {(): df}
+    for gkey, g in groups.items():
+        if g.height == 0:
+            continue
+        gvals = dict(zip(by_l, gkey, strict=True))
+        bkps = _segment(g["_y"].to_numpy(), _penalty(penalty, g.height), min_size)
+        edges = [0, *bkps, g.height]
+        means = _levels(g, edges, level_build, meas)
+        segs += _segment_rows(g, gvals, edges, means)
+        cps += _change_rows(g, gvals, bkps, means, sign)
+    dims = {c: schema[c] for c in by_l}
+    cp_schema = {
+        **dims,
+        "period": schema["period"],
+        "mean_before": pl.Float64,
+        "mean_after": pl.Float64,
+        "change": pl.Float64,
+        "change_rel": pl.Float64,
+        "improved": pl.Boolean,
+    }
+    seg_schema = {
+        **dims,
+        "first_period": schema["period"],
+        "last_period": schema["period"],
+        "n_periods": pl.Int64,
+        "mean": pl.Float64,
+    }
+    text = _method_text(metric, build, penalty, min_size, season, exact=exact)
+    return _out(
+        s,
+        pl.DataFrame(cps, schema=cp_schema).lazy(),
+        {"change_points": text},
+        segments=pl.DataFrame(segs, schema=seg_schema).lazy(),
+    )
+
+
+# ---- the steps of change_points() ----------------------------------------------------------
+
+
+def _check_options(penalty: str | float, min_size: int, season: str | None) -> None:
     if isinstance(penalty, str):
         if penalty not in _PENALTIES:
             raise KpiError(
@@ -243,16 +300,21 @@ def change_points(
         raise KpiError(f"bad min_size {min_size!r}: must be a whole number >= 1")
     if season is not None and season not in _SEASON_KEYS:
         raise KpiError(f"bad season {season!r}; valid: {', '.join(_SEASON_KEYS)} or None")
-    s = _series(frame, metric, by, params, func="change_points")
+
+
+def _penalty(penalty: str | float, n: int) -> float:
+    """The penalty of one change point for a series of ``n`` values, in units of σ²."""
+    if not isinstance(penalty, str):
+        return float(penalty)
+    return (2.0 if penalty == "bic" else 3.0) * math.log(max(n, 2))
+
+
+def _searched_series(
+    s: _Series, metric: str, build: Build | None, meas: list[str], season: str | None
+) -> pl.DataFrame:
+    """The non-null values ``_x`` sorted by group and period, the searched values ``_y``
+    (``_x`` without its median ``season`` profile, if any) and the measure columns ``meas``."""
     by_l = list(s.by)
-    build = _build(s, metric)
-    # segment levels of a ratio KPI come from its summed measures when they are in the frame
-    exact = (
-        build is not None
-        and build.denominator is not None
-        and all(m.kind == "sum" and m.name in s.names for m in build.measures)
-    )
-    meas = [m.name for m in build.measures] if exact and build is not None else []
     x = pl.col(metric).cast(pl.Float64)
     lf = s.lf.select(
         *by_l, "period", x.alias("_x"), *[pl.col(c).cast(pl.Float64) for c in meas]
@@ -272,79 +334,76 @@ def change_points(
         lf = lf.with_columns(key.alias("_key")).with_columns((v - prof).alias("_y"))
     else:
         lf = lf.with_columns(pl.col("_x").alias("_y"))
-    df = (
+    return (
         lf.select(*by_l, "period", "_x", "_y", *meas)
         .sort([*by_l, "period"], nulls_last=True)
         .collect()
     )
-    schema = df.schema
-    sign = _sign(metric)
-    cps: list[dict[str, Any]] = []
-    segs: list[dict[str, Any]] = []
-    groups = df.partition_by(by_l, maintain_order=True, as_dict=True) if by_l else {(): df}
-    for gkey, g in groups.items():
-        if g.height == 0:
-            continue
-        gvals = dict(zip(by_l, gkey, strict=True))
-        raw = g["_x"].to_numpy()
-        y = g["_y"].to_numpy()
-        periods = g["period"].to_list()
-        n = len(y)
-        pen = (
-            float(penalty)
-            if not isinstance(penalty, str)
-            else (2.0 if penalty == "bic" else 3.0) * math.log(max(n, 2))
-        )
-        bkps = _segment(y, pen, min_size)
-        edges = [0, *bkps, n]
-        if exact and build is not None:
-            sums = {
-                c: [float(g[c][a:b].sum()) for a, b in itertools.pairwise(edges)] for c in meas
+
+
+def _levels(
+    g: pl.DataFrame, edges: list[int], build: Build | None, meas: list[str]
+) -> list[float | None]:
+    """The level of each segment: the KPI on the segment sums of its measures (``build``
+    given), else the mean of the values."""
+    if build is not None:
+        sums = {c: [float(g[c][a:b].sum()) for a, b in itertools.pairwise(edges)] for c in meas}
+        return pl.DataFrame(sums).select(build.value_expr().alias("v"))["v"].to_list()
+    raw = g["_x"].to_numpy()
+    return [float(raw[a:b].mean()) for a, b in itertools.pairwise(edges)]
+
+
+def _segment_rows(
+    g: pl.DataFrame, gvals: dict[str, Any], edges: list[int], means: list[float | None]
+) -> list[dict[str, Any]]:
+    periods = g["period"].to_list()
+    return [
+        {
+            **gvals,
+            "first_period": periods[a],
+            "last_period": periods[b - 1],
+            "n_periods": b - a,
+            "mean": mu,
+        }
+        for (a, b), mu in zip(itertools.pairwise(edges), means, strict=True)
+    ]
+
+
+def _change_rows(
+    g: pl.DataFrame,
+    gvals: dict[str, Any],
+    bkps: list[int],
+    means: list[float | None],
+    sign: float | None,
+) -> list[dict[str, Any]]:
+    periods = g["period"].to_list()
+    rows = []
+    for i, cp in enumerate(bkps):
+        before, after = means[i], means[i + 1]
+        diff = None if before is None or after is None else after - before
+        rows.append(
+            {
+                **gvals,
+                "period": periods[cp],
+                "mean_before": before,
+                "mean_after": after,
+                "change": diff,
+                "change_rel": diff / abs(before) if diff is not None and before else None,
+                "improved": None if sign is None or diff is None else diff * sign > 0,
             }
-            means = pl.DataFrame(sums).select(build.value_expr().alias("v"))["v"].to_list()
-        else:
-            means = [float(raw[a:b].mean()) for a, b in itertools.pairwise(edges)]
-        for (a, b_), mu in zip(itertools.pairwise(edges), means, strict=True):
-            segs.append(
-                {
-                    **gvals,
-                    "first_period": periods[a],
-                    "last_period": periods[b_ - 1],
-                    "n_periods": b_ - a,
-                    "mean": mu,
-                }
-            )
-        for i, cp in enumerate(bkps):
-            before, after = means[i], means[i + 1]
-            diff = None if before is None or after is None else after - before
-            cps.append(
-                {
-                    **gvals,
-                    "period": periods[cp],
-                    "mean_before": before,
-                    "mean_after": after,
-                    "change": diff,
-                    "change_rel": diff / abs(before) if diff is not None and before else None,
-                    "improved": None if sign is None or diff is None else diff * sign > 0,
-                }
-            )
-    dims = {c: schema[c] for c in by_l}
-    cp_schema = {
-        **dims,
-        "period": schema["period"],
-        "mean_before": pl.Float64,
-        "mean_after": pl.Float64,
-        "change": pl.Float64,
-        "change_rel": pl.Float64,
-        "improved": pl.Boolean,
-    }
-    seg_schema = {
-        **dims,
-        "first_period": schema["period"],
-        "last_period": schema["period"],
-        "n_periods": pl.Int64,
-        "mean": pl.Float64,
-    }
+        )
+    return rows
+
+
+def _method_text(
+    metric: str,
+    build: Build | None,
+    penalty: str | float,
+    min_size: int,
+    season: str | None,
+    *,
+    exact: bool,
+) -> str:
     pen_text = (
         f"{penalty:g}"
         if not isinstance(penalty, str)
@@ -357,15 +416,9 @@ def change_points(
         if exact
         else f"the mean of {metric} over each segment"
     )
-    text = (
+    return (
         f"exact PELT on the mean of {metric}, penalty {pen_text} × σ² (σ: long-run noise "
         f"scale within segments), segments of at least {min_size} periods"
         + (f", after removing the median {season} profile" if season else "")
         + f"; levels before and after: {level}"
-    )
-    return _out(
-        s,
-        pl.DataFrame(cps, schema=cp_schema).lazy(),
-        {"change_points": text},
-        segments=pl.DataFrame(segs, schema=seg_schema).lazy(),
     )
