@@ -200,7 +200,7 @@ def cases(n: int) -> list[Case]:
 
 def score(case: Case, result, *, k: int = 3) -> dict:
     # the whole population ({}: "everything moved", e.g. the shorter month) is not a segment
-    segs = [s["dims"] for s in result.segments if s.get("dims")]
+    segs = [s.dims for s in result.segments if s.dims]
     top = segs[:k]
     hit_first = bool(segs) and segs[0] == case.cause
     tp = sum(1 for s in top if s == case.cause)
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         res = explain(ds, case.metric, baseline="2026-01", current="2026-02", dims=tuple(DIMS))
         dt = time.perf_counter() - t
         sc = score(case, res)
-        got = next((s["dims"] for s in res.segments if s.get("dims")), None)
+        got = next((s.dims for s in res.segments if s.dims), None)
         rows.append({"case": case.name, "cause": case.cause, "got": got, "seconds": dt, **sc})
         print(
             f"[{i}/{args.cases}] {case.name}: cause {case.cause} -> {got} ({dt:.2f} s)",
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": min(timings),
             "cpu": min(cpu),
             "load": os.getloadavg()[0],
-            "top": next((s["dims"] for s in res.segments if s.get("dims")), None),
+            "top": next((s.dims for s in res.segments if s.dims), None),
             "truth": {"team": "t0", "queue": "q1"},
         }
         print(f"10M explanation: {big}", file=sys.stderr)

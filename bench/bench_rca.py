@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import rca_generators as gen  # noqa: E402
 
 from kpi import rca  # noqa: E402
+from kpi.rca._leaves import _shift_share, _Totals  # noqa: E402
 
 B0_DIR = ROOT.parent / "shared" / "datasets" / "rca_b0_dev"
 
@@ -180,19 +181,19 @@ def _ratio_share_of(table: pl.DataFrame, causes: list[dict[str, str]]) -> float 
         ]
     )
     sub = t.filter(mask)
-    seg = rca._Totals(
+    seg = _Totals(
         float(sub["num_b"].sum()),
         float(sub["num_c"].sum()),
         float(sub["den_b"].sum()),
         float(sub["den_c"].sum()),
     )
-    tot = rca._Totals(
+    tot = _Totals(
         float(t["num_b"].sum()),
         float(t["num_c"].sum()),
         float(t["den_b"].sum()),
         float(t["den_c"].sum()),
     )
-    return (rca._shift_share(seg, tot, 1.0)["contribution"] or 0.0) / total
+    return (_shift_share(seg, tot, 1.0)["contribution"] or 0.0) / total
 
 
 def run_b0(path: Path, log: Callable[[str], None]) -> list[Score]:

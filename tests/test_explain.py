@@ -10,7 +10,17 @@ import pytest
 
 from kpi import KpiError
 from kpi.data import Dataset
-from kpi.explain import Explanation, drivers, explain, format_value, narrative, rows
+from kpi.explain import (
+    SEGMENT_SCHEMA,
+    Explanation,
+    Segment,
+    drivers,
+    explain,
+    format_value,
+    narrative,
+    rows,
+    segments_frame,
+)
 from kpi.schema import conform
 
 TZ = "UTC"
@@ -263,11 +273,41 @@ def test_sample_names_the_scenario_causes_first(samples_dir):
     scenario = json.loads((samples_dir / "scenario.json").read_text())
     truth = scenario["metrics"]["contacts_handled"]["responsible"]
     e = explain(str(samples_dir), "contacts_handled", baseline="2026-01", current="2026-02")
-    first = next(s["dims"] for s in e.segments if s.get("dims"))
+    first = next(s.dims for s in e.segments if s.dims)
     assert first in truth
     assert first == {"team": "North"}
     inner = {d["name"]: d for d in e.segment_drivers["drivers"]}
     assert (inner["agents"]["baseline"], inner["agents"]["current"]) == (27, 12)  # 15 leavers
     aht = explain(str(samples_dir), "aht", baseline="2026-01", current="2026-02")
-    assert next(s["dims"] for s in aht.segments if s.get("dims")) == {"topic": "price_change"}
+    assert next(s.dims for s in aht.segments if s.dims) == {"topic": "price_change"}
     assert sum(d.contribution for d in e.drivers) == pytest.approx(e.change["absolute"])
+
+
+def test_segments_stay_typed_until_printed(samples_dir):
+    """Segments are frozen Segment objects; their JSON form and frame are derived at the edge."""
+    import dataclasses
+
+    e = explain(str(samples_dir), "contacts_handled", baseline="2026-01", current="2026-02")
+    seg = e.segments[0]
+    assert isinstance(seg, Segment)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seg.share = 0.0  # type: ignore[misc]
+    # February is shorter: the search compared the current month with the baseline's pace
+    assert seg.pace == pytest.approx(28 / 31)
+    assert seg.expected == pytest.approx(seg.baseline * seg.pace)
+    d = e.to_dict()["segments"][0]
+    assert list(d) == [
+        "dims", "kind", "baseline", "current", "contribution", "share",
+        "confidence", "selected", "evidence", "expected",
+    ]  # fmt: skip
+    assert seg["dims"] == seg.get("dims") == d["dims"] == {"team": "North"}
+    frame = segments_frame(e)
+    assert frame.schema == pl.Schema(SEGMENT_SCHEMA)
+    assert frame.row(0)[:3] == (1, "team North", "additive")
+    assert segments_frame([]).height == 0
+
+
+def test_segment_of_a_ratio_has_mix_and_rate():
+    s = Segment({}, "rate", 0.7, 0.1, -0.3, 0.9, mix=0.01, rate=-0.31, confidence=0.9)
+    assert [k for k in s.to_dict() if k in ("mix", "rate", "expected")] == ["mix", "rate"]
+    assert s.label() == "all"

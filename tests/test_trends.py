@@ -19,13 +19,13 @@ from kpi import KpiError, compute, evaluate
 from kpi.targets import TargetSet
 from kpi.trends import (
     Trend,
-    _pelt,
     anomalies,
     attach_events,
     change,
     change_points,
     rolling,
 )
+from kpi.trends._change_points import _pelt
 
 TZ = "Europe/London"
 Z = ZoneInfo(TZ)

@@ -1,0 +1,204 @@
+"""Segments: the leaf table of a KPI per dimension combination, searched by :mod:`kpi.rca`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+
+from kpi.compute import evaluate
+from kpi.data import Dataset
+from kpi.explain._model import Segment
+from kpi.metrics import Metric
+from kpi.periods import Period
+
+__all__ = ["KEEP_VALUES", "MAX_LEAVES"]
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _leaves(
+    ds: Dataset,
+    metric: Metric,
+    params: Mapping[str, Any],
+    p0: Period,
+    p1: Period,
+    dims: Sequence[str],
+    *,
+    lazy: bool = False,
+) -> pl.DataFrame | pl.LazyFrame | None:
+    """One row per combination of ``dims`` with the KPI's measures in both periods (``__b``, ``__c``)."""
+    build = metric.build(params)
+    tables = {t for x in build.measures for t in x.source_tables if t in ds}
+    if not all(d in ds[t].collect_schema().names() for t in tables for d in dims):
+        return None
+    cols = [build.numerator.name] + (
+        [build.denominator.name] if build.denominator is not None else []
+    )
+    parts = []
+    for tag, p in (("b", p0), ("c", p1)):
+        r = evaluate(
+            ds,
+            metric.id,
+            by=list(dims),
+            start=p.start,
+            end=p.end - _ONE_DAY,
+            params={metric.id: dict(params)},
+            measures=True,
+        )
+        parts.append(
+            r.frame.select(*dims, *[pl.col(c).cast(pl.Float64) for c in cols]).with_columns(
+                pl.lit(tag).alias("_tag")
+            )
+        )
+    # one group-by over both periods (cheaper than a full join on many string keys)
+    leaves = (
+        pl.concat(parts)
+        .with_columns(pl.col(list(dims)).cast(pl.String).fill_null("(none)"))
+        .group_by(list(dims))
+        .agg(
+            *[
+                pl.col(c).filter(pl.col("_tag") == tag).sum().alias(f"{c}__{tag}")
+                for tag in ("b", "c")
+                for c in cols
+            ]
+        )
+    )
+    return leaves if lazy else leaves.collect()
+
+
+MAX_LEAVES = 40_000
+KEEP_VALUES = 12
+
+
+def _coarse_values(
+    ds: Dataset,
+    metric: Metric,
+    params: Mapping[str, Any],
+    p0: Period,
+    p1: Period,
+    dims: Sequence[str],
+    num: str,
+    den: str | None,
+    pace: float,
+) -> dict[str, list[str]]:
+    """Coarse-to-fine pre-filter when the dimensions have very many combinations.
+
+    When the product of the dimensions' value counts exceeds :data:`MAX_LEAVES`, each
+    dimension with more than :data:`KEEP_VALUES` values keeps the values whose own change
+    deviates most (``|current − pace × baseline|`` for counts; ``|mix| + |rate|`` for ratios,
+    from :func:`kpi.rca.segments`) and the rest merge into ``(other)``. A cause hidden in a
+    combination still shows in the one-dimensional change of its values, so it survives, and
+    the search runs on at most a few tens of thousands of leaves instead of millions.
+    """
+    from kpi import rca
+
+    build = metric.build(params)
+    table = next(t for x in build.measures for t in x.source_tables if t in ds)
+    counts = ds[table].select(pl.col(list(dims)).n_unique()).collect().row(0, named=True)
+    if math.prod(counts.values()) <= MAX_LEAVES:
+        return {}
+    keep: dict[str, list[str]] = {}
+    big = [d for d in dims if counts[d] > KEEP_VALUES]
+    plans = {d: _leaves(ds, metric, params, p0, p1, [d], lazy=True) for d in big}
+    plans = {d: lf for d, lf in plans.items() if lf is not None}
+    # the one-dimensional tables in one go: polars runs them in parallel
+    for dim, one in zip(plans, pl.collect_all(list(plans.values())), strict=True):
+        one = one.with_columns((pl.col(f"{num}__b") * pace).alias(f"{num}__b"))
+        seg = rca.segments(
+            one,
+            dims=[dim],
+            baseline=f"{num}__b",
+            current=f"{num}__c",
+            ratio=(f"{den}__b", f"{den}__c") if den else None,
+            max_order=1,
+        ).collect()
+        score = (
+            pl.col("mix").fill_null(0).abs() + pl.col("rate").fill_null(0).abs()
+            if den
+            else pl.col("contribution").abs()
+        )
+        keep[dim] = seg.sort(score, descending=True).head(KEEP_VALUES)[dim].to_list()
+    return keep
+
+
+def _map_values(ds: Dataset, keep: Mapping[str, Sequence[str]]) -> Dataset:
+    """The dataset with every value outside ``keep[dim]`` renamed ``(other)``."""
+    tables = {}
+    for name, lf in ds.tables.items():
+        cols = lf.collect_schema().names()
+        exprs = [
+            pl.when(pl.col(d).cast(pl.String).is_in(list(v)))
+            .then(pl.col(d).cast(pl.String))
+            .otherwise(pl.lit("(other)"))
+            .alias(d)
+            for d, v in keep.items()
+            if d in cols
+        ]
+        tables[name] = lf.with_columns(exprs) if exprs else lf
+    return Dataset(tables, tz=ds.tz, meta=ds.meta, path=ds.path)
+
+
+def _segments(
+    ds: Dataset,
+    metric: Metric,
+    params: dict[str, Any],
+    p0: Period,
+    p1: Period,
+    dims: Sequence[str],
+    k: int,
+) -> tuple[list[Segment], dict[str, Any] | str, list[str]]:
+    """Leaf table per period and dimension combination, searched by :mod:`kpi.rca`."""
+    from kpi import rca
+
+    build = metric.build(params)
+    tables = {t for x in build.measures for t in x.source_tables if t in ds}
+    usable = [d for d in dims if all(d in ds[t].collect_schema().names() for t in tables)]
+    skipped = [d for d in dims if d not in usable]
+    if not usable:
+        return [], "no dimension available for this KPI's tables", skipped
+    ratio = (
+        build.denominator is not None
+        and build.numerator.kind == "sum"
+        and build.denominator.kind == "sum"
+        and build.value is None
+    )
+    additive = build.denominator is None and build.numerator.kind == "sum"
+    if not (ratio or additive):
+        return (
+            [],
+            f"segments need additive measures; {metric.id} is a {build.numerator.kind} measure",
+            skipped,
+        )
+    num, den = build.numerator.name, (build.denominator.name if ratio else None)
+    scale = getattr(build, "scale", 1.0)
+    days0, days1 = (p0.end - p0.start).days, (p1.end - p1.start).days
+    pace = days1 / days0 if additive and days0 != days1 else 1.0
+    keep = _coarse_values(ds, metric, params, p0, p1, usable, num, den, pace)
+    leaves = _leaves(_map_values(ds, keep) if keep else ds, metric, params, p0, p1, usable)
+    assert leaves is not None
+    collapsed = {d: len(v) for d, v in keep.items()}
+    if pace != 1.0:
+        # counts over periods of different length: expect the baseline's daily pace, so the
+        # search localises what moved beyond the calendar (e.g. a 28-day February)
+        leaves = leaves.with_columns((pl.col(f"{num}__b") * pace).alias(f"{num}__b"))
+    result = rca.localize(
+        leaves,
+        dims=usable,
+        baseline=f"{num}__b",
+        current=f"{num}__c",
+        ratio=(f"{den}__b", f"{den}__c") if den else None,
+        scale=scale,
+        max_elements=k,
+    )
+    segs = [Segment.from_cause(c, pace=pace) for c in result.causes]
+    method: dict[str, Any] = dict(result.method)
+    if collapsed:
+        method["collapsed"] = collapsed
+    if pace != 1.0:
+        method["expected"] = f"baseline at its daily pace × {days1} / {days0} days"
+        method.update({"pace": pace, "days": [days0, days1]})
+    return segs, method, skipped

@@ -1,0 +1,311 @@
+"""What a search finds: :class:`RootCause`, :class:`RcaResult` and its plain sentences."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+
+__all__ = ["RcaResult", "RootCause"]
+
+
+@dataclass
+class RootCause:
+    """One root-cause element: a conjunction of dimension values and what it explains.
+
+    Attributes
+    ----------
+    dims
+        ``{dimension: value}`` (values as strings); ``{}`` is the whole table.
+    kind
+        ``"additive"``; for a ratio ``"rate"`` (its own rate moved) or ``"mix"`` (its share of the
+        volume moved).
+    baseline, current
+        The segment's value in each period: a sum (additive) or its rate times ``scale`` (ratio).
+    contribution
+        Additive: ``current - baseline`` of the segment. Ratio: ``mix + rate``.
+    share
+        ``contribution / total change``; ``None`` when the total did not change.
+    mix, rate
+        Ratio only, shift-share effects of the segment, in KPI units (see :func:`segments`).
+    confidence
+        ``1 / (1 + exp(-score))``: the posterior probability that the element is a real cause
+        rather than noise, with the description length as prior (a net evidence of 3 nats gives
+        0.95).
+    evidence
+        What the choice rests on: net ``score_nats`` = ``log_likelihood_ratio_nats`` -
+        ``cost_nats``; ``leaves`` (non-zero leaves it explains) and ``leaves_moved`` (of which
+        deviate beyond 3 sigma in its direction), ``consistency`` = moved / leaves (the ripple
+        effect: all leaves move together); ``relative_change`` of the segment;
+        ``explanatory_power`` and ``surprise`` (Adtributor's: share of the change, and the
+        Jensen-Shannon divergence of its share of the total between the periods);
+        ``runners_up`` (the best alternatives at the step it was chosen, with their score).
+
+    Examples
+    --------
+    >>> c = RootCause({"team": "N"}, "additive", 540.0, 270.0, -270.0, 1.0, 0.99)
+    >>> c.label(), c.to_dict()["share"]
+    ('team = N', 1.0)
+    """
+
+    dims: dict[str, str]
+    kind: Literal["additive", "rate", "mix"]
+    baseline: float | None
+    current: float | None
+    contribution: float
+    share: float | None
+    confidence: float
+    mix: float | None = None
+    rate: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        """``"team = North & channel = chat"``, or ``"all segments"`` for the whole table."""
+        return " & ".join(f"{k} = {v}" for k, v in self.dims.items()) or "all segments"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the shared ``segments`` entry of ``kpi explain``."""
+        out: dict[str, Any] = {
+            "dims": dict(self.dims),
+            "kind": self.kind,
+            "baseline": self.baseline,
+            "current": self.current,
+            "contribution": self.contribution,
+            "share": self.share,
+        }
+        if self.kind != "additive":
+            out["mix"] = self.mix
+            out["rate"] = self.rate
+        out["confidence"] = self.confidence
+        out["selected"] = True
+        out["evidence"] = self.evidence
+        return out
+
+
+@dataclass
+class RcaResult:
+    """The answer of :func:`localize`.
+
+    ``causes`` are ranked by the size of their contribution. ``explained_share`` is the share of
+    the total change explained by the union of their leaves (``None`` when the total did not
+    change); it may exceed 1 when the rest of the table moved the other way.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from kpi.rca import localize
+    >>> t = pl.DataFrame({"q": ["a", "b", "c"], "f": [10.0, 10, 10], "v": [10.0, 10, 10]})
+    >>> r = localize(t, dims=["q"], baseline="f", current="v")
+    >>> r.to_frame().columns[:4], r.to_dict()["segments"]
+    (['segment', 'kind', 'baseline', 'current'], [])
+    >>> print(r.to_markdown())
+    # Why v changed
+    <BLANKLINE>
+    - v did not change (30 in both).
+    <BLANKLINE>
+    """
+
+    metric: str
+    kind: Literal["additive", "ratio"]
+    baseline: dict[str, Any]
+    current: dict[str, Any]
+    change: dict[str, float | None]
+    causes: list[RootCause]
+    explained_share: float | None
+    narrative: list[str]
+    method: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data with the JSON keys shared with the contacts explanation."""
+        return {
+            "metric": self.metric,
+            "baseline": dict(self.baseline),
+            "current": dict(self.current),
+            "change": dict(self.change),
+            "drivers": [],
+            "segments": [c.to_dict() for c in self.causes],
+            "explained_share": self.explained_share,
+            "narrative": list(self.narrative),
+            "method": self.method,
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per cause: segment label, values, contribution, share, mix, rate, evidence."""
+        rows = [
+            {
+                "segment": c.label(),
+                "kind": c.kind,
+                "baseline": c.baseline,
+                "current": c.current,
+                "contribution": c.contribution,
+                "share": c.share,
+                "mix": c.mix,
+                "rate": c.rate,
+                "confidence": c.confidence,
+                "score_nats": c.evidence.get("score_nats"),
+                "leaves": c.evidence.get("leaves"),
+                "leaves_moved": c.evidence.get("leaves_moved"),
+            }
+            for c in self.causes
+        ]
+        schema = {
+            "segment": pl.String,
+            "kind": pl.String,
+            "baseline": pl.Float64,
+            "current": pl.Float64,
+            "contribution": pl.Float64,
+            "share": pl.Float64,
+            "mix": pl.Float64,
+            "rate": pl.Float64,
+            "confidence": pl.Float64,
+            "score_nats": pl.Float64,
+            "leaves": pl.Int64,
+            "leaves_moved": pl.Int64,
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+    def to_markdown(self) -> str:
+        """A readable report: narrative, then the causes with their evidence."""
+        lines = [f"# Why {self.metric} changed", ""]
+        lines += [f"- {s}" for s in self.narrative]
+        if self.causes:
+            ratio = self.kind == "ratio"
+            head = "| segment | baseline | current | contribution | share |"
+            head += " mix | rate |" if ratio else ""
+            head += " confidence | leaves moved | evidence (nats) |"
+            lines += ["", "## Segments", "", head, "|" + "---|" * (head.count("|") - 1)]
+            for c in self.causes:
+                ev = c.evidence
+                row = (
+                    f"| {c.label()} | {_num(c.baseline)} | {_num(c.current)} "
+                    f"| {_num(c.contribution, signed=True)} | {_pct(c.share)} |"
+                )
+                if ratio:
+                    row += f" {_num(c.mix, signed=True)} | {_num(c.rate, signed=True)} |"
+                row += (
+                    f" {c.confidence:.0%} | {ev.get('leaves_moved')}/{ev.get('leaves')} "
+                    f"| {ev.get('score_nats', 0.0):,.1f} |"
+                )
+                lines.append(row)
+        return "\n".join(lines) + "\n"
+
+
+# ---- narrative -----------------------------------------------------------------------------
+
+
+def _num(x: float | None, *, signed: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    sign = "+" if signed and x > 0 else ""
+    ax = abs(x)
+    if ax >= 100 or ax == 0 or float(x).is_integer():
+        return f"{sign}{x:,.0f}"
+    if ax >= 1:
+        return f"{sign}{x:,.2f}".rstrip("0").rstrip(".")
+    return f"{sign}{x:.3g}"
+
+
+def _pct(x: float | None, digits: int = 0) -> str:
+    return "n/a" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def _value(x: float | None, *, percent: bool) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x * 100:.1f}%" if percent else _num(x)
+
+
+def _narrative(res: RcaResult, *, percent: bool, noise: float) -> list[str]:
+    """Plain sentences: the change, the main causes with numbers, and what is left unexplained."""
+    name = res.metric
+    v0, v1 = res.baseline["value"], res.current["value"]
+    d = res.change["absolute"] or 0.0
+    rel = res.change["relative"]
+    scale = max(abs(v0 or 0.0), abs(v1 or 0.0), 1e-12)
+    if abs(d) <= 1e-12 * scale:
+        out = [f"{name} did not change ({_value(v0, percent=percent)} in both)."]
+        if res.causes:
+            out.append(
+                "Some segments moved but offset each other exactly: "
+                + "; ".join(
+                    f"{c.label()} ({_num(c.contribution, signed=True)})" for c in res.causes[:3]
+                )
+                + "."
+            )
+        return out
+    verb = "rose" if d > 0 else "fell"
+    if percent:
+        head = f"{name} {verb} from {_value(v0, percent=True)} to {_value(v1, percent=True)} ({d * 100:+.1f} points)."
+    elif rel is not None:
+        head = f"{name} {verb} {abs(rel):.1%} ({_num(v0)} to {_num(v1)}; {_num(d, signed=True)})."
+    else:
+        head = f"{name} {verb} from {_num(v0)} to {_num(v1)} ({_num(d, signed=True)})."
+    out = [head]
+    causes = res.causes
+    if not causes:
+        out.append(
+            "No segment or combination of segments explains the change: no group of leaves "
+            "moved together beyond their noise "
+            f"(typical relative noise of a leaf: ±{noise:.0%})."
+        )
+        out.append(
+            "The change is spread across the table, or lies in leaves too small to tell apart "
+            "from noise; look for causes that act on everything at once."
+        )
+        return out
+    for c in causes[:3]:
+        if not c.dims:
+            out.append(
+                "The whole table moved together: no particular segment stands out, every "
+                f"segment changed by about {_pct(c.evidence.get('relative_change'))}."
+            )
+            continue
+        s = f"{c.label()} explains {_pct(c.share)} of the change ({_num(c.contribution, signed=True)}"
+        s += " points)" if percent else ")"
+        if c.kind == "additive":
+            rc = c.evidence.get("relative_change")
+            moved = "" if rc is None else f" it {'rose' if rc > 0 else 'fell'} {abs(rc):.0%},"
+            s += f":{moved} from {_num(c.baseline)} to {_num(c.current)}"
+        elif c.kind == "rate":
+            s += (
+                f": its own rate went from {_value(c.baseline, percent=percent)} to "
+                f"{_value(c.current, percent=percent)} (rate effect {_fmt_eff(c.rate, percent=percent)}, "
+                f"mix effect {_fmt_eff(c.mix, percent=percent)})"
+            )
+        else:
+            vs = c.evidence.get("volume_share", {})
+            s += (
+                f": its share of the volume went from {_pct(vs.get('baseline'), 1)} to "
+                f"{_pct(vs.get('current'), 1)} while its rate ({_value(c.baseline, percent=percent)}) "
+                f"differs from the average (mix effect {_fmt_eff(c.mix, percent=percent)})"
+            )
+        ev = c.evidence
+        s += f"; {ev.get('leaves_moved')} of its {ev.get('leaves')} leaves moved beyond noise"
+        s += f" (confidence {c.confidence:.0%})."
+        out.append(s)
+    if len(causes) > 3:
+        rest = sum(c.share or 0.0 for c in causes[3:])
+        out.append(f"{len(causes) - 3} further segment(s) explain {_pct(rest)} together.")
+    ex = res.explained_share
+    if ex is not None:
+        if ex < 0.5:
+            out.append(
+                f"Together these segments explain only {_pct(ex)} of the change; the rest is "
+                "spread thinly across the table with no further segment standing out from noise."
+            )
+        elif ex > 1.2:
+            out.append(
+                f"Together they account for {_pct(ex)} of the change: the rest of the table moved "
+                "the other way and offset part of it."
+            )
+        else:
+            out.append(f"Together these segments explain {_pct(ex)} of the change.")
+    return out[:6]
+
+
+def _fmt_eff(x: float | None, *, percent: bool) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x * 100:+.2f} points" if percent else _num(x, signed=True)

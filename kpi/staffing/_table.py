@@ -1,0 +1,521 @@
+"""The staffing table: demand, required and actual agents per interval from the data, and the
+achieved values next to what the model expects of the actual staffing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import polars as pl
+
+from kpi.data import Dataset
+from kpi.errors import KpiError
+from kpi.staffing._exprs import _model_expr, _required_expr
+from kpi.staffing._formulas import Denominator, _array, _denominator, _patience
+from kpi.staffing._project import project
+from kpi.staffing._what_if import WhatIf
+
+__all__ = ["estimate_patience", "staffing_table"]
+
+
+def _every_seconds(every: str) -> int:
+    m = re.fullmatch(r"(\d+)(m|h)", every.strip())
+    if not m or int(m[1]) == 0:
+        raise KpiError(
+            f"bad interval {every!r} for staffing: use minutes or hours such as 15m, 30m, 1h "
+            "(Erlang load is per interval; days and weeks are too long)"
+        )
+    return int(m[1]) * (60 if m[2] == "m" else 3600)
+
+
+_BY_CHOICES = ("queue", "team", "site", "channel")
+_STAFF_KEYS = ("team", "site")
+
+
+def _achieved_sl(denominator: str) -> pl.Expr:
+    ans_t, ab_t = pl.col("answered_within"), pl.col("abandoned_within")
+    num, den = {
+        "offered": (ans_t, pl.col("offered")),
+        "answered_plus_abandoned": (ans_t, pl.col("answered") + pl.col("abandoned")),
+        "answered": (ans_t, pl.col("answered")),
+        "ignore_abandons_within_threshold": (ans_t, pl.col("offered") - ab_t),
+        "abandons_within_threshold_met": (ans_t + ab_t, pl.col("offered")),
+    }[denominator]
+    return _ratio(num, den)
+
+
+def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num.cast(pl.Float64) / den)
+
+
+def _demand_from_contacts(
+    contacts: pl.LazyFrame, keys: list[str], *, every: str, threshold_s: float
+) -> pl.LazyFrame:
+    answered = pl.col("outcome") == "answered"
+    abandoned = pl.col("outcome") == "abandoned_queue"
+    within = pl.col("wait_s").fill_null(0.0) <= threshold_s
+    handle = (
+        pl.col("talk_s").fill_null(0.0)
+        + pl.col("hold_s").fill_null(0.0)
+        + pl.col("acw_s").fill_null(0.0)
+    )
+    return (
+        contacts.filter(pl.col("queue_ts").is_not_null(), pl.col("direction") == "inbound")
+        .group_by(pl.col("queue_ts").dt.truncate(every).alias("interval_start"), *keys)
+        .agg(
+            offered=pl.len().cast(pl.Int64),
+            answered=answered.sum().cast(pl.Int64),
+            abandoned=abandoned.sum().cast(pl.Int64),
+            answered_within=(answered & within).sum().cast(pl.Int64),
+            abandoned_within=(abandoned & within).sum().cast(pl.Int64),
+            handle_s=handle.filter(answered).sum(),
+            wait_answered_s=pl.col("wait_s").filter(answered).sum(),
+            source_interval_s=pl.lit(0.0),
+        )
+    )
+
+
+def _demand_from_intervals(
+    intervals: pl.LazyFrame, keys: list[str], *, every: str
+) -> pl.LazyFrame:
+    schema = intervals.collect_schema()
+
+    def opt(name: str) -> pl.Expr:
+        return pl.col(name) if name in schema else pl.lit(None, dtype=pl.Float64)
+
+    return intervals.group_by(
+        pl.col("interval_start").dt.truncate(every).alias("interval_start"), *keys
+    ).agg(
+        offered=pl.col("offered").sum().cast(pl.Int64),
+        answered=pl.col("answered").sum().cast(pl.Int64),
+        abandoned=pl.col("abandoned").sum().cast(pl.Int64),
+        answered_within=pl.col("answered_within_threshold").sum().cast(pl.Int64),
+        abandoned_within=pl.when(opt("abandoned_within_threshold").is_not_null().all())
+        .then(opt("abandoned_within_threshold").sum())
+        .cast(pl.Int64),
+        handle_s=(pl.col("talk_s") + pl.col("hold_s") + pl.col("acw_s")).sum(),
+        wait_answered_s=pl.col("wait_answered_s").sum(),
+        source_interval_s=pl.col("interval_s").max(),
+        staffed_from_intervals_s=opt("staffed_s").sum()
+        if "staffed_s" in schema
+        else pl.lit(None, dtype=pl.Float64),
+    )
+
+
+def estimate_patience(
+    data: Dataset | Mapping[str, Any] | str, *, by: Sequence[str] = ()
+) -> pl.LazyFrame:
+    """Mean patience per group, estimated from abandons and the time everybody waited.
+
+    Parameters
+    ----------
+    data
+        A :class:`kpi.data.Dataset` (or mapping / directory) with ``contacts``, or else an
+        ``intervals`` table with ``wait_abandoned_s``.
+    by
+        Group columns (e.g. ``("queue",)``); ``()`` for one estimate over everything.
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``by`` columns, ``queued``, ``abandoned``, ``total_wait_s`` and ``patience_s`` (null
+        without abandons: no evidence of impatience, use Erlang C).
+
+    Notes
+    -----
+    ``patience = Σ wait of all queued contacts (answered, abandoned, flowed out) / abandons``.
+    This is the maximum-likelihood estimate of the mean of an exponential patience from
+    censored data: an abandon reveals the patience, every other queued contact only shows that
+    its patience exceeded its wait, so ``θ̂ = abandons / total time at risk`` (Mandelbaum &
+    Zeltyn; the same estimator Koole's CCmath documents for Erlang X).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime
+    >>> t = datetime(2024, 1, 8, 9, tzinfo=__import__("zoneinfo").ZoneInfo("UTC"))
+    >>> contacts = pl.LazyFrame(
+    ...     {
+    ...         "queue": ["a", "a", "a"],
+    ...         "direction": ["inbound"] * 3,
+    ...         "queue_ts": [t] * 3,
+    ...         "wait_s": [30.0, 90.0, 60.0],
+    ...         "outcome": ["answered", "abandoned_queue", "answered"],
+    ...     }
+    ... )
+    >>> estimate_patience({"contacts": contacts}, by=["queue"]).collect()
+    shape: (1, 5)
+    ┌───────┬────────┬───────────┬──────────────┬────────────┐
+    │ queue ┆ queued ┆ abandoned ┆ total_wait_s ┆ patience_s │
+    │ ---   ┆ ---    ┆ ---       ┆ ---          ┆ ---        │
+    │ str   ┆ i64    ┆ i64       ┆ f64          ┆ f64        │
+    ╞═══════╪════════╪═══════════╪══════════════╪════════════╡
+    │ a     ┆ 3      ┆ 1         ┆ 180.0        ┆ 180.0      │
+    └───────┴────────┴───────────┴──────────────┴────────────┘
+    """
+    ds = Dataset.coerce(data)
+    keys = list(by)
+    if "contacts" in ds:
+        lf = ds["contacts"].filter(
+            pl.col("queue_ts").is_not_null(), pl.col("direction") == "inbound"
+        )
+        agg = {
+            "queued": pl.len().cast(pl.Int64),
+            "abandoned": (pl.col("outcome") == "abandoned_queue").sum().cast(pl.Int64),
+            "total_wait_s": pl.col("wait_s").fill_null(0.0).sum().cast(pl.Float64),
+        }
+    elif "intervals" in ds:
+        lf = ds["intervals"]
+        if "wait_abandoned_s" not in lf.collect_schema():
+            raise KpiError(
+                "cannot estimate patience: the intervals table has no wait_abandoned_s column; "
+                "give --patience-s / patience_s instead"
+            )
+        agg = {
+            "queued": pl.col("offered").sum().cast(pl.Int64),
+            "abandoned": pl.col("abandoned").sum().cast(pl.Int64),
+            "total_wait_s": (
+                pl.col("wait_answered_s").fill_null(0.0)
+                + pl.col("wait_abandoned_s").fill_null(0.0)
+            )
+            .sum()
+            .cast(pl.Float64),
+        }
+    else:
+        raise KpiError("estimating patience needs a contacts or an intervals table")
+    grouped = lf.group_by(keys, maintain_order=True) if keys else lf.select()
+    out = grouped.agg(**agg) if keys else lf.select(**agg)
+    return out.with_columns(patience_s=_ratio(pl.col("total_wait_s"), pl.col("abandoned")))
+
+
+def staffing_table(
+    data: Dataset | Mapping[str, Any] | str,
+    *,
+    every: str = "30m",
+    by: Sequence[str] = ("team",),
+    threshold_s: float | None = None,
+    target_sl: float | None = 0.8,
+    target_asa_s: float | None = None,
+    max_occupancy: float | None = None,
+    max_abandon: float | None = None,
+    shrinkage: float | None = None,
+    patience_s: float | Literal["estimate"] | None = None,
+    denominator: Denominator = "offered",
+    what_if: WhatIf | Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    """Required against actual agents per interval, with expected and achieved service.
+
+    Parameters
+    ----------
+    data
+        A :class:`kpi.data.Dataset` (or mapping / directory). Demand comes from ``contacts``
+        (inbound contacts that entered a queue, binned by ``queue_ts``) or, without contacts,
+        from ``intervals``; staffing from ``agent_time`` (else ``intervals.staffed_s``).
+    every
+        Interval length, ``15m``, ``30m``, ``1h``...; bins are cut in the dataset's local time
+        with ``dt.truncate``, so a 23-hour day has 46 half-hours. Source intervals longer than
+        ``every`` keep their own length.
+    by
+        Any of ``queue``, ``team``, ``site``, ``channel``; ``()`` for the whole centre. Agents
+        are staffed per team (and site); with ``queue`` or ``channel`` in ``by``, a team's
+        agents are shared among its rows in proportion to their load, and ``team`` is added
+        to the output (use ``by=("team",)`` for the pooled view that Erlang assumes).
+    threshold_s
+        Service-level threshold (s); default 20, or for ``intervals`` data the
+        ``interval_threshold_s`` of ``dataset.json`` (a different value is an error, since the
+        counts were made with it).
+    target_sl, target_asa_s, max_occupancy, max_abandon
+        Targets for the required agents, see :func:`required_agents`.
+    shrinkage
+        Turns required agents into ``required_scheduled``; None uses each row's measured
+        shrinkage ``1 − on-queue time / scheduled time`` from ``agent_time``.
+    patience_s
+        None for Erlang C; a mean patience (s) for Erlang A; ``"estimate"`` for Erlang A with
+        the patience of each group estimated from the whole dataset (:func:`estimate_patience`;
+        groups without abandons fall back to Erlang C).
+    denominator
+        Service-level definition for both the expected and the achieved value, see
+        :func:`service_level`.
+    what_if
+        Optional changes (:func:`parse_what_if`) projected by :func:`project`.
+
+    Returns
+    -------
+    polars.LazyFrame
+        One row per interval and group: ``interval_start``, the groups, ``interval_s``,
+        ``offered``, ``answered``, ``abandoned``, ``aht_s``, ``load_erlangs``, ``patience_s``,
+        ``required_agents`` (fractional), ``required_scheduled``, ``staffed_agents`` (on-queue:
+        ``Σ (handle_s + acw_s + available_s) / interval_s``), ``scheduled_agents``,
+        ``staffing_gap`` (staffed − required: negative is under-staffed), then
+        ``expected_*`` (the model at the staffed agents) beside ``achieved_*`` for
+        ``service_level``, ``asa_s``, ``abandon_rate`` and ``occupancy``, and
+        ``expected_wait_probability``. Ratios are null where their denominator is zero.
+
+    Notes
+    -----
+    ``AHT = Σ (talk + hold + acw) / answered`` in the interval (the group's AHT over the whole
+    data when the interval answered nothing); ``load = offered × AHT / interval_s``;
+    achieved SL per ``denominator`` (default ``answered within T / offered``, flow-outs count
+    as misses); achieved ASA = Σ wait of answered / answered; achieved abandon rate =
+    abandoned / offered; achieved occupancy = (handle + acw) / (handle + acw + available).
+    Sum ``required_agents`` across rows and :func:`round_up` the total once.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> t = datetime(2024, 1, 8, 9, 5, tzinfo=ZoneInfo("Europe/London"))
+    >>> contacts = pl.DataFrame(
+    ...     {
+    ...         "queue": ["q"] * 4,
+    ...         "team": ["A"] * 4,
+    ...         "direction": ["inbound"] * 4,
+    ...         "queue_ts": [t] * 4,
+    ...         "wait_s": [5.0, 10.0, 40.0, 30.0],
+    ...         "outcome": ["answered", "answered", "answered", "abandoned_queue"],
+    ...         "talk_s": [200.0, 250.0, 300.0, 0.0],
+    ...         "hold_s": [0.0] * 4,
+    ...         "acw_s": [50.0, 50.0, 50.0, 0.0],
+    ...     }
+    ... )
+    >>> agent_time = pl.DataFrame(
+    ...     {
+    ...         "team": ["A"],
+    ...         "interval_start": [t.replace(minute=0)],
+    ...         "interval_s": [1800.0],
+    ...         "handle_s": [750.0],
+    ...         "acw_s": [150.0],
+    ...         "available_s": [2700.0],
+    ...         "scheduled_s": [3600.0],
+    ...     }
+    ... )
+    >>> ds = {"contacts": contacts, "agent_time": agent_time}
+    >>> out = staffing_table(ds, target_sl=0.8, threshold_s=20).collect()
+    >>> out.select("team", "offered", "aht_s", "staffed_agents", "achieved_service_level")
+    shape: (1, 5)
+    ┌──────┬─────────┬───────┬────────────────┬────────────────────────┐
+    │ team ┆ offered ┆ aht_s ┆ staffed_agents ┆ achieved_service_level │
+    │ ---  ┆ ---     ┆ ---   ┆ ---            ┆ ---                    │
+    │ str  ┆ i64     ┆ f64   ┆ f64            ┆ f64                    │
+    ╞══════╪═════════╪═══════╪════════════════╪════════════════════════╡
+    │ A    ┆ 4       ┆ 300.0 ┆ 2.0            ┆ 0.5                    │
+    └──────┴─────────┴───────┴────────────────┴────────────────────────┘
+    """
+    ds = Dataset.coerce(data)
+    every_s = _every_seconds(every)
+    keys = list(dict.fromkeys(by))
+    unknown = [k for k in keys if k not in _BY_CHOICES]
+    if unknown:
+        raise KpiError(
+            f"cannot staff by {', '.join(map(repr, unknown))}; valid: {', '.join(_BY_CHOICES)}"
+        )
+    denominator = _denominator(denominator)
+    targets = {
+        "target_sl": target_sl,
+        "target_asa_s": target_asa_s,
+        "max_occupancy": max_occupancy,
+        "max_abandon": max_abandon,
+    }
+    if target_sl is not None:
+        _array("target_sl", target_sl, low=0, low_open=True, high=1, high_open=True)
+    if target_asa_s is not None:
+        _array("target_asa_s", target_asa_s, low=0, low_open=True)
+    if max_occupancy is not None:
+        _array("max_occupancy", max_occupancy, low=0, low_open=True, high=1)
+    if max_abandon is not None:
+        _array("max_abandon", max_abandon, low=0, low_open=True, high=1, high_open=True)
+        if patience_s is None:
+            raise KpiError("max_abandon needs patience (Erlang A): give patience_s or 'estimate'")
+    if all(v is None for v in targets.values()):
+        raise KpiError("staffing_table needs a target: target_sl, target_asa_s, ...")
+    if shrinkage is not None:
+        _array("shrinkage", shrinkage, low=0, low_open=False, high=1, high_open=True)
+    if isinstance(patience_s, str) and patience_s != "estimate":
+        raise KpiError(f"patience_s must be seconds, None or 'estimate', got {patience_s!r}")
+    if patience_s is not None and not isinstance(patience_s, str):
+        _patience(patience_s)
+
+    # --- demand
+    if "contacts" in ds:
+        source = ds["contacts"]
+        threshold = 20.0 if threshold_s is None else float(threshold_s)
+    elif "intervals" in ds:
+        source = ds["intervals"]
+        meta_t = ds.meta.get("interval_threshold_s")
+        if threshold_s is not None and meta_t is not None and float(threshold_s) != float(meta_t):
+            raise KpiError(
+                f"threshold_s={threshold_s:g} but the intervals table counts answers within "
+                f"{float(meta_t):g} s (dataset.json interval_threshold_s); use {float(meta_t):g}"
+            )
+        threshold = float(threshold_s if threshold_s is not None else (meta_t or 20.0))
+    else:
+        raise KpiError("staffing needs a contacts or an intervals table in the dataset")
+    _array("threshold_s", threshold, low=0, low_open=False)
+    schema = source.collect_schema()
+    missing = [k for k in keys if k not in schema]
+    if missing:
+        raise KpiError(
+            f"cannot staff by {', '.join(missing)}: no such column in the "
+            f"{'contacts' if 'contacts' in ds else 'intervals'} table"
+        )
+    has_staff = "agent_time" in ds
+    split = any(k not in _STAFF_KEYS for k in keys) and has_staff and keys != []
+    if split and "team" not in keys:
+        if "team" not in schema:
+            raise KpiError("staffing by queue needs a team column to share agents among queues")
+        keys = [*keys, "team"]
+    staff_keys = [k for k in keys if k in _STAFF_KEYS]
+
+    if "contacts" in ds:
+        demand = _demand_from_contacts(source, keys, every=every, threshold_s=threshold)
+    else:
+        demand = _demand_from_intervals(source, keys, every=every)
+    demand_schema = demand.collect_schema()
+
+    # --- staff
+    if has_staff:
+        at = ds["agent_time"]
+        staff = at.group_by(
+            pl.col("interval_start").dt.truncate(every).alias("interval_start"), *staff_keys
+        ).agg(
+            on_queue_s=(pl.col("handle_s") + pl.col("acw_s") + pl.col("available_s")).sum(),
+            busy_s=(pl.col("handle_s") + pl.col("acw_s")).sum(),
+            sched_s=pl.col("scheduled_s").sum(),
+            staff_interval_s=pl.col("interval_s").max(),
+        )
+        on = ["interval_start", *staff_keys]
+        if split:
+            table = demand.join(staff, on=on, how="left", nulls_equal=True)
+        else:
+            table = demand.join(staff, on=on, how="full", coalesce=True, nulls_equal=True)
+    else:
+        table = demand.with_columns(
+            on_queue_s=pl.col("staffed_from_intervals_s")
+            if "staffed_from_intervals_s" in demand_schema
+            else pl.lit(None, dtype=pl.Float64),
+            busy_s=pl.lit(None, dtype=pl.Float64),
+            sched_s=pl.lit(None, dtype=pl.Float64),
+            staff_interval_s=pl.lit(None, dtype=pl.Float64),
+        )
+    counts = ["offered", "answered", "abandoned", "answered_within"]
+    table = table.with_columns(
+        *(pl.col(c).fill_null(0) for c in counts),
+        pl.col("handle_s").fill_null(0.0),
+        interval_s=pl.max_horizontal(
+            pl.lit(float(every_s)),
+            pl.col("source_interval_s").fill_null(0.0),
+            pl.col("staff_interval_s").fill_null(0.0),
+        ),
+    )
+
+    # --- AHT (with the group's overall AHT as fallback) and load
+    overall_keys = [k for k in keys if k != "interval_start"]
+    fallback = (
+        table.group_by(overall_keys).agg(
+            _fallback_aht=pl.col("handle_s").sum() / pl.col("answered").sum()
+        )
+        if overall_keys
+        else table.select(_fallback_aht=pl.col("handle_s").sum() / pl.col("answered").sum())
+    )
+    if overall_keys:
+        table = table.join(fallback, on=overall_keys, how="left", nulls_equal=True)
+    else:
+        table = table.join(fallback, how="cross")
+    table = table.with_columns(
+        aht_s=pl.coalesce(
+            _ratio(pl.col("handle_s"), pl.col("answered")),
+            pl.when(pl.col("_fallback_aht").is_finite()).then(pl.col("_fallback_aht")),
+        )
+    ).with_columns(
+        load_erlangs=pl.when(pl.col("offered") == 0)
+        .then(0.0)
+        .otherwise(pl.col("offered") * pl.col("aht_s") / pl.col("interval_s"))
+    )
+
+    # --- patience
+    if patience_s == "estimate":
+        est = estimate_patience(ds, by=overall_keys).select(*overall_keys, "patience_s")
+        if overall_keys:
+            table = table.join(est, on=overall_keys, how="left", nulls_equal=True)
+        else:
+            table = table.join(est, how="cross")
+    else:
+        table = table.with_columns(
+            patience_s=pl.lit(None if patience_s is None else float(patience_s), dtype=pl.Float64)
+        )
+
+    # --- staffed agents (shared by load within a team when splitting)
+    staffed = pl.col("on_queue_s") / pl.col("interval_s")
+    scheduled = pl.col("sched_s") / pl.col("interval_s")
+    if split:
+        grp = ["interval_start", *staff_keys]
+        share = (
+            pl.when(pl.col("load_erlangs").sum().over(grp) > 0)
+            .then(pl.col("load_erlangs") / pl.col("load_erlangs").sum().over(grp))
+            .otherwise(1.0 / pl.len().over(grp))
+        )
+        staffed, scheduled = staffed * share, scheduled * share
+    table = table.with_columns(staffed_agents=staffed, scheduled_agents=scheduled)
+
+    # --- required and expected
+    solve_targets = {**targets, "threshold_s": threshold, "denominator": denominator}
+    required = _required_expr(
+        pl.col("load_erlangs"), pl.col("aht_s"), pl.col("patience_s"), targets=solve_targets
+    )
+    measured_shrinkage = 1.0 - _ratio(pl.col("on_queue_s"), pl.col("sched_s"))
+    shrink = measured_shrinkage if shrinkage is None else pl.lit(float(shrinkage))
+    expected = _model_expr(
+        pl.col("load_erlangs"),
+        pl.col("staffed_agents"),
+        pl.col("aht_s").fill_null(1.0),
+        pl.col("patience_s"),
+        threshold_s=threshold,
+        denominator=denominator,
+    )
+    table = (
+        table.with_columns(required_agents=required, _expected=expected)
+        .with_columns(
+            required_scheduled=pl.when(shrink < 1).then(pl.col("required_agents") / (1 - shrink)),
+            staffing_gap=pl.col("staffed_agents") - pl.col("required_agents"),
+            expected_service_level=pl.col("_expected").struct.field("service_level"),
+            achieved_service_level=_achieved_sl(denominator),
+            expected_asa_s=pl.col("_expected").struct.field("asa_s"),
+            achieved_asa_s=_ratio(pl.col("wait_answered_s"), pl.col("answered")),
+            expected_abandon_rate=pl.col("_expected").struct.field("abandon_probability"),
+            achieved_abandon_rate=_ratio(pl.col("abandoned"), pl.col("offered")),
+            expected_occupancy=pl.col("_expected").struct.field("occupancy"),
+            achieved_occupancy=_ratio(pl.col("busy_s"), pl.col("on_queue_s")),
+            expected_wait_probability=pl.col("_expected").struct.field("wait_probability"),
+        )
+        .select(
+            "interval_start",
+            *keys,
+            "interval_s",
+            "offered",
+            "answered",
+            "abandoned",
+            "aht_s",
+            "load_erlangs",
+            "patience_s",
+            "required_agents",
+            "required_scheduled",
+            "staffed_agents",
+            "scheduled_agents",
+            "staffing_gap",
+            "expected_service_level",
+            "achieved_service_level",
+            "expected_asa_s",
+            "achieved_asa_s",
+            "expected_abandon_rate",
+            "achieved_abandon_rate",
+            "expected_occupancy",
+            "achieved_occupancy",
+            "expected_wait_probability",
+        )
+        .sort("interval_start", *keys, nulls_last=True)
+    )
+    if what_if:
+        table = project(table, what_if, threshold_s=threshold, denominator=denominator)
+    return table
