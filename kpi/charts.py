@@ -19,11 +19,12 @@ it emits only the spec.
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, time
 from typing import Any
 
 import polars as pl
+
+from kpi._vega import SPEC_MIME, enable_renderer
 
 __all__ = [
     "PALETTE",
@@ -45,7 +46,6 @@ __all__ = [
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 #: Good / warning / bad / neutral, distinguishable without red-green vision.
 STATUS_COLOURS = {"good": "#0072B2", "warning": "#E69F00", "bad": "#D55E00", "neutral": "#7B8794"}
-SPEC_MIME = "application/vnd.vegalite.v6+json"
 _FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _RATIO_UNITS = ("ratio",)
@@ -117,32 +117,13 @@ def enable() -> None:
 
     if not _enabled:
         alt.theme.register("kpi", enable=False)(_theme)
-        alt.renderers.register("kpi", _renderer)
         _enabled = True
     alt.theme.enable("kpi")
-    alt.renderers.enable("kpi")
+    enable_renderer()
 
 
 def _theme() -> dict[str, Any]:
     return THEME
-
-
-def _renderer(spec: dict, **metadata: Any) -> dict[str, Any]:
-
-    title = spec.get("title")
-    if isinstance(title, dict):
-        title = title.get("text")
-    bundle: dict[str, Any] = {
-        SPEC_MIME: spec,
-        "text/plain": f"<chart: {title}>" if isinstance(title, str) and title else "<chart>",
-    }
-    if os.environ.get("KPI_REPORT_RENDER") != "1":
-        # in JupyterLab: draw offline with the Vega bundle shipped by vl-convert (loaded once
-        # per page, never from a CDN), exactly as the widget explorers do
-        from kpi.widgets import _loader_html, chart_html
-
-        bundle["text/html"] = _loader_html() + chart_html(spec)
-    return bundle
 
 
 # --------------------------------------------------------------------------------------------
