@@ -25,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "SPEC_MIME",
+    "chart_bundle",
     "chart_html",
     "enable_renderer",
     "loader_html",
@@ -180,6 +181,28 @@ def mimebundle(
     if html_view:
         bundle["text/html"] = (loader_html() if loader else "") + chart_html(spec)
     return bundle
+
+
+def chart_bundle(chart: Any) -> dict[str, Any]:
+    """The display bundle of an altair chart for an explorer's output area.
+
+    ``text/html`` draws it offline (see :func:`chart_html`; the explorer loads the Vega
+    bundle once); the Vega-Lite spec and a plain text line travel with it.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from kpi.charts import SPEC_MIME, bar_chart
+    >>> b = chart_bundle(
+    ...     bar_chart(
+    ...         pl.DataFrame({"t": ["A"], "aht": [300.0]}), category="t", value="aht", title="AHT"
+    ...     )
+    ... )
+    >>> sorted(b), b["text/plain"]
+    (['application/vnd.vegalite.v6+json', 'text/html', 'text/plain'], '<chart: AHT>')
+    """
+    spec = chart.to_dict()
+    return {"text/html": chart_html(spec), **mimebundle(spec, html_view=False)}
 
 
 def renderer(spec: dict, **metadata: Any) -> dict[str, Any]:

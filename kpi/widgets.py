@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi._vega import chart_html, loader_html, mimebundle
+from kpi._vega import chart_bundle, chart_html, loader_html
 from kpi.data import Dataset
 from kpi.errors import KpiError
 
@@ -46,27 +46,6 @@ _TOP_GROUPS = 8
 # --------------------------------------------------------------------------------------------
 # Offline chart output
 # --------------------------------------------------------------------------------------------
-
-
-def chart_bundle(chart: Any) -> dict[str, Any]:
-    """The display bundle of an altair chart for an explorer's output area.
-
-    ``text/html`` draws it offline (see :func:`chart_html`); the Vega-Lite spec and a plain
-    text line travel with it.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> from kpi.charts import SPEC_MIME, bar_chart
-    >>> b = chart_bundle(
-    ...     bar_chart(
-    ...         pl.DataFrame({"t": ["A"], "aht": [300.0]}), category="t", value="aht", title="AHT"
-    ...     )
-    ... )
-    >>> sorted(b), b["text/plain"]
-    (['application/vnd.vegalite.v6+json', 'text/html', 'text/plain'], '<chart: AHT>')
-    """
-    return mimebundle(chart.to_dict())
 
 
 def _is_chart(item: Any) -> bool:
@@ -251,6 +230,23 @@ def _as_last_day(value: Any) -> date | None:
     return parse_period(str(value)).end - timedelta(days=1)
 
 
+def _check_range(lo: date | None, hi: date | None, *, grain: str) -> None:
+    """A readable range for the grain: ordered days, and at most :data:`MAX_INTRADAY_DAYS` of
+    them (both given) at an intraday grain."""
+    from kpi.views import GRAIN_NAMES
+
+    if lo and hi and hi < lo:
+        raise KpiError("the last day is before the first day")
+    if grain in _INTRADAY:
+        if not (lo and hi):
+            raise KpiError(f"choose the first and last day for a {GRAIN_NAMES[grain]} grain")
+        if (hi - lo).days + 1 > MAX_INTRADAY_DAYS:
+            raise KpiError(
+                f"a {GRAIN_NAMES[grain]} grain shows at most {MAX_INTRADAY_DAYS} "
+                "days: shorten the range or choose a day or week grain"
+            )
+
+
 # --------------------------------------------------------------------------------------------
 # Trends
 # --------------------------------------------------------------------------------------------
@@ -348,18 +344,7 @@ def trend_explorer(
     def render(v: dict[str, Any]) -> list[Any]:
         kpi_id, grain = v["metric"], v["every"]
         lo, hi = v["start"], v["end"]
-        if lo and hi and hi < lo:
-            raise KpiError("the last day is before the first day")
-        if grain in _INTRADAY:
-            if not (lo and hi):
-                raise KpiError(
-                    f"choose the first and last day for a {views.GRAIN_NAMES[grain]} grain"
-                )
-            if (hi - lo).days + 1 > MAX_INTRADAY_DAYS:
-                raise KpiError(
-                    f"a {views.GRAIN_NAMES[grain]} grain shows at most {MAX_INTRADAY_DAYS} "
-                    "days: shorten the range or choose a day or week grain"
-                )
+        _check_range(lo, hi, grain=grain)
         chosen = dict(views.variant_options(kpi_id)).get(v["variant"], {})
         kw = {
             "every": grain,

@@ -175,44 +175,8 @@ def waterfall_chart(
 
     df = _collect(frame)
     _check(df, label, value, what="waterfall_chart")
-    rows: list[dict[str, Any]] = []
-    running = 0.0
-    if start is not None:
-        running = float(start[1])
-        rows.append(
-            {
-                "step": str(start[0]),
-                "before": 0.0,
-                "after": running,
-                "amount": running,
-                "kind": "total",
-            }
-        )
-    for lab, val in df.select(label, value).iter_rows():
-        v = 0.0 if val is None else float(val)
-        rows.append(
-            {
-                "step": str(lab),
-                "before": running,
-                "after": running + v,
-                "amount": v,
-                "kind": "increase" if v >= 0 else "decrease",
-            }
-        )
-        running += v
-    if end is not None:
-        rows.append(
-            {
-                "step": str(end[0]),
-                "before": 0.0,
-                "after": float(end[1]),
-                "amount": float(end[1]),
-                "kind": "total",
-            }
-        )
+    rows = _waterfall_rows(df, label, value, start=start, end=end, percent=percent)
     fmt = d3_format("ratio" if percent else None)
-    for r in rows:
-        r["text"] = _num(r["amount"], percent=percent, signed=r["kind"] != "total")
     order = [r["step"] for r in rows]
     data = alt.Data(values=rows)
     enable()
@@ -254,6 +218,57 @@ def waterfall_chart(
         .transform_calculate(top="max(datum.before, datum.after)")
     )
     return _props(alt.layer(bars, labels), title, subtitle, width or 640, height)
+
+
+def _waterfall_rows(
+    df: pl.DataFrame,
+    label: str,
+    value: str,
+    *,
+    start: tuple[str, float] | None,
+    end: tuple[str, float] | None,
+    percent: bool,
+) -> list[dict[str, Any]]:
+    """One bar per step: from the running total before it to the one after, with its kind
+    (total, increase, decrease) and its label text."""
+    rows: list[dict[str, Any]] = []
+    running = 0.0
+    if start is not None:
+        running = float(start[1])
+        rows.append(
+            {
+                "step": str(start[0]),
+                "before": 0.0,
+                "after": running,
+                "amount": running,
+                "kind": "total",
+            }
+        )
+    for lab, val in df.select(label, value).iter_rows():
+        v = 0.0 if val is None else float(val)
+        rows.append(
+            {
+                "step": str(lab),
+                "before": running,
+                "after": running + v,
+                "amount": v,
+                "kind": "increase" if v >= 0 else "decrease",
+            }
+        )
+        running += v
+    if end is not None:
+        rows.append(
+            {
+                "step": str(end[0]),
+                "before": 0.0,
+                "after": float(end[1]),
+                "amount": float(end[1]),
+                "kind": "total",
+            }
+        )
+    for r in rows:
+        r["text"] = _num(r["amount"], percent=percent, signed=r["kind"] != "total")
+    return rows
 
 
 def heatmap_chart(
