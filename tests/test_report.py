@@ -24,10 +24,10 @@ import pytest
 
 from kpi import report
 from kpi._fs import atomic_write_text
+from kpi.errors import KpiError
 from kpi.report._files import new_work_dir, remove_stale_work_dirs
 from kpi.report._html import CHART_MIME, export, index_page, prepare, toc_html
 from kpi.report._params import NotebookParam, coerce_params, inspect_params
-from kpi.errors import KpiError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "notebooks"
