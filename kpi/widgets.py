@@ -16,14 +16,13 @@ that ships with ``vl-convert-python`` once (no CDN), and each chart output calls
 from __future__ import annotations
 
 import html
-import itertools
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
+from kpi._vega import chart_bundle, chart_html, loader_html
 from kpi.data import Dataset
 from kpi.errors import KpiError
 
@@ -38,7 +37,6 @@ __all__ = [
     "trend_explorer",
 ]
 
-_IDS = itertools.count(1)
 _INTRADAY = ("15m", "30m", "1h")
 #: Longest range drawn at an intraday grain (points per line stay in the low thousands).
 MAX_INTRADAY_DAYS = 31
@@ -48,92 +46,6 @@ _TOP_GROUPS = 8
 # --------------------------------------------------------------------------------------------
 # Offline chart output
 # --------------------------------------------------------------------------------------------
-
-
-def _script_json(obj: Any) -> str:
-    """JSON that cannot close its ``<script>`` element."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
-def chart_html(spec: Mapping[str, Any], *, element_id: str | None = None) -> str:
-    """HTML that draws a Vega-Lite spec with ``vegaEmbed`` (loaded by the explorer, offline).
-
-    The script waits (up to 10 s) for ``window.vegaEmbed`` and draws SVG into a ``div`` of
-    class ``kpi-widget-chart``; its ``aria-label`` is the chart title.
-
-    Examples
-    --------
-    >>> out = chart_html({"title": "AHT </script>", "mark": "bar"}, element_id="c1")
-    >>> out.startswith(
-    ...     '<div class="kpi-widget-chart" id="c1" role="img" aria-label="AHT &lt;/script&gt;">'
-    ... )
-    True
-    >>> "</script>\\"" in out
-    False
-    """
-    cid = element_id or f"kpi-widget-chart-{next(_IDS)}"
-    title = spec.get("title")
-    if isinstance(title, Mapping):
-        title = title.get("text")
-    label = html.escape(str(title) if title else "chart", quote=True)
-    return (
-        f'<div class="kpi-widget-chart" id="{cid}" role="img" aria-label="{label}"></div>'
-        "<script>(function () {"
-        f"var spec = {_script_json(dict(spec))}; var id = {json.dumps(cid)}; var tries = 0;"
-        "function draw() {"
-        "  var el = document.getElementById(id);"
-        "  if (el && window.vegaEmbed) {"
-        '    window.vegaEmbed(el, spec, {actions: false, renderer: "svg"}).catch(function (e) {'
-        '      el.textContent = "This chart could not be drawn: " + e; });'
-        "  } else if (tries++ < 200) { setTimeout(draw, 50); }"
-        '  else if (el) { el.textContent = "The chart library did not load."; }'
-        "}"
-        "draw(); })();</script>"
-    )
-
-
-def chart_bundle(chart: Any) -> dict[str, Any]:
-    """The display bundle of an altair chart for an explorer's output area.
-
-    ``text/html`` draws it offline (see :func:`chart_html`); the Vega-Lite spec and a plain
-    text line travel with it.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> from kpi.charts import SPEC_MIME, bar_chart
-    >>> b = chart_bundle(
-    ...     bar_chart(
-    ...         pl.DataFrame({"t": ["A"], "aht": [300.0]}), category="t", value="aht", title="AHT"
-    ...     )
-    ... )
-    >>> sorted(b), b["text/plain"]
-    (['application/vnd.vegalite.v6+json', 'text/html', 'text/plain'], '<chart: AHT>')
-    """
-    from kpi.charts import SPEC_MIME
-
-    spec = chart.to_dict()
-    title = spec.get("title")
-    if isinstance(title, Mapping):
-        title = title.get("text")
-    return {
-        "text/html": chart_html(spec),
-        SPEC_MIME: spec,
-        "text/plain": f"<chart: {title}>" if title else "<chart>",
-    }
-
-
-def _loader_html() -> str:
-    from kpi._report_html import vega_bundle
-
-    return "<script>if (!window.vegaEmbed) {\n" + vega_bundle() + "\n}</script>"
 
 
 def _is_chart(item: Any) -> bool:
@@ -219,7 +131,7 @@ class Explorer:
         self.loader.outputs = (
             {
                 "output_type": "display_data",
-                "data": {"text/html": _loader_html(), "text/plain": ""},
+                "data": {"text/html": loader_html(), "text/plain": ""},
                 "metadata": {},
             },
         )
@@ -316,6 +228,23 @@ def _as_last_day(value: Any) -> date | None:
     from kpi.periods import parse_period
 
     return parse_period(str(value)).end - timedelta(days=1)
+
+
+def _check_range(lo: date | None, hi: date | None, *, grain: str) -> None:
+    """A readable range for the grain: ordered days, and at most :data:`MAX_INTRADAY_DAYS` of
+    them (both given) at an intraday grain."""
+    from kpi.views import GRAIN_NAMES
+
+    if lo and hi and hi < lo:
+        raise KpiError("the last day is before the first day")
+    if grain in _INTRADAY:
+        if not (lo and hi):
+            raise KpiError(f"choose the first and last day for a {GRAIN_NAMES[grain]} grain")
+        if (hi - lo).days + 1 > MAX_INTRADAY_DAYS:
+            raise KpiError(
+                f"a {GRAIN_NAMES[grain]} grain shows at most {MAX_INTRADAY_DAYS} "
+                "days: shorten the range or choose a day or week grain"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,18 +344,7 @@ def trend_explorer(
     def render(v: dict[str, Any]) -> list[Any]:
         kpi_id, grain = v["metric"], v["every"]
         lo, hi = v["start"], v["end"]
-        if lo and hi and hi < lo:
-            raise KpiError("the last day is before the first day")
-        if grain in _INTRADAY:
-            if not (lo and hi):
-                raise KpiError(
-                    f"choose the first and last day for a {views.GRAIN_NAMES[grain]} grain"
-                )
-            if (hi - lo).days + 1 > MAX_INTRADAY_DAYS:
-                raise KpiError(
-                    f"a {views.GRAIN_NAMES[grain]} grain shows at most {MAX_INTRADAY_DAYS} "
-                    "days: shorten the range or choose a day or week grain"
-                )
+        _check_range(lo, hi, grain=grain)
         chosen = dict(views.variant_options(kpi_id)).get(v["variant"], {})
         kw = {
             "every": grain,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from kpi import charts
+from kpi import _vega, charts
 from kpi.errors import KpiError
 
 LONDON = ZoneInfo("Europe/London")
@@ -76,12 +76,12 @@ def test_chart_specs_carry_the_theme(monthly):
 def test_renderer_emits_the_spec_and_html_only_outside_reports(monkeypatch):
     spec = {"title": "SL", "mark": "point"}
     monkeypatch.setenv("KPI_REPORT_RENDER", "1")
-    bundle = charts._renderer(spec)
+    bundle = _vega.renderer(spec)
     assert set(bundle) == {charts.SPEC_MIME, "text/plain"}
     assert bundle[charts.SPEC_MIME] is spec
     assert bundle["text/plain"] == "<chart: SL>"
     monkeypatch.delenv("KPI_REPORT_RENDER")
-    bundle = charts._renderer(spec)
+    bundle = _vega.renderer(spec)
     assert "text/html" in bundle  # JupyterLab shows this; reports use the spec
 
 
@@ -374,12 +374,12 @@ def test_notebook_display_draws_offline(monkeypatch):
     """In JupyterLab a chart carries the Vega bundle itself: no CDN, drawn with vegaEmbed."""
     import polars as pl
 
-    from kpi import charts
+    from kpi import _vega, charts
 
     monkeypatch.delenv("KPI_REPORT_RENDER", raising=False)
     chart = charts.trend_chart(pl.DataFrame({"x": [1, 2], "aht": [300.0, 320.0]}), x="x", y="aht")
     charts.enable()
-    html = charts._renderer(chart.to_dict())["text/html"]
+    html = _vega.renderer(chart.to_dict())["text/html"]
     assert "cdn." not in html
     assert "jsdelivr" not in html
     assert "window.vegaEmbed" in html

@@ -23,14 +23,11 @@ import nbformat
 import pytest
 
 from kpi import report
-from kpi._report_files import (
-    atomic_write_text,
-    new_work_dir,
-    remove_stale_work_dirs,
-)
-from kpi._report_html import CHART_MIME, export, index_page, prepare, toc_html
-from kpi._report_params import NotebookParam, coerce_params, inspect_params
+from kpi._fs import atomic_write_text
 from kpi.errors import KpiError
+from kpi.report._files import new_work_dir, remove_stale_work_dirs
+from kpi.report._html import CHART_MIME, export, index_page, prepare, toc_html
+from kpi.report._params import NotebookParam, coerce_params, inspect_params
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "notebooks"
@@ -625,11 +622,11 @@ def test_mask_text_leaves_dates_and_counts_alone():
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
-    from kpi._report_files import _atomic
+    from kpi._fs import atomic_write
 
     target = atomic_write_text(tmp_path / "a.html", "old")
     with pytest.raises(ZeroDivisionError):
-        _atomic(target, lambda p: (p.write_text("half"), 1 / 0))
+        atomic_write(target, lambda p: (p.write_text("half"), 1 / 0))
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.html"]
 

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import hashlib
 import html
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
-from kpi._report_display import FINDINGS_MIME, HEADER_MIME
 from kpi._mask import mask_text
+from kpi._vega import script_json, spec_title, to_svg, vega_bundle
+from kpi.report._display import FINDINGS_MIME, HEADER_MIME
 
 __all__ = [
     "CHART_MIME",
@@ -37,7 +35,6 @@ __all__ = [
     "export",
     "index_page",
     "prepare",
-    "vega_bundle",
 ]
 
 CHART_MIME = "application/vnd.kpi.chart-html"
@@ -68,49 +65,9 @@ _LOADER_JS = """(function () {
 })();"""
 
 
-@functools.cache
-def vega_bundle() -> str:
-    """The Vega, Vega-Lite and vega-embed JavaScript (from vl-convert-python).
-
-    Building the bundle takes a few seconds, so it is cached per vl-convert version in
-    ``$XDG_CACHE_HOME/kpi-workbench/`` (``~/.cache``) when that directory is writable.
-    """
-    import vl_convert
-
-    version = getattr(vl_convert, "__version__", "unknown")
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kpi-workbench"
-    cache = root / f"vega-bundle-vl-convert-{version}.js"
-    try:
-        text = cache.read_text(encoding="utf-8")
-        if len(text) > 100_000 and "vegaEmbed" in text:
-            return text
-    except OSError:
-        pass
-    text = vl_convert.javascript_bundle()
-    try:
-        from kpi._report_files import atomic_write_text
-
-        atomic_write_text(cache, text)
-    except OSError:
-        pass
-    return text
-
-
 def _script_hash(js: str) -> str:
     digest = hashlib.sha256(js.encode("utf-8")).digest()
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
-
-
-def _json_for_script(obj: Any) -> str:
-    """JSON that cannot close its ``<script>`` element (``<``, ``>``, ``&`` escaped)."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
 
 
 def _esc(value: Any) -> str:
@@ -140,19 +97,14 @@ def _mask_obj(obj: Any) -> Any:
 
 def _chart_html(spec: dict[str, Any], n: int, *, charts: str) -> str:
     cid = f"kpi-chart-{n}"
-    title = spec.get("title")
-    if isinstance(title, dict):
-        title = title.get("text")
-    label = _esc(title if isinstance(title, str) else f"Chart {n}")
+    title = spec_title(spec)
+    label = _esc(title if title is not None else f"Chart {n}")
     if charts == "svg":
-        import vl_convert
-
-        svg = vl_convert.vegalite_to_svg(spec)
-        svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+        svg = to_svg(spec)
         return f'<figure class="kpi-chart-static" id="{cid}" role="img" aria-label="{label}">{svg}</figure>'
     return (
         f'<div class="kpi-chart" id="{cid}" role="img" aria-label="{label}"></div>'
-        f'<script type="application/json" id="{cid}-spec">{_json_for_script(spec)}</script>'
+        f'<script type="application/json" id="{cid}-spec">{script_json(spec)}</script>'
     )
 
 
@@ -555,7 +507,7 @@ def export(
     scripts: list[str] = []
     if lifted.charts and charts == "interactive":
         scripts = [vega_bundle(), _LOADER_JS]
-    meta = _json_for_script({k: v for k, v in context.items() if k != "generated_text"})
+    meta = script_json({k: v for k, v in context.items() if k != "generated_text"})
     tags = "".join(f"<script>{s}</script>" for s in scripts)
     tags += f'<script type="application/json" id="kpi-report-meta">{meta}</script>'
     body = body.replace("<!--KPI-SCRIPTS-->", tags, 1)

@@ -1,8 +1,8 @@
-"""Files of the report renderer: atomic writes, the output lock, private work directories.
+"""Files of the report renderer: the output lock and private work directories.
 
-Every published file is written to a temporary file in the same directory and renamed over the
-target (``os.replace`` is atomic on POSIX), so a reader sees the old file or the new one, never
-half of one. Publishing and the index rebuild hold an exclusive lock on ``<out_dir>/.lock``, so
+Every published file is written with :mod:`kpi._fs` (a temporary file in the same directory
+renamed over the target), so a reader sees the old file or the new one, never half of one.
+Publishing and the index rebuild hold an exclusive lock on ``<out_dir>/.lock``, so
 two renders that finish together publish one after the other. A render works in its own
 ``<out_dir>/.work/<id>/`` directory until it publishes; a render killed before that leaves only
 such a directory, which the next render removes once its process is gone.
@@ -17,63 +17,18 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 __all__ = [
-    "atomic_write_bytes",
-    "atomic_write_text",
     "locked",
     "new_work_dir",
     "remove_stale_work_dirs",
-    "write_json",
 ]
 
 WORK = ".work"
 LOCK = ".lock"
 OWNER = "owner.json"
-
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> Path:
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def atomic_write_text(target: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``target`` through a temporary file and a rename.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> d = Path(tempfile.mkdtemp())
-    >>> atomic_write_text(d / "a.txt", "hello").read_text()
-    'hello'
-    >>> sorted(p.name for p in d.iterdir())
-    ['a.txt']
-    """
-    return _atomic(target, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def atomic_write_bytes(target: Path, data: bytes) -> Path:
-    """Write ``data`` to ``target`` through a temporary file and a rename."""
-    return _atomic(target, lambda p: p.write_bytes(data))
-
-
-def write_json(target: Path, obj: Any) -> Path:
-    """Atomically write ``obj`` as indented JSON (dates and paths as strings)."""
-    return atomic_write_text(target, json.dumps(obj, indent=2, default=str) + "\n")
 
 
 @contextlib.contextmanager

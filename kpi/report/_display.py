@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from kpi._format import MINUS, format_value
 from kpi._mask import mask_identifiers
 
 __all__ = [
@@ -253,14 +254,14 @@ def findings(items: str | Iterable[Any], *, title: str = "Findings") -> Findings
     return Findings({"title": str(title), "items": [line for line in lines if line]})
 
 
-_UNIT_SUFFIX = {"s": " s", "h": " h", "erlang": " E"}
 _STATUS = ("green", "amber", "red")
 
 
 def _fmt(
     value: Any, *, percent: bool, decimals: int, unit: str | None = None, signed: bool = False
 ) -> str:
-    """One cell's text.
+    """One cell's text: numbers with a unit by :func:`kpi._format.format_value` (as findings
+    print them), percentages by its ratio rule with ``decimals`` places, other values as is.
 
     Examples
     --------
@@ -268,14 +269,16 @@ def _fmt(
     ...     _fmt(0.8123, percent=True, decimals=1),
     ...     _fmt(-0.031, percent=False, decimals=1, unit="ratio", signed=True),
     ... )
-    ('81.2%', '-3.1 pp')
+    ('81.2%', '−3.1 pp')
     >>> (
     ...     _fmt(312.4, percent=False, decimals=1, unit="s"),
     ...     _fmt(9622.0, percent=False, decimals=1, unit="count"),
     ... )
-    ('312 s', '9,622')
+    ('5 min 12 s', '9,622')
     >>> [_fmt(v, percent=False, decimals=1, unit="count") for v in (0.4286, 12.46, 1234.5)]
     ['0.43', '12.5', '1,234']
+    >>> _fmt(-0.124, percent=True, decimals=1, signed=True), _fmt(3, percent=False, decimals=1)
+    ('−12.4%', '3')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -283,21 +286,10 @@ def _fmt(
         return "yes" if value else "no"
     sign = "+" if signed else ""
     if isinstance(value, (int, float)) and unit:
-        if unit == "ratio":
-            if signed:
-                return f"{value * 100:+,.{decimals}f} pp"
-            return f"{value:.{decimals}%}"
-        if unit == "s":
-            return f"{value:{sign},.0f} s"
-        if unit == "count":
-            # whole counts as integers; averages of counts (per agent, per customer) keep the
-            # digits that matter: 0.43, 12.5, 1,234
-            v = abs(value)
-            places = 0 if v >= 100 or abs(v - round(v)) < 1e-9 else 1 if v >= 10 else 2
-            return f"{value:{sign},.{places}f}"
-        return f"{value:{sign},.{decimals}f}{_UNIT_SUFFIX.get(unit, '')}"
+        return format_value(value, unit, signed=signed, missing="–")
     if percent and isinstance(value, (int, float)):
-        return f"{value:{sign}.{decimals}%}"
+        mark = MINUS if value < 0 else ("+" if signed and value > 0 else "")
+        return f"{mark}{abs(value) * 100:.{decimals}f}%"
     if isinstance(value, int):
         return f"{value:{sign},}"
     if isinstance(value, float):
@@ -451,9 +443,9 @@ def table(
     ...     }
     ... )
     >>> table(card, units="unit", unit_columns=["value", "change"], signed=["change"])
-    kpi  value  change
-    SL   81.0%  -3.1 pp
-    AHT  312 s  +12 s
+    kpi  value       change
+    SL   81.0%       −3.1 pp
+    AHT  5 min 12 s  +12 s
     """
     unit_column = units if isinstance(units, str) else None
     options = {
@@ -531,7 +523,7 @@ def scorecard_findings(
     ...     print(s)
     Service level fell 17.7 points, from 67.5% in 2026-01 to 49.8% in 2026-02; red against its target of 80.0%.
     Contacts handled fell 12.4%, from 10,983 in 2026-01 to 9,622 in 2026-02.
-    AHT rose 8.1%, from 467 s in 2026-01 to 505 s in 2026-02.
+    AHT rose 8.1%, from 7 min 47 s in 2026-01 to 8 min 25 s in 2026-02.
     """
     df = card.collect() if isinstance(card, pl.LazyFrame) else card
     rows = sorted(

@@ -1,94 +1,32 @@
-"""Reports: parameterised notebooks rendered to self-contained, offline HTML for managers.
-
-:func:`render` checks the parameters against the notebook's ``parameters`` cell, executes the
-notebook with papermill on the current interpreter, and exports one HTML file with nbconvert: no
-code, no prompts, a header (title, period, data source, generation time, the KPI definitions and
-targets the notebook declared with :func:`header`), the findings (:func:`findings`) at the top, a
-table of contents, interactive charts whose JavaScript is embedded once (no CDN, no network), and
-customer identifiers masked unless asked for. Output goes to ``<out_dir>/<report>/<period>/``
-(the HTML, the executed notebook and ``report.json``), each file written atomically, and
-``<out_dir>/index.html`` lists every report. A failed run raises :class:`ReportError` naming the
-cell and the error, keeps the executed notebook as ``<name>.failed.ipynb`` and leaves the last
-good report as it was.
-
-Notebooks use the display helpers of this module::
-
-    kpi.report.header("Overview", period=period, compare=compare, data=ds, kpis=["aht"])
-    kpi.report.findings(["Contacts handled fell 25% ..."])
-    kpi.report.table(frame, percent=["service_level"])  # escaped, identifiers masked
-    kpi.report.mask_identifiers(rows, show=show_identifiers)
-
-``import kpi.report`` itself needs only polars; papermill, nbconvert and vl-convert are imported
-when a report is rendered.
+"""One report: check the request, execute the notebook with papermill in a private work
+directory, export it with nbconvert, and publish the HTML, the executed notebook and
+``report.json`` atomically under the output lock; then rebuild ``index.html``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from kpi._report_display import (
-    FINDINGS_MIME,
-    HEADER_MIME,
-    Findings,
-    ReportHeader,
-    Table,
-    findings,
-    header,
-    scorecard_findings,
-    table,
-)
-from kpi._report_files import (
-    atomic_write_text,
-    locked,
-    new_work_dir,
-    remove_stale_work_dirs,
-    write_json,
-)
-from kpi._mask import identifier_columns, mask_identifiers, mask_text
-from kpi._report_params import NotebookParam, coerce_params, describe_params, inspect_params
+from kpi._fs import atomic_write_text, write_json
 from kpi.errors import KpiError
+from kpi.report._files import locked, new_work_dir, remove_stale_work_dirs
+from kpi.report._notebooks import _NUMBERED, _REPO, report_name, resolve_notebook
+from kpi.report._params import NotebookParam, coerce_params, describe_params, inspect_params
 
-__all__ = [
-    "CHART_MODES",
-    "FINDINGS_MIME",
-    "HEADER_MIME",
-    "Findings",
-    "ReportError",
-    "ReportHeader",
-    "Table",
-    "findings",
-    "header",
-    "identifier_columns",
-    "list_reports",
-    "mask_identifiers",
-    "mask_text",
-    "notebook_parameters",
-    "rebuild_index",
-    "render",
-    "render_many",
-    "report_name",
-    "require_period",
-    "resolve_notebook",
-    "scorecard_findings",
-    "table",
-]
+__all__ = ["CHART_MODES", "ReportError", "rebuild_index", "render"]
 
 #: ``interactive``: Vega charts with tooltips (JavaScript embedded once per file);
 #: ``svg``: static SVG images (no JavaScript at all: mail clients, print, PDF).
 CHART_MODES = ("interactive", "svg")
-
-_REPO = Path(__file__).resolve().parents[1]
-_NUMBERED = re.compile(r"^(\d{2})-(.+)\.ipynb$")
 
 
 class ReportError(KpiError):
@@ -128,177 +66,6 @@ class ReportError(KpiError):
 
 def _rebuild_report_error(message: str, info: dict[str, Any]) -> ReportError:
     return ReportError(message, **info)
-
-
-# --------------------------------------------------------------------------------------------
-# Finding notebooks
-# --------------------------------------------------------------------------------------------
-
-
-def _notebook_dirs(notebooks_dir: str | os.PathLike | None) -> list[Path]:
-    if notebooks_dir is not None:
-        return [Path(notebooks_dir)]
-    dirs: dict[Path, Path] = {}
-    for d in (_REPO / "notebooks", Path.cwd() / "notebooks"):
-        if d.is_dir():
-            dirs.setdefault(d.resolve(), d)
-    return list(dirs.values())
-
-
-def list_reports(notebooks_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The standard reports: every ``NN-name.ipynb`` of the notebooks directory, in order.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp())
-    >>> for name in ("01-trends.ipynb", "00-overview.ipynb", "scratch.ipynb"):
-    ...     _ = (d / name).write_text("{}")
-    >>> [p.name for p in list_reports(d)]
-    ['00-overview.ipynb', '01-trends.ipynb']
-    """
-    found: dict[str, Path] = {}
-    for d in _notebook_dirs(notebooks_dir):
-        for p in sorted(d.glob("[0-9][0-9]-*.ipynb")):
-            found.setdefault(p.name, p)
-    return [found[k] for k in sorted(found)]
-
-
-def report_name(path: str | os.PathLike) -> str:
-    """The report name of a notebook: its file stem without the ``NN-`` prefix.
-
-    Examples
-    --------
-    >>> report_name("notebooks/00-overview.ipynb"), report_name("tests/notebooks/xss.ipynb")
-    ('overview', 'xss')
-    """
-    name = Path(path).name
-    m = _NUMBERED.match(name)
-    return m[2] if m else Path(name).stem
-
-
-def resolve_notebook(
-    name_or_path: str | os.PathLike, *, notebooks_dir: str | os.PathLike | None = None
-) -> Path:
-    """Find a report notebook by path, by name (``overview``) or by file stem (``00-overview``).
-
-    Raises
-    ------
-    KpiError
-        Listing the available reports when nothing matches.
-
-    Examples
-    --------
-    >>> resolve_notebook("overview").name
-    '00-overview.ipynb'
-    >>> resolve_notebook("00").name
-    '00-overview.ipynb'
-    """
-    text = str(name_or_path)
-    path = Path(text)
-    if path.suffix == ".ipynb" or os.sep in text or "/" in text:
-        if path.is_file():
-            return path.resolve()
-        raise KpiError(f"notebook {path} does not exist")
-    reports = list_reports(notebooks_dir)
-    for p in reports:
-        if text in (p.stem, report_name(p), p.stem[:2]):
-            return p.resolve()
-    valid = ", ".join(report_name(p) for p in reports) or "none found"
-    where = ", ".join(str(d) for d in _notebook_dirs(notebooks_dir)) or "no notebooks directory"
-    raise KpiError(f"unknown report {text!r}; valid reports: {valid} (in {where})")
-
-
-def notebook_parameters(path: str | os.PathLike) -> dict[str, NotebookParam]:
-    """The parameters a notebook declares (name -> :class:`NotebookParam`).
-
-    Examples
-    --------
-    >>> params = notebook_parameters(resolve_notebook("overview"))
-    >>> params["period"].describe()
-    'period (period, default "2026-02"): reporting period: 2026-02, 2026-W06, 2026-02-03, 2026-Q1'
-    """
-    return inspect_params(path)
-
-
-def require_period(
-    data: Any,
-    period: Any,
-    *,
-    tables: Iterable[str] = ("contacts", "tickets", "intervals"),
-) -> None:
-    """Fail early, and clearly, when the data holds nothing in a report's period.
-
-    A scheduled run whose data import did not happen would otherwise fail deep inside a
-    computation ("there is no change to explain"); this says which period is empty and what
-    the data covers.
-
-    Parameters
-    ----------
-    data
-        A :class:`kpi.Dataset`, a mapping of tables, or a dataset directory.
-    period
-        A period label (``"2026-02"``, ``"previous-month"``) or :class:`kpi.periods.Period`.
-    tables
-        The activity tables to look at (those the dataset has); the period needs rows in one.
-
-    Raises
-    ------
-    KpiError
-        Naming the period, its dates and the dates the data covers.
-
-    Examples
-    --------
-    >>> from datetime import datetime, UTC
-    >>> import polars as pl
-    >>> c = pl.DataFrame({"arrival_ts": [datetime(2026, 1, 5, tzinfo=UTC)]})
-    >>> require_period({"contacts": c}, "2026-01")
-    >>> require_period({"contacts": c}, "2026-03")
-    Traceback (most recent call last):
-    ...
-    kpi.errors.KpiError: no data in 2026-03 (2026-03-01 to 2026-03-31): contacts cover 2026-01-05 to 2026-01-05
-    """
-    import polars as pl
-
-    from kpi.data import Dataset
-    from kpi.periods import Period, parse_period
-    from kpi.schema import TABLES
-
-    ds = Dataset.coerce(data)
-    p = period if isinstance(period, Period) else parse_period(period)
-    covered = []
-    for name in tables:
-        if name not in ds.tables:
-            continue
-        column = TABLES[name].time_column
-        lf = ds[name]
-        dtype = lf.collect_schema()[column]
-        tz = getattr(dtype, "time_zone", None) or ds.tz
-        start, end = p.start_ts(tz), p.end_ts(tz)
-        if getattr(dtype, "time_zone", None) is None:
-            start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
-        found = lf.filter((pl.col(column) >= start) & (pl.col(column) < end)).head(1).collect()
-        if found.height:
-            return
-        span = lf.select(
-            pl.col(column).min().alias("lo"), pl.col(column).max().alias("hi")
-        ).collect()
-        lo, hi = span.row(0)
-        covered.append(
-            f"{name} cover {lo.date().isoformat()} to {hi.date().isoformat()}"
-            if lo is not None
-            else f"{name} is empty"
-        )
-    last = (p.end - timedelta(days=1)).isoformat()
-    raise KpiError(
-        f"no data in {p.label} ({p.start.isoformat()} to {last}): "
-        + ("; ".join(covered) or f"the data has none of the tables {', '.join(tables)}")
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------------------------
 
 
 def _site_today(data_dir: Path | None) -> date:
@@ -626,7 +393,7 @@ def _run(plan: _Plan) -> Path:
             "charts": charts,
         }
         try:
-            from kpi._report_html import export, prepare
+            from kpi.report._html import export, prepare
 
             prepared, lifted = prepare(executed, charts=charts, show_identifiers=show)
             text = export(prepared, lifted, context, charts=charts)
@@ -700,7 +467,7 @@ def _execute(
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from kpi._report_kernel import KERNEL_NAME, manager_for
+    from kpi.report._kernel import KERNEL_NAME, manager_for
 
     source_nb = nbformat.read(nb_path, as_version=4)
     try:
@@ -798,7 +565,7 @@ def _rel(path: Path | None) -> str:
 
 
 def _write_index(out: Path) -> Path:
-    from kpi._report_html import index_page
+    from kpi.report._html import index_page
 
     entries = []
     for manifest in sorted(out.glob("*/*/report.json")) + sorted(out.glob("*/*/failed.json")):
@@ -856,129 +623,3 @@ def rebuild_index(out_dir: str | os.PathLike = "reports") -> Path:
     out = Path(out_dir)
     with locked(out):
         return _write_index(out)
-
-
-def _worker_init() -> None:
-    # A render worker never validates IRIs; skip rfc3987-syntax's slow grammar build (see
-    # kpi.cli.report_cmd). Only these private worker processes are affected.
-    sys.modules.setdefault("rfc3987_syntax", None)
-    # SIGTERM unwinds the render (work directory and kernel removed) instead of killing it.
-    import signal
-
-    signal.signal(signal.SIGTERM, _raise_system_exit)
-
-
-def _raise_system_exit(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _timed_run(plan: _Plan) -> tuple[Path, float]:
-    t0 = time.monotonic()
-    return _run(plan), time.monotonic() - t0
-
-
-def render_many(
-    names: Iterable[str | os.PathLike],
-    *,
-    jobs: int = 1,
-    on_start: Callable[[int, int, str], None] | None = None,
-    on_done: Callable[[int, int, str, Path | None, BaseException | None, float], None]
-    | None = None,
-    **kwargs: Any,
-) -> tuple[list[Path], list[ReportError]]:
-    """Render several reports; a failed report does not stop the others.
-
-    All parameters are checked for every notebook before the first one runs. Each notebook
-    receives only the parameters it declares; a parameter that no notebook declares is an
-    error.
-
-    Parameters
-    ----------
-    names
-        Report names or notebook paths.
-    jobs
-        Reports rendered at the same time, each in its own worker process (and kernel).
-    on_start, on_done
-        Progress callbacks: ``on_start(i, n, name)`` when report ``i`` of ``n`` starts,
-        ``on_done(i, n, name, html_or_None, error_or_None, seconds)`` when it ends.
-    **kwargs
-        The options of :func:`render`.
-
-    Returns
-    -------
-    tuple[list[Path], list[ReportError]]
-        The HTML files rendered (in report order) and the failures.
-
-    Examples
-    --------
-    >>> render_many(["overview"], params={"perod": "2026-02"})  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    kpi.errors.KpiError: 00-overview.ipynb: unknown parameter 'perod'. Valid parameters: data_dir ...
-    """
-    items = list(names)
-    plans = [_plan(name, only_known=len(items) > 1, **kwargs) for name in items]
-    if len(items) > 1:
-        declared: set[str] = set()
-        for plan in plans:
-            declared |= set(plan.declared)
-        asked = set(kwargs.get("params") or {})
-        asked |= {k for k in ("period", "compare") if kwargs.get(k) is not None}
-        asked |= {"data_dir"} if kwargs.get("data") is not None else set()
-        unknown = sorted(asked - declared)
-        if unknown:
-            raise KpiError(
-                f"no report has the parameter(s) {', '.join(unknown)}; "
-                f"parameters of these reports: {', '.join(sorted(declared)) or 'none'}"
-            )
-    n = len(plans)
-    results: dict[int, Path] = {}
-    failed: list[ReportError] = []
-
-    def finish(i: int, plan: _Plan, path: Path | None, exc: ReportError | None, s: float) -> None:
-        if path is not None:
-            results[i] = path
-        if exc is not None:
-            failed.append(exc)
-        if on_done:
-            on_done(i, n, plan.report, path, exc, s)
-
-    if jobs <= 1 or n <= 1:
-        for i, plan in enumerate(plans, 1):
-            if on_start:
-                on_start(i, n, plan.report)
-            t0 = time.monotonic()
-            try:
-                finish(i, plan, _run(plan), None, time.monotonic() - t0)
-            except ReportError as exc:
-                finish(i, plan, None, exc, time.monotonic() - t0)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(min(jobs, n), mp_context=context, initializer=_worker_init)
-        try:
-            futures = {}
-            for i, plan in enumerate(plans, 1):
-                if on_start:
-                    on_start(i, n, plan.report)
-                # papermill's progress bars of several workers would interleave: none
-                quiet = dataclasses.replace(plan, progress=False)
-                futures[pool.submit(_timed_run, quiet)] = (i, plan, time.monotonic())
-            for future in as_completed(futures):
-                i, plan, t0 = futures[future]
-                try:
-                    path, seconds = future.result()
-                    finish(i, plan, path, None, seconds)
-                except ReportError as exc:
-                    finish(i, plan, None, exc, time.monotonic() - t0)
-        except BaseException:
-            # interrupted (SIGTERM, Ctrl-C): stop the workers; each unwinds, removing its work
-            # directory and its kernel, and publishes nothing
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-    return [results[i] for i in sorted(results)], failed
