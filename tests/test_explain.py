@@ -300,7 +300,8 @@ def test_segments_stay_typed_until_printed(samples_dir):
         "dims", "kind", "baseline", "current", "contribution", "share",
         "confidence", "selected", "evidence", "expected",
     ]  # fmt: skip
-    assert seg["dims"] == seg.get("dims") == d["dims"] == {"team": "North"}
+    assert seg.dims == d["dims"] == {"team": "North"}
+    assert not hasattr(seg, "get")  # typed: no mapping access
     frame = segments_frame(e)
     assert frame.schema == pl.Schema(SEGMENT_SCHEMA)
     assert frame.row(0)[:3] == (1, "team North", "additive")

@@ -384,15 +384,15 @@ def test_segments_and_effects(handled, service):
 
 def test_segment_choice_breakdown_and_rows(sample, handled):
     top = views.choose_segment(handled)
-    assert top == handled.segments[0]["dims"]
+    assert top == handled.segments[0].dims
     assert views.choose_segment(handled, {"topic": "billing"}) == {"topic": "billing"}
     assert views.segment_options(handled)[0] == (views.segment_name(top), top)
     inside = views.segment_breakdown(
         sample, "contacts_handled", top, baseline="2026-01", current="2026-02", by="channel"
     ).collect()
     seg = handled.segments[0]
-    assert inside["baseline"].sum() == pytest.approx(seg["baseline"])
-    assert inside["current"].sum() == pytest.approx(seg["current"])
+    assert inside["baseline"].sum() == pytest.approx(seg.baseline)
+    assert inside["current"].sum() == pytest.approx(seg.current)
     assert inside["change"].abs().to_list() == sorted(
         inside["change"].abs().to_list(), reverse=True
     )

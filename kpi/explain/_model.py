@@ -125,14 +125,6 @@ class Segment:
             out["expected"] = self.expected
         return out
 
-    # read-only mapping access, for callers written against the JSON form (``s["dims"]``)
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The JSON form's ``key`` (``default`` when it has none)."""
-        return self.to_dict().get(key, default)
-
 
 #: Columns of :func:`segments_frame`, declared once.
 SEGMENT_SCHEMA: dict[str, pl.DataType] = {

@@ -4,9 +4,9 @@ segments as tables and charts, a segment cut by another dimension, and the recor
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -16,6 +16,9 @@ from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.periods import Period
 from kpi.views._common import as_period, known_metric, source_table
+
+if TYPE_CHECKING:
+    from kpi.explain import Explanation, Segment
 
 __all__ = [
     "change_frame",
@@ -201,10 +204,11 @@ def driver_waterfall(exp: Any, *, segment: bool = False, title: str | None = Non
         if not inner.get("drivers"):
             return None
         dims = inner.get("dims") or {}
-        seg = next((s for s in exp.segments if s.get("dims") == dims), {})
+        seg = next((s for s in exp.segments if s.dims == dims), None)
         frame = drivers_frame(inner["drivers"])
-        start = (b0["period"], seg["baseline"]) if seg.get("baseline") is not None else None
-        end = (b1["period"], seg["current"]) if seg.get("current") is not None else None
+        base, cur = (seg.baseline, seg.current) if seg is not None else (None, None)
+        start = (b0["period"], base) if base is not None else None
+        end = (b1["period"], cur) if cur is not None else None
         title = title or f"Why {exp.label} changed within {segment_name(dims)}: drivers"
     else:
         frame = drivers_frame(exp)
@@ -225,62 +229,21 @@ def driver_waterfall(exp: Any, *, segment: bool = False, title: str | None = Non
     )
 
 
-def segments_frame(exp: Any) -> pl.DataFrame:
-    """Ranked segments of an explanation: ``rank``, ``segment``, ``kind``, ``baseline``,
-    ``current``, ``contribution``, ``share``, ``mix``, ``rate`` (null for additive KPIs).
-
-    Notes
-    -----
-    For a ratio KPI a segment's contribution splits into a mix effect (its share of the
-    denominator moved) and a rate effect (its own ratio moved): ``contribution = mix + rate``.
+def segments_frame(exp: Explanation | Sequence[Segment]) -> pl.DataFrame:
+    """Ranked segments of an explanation as a table: :func:`kpi.explain.segments_frame`
+    (``rank``, ``segment``, ``kind``, ``baseline``, ``current``, ``contribution``, ``share``,
+    ``mix``, ``rate``; the schema is :data:`kpi.explain.SEGMENT_SCHEMA`).
 
     Examples
     --------
-    >>> from types import SimpleNamespace as NS
-    >>> exp = NS(
-    ...     segments=[
-    ...         {
-    ...             "dims": {"team": "North"},
-    ...             "kind": "rate",
-    ...             "baseline": 0.7,
-    ...             "current": 0.1,
-    ...             "contribution": -0.3,
-    ...             "share": 0.9,
-    ...             "mix": 0.01,
-    ...             "rate": -0.31,
-    ...         }
-    ...     ]
-    ... )
-    >>> segments_frame(exp).row(0)
+    >>> from kpi.explain import Segment
+    >>> seg = Segment({"team": "North"}, "rate", 0.7, 0.1, -0.3, 0.9, mix=0.01, rate=-0.31)
+    >>> segments_frame([seg]).row(0)
     (1, 'team North', 'rate', 0.7, 0.1, -0.3, 0.9, 0.01, -0.31)
     """
-    rows = []
-    for i, s in enumerate(getattr(exp, "segments", exp) or [], 1):
-        rows.append(
-            {
-                "rank": i,
-                "segment": segment_name(s.get("dims") or {}),
-                "kind": s.get("kind"),
-                "baseline": _float(s.get("baseline")),
-                "current": _float(s.get("current")),
-                "contribution": _float(s.get("contribution")),
-                "share": _float(s.get("share")),
-                "mix": _float(s.get("mix")),
-                "rate": _float(s.get("rate")),
-            }
-        )
-    schema = {
-        "rank": pl.Int64,
-        "segment": pl.String,
-        "kind": pl.String,
-        "baseline": pl.Float64,
-        "current": pl.Float64,
-        "contribution": pl.Float64,
-        "share": pl.Float64,
-        "mix": pl.Float64,
-        "rate": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+    from kpi.explain import segments_frame as frame
+
+    return frame(exp)
 
 
 def effects_frame(segments: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -330,14 +293,11 @@ def segment_options(exp: Any) -> list[tuple[str, dict[str, Any]]]:
     Examples
     --------
     >>> from types import SimpleNamespace as NS
-    >>> segment_options(NS(segments=[{"dims": {"team": "North"}}]))
+    >>> from kpi.explain import Segment
+    >>> segment_options(NS(segments=[Segment({"team": "North"}, "additive", 9.0, 5.0, -4.0, 1.0)]))
     [('team North', {'team': 'North'})]
     """
-    return [
-        (segment_name(s.get("dims") or {}), dict(s.get("dims") or {}))
-        for s in getattr(exp, "segments", None) or []
-        if s.get("dims")
-    ]
+    return [(s.label(), dict(s.dims)) for s in getattr(exp, "segments", None) or [] if s.dims]
 
 
 def choose_segment(exp: Any, segment: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -346,10 +306,11 @@ def choose_segment(exp: Any, segment: Mapping[str, Any] | None = None) -> dict[s
     Examples
     --------
     >>> from types import SimpleNamespace as NS
+    >>> from kpi.explain import Segment
     >>> exp = NS(
     ...     segments=[
-    ...         {"dims": {"team": "B"}, "share": -0.2},
-    ...         {"dims": {"team": "A"}, "share": 0.8},
+    ...         Segment({"team": "B"}, "additive", 5.0, 6.0, 1.0, -0.2),
+    ...         Segment({"team": "A"}, "additive", 9.0, 5.0, -4.0, 0.8),
     ...     ]
     ... )
     >>> choose_segment(exp), choose_segment(exp, {"topic": "x"})
@@ -357,9 +318,9 @@ def choose_segment(exp: Any, segment: Mapping[str, Any] | None = None) -> dict[s
     """
     if segment:
         return dict(segment)
-    segs = [s for s in getattr(exp, "segments", None) or [] if s.get("dims")]
-    top = next((s for s in segs if (s.get("share") or 0) > 0), segs[0] if segs else None)
-    return dict(top["dims"]) if top else {}
+    segs = [s for s in getattr(exp, "segments", None) or [] if s.dims]
+    top = next((s for s in segs if (s.share or 0) > 0), segs[0] if segs else None)
+    return dict(top.dims) if top else {}
 
 
 def segment_breakdown(
