@@ -2,7 +2,7 @@
 
 ``bench/bench_compute.py`` times them against ``kpi.compute``; ``tests/test_bench_reference.py``
 checks that all three agree, so the benchmark compares like with like. Both follow the
-definitions of the default variants in :mod:`kpi.metrics` / :mod:`kpi._builders` exactly:
+definitions of the default variants in :mod:`kpi.metrics` (catalogue and measure factories) exactly:
 
 * group by ``team`` and the local calendar month of ``arrival_ts`` (site time zone);
 * counts and sums per group (zero-filled in groups that only the sweep produces), distinct counts,

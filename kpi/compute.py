@@ -5,6 +5,19 @@ group columns, ``period`` (the local start of each bin, when ``every`` is given)
 KPI id, then the measures behind them. Every KPI comes from measures aggregated from rows at the
 grain asked for (sums, counts, maxima, distinct counts, statistics), so a monthly value is never
 an average of daily values. :func:`evaluate` returns the same frame with the definitions used.
+
+This module is the polars engine of the semantic layer (:mod:`kpi.metrics`), in two stages:
+
+1. The measure stage, :func:`measure_frame`: each measure's rows filtered to the range, grouped
+   by the dimensions and the time bin (``_bin``) and aggregated, one query per (table, time
+   column), the tables' results joined. Its output, additive measures keyed by dimensions and
+   bin, is engine-neutral data: what a cached cube stores and another engine must reproduce.
+2. The KPI stage: each KPI's value expression (``Build.value_expr``, e.g. numerator /
+   denominator) over those measure columns, plus the definitions, parameters and notes.
+
+What is declared where: each table's time column in :func:`kpi.schema.time_column`; each
+measure's table, row aggregation and kind in :class:`kpi.metrics.Measure`; what builder measures
+may ask of the engine in :class:`kpi.metrics.MeasureContext`, which :class:`Context` implements.
 """
 
 from __future__ import annotations
@@ -21,27 +34,15 @@ import polars as pl
 from kpi._progress import reporter
 from kpi.data import Dataset
 from kpi.errors import KpiError
-from kpi.measures import Measure, Source
-from kpi.metrics import Build, Metric, resolve
-from kpi.periods import bin_expr, check_grain, local_midnight, to_timestamp
+from kpi.metrics import Build, Measure, Metric, Source, resolve
+from kpi.periods import Period, bin_expr, check_grain, to_timestamp
+from kpi.schema import ATTRIBUTIONS, TABLES, attribution_expr, time_column, time_expr
 
 __all__ = ["ATTRIBUTIONS", "Context", "Result", "compute", "evaluate", "measure_frame"]
 
-#: Which contact time stamp places a contact in a bin.
-ATTRIBUTIONS = ("arrival", "answer", "completion")
-
-_TIME = {
-    "contacts": None,  # chosen by attribution
-    "tickets": "created_ts",
-    "agent_time": "interval_start",
-    "intervals": "interval_start",
-    "surveys": "survey_ts",
-    "qa_evaluations": "evaluated_ts",
-    "coaching": "session_ts",
-    "agent_surveys": "survey_ts",
-    "finance": "_period_ts",
-    "events": "start_ts",
-}
+# COMPAT (issue 13), delete after the merge: kpi.explain.rows still reads ``_TIME``; the lead
+# replaces that use with ``kpi.schema.time_column(table)``.
+_TIME = {t: None if t == "contacts" else time_column(t) for t in TABLES}
 _CALENDAR = (
     ("contacts", "arrival_ts"),
     ("agent_time", "interval_start"),
@@ -52,23 +53,20 @@ _CALENDAR = (
 _NO_ZERO_FILL = {"finance"}
 
 
-def _attribution_ts(attribution: str) -> pl.Expr:
-    """The contact time stamp that places a contact in a bin under ``attribution``."""
-    if attribution == "answer":
-        return pl.coalesce("answer_ts", "end_ts", "arrival_ts")
-    if attribution == "completion":
-        return pl.coalesce("end_ts", "answer_ts", "arrival_ts") + pl.duration(
-            microseconds=(pl.col("acw_s").fill_null(0) * 1e6).cast(pl.Int64)
-        )
-    return pl.col("arrival_ts")
-
-
 @dataclass
 class Context:
-    """What measure builders need: the dataset, groups, grain and range.
+    """The polars engine's query: the dataset, groups, grain and range.
 
-    Row measures are grouped by ``by`` and ``_bin`` (the bin start, or a constant when
+    It implements :class:`kpi.metrics.MeasureContext`, what builder measures are typed
+    against. Row measures are grouped by ``by`` and ``_bin`` (the bin start, or a constant when
     ``every`` is None); stock and sweep builders return frames with the same keys.
+
+    Examples
+    --------
+    >>> from kpi.data import Dataset
+    >>> ctx = Context(Dataset({}), ("team",), "1d", None, None, attribution="answer")
+    >>> ctx.time_column("contacts"), ctx.time_column("finance")
+    ('_answer_ts', '_period_ts')
     """
 
     ds: Dataset
@@ -97,23 +95,12 @@ class Context:
         if missing:
             self.notes.setdefault(table, f"{table} has no column {', '.join(map(repr, missing))}")
             return None
-        if table == "contacts" and self.attribution != "arrival":
-            lf = lf.with_columns(
-                _attribution_ts(self.attribution).alias(self.time_column("contacts"))
-            )
-        if table == "finance":
-            lf = lf.with_columns(local_midnight("period_start", self.tz).alias("_period_ts"))
-        return lf
+        derived = time_expr(table, tz=self.tz, attribution=self.attribution)
+        return lf if derived is None else lf.with_columns(derived)
 
     def time_column(self, table: str) -> str:
         """The default time column that places rows of ``table`` in bins."""
-        if table == "contacts":
-            return {
-                "arrival": "arrival_ts",
-                "answer": "_answer_ts",
-                "completion": "_completion_ts",
-            }[self.attribution]
-        col = _TIME.get(table)
+        col = time_column(table, attribution=self.attribution)
         if col is None:
             raise KpiError(f"table {table} has no time column")
         return col
@@ -333,6 +320,28 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
     return result, missing
 
 
+def _bounds(
+    ds: Dataset,
+    start: str | date | datetime | None,
+    end: str | date | datetime | None,
+    period: Period | None,
+) -> tuple[datetime | None, datetime | None]:
+    """The range as time-zone-aware ``[start, end)`` from either ``period`` or ``start``/``end``."""
+    if period is None:
+        return to_timestamp(start, ds.tz), to_timestamp(end, ds.tz, end=True)
+    if start is not None or end is not None:
+        raise KpiError(
+            "give either period= or start=/end=, not both "
+            f"(period {period.label} is {period.start} to {period.end}, end excluded)"
+        )
+    return period.start_ts(ds.tz), period.end_ts(ds.tz)
+
+
+def _check_attribution(attribution: str) -> None:
+    if attribution not in ATTRIBUTIONS:
+        raise KpiError(f"unknown attribution {attribution!r}; valid: {', '.join(ATTRIBUTIONS)}")
+
+
 def measure_frame(
     data: Dataset | Mapping[str, Any] | str,
     measures: Iterable[Measure],
@@ -341,23 +350,52 @@ def measure_frame(
     every: str | None = None,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
+    period: Period | None = None,
     attribution: str = "arrival",
 ) -> tuple[pl.LazyFrame, dict[str, str]]:
-    """Aggregate measures directly (for decompositions that need more than a KPI's own).
+    """Aggregate measures directly: the measure stage of the engine, without KPI values.
 
-    Returns the frame (``by``, ``period`` with ``every``, one column per measure) and the
-    reason for each measure the data cannot support (its column is null).
+    Each measure's rows in the range are grouped by ``by`` and the time bin and aggregated.
+    Additive (``sum``) measures in this frame are what a cube of measures by time bin and
+    dimensions stores: any coarser grain or subset of dimensions is their sum, and every ratio
+    KPI is computed from them (:class:`kpi.metrics.Build`). Non-additive measures (maxima,
+    statistics, distinct counts, stocks, sweeps) are exact only at the grain asked for.
+
+    Parameters
+    ----------
+    data
+        A :class:`~kpi.data.Dataset`, a mapping of table frames, or a dataset directory.
+    measures
+        The measures (e.g. ``Build.measures``, or ``kpi.metrics.factories.answered()``).
+    by, every, start, end, period, attribution
+        As for :func:`compute`.
+
+    Returns
+    -------
+    tuple[pl.LazyFrame, dict[str, str]]
+        The frame (``by``, ``period`` with ``every``, one column per measure) and the reason
+        for each measure the data cannot support (its column is null).
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> from kpi.metrics import factories
+    >>> t = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    >>> contacts = pl.DataFrame(
+    ...     {"arrival_ts": [t, t], "outcome": ["answered", "flowout"], "team": ["A", "B"]}
+    ... )
+    >>> frame, missing = measure_frame(
+    ...     {"contacts": contacts}, [factories.answered(), factories.offered()], by="team"
+    ... )
+    >>> frame.sort("team").collect().rows(), missing
+    ([('A', 1, 1), ('B', 0, 1)], {})
     """
     ds = Dataset.coerce(data)
+    _check_attribution(attribution)
     by = (by,) if isinstance(by, str) else tuple(by)
-    ctx = Context(
-        ds,
-        by,
-        check_grain(every),
-        to_timestamp(start, ds.tz),
-        to_timestamp(end, ds.tz, end=True),
-        attribution,
-    )
+    lo, hi = _bounds(ds, start, end, period)
+    ctx = Context(ds, by, check_grain(every), lo, hi, attribution)
     frame, missing = _aggregate(ctx, {m.name: m for m in measures})
     frame = frame.rename({"_bin": "period"}) if every else frame.drop("_bin")
     return frame, missing
@@ -371,6 +409,7 @@ def evaluate(
     every: str | None = None,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
+    period: Period | None = None,
     params: Mapping[str, Any] | None = None,
     attribution: str = "arrival",
     bin_offset: str | None = None,
@@ -379,6 +418,9 @@ def evaluate(
     progress: bool | Callable[[str], None] = False,
 ) -> Result:
     """Like :func:`compute`, also returning definitions, parameters and notes.
+
+    ``period=`` takes a :class:`~kpi.periods.Period` (half-open: its end is excluded), so
+    ``period=p`` is the same range as ``start=p.start, end=p.end - timedelta(days=1)``.
 
     Examples
     --------
@@ -406,31 +448,22 @@ def evaluate(
     │ A    ┆ 0.5           ┆ 1                   ┆ 2                       │
     │ B    ┆ 0.0           ┆ 0                   ┆ 1                       │
     └──────┴───────────────┴─────────────────────┴─────────────────────────┘
+    >>> from kpi.periods import parse_period
+    >>> r = evaluate({"contacts": contacts}, "service_level", period=parse_period("2026-01"))
+    >>> r.frame.collect()["service_level"].to_list()
+    [0.3333333333333333]
     """
     ds = Dataset.coerce(data)
     by = (by,) if isinstance(by, str) else tuple(by)
     every = check_grain(every)
-    if attribution not in ATTRIBUTIONS:
-        raise KpiError(f"unknown attribution {attribution!r}; valid: {', '.join(ATTRIBUTIONS)}")
-    all_cols = sorted({c for lf in ds.tables.values() for c in lf.collect_schema().names()})
-    for col in by:
-        if col not in all_cols:
-            raise KpiError(
-                f"unknown column {col!r} for --by; columns in the data: {', '.join(all_cols)}"
-            )
+    _check_attribution(attribution)
+    _check_by(ds, by)
     resolved = resolve(metrics, params)
     if not resolved:
         raise KpiError("no KPI asked for")
     builds: list[tuple[Metric, dict[str, Any], Build]] = [(m, p, m.build(p)) for m, p in resolved]
-    ctx = Context(
-        ds,
-        by,
-        every,
-        to_timestamp(start, ds.tz),
-        to_timestamp(end, ds.tz, end=True),
-        attribution,
-        bin_offset,
-    )
+    lo, hi = _bounds(ds, start, end, period)
+    ctx = Context(ds, by, every, lo, hi, attribution, bin_offset)
     needed: dict[str, Measure] = {}
     for _, _, b in builds:
         for meas in b.measures:
@@ -446,8 +479,27 @@ def evaluate(
             params=params,
             measures=measures,
         )
+    frame, missing = _aggregate(ctx, needed)
+    notes = _kpi_notes(builds, missing, by)
+    present = [n for n in needed if n not in missing]
+    return _kpi_stage(frame, builds, notes, ctx, present, measures=measures)
 
-    result, missing = _aggregate(ctx, needed)
+
+def _check_by(ds: Dataset, by: tuple[str, ...]) -> None:
+    all_cols = sorted({c for lf in ds.tables.values() for c in lf.collect_schema().names()})
+    for col in by:
+        if col not in all_cols:
+            raise KpiError(
+                f"unknown column {col!r} for --by; columns in the data: {', '.join(all_cols)}"
+            )
+
+
+def _kpi_notes(
+    builds: Sequence[tuple[Metric, dict[str, Any], Build]],
+    missing: Mapping[str, str],
+    by: tuple[str, ...],
+) -> dict[str, str]:
+    """Why each KPI is null throughout (a measure it needs is missing); raise if all are."""
     notes: dict[str, str] = {}
     for m, _, b in builds:
         gone = [missing[x.name] for x in b.measures if x.name in missing]
@@ -460,15 +512,25 @@ def evaluate(
             + (f" by {', '.join(by)}" if by else "")
             + f": {notes[first]}"
         )
+    return notes
 
-    present = [n for n in needed if n not in missing]
-    values = []
-    for m, _, b in builds:
-        if m.id in notes:
-            values.append(pl.lit(None, pl.Float64).alias(m.id))
-        else:
-            values.append(b.value_expr().alias(m.id))
-    result = result.with_columns(values)
+
+def _kpi_stage(
+    frame: pl.LazyFrame,
+    builds: Sequence[tuple[Metric, dict[str, Any], Build]],
+    notes: dict[str, str],
+    ctx: Context,
+    present: list[str],
+    *,
+    measures: bool,
+) -> Result:
+    """KPI values from the measure columns, ordered and sorted, with their definitions."""
+    by, every = ctx.by, ctx.every
+    values = [
+        pl.lit(None, pl.Float64).alias(m.id) if m.id in notes else b.value_expr().alias(m.id)
+        for m, _, b in builds
+    ]
+    result = frame.with_columns(values)
     period = ["period"] if every else []
     result = result.rename({"_bin": "period"}) if every else result.drop("_bin")
     out_cols = [*by, *period, *(m.id for m, _, _ in builds)]
@@ -506,7 +568,7 @@ def _chunk_plan(
     contacts = ctx.ds.tables.get("contacts")
     a, q = pl.col("arrival_ts"), pl.col("queue_ts")
     leave = q + pl.duration(microseconds=(pl.col("wait_s") * 1e6).cast(pl.Int64))
-    placed = _attribution_ts(ctx.attribution)
+    placed = attribution_expr(ctx.attribution)
     if contacts is not None:
         queries.append(
             contacts.select(
@@ -597,8 +659,7 @@ def _evaluate_chunked(
             t = time.perf_counter()
             part = ds
             if needs is not None:
-                tables = {**ds.tables, "contacts": ds.tables["contacts"].filter(needs(lo, hi))}
-                part = replace(ds, tables=tables)
+                part = ds.replace(contacts=ds.tables["contacts"].filter(needs(lo, hi)))
             frame = evaluate(part, start=lo, end=hi, **common).frame
             parts.append(frame.collect(engine="streaming"))
             span = f"{_day(lo) or 'start'} to {_day(hi) or 'end'}"
@@ -616,6 +677,7 @@ def compute(
     every: str | None = None,
     start: str | date | datetime | None = None,
     end: str | date | datetime | None = None,
+    period: Period | None = None,
     params: Mapping[str, Any] | None = None,
     attribution: str = "arrival",
     bin_offset: str | None = None,
@@ -640,6 +702,9 @@ def compute(
     start, end
         Range of time stamps. ``start`` is inclusive; ``end`` is inclusive when it is a date or
         period (``2026-01-31``, ``2026-01``) and exclusive when it is a date-time.
+    period
+        The range as a :class:`~kpi.periods.Period` (``[start, end)`` in local dates, end
+        excluded), instead of ``start`` and ``end``; giving both raises a KpiError.
     params
         Definition variants, ``{"service_level.threshold_s": 30}`` or nested by KPI id.
     attribution
@@ -705,6 +770,7 @@ def compute(
         every=every,
         start=start,
         end=end,
+        period=period,
         params=params,
         attribution=attribution,
         bin_offset=bin_offset,

@@ -6,18 +6,21 @@ The simulator (``kpi sample``) and the importers (``kpi import``) write this lay
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from kpi._fs import atomic_write, atomic_write_text
 from kpi.errors import KpiError
-from kpi.schema import TABLES, conform, validate
+from kpi.periods import Period, to_timestamp
+from kpi.schema import TABLES, conform, time_column, time_expr, validate
 
 __all__ = ["Dataset", "load", "save"]
 
@@ -71,9 +74,70 @@ class Dataset:
                 f"no {name!r} table{where}; it has: {', '.join(sorted(self.tables)) or 'none'}"
             ) from None
 
+    def replace(
+        self, *, meta: Mapping[str, Any] | None = None, **tables: pl.LazyFrame | pl.DataFrame
+    ) -> Dataset:
+        """The same dataset with some tables swapped or added (and ``meta``, if given).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> ds = Dataset({"events": pl.DataFrame({"label": ["go-live", "outage"]})})
+        >>> smaller = ds.replace(events=ds["events"].head(1))
+        >>> smaller["events"].collect()["label"].to_list(), ds.tz == smaller.tz
+        (['go-live'], True)
+        """
+        return dataclasses.replace(
+            self,
+            tables={**self.tables, **tables},
+            meta=dict(self.meta if meta is None else meta),
+        )
+
+    def restrict(
+        self,
+        *,
+        tables: Iterable[str] | None = None,
+        start: str | date | datetime | None = None,
+        end: str | date | datetime | None = None,
+        period: Period | None = None,
+    ) -> Dataset:
+        """The dataset limited to some tables and to a time range, lazily.
+
+        Rows are kept where the table's time column (:func:`kpi.schema.time_column`: contacts
+        by arrival) lies in ``[start, end)``; tables without one (agents, customers: rosters)
+        are kept whole. ``start``/``end`` read as in :func:`kpi.compute.compute` (a date
+        ``end`` is inclusive); ``period`` is half-open.
+
+        Examples
+        --------
+        >>> from datetime import datetime, UTC
+        >>> import polars as pl
+        >>> from kpi.periods import parse_period
+        >>> t = [datetime(2026, 1, 31, 23, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)]
+        >>> ds = Dataset({"events": pl.DataFrame({"start_ts": t, "label": ["a", "b"]})})
+        >>> jan = ds.restrict(period=parse_period("2026-01"))
+        >>> jan["events"].collect()["label"].to_list()
+        ['a']
+        >>> ds.restrict(end="2026-02-01")["events"].collect()["label"].to_list()
+        ['a', 'b']
+        >>> sorted(ds.restrict(tables=[]).tables)
+        []
+        """
+        if period is not None and (start is not None or end is not None):
+            raise KpiError("give either period= or start=/end=, not both")
+        lo = period.start_ts(self.tz) if period else to_timestamp(start, self.tz)
+        hi = period.end_ts(self.tz) if period else to_timestamp(end, self.tz, end=True)
+        names = list(self.tables) if tables is None else [t for t in tables if t in self.tables]
+        kept = {name: _in_range(name, self.tables[name], self.tz, lo, hi) for name in names}
+        return dataclasses.replace(self, tables=kept, meta=dict(self.meta))
+
     @classmethod
     def coerce(cls, data: Dataset | Mapping[str, Any] | str | os.PathLike) -> Dataset:
-        """Accept a Dataset, a mapping of table frames, or a dataset directory."""
+        """Accept a Dataset, a mapping of table frames, or a dataset directory.
+
+        The public entry points (``compute``, ``evaluate``, ``load``'s callers...) coerce once;
+        private helpers take a :class:`Dataset`.
+        """
         if isinstance(data, Dataset):
             return data
         if isinstance(data, (str, os.PathLike)):
@@ -83,6 +147,22 @@ class Dataset:
             tz = _infer_tz(tables)
             return cls(tables, tz=tz)
         raise TypeError(f"expected a Dataset, a mapping of frames or a path, got {type(data)}")
+
+
+def _in_range(
+    table: str, lf: pl.LazyFrame, tz: str, lo: datetime | None, hi: datetime | None
+) -> pl.LazyFrame:
+    col = time_column(table)
+    if col is None or (lo is None and hi is None):
+        return lf
+    ts = time_expr(table, tz=tz)
+    ts = pl.col(col) if ts is None else ts
+    cond = pl.lit(True)
+    if lo is not None:
+        cond = cond & (ts >= lo)
+    if hi is not None:
+        cond = cond & (ts < hi)
+    return lf.filter(cond)
 
 
 def _infer_tz(tables: Mapping[str, pl.LazyFrame | pl.DataFrame]) -> str:
@@ -151,19 +231,7 @@ def save(
     for name, lf in ds.tables.items():
         frame = conform(name, lf, ds.tz)
         validate(name, frame, source=name)
-        _atomic_write(root / f"{name}.parquet", lambda p, f=frame: f.sink_parquet(p))
+        atomic_write(root / f"{name}.parquet", lambda p, f=frame: f.sink_parquet(p))
     info = {"timezone": ds.tz, **ds.meta, **(meta or {})}
-    _atomic_write(root / META_FILE, lambda p: Path(p).write_text(json.dumps(info, indent=2)))
+    atomic_write_text(root / META_FILE, json.dumps(info, indent=2))
     return root
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; datasets are shared files
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

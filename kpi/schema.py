@@ -15,15 +15,21 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from kpi.periods import local_midnight
+
 __all__ = [
+    "ATTRIBUTIONS",
     "OUTCOMES",
     "TABLES",
     "Column",
     "SchemaError",
     "Table",
+    "attribution_expr",
     "conform",
     "data_model_markdown",
     "empty_frame",
+    "time_column",
+    "time_expr",
     "validate",
 ]
 
@@ -438,6 +444,86 @@ TABLES: dict[str, Table] = {
         INTERVALS,
     )
 }
+
+
+# ---- time: the column that places a table's rows in time bins ---------------------------------
+
+#: Which contact time stamp places a contact in a bin: ``arrival`` (``arrival_ts``), ``answer``
+#: (answer time, or the abandon time of an unanswered contact) or ``completion`` (end of
+#: after-call work).
+ATTRIBUTIONS = ("arrival", "answer", "completion")
+
+#: Time columns derived when a table is queried (not stored): table to column name. Finance
+#: rows are placed at local midnight of ``period_start``; contacts under an attribution other
+#: than arrival at ``_<attribution>_ts``.
+_DERIVED_TIME = {"finance": "_period_ts"}
+
+
+def time_column(table: str, *, attribution: str = "arrival") -> str | None:
+    """The column that places rows of ``table`` in time bins, or None if the table has none.
+
+    The stored :attr:`Table.time_column`, except where the stamp is derived when the table is
+    queried (see :func:`time_expr`): finance (``_period_ts``) and contacts under an attribution
+    other than ``arrival``. This is the one declaration every engine and analysis reads.
+
+    Examples
+    --------
+    >>> time_column("tickets"), time_column("finance"), time_column("agents")
+    ('created_ts', '_period_ts', None)
+    >>> time_column("contacts"), time_column("contacts", attribution="completion")
+    ('arrival_ts', '_completion_ts')
+    """
+    if attribution not in ATTRIBUTIONS:
+        raise ValueError(f"unknown attribution {attribution!r}; valid: {', '.join(ATTRIBUTIONS)}")
+    if table == "contacts" and attribution != "arrival":
+        return f"_{attribution}_ts"
+    if table in _DERIVED_TIME:
+        return _DERIVED_TIME[table]
+    found = TABLES.get(table)
+    return found.time_column if found is not None else None
+
+
+def attribution_expr(attribution: str = "arrival") -> pl.Expr:
+    """The contact time stamp that places a contact in a bin under ``attribution`` (unnamed).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> t = datetime(2026, 1, 5, 9)
+    >>> df = pl.DataFrame(
+    ...     {"arrival_ts": [t], "answer_ts": [None], "end_ts": [t], "acw_s": [30.0]},
+    ...     schema_overrides={"answer_ts": pl.Datetime("us")},
+    ... )
+    >>> df.select(attribution_expr("completion")).item()
+    datetime.datetime(2026, 1, 5, 9, 0, 30)
+    """
+    if attribution == "answer":
+        return pl.coalesce("answer_ts", "end_ts", "arrival_ts")
+    if attribution == "completion":
+        return pl.coalesce("end_ts", "answer_ts", "arrival_ts") + pl.duration(
+            microseconds=(pl.col("acw_s").fill_null(0) * 1e6).cast(pl.Int64)
+        )
+    return pl.col("arrival_ts")
+
+
+def time_expr(table: str, *, tz: str, attribution: str = "arrival") -> pl.Expr | None:
+    """The expression deriving ``time_column(table)`` from stored columns, or None if stored.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> df = pl.DataFrame({"period_start": [date(2026, 1, 1)]})
+    >>> df.select(time_expr("finance", tz="UTC")).columns
+    ['_period_ts']
+    >>> time_expr("tickets", tz="UTC") is None
+    True
+    """
+    column = time_column(table, attribution=attribution)
+    if table == "contacts" and attribution != "arrival":
+        return attribution_expr(attribution).alias(column)
+    if table == "finance":
+        return local_midnight("period_start", tz).alias(column)
+    return None
 
 
 def validate(name: str, frame: pl.LazyFrame | pl.DataFrame, *, source: str = "") -> None:

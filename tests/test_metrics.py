@@ -391,3 +391,96 @@ def test_max_in_queue_sweeps_each_group_in_time_order():
     assert out["max_in_queue"].to_list() == [3.0, 2.0]
     total = compute(data, "max_in_queue", measures=False).collect()
     assert total["max_in_queue"][0] == 4.0  # 20-30 s: A three and B one; 40-45 s: two and two
+
+
+# ---- period= (half-open) against start=/end= (inclusive end date) ---------------------------
+
+
+def _two_days() -> dict[str, pl.DataFrame]:
+    """Four contacts around the end of January in Europe/London (UTC+0 in winter)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("Europe/London")
+    return {
+        "contacts": pl.DataFrame(
+            {
+                "arrival_ts": [
+                    datetime(2026, 1, 30, 23, 59, tzinfo=tz),  # before the period
+                    datetime(2026, 1, 31, 0, 0, tzinfo=tz),  # first instant: in
+                    datetime(2026, 1, 31, 23, 59, tzinfo=tz),  # last minute: in
+                    datetime(2026, 2, 1, 0, 0, tzinfo=tz),  # the excluded end: out
+                ],
+                "outcome": ["answered", "answered", "abandoned_queue", "answered"],
+                "wait_s": [5.0, 10.0, 30.0, 5.0],
+            }
+        )
+    }
+
+
+def test_period_equals_start_end_by_hand():
+    from datetime import date, timedelta
+
+    from kpi.periods import Period
+
+    p = Period("2026-01-31", date(2026, 1, 31), date(2026, 2, 1), "1d")
+    data = _two_days()
+    by_period = evaluate(data, "contacts_offered,service_level", period=p, measures=False)
+    by_dates = evaluate(
+        data,
+        "contacts_offered,service_level",
+        start=p.start,
+        end=p.end - timedelta(days=1),
+        measures=False,
+    )
+    # in the period: the answered contact at 00:00 (10 s wait) and the abandon at 23:59
+    assert by_period.frame.collect().rows() == [(2.0, 0.5)]
+    assert by_period.frame.collect().equals(by_dates.frame.collect())
+    assert compute(data, "contacts_offered", period=p).collect()["contacts_offered"][0] == 2.0
+
+
+def test_period_with_grain_and_measure_frame():
+    from datetime import date
+
+    from kpi.compute import measure_frame
+    from kpi.metrics import factories
+    from kpi.periods import Period
+
+    p = Period("jan-end", date(2026, 1, 30), date(2026, 2, 1), "1d")
+    data = _two_days()
+    daily = evaluate(data, "contacts_offered", every="1d", period=p, measures=False)
+    assert daily.frame.collect()["contacts_offered"].to_list() == [1.0, 2.0]
+    frame, _ = measure_frame(data, [factories.offered()], period=p)
+    assert frame.collect()["offered"].to_list() == [3]
+
+
+def test_period_and_start_end_refused():
+    from kpi.periods import parse_period
+
+    with pytest.raises(KpiError, match="either period= or start=/end="):
+        evaluate(_two_days(), "aht", period=parse_period("2026-01"), start="2026-01-01")
+    with pytest.raises(KpiError, match="not both"):
+        compute(_two_days(), "aht", period=parse_period("2026-01"), end="2026-01-31")
+
+
+def test_time_columns_declared_once_in_schema():
+    from kpi.compute import Context
+    from kpi.schema import ATTRIBUTIONS, TABLES, time_column
+
+    ctx = Context(Dataset({}), (), None, None, None)
+    for name, table in TABLES.items():
+        if table.time_column is not None:
+            assert time_column(name) == table.time_column == ctx.time_column(name)
+    assert time_column("finance") == "_period_ts"
+    assert [time_column("contacts", attribution=a) for a in ATTRIBUTIONS] == [
+        "arrival_ts",
+        "_answer_ts",
+        "_completion_ts",
+    ]
+
+
+def test_catalogue_declarations_are_keyword_data():
+    for m in METRICS.values():
+        assert m.tables == tuple(sorted({t for x in m.build().measures for t in x.source_tables}))
+    with pytest.raises(TypeError):
+        kpi.metrics.Metric("x", "X", "customer", "speed", "s", "lower", "d", lambda p: None)

@@ -1,0 +1,583 @@
+"""Measure factories used by the KPI declarations in :mod:`kpi.metrics._catalogue`.
+
+Each factory returns a :class:`~kpi.metrics.Measure` whose name encodes the variant values it
+depends on, so two KPIs that need the same quantity share one column and one aggregation.
+Contact-level sources come first; ACD interval-report sources (table ``intervals``) are
+alternatives used when a dataset has no contact rows. Analyses that need a measure no KPI
+names reach these through the public alias ``kpi.metrics.factories``.
+
+Every factory here is a row declaration (:class:`~kpi.metrics.Source`: table, aggregation, time
+column), engine-neutral by construction. The measures that need a pass over ordered rows or a
+calendar (FCR's repeat test, stocks, sweeps) live in :mod:`kpi.metrics._stateful`.
+
+Examples
+--------
+>>> answered().name, offered(5).name, answered_within(20).source_tables
+('answered', 'offered_excl_short_5s', ('contacts', 'intervals'))
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from kpi.metrics._measure import Measure, Source
+
+# ---- contact row predicates ---------------------------------------------------------------
+OUT = pl.col("outcome")
+ANS = OUT == "answered"
+ABAND = OUT == "abandoned_queue"
+FLOW = OUT == "flowout"
+IVR = OUT == "abandoned_ivr"
+OUTB = OUT == "outbound"
+OFFERED = ANS | ABAND | FLOW
+HANDLED = ANS | OUTB
+INBOUND = OUT != "outbound"
+WAIT = pl.col("wait_s")
+
+
+def _n(cond: pl.Expr) -> pl.Expr:
+    """Count rows where ``cond`` holds (nulls count as false)."""
+    return cond.fill_null(False).sum().cast(pl.Int64)
+
+
+def _s(value: pl.Expr, cond: pl.Expr) -> pl.Expr:
+    """Sum ``value`` over rows where ``cond`` holds (null values count as 0)."""
+    return (
+        pl.when(cond.fill_null(False)).then(value.fill_null(0)).otherwise(0).sum().cast(pl.Float64)
+    )
+
+
+def _isum(*cols: str) -> pl.Expr:
+    return pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in cols]).sum()
+
+
+def _c(
+    name: str,
+    description: str,
+    contacts: pl.Expr,
+    intervals: pl.Expr | None = None,
+    *,
+    meta: dict | None = None,
+    kind: str = "sum",
+    unit: str = "count",
+) -> Measure:
+    sources = [Source("contacts", contacts)]
+    if intervals is not None:
+        sources.append(Source("intervals", intervals, meta=meta or {}))
+    return Measure(name, description, tuple(sources), kind=kind, unit=unit)
+
+
+def _short(s: int) -> pl.Expr:
+    return ABAND & (WAIT < s) if s else pl.lit(False)
+
+
+# ---- contact volume -------------------------------------------------------------------------
+
+
+@cache
+def arrived() -> Measure:
+    return _c("arrived", "inbound contacts that arrived (IVR included)", _n(INBOUND))
+
+
+@cache
+def offered(short_abandon_s: int = 0) -> Measure:
+    s = short_abandon_s
+    if not s:
+        return _c(
+            "offered",
+            "contacts routed to a queue (answered + abandoned + flow-out)",
+            _n(OFFERED),
+            _isum("offered"),
+        )
+    return _c(
+        f"offered_excl_short_{s}s",
+        f"offered minus abandons within {s} s",
+        _n(OFFERED & ~_short(s)),
+        _isum("offered") - _isum("abandoned_short"),
+        meta={"interval_short_abandon_s": s},
+    )
+
+
+@cache
+def queued(short_abandon_s: int = 0) -> Measure:
+    s = short_abandon_s
+    name = "queued" + (f"_excl_short_{s}s" if s else "")
+    contacts = _n(OFFERED & ~_short(s)) + _n(OFFERED & pl.col("transferred"))
+    intervals = _isum("offered", "transferred") - (_isum("abandoned_short") if s else 0)
+    return _c(
+        name,
+        "queue entries: offered + transferred contacts re-entering a queue",
+        contacts,
+        intervals,
+        meta={"interval_short_abandon_s": s} if s else None,
+    )
+
+
+@cache
+def answered() -> Measure:
+    return _c("answered", "inbound contacts answered by an agent", _n(ANS), _isum("answered"))
+
+
+@cache
+def answered_plus_abandoned(short_abandon_s: int = 0) -> Measure:
+    s = short_abandon_s
+    name = "answered_plus_abandoned" + (f"_excl_short_{s}s" if s else "")
+    intervals = _isum("answered", "abandoned") - (_isum("abandoned_short") if s else 0)
+    return _c(
+        name,
+        "answered + abandoned in queue",
+        _n((ANS | ABAND) & ~_short(s)),
+        intervals,
+        meta={"interval_short_abandon_s": s} if s else None,
+    )
+
+
+@cache
+def abandoned(short_abandon_s: int = 0, *, include_ivr: bool = False) -> Measure:
+    s = short_abandon_s
+    name = "abandoned" + (f"_excl_short_{s}s" if s else "") + ("_incl_ivr" if include_ivr else "")
+    cond = (ABAND & ~_short(s)) | (IVR if include_ivr else pl.lit(False))
+    intervals = (
+        None if include_ivr else _isum("abandoned") - (_isum("abandoned_short") if s else 0)
+    )
+    return _c(
+        name,
+        "abandoned in queue" + (" or IVR" if include_ivr else ""),
+        _n(cond),
+        intervals,
+        meta={"interval_short_abandon_s": s} if s else None,
+    )
+
+
+@cache
+def answered_within(threshold_s: int) -> Measure:
+    t = threshold_s
+    return _c(
+        f"answered_within_{t}s",
+        f"answered within {t} s of queue entry",
+        _n(ANS & (t >= WAIT)),
+        _isum("answered_within_threshold"),
+        meta={"interval_threshold_s": t},
+    )
+
+
+@cache
+def answered_or_abandoned_within(threshold_s: int) -> Measure:
+    t = threshold_s
+    return _c(
+        f"answered_or_abandoned_within_{t}s",
+        f"answered or abandoned within {t} s",
+        _n((ANS | ABAND) & (t >= WAIT)),
+        _isum("answered_within_threshold", "abandoned_within_threshold"),
+        meta={"interval_threshold_s": t},
+    )
+
+
+@cache
+def sl_denominator(denominator: str, threshold_s: int, short_abandon_s: int) -> Measure:
+    t, s = threshold_s, short_abandon_s
+    if denominator == "answered":
+        return answered()
+    if denominator == "answered_plus_abandoned":
+        return answered_plus_abandoned(s)
+    if denominator in ("offered", "abandons_within_threshold_met"):
+        return offered(s)
+    # ignore_abandons_within_threshold: offered − abandoned ≤ T (and short abandons)
+    cond = OFFERED & ~(ABAND & (t >= WAIT)) & ~_short(s)
+    return _c(
+        f"offered_excl_abandoned_within_{t}s",
+        f"offered minus abandons within {t} s",
+        _n(cond),
+        _isum("offered") - _isum("abandoned_within_threshold"),
+        meta={"interval_threshold_s": t},
+    )
+
+
+@cache
+def handled() -> Measure:
+    return _c(
+        "handled",
+        "contacts handled by an agent (inbound answered + outbound)",
+        _n(HANDLED),
+        _isum("answered"),
+    )
+
+
+@cache
+def handled_with(col: str) -> Measure:
+    return _c(
+        f"handled_with_{col[:-2]}",
+        f"handled contacts with {col} > 0",
+        _n(HANDLED & (pl.col(col) > 0)),
+    )
+
+
+@cache
+def transferred() -> Measure:
+    return _c(
+        "transferred",
+        "handled contacts transferred",
+        _n(HANDLED & pl.col("transferred")),
+        _isum("transferred"),
+    )
+
+
+@cache
+def resolved() -> Measure:
+    return _c("resolved", "handled contacts marked resolved", _n(HANDLED & pl.col("resolved")))
+
+
+@cache
+def agent_resolved_first() -> Measure:
+    return _c(
+        "resolved_not_transferred",
+        "handled contacts resolved and not transferred",
+        _n(HANDLED & pl.col("resolved") & ~pl.col("transferred")),
+    )
+
+
+@cache
+def converted() -> Measure:
+    return _c("converted", "handled contacts with a sale", _n(HANDLED & pl.col("converted")))
+
+
+@cache
+def revenue() -> Measure:
+    return _c("revenue", "sales revenue", _s(pl.col("revenue"), HANDLED), unit="currency")
+
+
+@cache
+def identified_contacts() -> Measure:
+    return _c(
+        "identified_contacts",
+        "inbound contacts from identified customers",
+        _n(INBOUND & pl.col("customer_id").is_not_null()),
+    )
+
+
+@cache
+def customers_contacting() -> Measure:
+    return _c(
+        "customers_contacting",
+        "distinct customers who contacted",
+        pl.col("customer_id").filter(INBOUND).drop_nulls().n_unique().cast(pl.Int64),
+        kind="distinct",
+    )
+
+
+@cache
+def agents_handling() -> Measure:
+    return _c(
+        "agents_handling",
+        "distinct agents who handled contacts",
+        pl.col("agent_id").filter(HANDLED).drop_nulls().n_unique().cast(pl.Int64),
+        kind="distinct",
+    )
+
+
+# ---- waits and handle times -----------------------------------------------------------------
+
+
+@cache
+def wait_answered(*, ivr: bool = False) -> Measure:
+    if ivr:
+        return _c(
+            "wait_answered_incl_ivr_s",
+            "Σ IVR + queue wait of answered",
+            _s(WAIT + pl.col("ivr_s").fill_null(0), ANS),
+            unit="s",
+        )
+    return _c(
+        "wait_answered_s",
+        "Σ queue wait of answered",
+        _s(WAIT, ANS),
+        _isum("wait_answered_s"),
+        unit="s",
+    )
+
+
+@cache
+def wait_queued() -> Measure:
+    return _c(
+        "wait_queued_s",
+        "Σ queue wait of all queued contacts",
+        _s(WAIT, OFFERED),
+        _isum("wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
+        unit="s",
+    )
+
+
+@cache
+def max_wait(population: str) -> Measure:
+    cond = {"all": OFFERED, "answered": ANS, "abandoned": ABAND}[population]
+    intervals = pl.col("max_wait_s").max() if population == "all" else None
+    return _c(
+        f"max_wait_{population}_s",
+        f"longest queue wait ({population})",
+        WAIT.filter(cond).max(),
+        intervals,
+        kind="max",
+        unit="s",
+    )
+
+
+@cache
+def contact_sum(col: str) -> Measure:
+    return _c(
+        col,
+        f"Σ {col[:-2]} seconds of handled contacts",
+        _s(pl.col(col), HANDLED),
+        _isum(col),
+        unit="s",
+    )
+
+
+@cache
+def handle_time(*, acw: bool = True) -> Measure:
+    cols = ("talk_s", "hold_s", "acw_s") if acw else ("talk_s", "hold_s")
+    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in cols])
+    name = "handle_s" if acw else "handle_no_acw_s"
+    return _c(
+        name,
+        "Σ " + " + ".join(c[:-2] for c in cols) + " of handled contacts",
+        _s(value, HANDLED),
+        _isum(*cols),
+        unit="s",
+    )
+
+
+@cache
+def fcr_base() -> Measure:
+    return _c(
+        "fcr_base",
+        "handled inbound contacts of identified customers",
+        _n(ANS & pl.col("customer_id").is_not_null()),
+    )
+
+
+# ---- tickets --------------------------------------------------------------------------------
+
+
+@cache
+def tickets_solved() -> Measure:
+    return Measure(
+        "tickets_solved",
+        "tickets solved",
+        (Source("tickets", _n(pl.col("solved_ts").is_not_null()), time="solved_ts"),),
+    )
+
+
+@cache
+def ticket_agents() -> Measure:
+    return Measure(
+        "ticket_agents",
+        "distinct agents who solved tickets",
+        (
+            Source(
+                "tickets",
+                pl.col("agent_id")
+                .filter(pl.col("solved_ts").is_not_null())
+                .drop_nulls()
+                .n_unique()
+                .cast(pl.Int64),
+                time="solved_ts",
+            ),
+        ),
+        kind="distinct",
+    )
+
+
+@cache
+def tickets_closed() -> Measure:
+    return Measure(
+        "tickets_closed",
+        "tickets closed",
+        (Source("tickets", _n(pl.col("closed_ts").is_not_null()), time="closed_ts"),),
+    )
+
+
+@cache
+def tickets_created() -> Measure:
+    return Measure(
+        "tickets_created",
+        "tickets created",
+        (Source("tickets", pl.len().cast(pl.Int64), time="created_ts"),),
+    )
+
+
+def _stat(value: pl.Expr, aggregator: str) -> pl.Expr:
+    if aggregator == "mean":
+        return value.mean()
+    if aggregator == "p90":
+        return value.quantile(0.9, interpolation="linear")
+    return value.median()
+
+
+@cache
+def resolution_hours(aggregator: str, cohort: str) -> Measure:
+    hours = (pl.col("solved_ts") - pl.col("created_ts")).dt.total_seconds(fractional=True) / 3600
+    time = "solved_ts" if cohort == "solved" else "created_ts"
+    return Measure(
+        f"resolution_h_{aggregator}_{cohort}",
+        f"{aggregator} hours from created to solved",
+        (
+            Source(
+                "tickets",
+                _stat(hours.filter(pl.col("solved_ts").is_not_null()), aggregator),
+                time=time,
+            ),
+        ),
+        kind="stat",
+        unit="h",
+    )
+
+
+@cache
+def first_response_hours(aggregator: str) -> Measure:
+    hours = (pl.col("first_response_ts") - pl.col("created_ts")).dt.total_seconds(
+        fractional=True
+    ) / 3600
+    return Measure(
+        f"first_response_h_{aggregator}",
+        f"{aggregator} hours from created to first response",
+        (Source("tickets", _stat(hours.drop_nulls(), aggregator), time="created_ts"),),
+        kind="stat",
+        unit="h",
+    )
+
+
+# ---- agent time -------------------------------------------------------------------------
+
+
+def _at(
+    name: str, description: str, agg: pl.Expr, *, kind: str = "sum", unit: str = "s"
+) -> Measure:
+    return Measure(name, description, (Source("agent_time", agg),), kind=kind, unit=unit)
+
+
+@cache
+def agent_time_sum(*cols: str) -> Measure:
+    name = "at_" + "_".join(c[:-2] for c in cols) + "_s"
+    return _at(
+        name,
+        "Σ agent " + " + ".join(c[:-2] for c in cols) + " seconds",
+        _isum(*cols).cast(pl.Float64),
+    )
+
+
+@cache
+def agent_busy(*, available: bool = False) -> Measure:
+    cols = ("handle_s", "acw_s", "available_s") if available else ("handle_s", "acw_s")
+    return agent_time_sum(*cols)
+
+
+@cache
+def attended() -> Measure:
+    value = (pl.col("scheduled_s").fill_null(0) - pl.col("absence_s").fill_null(0)).clip(
+        lower_bound=0
+    )
+    return _at(
+        "at_attended_s",
+        "scheduled seconds not lost to unplanned absence",
+        value.sum().cast(pl.Float64),
+    )
+
+
+@cache
+def agents_scheduled() -> Measure:
+    return _at(
+        "agents_scheduled",
+        "distinct agents with scheduled time",
+        pl.col("agent_id").filter(pl.col("scheduled_s") > 0).n_unique().cast(pl.Int64),
+        kind="distinct",
+        unit="count",
+    )
+
+
+# ---- quality, surveys, coaching ------------------------------------------------------------
+
+
+@cache
+def qa_sum() -> Measure:
+    return Measure(
+        "qa_score_sum",
+        "Σ QA scores",
+        (Source("qa_evaluations", pl.col("score").sum().cast(pl.Float64)),),
+        unit="points",
+    )
+
+
+@cache
+def qa_count() -> Measure:
+    return Measure(
+        "qa_evaluations",
+        "QA evaluations",
+        (Source("qa_evaluations", _n(pl.col("score").is_not_null())),),
+    )
+
+
+@cache
+def coaching_sessions() -> Measure:
+    return Measure(
+        "coaching_sessions", "coaching sessions", (Source("coaching", pl.len().cast(pl.Int64)),)
+    )
+
+
+@cache
+def survey_count(col: str) -> Measure:
+    return Measure(
+        f"{col}_responses", f"{col} responses", (Source("surveys", _n(pl.col(col).is_not_null())),)
+    )
+
+
+@cache
+def survey_sum(col: str) -> Measure:
+    return Measure(
+        f"{col}_sum",
+        f"Σ {col} scores",
+        (Source("surveys", pl.col(col).sum().cast(pl.Float64)),),
+        unit="points",
+    )
+
+
+@cache
+def survey_at_least(col: str, low: int) -> Measure:
+    return Measure(
+        f"{col}_{low}_or_more",
+        f"{col} responses scoring {low} or more",
+        (Source("surveys", _n(pl.col(col) >= low)),),
+    )
+
+
+@cache
+def net_promoters(table: str, col: str) -> Measure:
+    prefix = "nps" if table == "surveys" else "enps"
+    value = _n(pl.col(col) >= 9) - _n(pl.col(col) <= 6)
+    return Measure(
+        f"{prefix}_net_promoters", "promoters (9-10) − detractors (0-6)", (Source(table, value),)
+    )
+
+
+@cache
+def agent_survey_count() -> Measure:
+    return Measure(
+        "enps_responses",
+        "agent survey responses",
+        (Source("agent_surveys", _n(pl.col("score").is_not_null())),),
+    )
+
+
+# ---- finance ------------------------------------------------------------------------------
+
+
+@cache
+def finance(col: str) -> Measure:
+    unit = "currency" if col.endswith(("cost", "spend", "amount")) else "count"
+    return Measure(
+        col,
+        f"Σ {col} (finance)",
+        (Source("finance", pl.col(col).sum().cast(pl.Float64), time="_period_ts"),),
+        unit=unit,
+    )

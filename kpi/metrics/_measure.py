@@ -1,0 +1,105 @@
+"""Additive measures: the building blocks every KPI is computed from.
+
+A :class:`Measure` is an aggregation over the rows of one table (or several alternative tables,
+e.g. contact rows *or* ACD interval rows), placed in time by one time-stamp column. Counts and
+sums are additive, so any grain or dimension rolls up exactly from them; a KPI is a function of
+measures (usually numerator / denominator). Measures that are not additive (maxima, medians,
+distinct counts, stocks, sweeps) say so in ``kind`` and are computed from rows at the grain asked
+for, never by averaging finer results.
+
+This is the row-level stage of the semantic layer, and it is engine-neutral by declaration: a
+:class:`Source` names a table, an aggregation over its rows, the time column that places a row
+in a bin and the dataset facts it requires; :class:`Measure` adds the kind. Executing it (filter
+to the range, group by the dimensions and ``_bin``, aggregate, join the tables' results) is the
+engine's job: :func:`kpi.compute.measure_frame` for polars. The aggregation is written as a
+polars expression today; it is the one piece another engine has to translate. Builder measures
+(``builder=``) are typed against :class:`~kpi.metrics.MeasureContext`.
+
+Examples
+--------
+>>> import polars as pl
+>>> m = Measure("answered", "contacts answered", (Source("contacts", pl.len()),))
+>>> m.additive, m.source_tables
+(True, ('contacts',))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from kpi.metrics._context import MeasureContext
+
+__all__ = ["KINDS", "Measure", "Source"]
+
+#: ``sum``: additive count or total; ``max``: maximum (rolls up as a max); ``stat``: a
+#: row statistic such as a median, computed at the grain; ``distinct``: a distinct count;
+#: ``stock``: a level at the end of each bin (backlog, headcount); ``sweep``: computed from a
+#: time-ordered sweep over events (calls waiting at once, busiest hour).
+KINDS = ("sum", "max", "stat", "distinct", "stock", "sweep")
+
+
+@dataclass(frozen=True)
+class Source:
+    """How to compute a measure from one table.
+
+    Parameters
+    ----------
+    table
+        Canonical table name.
+    agg
+        Aggregation expression over the table's rows (with the derived time columns of
+        :func:`kpi.schema.time_column` added).
+    time
+        Time-stamp column that places a row in a bin; ``None`` means the table's own time
+        column (:func:`kpi.schema.time_column`; for contacts, chosen by ``attribution=``).
+    meta
+        Facts the dataset must state for this source to apply (e.g. the threshold an interval
+        report used): key in ``dataset.json`` to required value.
+    """
+
+    table: str
+    agg: pl.Expr
+    time: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A named measure with one or more alternative sources (the first usable one is used).
+
+    ``builder`` replaces ``sources`` when rows cannot simply be aggregated (stocks, sweeps, and
+    sums that need a sorted pass such as FCR's repeat test): it receives the engine's
+    :class:`~kpi.metrics.MeasureContext` and returns a LazyFrame keyed by the group columns and
+    ``_bin``. Builder ``sum`` measures are
+    zero-filled like row sums.
+    """
+
+    name: str
+    description: str
+    sources: tuple[Source, ...] = ()
+    kind: str = "sum"
+    unit: str = "count"
+    builder: Callable[[MeasureContext], pl.LazyFrame | None] | None = None
+    tables: tuple[str, ...] = ()
+    #: How many days of contacts after a bin's end decide its value (FCR's repeat window);
+    #: chunked evaluation reads that far ahead.
+    lookahead_days: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind {self.kind!r} not in {KINDS}")
+
+    @property
+    def additive(self) -> bool:
+        """True when finer-grain values sum to coarser ones."""
+        return self.kind == "sum"
+
+    @property
+    def source_tables(self) -> tuple[str, ...]:
+        """Tables this measure can be computed from, in order of preference."""
+        return tuple(s.table for s in self.sources) or self.tables

@@ -1,0 +1,340 @@
+"""Builder measures: the few that are not one aggregation over a table's rows.
+
+FCR's repeat test (a sorted pass), the ticket backlog and the customer and agent rosters
+(stocks: levels at bin edges) and the queue and peak-hour sweeps. Each is a
+:class:`~kpi.metrics.Measure` with a ``builder`` that receives the engine's
+:class:`~kpi.metrics.MeasureContext` and returns a LazyFrame keyed by the ``by`` columns and
+``_bin``. They are the polars-specific part of the semantic layer: another engine reimplements
+these, while the row declarations of :mod:`kpi.metrics._factories` only need translating.
+
+Examples
+--------
+>>> fcr_resolved(7, "customer").lookahead_days, backlog().kind, max_in_queue().tables
+(7, 'stock', ('contacts',))
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from kpi.metrics._context import MeasureContext
+from kpi.metrics._factories import ANS, HANDLED, OFFERED, WAIT, _n, _s
+from kpi.metrics._measure import Measure
+from kpi.periods import local_midnight
+
+__all__ = [
+    "backlog",
+    "bin_months",
+    "customers_lost",
+    "customers_start",
+    "fcr_resolved",
+    "headcount",
+    "max_in_queue",
+    "peak_hour",
+    "peak_hour_calls",
+    "separations",
+]
+
+
+# ---- first contact resolution -------------------------------------------------------------
+
+
+@cache
+def fcr_resolved(window_days: int, key: str) -> Measure:
+    name = f"fcr_resolved_{window_days}d_{key}"
+    return Measure(
+        name,
+        f"handled inbound contacts with no repeat within {window_days} days ({key})",
+        builder=lambda ctx: _fcr_resolved(ctx, window_days, key, name),
+        tables=("contacts",),
+        lookahead_days=window_days,
+    )
+
+
+def _fcr_resolved(
+    ctx: MeasureContext, window_days: int, key: str, name: str
+) -> pl.LazyFrame | None:
+    """Answered contacts of identified customers whose next contact (same key) is not near.
+
+    Only identified customers can repeat. A contact whose key occurs once is resolved; the
+    contacts of keys seen more than once are sorted by key, arrival and contact id, and a
+    contact is resolved when the next row has another key or arrives more than
+    ``window_days`` later. Keys are grouped and sorted by a 64-bit hash first (much cheaper
+    than sorting strings) and neighbours compare the real key, so a hash collision (odds
+    about n² / 2⁶⁵ for n keys) can at most hide a repeat, never invent one. The whole table
+    is read (contacts after the range decide the repeats of those in it); only rows in the
+    range are counted.
+    """
+    c = ctx.frame("contacts")
+    if c is None:
+        return None
+    keys = ["customer_id", "topic"] if key == "customer_topic" else ["customer_id"]
+    same = pl.col("_fcr_key") == pl.col("_fcr_key").shift(-1)
+    for k in keys:
+        same = same & (pl.col(k) == pl.col(k).shift(-1))
+    following = pl.when(same).then(pl.col("arrival_ts").shift(-1))
+    no_repeat = following.is_null() | (
+        (following - pl.col("arrival_ts")) > pl.duration(days=window_days)
+    )
+    t = pl.col(ctx.time_column("contacts"))
+    hashed = c.filter(pl.col("customer_id").is_not_null()).with_columns(
+        pl.struct(keys).hash().alias("_fcr_key")
+    )
+    hashed = hashed.with_columns(pl.len().over("_fcr_key").alias("_fcr_n"))
+    once = hashed.filter(pl.col("_fcr_n") == 1)
+    more = hashed.filter(pl.col("_fcr_n") > 1).sort(
+        ["_fcr_key", "arrival_ts", "contact_id"], nulls_last=True
+    )
+    counted = [
+        part.filter(cond & ANS & ctx.in_range(t))
+        .group_by([*ctx.by, ctx.bin(t)])
+        .agg(pl.len().cast(pl.Int64).alias(name))
+        for part, cond in ((once, pl.lit(True)), (more, no_repeat))
+    ]
+    return pl.concat(counted).group_by([*ctx.by, "_bin"]).agg(pl.col(name).sum())
+
+
+# ---- tickets (stocks) ---------------------------------------------------------------------
+
+
+@cache
+def backlog() -> Measure:
+    return Measure(
+        "backlog",
+        "tickets open at the end of the period",
+        kind="stock",
+        builder=_backlog_builder,
+        tables=("tickets",),
+    )
+
+
+def _backlog_builder(ctx: MeasureContext) -> pl.LazyFrame | None:
+    t = ctx.frame("tickets")
+    if t is None:
+        return None
+    flows = pl.concat(
+        [
+            t.select(*ctx.by, pl.col("created_ts").alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
+            t.filter(pl.col("solved_ts").is_not_null()).select(
+                *ctx.by, pl.col("solved_ts").alias("_t"), pl.lit(-1, pl.Int64).alias("_d")
+            ),
+        ]
+    )
+    return ctx.stock_from_flows(flows, "backlog")
+
+
+# ---- customers and agents (stocks) -----------------------------------------------------------
+
+
+_ROSTERS = {"customers": ("joined", "churned"), "agents": ("hired", "left")}
+
+
+def _roster_measure(name: str, description: str, table: str) -> Measure:
+    begin, finish = _ROSTERS[table]
+    return Measure(
+        name,
+        description,
+        kind="stock",
+        builder=lambda ctx: ctx.memo(
+            (table, "roster"), lambda: _roster(ctx, table, begin, finish)
+        )[name],
+        tables=(table,),
+    )
+
+
+@cache
+def customers_start() -> Measure:
+    return _roster_measure("customers_start", "customers at the start of the period", "customers")
+
+
+@cache
+def customers_lost() -> Measure:
+    return _roster_measure("customers_lost", "customers lost in the period", "customers")
+
+
+@cache
+def separations() -> Measure:
+    return _roster_measure("separations", "agents who left in the period", "agents")
+
+
+@cache
+def headcount(kind: str) -> Measure:
+    name = "headcount_avg" if kind == "average" else "headcount_start"
+    return _roster_measure(name, f"agent headcount ({kind})", "agents")
+
+
+@cache
+def bin_months() -> Measure:
+    return _roster_measure(
+        "period_months", "length of the period in months (days / 30.44)", "agents"
+    )
+
+
+def _roster(
+    ctx: MeasureContext, table: str, begin: str, finish: str
+) -> dict[str, pl.LazyFrame | None]:
+    """Levels and flows of a roster (people with a start and an end date) per bin."""
+    lf = ctx.frame(table)
+    keys = [*ctx.by, "_bin"]
+    if lf is None:
+        return dict.fromkeys(
+            (
+                "customers_start",
+                "customers_lost",
+                "separations",
+                "headcount_avg",
+                "headcount_start",
+                "period_months",
+            )
+        )
+    tz = ctx.tz
+    b = local_midnight(begin, tz)
+    # the person is counted up to and including the end date: gone from the next day
+    f = local_midnight(pl.col(finish).dt.offset_by("1d"), tz)
+    people = lf.select(*ctx.by, b.alias("_b"), f.alias("_f"))
+    grid = people.join(ctx.bins(), how="cross")
+    s, e = pl.col("_start"), pl.col("_end")
+    present_at = lambda t: (pl.col("_b") <= t) & (pl.col("_f").is_null() | (pl.col("_f") > t))  # noqa: E731
+    agg = grid.group_by(keys).agg(
+        _n(present_at(s)).alias("_at_start"),
+        _n(present_at(e - pl.duration(microseconds=1))).alias("_at_end"),
+        _n((pl.col("_f") > s) & (pl.col("_f") <= e) & (pl.col("_b") < s)).alias("_lost"),
+        pl.first("_start"),
+        pl.first("_end"),
+    )
+    months = (
+        (pl.col("_end") - pl.col("_start")).dt.total_seconds(fractional=True) / 86400 / 30.436875
+    )
+    out = agg.select(
+        *keys,
+        pl.col("_at_start").alias("customers_start"),
+        pl.col("_lost").alias("customers_lost"),
+        pl.col("_lost").alias("separations"),
+        ((pl.col("_at_start") + pl.col("_at_end")) / 2).alias("headcount_avg"),
+        pl.col("_at_start").alias("headcount_start"),
+        months.alias("period_months"),
+    )
+    return {
+        name: out.select(*keys, name)
+        for name in (
+            "customers_start",
+            "customers_lost",
+            "separations",
+            "headcount_avg",
+            "headcount_start",
+            "period_months",
+        )
+    }
+
+
+# ---- sweeps over contacts -----------------------------------------------------------------
+
+
+@cache
+def max_in_queue() -> Measure:
+    return Measure(
+        "max_in_queue",
+        "most contacts waiting at once",
+        kind="sweep",
+        builder=_max_in_queue,
+        tables=("contacts",),
+    )
+
+
+def _max_in_queue(ctx: MeasureContext) -> pl.LazyFrame | None:
+    c = ctx.frame("contacts")
+    if c is None:
+        return None
+    q = c.filter(pl.col("queue_ts").is_not_null() & WAIT.is_not_null())
+    events = pl.concat(
+        [
+            q.select(*ctx.by, pl.col("queue_ts").alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
+            q.select(
+                *ctx.by,
+                (pl.col("queue_ts") + pl.duration(microseconds=(WAIT * 1e6).cast(pl.Int64))).alias(
+                    "_t"
+                ),
+                pl.lit(-1, pl.Int64).alias("_d"),
+            ),
+        ]
+    )
+    # exits before entries at the same instant; the level after each event, per group. With
+    # groups, an ordered window sorts each group's events itself (cheaper than one global sort
+    # followed by a window, and the groups' sorts run in parallel).
+    level = (
+        events.with_columns(
+            pl.col("_d")
+            .cum_sum()
+            .over(partition_by=list(ctx.by), order_by=["_t", "_d"])
+            .alias("_level")
+        )
+        if ctx.by
+        else events.sort(["_t", "_d"]).with_columns(pl.col("_d").cum_sum().alias("_level"))
+    )
+    level = level.with_columns((pl.col("_level") - pl.col("_d")).alias("_before"))
+    inrange = level.filter(ctx.in_range(pl.col("_t")))
+    return inrange.group_by([*ctx.by, ctx.bin(pl.col("_t"))]).agg(
+        pl.max_horizontal(pl.col("_level").max(), pl.col("_before").max())
+        .cast(pl.Int64)
+        .alias("max_in_queue")
+    )
+
+
+def _peak(ctx: MeasureContext, rank_by: str) -> pl.LazyFrame | None:
+    c = ctx.frame("contacts")
+    if c is None:
+        return None
+    c = c.filter(OFFERED & ctx.in_range(pl.col("arrival_ts")))
+    hour_every = "1h" if ctx.every not in ("15m", "30m") else ctx.every
+    hour_s = {"15m": 900, "30m": 1800}.get(ctx.every or "", 3600)
+    handle = pl.sum_horizontal(
+        pl.col("talk_s").fill_null(0), pl.col("hold_s").fill_null(0), pl.col("acw_s").fill_null(0)
+    )
+    hours = c.group_by(
+        [
+            *ctx.by,
+            ctx.bin(pl.col("arrival_ts")),
+            pl.col("arrival_ts").dt.truncate(hour_every).alias("_hour"),
+        ]
+    ).agg(
+        pl.len().cast(pl.Int64).alias("_calls"),
+        (_s(handle, HANDLED) / hour_s).alias("_erlangs"),
+    )
+    rank = "_calls" if rank_by == "calls" else "_erlangs"
+    # the busiest hour; ties go to the earliest hour (order-independent)
+    order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
+    return hours.group_by([*ctx.by, "_bin"]).agg(
+        pl.col("_erlangs").sort_by(order).last().alias(f"peak_hour_erlangs_by_{rank_by}"),
+        pl.col("_calls").sort_by(order).last().alias(f"peak_hour_calls_by_{rank_by}"),
+    )
+
+
+@cache
+def peak_hour(rank_by: str) -> Measure:
+    name = f"peak_hour_erlangs_by_{rank_by}"
+    return Measure(
+        name,
+        "Erlangs of the busiest hour (carried load, handle incl. wrap)",
+        kind="sweep",
+        unit="erlang",
+        builder=lambda ctx: _sel(_peak(ctx, rank_by), ctx, name),
+        tables=("contacts",),
+    )
+
+
+@cache
+def peak_hour_calls(rank_by: str) -> Measure:
+    name = f"peak_hour_calls_by_{rank_by}"
+    return Measure(
+        name,
+        "contacts offered in the busiest hour",
+        kind="sweep",
+        builder=lambda ctx: _sel(_peak(ctx, rank_by), ctx, name),
+        tables=("contacts",),
+    )
+
+
+def _sel(lf: pl.LazyFrame | None, ctx: MeasureContext, name: str) -> pl.LazyFrame | None:
+    return None if lf is None else lf.select(*ctx.by, "_bin", name)
