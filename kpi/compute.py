@@ -36,13 +36,10 @@ from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import Build, Measure, Metric, Source, resolve
 from kpi.periods import Period, bin_expr, check_grain, to_timestamp
-from kpi.schema import ATTRIBUTIONS, TABLES, attribution_expr, time_column, time_expr
+from kpi.schema import ATTRIBUTIONS, attribution_expr, time_column, time_expr
 
 __all__ = ["ATTRIBUTIONS", "Context", "Result", "compute", "evaluate", "measure_frame"]
 
-# COMPAT (issue 13), delete after the merge: kpi.explain.rows still reads ``_TIME``; the lead
-# replaces that use with ``kpi.schema.time_column(table)``.
-_TIME = {t: None if t == "contacts" else time_column(t) for t in TABLES}
 _CALENDAR = (
     ("contacts", "arrival_ts"),
     ("agent_time", "interval_start"),

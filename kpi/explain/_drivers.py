@@ -10,14 +10,13 @@ from typing import Any
 
 import polars as pl
 
-from kpi import _builders as B
 from kpi.compute import evaluate, measure_frame
 from kpi.data import Dataset
 from kpi.explain._model import DEFAULT_DIMS, Driver, _div, _period
 from kpi.explain._queueing import QUEUE_KPIS, queue_drivers
 from kpi.explain._segments import _leaves
-from kpi.measures import Measure
-from kpi.metrics import METRICS, Metric
+from kpi.metrics import METRICS, Measure, Metric
+from kpi.metrics import factories as B
 from kpi.periods import Period
 
 __all__ = ["drivers"]

@@ -13,12 +13,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from kpi import _builders as B
 from kpi.compute import measure_frame
 from kpi.data import Dataset
 from kpi.explain._model import Driver, _div
-from kpi.measures import Measure
-from kpi.metrics import Metric
+from kpi.metrics import Measure, Metric
+from kpi.metrics import factories as B
 from kpi.periods import Period
 
 __all__ = ["QUEUE_KPIS", "queue_drivers"]

@@ -11,6 +11,7 @@ from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.explain._model import _period
 from kpi.periods import Period
+from kpi.schema import time_column
 
 __all__ = ["restrict", "rows"]
 
@@ -58,8 +59,6 @@ def rows(
     >>> rows({"contacts": c}, {"team": "B"}).collect()["team"].to_list()
     ['B']
     """
-    from kpi.compute import _TIME
-
     ds = Dataset.coerce(data)
     lf = ds[table]
     names = lf.collect_schema().names()
@@ -74,7 +73,7 @@ def rows(
         )
     if period is not None:
         p = _period(period)
-        col = _TIME.get(table) or "arrival_ts"
+        col = time_column(table) or "arrival_ts"
         lo, hi = p.start_ts(ds.tz), p.end_ts(ds.tz)
         cond = cond & (pl.col(col) >= lo) & (pl.col(col) < hi)
     return lf.filter(cond)

@@ -65,10 +65,10 @@ def _flow(
     params: Mapping[str, Any] | None,
 ) -> pl.LazyFrame:
     """:func:`ticket_flow` of a dataset, ``by`` already a list of columns."""
-    from kpi import _builders
+    from kpi.metrics import factories
 
     opened, _ = measure_frame(
-        ds, [_builders.tickets_created()], by=by, every=every, start=start, end=end
+        ds, [factories.tickets_created()], by=by, every=every, start=start, end=end
     )
     r = evaluate(
         ds,
