@@ -13,7 +13,8 @@ import polars as pl
 
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
-from kpi.io._mapping import KEYS, Mapping, Staged, convert_mapped, load_mapping, rejected_frame
+from kpi.io._convert import Staged, convert_mapped, rejected_frame
+from kpi.io._mapping import KEYS, Mapping, load_mapping
 from kpi.io._parse import check_timezone
 from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
 from kpi.io._read import ROW, Source, read_source

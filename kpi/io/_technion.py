@@ -49,7 +49,8 @@ from datetime import datetime
 import polars as pl
 
 from kpi.errors import KpiError
-from kpi.io._mapping import Staged, check_scalar, drop_duplicates, norm, rejected_frame
+from kpi.io._convert import Staged, check_scalar, drop_duplicates, rejected_frame
+from kpi.io._mapping import norm
 from kpi.io._parse import localize
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
