@@ -95,6 +95,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import polars as pl
 
+from kpi._fs import atomic_write_bytes, atomic_write_text
 from kpi._progress import reporter
 from kpi.errors import KpiError
 
@@ -401,9 +402,7 @@ def _write_csv(contacts: pl.DataFrame, path: Path, tz: str, periods: dict) -> st
                 data = part.write_csv(datetime_format=fmt).encode()
                 last = part["arrival_ts"].max().date()  # type: ignore[union-attr]
             what = f"the contacts arriving from {days['d'][0]} to {last} only"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
     return what
 
 
@@ -576,7 +575,7 @@ def write_sample(
                 (out / f"{name}.parquet").unlink(missing_ok=True)
         save(Dataset(dict(sample), tz=tz), out, meta=meta)
         text = json.dumps(sample.truth, indent=2, ensure_ascii=False) + "\n"
-        (out / "scenario.json").write_text(text)
+        atomic_write_text(out / "scenario.json", text)
         csv_what = None
         if csv:
             csv_what = _write_csv(
@@ -585,7 +584,7 @@ def write_sample(
         elif (out / "contacts.csv").exists():
             (out / "contacts.csv").unlink()
         if readme:
-            (out / "README.md").write_text(_readme(sample, csv_what, "Sample data"))
+            atomic_write_text(out / "README.md", _readme(sample, csv_what, "Sample data"))
     except OSError as exc:
         raise KpiError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
     if report:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from kpi._fs import atomic_write_text, write_json
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
 from kpi.io._convert import Staged, convert_mapped, rejected_frame
@@ -344,7 +344,7 @@ def _write(
             quarantine = pl.concat([before, quarantine.cast(pl.String)], how="diagonal_relaxed")
     if quarantine.height:
         qdir.mkdir(exist_ok=True)
-        _atomic_text(qfile, quarantine.cast(pl.String).write_csv())
+        atomic_write_text(qfile, quarantine.cast(pl.String).write_csv())
         report.output["quarantine"] = str(qfile)
     elif qfile.exists() and not append:
         qfile.unlink()
@@ -360,15 +360,4 @@ def _write(
             doc["earlier_imports"] = [*history, earlier]
     report.output["report"] = str(rfile)
     doc["output"] = report.output
-    _atomic_text(rfile, json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def _atomic_text(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(rfile, doc)
