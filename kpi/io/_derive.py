@@ -47,26 +47,46 @@ def _seconds(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 def derive_contacts(
     df: pl.DataFrame, present: set[str], report: ImportReport, source: Source
 ) -> pl.DataFrame:
-    cols = set(df.columns)
+    """Add the contact columns the source lacks, in dependency order, each stated in ``report``."""
+    cols = set(df.columns)  # grows as columns are derived
+    df = _contact_id(df, cols, report, source)
+    df = _outcome(df, cols, report, source)
+    df = _queue_entry(df, cols, report)
+    df = _wait_and_answer(df, cols, report, source)
+    df = _handling_and_end(df, cols, report, source)
+    for c, v in (("channel", "voice"), ("direction", "inbound")):
+        if c not in cols:
+            df = df.with_columns(pl.lit(v).alias(c))
+            report.assumed.append(f"{c} = {v!r} (not in the source)")
+    return df
 
-    def have(c: str) -> bool:
-        return c in cols
 
-    if not have("contact_id"):
+def _contact_id(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``contact_id`` = file name + row when the source has no id."""
+    if "contact_id" not in cols:
         stem = source.path.stem
         df = df.with_columns(pl.format("{}-{}", pl.lit(stem), pl.col(ROW)).alias("contact_id"))
         report.assumed.append(
             f"contact_id = '<file name>-<row>' (e.g. '{stem}-2'): the source has no contact id"
         )
         cols.add("contact_id")
-    if not have("outcome"):
-        if have("answer_ts"):
+    return df
+
+
+def _outcome(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``outcome`` from an answer time, talk time or agent when the source has none."""
+    if "outcome" not in cols:
+        if "answer_ts" in cols:
             answered = pl.col("answer_ts").is_not_null()
             basis = "answer_ts present"
-        elif have("talk_s"):
+        elif "talk_s" in cols:
             answered = pl.col("talk_s").fill_null(0) > 0
             basis = "talk_s > 0"
-        elif have("agent_id"):
+        elif "agent_id" in cols:
             answered = pl.col("agent_id").is_not_null()
             basis = "agent_id present"
         else:
@@ -84,10 +104,14 @@ def derive_contacts(
             f"outcome = answered when {basis}, else abandoned_queue (the source has no outcome)"
         )
         cols.add("outcome")
-    answered = pl.col("outcome") == "answered"
+    return df
+
+
+def _queue_entry(df: pl.DataFrame, cols: set[str], report: ImportReport) -> pl.DataFrame:
+    """``ivr_s`` (queue entry - arrival, else 0) and ``queue_ts`` (arrival + IVR time)."""
     queued = pl.col("outcome").is_in(["answered", "abandoned_queue", "flowout"])
-    if not have("ivr_s"):
-        if have("queue_ts"):
+    if "ivr_s" not in cols:
+        if "queue_ts" in cols:
             df = df.with_columns(
                 _seconds(pl.col("queue_ts"), pl.col("arrival_ts"))
                 .clip(lower_bound=0)
@@ -98,7 +122,7 @@ def derive_contacts(
             df = df.with_columns(pl.lit(0.0).alias("ivr_s"))
             report.assumed.append("ivr_s = 0 (no IVR time in the source; arrival = queue entry)")
         cols.add("ivr_s")
-    if not have("queue_ts"):
+    if "queue_ts" not in cols:
         df = df.with_columns(
             pl.when(queued)
             .then(
@@ -109,21 +133,29 @@ def derive_contacts(
         )
         report.assumed.append("queue_ts = arrival_ts + ivr_s for contacts that reached a queue")
         cols.add("queue_ts")
-    if not have("wait_s"):
-        if not have("answer_ts"):
+    return df
+
+
+def _wait_and_answer(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``wait_s`` from answer (or end) time - queue entry; ``answer_ts`` = entry + wait."""
+    answered = pl.col("outcome") == "answered"
+    if "wait_s" not in cols:
+        if "answer_ts" not in cols:
             raise KpiError(
                 f"{source.path}: missing required column 'wait_s' (seconds waiting in queue) and "
                 "no answer time to derive it from; set columns.wait_s or columns.answer_ts"
             )
         wait_end = pl.when(answered).then(pl.col("answer_ts"))
-        if have("end_ts"):
+        if "end_ts" in cols:
             wait_end = wait_end.when(pl.col("outcome").is_in(["abandoned_queue", "flowout"])).then(
                 pl.col("end_ts")
             )
         df = df.with_columns(_seconds(wait_end, pl.col("queue_ts")).alias("wait_s"))
         report.assumed.append("wait_s = answer_ts (or end_ts if not answered) - queue_ts")
         cols.add("wait_s")
-    if not have("answer_ts"):
+    if "answer_ts" not in cols:
         df = df.with_columns(
             pl.when(answered)
             .then(
@@ -134,15 +166,23 @@ def derive_contacts(
         )
         report.assumed.append("answer_ts = queue_ts + wait_s for answered contacts")
         cols.add("answer_ts")
+    return df
+
+
+def _handling_and_end(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``hold_s`` and ``acw_s`` (0), ``talk_s`` from the end time, ``end_ts`` from the parts."""
+    answered = pl.col("outcome") == "answered"
     for c in ("hold_s", "acw_s"):
-        if not have(c):
+        if c not in cols:
             df = df.with_columns(pl.lit(0.0).alias(c))
             report.assumed.append(
                 f"{c} = 0 (not in the source; AHT counts talk and what is given)"
             )
             cols.add(c)
-    if not have("talk_s"):
-        if not have("end_ts"):
+    if "talk_s" not in cols:
+        if "end_ts" not in cols:
             raise KpiError(
                 f"{source.path}: missing required column 'talk_s' (talk seconds) and no end time "
                 "to derive it from; set columns.talk_s or columns.end_ts"
@@ -166,7 +206,7 @@ def derive_contacts(
         )
         if n:
             report.inferred["talk_s of unanswered contacts"] = f"{n} empty values read as 0"
-    if not have("end_ts"):
+    if "end_ts" not in cols:
         us = lambda e: pl.duration(microseconds=(e.fill_null(0) * 1e6).cast(pl.Int64))  # noqa: E731
         df = df.with_columns(
             pl.when(answered)
@@ -179,10 +219,6 @@ def derive_contacts(
         report.assumed.append(
             "end_ts = answer + talk + hold (answered), queue entry + wait (abandoned)"
         )
-    for c, v in (("channel", "voice"), ("direction", "inbound")):
-        if not have(c):
-            df = df.with_columns(pl.lit(v).alias(c))
-            report.assumed.append(f"{c} = {v!r} (not in the source)")
     return df
 
 

@@ -163,19 +163,43 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
     ...
     kpi.errors.KpiError: mapping: table = 'calls' is not importable; valid: contacts, tickets, intervals
     """
+    raw, name = _read_spec(spec)
+    spec_ = _Spec(raw, name, _check_top(raw, name))
+    m = Mapping(table=spec_.table, name=name)
+    _load_sources(m, spec_)
+    _load_rules(m, spec_)
+    if "timezone" in raw:
+        m.timezone = check_timezone(str(raw["timezone"]))
+    for key in ("interval_threshold_s", "interval_short_abandon_s"):
+        if key in raw:
+            if spec_.table != "intervals":
+                raise KpiError(f'{name}: {key} applies to table = "intervals" only')
+            value = raw[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise KpiError(f"{name}: {key} must be a number of seconds >= 0, got {value!r}")
+            setattr(m, key, float(value))
+    m.keep_unmapped = bool(raw.get("keep_unmapped", False))
+    return m
+
+
+def _read_spec(spec: str | Path | AbcMapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The raw dictionary of a mapping and its name for messages (the file, or ``mapping``)."""
     if isinstance(spec, AbcMapping):
-        raw, name = dict(spec), "mapping"
-    else:
-        path = Path(spec)
-        name = str(path)
-        if not path.exists():
-            raise KpiError(f"mapping file {path} does not exist")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-        except tomllib.TOMLDecodeError as exc:
-            raise KpiError(f"{path}: not valid TOML: {exc}") from None
-        except UnicodeDecodeError:
-            raise KpiError(f"{path}: not a UTF-8 text file") from None
+        return dict(spec), "mapping"
+    path = Path(spec)
+    if not path.exists():
+        raise KpiError(f"mapping file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise KpiError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise KpiError(f"{path}: not a UTF-8 text file") from None
+    return raw, str(path)
+
+
+def _check_top(raw: dict[str, Any], name: str) -> str:
+    """Refuse unknown top-level keys; return the (importable) table."""
     for key in raw:
         if key not in _TOP_KEYS:
             raise KpiError(
@@ -189,29 +213,42 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
         raise KpiError(
             f"{name}: table = {table!r} is not importable; valid: {', '.join(IMPORTABLE)}"
         )
-    canon = TABLES[table].names
-    m = Mapping(table=table, name=name)
+    return table
 
-    def section(key: str) -> dict[str, Any]:
-        value = raw.get(key, {})
+
+@dataclass
+class _Spec:
+    """A raw mapping being checked: its sections, and the canonical columns they may name."""
+
+    raw: dict[str, Any]
+    name: str
+    table: str
+
+    def section(self, key: str) -> dict[str, Any]:
+        value = self.raw.get(key, {})
         if not isinstance(value, dict):
-            raise KpiError(f"{name}: [{key}] must be a table of key = value pairs")
+            raise KpiError(f"{self.name}: [{key}] must be a table of key = value pairs")
         return value
 
-    def check_canon(key: str, col: str, *, allow_extra: bool = False) -> None:
-        if col in canon or (allow_extra and col in m.extra):
+    def check_canon(self, key: str, col: str) -> None:
+        canon = TABLES[self.table].names
+        if col in canon:
             return
         raise KpiError(
-            f"{name}: {key}.{col}: {col!r} is not a column of {table}{_suggest(col, canon)}; "
-            f"columns: {', '.join(canon)}"
+            f"{self.name}: {key}.{col}: {col!r} is not a column of "
+            f"{self.table}{_suggest(col, canon)}; columns: {', '.join(canon)}"
         )
 
-    for key in section("read"):
+
+def _load_sources(m: Mapping, spec: _Spec) -> None:
+    """``[read]``, ``[columns]`` and ``[extra]``: where the values come from."""
+    name, canon = spec.name, TABLES[spec.table].names
+    for key in spec.section("read"):
         if key not in _READ_KEYS:
             raise KpiError(f"{name}: unknown key read.{key}{_suggest(key, _READ_KEYS)}")
-    m.read = section("read")
-    for col, src in section("columns").items():
-        check_canon("columns", col)
+    m.read = spec.section("read")
+    for col, src in spec.section("columns").items():
+        spec.check_canon("columns", col)
         ok = (isinstance(src, str) and src) or (
             isinstance(src, list) and src and all(isinstance(s, str) for s in src)
         )
@@ -220,7 +257,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
                 f"{name}: columns.{col} must be a source column name or a list of names"
             )
         m.columns[col] = src
-    for new, src in section("extra").items():
+    for new, src in spec.section("extra").items():
         if not isinstance(src, str):
             raise KpiError(f"{name}: extra.{new} must be a source column name")
         if new in canon:
@@ -230,12 +267,17 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
         if new in ("source_row", "source_file") or new.startswith("__"):
             raise KpiError(f"{name}: extra.{new}: the name {new!r} is reserved; choose another")
         m.extra[new] = src
-    for col, fmt in section("formats").items():
-        check_canon("formats", col)
+
+
+def _load_rules(m: Mapping, spec: _Spec) -> None:
+    """``[formats]``, ``[values.*]``, ``[defaults]`` and ``[fill_null]``: how to read them."""
+    name, table = spec.name, spec.table
+    for col, fmt in spec.section("formats").items():
+        spec.check_canon("formats", col)
         _check_format(name, table, col, fmt)
         m.formats[col] = fmt
-    for col, vmap in section("values").items():
-        check_canon("values", col)
+    for col, vmap in spec.section("values").items():
+        spec.check_canon("values", col)
         if not isinstance(vmap, dict):
             raise KpiError(
                 f'{name}: [values.{col}] must map source values to values, e.g. "Y" = true'
@@ -248,22 +290,10 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
                 )
         m.values[col] = {str(k): v for k, v in vmap.items()}
     for key in ("defaults", "fill_null"):
-        for col, value in section(key).items():
-            check_canon(key, col)
+        for col, value in spec.section(key).items():
+            spec.check_canon(key, col)
             _check_constant(name, key, table, col, value)
             getattr(m, key)[col] = value
-    if "timezone" in raw:
-        m.timezone = check_timezone(str(raw["timezone"]))
-    for key in ("interval_threshold_s", "interval_short_abandon_s"):
-        if key in raw:
-            if table != "intervals":
-                raise KpiError(f'{name}: {key} applies to table = "intervals" only')
-            value = raw[key]
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise KpiError(f"{name}: {key} must be a number of seconds >= 0, got {value!r}")
-            setattr(m, key, float(value))
-    m.keep_unmapped = bool(raw.get("keep_unmapped", False))
-    return m
 
 
 def _check_format(name: str, table: str, col: str, fmt: Any) -> None:
