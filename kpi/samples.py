@@ -95,6 +95,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import polars as pl
 
+from kpi._fs import atomic_write_bytes, atomic_write_text
 from kpi._progress import reporter
 from kpi.errors import KpiError
 
@@ -401,9 +402,7 @@ def _write_csv(contacts: pl.DataFrame, path: Path, tz: str, periods: dict) -> st
                 data = part.write_csv(datetime_format=fmt).encode()
                 last = part["arrival_ts"].max().date()  # type: ignore[union-attr]
             what = f"the contacts arriving from {days['d'][0]} to {last} only"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
     return what
 
 
@@ -576,7 +575,7 @@ def write_sample(
                 (out / f"{name}.parquet").unlink(missing_ok=True)
         save(Dataset(dict(sample), tz=tz), out, meta=meta)
         text = json.dumps(sample.truth, indent=2, ensure_ascii=False) + "\n"
-        (out / "scenario.json").write_text(text)
+        atomic_write_text(out / "scenario.json", text)
         csv_what = None
         if csv:
             csv_what = _write_csv(
@@ -585,7 +584,7 @@ def write_sample(
         elif (out / "contacts.csv").exists():
             (out / "contacts.csv").unlink()
         if readme:
-            (out / "README.md").write_text(_readme(sample, csv_what, "Sample data"))
+            atomic_write_text(out / "README.md", _readme(sample, csv_what, "Sample data"))
     except OSError as exc:
         raise KpiError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
     if report:
@@ -667,25 +666,77 @@ def fcfs_queue(
     if n and (not np.isfinite(t).all() or (svc < 0).any() or (pat < 0).any()):
         raise KpiError("arrival times must be finite; service and patience must be >= 0")
     pat = np.where(np.isfinite(pat), np.round(pat), pat)
+    ws, we, wa = _agent_windows(t, svc, agents, staffing, shift_start_s, shift_end_s, shift_agent)
+    spec = _fcfs_spec(t, svc, pat, ws, we, wa, max_wait_s=max_wait_s)
+    res = run_queue(spec)
+    code = res["code"]
+    start = res["start"]
+    ans = code == ANSWERED
+    wait = (
+        np.select(
+            [ans, code == ABANDONED, code == FLOWOUT],
+            [start - t, pat, np.full(n, float(max_wait_s) * 1000)],
+            np.nan,
+        )
+        / 1000
+    )
+    outcome = np.select([ans, code == ABANDONED, code == FLOWOUT], [0, 1, 2], 3)
+    return pl.DataFrame(
+        {
+            "arrival_s": t / 1000,
+            "answer_s": pl.Series(np.where(ans, start / 1000, np.nan)).fill_nan(None),
+            "wait_s": pl.Series(wait).fill_nan(None),
+            "outcome": pl.Series(["answered", "abandoned_queue", "flowout", "unserved"]).gather(
+                outcome.astype(np.uint32)
+            ),
+            "agent": pl.Series(np.where(ans, res["agent"], -1).astype(np.int64)).replace(-1, None),
+        }
+    )
+
+
+def _agent_windows(
+    t: np.ndarray,
+    svc: np.ndarray,
+    agents: int | None,
+    staffing: float,
+    shift_start_s: Any,
+    shift_end_s: Any,
+    shift_agent: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Availability windows in ms (start, end, agent): ``agents`` always present, or the shifts."""
     if agents is not None:
         k = max(1, round(agents * staffing))
         ws = np.full(k, min(0.0, t.min(initial=0.0)))
         we = np.full(k, t.max(initial=0.0) + svc.sum() + 1000.0)
-        wa = np.arange(k)
-    else:
-        if shift_start_s is None or shift_end_s is None or shift_agent is None:
-            raise KpiError("give either agents=N or shift_start_s, shift_end_s and shift_agent")
-        ws = np.round(np.asarray(shift_start_s, np.float64) * 1000)
-        we = np.round(np.asarray(shift_end_s, np.float64) * 1000)
-        wa = np.asarray(shift_agent, np.int64)
-        if not (len(ws) == len(we) == len(wa)) or (we < ws).any() or (wa < 0).any():
-            raise KpiError("shift windows need start <= end and agent numbers >= 0")
+        return ws, we, np.arange(k)
+    if shift_start_s is None or shift_end_s is None or shift_agent is None:
+        raise KpiError("give either agents=N or shift_start_s, shift_end_s and shift_agent")
+    ws = np.round(np.asarray(shift_start_s, np.float64) * 1000)
+    we = np.round(np.asarray(shift_end_s, np.float64) * 1000)
+    wa = np.asarray(shift_agent, np.int64)
+    if not (len(ws) == len(we) == len(wa)) or (we < ws).any() or (wa < 0).any():
+        raise KpiError("shift windows need start <= end and agent numbers >= 0")
+    return ws, we, wa
+
+
+def _fcfs_spec(
+    t: np.ndarray,
+    svc: np.ndarray,
+    pat: np.ndarray,
+    ws: np.ndarray,
+    we: np.ndarray,
+    wa: np.ndarray,
+    *,
+    max_wait_s: float,
+) -> dict[str, Any]:
+    """The engine input of one plain queue: no IVR, no redials, windows sorted by agent."""
+    n = len(t)
     order_w = np.lexsort((ws, wa))
     ws, we, wa = ws[order_w], we[order_w], wa[order_w]
     n_agents = int(wa.max(initial=-1)) + 1
     idx = np.arange(n_agents)
     order = np.lexsort((np.arange(n), t))
-    spec = {
+    return {
         "mode": "contact",
         "base_t": t[order],
         "base_row": order.astype(np.int64),
@@ -719,27 +770,3 @@ def fcfs_queue(
         "next_open_day": np.zeros(1, np.int64),
         "open_slot": np.zeros(1, np.int8),
     }
-    res = run_queue(spec)
-    code = res["code"]
-    start = res["start"]
-    ans = code == ANSWERED
-    wait = (
-        np.select(
-            [ans, code == ABANDONED, code == FLOWOUT],
-            [start - t, pat, np.full(n, float(max_wait_s) * 1000)],
-            np.nan,
-        )
-        / 1000
-    )
-    outcome = np.select([ans, code == ABANDONED, code == FLOWOUT], [0, 1, 2], 3)
-    return pl.DataFrame(
-        {
-            "arrival_s": t / 1000,
-            "answer_s": pl.Series(np.where(ans, start / 1000, np.nan)).fill_nan(None),
-            "wait_s": pl.Series(wait).fill_nan(None),
-            "outcome": pl.Series(["answered", "abandoned_queue", "flowout", "unserved"]).gather(
-                outcome.astype(np.uint32)
-            ),
-            "agent": pl.Series(np.where(ans, res["agent"], -1).astype(np.int64)).replace(-1, None),
-        }
-    )

@@ -427,6 +427,20 @@ def test_reader_excel_sheets(tmp_path):
         read_source(path, sheet=5)
 
 
+def test_every_written_file_is_shared_0644_and_no_temp_file_stays(tmp_path):
+    out = tmp_path / "site"
+    import_file(DATA / "acd_export.csv", mapping=DATA / "acd_mapping.toml", out=out)
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    names = [p.relative_to(out).as_posix() for p in written]
+    assert names == [
+        "contacts.parquet",
+        "dataset.json",
+        "import_report.json",
+        "quarantine/contacts.csv",
+    ]
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
+
+
 # ----------------------------------------------------------------------------------- mappings
 
 

@@ -261,6 +261,21 @@ def make_roster(
 ) -> Roster:
     """Size each queue's head count from its requirement, then add attrition and hiring."""
     rng = np.random.default_rng([seed, 21])
+    rows = _head_counts(clock, queues, reqs, scale, staffing, rng)
+    _baseline_attrition(clock, scenario, rows, rng)
+    events = _scenario_changes(clock, scenario, rows, rng)
+    return _roster(clock, rows, events, rng)
+
+
+def _head_counts(
+    clock: Clock,
+    queues: tuple[QueueSpec, ...],
+    reqs: list[np.ndarray],
+    scale: float,
+    staffing: float,
+    rng: np.random.Generator,
+) -> list[dict]:
+    """One row per agent: each queue's day head count from its first weeks' need, plus nights."""
     first_days = min(28, clock.horizon_days)
     first_slots = clock.day_slot0[first_days]
     rows: list[dict] = []
@@ -286,6 +301,13 @@ def make_roster(
                     "reason": None,
                 }
             )
+    return rows
+
+
+def _baseline_attrition(
+    clock: Clock, scenario: Scenario, rows: list[dict], rng: np.random.Generator
+) -> None:
+    """Ordinary leavers (about 1.8% a month), each replaced three to five weeks later."""
     horizon = clock.horizon_days
     months = max(horizon / 30.44, 1e-9)
     hazard = 1 - (1 - 0.018) ** months
@@ -311,6 +333,12 @@ def make_roster(
             day = (start - clock.start).days
             if day < horizon:
                 rows.append({**r, "hired_day": day, "left_day": None, "reason": None})
+
+
+def _scenario_changes(
+    clock: Clock, scenario: Scenario, rows: list[dict], rng: np.random.Generator
+) -> list[dict]:
+    """The scenario's attrition (leavers spread over a team's queues) and later hiring."""
     events: list[dict] = []
     if scenario.attrition and len(clock.month_starts) > scenario.attrition_month + 1:
         last = _last_weekday_before(clock.month_starts[scenario.attrition_month + 1])
@@ -373,6 +401,13 @@ def make_roster(
                 events.append(
                     {"kind": "hiring", "team": team_name, "date": hire.isoformat(), "hires": new}
                 )
+    return events
+
+
+def _roster(
+    clock: Clock, rows: list[dict], events: list[dict], rng: np.random.Generator
+) -> Roster:
+    """Ids, names, leaders and skills in a stable order; events name their agents."""
     # stable order: team, queue, hire day
     team_order = {t: i for i, t in enumerate(TEAMS)}
     rows.sort(key=lambda r: (team_order[r["team"]], r["queue"], r["hired_day"], r["night"]))

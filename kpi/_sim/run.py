@@ -15,24 +15,21 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from kpi._sim.agent_time import agent_time_frame
+from kpi._sim.business import events_table, finance_table
 from kpi._sim.clock import make_clock
 from kpi._sim.config import QUEUES, Scenario
+from kpi._sim.contacts import contacts_table, customers_table, make_customers
 from kpi._sim.demand import day_kind, forecast_rates
-from kpi._sim.plan import make_roster, make_schedule, requirements
-from kpi._sim.queues import queue_job, run_all
-from kpi._sim.tables import (
+from kpi._sim.people import (
     agent_surveys_table,
-    agent_time_frame,
     agents_table,
     coaching_table,
-    contacts_table,
-    customers_table,
-    events_table,
-    finance_table,
-    make_customers,
     qa_table,
     surveys_table,
 )
+from kpi._sim.plan import make_roster, make_schedule, requirements
+from kpi._sim.queues import queue_job, run_all
 from kpi._sim.truth import measure
 
 __all__ = ["Generated", "generate"]

@@ -140,6 +140,11 @@ def _aht(agg: pl.DataFrame, by: dict[str, Any] | None = None) -> dict[str, Any]:
     return _change(float(vals[0]), float(vals[1]), 1)
 
 
+#: Dimensions the truth breaks each metric down by.
+_CONTACT_DIMS = ["team", "site", "channel", "queue", "topic"]
+_TICKET_DIMS = ["team", "topic", "priority", "channel"]
+
+
 def measure(
     tables: dict[str, pl.DataFrame],
     clock: Clock,
@@ -156,18 +161,73 @@ def measure(
         "scenario": scenario.name,
         "description": scenario.description,
         **meta,
-        "periods": {},
+        "periods": {},  # filled below; the keys keep this order in scenario.json
         "causes": [],
         "metrics": {},
     }
+    truth["periods"] = _periods(clock, months)
+    truth["causes"] = _causes(clock, scenario, queues, roster_events, months)
+    rank = {"attrition": 0, "new_topic": 1, "hiring": 2}
+    truth["causes"].sort(key=lambda c: rank.get(c["kind"], 9))
+    if months <= max(m0, m1):
+        truth["note"] = "fewer months than the scenario's periods: no metrics measured"
+        return truth
+    c_agg, t_agg, at_agg = _aggregates(tables, _bounds(clock, m0), _bounds(clock, m1))
+    specs = [
+        (
+            "contacts_handled",
+            c_agg,
+            "contacts",
+            "arrival_ts",
+            "contacts with outcome answered or outbound, counted in the period of arrival_ts",
+            _CONTACT_DIMS,
+        ),
+        (
+            "tickets_handled",
+            t_agg,
+            "tickets",
+            "solved_ts",
+            "tickets with a solved_ts inside the period (as of the end of the data)",
+            _TICKET_DIMS,
+        ),
+    ]
+    for metric, agg, table, tcol, definition, dims in specs:
+        truth["metrics"][metric] = _metric_entry(
+            metric,
+            agg,
+            at_agg,
+            scenario,
+            table=table,
+            time_column=tcol,
+            definition=definition,
+            dims=dims,
+        )
+    return truth
+
+
+def _periods(clock: Clock, months: int) -> dict[str, dict[str, str]]:
+    """The story's months: baseline, current, recovery (as many as the run has)."""
+    periods: dict[str, dict[str, str]] = {}
     names = ["baseline", "current", "recovery"]
     for k in range(min(months, 3)):
         a, b = clock.month_starts[k], clock.month_starts[k + 1]
-        truth["periods"][names[k]] = {
+        periods[names[k]] = {
             "label": period_label(a, b),
             "start": a.isoformat(),
             "end": b.isoformat(),
         }
+    return periods
+
+
+def _causes(
+    clock: Clock,
+    scenario: Scenario,
+    queues: tuple[QueueSpec, ...],
+    roster_events: list[dict],
+    months: int,
+) -> list[dict[str, Any]]:
+    """The scenario's causes (attrition, hiring, a new topic), before sorting by kind."""
+    causes: list[dict[str, Any]] = []
     for ev in roster_events:
         item = {
             "kind": ev["kind"],
@@ -178,14 +238,14 @@ def measure(
         }
         if ev["kind"] == "attrition":
             item["headcount_before"] = ev["headcount_before"]
-        truth["causes"].append(item)
+        causes.append(item)
     if scenario.new_topic and scenario.new_topic_month < months:
         mix = [
             sum(w * TOPICS[t].complexity for t, w in q.topics.items())
             for q in queues
             if q.name in scenario.new_topic_queues
         ]
-        truth["causes"].append(
+        causes.append(
             {
                 "kind": "new_topic",
                 "segment": {"topic": scenario.new_topic},
@@ -198,14 +258,15 @@ def measure(
                 ),
             }
         )
-    rank = {"attrition": 0, "new_topic": 1, "hiring": 2}
-    truth["causes"].sort(key=lambda c: rank.get(c["kind"], 9))
-    if months <= max(m0, m1):
-        truth["note"] = "fewer months than the scenario's periods: no metrics measured"
-        return truth
-    p0, p1 = _bounds(clock, m0), _bounds(clock, m1)
+    return causes
+
+
+def _aggregates(
+    tables: dict[str, pl.DataFrame], p0: Any, p1: Any
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Contacts, tickets and agent time of the two measured periods, by their dimensions."""
     work = pl.col("talk_s") + pl.col("hold_s") + pl.col("acw_s")
-    c_dims = ["team", "site", "channel", "queue", "topic"]
+    c_dims = _CONTACT_DIMS
     c_agg = (
         tables["contacts"]
         .lazy()
@@ -216,7 +277,7 @@ def measure(
         .agg(n=pl.len(), work=work.sum())
         .collect()
     )
-    t_dims = ["team", "topic", "priority", "channel"]
+    t_dims = _TICKET_DIMS
     t_agg = (
         tables["tickets"]
         .lazy()
@@ -236,55 +297,50 @@ def measure(
         .agg(on=on.sum(), busy=(pl.col("handle_s") + pl.col("acw_s")).sum())
         .collect()
     )
-    specs = [
-        (
-            "contacts_handled",
-            c_agg,
-            "contacts",
-            "arrival_ts",
-            "contacts with outcome answered or outbound, counted in the period of arrival_ts",
-            c_dims,
-        ),
-        (
-            "tickets_handled",
-            t_agg,
-            "tickets",
-            "solved_ts",
-            "tickets with a solved_ts inside the period (as of the end of the data)",
-            t_dims,
-        ),
-    ]
-    for metric, agg, table, tcol, definition, dims in specs:
-        b, c = (int(x) for x in _counts(agg))
-        entry: dict[str, Any] = {
-            "definition": definition,
-            "table": table,
-            "time_column": tcol,
-            **_change(b, c),
-        }
-        by = {d: _by(agg, d, c - b) for d in dims}
-        resp_teams = scenario.responsible.get(metric, ())
-        responsible: list[dict[str, str]] = [{"team": t} for t in resp_teams]
-        if scenario.new_topic and resp_teams:
-            responsible.append({"topic": scenario.new_topic})
-        entry["responsible"] = responsible
-        entry["segments"] = [s for s in by["team"] if s["segment"]["team"] in resp_teams]
-        entry["by"] = by
-        drivers = []
-        for team in resp_teams:
-            handled = [int(x) for x in _counts(agg, {"team": team})]
-            d = _drivers(at_agg, handled, team)
-            if metric == "contacts_handled":
-                d["aht_s"] = _aht(agg, {"team": team})
-            if scenario.new_topic:
-                d["new_topic"] = _topic_share(agg, team, scenario.new_topic, metric)
-            drivers.append(d)
-        entry["drivers"] = drivers
-        entry["drivers_total"] = _drivers(at_agg, [b, c], None)
+    return c_agg, t_agg, at_agg
+
+
+def _metric_entry(
+    metric: str,
+    agg: pl.DataFrame,
+    at_agg: pl.DataFrame,
+    scenario: Scenario,
+    *,
+    table: str,
+    time_column: str,
+    definition: str,
+    dims: list[str],
+) -> dict[str, Any]:
+    """One metric's change, its segments by each dimension, and the drivers of the change."""
+    b, c = (int(x) for x in _counts(agg))
+    entry: dict[str, Any] = {
+        "definition": definition,
+        "table": table,
+        "time_column": time_column,
+        **_change(b, c),
+    }
+    by = {d: _by(agg, d, c - b) for d in dims}
+    resp_teams = scenario.responsible.get(metric, ())
+    responsible: list[dict[str, str]] = [{"team": t} for t in resp_teams]
+    if scenario.new_topic and resp_teams:
+        responsible.append({"topic": scenario.new_topic})
+    entry["responsible"] = responsible
+    entry["segments"] = [s for s in by["team"] if s["segment"]["team"] in resp_teams]
+    entry["by"] = by
+    drivers = []
+    for team in resp_teams:
+        handled = [int(x) for x in _counts(agg, {"team": team})]
+        d = _drivers(at_agg, handled, team)
         if metric == "contacts_handled":
-            entry["drivers_total"]["aht_s"] = _aht(agg)
-        truth["metrics"][metric] = entry
-    return truth
+            d["aht_s"] = _aht(agg, {"team": team})
+        if scenario.new_topic:
+            d["new_topic"] = _topic_share(agg, team, scenario.new_topic, metric)
+        drivers.append(d)
+    entry["drivers"] = drivers
+    entry["drivers_total"] = _drivers(at_agg, [b, c], None)
+    if metric == "contacts_handled":
+        entry["drivers_total"]["aht_s"] = _aht(agg)
+    return entry
 
 
 def _topic_share(agg: pl.DataFrame, team: str, topic: str, metric: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Queues are independent once the staffing plan is fixed (each agent works one queue and every
 queue has its own random streams), so :func:`process_queue` runs them in any order or in
-parallel with identical results.
+parallel with identical results. :func:`engine_spec` builds the engine input of a queue
+beside its only caller.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from kpi._sim.demand import queue_demand
+from kpi._sim.agent_time import agent_time_cells
+from kpi._sim.clock import Clock
+from kpi._sim.config import CHANNELS, QueueSpec
+from kpi._sim.contacts import Customers, queue_contacts, tickets_table
+from kpi._sim.demand import REPEAT_P, TICKET_PENDING_P, TICKET_REOPEN_P, QueueDemand, queue_demand
 from kpi._sim.engine import run_queue
 
-__all__ = ["process_queue", "worker_main"]
+__all__ = ["engine_spec", "process_queue", "worker_main"]
 
 
 def process_queue(job: dict[str, Any]) -> dict[str, Any]:
     """Simulate queue ``job["qi"]``; return its contacts part (or tickets) and agent time."""
-    from kpi._sim.queues import engine_spec
-    from kpi._sim.tables import Customers, agent_time_cells, queue_contacts, tickets_table
-
     cpu = {}
     c0 = time.process_time()
     clock, qi, q, seed = job["clock"], job["qi"], job["q"], job["seed"]
@@ -71,6 +73,59 @@ def process_queue(job: dict[str, Any]) -> dict[str, Any]:
     cpu["agent_time"] = time.process_time() - c3
     out["cpu"] = cpu
     return out
+
+
+def engine_spec(clock: Clock, q: QueueSpec, qd: QueueDemand, win: dict) -> dict:
+    """The engine input of a queue: its demand rows and its agents' productive windows."""
+    fc = qd.forecast
+    day_sum = np.bincount(clock.slot_day, weights=fc, minlength=clock.n_days)
+    next_open = np.full(clock.n_days, -1, dtype=np.int64)
+    nxt = -1
+    for d in range(clock.n_days - 1, -1, -1):
+        if day_sum[d] > 0:
+            nxt = d
+        next_open[d] = nxt
+    if q.channel == "ticket":
+        mode, max_wait, redial = "ticket", np.inf, ()
+    else:
+        ch = CHANNELS[q.channel]
+        mode, max_wait, redial = "contact", ch.max_wait_s, ch.redial_p
+    spec = {
+        "mode": mode,
+        "base_t": qd.base_t,
+        "base_row": qd.base_row,
+        "cursor": qd.cursor,
+        "pool_end": qd.pool_end,
+        "ws_act": win["ws_act"],
+        "ws": win["ws"],
+        "we": win["we"],
+        "gap": win["gap"],
+        "w_speed": win["w_speed"],
+        "w_rfac": win["w_rfac"],
+        "wfirst": win["wfirst"],
+        "wend": win["wend"],
+        "max_wait_s": max_wait,
+        "p_redial": redial,
+        "p_repeat": REPEAT_P,
+        "ticket_p": (TICKET_PENDING_P + TICKET_REOPEN_P[0], *TICKET_REOPEN_P[1:]),
+        "t_end": float(clock.t_end),
+        "slot_s": 900.0,
+        "cum": np.concatenate([[0.0], np.cumsum(fc)]),
+        "slot_day": clock.slot_day,
+        "day_slot0": clock.day_slot0,
+        "next_open_day": next_open,
+        "open_slot": (fc > 0).astype(np.int8),
+    }
+    # draws only the engine needs move into the spec (and are freed with it)
+    engine_only = ["q_res", "del0", "del1", "u_tod", "ivrab", "other"]
+    if q.channel != "ticket":
+        engine_only.append("u_sp")
+    for key in engine_only:
+        spec[key] = qd.rows.pop(key)
+    for key in ("patience", "talk", "ivr", "topic", "u_sp"):
+        if key not in spec:
+            spec[key] = qd.rows[key]
+    return spec
 
 
 def worker_main() -> None:  # pragma: no cover - runs in a child process

@@ -84,26 +84,8 @@ def contacts_to_intervals(
     │ 3       ┆ 2        ┆ 1         ┆ 1                         ┆ 300.0  │
     └─────────┴──────────┴───────────┴───────────────────────────┴────────┘
     """
-    if threshold_s is None or threshold_s < 0:
-        raise KpiError(f"threshold_s must be 0 or more, got {threshold_s}")
-    if short_abandon_s is not None and short_abandon_s < 0:
-        raise KpiError(f"short_abandon_s must be 0 or more, got {short_abandon_s}")
-    try:
-        pl.select(pl.datetime(2024, 1, 1).dt.truncate(every))
-    except Exception:
-        raise KpiError(
-            f"every = {every!r} is not a polars duration such as '15m', '30m', '1h' or '1d'"
-        ) from None
-    lf = contacts.lazy()
-    have = lf.collect_schema()
-    for c in ("queue", "channel", "team"):
-        if c not in have:
-            lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias(c))
-    for c in ("talk_s", "hold_s", "acw_s"):
-        if c not in have:
-            lf = lf.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
-    if "transferred" not in have:
-        lf = lf.with_columns(pl.lit(None, dtype=pl.Boolean).alias("transferred"))
+    _check_options(every=every, threshold_s=threshold_s, short_abandon_s=short_abandon_s)
+    lf = _with_optional_columns(contacts.lazy())
     outcome = pl.col("outcome")
     ans = outcome == "answered"
     ab = outcome == "abandoned_queue"
@@ -148,3 +130,31 @@ def contacts_to_intervals(
         .sort("interval_start", "queue", "channel", "team", nulls_last=True)
     )
     return out.select(TABLES["intervals"].names)
+
+
+def _check_options(*, every: str, threshold_s: float, short_abandon_s: float | None) -> None:
+    """Refuse negative thresholds and an interval length polars cannot read."""
+    if threshold_s is None or threshold_s < 0:
+        raise KpiError(f"threshold_s must be 0 or more, got {threshold_s}")
+    if short_abandon_s is not None and short_abandon_s < 0:
+        raise KpiError(f"short_abandon_s must be 0 or more, got {short_abandon_s}")
+    try:
+        pl.select(pl.datetime(2024, 1, 1).dt.truncate(every))
+    except Exception:
+        raise KpiError(
+            f"every = {every!r} is not a polars duration such as '15m', '30m', '1h' or '1d'"
+        ) from None
+
+
+def _with_optional_columns(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Null ``queue``/``channel``/``team``, talk/hold/ACW and ``transferred`` where absent."""
+    have = lf.collect_schema()
+    for c in ("queue", "channel", "team"):
+        if c not in have:
+            lf = lf.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    for c in ("talk_s", "hold_s", "acw_s"):
+        if c not in have:
+            lf = lf.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    if "transferred" not in have:
+        lf = lf.with_columns(pl.lit(None, dtype=pl.Boolean).alias("transferred"))
+    return lf

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from kpi._fs import atomic_write_text, write_json
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
-from kpi.io._mapping import KEYS, Mapping, Staged, convert_mapped, load_mapping, rejected_frame
+from kpi.io._convert import Staged, convert_mapped, rejected_frame
+from kpi.io._mapping import KEYS, Mapping, load_mapping
 from kpi.io._parse import check_timezone
 from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
 from kpi.io._read import ROW, Source, read_source
@@ -154,39 +155,8 @@ def import_file(
         )
     out_dir = Path(out) if out is not None else None
     existing = _existing_meta(out_dir) if out_dir is not None else {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise KpiError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
-        m = (
-            Mapping(table="contacts", name="preset technion", preset="technion")
-            if (preset == "technion")
-            else preset_mapping(preset)
-        )
-        default_tz = PRESET_TIMEZONES.get(preset)
-    else:
-        m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)  # type: ignore[arg-type]
-        default_tz = None
-    if tz is not None:
-        zone, how = check_timezone(tz), "given (--tz)"
-    elif m.timezone:
-        zone, how = m.timezone, ("preset default" if m.preset else f"from {m.name}")
-    elif default_tz:
-        zone, how = default_tz, "preset default"
-    elif existing.get("timezone"):
-        zone, how = existing["timezone"], f"from {out_dir}/dataset.json"
-    else:
-        raise KpiError(
-            "the site time zone is unknown: pass --tz ZONE (e.g. Europe/London) or set "
-            "timezone in the mapping"
-        )
-    if existing.get("timezone") and existing["timezone"] != zone and out_dir is not None:
-        others = [t for t in TABLES if (out_dir / f"{t}.parquet").exists()]
-        if others:
-            raise KpiError(
-                f"{out_dir} holds a dataset in time zone {existing['timezone']} "
-                f"({', '.join(others)}); this import is in {zone}. A dataset has one site time "
-                "zone: use another --out or the same --tz"
-            )
+    m, default_tz = _chosen_mapping(preset, mapping)
+    zone, how = _site_zone(tz, m, default_tz, existing, out_dir)
     if interval_min is not None and interval_min <= 0:
         raise KpiError(f"--interval-min must be positive, got {interval_min}")
     for name, value in (("--threshold-s", threshold_s), ("--short-abandon-s", short_abandon_s)):
@@ -228,6 +198,55 @@ def import_file(
     if out_dir is not None:
         _write(result, out_dir, append=append, existing_meta=existing)
     return result
+
+
+def _chosen_mapping(
+    preset: str | None, mapping: str | os.PathLike | dict[str, Any] | Mapping | None
+) -> tuple[Mapping, str | None]:
+    """The mapping of a preset (and its default time zone) or the user's mapping, checked."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise KpiError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)}")
+        m = (
+            Mapping(table="contacts", name="preset technion", preset="technion")
+            if (preset == "technion")
+            else preset_mapping(preset)
+        )
+        return m, PRESET_TIMEZONES.get(preset)
+    m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)  # type: ignore[arg-type]
+    return m, None
+
+
+def _site_zone(
+    tz: str | None,
+    m: Mapping,
+    default_tz: str | None,
+    existing: dict[str, Any],
+    out_dir: Path | None,
+) -> tuple[str, str]:
+    """The site time zone and where it came from; refuse one that differs from the dataset's."""
+    if tz is not None:
+        zone, how = check_timezone(tz), "given (--tz)"
+    elif m.timezone:
+        zone, how = m.timezone, ("preset default" if m.preset else f"from {m.name}")
+    elif default_tz:
+        zone, how = default_tz, "preset default"
+    elif existing.get("timezone"):
+        zone, how = existing["timezone"], f"from {out_dir}/dataset.json"
+    else:
+        raise KpiError(
+            "the site time zone is unknown: pass --tz ZONE (e.g. Europe/London) or set "
+            "timezone in the mapping"
+        )
+    if existing.get("timezone") and existing["timezone"] != zone and out_dir is not None:
+        others = [t for t in TABLES if (out_dir / f"{t}.parquet").exists()]
+        if others:
+            raise KpiError(
+                f"{out_dir} holds a dataset in time zone {existing['timezone']} "
+                f"({', '.join(others)}); this import is in {zone}. A dataset has one site time "
+                "zone: use another --out or the same --tz"
+            )
+    return zone, how
 
 
 def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResult:
@@ -343,7 +362,7 @@ def _write(
             quarantine = pl.concat([before, quarantine.cast(pl.String)], how="diagonal_relaxed")
     if quarantine.height:
         qdir.mkdir(exist_ok=True)
-        _atomic_text(qfile, quarantine.cast(pl.String).write_csv())
+        atomic_write_text(qfile, quarantine.cast(pl.String).write_csv())
         report.output["quarantine"] = str(qfile)
     elif qfile.exists() and not append:
         qfile.unlink()
@@ -359,15 +378,4 @@ def _write(
             doc["earlier_imports"] = [*history, earlier]
     report.output["report"] = str(rfile)
     doc["output"] = report.output
-    _atomic_text(rfile, json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def _atomic_text(target: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(rfile, doc)

@@ -49,7 +49,8 @@ from datetime import datetime
 import polars as pl
 
 from kpi.errors import KpiError
-from kpi.io._mapping import Staged, check_scalar, drop_duplicates, norm, rejected_frame
+from kpi.io._convert import Staged, check_scalar, drop_duplicates, rejected_frame
+from kpi.io._mapping import norm
 from kpi.io._parse import localize
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
@@ -167,6 +168,36 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
     Staged
         ``contacts`` rows with ``priority`` and ``vru_line`` extras, and rejected rows.
     """
+    f = _fields(source)
+    rejected = _rejected(f)
+    f = f.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
+    f = _canonical(_time_line(f, tz))
+    out_cols = [
+        *TABLES["contacts"].names,
+        "priority",
+        "vru_line",
+    ]
+    flag_cols = [c for c in f.columns if c.startswith(("_fix_", "_gap_", "_fold_"))] + [
+        "_hang_named",
+        "_direct",
+        "_zero_talk",
+        "_cross",
+        "_unident",
+        "_bad_priority",
+        "_date",
+        "type",
+    ]
+    staged = f.select(pl.col(ROW), *out_cols, *flag_cols)
+    passed, failed = check_rows("contacts", staged, row=ROW)
+    rejected = pl.concat([rejected, rejected_frame(failed)])
+    passed, dups = drop_duplicates(passed, "contacts")
+    rejected = pl.concat([rejected, dups])
+    _report(passed, report, tz)
+    return Staged("contacts", passed.select(ROW, *out_cols), rejected)
+
+
+def _fields(source: Source) -> pl.DataFrame:
+    """The 17 fields as text, parsed (``_date``, ``_<clock>``, ``_<duration>``), and stage flags."""
     cols = _columns(source)
     for field_name, c in cols.items():
         check_scalar(source, c, f"the technion field {field_name}")
@@ -193,7 +224,11 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         (pl.col("_ser_start") == 0) & (pl.col("_ser_exit") == 0) & (pl.col("_ser_time") == 0)
     )
     f = f.with_columns(_queued=queued, _served=served)
-    # ---------------------------------------------------------------- row-level rejections
+    return f
+
+
+def _rejected(f: pl.DataFrame) -> pl.DataFrame:
+    """Rows that cannot be a call, each with its first reason (PHANTOM records included)."""
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [
         (
             "missing call id",
@@ -243,9 +278,11 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
     flagged = f.select(
         pl.col(ROW), reasons.list.first().alias("reason"), details.list.first().alias("detail")
     )
-    rejected = rejected_frame(flagged.filter(pl.col("reason").is_not_null()))
-    f = f.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
-    # ------------------------------------------------------------------------- time line
+    return rejected_frame(flagged.filter(pl.col("reason").is_not_null()))
+
+
+def _time_line(f: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """Date each stage (exits carry no date) and give the stage starts the site time zone."""
     agent = pl.col("_outcome") == "AGENT"
     named = pl.col("_server").is_not_null()
     answered = agent | ((pl.col("_outcome") == "HANG") & pl.col("_served") & named)
@@ -270,6 +307,13 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         _qexit_z=pl.col("_qstart_z") + _secs(pl.col("_q_time")),
         _sexit_z=pl.col("_sstart_z") + _secs(pl.col("_ser_time")),
     )
+    return f
+
+
+def _canonical(f: pl.DataFrame) -> pl.DataFrame:
+    """The canonical contact columns, the extras, and the flags :func:`_report` counts."""
+    agent = pl.col("_outcome") == "AGENT"
+    named = pl.col("_server").is_not_null()
     ans = pl.col("_answered")
     skew = pl.col("_vru_time") < 0
     answer_ts = (
@@ -284,7 +328,7 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         .alias("answer_ts")
     )
     f = f.with_columns(answer_ts)
-    f = f.with_columns(
+    return f.with_columns(
         arrival_ts=pl.when(skew).then(pl.col("_vexit_z")).otherwise(pl.col("_entry_z")),
         queue_ts=pl.when(pl.col("_queued"))
         .then(pl.col("_qstart_z"))
@@ -349,28 +393,6 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
         _unident=pl.col("customer_id").str.contains(r"^0+$"),
         _bad_priority=pl.col("priority").is_not_null() & _int("priority").is_null(),
     )
-    out_cols = [
-        *TABLES["contacts"].names,
-        "priority",
-        "vru_line",
-    ]
-    flag_cols = [c for c in f.columns if c.startswith(("_fix_", "_gap_", "_fold_"))] + [
-        "_hang_named",
-        "_direct",
-        "_zero_talk",
-        "_cross",
-        "_unident",
-        "_bad_priority",
-        "_date",
-        "type",
-    ]
-    staged = f.select(pl.col(ROW), *out_cols, *flag_cols)
-    passed, failed = check_rows("contacts", staged, row=ROW)
-    rejected = pl.concat([rejected, rejected_frame(failed)])
-    passed, dups = drop_duplicates(passed, "contacts")
-    rejected = pl.concat([rejected, dups])
-    _report(passed, report, tz)
-    return Staged("contacts", passed.select(ROW, *out_cols), rejected)
 
 
 def _report(f: pl.DataFrame, report: ImportReport, tz: str) -> None:

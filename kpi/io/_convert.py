@@ -1,0 +1,496 @@
+"""Converting a source file with a mapping: parse, reject bad rows, derive, check, deduplicate.
+
+:func:`convert_mapped` turns a read :class:`~kpi.io._read.Source` into a canonical table with
+a :class:`~kpi.io._mapping.Mapping`: each mapped column parsed once, naive times localised,
+unparseable values rejected with their reason, defaults and fills applied, missing columns
+derived (:mod:`kpi.io._derive`), row rules checked and duplicate keys set aside. The result is
+:class:`Staged`: the rows loaded and the rows rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from kpi.errors import KpiError
+from kpi.io._columns import (
+    ESSENTIAL,
+    extra_columns,
+    interval_threshold_columns,
+    missing_column_error,
+    resolve_columns,
+)
+from kpi.io._derive import (
+    derivable,
+    derive_contacts,
+    derive_intervals,
+    derive_tickets,
+    fill_absent,
+)
+from kpi.io._mapping import KEYS, Mapping
+from kpi.io._parse import (
+    DURATION_FORMATS,
+    detect_ts_formats,
+    localize,
+    parse_bool,
+    parse_duration,
+    parse_int,
+    parse_ts,
+    sane_seconds,
+    within_years,
+)
+from kpi.io._read import ROW, Source
+from kpi.io._report import ImportReport
+from kpi.io._rules import TICKET_STATUSES, check_rows
+from kpi.schema import OUTCOMES, TABLES, TS
+
+__all__ = ["Staged", "check_scalar", "convert_mapped", "drop_duplicates", "rejected_frame"]
+
+#: Outcome words understood without a value map (any case).
+OUTCOME_SYNONYMS = {o: o for o in OUTCOMES}
+
+#: Ticket status words understood without a value map (any case).
+STATUS_SYNONYMS = {
+    **{s: s for s in TICKET_STATUSES},
+    "new": "open",
+    "in progress": "open",
+    "assigned": "open",
+    "reopened": "open",
+    "on hold": "pending",
+    "on-hold": "pending",
+    "waiting": "pending",
+    "hold": "pending",
+    "resolved": "solved",
+    "done": "solved",
+    "completed": "solved",
+}
+
+
+@dataclass
+class Staged:
+    """A converted table before writing: rows loaded and rows rejected (with reasons)."""
+
+    table: str
+    frame: pl.DataFrame
+    rejected: pl.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def rejected_frame(rows: pl.DataFrame | None = None) -> pl.DataFrame:
+    """An empty (or normalised) rejected-rows frame: ``__row``, ``reason``, ``detail``."""
+    schema = {ROW: pl.Int64, "reason": pl.String, "detail": pl.String}
+    if rows is None:
+        return pl.DataFrame(schema=schema)
+    return rows.select(
+        pl.col(ROW).cast(pl.Int64), pl.col("reason"), pl.col("detail").cast(pl.String)
+    )
+
+
+# Essential columns per table: without them the table is useless, so a missing one is an error.
+def convert_mapped(
+    source: Source,
+    m: Mapping,
+    *,
+    tz: str,
+    report: ImportReport,
+    threshold_s: float | None = None,
+    short_abandon_s: float | None = None,
+    interval_s: float | None = None,
+) -> Staged:
+    """Convert a read source file into a canonical table with a mapping.
+
+    Parameters
+    ----------
+    source
+        From :func:`kpi.io.read_source`.
+    m
+        The mapping (a preset's or the user's).
+    tz
+        Site time zone for naive times.
+    report
+        Filled with what was inferred, assumed, repaired and rejected (rejections are counted
+        by the caller).
+    threshold_s, short_abandon_s, interval_s
+        Interval reports: the SL threshold and short-abandon threshold the report used, and the
+        interval length when the file has no such column.
+
+    Returns
+    -------
+    Staged
+        The canonical table (plus extras and ``__row``) and the rejected rows with reasons.
+    """
+    resolved = resolve_columns(source, m, report)
+    if report.preset and any(col in resolved for col in m.aliases):
+        report.inferred["columns"] = {
+            col: " + ".join(src) for col, src in resolved.items() if col not in m.columns
+        }
+    # interval thresholds carried in column names (answered_within_20s)
+    if m.table == "intervals":
+        resolved, threshold_s, short_abandon_s = interval_threshold_columns(
+            source, resolved, m, report, threshold_s, short_abandon_s
+        )
+    present = set(resolved) | set(m.defaults)
+    can_derive = derivable(m.table, present)
+    for col in ESSENTIAL[m.table]:
+        if col not in present and col not in can_derive:
+            raise missing_column_error(source, m, col)
+    parsed, rejected = _parse_columns(source, m, resolved, tz=tz, report=report)
+    staged, filled = _defaults_and_fills(
+        parsed.select(pl.col(ROW), *resolved), m, resolved, tz, report
+    )
+    extras = extra_columns(source, m, resolved)
+    if extras:
+        staged = staged.join(
+            source.frame.select(
+                pl.col(ROW), *[pl.col(src).alias(new) for new, src in extras.items()]
+            ),
+            on=ROW,
+            how="left",
+        )
+    meta: dict[str, Any] = {}
+    if m.table == "contacts":
+        staged = derive_contacts(staged, present, report, source)
+    elif m.table == "tickets":
+        staged = derive_tickets(staged, present, report)
+    else:
+        staged, meta = derive_intervals(
+            staged, present, report, source, m, threshold_s, short_abandon_s, interval_s
+        )
+    staged = fill_absent(staged, m.table, tz, report)
+    passed, failed = check_rows(m.table, staged, row=ROW)
+    rejected = pl.concat([rejected, rejected_frame(failed)])
+    passed, dups = drop_duplicates(passed, m.table)
+    rejected = pl.concat([rejected, dups])
+    for col, value in filled:  # counted on the rows loaded
+        report.repair(f"null {col}", f"set to {value!r}", int(passed[f"__fill_{col}"].sum()))
+        passed = passed.drop(f"__fill_{col}")
+    if m.table == "tickets":
+        n_open = passed["solved_ts"].null_count()
+        report.inferred["open tickets (no solve/close time, kept)"] = n_open
+    return Staged(m.table, passed, rejected, meta)
+
+
+def _parse_columns(
+    source: Source,
+    m: Mapping,
+    resolved: dict[str, list[str]],
+    *,
+    tz: str,
+    report: ImportReport,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse each mapped column once, localise naive times, set aside unparseable rows.
+
+    Returns
+    -------
+    tuple of pl.DataFrame
+        ``(parsed, rejected)``: the rows whose every mapped value parsed (``__row`` and the
+        canonical columns, plus work columns) and the rejected rows with their reasons.
+    """
+    table = TABLES[m.table]
+    frame = source.frame
+    # stage 1: each mapped column parsed once (time stamps still naive where the source is)
+    parse_exprs: list[pl.Expr] = []
+    checks: list[tuple[str, str, int]] = []  # (reason, canonical column, raw index)
+    labels: list[str] = []
+    naive: list[str] = []
+    for i, (col, srcs) in enumerate(resolved.items()):
+        column = table.column(col)
+        for src in srcs:
+            check_scalar(source, src, f"columns.{col}")
+        raw = _apply_value_map(_source_expr(frame, srcs), m.values.get(col), frame, srcs)
+        labels.append(" + ".join(repr(s) for s in srcs))
+        if column.dtype == TS:
+            value, aware = _ts_expr(frame, raw, srcs, col, m, report, tz)
+            if aware:
+                value = value.dt.convert_time_zone(tz).dt.cast_time_unit("us")
+            else:
+                naive.append(col)
+        elif col == "outcome":
+            value = _enum_expr(raw, OUTCOME_SYNONYMS)
+        elif col == "status" and m.table == "tickets":
+            value = _enum_expr(raw, STATUS_SYNONYMS)
+        else:
+            value = _typed_expr(raw, column, col, m, frame, srcs)
+        parse_exprs += [raw.cast(pl.String).alias(f"__raw{i}"), value.alias(col)]
+        if col == "outcome":
+            reason = "unknown outcome value"
+        elif col == "status" and m.table == "tickets":
+            reason = "unknown status value"
+        else:
+            reason = f"unparseable {col}"
+        checks.append((reason, col, i))
+    parsed = frame.lazy().select(pl.col(ROW), *parse_exprs).collect()
+    # stage 2: naive local times get the site time zone (DST rule in kpi.io._parse.localize)
+    local = []
+    for col in naive:
+        aware, gap, fold = localize(pl.col(col), tz)
+        local += [aware.alias(col), gap.alias(f"__gap_{col}"), fold.alias(f"__fold_{col}")]
+    if local:
+        parsed = parsed.with_columns(local)
+    rejected = _unparseable(parsed, checks, labels)
+    parsed = parsed.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
+    for col in naive:
+        gaps = int(parsed[f"__gap_{col}"].sum() or 0)
+        folds = int(parsed[f"__fold_{col}"].sum() or 0)
+        if gaps or folds:
+            report.inferred.setdefault("daylight-saving changes", {})[col] = (
+                f"{gaps} non-existent time(s) read with the offset before the change, "
+                f"{folds} ambiguous time(s) read as the first occurrence"
+            )
+    return parsed, rejected
+
+
+def _unparseable(
+    parsed: pl.DataFrame, checks: list[tuple[str, str, int]], labels: list[str]
+) -> pl.DataFrame:
+    """Rows with a source value that did not parse: the first reason, every value named."""
+    if not checks:
+        return rejected_frame()
+    err = [pl.col(f"__raw{i}").is_not_null() & pl.col(c).is_null() for _, c, i in checks]
+    reason_list = pl.concat_list(
+        [pl.when(e).then(pl.lit(r)) for e, (r, _, _) in zip(err, checks, strict=True)]
+    ).list.drop_nulls()
+    detail_list = pl.concat_list(
+        [
+            pl.when(e).then(pl.format("{} = '{}'", pl.lit(labels[i]), pl.col(f"__raw{i}")))
+            for e, (_, _, i) in zip(err, checks, strict=True)
+        ]
+    ).list.drop_nulls()
+    bad = parsed.filter(
+        pl.any_horizontal(err)
+    ).select(  # reasons are spelled out for bad rows only
+        pl.col(ROW),
+        reason_list.list.first().alias("reason"),
+        detail_list.list.join("; ").alias("detail"),
+    )
+    return rejected_frame(bad)
+
+
+def _defaults_and_fills(
+    staged: pl.DataFrame,
+    m: Mapping,
+    resolved: dict[str, list[str]],
+    tz: str,
+    report: ImportReport,
+) -> tuple[pl.DataFrame, list[tuple[str, Any]]]:
+    """Add ``defaults`` for unmapped columns and apply ``fill_null`` (flagged, counted later)."""
+    table = TABLES[m.table]
+    for col, value in m.defaults.items():
+        if col not in resolved:
+            staged = staged.with_columns(
+                pl.lit(value, dtype=table.column(col).polars_dtype(tz)).alias(col)
+            )
+            report.assumed.append(
+                f"{col} = {value!r} for every row (defaults.{col}; not in the source)"
+            )
+    filled = []
+    for col, value in m.fill_null.items():
+        if col in staged.columns and staged[col].null_count():
+            staged = staged.with_columns(
+                pl.col(col).is_null().alias(f"__fill_{col}"), pl.col(col).fill_null(value)
+            )
+            filled.append((col, value))
+    return staged, filled
+
+
+def check_scalar(source: Source, name: str, key: str) -> None:
+    """Refuse source columns holding lists, structs, binary data or Python objects."""
+    dtype = source.frame.schema[name]
+    if dtype.is_nested() or dtype in (pl.Binary, pl.Object):
+        raise KpiError(
+            f"{source.path}: column {name!r} (used by {key}) holds {dtype} values, not single "
+            "values; flatten it before importing"
+        )
+
+
+def _source_expr(frame: pl.DataFrame, srcs: list[str]) -> pl.Expr:
+    if len(srcs) == 1:
+        return pl.col(srcs[0])
+    return pl.concat_str(
+        [pl.col(s).cast(pl.String).str.strip_chars() for s in srcs], separator=" "
+    )
+
+
+def _apply_value_map(
+    raw: pl.Expr, vmap: dict[str, Any] | None, frame: pl.DataFrame, srcs: list[str]
+) -> pl.Expr:
+    if not vmap:
+        return raw
+    text = raw.cast(pl.String).str.strip_chars()
+    as_text = {k: _const_text(v) for k, v in vmap.items()}
+    lower = {k.lower(): v for k, v in as_text.items()}
+    exact = text.replace_strict(as_text, default=None, return_dtype=pl.String)
+    loose = text.str.to_lowercase().replace_strict(lower, default=None, return_dtype=pl.String)
+    return pl.coalesce(exact, loose, text)
+
+
+def _const_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _enum_expr(raw: pl.Expr, synonyms: dict[str, str]) -> pl.Expr:
+    text = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
+    valid = {**synonyms}
+    return text.replace_strict(valid, default=None, return_dtype=pl.String)
+
+
+def _ts_expr(
+    frame: pl.DataFrame,
+    raw: pl.Expr,
+    srcs: list[str],
+    col: str,
+    m: Mapping,
+    report: ImportReport,
+    tz: str,
+) -> tuple[pl.Expr, bool]:
+    """(expression, is_aware) for a time-stamp column."""
+    what = f"column {' + '.join(repr(s) for s in srcs)} ({col})"
+    key = f"formats.{col}"
+    dtype = frame.select(raw).dtypes[0]
+    fmt = m.formats.get(col)
+    formats_used = report.inferred.setdefault("time formats", {})
+    if isinstance(dtype, pl.Datetime):
+        formats_used[col] = "stored as date-time" + (
+            f" ({dtype.time_zone})" if dtype.time_zone else ""
+        )
+        if dtype.time_zone:
+            return raw, True
+        return raw.dt.cast_time_unit("us"), False
+    if dtype == pl.Date:
+        formats_used[col] = "dates without times: midnight of the site time zone"
+        return raw.cast(pl.Datetime("us")), False
+    if fmt in ("epoch_s", "epoch_ms"):
+        unit = "s" if fmt == "epoch_s" else "ms"
+        num = raw.cast(pl.Float64, strict=False) if dtype == pl.String else raw.cast(pl.Float64)
+        formats_used[col] = f"Unix time ({unit})"
+        factor = 1_000_000 if unit == "s" else 1_000
+        micros = pl.when(num.abs() < 4e9).then(num * factor).cast(pl.Int64, strict=False)
+        return within_years(micros.cast(pl.Datetime("us", "UTC"))), True
+    if dtype.is_numeric():
+        raise KpiError(
+            f'{what} holds numbers, not times; if they are Unix times set {key} = "epoch_s" '
+            '(or "epoch_ms")'
+        )
+    text = raw.cast(pl.String).str.strip_chars()
+    if fmt is None or fmt == "auto":
+        values = frame.select(text.alias("v"))["v"]
+        family, fmts, aware = detect_ts_formats(values, what=what, key=key)
+        formats_used[col] = family
+    else:
+        fmts = tuple(fmt) if isinstance(fmt, list) else (fmt,)
+        aware = any("%z" in f or "%#z" in f for f in fmts)
+        formats_used[col] = " or ".join(fmts)
+    if aware:
+        return parse_ts(text, fmts), True
+    return parse_ts(text, fmts), False
+
+
+def _typed_expr(
+    raw: pl.Expr, column: Any, col: str, m: Mapping, frame: pl.DataFrame, srcs: list[str]
+) -> pl.Expr:
+    dtype = frame.select(raw).dtypes[0]
+    target = column.dtype
+    if target == pl.String:
+        if dtype == pl.String:
+            return raw.str.strip_chars().replace("", None)
+        if dtype.is_float():
+            return (
+                pl.when(raw == raw.round(0))
+                .then(raw.cast(pl.Int64, strict=False).cast(pl.String))
+                .otherwise(raw.cast(pl.String))
+            )
+        return raw.cast(pl.String, strict=False)
+    if target == pl.Boolean:
+        if dtype == pl.Boolean:
+            return raw
+        if dtype.is_numeric():
+            return raw != 0
+        return parse_bool(raw.cast(pl.String))
+    if target == pl.Int64:
+        if dtype.is_integer():
+            return raw.cast(pl.Int64)
+        if dtype.is_float():
+            return pl.when(raw == raw.round(0)).then(raw.cast(pl.Int64, strict=False))
+        return parse_int(raw.cast(pl.String))
+    if target == pl.Float64 and column.unit == "s":
+        fmt = str(m.formats.get(col, "auto"))
+        unit = DURATION_FORMATS[fmt][0]
+        if isinstance(dtype, pl.Duration):
+            return sane_seconds(raw.dt.total_microseconds().cast(pl.Float64) / 1e6)
+        if dtype == pl.Time:
+            return (raw.cast(pl.Int64) / 1e9).cast(pl.Float64)
+        if dtype.is_numeric():
+            return sane_seconds(raw.cast(pl.Float64) * unit)
+        return parse_duration(raw.cast(pl.String), fmt)
+    if target == pl.Float64:
+        if dtype.is_numeric():
+            return raw.cast(pl.Float64)
+        s = raw.cast(pl.String).str.strip_chars().str.replace_all(r"[\s$€£]", "")
+        return pl.when(s.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")).then(
+            s.cast(pl.Float64, strict=False)
+        )
+    return raw.cast(target, strict=False)
+
+
+def drop_duplicates(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keep one row per key: the one with the most non-null values, the first in the file on ties.
+
+    Returns
+    -------
+    tuple of pl.DataFrame
+        ``(kept, rejected)``; rejected rows have reason ``duplicate <key>`` and a detail naming
+        the kept row.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame(
+    ...     {"__row": [2, 3, 4], "ticket_id": ["a", "a", "b"], "team": [None, "x", "y"]}
+    ... )
+    >>> kept, dup = drop_duplicates(df, "tickets")
+    >>> kept["__row"].to_list(), dup.rows()
+    ([3, 4], [(2, 'duplicate ticket_id', 'same ticket_id as row 3 (kept: more complete)')])
+    """
+    key = list(KEYS[table])
+    key = [k for k in key if k in frame.columns]
+    if not key or frame.height == 0:
+        return frame, rejected_frame()
+    canon = [c for c in frame.columns if c != ROW]
+    dup_mask = frame.select(pl.struct(key).is_duplicated()).to_series()
+    if not dup_mask.any():
+        return frame, rejected_frame()
+    score = pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in canon])
+    ranked = frame.with_columns(score.alias("__score")).sort(
+        ["__score", ROW], descending=[True, False]
+    )
+    kept_keys = ranked.unique(subset=key, keep="first", maintain_order=True)
+    kept = frame.join(kept_keys.select(ROW), on=ROW, how="semi", maintain_order="left")
+    dups = frame.join(kept_keys.select(ROW), on=ROW, how="anti", maintain_order="left")
+    label = " + ".join(key)
+    rej = (
+        dups.select(ROW, *key)
+        .join(
+            kept_keys.select(*key, ROW, "__score").rename({ROW: "__kept", "__score": "__kscore"}),
+            on=key,
+            how="left",
+            nulls_equal=True,
+        )
+        .join(ranked.select(ROW, "__score"), on=ROW, how="left")
+    )
+    rej = rej.select(
+        pl.col(ROW),
+        pl.lit(f"duplicate {label}").alias("reason"),
+        pl.format(
+            "same {} as row {} (kept: {})",
+            pl.lit(label),
+            pl.col("__kept"),
+            pl.when(pl.col("__kscore") > pl.col("__score"))
+            .then(pl.lit("more complete"))
+            .otherwise(pl.lit("first in the file")),
+        ).alias("detail"),
+    ).sort(ROW)
+    return kept, rejected_frame(rej)

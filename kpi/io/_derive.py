@@ -1,0 +1,318 @@
+"""Deriving what a source lacks: columns computed from others, defaults stated in the report.
+
+Each function adds the canonical columns its table needs and the source does not give
+(``wait_s`` from answer time minus queue entry, ``status`` from close and solve times, the
+interval length from the spacing of interval starts ...), and writes every such assumption
+into the :class:`~kpi.io._report.ImportReport`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from kpi.errors import KpiError
+from kpi.io._columns import missing_column_error
+from kpi.io._mapping import Mapping
+from kpi.io._read import ROW, Source
+from kpi.io._report import ImportReport
+from kpi.schema import TABLES
+
+__all__ = ["derivable", "derive_contacts", "derive_intervals", "derive_tickets", "fill_absent"]
+
+
+def derivable(table: str, present: set[str]) -> set[str]:
+    """Canonical columns of ``table`` that can be derived from the ``present`` ones."""
+    out: set[str] = set()
+    if table == "contacts":
+        if present & {"answer_ts", "talk_s", "agent_id"}:
+            out.add("outcome")
+        if "answer_ts" in present or "wait_s" in present:
+            out.add("wait_s")
+        if "contact_id" not in present:
+            out.add("contact_id")
+    elif table == "tickets":
+        out.add("status")
+    elif table == "intervals":
+        out.add("interval_s")
+    return out
+
+
+def _seconds(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Seconds from b to a."""
+    return (a - b).dt.total_microseconds().cast(pl.Float64) / 1e6
+
+
+def derive_contacts(
+    df: pl.DataFrame, present: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """Add the contact columns the source lacks, in dependency order, each stated in ``report``."""
+    cols = set(df.columns)  # grows as columns are derived
+    df = _contact_id(df, cols, report, source)
+    df = _outcome(df, cols, report, source)
+    df = _queue_entry(df, cols, report)
+    df = _wait_and_answer(df, cols, report, source)
+    df = _handling_and_end(df, cols, report, source)
+    for c, v in (("channel", "voice"), ("direction", "inbound")):
+        if c not in cols:
+            df = df.with_columns(pl.lit(v).alias(c))
+            report.assumed.append(f"{c} = {v!r} (not in the source)")
+    return df
+
+
+def _contact_id(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``contact_id`` = file name + row when the source has no id."""
+    if "contact_id" not in cols:
+        stem = source.path.stem
+        df = df.with_columns(pl.format("{}-{}", pl.lit(stem), pl.col(ROW)).alias("contact_id"))
+        report.assumed.append(
+            f"contact_id = '<file name>-<row>' (e.g. '{stem}-2'): the source has no contact id"
+        )
+        cols.add("contact_id")
+    return df
+
+
+def _outcome(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``outcome`` from an answer time, talk time or agent when the source has none."""
+    if "outcome" not in cols:
+        if "answer_ts" in cols:
+            answered = pl.col("answer_ts").is_not_null()
+            basis = "answer_ts present"
+        elif "talk_s" in cols:
+            answered = pl.col("talk_s").fill_null(0) > 0
+            basis = "talk_s > 0"
+        elif "agent_id" in cols:
+            answered = pl.col("agent_id").is_not_null()
+            basis = "agent_id present"
+        else:
+            raise KpiError(
+                f"{source.path}: no outcome column and nothing to infer it from (answer time, "
+                "talk time or agent); set columns.outcome and a [values.outcome] map"
+            )
+        df = df.with_columns(
+            pl.when(answered)
+            .then(pl.lit("answered"))
+            .otherwise(pl.lit("abandoned_queue"))
+            .alias("outcome")
+        )
+        report.assumed.append(
+            f"outcome = answered when {basis}, else abandoned_queue (the source has no outcome)"
+        )
+        cols.add("outcome")
+    return df
+
+
+def _queue_entry(df: pl.DataFrame, cols: set[str], report: ImportReport) -> pl.DataFrame:
+    """``ivr_s`` (queue entry - arrival, else 0) and ``queue_ts`` (arrival + IVR time)."""
+    queued = pl.col("outcome").is_in(["answered", "abandoned_queue", "flowout"])
+    if "ivr_s" not in cols:
+        if "queue_ts" in cols:
+            df = df.with_columns(
+                _seconds(pl.col("queue_ts"), pl.col("arrival_ts"))
+                .clip(lower_bound=0)
+                .alias("ivr_s")
+            )
+            report.assumed.append("ivr_s = queue_ts - arrival_ts (no IVR time column)")
+        else:
+            df = df.with_columns(pl.lit(0.0).alias("ivr_s"))
+            report.assumed.append("ivr_s = 0 (no IVR time in the source; arrival = queue entry)")
+        cols.add("ivr_s")
+    if "queue_ts" not in cols:
+        df = df.with_columns(
+            pl.when(queued)
+            .then(
+                pl.col("arrival_ts")
+                + pl.duration(microseconds=(pl.col("ivr_s").fill_null(0) * 1e6).cast(pl.Int64))
+            )
+            .alias("queue_ts")
+        )
+        report.assumed.append("queue_ts = arrival_ts + ivr_s for contacts that reached a queue")
+        cols.add("queue_ts")
+    return df
+
+
+def _wait_and_answer(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``wait_s`` from answer (or end) time - queue entry; ``answer_ts`` = entry + wait."""
+    answered = pl.col("outcome") == "answered"
+    if "wait_s" not in cols:
+        if "answer_ts" not in cols:
+            raise KpiError(
+                f"{source.path}: missing required column 'wait_s' (seconds waiting in queue) and "
+                "no answer time to derive it from; set columns.wait_s or columns.answer_ts"
+            )
+        wait_end = pl.when(answered).then(pl.col("answer_ts"))
+        if "end_ts" in cols:
+            wait_end = wait_end.when(pl.col("outcome").is_in(["abandoned_queue", "flowout"])).then(
+                pl.col("end_ts")
+            )
+        df = df.with_columns(_seconds(wait_end, pl.col("queue_ts")).alias("wait_s"))
+        report.assumed.append("wait_s = answer_ts (or end_ts if not answered) - queue_ts")
+        cols.add("wait_s")
+    if "answer_ts" not in cols:
+        df = df.with_columns(
+            pl.when(answered)
+            .then(
+                pl.col("queue_ts")
+                + pl.duration(microseconds=(pl.col("wait_s") * 1e6).cast(pl.Int64))
+            )
+            .alias("answer_ts")
+        )
+        report.assumed.append("answer_ts = queue_ts + wait_s for answered contacts")
+        cols.add("answer_ts")
+    return df
+
+
+def _handling_and_end(
+    df: pl.DataFrame, cols: set[str], report: ImportReport, source: Source
+) -> pl.DataFrame:
+    """``hold_s`` and ``acw_s`` (0), ``talk_s`` from the end time, ``end_ts`` from the parts."""
+    answered = pl.col("outcome") == "answered"
+    for c in ("hold_s", "acw_s"):
+        if c not in cols:
+            df = df.with_columns(pl.lit(0.0).alias(c))
+            report.assumed.append(
+                f"{c} = 0 (not in the source; AHT counts talk and what is given)"
+            )
+            cols.add(c)
+    if "talk_s" not in cols:
+        if "end_ts" not in cols:
+            raise KpiError(
+                f"{source.path}: missing required column 'talk_s' (talk seconds) and no end time "
+                "to derive it from; set columns.talk_s or columns.end_ts"
+            )
+        df = df.with_columns(
+            pl.when(answered)
+            .then(
+                (_seconds(pl.col("end_ts"), pl.col("answer_ts")) - pl.col("hold_s")).clip(
+                    lower_bound=0
+                )
+            )
+            .otherwise(0.0)
+            .alias("talk_s")
+        )
+        report.assumed.append("talk_s = end_ts - answer_ts - hold_s for answered contacts")
+        cols.add("talk_s")
+    else:
+        n = df.filter(~answered & pl.col("talk_s").is_null()).height
+        df = df.with_columns(
+            pl.when(~answered).then(pl.col("talk_s").fill_null(0.0)).otherwise(pl.col("talk_s"))
+        )
+        if n:
+            report.inferred["talk_s of unanswered contacts"] = f"{n} empty values read as 0"
+    if "end_ts" not in cols:
+        us = lambda e: pl.duration(microseconds=(e.fill_null(0) * 1e6).cast(pl.Int64))  # noqa: E731
+        df = df.with_columns(
+            pl.when(answered)
+            .then(pl.col("answer_ts") + us(pl.col("talk_s") + pl.col("hold_s")))
+            .when(pl.col("outcome").is_in(["abandoned_queue", "flowout"]))
+            .then(pl.col("queue_ts") + us(pl.col("wait_s")))
+            .otherwise(pl.col("arrival_ts") + us(pl.col("ivr_s")))
+            .alias("end_ts")
+        )
+        report.assumed.append(
+            "end_ts = answer + talk + hold (answered), queue entry + wait (abandoned)"
+        )
+    return df
+
+
+def derive_tickets(df: pl.DataFrame, present: set[str], report: ImportReport) -> pl.DataFrame:
+    """Add ``solved_ts`` (from ``closed_ts``) and ``status`` (from the times) where absent."""
+    cols = set(df.columns)
+    if "solved_ts" not in cols and "closed_ts" in cols:
+        df = df.with_columns(pl.col("closed_ts").alias("solved_ts"))
+        report.assumed.append("solved_ts = closed_ts (the source has only a close time)")
+    if "status" not in cols:
+        solved = pl.col("solved_ts").is_not_null() if "solved_ts" in df.columns else pl.lit(False)
+        closed = pl.col("closed_ts").is_not_null() if "closed_ts" in df.columns else pl.lit(False)
+        df = df.with_columns(
+            pl.when(closed)
+            .then(pl.lit("closed"))
+            .when(solved)
+            .then(pl.lit("solved"))
+            .otherwise(pl.lit("open"))
+            .alias("status")
+        )
+        report.assumed.append("status = closed / solved / open from the close and solve times")
+    return df
+
+
+def derive_intervals(
+    df: pl.DataFrame,
+    present: set[str],
+    report: ImportReport,
+    source: Source,
+    m: Mapping,
+    threshold_s: float | None,
+    short_abandon_s: float | None,
+    interval_s: float | None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    meta: dict[str, Any] = {}
+    if "interval_s" not in df.columns:
+        if interval_s is None:
+            gaps = (
+                df.select("queue", "interval_start")
+                .unique()
+                .sort("queue", "interval_start")
+                .select(
+                    _seconds(pl.col("interval_start"), pl.col("interval_start").shift(1))
+                    .over("queue")
+                    .alias("gap")
+                )
+                .filter(pl.col("gap") > 0)
+            )
+            if gaps.height == 0:
+                raise missing_column_error(
+                    source,
+                    m,
+                    "interval_s",
+                    why="and the spacing of interval starts cannot tell it (one interval per queue)",
+                    also=("interval_min", "interval_minutes", "length"),
+                )
+            interval_s = float(gaps["gap"].mode().min())
+            report.assumed.append(
+                f"interval_s = {interval_s:g} (the most common spacing of interval starts)"
+            )
+        else:
+            report.assumed.append(f"interval_s = {interval_s:g} (given)")
+        df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
+    for c in ("hold_s", "acw_s"):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(0.0).alias(c))
+            report.assumed.append(f"{c} = 0 (not in the report)")
+    if "answered_within_threshold" in df.columns:
+        meta["interval_threshold_s"] = threshold_s
+    else:
+        report.warnings.append(
+            "no answered-within-threshold column: service level cannot be computed from this report"
+        )
+    if short_abandon_s is not None:
+        meta["interval_short_abandon_s"] = short_abandon_s
+    flow = pl.col("flowout").fill_null(0) if "flowout" in df.columns else pl.lit(0)
+    over = df.filter(pl.col("answered") + pl.col("abandoned") + flow > pl.col("offered")).height
+    if over:
+        report.warnings.append(
+            f"{over} interval(s) with answered + abandoned (+ flow-out) above offered: the report "
+            "counts these differently (kept as given)"
+        )
+    for c in ("talk_s", "wait_answered_s"):
+        if c not in df.columns:
+            report.warnings.append(f"{c} not in the report: KPIs needing it will be null")
+    return df, meta
+
+
+def fill_absent(df: pl.DataFrame, table: str, tz: str, report: ImportReport) -> pl.DataFrame:
+    """Add canonical columns the source lacks as nulls and say so."""
+    missing = [c for c in TABLES[table].names if c not in df.columns]
+    if missing:
+        report.inferred["not in the source (left null)"] = missing
+        df = df.with_columns(
+            pl.lit(None, dtype=TABLES[table].column(c).polars_dtype(tz)).alias(c) for c in missing
+        )
+    return df
