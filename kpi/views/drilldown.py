@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -381,8 +380,7 @@ def segment_breakdown(
             ds,
             metric,
             by=by,
-            start=per.start,
-            end=per.end - timedelta(days=1),
+            period=per,
             params=params,
             measures=False,
         )

@@ -4,7 +4,7 @@ resolution and first-response times, a per-team summary of one period, and sente
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -59,8 +59,9 @@ def _flow(
     ds: Dataset,
     *,
     every: str | None,
-    start: str | date | datetime | None,
-    end: str | date | datetime | None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    period: Period | None = None,
     by: list[str],
     params: Mapping[str, Any] | None,
 ) -> pl.LazyFrame:
@@ -68,7 +69,7 @@ def _flow(
     from kpi.metrics import factories
 
     opened, _ = measure_frame(
-        ds, [factories.tickets_created()], by=by, every=every, start=start, end=end
+        ds, [factories.tickets_created()], by=by, every=every, start=start, end=end, period=period
     )
     r = evaluate(
         ds,
@@ -77,6 +78,7 @@ def _flow(
         every=every,
         start=start,
         end=end,
+        period=period,
         params=params,
         measures=False,
     )
@@ -155,8 +157,9 @@ def _times(
     ds: Dataset,
     *,
     every: str | None,
-    start: str | date | datetime | None,
-    end: str | date | datetime | None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    period: Period | None = None,
     by: list[str],
     params: Mapping[str, Any] | None,
 ) -> pl.LazyFrame:
@@ -172,6 +175,7 @@ def _times(
             every=every,
             start=start,
             end=end,
+            period=period,
             params={**base, f"{kpi_id}.aggregator": agg},
             measures=False,
         )
@@ -229,18 +233,17 @@ def _summary(
     """:func:`ticket_summary` of a dataset."""
     p = as_period(period)
     keys = [by] if by else []
-    span = {"start": p.start, "end": p.end - timedelta(days=1)}
-    flow = _flow(ds, every=None, by=keys, params=params, **span)
-    times = _times(ds, every=None, by=keys, params=params, **span)
+    flow = _flow(ds, every=None, by=keys, params=params, period=p)
+    times = _times(ds, every=None, by=keys, params=params, period=p)
     if keys:
         out = flow.join(times, on=keys, how="left", nulls_equal=True)
     else:
         out = pl.concat([flow, times], how="horizontal")
     if compare not in (None, ""):
         q = as_period(compare)  # type: ignore[arg-type]
-        prev = _flow(
-            ds, every=None, by=keys, params=params, start=q.start, end=q.end - timedelta(days=1)
-        ).select(*keys, pl.col("handled").alias("handled_previous"))
+        prev = _flow(ds, every=None, by=keys, params=params, period=q).select(
+            *keys, pl.col("handled").alias("handled_previous")
+        )
         if keys:
             out = out.join(prev, on=keys, how="left", nulls_equal=True)
         else:
