@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MINUS", "d3_format", "format_value"]
+__all__ = ["MINUS", "d3_format", "format_change", "format_value"]
 
 MINUS = "\u2212"
 
@@ -110,6 +110,20 @@ def format_value(
     else:
         text = f"{a:,.0f}" if a >= 100 else f"{a:,.2f}"
     return sign + text
+
+
+def format_change(delta: float | None, unit: str | None, *, missing: str = "n/a") -> str:
+    """The size of a change, without its sign, for a sentence that says "rose" or "fell":
+    ratio changes in percentage points, other units as :func:`format_value`.
+
+    Examples
+    --------
+    >>> format_change(-0.177, "ratio"), format_change(38.0, "s"), format_change(-1361, "count")
+    ('17.7 pp', '38 s', '1,361')
+    """
+    if _is_missing(delta):
+        return missing
+    return format_value(abs(float(delta)), unit, signed=True).lstrip("+")
 
 
 def d3_format(unit: str | None) -> str:

@@ -283,8 +283,8 @@ def test_waterfall_running_totals_colours_and_labels(frame):
     # hand-computed: 10983 - 900 = 10083; 10083 - 400 = 9683; 9683 + 60 = 9743
     assert rows == [
         ("January", 0.0, 10983.0, "total", "10,983"),
-        ("attrition", 10983.0, 10083.0, "decrease", "-900"),
-        ("new topic", 10083.0, 9683.0, "decrease", "-400"),
+        ("attrition", 10983.0, 10083.0, "decrease", "−900"),
+        ("new topic", 10083.0, 9683.0, "decrease", "−400"),
         ("other", 9683.0, 9743.0, "increase", "+60"),
         ("February", 0.0, 9743.0, "total", "9,743"),
     ]
@@ -302,7 +302,8 @@ def test_waterfall_without_totals_starts_at_zero_and_formats_points(frame):
     df = frame({"driver": ["mix", "rate"], "contribution": [0.02, -0.05]})
     spec = charts.waterfall_chart(df, percent=True).to_dict()
     rows = [(r["before"], r["after"], r["text"]) for r in _values(spec)]
-    assert rows == [(0.0, 0.02, "+2.0%"), (0.02, pytest.approx(-0.03), "-5.0%")]
+    # changes of a ratio in percentage points, as findings and tables print them
+    assert rows == [(0.0, 0.02, "+2.0 pp"), (0.02, pytest.approx(-0.03), "−5.0 pp")]
 
 
 # ---- heatmap ----------------------------------------------------------------------------

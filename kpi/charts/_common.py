@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from kpi._format import format_value
 from kpi.charts._theme import enable
 
 _RATIO_UNITS = ("ratio",)
@@ -130,13 +131,9 @@ def _axis(percent: bool) -> Any:  # noqa: FBT001
 
 
 def _num(value: float, *, percent: bool, signed: bool) -> str:
-    """Label text: ``+12.5%``, ``-1,240``, ``0.75``."""
-    sign = "+" if signed else ""
-    if percent:
-        return f"{value:{sign}.1%}"
-    if float(value).is_integer() or abs(value) >= 100:
-        return f"{value:{sign},.0f}"
-    return f"{value:{sign},.2f}"
+    """Label text as findings and tables print it: ``+2.0 pp`` for a change of a ratio,
+    ``67.5%`` for a ratio, ``−1,240``, ``0.75`` (:func:`kpi._format.format_value`)."""
+    return format_value(value, "ratio" if percent else None, signed=signed)
 
 
 def _base(df: pl.DataFrame):

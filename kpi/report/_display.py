@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi._format import MINUS, format_value
+from kpi._format import MINUS, format_change, format_value
 from kpi._mask import mask_identifiers
 
 __all__ = [
@@ -501,7 +501,7 @@ def scorecard_findings(
 
     Notes
     -----
-    Ratios move in percentage points (``value − previous``), everything else in per cent of
+    Ratios move in percentage points, ``pp`` (``value − previous``), everything else in per cent of
     the previous value (``change_rel``).
 
     Examples
@@ -521,7 +521,7 @@ def scorecard_findings(
     ... )
     >>> for s in scorecard_findings(card, period="2026-02", compare="2026-01"):
     ...     print(s)
-    Service level fell 17.7 points, from 67.5% in 2026-01 to 49.8% in 2026-02; red against its target of 80.0%.
+    Service level fell 17.7 pp, from 67.5% in 2026-01 to 49.8% in 2026-02; red against its target of 80.0%.
     Contacts handled fell 12.4%, from 10,983 in 2026-01 to 9,622 in 2026-02.
     AHT rose 8.1%, from 7 min 47 s in 2026-01 to 8 min 25 s in 2026-02.
     """
@@ -549,9 +549,9 @@ def scorecard_findings(
         else:
             verb = "rose" if r["change"] > 0 else "fell"
             size = (
-                f"{abs(r['change']) * 100:.1f} points"
+                format_change(r["change"], unit)
                 if unit == "ratio"
-                else (f"{abs(rel):.1%}" if rel is not None else text(abs(r["change"])))
+                else (f"{abs(rel):.1%}" if rel is not None else format_change(r["change"], unit))
             )
             sentence = (
                 f"{r['label']} {verb} {size}, from {text(previous)}{before} to {text(value)}{now}"

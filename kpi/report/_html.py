@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from kpi._format import format_value
 from kpi._mask import mask_text
 from kpi._vega import script_json, spec_title, to_svg, vega_bundle
 from kpi.report._display import FINDINGS_MIME, HEADER_MIME
@@ -303,21 +304,20 @@ footer.kpi-footer { color: var(--muted); font-size: .8em; border-top: 1px solid 
 
 
 def _fmt_target(entry: Mapping[str, Any]) -> str:
+    """``≥ 80.0%``, ``≤ 5 min 0 s``: the target as findings and tables print it."""
     target = entry.get("target")
     if target is None:
         return "–"
     unit = entry.get("unit")
-    direction = entry.get("direction")
-    if unit in ("ratio", "fraction", "share", "%") and isinstance(target, (int, float)):
-        text = f"{target:.0%}" if float(target * 100).is_integer() else f"{target:.1%}"
-    else:
-        text = f"{target:g}" if isinstance(target, (int, float)) else str(target)
-    sign = {"higher": "≥ ", "lower": "≤ "}.get(str(direction), "")
-    return (
-        sign
-        + text
-        + (f" {unit}" if unit and unit not in ("ratio", "fraction", "share", "%", "count") else "")
+    if unit in ("fraction", "share", "%"):
+        unit = "ratio"
+    text = (
+        format_value(target, unit)
+        if isinstance(target, (int, float)) and not isinstance(target, bool)
+        else str(target)
     )
+    sign = {"higher": "≥ ", "lower": "≤ "}.get(str(entry.get("direction")), "")
+    return sign + text
 
 
 def _period_text(p: Mapping[str, Any] | None) -> str:
