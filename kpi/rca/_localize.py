@@ -143,26 +143,11 @@ def localize(
     prob = _problem(leaves, baseline=baseline, current=current, den=den, scale=scale)
     change_abs = prob.v1 - prob.v0
     change_rel = change_abs / abs(prob.v0) if prob.v0 != 0 else None
+    cards = _cards(leaves.labels)
     found, model = search(
-        leaves.codes,
-        _cards(leaves.labels),
-        prob.expected,
-        prob.actual,
-        params,
-        max_layer=max_layer,
+        leaves.codes, cards, prob.expected, prob.actual, params, max_layer=max_layer
     )
-    ctx = _Context(
-        leaves.codes,
-        leaves.labels,
-        dims,
-        prob.f,
-        prob.v,
-        prob.db,
-        prob.dc,
-        prob.tot,
-        scale,
-        change_abs,
-    )
+    ctx = _Context(leaves.codes, leaves.labels, dims, *prob.measures(), scale, change_abs)
     causes = [ctx.cause(fo, "additive" if den is None else "rate") for fo in found]
     if den is not None:
         causes += _mix_causes(ctx, causes, params, max_layer=max_layer)
@@ -209,6 +194,10 @@ class _Comparison:
     v1: float
     expected: np.ndarray
     actual: np.ndarray
+
+    def measures(self) -> tuple[Any, ...]:
+        """Baseline and current measures, denominators and totals, as :class:`_Context` takes."""
+        return self.f, self.v, self.db, self.dc, self.tot
 
 
 def _problem(
