@@ -177,6 +177,7 @@ def localize(
     )
     v0, v1 = prob.v0, prob.v1
     percent = den is not None and scale == 1.0 and 0 <= min(v0, v1) and max(v0, v1) <= 1
+    res._unit = "ratio" if percent else None
     res.narrative = _narrative(res, percent=percent, noise=model.noise_relative)
     return res
 

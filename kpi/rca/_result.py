@@ -117,6 +117,8 @@ class RcaResult:
     explained_share: float | None
     narrative: list[str]
     method: dict[str, Any] = field(default_factory=dict)
+    #: Unit of the KPI's values for the text (``"ratio"``: a ratio in [0, 1], read as percent).
+    _unit: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data with the JSON keys shared with the contacts explanation."""
@@ -177,14 +179,18 @@ class RcaResult:
             head += " mix | rate |" if ratio else ""
             head += " confidence | leaves moved | evidence (nats) |"
             lines += ["", "## Segments", "", head, "|" + "---|" * (head.count("|") - 1)]
+            u = self._unit
             for c in self.causes:
                 ev = c.evidence
                 row = (
-                    f"| {c.label()} | {_num(c.baseline)} | {_num(c.current)} "
-                    f"| {_num(c.contribution, signed=True)} | {_pct(c.share)} |"
+                    f"| {c.label()} | {_num(c.baseline, unit=u)} | {_num(c.current, unit=u)} "
+                    f"| {_num(c.contribution, signed=True, unit=u)} | {_pct(c.share)} |"
                 )
                 if ratio:
-                    row += f" {_num(c.mix, signed=True)} | {_num(c.rate, signed=True)} |"
+                    row += (
+                        f" {_num(c.mix, signed=True, unit=u)} "
+                        f"| {_num(c.rate, signed=True, unit=u)} |"
+                    )
                 row += (
                     f" {c.confidence:.0%} | {ev.get('leaves_moved')}/{ev.get('leaves')} "
                     f"| {ev.get('score_nats', 0.0):,.1f} |"
