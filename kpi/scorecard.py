@@ -130,15 +130,24 @@ def scorecard(
         measures=False,
     )
     ids = [m for m in cur.metrics if m not in cur.notes]
-    cat = catalogue_frame(targets).lazy()
-    joined = _long(cur.frame, keys, ids, "value").join(
+    out = _long(cur.frame, keys, ids, "value").join(
         _long(prev.frame, keys, ids, "previous"),
         on=[*keys, "id"],
         how="full",
         coalesce=True,
         nulls_equal=True,
     )
-    out = joined.join(cat, on="id", how="left")
+    out = _with_targets(out, ids, keys, targets)
+    out = _with_change_and_status(out)
+    defs = {k: v for k, v in cur.definitions.items() if k in ids}
+    return _in_catalogue_order(out, keys), defs
+
+
+def _with_targets(
+    out: pl.LazyFrame, ids: Sequence[str], keys: Sequence[str], targets: TargetSet
+) -> pl.LazyFrame:
+    """The catalogue columns of each KPI, with targets overridden per group where set."""
+    out = out.join(catalogue_frame(targets).lazy(), on="id", how="left")
     overrides = [
         (kpi_id, col, val, t)
         for kpi_id in ids
@@ -151,9 +160,14 @@ def scorecard(
             pl.when(hit).then(pl.lit(t.target)).otherwise(pl.col("target")).alias("target"),
             pl.when(hit).then(pl.lit(t.red)).otherwise(pl.col("red")).alias("red"),
         )
+    return out
+
+
+def _with_change_and_status(out: pl.LazyFrame) -> pl.LazyFrame:
+    """``change``, ``change_rel``, the green/amber/red ``status`` and ``improved``."""
     sign = pl.when(pl.col("direction") == "higher").then(1.0).otherwise(-1.0)
     v = pl.col("value")
-    out = out.with_columns(
+    return out.with_columns(
         (v - pl.col("previous")).alias("change"),
         pl.when(pl.col("previous").abs() > 0)
         .then((v - pl.col("previous")) / pl.col("previous").abs())
@@ -171,8 +185,12 @@ def scorecard(
         .otherwise((v - pl.col("previous")) * sign > 0)
         .alias("improved"),
     )
+
+
+def _in_catalogue_order(out: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:
+    """Rows by perspective, key result area and catalogue order; the scorecard's columns."""
     order = {m: i for i, m in enumerate(METRICS)}
-    out = (
+    return (
         out.with_columns(pl.col("id").replace_strict(order, default=len(order)).alias("_order"))
         .sort(["perspective_order", "kra", "_order", *keys])
         .select(
@@ -193,8 +211,6 @@ def scorecard(
             "improved",
         )
     )
-    defs = {k: v for k, v in cur.definitions.items() if k in ids}
-    return out, defs
 
 
 def team_leader_view(

@@ -83,8 +83,8 @@ def test_additive_cause_found_with_hand_computed_numbers(frame):
     assert c.evidence["relative_change"] == pytest.approx(-0.5)
     assert c.confidence > 0.99
     assert r.explained_share == 1.0
-    assert r.narrative[0] == "actual fell 17.3% (1,560 to 1,290; -270)."
-    assert "team = N explains 100% of the change" in r.narrative[1]
+    assert r.narrative[0] == "actual fell 17.3% (1,560 to 1,290; \u2212270)."
+    assert "team = N explains 100.0% of the change" in r.narrative[1]
 
 
 def test_additive_segments_sum_exactly_to_the_change(frame):
@@ -139,7 +139,7 @@ def test_ratio_rate_cause_with_mix_and_rate_effects(frame):
     assert c.mix == pytest.approx(0.0)
     assert c.contribution == pytest.approx(-0.1)
     assert c.share == pytest.approx(1.0)
-    assert r.narrative[0] == "Service level fell from 80.0% to 70.0% (-10.0 points)."
+    assert r.narrative[0] == "Service level fell from 80.0% to 70.0% (\u221210.0 pp)."
 
 
 def test_ratio_segments_mix_and_rate_by_hand(frame):

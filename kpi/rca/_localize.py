@@ -10,13 +10,14 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from kpi._rca_search import Found, SearchParams, search
+from kpi._rca_search import Found, LeafModel, SearchParams, search
 from kpi.errors import KpiError
 from kpi.rca._leaves import (
     _check,
     _columns,
     _div,
     _js,
+    _Leaves,
     _leaves,
     _shift_share,
     _spec,
@@ -127,7 +128,7 @@ def localize(
     >>> [(c.dims, c.contribution, c.share, round(c.confidence, 3)) for c in r.causes]
     [({'team': 'N'}, -270.0, 1.0, 1.0)]
     >>> r.narrative[:2]
-    ['actual fell 17.3% (1,560 to 1,290; -270).', 'team = N explains 100% of the change (-270): it fell 50%, from 540 to 270; 6 of its 6 leaves moved beyond noise (confidence 100%).']
+    ['actual fell 17.3% (1,560 to 1,290; −270).', 'team = N explains 100.0% of the change (−270): it fell 50.0%, from 540 to 270; 6 of its 6 leaves moved beyond noise (confidence 100%).']
     """
     lf, schema = _columns(table)
     measures, den = _spec(baseline, current, ratio)
@@ -139,79 +140,139 @@ def localize(
     params = params or SearchParams()
     params = SearchParams(**{**params.__dict__, "max_elements": max_elements})
     leaves = _leaves(lf, dims, measures)
-    codes, labels = leaves.codes, leaves.labels
-    f_col = leaves.measures[baseline]
-    v_col = leaves.measures[current]
-    if den is None:
-        tot = _Totals(float(f_col.sum()), float(v_col.sum()))
-        name = metric or current
-        v0, v1 = tot.f, tot.v
-        expected, actual = f_col, v_col
-        db = dc = None
-    else:
-        db = leaves.measures[den[0]]
-        dc = leaves.measures[den[1]]
-        if (db < 0).any() or (dc < 0).any():
-            raise KpiError(f"denominator columns {den[0]!r}, {den[1]!r} must not be negative")
-        tot = _Totals(float(f_col.sum()), float(v_col.sum()), float(db.sum()), float(dc.sum()))
-        if tot.db == 0 or tot.dc == 0:
-            which = den[0] if tot.db == 0 else den[1]
-            raise KpiError(f"the denominator {which!r} sums to 0: the ratio is undefined")
-        name = metric or f"{current} / {den[1]}"
-        v0, v1 = tot.f / tot.db * scale, tot.v / tot.dc * scale
-        rb_tot = tot.f / tot.db
-        rb = np.divide(f_col, db, out=np.full(len(db), rb_tot), where=db > 0)
-        expected, actual = dc * rb, v_col
-    change_abs = v1 - v0
-    change_rel = change_abs / abs(v0) if v0 != 0 else None
-    found, model = search(codes, _cards(labels), expected, actual, params, max_layer=max_layer)
-    kind: Literal["additive", "ratio"] = "additive" if den is None else "ratio"
-    ctx = _Context(codes, labels, dims, f_col, v_col, db, dc, tot, scale, change_abs)
+    prob = _problem(leaves, baseline=baseline, current=current, den=den, scale=scale)
+    change_abs = prob.v1 - prob.v0
+    change_rel = change_abs / abs(prob.v0) if prob.v0 != 0 else None
+    cards = _cards(leaves.labels)
+    found, model = search(
+        leaves.codes, cards, prob.expected, prob.actual, params, max_layer=max_layer
+    )
+    ctx = _Context(leaves.codes, leaves.labels, dims, *prob.measures(), scale, change_abs)
     causes = [ctx.cause(fo, "additive" if den is None else "rate") for fo in found]
     if den is not None:
-        assert db is not None
-        assert dc is not None
-        vol, _ = search(
-            codes, _cards(labels), db * _volume_trend(db, dc), dc, params, max_layer=max_layer
-        )
-        seen = {tuple(sorted(c.dims.items())) for c, _ in causes}
-        for fo in vol:
-            c, m = ctx.cause(fo, "mix")
-            if tuple(sorted(c.dims.items())) in seen or c.mix is None:
-                continue
-            if abs(change_abs) > 0 and abs(c.mix) >= 0.1 * abs(change_abs):
-                causes.append((c, m))
+        causes += _mix_causes(ctx, causes, params, max_layer=max_layer)
     causes.sort(key=lambda cm: (-abs(cm[0].contribution), -cm[0].evidence["score_nats"]))
     causes = causes[:max_elements]
-    union = np.zeros(len(codes), dtype=bool)
+    union = np.zeros(len(leaves.codes), dtype=bool)
     for _, m in causes:
         union |= m
     explained = ctx.contribution(union)
+    kind: Literal["additive", "ratio"] = "additive" if den is None else "ratio"
     res = RcaResult(
-        metric=name,
+        metric=metric or (current if den is None else f"{current} / {den[1]}"),
         kind=kind,
-        baseline={"column": baseline if den is None else f"{baseline} / {den[0]}", "value": v0},
-        current={"column": current if den is None else f"{current} / {den[1]}", "value": v1},
+        baseline={
+            "column": baseline if den is None else f"{baseline} / {den[0]}",
+            "value": prob.v0,
+        },
+        current={
+            "column": current if den is None else f"{current} / {den[1]}",
+            "value": prob.v1,
+        },
         change={"absolute": change_abs, "relative": change_rel},
         causes=[c for c, _ in causes],
         explained_share=None if change_abs == 0 else explained / change_abs,
         narrative=[],
-        method={
-            "name": "kpi.rca: greedy minimum-description-length search under the ripple effect",
-            "leaves": leaves.n,
-            "active_leaves": int(model.active.sum()),
-            "noise": {
-                "relative": model.noise_relative,
-                "small_leaves": model.noise_small,
-                "counts": model.counts,
-            },
-            "parameters": dict(params.__dict__),
-            "max_layer": max_layer or len(dims),
-        },
+        method=_method(leaves.n, model, params, max_layer=max_layer or len(dims)),
     )
+    v0, v1 = prob.v0, prob.v1
     percent = den is not None and scale == 1.0 and 0 <= min(v0, v1) and max(v0, v1) <= 1
+    res._unit = "ratio" if percent else None
     res.narrative = _narrative(res, percent=percent, noise=model.noise_relative)
     return res
+
+
+@dataclass
+class _Comparison:
+    """What the search compares: per-leaf expected and actual values, measures and totals."""
+
+    f: np.ndarray
+    v: np.ndarray
+    db: np.ndarray | None
+    dc: np.ndarray | None
+    tot: _Totals
+    v0: float
+    v1: float
+    expected: np.ndarray
+    actual: np.ndarray
+
+    def measures(self) -> tuple[Any, ...]:
+        """Baseline and current measures, denominators and totals, as :class:`_Context` takes."""
+        return self.f, self.v, self.db, self.dc, self.tot
+
+
+def _problem(
+    leaves: _Leaves, *, baseline: str, current: str, den: Sequence[str] | None, scale: float
+) -> _Comparison:
+    """The KPI's baseline and current values, and each leaf's expected and actual value.
+
+    Additive: expected is the baseline. Ratio: the numerator expected at the leaf's baseline
+    rate (the total baseline rate for new leaves), against the current numerator.
+    """
+    f_col = leaves.measures[baseline]
+    v_col = leaves.measures[current]
+    if den is None:
+        tot = _Totals(float(f_col.sum()), float(v_col.sum()))
+        return _Comparison(f_col, v_col, None, None, tot, tot.f, tot.v, f_col, v_col)
+    db = leaves.measures[den[0]]
+    dc = leaves.measures[den[1]]
+    if (db < 0).any() or (dc < 0).any():
+        raise KpiError(f"denominator columns {den[0]!r}, {den[1]!r} must not be negative")
+    tot = _Totals(float(f_col.sum()), float(v_col.sum()), float(db.sum()), float(dc.sum()))
+    if tot.db == 0 or tot.dc == 0:
+        which = den[0] if tot.db == 0 else den[1]
+        raise KpiError(f"the denominator {which!r} sums to 0: the ratio is undefined")
+    v0, v1 = tot.f / tot.db * scale, tot.v / tot.dc * scale
+    rb_tot = tot.f / tot.db
+    rb = np.divide(f_col, db, out=np.full(len(db), rb_tot), where=db > 0)
+    return _Comparison(f_col, v_col, db, dc, tot, v0, v1, dc * rb, v_col)
+
+
+def _mix_causes(
+    ctx: _Context,
+    causes: list[tuple[RootCause, np.ndarray]],
+    params: SearchParams,
+    *,
+    max_layer: int | None,
+) -> list[tuple[RootCause, np.ndarray]]:
+    """Mix causes of a ratio: segments whose share of the volume moved enough to matter.
+
+    A second search on the denominators (against the typical volume trend); a segment already
+    found as a rate cause is skipped, and a mix effect under 10% of the change is dropped.
+    """
+    db, dc = ctx.db, ctx.dc
+    assert db is not None
+    assert dc is not None
+    vol, _ = search(
+        ctx.codes, _cards(ctx.labels), db * _volume_trend(db, dc), dc, params, max_layer=max_layer
+    )
+    seen = {tuple(sorted(c.dims.items())) for c, _ in causes}
+    out = []
+    for fo in vol:
+        c, m = ctx.cause(fo, "mix")
+        if tuple(sorted(c.dims.items())) in seen or c.mix is None:
+            continue
+        if abs(ctx.change) > 0 and abs(c.mix) >= 0.1 * abs(ctx.change):
+            out.append((c, m))
+    return out
+
+
+def _method(
+    n_leaves: int, model: LeafModel, params: SearchParams, *, max_layer: int
+) -> dict[str, Any]:
+    """The ``method`` entry of the result: the search, its leaves, noise and parameters."""
+    return {
+        "name": "kpi.rca: greedy minimum-description-length search under the ripple effect",
+        "leaves": n_leaves,
+        "active_leaves": int(model.active.sum()),
+        "noise": {
+            "relative": model.noise_relative,
+            "small_leaves": model.noise_small,
+            "counts": model.counts,
+        },
+        "parameters": dict(params.__dict__),
+        "max_layer": max_layer,
+    }
 
 
 def _volume_trend(db: np.ndarray, dc: np.ndarray) -> float:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import polars as pl
+
+from kpi._format import format_value
 
 __all__ = ["RcaResult", "RootCause"]
 
@@ -116,6 +117,8 @@ class RcaResult:
     explained_share: float | None
     narrative: list[str]
     method: dict[str, Any] = field(default_factory=dict)
+    #: Unit of the KPI's values for the text (``"ratio"``: a ratio in [0, 1], read as percent).
+    _unit: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data with the JSON keys shared with the contacts explanation."""
@@ -176,14 +179,18 @@ class RcaResult:
             head += " mix | rate |" if ratio else ""
             head += " confidence | leaves moved | evidence (nats) |"
             lines += ["", "## Segments", "", head, "|" + "---|" * (head.count("|") - 1)]
+            u = self._unit
             for c in self.causes:
                 ev = c.evidence
                 row = (
-                    f"| {c.label()} | {_num(c.baseline)} | {_num(c.current)} "
-                    f"| {_num(c.contribution, signed=True)} | {_pct(c.share)} |"
+                    f"| {c.label()} | {_num(c.baseline, unit=u)} | {_num(c.current, unit=u)} "
+                    f"| {_num(c.contribution, signed=True, unit=u)} | {_pct(c.share)} |"
                 )
                 if ratio:
-                    row += f" {_num(c.mix, signed=True)} | {_num(c.rate, signed=True)} |"
+                    row += (
+                        f" {_num(c.mix, signed=True, unit=u)} "
+                        f"| {_num(c.rate, signed=True, unit=u)} |"
+                    )
                 row += (
                     f" {c.confidence:.0%} | {ev.get('leaves_moved')}/{ev.get('leaves')} "
                     f"| {ev.get('score_nats', 0.0):,.1f} |"
@@ -195,117 +202,125 @@ class RcaResult:
 # ---- narrative -----------------------------------------------------------------------------
 
 
-def _num(x: float | None, *, signed: bool = False) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    sign = "+" if signed and x > 0 else ""
-    ax = abs(x)
-    if ax >= 100 or ax == 0 or float(x).is_integer():
-        return f"{sign}{x:,.0f}"
-    if ax >= 1:
-        return f"{sign}{x:,.2f}".rstrip("0").rstrip(".")
-    return f"{sign}{x:.3g}"
+def _num(x: float | None, *, signed: bool = False, unit: str | None = None) -> str:
+    """A value, a change (``signed``) or an effect as text, by :func:`kpi._format.format_value`."""
+    return format_value(x, unit, signed=signed)
 
 
-def _pct(x: float | None, digits: int = 0) -> str:
-    return "n/a" if x is None else f"{x * 100:.{digits}f}%"
-
-
-def _value(x: float | None, *, percent: bool) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x * 100:.1f}%" if percent else _num(x)
+def _pct(x: float | None) -> str:
+    """A share or a relative change as a percentage."""
+    return format_value(x, "ratio")
 
 
 def _narrative(res: RcaResult, *, percent: bool, noise: float) -> list[str]:
-    """Plain sentences: the change, the main causes with numbers, and what is left unexplained."""
+    """Plain sentences: the change, the main causes with numbers, and what is left unexplained.
+
+    ``percent``: the KPI is a ratio in [0, 1], so values read as percentages and changes and
+    effects in percentage points.
+    """
+    unit = "ratio" if percent else None
+    d = res.change["absolute"] or 0.0
+    v0, v1 = res.baseline["value"], res.current["value"]
+    scale = max(abs(v0 or 0.0), abs(v1 or 0.0), 1e-12)
+    if abs(d) <= 1e-12 * scale:
+        return _no_change(res, unit)
+    out = [_headline(res, unit)]
+    if not res.causes:
+        return [*out, *_nothing_found(noise)]
+    out += [_cause_sentence(c, unit) for c in res.causes[:3]]
+    if len(res.causes) > 3:
+        rest = sum(c.share or 0.0 for c in res.causes[3:])
+        out.append(f"{len(res.causes) - 3} further segment(s) explain {_pct(rest)} together.")
+    out += _coverage_sentence(res.explained_share)
+    return out[:6]
+
+
+def _no_change(res: RcaResult, unit: str | None) -> list[str]:
+    """The sentences for a total that did not move, naming segments that offset each other."""
+    out = [f"{res.metric} did not change ({_num(res.baseline['value'], unit=unit)} in both)."]
+    if res.causes:
+        out.append(
+            "Some segments moved but offset each other exactly: "
+            + "; ".join(
+                f"{c.label()} ({_num(c.contribution, signed=True, unit=unit)})"
+                for c in res.causes[:3]
+            )
+            + "."
+        )
+    return out
+
+
+def _headline(res: RcaResult, unit: str | None) -> str:
+    """The first sentence: how much the KPI rose or fell, from what to what."""
     name = res.metric
     v0, v1 = res.baseline["value"], res.current["value"]
     d = res.change["absolute"] or 0.0
     rel = res.change["relative"]
-    scale = max(abs(v0 or 0.0), abs(v1 or 0.0), 1e-12)
-    if abs(d) <= 1e-12 * scale:
-        out = [f"{name} did not change ({_value(v0, percent=percent)} in both)."]
-        if res.causes:
-            out.append(
-                "Some segments moved but offset each other exactly: "
-                + "; ".join(
-                    f"{c.label()} ({_num(c.contribution, signed=True)})" for c in res.causes[:3]
-                )
-                + "."
-            )
-        return out
     verb = "rose" if d > 0 else "fell"
-    if percent:
-        head = f"{name} {verb} from {_value(v0, percent=True)} to {_value(v1, percent=True)} ({d * 100:+.1f} points)."
-    elif rel is not None:
-        head = f"{name} {verb} {abs(rel):.1%} ({_num(v0)} to {_num(v1)}; {_num(d, signed=True)})."
+    change = _num(d, signed=True, unit=unit)
+    if unit == "ratio":
+        return f"{name} {verb} from {_num(v0, unit=unit)} to {_num(v1, unit=unit)} ({change})."
+    if rel is not None:
+        return f"{name} {verb} {_pct(abs(rel))} ({_num(v0)} to {_num(v1)}; {change})."
+    return f"{name} {verb} from {_num(v0)} to {_num(v1)} ({change})."
+
+
+def _nothing_found(noise: float) -> list[str]:
+    """The honest answer when no segment stands out from noise."""
+    return [
+        "No segment or combination of segments explains the change: no group of leaves "
+        "moved together beyond their noise "
+        f"(typical relative noise of a leaf: ±{noise:.0%}).",
+        "The change is spread across the table, or lies in leaves too small to tell apart "
+        "from noise; look for causes that act on everything at once.",
+    ]
+
+
+def _cause_sentence(c: RootCause, unit: str | None) -> str:
+    """One cause: its share of the change, how it moved, and the evidence behind it."""
+    if not c.dims:
+        return (
+            "The whole table moved together: no particular segment stands out, every "
+            f"segment changed by about {_pct(c.evidence.get('relative_change'))}."
+        )
+    s = (
+        f"{c.label()} explains {_pct(c.share)} of the change "
+        f"({_num(c.contribution, signed=True, unit=unit)})"
+    )
+    if c.kind == "additive":
+        rc = c.evidence.get("relative_change")
+        moved = "" if rc is None else f" it {'rose' if rc > 0 else 'fell'} {_pct(abs(rc))},"
+        s += f":{moved} from {_num(c.baseline)} to {_num(c.current)}"
+    elif c.kind == "rate":
+        s += (
+            f": its own rate went from {_num(c.baseline, unit=unit)} to "
+            f"{_num(c.current, unit=unit)} (rate effect {_num(c.rate, signed=True, unit=unit)}, "
+            f"mix effect {_num(c.mix, signed=True, unit=unit)})"
+        )
     else:
-        head = f"{name} {verb} from {_num(v0)} to {_num(v1)} ({_num(d, signed=True)})."
-    out = [head]
-    causes = res.causes
-    if not causes:
-        out.append(
-            "No segment or combination of segments explains the change: no group of leaves "
-            "moved together beyond their noise "
-            f"(typical relative noise of a leaf: ±{noise:.0%})."
+        vs = c.evidence.get("volume_share", {})
+        s += (
+            f": its share of the volume went from {_pct(vs.get('baseline'))} to "
+            f"{_pct(vs.get('current'))} while its rate ({_num(c.baseline, unit=unit)}) "
+            f"differs from the average (mix effect {_num(c.mix, signed=True, unit=unit)})"
         )
-        out.append(
-            "The change is spread across the table, or lies in leaves too small to tell apart "
-            "from noise; look for causes that act on everything at once."
-        )
-        return out
-    for c in causes[:3]:
-        if not c.dims:
-            out.append(
-                "The whole table moved together: no particular segment stands out, every "
-                f"segment changed by about {_pct(c.evidence.get('relative_change'))}."
-            )
-            continue
-        s = f"{c.label()} explains {_pct(c.share)} of the change ({_num(c.contribution, signed=True)}"
-        s += " points)" if percent else ")"
-        if c.kind == "additive":
-            rc = c.evidence.get("relative_change")
-            moved = "" if rc is None else f" it {'rose' if rc > 0 else 'fell'} {abs(rc):.0%},"
-            s += f":{moved} from {_num(c.baseline)} to {_num(c.current)}"
-        elif c.kind == "rate":
-            s += (
-                f": its own rate went from {_value(c.baseline, percent=percent)} to "
-                f"{_value(c.current, percent=percent)} (rate effect {_fmt_eff(c.rate, percent=percent)}, "
-                f"mix effect {_fmt_eff(c.mix, percent=percent)})"
-            )
-        else:
-            vs = c.evidence.get("volume_share", {})
-            s += (
-                f": its share of the volume went from {_pct(vs.get('baseline'), 1)} to "
-                f"{_pct(vs.get('current'), 1)} while its rate ({_value(c.baseline, percent=percent)}) "
-                f"differs from the average (mix effect {_fmt_eff(c.mix, percent=percent)})"
-            )
-        ev = c.evidence
-        s += f"; {ev.get('leaves_moved')} of its {ev.get('leaves')} leaves moved beyond noise"
-        s += f" (confidence {c.confidence:.0%})."
-        out.append(s)
-    if len(causes) > 3:
-        rest = sum(c.share or 0.0 for c in causes[3:])
-        out.append(f"{len(causes) - 3} further segment(s) explain {_pct(rest)} together.")
-    ex = res.explained_share
-    if ex is not None:
-        if ex < 0.5:
-            out.append(
-                f"Together these segments explain only {_pct(ex)} of the change; the rest is "
-                "spread thinly across the table with no further segment standing out from noise."
-            )
-        elif ex > 1.2:
-            out.append(
-                f"Together they account for {_pct(ex)} of the change: the rest of the table moved "
-                "the other way and offset part of it."
-            )
-        else:
-            out.append(f"Together these segments explain {_pct(ex)} of the change.")
-    return out[:6]
+    ev = c.evidence
+    s += f"; {ev.get('leaves_moved')} of its {ev.get('leaves')} leaves moved beyond noise"
+    return s + f" (confidence {c.confidence:.0%})."
 
 
-def _fmt_eff(x: float | None, *, percent: bool) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x * 100:+.2f} points" if percent else _num(x, signed=True)
+def _coverage_sentence(explained: float | None) -> list[str]:
+    """How much of the change the causes explain together, and what that means."""
+    if explained is None:
+        return []
+    if explained < 0.5:
+        return [
+            f"Together these segments explain only {_pct(explained)} of the change; the rest is "
+            "spread thinly across the table with no further segment standing out from noise."
+        ]
+    if explained > 1.2:
+        return [
+            f"Together they account for {_pct(explained)} of the change: the rest of the table "
+            "moved the other way and offset part of it."
+        ]
+    return [f"Together these segments explain {_pct(explained)} of the change."]

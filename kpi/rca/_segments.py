@@ -102,88 +102,102 @@ def segments(
         ],
     )
     totals = base.select([pl.col(n).sum().alias(f"{n}_tot") for n in names])
-    parts = []
+    out = _segment_sums(base, dims, names, max_order=max_order).join(totals, how="cross")
+    if den is None:
+        out, cols = _additive_effects(out)
+    else:
+        out, cols = _ratio_effects(out, scale=scale)
+    return out.sort(
+        ["_combo", pl.col("contribution").abs()], descending=[False, True], maintain_order=True
+    ).select("segment", "order", "dims", *dims, *cols)
+
+
+def _segment_sums(
+    base: pl.LazyFrame, dims: list[str], names: list[str], *, max_order: int
+) -> pl.LazyFrame:
+    """The measure sums of every segment of one to ``max_order`` dimensions, with its label."""
     combos = [
         combo
         for order in range(1, min(max_order, len(dims)) + 1)
         for combo in itertools.combinations(dims, order)
     ]
+    parts = []
     for i, combo in enumerate(combos):
-        order = len(combo)
-        if True:
-            label = pl.concat_str(
-                [pl.lit(f"{d}=") + pl.col(d) for d in combo], separator=" & "
-            ).alias("segment")
-            parts.append(
-                base.group_by(list(combo))
-                .agg(pl.col(names).sum())
-                .select(
-                    label,
-                    pl.lit(order, dtype=pl.UInt8).alias("order"),
-                    pl.lit(i, dtype=pl.UInt32).alias("_combo"),
-                    pl.lit(list(combo), dtype=pl.List(pl.String)).alias("dims"),
-                    *[
-                        (pl.col(d) if d in combo else pl.lit(None, dtype=pl.String)).alias(d)
-                        for d in dims
-                    ],
-                    *names,
-                )
-            )
-    out = pl.concat(parts, how="vertical").join(totals, how="cross")
-    if den is None:
-        change = pl.col("_v_tot") - pl.col("_f_tot")
-        out = out.with_columns(
-            pl.col("_f").alias("baseline"),
-            pl.col("_v").alias("current"),
-            (pl.col("_v") - pl.col("_f")).alias("contribution"),
-        ).with_columns(pl.when(change != 0).then(pl.col("contribution") / change).alias("share"))
-        cols = ["baseline", "current", "contribution", "share"]
-    else:
-        rb_tot = pl.col("_f_tot") / pl.col("_db_tot")
-        rc_tot = pl.col("_v_tot") / pl.col("_dc_tot")
-        rb = pl.when(pl.col("_db") != 0).then(pl.col("_f") / pl.col("_db"))
-        rc = pl.when(pl.col("_dc") != 0).then(pl.col("_v") / pl.col("_dc"))
-        out = (
-            out.with_columns(
-                rb.alias("_rb"),
-                rc.alias("_rc"),
-                (pl.col("_db") / pl.col("_db_tot")).alias("_sb"),
-                (pl.col("_dc") / pl.col("_dc_tot")).alias("_sc"),
-            )
-            .with_columns(
-                pl.coalesce("_rb", rb_tot).alias("_rb_eff"),
-            )
-            .with_columns(
-                (pl.col("_rb") * scale).alias("baseline"),
-                (pl.col("_rc") * scale).alias("current"),
-                pl.col("_db").alias("baseline_volume"),
-                pl.col("_dc").alias("current_volume"),
-                ((pl.col("_sc") - pl.col("_sb")) * (pl.col("_rb_eff") - rb_tot) * scale).alias(
-                    "mix"
-                ),
-                (
-                    pl.col("_sc") * (pl.coalesce("_rc", "_rb_eff") - pl.col("_rb_eff")) * scale
-                ).alias("rate"),
-            )
-            .with_columns(
-                (pl.col("mix") + pl.col("rate")).alias("contribution"),
-            )
-            .with_columns(
-                pl.when(rc_tot != rb_tot)
-                .then(pl.col("contribution") / ((rc_tot - rb_tot) * scale))
-                .alias("share")
+        label = pl.concat_str([pl.lit(f"{d}=") + pl.col(d) for d in combo], separator=" & ").alias(
+            "segment"
+        )
+        parts.append(
+            base.group_by(list(combo))
+            .agg(pl.col(names).sum())
+            .select(
+                label,
+                pl.lit(len(combo), dtype=pl.UInt8).alias("order"),
+                pl.lit(i, dtype=pl.UInt32).alias("_combo"),
+                pl.lit(list(combo), dtype=pl.List(pl.String)).alias("dims"),
+                *[
+                    (pl.col(d) if d in combo else pl.lit(None, dtype=pl.String)).alias(d)
+                    for d in dims
+                ],
+                *names,
             )
         )
-        cols = [
-            "baseline",
-            "current",
-            "baseline_volume",
-            "current_volume",
-            "mix",
-            "rate",
-            "contribution",
-            "share",
-        ]
-    return out.sort(
-        ["_combo", pl.col("contribution").abs()], descending=[False, True], maintain_order=True
-    ).select("segment", "order", "dims", *dims, *cols)
+    return pl.concat(parts, how="vertical")
+
+
+def _additive_effects(out: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str]]:
+    """Baseline, current, contribution (their difference) and share of the total change."""
+    change = pl.col("_v_tot") - pl.col("_f_tot")
+    out = out.with_columns(
+        pl.col("_f").alias("baseline"),
+        pl.col("_v").alias("current"),
+        (pl.col("_v") - pl.col("_f")).alias("contribution"),
+    ).with_columns(pl.when(change != 0).then(pl.col("contribution") / change).alias("share"))
+    return out, ["baseline", "current", "contribution", "share"]
+
+
+def _ratio_effects(out: pl.LazyFrame, *, scale: float) -> tuple[pl.LazyFrame, list[str]]:
+    """Rates, volumes and the shift-share split: ``mix``, ``rate``, contribution and share."""
+    rb_tot = pl.col("_f_tot") / pl.col("_db_tot")
+    rc_tot = pl.col("_v_tot") / pl.col("_dc_tot")
+    rb = pl.when(pl.col("_db") != 0).then(pl.col("_f") / pl.col("_db"))
+    rc = pl.when(pl.col("_dc") != 0).then(pl.col("_v") / pl.col("_dc"))
+    out = (
+        out.with_columns(
+            rb.alias("_rb"),
+            rc.alias("_rc"),
+            (pl.col("_db") / pl.col("_db_tot")).alias("_sb"),
+            (pl.col("_dc") / pl.col("_dc_tot")).alias("_sc"),
+        )
+        .with_columns(
+            pl.coalesce("_rb", rb_tot).alias("_rb_eff"),
+        )
+        .with_columns(
+            (pl.col("_rb") * scale).alias("baseline"),
+            (pl.col("_rc") * scale).alias("current"),
+            pl.col("_db").alias("baseline_volume"),
+            pl.col("_dc").alias("current_volume"),
+            ((pl.col("_sc") - pl.col("_sb")) * (pl.col("_rb_eff") - rb_tot) * scale).alias("mix"),
+            (pl.col("_sc") * (pl.coalesce("_rc", "_rb_eff") - pl.col("_rb_eff")) * scale).alias(
+                "rate"
+            ),
+        )
+        .with_columns(
+            (pl.col("mix") + pl.col("rate")).alias("contribution"),
+        )
+        .with_columns(
+            pl.when(rc_tot != rb_tot)
+            .then(pl.col("contribution") / ((rc_tot - rb_tot) * scale))
+            .alias("share")
+        )
+    )
+    cols = [
+        "baseline",
+        "current",
+        "baseline_volume",
+        "current_volume",
+        "mix",
+        "rate",
+        "contribution",
+        "share",
+    ]
+    return out, cols

@@ -154,8 +154,11 @@ def estimate_patience(
     │ a     ┆ 3      ┆ 1         ┆ 180.0        ┆ 180.0      │
     └───────┴────────┴───────────┴──────────────┴────────────┘
     """
-    ds = Dataset.coerce(data)
-    keys = list(by)
+    return _estimate_patience(Dataset.coerce(data), list(by))
+
+
+def _estimate_patience(ds: Dataset, keys: list[str]) -> pl.LazyFrame:
+    """Queued, abandoned, total wait and mean patience per group of ``keys``."""
     if "contacts" in ds:
         lf = ds["contacts"].filter(
             pl.col("queue_ts").is_not_null(), pl.col("direction") == "inbound"
@@ -305,13 +308,86 @@ def staffing_table(
     """
     ds = Dataset.coerce(data)
     every_s = _every_seconds(every)
+    keys = _check_by(by)
+    denominator = _denominator(denominator)
+    targets = _check_targets(
+        target_sl=target_sl,
+        target_asa_s=target_asa_s,
+        max_occupancy=max_occupancy,
+        max_abandon=max_abandon,
+        shrinkage=shrinkage,
+        patience_s=patience_s,
+    )
+    source, threshold = _demand_source(ds, threshold_s)
+    keys, split = _group_keys(ds, source, keys)
+    staff_keys = [k for k in keys if k in _STAFF_KEYS]
+    if "contacts" in ds:
+        demand = _demand_from_contacts(source, keys, every=every, threshold_s=threshold)
+    else:
+        demand = _demand_from_intervals(source, keys, every=every)
+    table = _with_staff(demand, ds, staff_keys, every=every, every_s=every_s, split=split)
+    overall_keys = [k for k in keys if k != "interval_start"]
+    table = _with_aht_and_load(table, overall_keys)
+    table = _with_patience(table, ds, overall_keys, patience_s=patience_s)
+    table = _with_staffed_agents(table, staff_keys, split=split)
+    table = _with_required_and_expected(
+        table, targets, threshold_s=threshold, denominator=denominator, shrinkage=shrinkage
+    )
+    table = table.select("interval_start", *keys, *_COLUMNS).sort(
+        "interval_start", *keys, nulls_last=True
+    )
+    if what_if:
+        table = project(table, what_if, threshold_s=threshold, denominator=denominator)
+    return table
+
+
+#: The columns of :func:`staffing_table` after ``interval_start`` and the group keys.
+_COLUMNS = (
+    "interval_s",
+    "offered",
+    "answered",
+    "abandoned",
+    "aht_s",
+    "load_erlangs",
+    "patience_s",
+    "required_agents",
+    "required_scheduled",
+    "staffed_agents",
+    "scheduled_agents",
+    "staffing_gap",
+    "expected_service_level",
+    "achieved_service_level",
+    "expected_asa_s",
+    "achieved_asa_s",
+    "expected_abandon_rate",
+    "achieved_abandon_rate",
+    "expected_occupancy",
+    "achieved_occupancy",
+    "expected_wait_probability",
+)
+
+
+def _check_by(by: Sequence[str]) -> list[str]:
+    """The group keys of ``by``, deduplicated, each one of the valid choices."""
     keys = list(dict.fromkeys(by))
     unknown = [k for k in keys if k not in _BY_CHOICES]
     if unknown:
         raise KpiError(
             f"cannot staff by {', '.join(map(repr, unknown))}; valid: {', '.join(_BY_CHOICES)}"
         )
-    denominator = _denominator(denominator)
+    return keys
+
+
+def _check_targets(
+    *,
+    target_sl: float | None,
+    target_asa_s: float | None,
+    max_occupancy: float | None,
+    max_abandon: float | None,
+    shrinkage: float | None,
+    patience_s: float | str | None,
+) -> dict[str, float | None]:
+    """The targets by name, after checking them, the shrinkage and the patience."""
     targets = {
         "target_sl": target_sl,
         "target_asa_s": target_asa_s,
@@ -336,8 +412,11 @@ def staffing_table(
         raise KpiError(f"patience_s must be seconds, None or 'estimate', got {patience_s!r}")
     if patience_s is not None and not isinstance(patience_s, str):
         _patience(patience_s)
+    return targets
 
-    # --- demand
+
+def _demand_source(ds: Dataset, threshold_s: float | None) -> tuple[pl.LazyFrame, float]:
+    """The table demand comes from (contacts, else intervals) and the service-level threshold."""
     if "contacts" in ds:
         source = ds["contacts"]
         threshold = 20.0 if threshold_s is None else float(threshold_s)
@@ -353,6 +432,11 @@ def staffing_table(
     else:
         raise KpiError("staffing needs a contacts or an intervals table in the dataset")
     _array("threshold_s", threshold, low=0, low_open=False)
+    return source, threshold
+
+
+def _group_keys(ds: Dataset, source: pl.LazyFrame, keys: list[str]) -> tuple[list[str], bool]:
+    """The output's group keys (``team`` added when agents are shared) and whether to share."""
     schema = source.collect_schema()
     missing = [k for k in keys if k not in schema]
     if missing:
@@ -360,30 +444,36 @@ def staffing_table(
             f"cannot staff by {', '.join(missing)}: no such column in the "
             f"{'contacts' if 'contacts' in ds else 'intervals'} table"
         )
-    has_staff = "agent_time" in ds
-    split = any(k not in _STAFF_KEYS for k in keys) and has_staff and keys != []
+    split = any(k not in _STAFF_KEYS for k in keys) and "agent_time" in ds and keys != []
     if split and "team" not in keys:
         if "team" not in schema:
             raise KpiError("staffing by queue needs a team column to share agents among queues")
         keys = [*keys, "team"]
-    staff_keys = [k for k in keys if k in _STAFF_KEYS]
+    return keys, split
 
-    if "contacts" in ds:
-        demand = _demand_from_contacts(source, keys, every=every, threshold_s=threshold)
-    else:
-        demand = _demand_from_intervals(source, keys, every=every)
-    demand_schema = demand.collect_schema()
 
-    # --- staff
-    if has_staff:
-        at = ds["agent_time"]
-        staff = at.group_by(
-            pl.col("interval_start").dt.truncate(every).alias("interval_start"), *staff_keys
-        ).agg(
-            on_queue_s=(pl.col("handle_s") + pl.col("acw_s") + pl.col("available_s")).sum(),
-            busy_s=(pl.col("handle_s") + pl.col("acw_s")).sum(),
-            sched_s=pl.col("scheduled_s").sum(),
-            staff_interval_s=pl.col("interval_s").max(),
+def _with_staff(
+    demand: pl.LazyFrame,
+    ds: Dataset,
+    staff_keys: list[str],
+    *,
+    every: str,
+    every_s: int,
+    split: bool,
+) -> pl.LazyFrame:
+    """Demand joined with on-queue, busy and scheduled time; counts filled and ``interval_s``."""
+    if "agent_time" in ds:
+        staff = (
+            ds["agent_time"]
+            .group_by(
+                pl.col("interval_start").dt.truncate(every).alias("interval_start"), *staff_keys
+            )
+            .agg(
+                on_queue_s=(pl.col("handle_s") + pl.col("acw_s") + pl.col("available_s")).sum(),
+                busy_s=(pl.col("handle_s") + pl.col("acw_s")).sum(),
+                sched_s=pl.col("scheduled_s").sum(),
+                staff_interval_s=pl.col("interval_s").max(),
+            )
         )
         on = ["interval_start", *staff_keys]
         if split:
@@ -393,14 +483,14 @@ def staffing_table(
     else:
         table = demand.with_columns(
             on_queue_s=pl.col("staffed_from_intervals_s")
-            if "staffed_from_intervals_s" in demand_schema
+            if "staffed_from_intervals_s" in demand.collect_schema()
             else pl.lit(None, dtype=pl.Float64),
             busy_s=pl.lit(None, dtype=pl.Float64),
             sched_s=pl.lit(None, dtype=pl.Float64),
             staff_interval_s=pl.lit(None, dtype=pl.Float64),
         )
     counts = ["offered", "answered", "abandoned", "answered_within"]
-    table = table.with_columns(
+    return table.with_columns(
         *(pl.col(c).fill_null(0) for c in counts),
         pl.col("handle_s").fill_null(0.0),
         interval_s=pl.max_horizontal(
@@ -410,43 +500,58 @@ def staffing_table(
         ),
     )
 
-    # --- AHT (with the group's overall AHT as fallback) and load
-    overall_keys = [k for k in keys if k != "interval_start"]
+
+def _join_per_group(table: pl.LazyFrame, other: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """``other`` (one row per group of ``keys``, or one row when no keys) joined to each row."""
+    if keys:
+        return table.join(other, on=keys, how="left", nulls_equal=True)
+    return table.join(other, how="cross")
+
+
+def _with_aht_and_load(table: pl.LazyFrame, overall_keys: list[str]) -> pl.LazyFrame:
+    """``aht_s`` (the group's overall AHT where an interval answered nothing) and the load."""
+    fallback_aht = pl.col("handle_s").sum() / pl.col("answered").sum()
     fallback = (
-        table.group_by(overall_keys).agg(
-            _fallback_aht=pl.col("handle_s").sum() / pl.col("answered").sum()
-        )
+        table.group_by(overall_keys).agg(_fallback_aht=fallback_aht)
         if overall_keys
-        else table.select(_fallback_aht=pl.col("handle_s").sum() / pl.col("answered").sum())
+        else table.select(_fallback_aht=fallback_aht)
     )
-    if overall_keys:
-        table = table.join(fallback, on=overall_keys, how="left", nulls_equal=True)
-    else:
-        table = table.join(fallback, how="cross")
-    table = table.with_columns(
-        aht_s=pl.coalesce(
-            _ratio(pl.col("handle_s"), pl.col("answered")),
-            pl.when(pl.col("_fallback_aht").is_finite()).then(pl.col("_fallback_aht")),
+    return (
+        _join_per_group(table, fallback, overall_keys)
+        .with_columns(
+            aht_s=pl.coalesce(
+                _ratio(pl.col("handle_s"), pl.col("answered")),
+                pl.when(pl.col("_fallback_aht").is_finite()).then(pl.col("_fallback_aht")),
+            )
         )
-    ).with_columns(
-        load_erlangs=pl.when(pl.col("offered") == 0)
-        .then(0.0)
-        .otherwise(pl.col("offered") * pl.col("aht_s") / pl.col("interval_s"))
+        .with_columns(
+            load_erlangs=pl.when(pl.col("offered") == 0)
+            .then(0.0)
+            .otherwise(pl.col("offered") * pl.col("aht_s") / pl.col("interval_s"))
+        )
     )
 
-    # --- patience
+
+def _with_patience(
+    table: pl.LazyFrame,
+    ds: Dataset,
+    overall_keys: list[str],
+    *,
+    patience_s: float | str | None,
+) -> pl.LazyFrame:
+    """``patience_s``: the one given, null (Erlang C), or estimated per group from the data."""
     if patience_s == "estimate":
-        est = estimate_patience(ds, by=overall_keys).select(*overall_keys, "patience_s")
-        if overall_keys:
-            table = table.join(est, on=overall_keys, how="left", nulls_equal=True)
-        else:
-            table = table.join(est, how="cross")
-    else:
-        table = table.with_columns(
-            patience_s=pl.lit(None if patience_s is None else float(patience_s), dtype=pl.Float64)
-        )
+        est = _estimate_patience(ds, overall_keys).select(*overall_keys, "patience_s")
+        return _join_per_group(table, est, overall_keys)
+    return table.with_columns(
+        patience_s=pl.lit(None if patience_s is None else float(patience_s), dtype=pl.Float64)
+    )
 
-    # --- staffed agents (shared by load within a team when splitting)
+
+def _with_staffed_agents(
+    table: pl.LazyFrame, staff_keys: list[str], *, split: bool
+) -> pl.LazyFrame:
+    """Staffed and scheduled agents, shared by load within a team when splitting."""
     staffed = pl.col("on_queue_s") / pl.col("interval_s")
     scheduled = pl.col("sched_s") / pl.col("interval_s")
     if split:
@@ -457,10 +562,19 @@ def staffing_table(
             .otherwise(1.0 / pl.len().over(grp))
         )
         staffed, scheduled = staffed * share, scheduled * share
-    table = table.with_columns(staffed_agents=staffed, scheduled_agents=scheduled)
+    return table.with_columns(staffed_agents=staffed, scheduled_agents=scheduled)
 
-    # --- required and expected
-    solve_targets = {**targets, "threshold_s": threshold, "denominator": denominator}
+
+def _with_required_and_expected(
+    table: pl.LazyFrame,
+    targets: Mapping[str, float | None],
+    *,
+    threshold_s: float,
+    denominator: str,
+    shrinkage: float | None,
+) -> pl.LazyFrame:
+    """Required agents, the gap, and the model's expected values beside the achieved ones."""
+    solve_targets = {**targets, "threshold_s": threshold_s, "denominator": denominator}
     required = _required_expr(
         pl.col("load_erlangs"), pl.col("aht_s"), pl.col("patience_s"), targets=solve_targets
     )
@@ -471,51 +585,20 @@ def staffing_table(
         pl.col("staffed_agents"),
         pl.col("aht_s").fill_null(1.0),
         pl.col("patience_s"),
-        threshold_s=threshold,
+        threshold_s=threshold_s,
         denominator=denominator,
     )
-    table = (
-        table.with_columns(required_agents=required, _expected=expected)
-        .with_columns(
-            required_scheduled=pl.when(shrink < 1).then(pl.col("required_agents") / (1 - shrink)),
-            staffing_gap=pl.col("staffed_agents") - pl.col("required_agents"),
-            expected_service_level=pl.col("_expected").struct.field("service_level"),
-            achieved_service_level=_achieved_sl(denominator),
-            expected_asa_s=pl.col("_expected").struct.field("asa_s"),
-            achieved_asa_s=_ratio(pl.col("wait_answered_s"), pl.col("answered")),
-            expected_abandon_rate=pl.col("_expected").struct.field("abandon_probability"),
-            achieved_abandon_rate=_ratio(pl.col("abandoned"), pl.col("offered")),
-            expected_occupancy=pl.col("_expected").struct.field("occupancy"),
-            achieved_occupancy=_ratio(pl.col("busy_s"), pl.col("on_queue_s")),
-            expected_wait_probability=pl.col("_expected").struct.field("wait_probability"),
-        )
-        .select(
-            "interval_start",
-            *keys,
-            "interval_s",
-            "offered",
-            "answered",
-            "abandoned",
-            "aht_s",
-            "load_erlangs",
-            "patience_s",
-            "required_agents",
-            "required_scheduled",
-            "staffed_agents",
-            "scheduled_agents",
-            "staffing_gap",
-            "expected_service_level",
-            "achieved_service_level",
-            "expected_asa_s",
-            "achieved_asa_s",
-            "expected_abandon_rate",
-            "achieved_abandon_rate",
-            "expected_occupancy",
-            "achieved_occupancy",
-            "expected_wait_probability",
-        )
-        .sort("interval_start", *keys, nulls_last=True)
+    model = pl.col("_expected").struct.field
+    return table.with_columns(required_agents=required, _expected=expected).with_columns(
+        required_scheduled=pl.when(shrink < 1).then(pl.col("required_agents") / (1 - shrink)),
+        staffing_gap=pl.col("staffed_agents") - pl.col("required_agents"),
+        expected_service_level=model("service_level"),
+        achieved_service_level=_achieved_sl(denominator),
+        expected_asa_s=model("asa_s"),
+        achieved_asa_s=_ratio(pl.col("wait_answered_s"), pl.col("answered")),
+        expected_abandon_rate=model("abandon_probability"),
+        achieved_abandon_rate=_ratio(pl.col("abandoned"), pl.col("offered")),
+        expected_occupancy=model("occupancy"),
+        achieved_occupancy=_ratio(pl.col("busy_s"), pl.col("on_queue_s")),
+        expected_wait_probability=model("wait_probability"),
     )
-    if what_if:
-        table = project(table, what_if, threshold_s=threshold, denominator=denominator)
-    return table

@@ -190,25 +190,10 @@ def change(
             "change needs a grain: every must be one of 15m, 30m, 1h, 1d, 1w, 1mo, 1q, 1y"
         )
     by_t = (by,) if isinstance(by, str) else tuple(by)
-    cmp = [c.strip() for c in compare.split(",")] if isinstance(compare, str) else list(compare)
-    bad = [c for c in cmp if c not in COMPARISONS]
-    if bad:
-        raise KpiError(f"unknown comparison {bad[0]!r}; valid: {', '.join(COMPARISONS)}")
-    tz = ds.tz
-    s_ts = to_timestamp(start, tz)
-    e_ts = to_timestamp(end, tz, end=True)
-    lo = hi = lo_read = None
-    if s_ts is not None:
-        lo = _lit_ts(bin_expr(pl.lit(s_ts), grain, offset=bin_offset))
-        reads = [lo]
-        if "previous" in cmp:
-            reads.append(_lit_ts(pl.lit(lo).dt.offset_by(f"-{grain}")))
-        if "year" in cmp:
-            reads.append(_lit_ts(pl.lit(lo).dt.offset_by(f"-{YEAR_SHIFT[grain]}")))
-        lo_read = min(reads)
-    if e_ts is not None:
-        last = pl.lit(e_ts) - pl.duration(microseconds=1)
-        hi = _lit_ts(bin_expr(last, grain, offset=bin_offset).dt.offset_by(grain))
+    cmp = _comparisons(compare)
+    lo, hi, lo_read = _period_bounds(
+        start, end, tz=ds.tz, grain=grain, cmp=cmp, bin_offset=bin_offset
+    )
     res = evaluate(
         ds,
         metrics,
@@ -224,8 +209,77 @@ def change(
     keys = [*by_t, "period"]
     lf = res.frame.cache()  # read by the value and by each shifted copy: compute it once
     names = lf.collect_schema().names()
-    kpis = res.metrics
-    shifts = {"previous": (grain, "previous"), "year": (YEAR_SHIFT[grain], "year_ago")}
+    lf = _with_shifted_values(lf, keys, res.metrics, grain=grain, cmp=cmp)
+    target_set = _targets(targets) if "target" in cmp else None
+    if target_set is not None:
+        lf = status_columns(lf, res.metrics, target_set)
+    if lo is not None:
+        lf = lf.filter(pl.col("period") >= pl.lit(lo))
+    if hi is not None:
+        lf = lf.filter(pl.col("period") < pl.lit(hi))
+    wide = lf.collect_schema().names()
+    parts = [
+        lf.select(_metric_rows(res, k, keys, names=names, wide=wide, grain=grain, cmp=cmp))
+        for k in res.metrics
+    ]
+    out = pl.concat(parts, how="vertical").sort(keys, maintain_order=True, nulls_last=True)
+    return Trend(
+        frame=out,
+        definitions=res.definitions,
+        methods=_change_methods(grain, cmp, targets, target_set),
+        by=by_t,
+        every=grain,
+        params=res.params,
+        notes=res.notes,
+    )
+
+
+def _comparisons(compare: Sequence[str] | str) -> list[str]:
+    """The comparisons asked, each one of :data:`COMPARISONS`."""
+    cmp = [c.strip() for c in compare.split(",")] if isinstance(compare, str) else list(compare)
+    bad = [c for c in cmp if c not in COMPARISONS]
+    if bad:
+        raise KpiError(f"unknown comparison {bad[0]!r}; valid: {', '.join(COMPARISONS)}")
+    return cmp
+
+
+def _period_bounds(
+    start: str | date | datetime | None,
+    end: str | date | datetime | None,
+    *,
+    tz: str,
+    grain: str,
+    cmp: Sequence[str],
+    bin_offset: str | None,
+) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """First period reported, end of the last one, and the first period read for comparisons."""
+    s_ts = to_timestamp(start, tz)
+    e_ts = to_timestamp(end, tz, end=True)
+    lo = hi = lo_read = None
+    if s_ts is not None:
+        lo = _lit_ts(bin_expr(pl.lit(s_ts), grain, offset=bin_offset))
+        reads = [lo]
+        if "previous" in cmp:
+            reads.append(_lit_ts(pl.lit(lo).dt.offset_by(f"-{grain}")))
+        if "year" in cmp:
+            reads.append(_lit_ts(pl.lit(lo).dt.offset_by(f"-{YEAR_SHIFT[grain]}")))
+        lo_read = min(reads)
+    if e_ts is not None:
+        last = pl.lit(e_ts) - pl.duration(microseconds=1)
+        hi = _lit_ts(bin_expr(last, grain, offset=bin_offset).dt.offset_by(grain))
+    return lo, hi, lo_read
+
+
+def _shifts(grain: str) -> dict[str, tuple[str, str]]:
+    """Per shifted comparison, the shift and the name of its columns."""
+    return {"previous": (grain, "previous"), "year": (YEAR_SHIFT[grain], "year_ago")}
+
+
+def _with_shifted_values(
+    lf: pl.LazyFrame, keys: list[str], kpis: Sequence[str], *, grain: str, cmp: Sequence[str]
+) -> pl.LazyFrame:
+    """The values of the previous period and of a year before, as ``_{name}__{kpi}`` columns."""
+    shifts = _shifts(grain)
     for c in ("previous", "year"):
         if c not in cmp:
             continue
@@ -235,62 +289,78 @@ def change(
             lf.select(*keys, *[pl.col(k).alias(f"_{name}__{k}") for k in kpis]), n, unit
         )
         lf = lf.join(base, on=keys, how="left", nulls_equal=True)
-    target_set = _targets(targets) if "target" in cmp else None
-    if target_set is not None:
-        lf = status_columns(lf, kpis, target_set)
-    if lo is not None:
-        lf = lf.filter(pl.col("period") >= pl.lit(lo))
-    if hi is not None:
-        lf = lf.filter(pl.col("period") < pl.lit(hi))
-    wide = lf.collect_schema().names()
-    parts = []
-    for k in kpis:
-        b = METRICS[k].build(res.params[k])
-        sign = _sign(k) or 1.0
-        v = pl.col(k)
-        cols: list[pl.Expr] = [
-            *keys,
-            pl.lit(k).alias("metric"),
-            pl.lit(res.definitions[k]).alias("definition"),
-            v.alias("value"),
+    return lf
+
+
+def _metric_rows(
+    res: Result,
+    k: str,
+    keys: list[str],
+    *,
+    names: Sequence[str],
+    wide: Sequence[str],
+    grain: str,
+    cmp: Sequence[str],
+) -> list[pl.Expr]:
+    """The long-format columns of KPI ``k``: value, measures and each comparison asked."""
+    b = METRICS[k].build(res.params[k])
+    sign = _sign(k) or 1.0
+    v = pl.col(k)
+    cols: list[pl.Expr] = [
+        *keys,
+        pl.lit(k).alias("metric"),
+        pl.lit(res.definitions[k]).alias("definition"),
+        v.alias("value"),
+    ]
+    for role, meas in (("numerator", b.numerator), ("denominator", b.denominator)):
+        ok = meas is not None and meas.name in names
+        cols.append(
+            (pl.col(meas.name).cast(pl.Float64) if ok else pl.lit(None, pl.Float64)).alias(role)
+        )
+    shifts = _shifts(grain)
+    for c in ("previous", "year"):
+        if c not in cmp:
+            continue
+        spec, name = shifts[c]
+        base_v = pl.col(f"_{name}__{k}")
+        cols += [
+            pl.col("period").dt.offset_by(f"-{spec}").alias(f"{name}_period"),
+            *_compare(v, base_v, name),
+            pl.when(v.is_null() | base_v.is_null())
+            .then(None)
+            .otherwise((v - base_v) * sign > 0)
+            .alias(f"{name}_improved"),
         ]
-        for role, meas in (("numerator", b.numerator), ("denominator", b.denominator)):
-            ok = meas is not None and meas.name in names
-            cols.append(
-                (pl.col(meas.name).cast(pl.Float64) if ok else pl.lit(None, pl.Float64)).alias(
-                    role
-                )
-            )
-        for c in ("previous", "year"):
-            if c not in cmp:
-                continue
-            spec, name = shifts[c]
-            base_v = pl.col(f"_{name}__{k}")
-            cols += [
-                pl.col("period").dt.offset_by(f"-{spec}").alias(f"{name}_period"),
-                *_compare(v, base_v, name),
-                pl.when(v.is_null() | base_v.is_null())
-                .then(None)
-                .otherwise((v - base_v) * sign > 0)
-                .alias(f"{name}_improved"),
-            ]
-        if "target" in cmp:
-            if f"{k}_target" in wide:
-                t = pl.col(f"{k}_target").cast(pl.Float64)
-                status = pl.col(f"{k}_status")
-            else:
-                t = pl.lit(None, pl.Float64)
-                status = pl.lit(None, pl.String)
-            cols += [
-                *_compare(v, t, "target"),
-                pl.when(v.is_null() | t.is_null())
-                .then(None)
-                .otherwise((v - t) * sign >= 0)
-                .alias("target_met"),
-                status.alias("status"),
-            ]
-        parts.append(lf.select(cols))
-    out = pl.concat(parts, how="vertical").sort(keys, maintain_order=True, nulls_last=True)
+    if "target" in cmp:
+        cols += _target_columns(v, k, wide, sign=sign)
+    return cols
+
+
+def _target_columns(v: pl.Expr, k: str, wide: Sequence[str], *, sign: float) -> list[pl.Expr]:
+    """Target, its change columns, ``target_met`` and ``status`` of KPI ``k``."""
+    if f"{k}_target" in wide:
+        t = pl.col(f"{k}_target").cast(pl.Float64)
+        status = pl.col(f"{k}_status")
+    else:
+        t = pl.lit(None, pl.Float64)
+        status = pl.lit(None, pl.String)
+    return [
+        *_compare(v, t, "target"),
+        pl.when(v.is_null() | t.is_null())
+        .then(None)
+        .otherwise((v - t) * sign >= 0)
+        .alias("target_met"),
+        status.alias("status"),
+    ]
+
+
+def _change_methods(
+    grain: str,
+    cmp: Sequence[str],
+    targets: TargetSet | str | Path | Mapping[str, Any] | None,
+    target_set: TargetSet | None,
+) -> dict[str, str]:
+    """How each column of :func:`change` was found, in words."""
     methods = {"value": "the KPI computed from the measures of each group and period"}
     if "previous" in cmp:
         methods["previous"] = f"the value of the same group in period − {grain}"
@@ -299,15 +369,7 @@ def change(
     if target_set is not None:
         src = targets if isinstance(targets, (str, Path)) else target_set.source
         methods["target"] = f"targets from {src}; status green/amber/red against target and red"
-    return Trend(
-        frame=out,
-        definitions=res.definitions,
-        methods=methods,
-        by=by_t,
-        every=grain,
-        params=res.params,
-        notes=res.notes,
-    )
+    return methods
 
 
 # --------------------------------------------------------------------------------------------

@@ -108,6 +108,25 @@ def attach_events(
         )
     _duration(every, arg="every")
     ev = _events_frame(events)
+    ev = _event_spans(ev, s.lf.collect_schema()["period"])
+    by_l = list(s.by)
+    keys = [*by_l, "period"]
+    per_team = "team" in by_l
+    src = (s.lf.drop("events") if "events" in s.names else s.lf).cache()
+    bins = (
+        src.select(keys).unique().with_columns(pl.col("period").dt.offset_by(every).alias("_pend"))
+    )
+    per_period = _labels_per_period(bins, ev, by_l, per_team=per_team)
+    frame = src.join(per_period, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    tidy = _tidy_events(src, bins, ev, per_team=per_team)
+    text = f"labels of events overlapping [period, period + {every})" + (
+        ", matched by team" if per_team else ""
+    )
+    return _out(s, frame, {"events": text}, every=every, events=tidy)
+
+
+def _event_spans(ev: pl.LazyFrame, dtype: pl.DataType) -> pl.LazyFrame:
+    """Events in the series' time type: ``_start``, ``_stop``, ``_last`` instant, label, team."""
     ev_names = ev.collect_schema().names()
     for col in ("start_ts", "label"):
         if col not in ev_names:
@@ -115,7 +134,6 @@ def attach_events(
                 f"attach_events: the events table has no column {col!r}; "
                 f"its columns: {', '.join(ev_names)}"
             )
-    dtype = s.lf.collect_schema()["period"]
     assert isinstance(dtype, pl.Datetime)
     tz = dtype.time_zone
 
@@ -142,7 +160,7 @@ def attach_events(
             "_team"
         ),
     ).filter(pl.col("_start").is_not_null())
-    ev = ev.with_columns(
+    return ev.with_columns(
         pl.when(pl.col("_end_raw") > pl.col("_start"))
         .then(pl.col("_end_raw"))
         .otherwise(pl.col("_start"))
@@ -154,13 +172,13 @@ def attach_events(
         .otherwise(pl.col("_start"))
         .alias("_last")
     )
-    by_l = list(s.by)
+
+
+def _labels_per_period(
+    bins: pl.LazyFrame, ev: pl.LazyFrame, by_l: list[str], *, per_team: bool
+) -> pl.LazyFrame:
+    """The ``events`` text of each group and period: overlapping labels joined by ``"; "``."""
     keys = [*by_l, "period"]
-    per_team = "team" in by_l
-    src = (s.lf.drop("events") if "events" in s.names else s.lf).cache()
-    bins = (
-        src.select(keys).unique().with_columns(pl.col("period").dt.offset_by(every).alias("_pend"))
-    )
     pairs = bins.join_where(
         ev, pl.col("_start") < pl.col("_pend"), pl.col("_last") >= pl.col("period")
     )
@@ -173,13 +191,18 @@ def attach_events(
             .then(pl.col("_label"))
             .otherwise(pl.format("{} ({})", pl.col("_label"), pl.col("_team")))
         )
-    per_period = (
+    return (
         pairs.with_columns(label.alias("_l"))
         .sort([*by_l, "period", "_start", "_l"], nulls_last=True)
         .group_by(keys, maintain_order=True)
         .agg(pl.col("_l").unique(maintain_order=True).str.join("; ").alias("events"))
     )
-    frame = src.join(per_period, on=keys, how="left", nulls_equal=True, maintain_order="left")
+
+
+def _tidy_events(
+    src: pl.LazyFrame, bins: pl.LazyFrame, ev: pl.LazyFrame, *, per_team: bool
+) -> pl.LazyFrame:
+    """One row per event (per team when the series is by team) within the series' time range."""
     span = bins.select(pl.col("period").min().alias("_lo"), pl.col("_pend").max().alias("_hi"))
     in_span = ev.join(span, how="cross").filter(
         (pl.col("_start") < pl.col("_hi")) & (pl.col("_last") >= pl.col("_lo"))
@@ -191,13 +214,9 @@ def attach_events(
         )
     else:
         tidy = in_span.with_columns(pl.col("_team").alias("team"))
-    tidy = tidy.select(
+    return tidy.select(
         pl.col("_start").alias("start_ts"),
         pl.col("_stop").alias("end_ts"),
         pl.col("_label").alias("label"),
         pl.col("team"),
     ).sort(["start_ts", "team", "label"], nulls_last=True)
-    text = f"labels of events overlapping [period, period + {every})" + (
-        ", matched by team" if per_team else ""
-    )
-    return _out(s, frame, {"events": text}, every=every, events=tidy)
