@@ -9,7 +9,6 @@ ranks agents only where they handled enough contacts for a fair comparison.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -115,8 +114,7 @@ def scorecard(
         data,
         metrics,
         by=keys,
-        start=p1.start,
-        end=p1.end - timedelta(days=1),
+        period=p1,
         params=params,
         measures=False,
     )
@@ -124,8 +122,7 @@ def scorecard(
         data,
         metrics,
         by=keys,
-        start=p0.start,
-        end=p0.end - timedelta(days=1),
+        period=p0,
         params=params,
         measures=False,
     )
@@ -245,8 +242,7 @@ def team_leader_view(
         data,
         list(metrics),
         by="team",
-        start=p.start,
-        end=p.end - timedelta(days=1),
+        period=p,
         params=params,
         measures=False,
     )
@@ -298,8 +294,7 @@ def agent_scorecard(
         data,
         ids,
         by=("team", "agent_id"),
-        start=p.start,
-        end=p.end - timedelta(days=1),
+        period=p,
         params=params,
         measures=False,
     )

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import timedelta
 from typing import Any
 
 from kpi._format import format_value
@@ -65,8 +64,6 @@ __all__ = [
     "rows",
     "segments_frame",
 ]
-
-_ONE_DAY = timedelta(days=1)
 
 
 def explain(
@@ -118,7 +115,7 @@ def explain(
         raise KpiError(f"unknown dimension {bad[0]!r}; columns in the data: {', '.join(cols)}")
     res = {}
     for key, p in (("b", p0), ("c", p1)):
-        r = evaluate(ds, metric, start=p.start, end=p.end - _ONE_DAY, params={metric: full})
+        r = evaluate(ds, metric, period=p, params={metric: full})
         df = r.frame.collect()
         if r.notes:
             raise KpiError(f"cannot compute {metric}: {r.notes[metric]}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -20,8 +19,6 @@ from kpi.metrics import factories as B
 from kpi.periods import Period
 
 __all__ = ["drivers"]
-
-_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -253,7 +250,7 @@ def drivers(
 
 
 def _values(ds: Dataset, measures: Sequence[Measure], p: Period) -> dict[str, float | None]:
-    lf, _ = measure_frame(ds, measures, start=p.start, end=p.end - _ONE_DAY)
+    lf, _ = measure_frame(ds, measures, period=p)
     df = lf.collect()
     return {
         m.name: (df[m.name][0] if df.height and m.name in df.columns else None) for m in measures
@@ -288,9 +285,7 @@ def _drivers(
     ds = _align_staff(ds, metric)
     values = {}
     for key, p in (("b", p0), ("c", p1)):
-        r = evaluate(
-            ds, metric.id, start=p.start, end=p.end - _ONE_DAY, params={metric.id: full}
-        ).frame.collect()
+        r = evaluate(ds, metric.id, period=p, params={metric.id: full}).frame.collect()
         values[key] = r[metric.id][0] if r.height else None
     v0, v1 = values["b"], values["c"]
     if v0 is None or v1 is None:

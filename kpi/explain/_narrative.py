@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kpi._format import format_value
+from kpi._format import format_change, format_value
 from kpi.explain._model import Explanation, Segment, _pct
 
 __all__ = ["narrative"]
@@ -124,7 +124,7 @@ def narrative(exp: Explanation) -> list[str]:
         f" {abs(rel) * 100:.1f}%"
         if rel is not None and u not in ("ratio",)
         else (
-            f" {format_value(abs(d), u, signed=False).replace('%', ' points')}"
+            f" {format_change(d, u)}"
             if u == "ratio"
             else ""
         )

@@ -7,7 +7,6 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,7 +21,6 @@ from kpi.periods import Period
 
 __all__ = ["QUEUE_KPIS", "queue_drivers"]
 
-_ONE_DAY = timedelta(days=1)
 
 #: KPIs explained by the Erlang model.
 QUEUE_KPIS = {"service_level", "asa", "abandon_rate", "avg_wait"}
@@ -123,9 +121,7 @@ def _half_hours(
     )
     frames = []
     for p in (p0, p1):
-        lf, missing = measure_frame(
-            ds, list(ms), by=by, every="30m", start=p.start, end=p.end - _ONE_DAY
-        )
+        lf, missing = measure_frame(ds, list(ms), by=by, every="30m", period=p)
         if missing:
             return None
         frames.append(lf.collect())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -16,8 +15,6 @@ from kpi.metrics import Metric
 from kpi.periods import Period
 
 __all__ = ["KEEP_VALUES", "MAX_LEAVES"]
-
-_ONE_DAY = timedelta(days=1)
 
 
 def _leaves(
@@ -44,8 +41,7 @@ def _leaves(
             ds,
             metric.id,
             by=list(dims),
-            start=p.start,
-            end=p.end - _ONE_DAY,
+            period=p,
             params={metric.id: dict(params)},
             measures=True,
         )
