@@ -199,6 +199,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "kpi._fs",
             "kpi._format",
             "kpi._mask",
+            "kpi._sanitize",
             "kpi.schema",
             "kpi.periods",
             "kpi.data",
