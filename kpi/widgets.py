@@ -504,13 +504,14 @@ def segment_explorer(
     ...         "topic": ["x", "y", "x"],
     ...     }
     ... )
+    >>> from kpi.explain import Segment
     >>> exp = NS(
     ...     metric="contacts_answered",
     ...     label="Contacts answered",
     ...     unit="count",
     ...     baseline={"period": "2026-01"},
     ...     current={"period": "2026-02"},
-    ...     segments=[{"dims": {"team": "A"}, "share": 1.0}],
+    ...     segments=[Segment({"team": "A"}, "additive", 2.0, 1.0, -1.0, 1.0)],
     ... )
     >>> ex = segment_explorer({"contacts": c}, exp, dims=["team", "topic"])
     >>> ex.values()

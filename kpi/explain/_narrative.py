@@ -123,11 +123,7 @@ def narrative(exp: Explanation) -> list[str]:
     how = (
         f" {abs(rel) * 100:.1f}%"
         if rel is not None and u not in ("ratio",)
-        else (
-            f" {format_change(d, u)}"
-            if u == "ratio"
-            else ""
-        )
+        else (f" {format_change(d, u)}" if u == "ratio" else "")
     )
     out = [
         f"{exp.label} {verb}{how} from {exp.baseline['period']} to {exp.current['period']} "
