@@ -35,8 +35,9 @@ Examples
 from __future__ import annotations
 
 from kpi.metrics import _factories as factories
-from kpi.metrics._catalogue import METRICS, catalogue, definitions, resolve
+from kpi.metrics._catalogue import METRICS
 from kpi.metrics._context import MeasureContext
+from kpi.metrics._lookup import catalogue, definitions, resolve
 from kpi.metrics._measure import KINDS, Measure, Source
 from kpi.metrics._metric import PERSPECTIVES, Build, Metric, Param, Target
 
