@@ -3,13 +3,21 @@
 A build function takes the variant values in force (every :class:`~kpi.metrics.Param` of its
 KPI, defaults filled in) and returns a :class:`~kpi.metrics.Build`: the measures (from
 :mod:`kpi.metrics._factories` and :mod:`kpi.metrics._stateful`) and the formula text every
-output prints, chosen together in one place so the text states the variant that computed the
-number. The declarations that name these functions are in :mod:`kpi.metrics._catalogue`.
+output prints. The declarations that name these functions are in
+:mod:`kpi.metrics._catalogue`.
+
+Where it can, a build writes its formula with :meth:`Build.ratio <kpi.metrics.Build.ratio>`,
+from the ``text`` of the measures it chose: the factory that builds a measure from a threshold
+or a short-abandon limit also writes its words, so text and computation cannot drift. A
+formula whose wording is not the measures' own is given as a string (``Build("...")``), next
+to the measures it describes.
 
 Examples
 --------
 >>> aht({"components": "talk_hold"}).formula
 'AHT = (talk + hold) / handled (no after-call work)'
+>>> service_level({"threshold_s": 30, "denominator": "offered", "short_abandon_s": 5}).formula
+'SL = answered ≤ 30 s / (offered − short abandons < 5 s)'
 """
 
 from __future__ import annotations
@@ -23,48 +31,45 @@ from kpi.metrics import _factories as F
 from kpi.metrics import _stateful as S
 from kpi.metrics._metric import Build
 
+#: The variant values in force, by short name (every Param of the KPI, defaults filled in).
+Variants = Mapping[str, Any]
 
-def _short(p: Mapping[str, Any]) -> str:
+
+def _short(p: Variants) -> str:
     return f" − short abandons < {p['short_abandon_s']} s" if p.get("short_abandon_s") else ""
 
 
-# --------------------------------------------------------------------------------------------
-# Builders, one per KPI (the formula text states the variant in force)
-# --------------------------------------------------------------------------------------------
+# ---- volume ---------------------------------------------------------------------------------
 
 
-def contacts_offered(p: Mapping[str, Any]) -> Build:
+def contacts_offered(p: Variants) -> Build:
     return Build(
         f"offered = answered + abandoned in queue + flow-outs{_short(p)}",
         F.offered(p["short_abandon_s"]),
     )
 
 
-def contacts_answered(p: Mapping[str, Any]) -> Build:
+def contacts_answered(p: Variants) -> Build:
     return Build("answered = inbound contacts answered by an agent", F.answered())
 
 
-def contacts_abandoned(p: Mapping[str, Any]) -> Build:
-    return Build(
-        f"abandoned = abandoned in queue{_short(p)}"
-        + (" + abandoned in IVR" if p["stages"] == "queue_and_ivr" else ""),
-        F.abandoned(p["short_abandon_s"], include_ivr=p["stages"] == "queue_and_ivr"),
-    )
+def contacts_abandoned(p: Variants) -> Build:
+    ivr = p["stages"] == "queue_and_ivr"
+    return Build.ratio("abandoned", F.abandoned(p["short_abandon_s"], include_ivr=ivr))
 
 
-def contacts_handled(p: Mapping[str, Any]) -> Build:
+def contacts_handled(p: Variants) -> Build:
     if p["direction"] == "inbound":
         return Build("handled = inbound contacts answered by an agent", F.answered())
     return Build("handled = inbound answered + outbound handled", F.handled())
 
 
-def tickets_handled(p: Mapping[str, Any]) -> Build:
-    if p["basis"] == "closed":
-        return Build("tickets handled = tickets closed in the period", F.tickets_closed())
-    return Build("tickets handled = tickets solved in the period", F.tickets_solved())
+def tickets_handled(p: Variants) -> Build:
+    m = F.tickets_closed() if p["basis"] == "closed" else F.tickets_solved()
+    return Build.ratio("tickets handled", m)
 
 
-def handled_per_agent(p: Mapping[str, Any]) -> Build:
+def handled_per_agent(p: Variants) -> Build:
     if p["basis"] == "logged_in_hour":
         return Build(
             "handled per logged-in hour = handled / (logged-in s / 3600)",
@@ -72,75 +77,61 @@ def handled_per_agent(p: Mapping[str, Any]) -> Build:
             F.agent_time_sum("logged_in_s"),
             scale=3600.0,
         )
-    return Build(
-        "handled per agent = handled / distinct agents who handled contacts",
-        F.handled(),
-        F.agents_handling(),
+    return Build.ratio("handled per agent", F.handled(), F.agents_handling())
+
+
+def max_in_queue(p: Variants) -> Build:
+    return Build.ratio("max in queue", S.max_in_queue())
+
+
+def peak_hour_traffic(p: Variants) -> Build:
+    rank_by = p["rank_by"]
+    return Build.ratio(
+        "peak-hour traffic", S.peak_hour(rank_by), extra=(S.peak_hour_calls(rank_by),)
     )
 
 
-def answer_rate(p: Mapping[str, Any]) -> Build:
+def backlog(p: Variants) -> Build:
+    return Build.ratio("backlog", S.backlog())
+
+
+# ---- accessibility and speed ----------------------------------------------------------------
+
+
+def answer_rate(p: Variants) -> Build:
     den = {"offered": F.offered(0), "queued": F.queued(), "arrived": F.arrived()}[p["basis"]]
+    # "answered / queued", not the queued measure's longer words
     return Build(f"answer rate = answered / {p['basis']}", F.answered(), den)
 
 
-def abandon_rate(p: Mapping[str, Any]) -> Build:
+def abandon_rate(p: Variants) -> Build:
     s = p["short_abandon_s"]
     den = {
         "offered": F.offered(s),
         "queued": F.queued(s),
         "answered_plus_abandoned": F.answered_plus_abandoned(s),
     }[p["denominator"]]
-    den_text = {
-        "offered": "offered",
-        "queued": "queued (offered + re-queued transfers)",
-        "answered_plus_abandoned": "(answered + abandoned)",
-    }[p["denominator"]]
-    return Build(
-        f"abandon rate = abandoned in queue{_short(p)} / {den_text}{_short(p) if s else ''}",
-        F.abandoned(s),
-        den,
-    )
+    return Build.ratio("abandon rate", F.abandoned(s), den)
 
 
-_SL_DEN_TEXT = {
-    "offered": "offered",
-    "answered_plus_abandoned": "(answered + abandoned)",
-    "answered": "answered",
-    "ignore_abandons_within_threshold": "(offered − abandoned ≤ {t} s)",
-    "abandons_within_threshold_met": "offered",
-}
-
-
-def service_level(p: Mapping[str, Any]) -> Build:
+def service_level(p: Variants) -> Build:
     t, s, d = p["threshold_s"], p["short_abandon_s"], p["denominator"]
     num = (
         F.answered_or_abandoned_within(t)
         if d == "abandons_within_threshold_met"
         else F.answered_within(t)
     )
-    num_text = (
-        f"(answered ≤ {t} s + abandoned ≤ {t} s)"
-        if d == "abandons_within_threshold_met"
-        else f"answered ≤ {t} s"
-    )
-    den_text = _SL_DEN_TEXT[d].format(t=t)
-    if s and d != "answered":
-        den_text = f"({den_text} − short abandons < {s} s)"
-    return Build(f"SL = {num_text} / {den_text}", num, F.sl_denominator(d, t, s))
+    den = F.sl_denominator(d, t, s)
+    # a denominator less short abandons is bracketed as one term
+    den_text = f"({den.text})" if s and d != "answered" else den.text
+    return Build(f"SL = {num.text} / {den_text}", num, den)
 
 
-def asa(p: Mapping[str, Any]) -> Build:
-    if p["timer_start"] == "arrival":
-        return Build(
-            "ASA = Σ (IVR + queue wait) of answered / answered",
-            F.wait_answered(ivr=True),
-            F.answered(),
-        )
-    return Build("ASA = Σ queue wait of answered / answered", F.wait_answered(), F.answered())
+def asa(p: Variants) -> Build:
+    return Build.ratio("ASA", F.wait_answered(ivr=p["timer_start"] == "arrival"), F.answered())
 
 
-def avg_wait(p: Mapping[str, Any]) -> Build:
+def avg_wait(p: Variants) -> Build:
     if p["population"] == "answered":
         return Build(
             "average wait = Σ wait of answered / answered", F.wait_answered(), F.answered()
@@ -152,138 +143,89 @@ def avg_wait(p: Mapping[str, Any]) -> Build:
     )
 
 
-def longest_wait(p: Mapping[str, Any]) -> Build:
-    return Build(
-        f"longest wait = max queue wait of {p['population']} contacts", F.max_wait(p["population"])
-    )
+def longest_wait(p: Variants) -> Build:
+    return Build.ratio("longest wait", F.max_wait(p["population"]))
 
 
-def max_in_queue(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "max in queue = most contacts waiting at once (sweep over queue entries and exits)",
-        S.max_in_queue(),
-    )
+# ---- efficiency -------------------------------------------------------------------------------
 
 
-def peak_hour_traffic(p: Mapping[str, Any]) -> Build:
-    m = S.peak_hour(p["rank_by"])
-    return Build(
-        f"peak-hour traffic = Erlangs (handle s / 3600) of the busiest clock hour by {p['rank_by']}",
-        m,
-        extra=(S.peak_hour_calls(p["rank_by"]),),
-    )
-
-
-def aht(p: Mapping[str, Any]) -> Build:
+def aht(p: Variants) -> Build:
     if p["components"] == "talk_hold":
-        return Build(
-            "AHT = (talk + hold) / handled (no after-call work)",
-            F.handle_time(acw=False),
-            F.handled(),
+        return Build.ratio(
+            "AHT", F.handle_time(acw=False), F.handled(), note=" (no after-call work)"
         )
-    return Build("AHT = (talk + hold + after-call work) / handled", F.handle_time(), F.handled())
+    return Build.ratio("AHT", F.handle_time(), F.handled())
 
 
-def avg_component(col: str, name: str) -> Callable[[Mapping[str, Any]], Build]:
-    def build(p: Mapping[str, Any]) -> Build:
-        if p["denominator"] == "with_component":
-            return Build(
-                f"average {name} = Σ {name} / handled contacts with {name} > 0",
-                F.contact_sum(col),
-                F.handled_with(col),
-            )
-        return Build(f"average {name} = Σ {name} / handled", F.contact_sum(col), F.handled())
+def avg_component(col: str, name: str) -> Callable[[Variants], Build]:
+    """The build of ``average <name>``: Σ ``col`` per handled contact (or per one with it)."""
+
+    def build(p: Variants) -> Build:
+        den = F.handled_with(col) if p["denominator"] == "with_component" else F.handled()
+        return Build.ratio(f"average {name}", F.contact_sum(col), den)
 
     return build
 
 
-def transfer_rate(p: Mapping[str, Any]) -> Build:
-    return Build("transfer rate = transferred / handled", F.transferred(), F.handled())
+# ---- quality --------------------------------------------------------------------------------
 
 
-def fcr(p: Mapping[str, Any]) -> Build:
+def transfer_rate(p: Variants) -> Build:
+    return Build.ratio("transfer rate", F.transferred(), F.handled())
+
+
+def fcr(p: Variants) -> Build:
     if p["method"] == "agent_resolved":
-        return Build(
-            "FCR = handled contacts marked resolved and not transferred / handled",
-            F.agent_resolved_first(),
-            F.handled(),
-        )
-    key = "customer and topic" if p["key"] == "customer_topic" else "customer"
-    return Build(
-        f"FCR = handled inbound contacts with no repeat contact (same {key}) within "
-        f"{p['window_days']} days / handled inbound contacts of identified customers",
-        S.fcr_resolved(p["window_days"], p["key"]),
-        F.fcr_base(),
+        return Build.ratio("FCR", F.agent_resolved_first(), F.handled())
+    return Build.ratio("FCR", S.fcr_resolved(p["window_days"], p["key"]), F.fcr_base())
+
+
+def resolution_rate(p: Variants) -> Build:
+    return Build.ratio("resolution rate", F.resolved(), F.handled())
+
+
+def avg_resolution_time(p: Variants) -> Build:
+    return Build.ratio("resolution time", F.resolution_hours(p["aggregator"], p["cohort"]))
+
+
+def first_response_time(p: Variants) -> Build:
+    return Build.ratio("first response time", F.first_response_hours(p["aggregator"]))
+
+
+def qa_score(p: Variants) -> Build:
+    return Build.ratio("QA score", F.qa_sum(), F.qa_count())
+
+
+# ---- workforce and development --------------------------------------------------------------
+
+
+def occupancy(p: Variants) -> Build:
+    den = (
+        F.agent_time_sum("logged_in_s")
+        if p["denominator"] == "logged_in"
+        else F.agent_busy(available=True)
     )
+    return Build.ratio("occupancy", F.agent_busy(), den)
 
 
-def resolution_rate(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "resolution rate = handled contacts marked resolved / handled", F.resolved(), F.handled()
-    )
-
-
-def avg_resolution_time(p: Mapping[str, Any]) -> Build:
-    return Build(
-        f"resolution time = {p['aggregator']} of (solved − created) in hours, tickets by {p['cohort']} time",
-        F.resolution_hours(p["aggregator"], p["cohort"]),
-    )
-
-
-def first_response_time(p: Mapping[str, Any]) -> Build:
-    return Build(
-        f"first response time = {p['aggregator']} of (first response − created) in hours, by created time",
-        F.first_response_hours(p["aggregator"]),
-    )
-
-
-def backlog(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "backlog = tickets created and not yet solved at the end of the period", S.backlog()
-    )
-
-
-def occupancy(p: Mapping[str, Any]) -> Build:
-    if p["denominator"] == "logged_in":
-        return Build(
-            "occupancy = (handle + after-call work) / logged-in time",
-            F.agent_busy(),
-            F.agent_time_sum("logged_in_s"),
-        )
-    return Build(
-        "occupancy = (handle + after-call work) / (handle + after-call work + available)",
-        F.agent_busy(),
-        F.agent_busy(available=True),
-    )
-
-
-def utilization(p: Mapping[str, Any]) -> Build:
-    d = p["definition"]
+def utilization(p: Variants) -> Build:
+    d, scheduled = p["definition"], F.agent_time_sum("scheduled_s")
     if d == "logged_in_over_scheduled":
-        return Build(
-            "utilisation = logged-in time / scheduled (paid) time",
-            F.agent_time_sum("logged_in_s"),
-            F.agent_time_sum("scheduled_s"),
-        )
+        return Build.ratio("utilisation", F.agent_time_sum("logged_in_s"), scheduled)
     if d == "productive_over_scheduled":
-        return Build(
-            "utilisation = (handle + after-call work + available) / scheduled (paid) time",
-            F.agent_busy(available=True),
-            F.agent_time_sum("scheduled_s"),
-        )
-    return Build(
-        "utilisation = time on contacts (handle + after-call work) / scheduled (paid) time",
-        F.agent_busy(),
-        F.agent_time_sum("scheduled_s"),
-    )
+        return Build.ratio("utilisation", F.agent_busy(available=True), scheduled)
+    busy = F.agent_busy()
+    return Build(f"utilisation = time on contacts {busy.text} / {scheduled.text}", busy, scheduled)
 
 
-def shrinkage(p: Mapping[str, Any]) -> Build:
+def shrinkage(p: Variants) -> Build:
     parts = {
         "all": ("break_s", "training_s", "meeting_s", "absence_s"),
         "planned": ("break_s", "training_s", "meeting_s"),
         "unplanned": ("absence_s",),
     }[p["scope"]]
+    # bracketed even for one part: "(absence)"
     return Build(
         "shrinkage = (" + " + ".join(c[:-2] for c in parts) + ") / scheduled (paid) time",
         F.agent_time_sum(*parts),
@@ -291,7 +233,7 @@ def shrinkage(p: Mapping[str, Any]) -> Build:
     )
 
 
-def adherence(p: Mapping[str, Any]) -> Build:
+def adherence(p: Variants) -> Build:
     return Build(
         "adherence = time in the scheduled activity at the scheduled time / scheduled time",
         F.agent_time_sum("adherent_s"),
@@ -299,7 +241,7 @@ def adherence(p: Mapping[str, Any]) -> Build:
     )
 
 
-def attendance(p: Mapping[str, Any]) -> Build:
+def attendance(p: Variants) -> Build:
     return Build(
         "attendance = (scheduled − unplanned absence) / scheduled time",
         F.attended(),
@@ -307,19 +249,38 @@ def attendance(p: Mapping[str, Any]) -> Build:
     )
 
 
-def qa_score(p: Mapping[str, Any]) -> Build:
-    return Build("QA score = Σ evaluation scores / evaluations", F.qa_sum(), F.qa_count())
+def coaching_per_agent(p: Variants) -> Build:
+    return Build.ratio("coaching per agent", F.coaching_sessions(), F.agents_scheduled())
 
 
-def coaching_per_agent(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "coaching per agent = coaching sessions / distinct scheduled agents",
-        F.coaching_sessions(),
-        F.agents_scheduled(),
+def agent_attrition(p: Variants) -> Build:
+    sep, hc, months = S.separations(), S.headcount(p["headcount"]), S.bin_months()
+    rate = pl.when(pl.col(hc.name) > 0).then(pl.col(sep.name) / pl.col(hc.name)).otherwise(None)
+    per_year = 12.0 / pl.col(months.name)
+    note, value = {
+        "none": ("", rate),
+        "simple": (f", annualised × 12 / {months.text}", rate * per_year),
+        "compounded": (
+            f", annualised 1 − (1 − rate)^(12 / {months.text})",
+            1 - (1 - rate).pow(per_year),
+        ),
+    }[p["annualize"]]
+    return Build.ratio("attrition", sep, hc, note=note, value=value, extra=(months,))
+
+
+def agent_enps(p: Variants) -> Build:
+    return Build.ratio(
+        "eNPS",
+        F.net_promoters("agent_surveys", "score"),
+        F.agent_survey_count(),
+        scale=100.0,
     )
 
 
-def csat(p: Mapping[str, Any]) -> Build:
+# ---- satisfaction, retention, activity ------------------------------------------------------
+
+
+def csat(p: Variants) -> Build:
     if p["method"] == "mean":
         return Build("CSAT = mean score (1-5)", F.survey_sum("csat"), F.survey_count("csat"))
     return Build(
@@ -329,16 +290,13 @@ def csat(p: Mapping[str, Any]) -> Build:
     )
 
 
-def nps(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "NPS = 100 × (promoters 9-10 − detractors 0-6) / responses",
-        F.net_promoters("surveys", "nps"),
-        F.survey_count("nps"),
-        scale=100.0,
+def nps(p: Variants) -> Build:
+    return Build.ratio(
+        "NPS", F.net_promoters("surveys", "nps"), F.survey_count("nps"), scale=100.0
     )
 
 
-def ces(p: Mapping[str, Any]) -> Build:
+def ces(p: Variants) -> Build:
     if p["method"] == "agree_share":
         return Build(
             "CES = responses agreeing (5-7) / responses",
@@ -348,40 +306,31 @@ def ces(p: Mapping[str, Any]) -> Build:
     return Build("CES = mean score (1-7, 7 easiest)", F.survey_sum("ces"), F.survey_count("ces"))
 
 
-def customer_churn(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "churn = customers lost in the period / customers at its start",
-        S.customers_lost(),
-        S.customers_start(),
-    )
+def customer_churn(p: Variants) -> Build:
+    return Build.ratio("churn", S.customers_lost(), S.customers_start())
 
 
-def customer_retention(p: Mapping[str, Any]) -> Build:
+def customer_retention(p: Variants) -> Build:
     lost, start = S.customers_lost(), S.customers_start()
     den = pl.col(start.name).cast(pl.Float64)
     return Build(
-        "retention = 1 − customers lost in the period / customers at its start",
+        f"retention = 1 − {lost.text} / {start.text}",
         lost,
         start,
         value=pl.when(den > 0).then(1 - pl.col(lost.name) / den).otherwise(None),
     )
 
 
-def contacts_per_customer(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "contacts per customer = inbound contacts of identified customers / distinct customers",
-        F.identified_contacts(),
-        F.customers_contacting(),
-    )
+def contacts_per_customer(p: Variants) -> Build:
+    return Build.ratio("contacts per customer", F.identified_contacts(), F.customers_contacting())
 
 
-def sales_per_agent(p: Mapping[str, Any]) -> Build:
+# ---- sales and cost -------------------------------------------------------------------------
+
+
+def sales_per_agent(p: Variants) -> Build:
     if p["basis"] == "revenue":
-        return Build(
-            "sales per agent = revenue / distinct agents who handled contacts",
-            F.revenue(),
-            F.agents_handling(),
-        )
+        return Build.ratio("sales per agent", F.revenue(), F.agents_handling())
     return Build(
         "sales per agent = sales / distinct agents who handled contacts",
         F.converted(),
@@ -389,25 +338,21 @@ def sales_per_agent(p: Mapping[str, Any]) -> Build:
     )
 
 
-def conversion_rate(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "conversion rate = contacts with a sale / handled (gross)", F.converted(), F.handled()
-    )
+def conversion_rate(p: Variants) -> Build:
+    return Build.ratio("conversion rate", F.converted(), F.handled(), note=" (gross)")
 
 
-def revenue_per_successful_call(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "revenue per successful call = revenue / contacts with a sale", F.revenue(), F.converted()
-    )
+def revenue_per_successful_call(p: Variants) -> Build:
+    return Build.ratio("revenue per successful call", F.revenue(), F.converted())
 
 
-def cost_per_contact(p: Mapping[str, Any]) -> Build:
+def cost_per_contact(p: Variants) -> Build:
     return Build(
         "cost per contact = centre cost / contacts handled", F.finance("centre_cost"), F.handled()
     )
 
 
-def cost_per_order(p: Mapping[str, Any]) -> Build:
+def cost_per_order(p: Variants) -> Build:
     if p["orders"] == "centre":
         return Build(
             "cost per order = centre cost / orders taken by the centre (contacts with a sale)",
@@ -421,42 +366,5 @@ def cost_per_order(p: Mapping[str, Any]) -> Build:
     )
 
 
-def sac(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "SAC = acquisition spend / new subscribers",
-        F.finance("acquisition_spend"),
-        F.finance("new_subscribers"),
-    )
-
-
-def agent_attrition(p: Mapping[str, Any]) -> Build:
-    sep, hc, months = S.separations(), S.headcount(p["headcount"]), S.bin_months()
-    rate = pl.when(pl.col(hc.name) > 0).then(pl.col(sep.name) / pl.col(hc.name)).otherwise(None)
-    per_year = 12.0 / pl.col(months.name)
-    text = {
-        "none": "",
-        "simple": ", annualised × 12 / months in the period",
-        "compounded": ", annualised 1 − (1 − rate)^(12 / months in the period)",
-    }[p["annualize"]]
-    value = {
-        "none": rate,
-        "simple": rate * per_year,
-        "compounded": 1 - (1 - rate).pow(per_year),
-    }[p["annualize"]]
-    hc_text = (
-        "average headcount ((start + end) / 2)"
-        if p["headcount"] == "average"
-        else "headcount at the start"
-    )
-    return Build(
-        f"attrition = agents who left / {hc_text}{text}", sep, hc, value=value, extra=(months,)
-    )
-
-
-def agent_enps(p: Mapping[str, Any]) -> Build:
-    return Build(
-        "eNPS = 100 × (promoters 9-10 − detractors 0-6) / responses",
-        F.net_promoters("agent_surveys", "score"),
-        F.agent_survey_count(),
-        scale=100.0,
-    )
+def sac(p: Variants) -> Build:
+    return Build.ratio("SAC", F.finance("acquisition_spend"), F.finance("new_subscribers"))
