@@ -20,7 +20,7 @@ from __future__ import annotations
 from kpi.metrics import _builds as B
 from kpi.metrics._metric import PERSPECTIVES, Metric, Param, Target
 
-__all__ = ["METRICS", "SHORT_ABANDON", "THRESHOLD"]
+__all__ = ["AGGREGATOR", "METRICS", "SHORT_ABANDON", "THRESHOLD"]
 
 # --------------------------------------------------------------------------------------------
 # Variant parameters shared by several KPIs
@@ -40,19 +40,23 @@ SHORT_ABANDON = Param(
     type=int,
     minimum=0,
 )
+AGGREGATOR = Param(
+    "aggregator", default="median", doc="statistic", choices=("median", "mean", "p90")
+)
 
 
 # --------------------------------------------------------------------------------------------
-# The catalogue
+# The catalogue, in the order `kpi metrics` lists and `compute("all")` returns
 # --------------------------------------------------------------------------------------------
 
-CUS, FIN, OPS, LNG = PERSPECTIVES
+CUSTOMER, FINANCIAL, OPERATIONS, LEARNING = PERSPECTIVES
 
 _DECLARED = [
+    # ---- volume and productivity: what came in, what was handled, by whom --------------------
     Metric(
         id="contacts_offered",
         label="Contacts offered",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="count",
         direction="higher",
@@ -63,7 +67,7 @@ _DECLARED = [
     Metric(
         id="contacts_answered",
         label="Contacts answered",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="count",
         direction="higher",
@@ -73,7 +77,7 @@ _DECLARED = [
     Metric(
         id="contacts_abandoned",
         label="Contacts abandoned",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="count",
         direction="lower",
@@ -92,7 +96,7 @@ _DECLARED = [
     Metric(
         id="contacts_handled",
         label="Contacts handled",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="count",
         direction="higher",
@@ -110,7 +114,7 @@ _DECLARED = [
     Metric(
         id="tickets_handled",
         label="Tickets handled",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="count",
         direction="higher",
@@ -128,7 +132,7 @@ _DECLARED = [
     Metric(
         id="handled_per_agent",
         label="Handled per agent",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="productivity",
         unit="count",
         direction="higher",
@@ -143,10 +147,11 @@ _DECLARED = [
             ),
         ),
     ),
+    # ---- accessibility and speed: reaching an agent, and how soon ----------------------------
     Metric(
         id="answer_rate",
         label="Answer rate",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="accessibility",
         unit="ratio",
         direction="higher",
@@ -165,7 +170,7 @@ _DECLARED = [
     Metric(
         id="abandon_rate",
         label="Abandonment rate",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="accessibility",
         unit="ratio",
         direction="lower",
@@ -185,7 +190,7 @@ _DECLARED = [
     Metric(
         id="service_level",
         label="Service level",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="speed",
         unit="ratio",
         direction="higher",
@@ -212,7 +217,7 @@ _DECLARED = [
     Metric(
         id="asa",
         label="Average speed of answer",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="speed",
         unit="s",
         direction="lower",
@@ -231,7 +236,7 @@ _DECLARED = [
     Metric(
         id="avg_wait",
         label="Average wait",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="speed",
         unit="s",
         direction="lower",
@@ -247,7 +252,7 @@ _DECLARED = [
     Metric(
         id="longest_wait",
         label="Longest wait",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="speed",
         unit="s",
         direction="lower",
@@ -266,17 +271,18 @@ _DECLARED = [
     Metric(
         id="max_in_queue",
         label="Most contacts waiting",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="speed",
         unit="count",
         direction="lower",
         description="Peak number of contacts waiting at once.",
         builder=B.max_in_queue,
     ),
+    # ---- load: the busiest hour --------------------------------------------------------------
     Metric(
         id="peak_hour_traffic",
         label="Peak-hour traffic",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="erlang",
         direction="higher",
@@ -291,10 +297,11 @@ _DECLARED = [
             ),
         ),
     ),
+    # ---- efficiency: handle time and its parts -----------------------------------------------
     Metric(
         id="aht",
         label="Average handle time",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="efficiency",
         unit="s",
         direction="lower",
@@ -313,7 +320,7 @@ _DECLARED = [
     Metric(
         id="avg_talk",
         label="Average talk time",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="efficiency",
         unit="s",
         direction="lower",
@@ -331,7 +338,7 @@ _DECLARED = [
     Metric(
         id="avg_hold",
         label="Average hold time",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="efficiency",
         unit="s",
         direction="lower",
@@ -349,7 +356,7 @@ _DECLARED = [
     Metric(
         id="avg_acw",
         label="Average after-call work",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="efficiency",
         unit="s",
         direction="lower",
@@ -364,10 +371,11 @@ _DECLARED = [
             ),
         ),
     ),
+    # ---- quality: resolving the issue --------------------------------------------------------
     Metric(
         id="transfer_rate",
         label="Transfer rate",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="quality",
         unit="ratio",
         direction="lower",
@@ -378,7 +386,7 @@ _DECLARED = [
     Metric(
         id="fcr",
         label="First contact resolution",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="quality",
         unit="ratio",
         direction="higher",
@@ -406,7 +414,7 @@ _DECLARED = [
     Metric(
         id="resolution_rate",
         label="Resolution rate",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="quality",
         unit="ratio",
         direction="higher",
@@ -414,19 +422,18 @@ _DECLARED = [
         builder=B.resolution_rate,
         target=Target(0.85, 0.75),
     ),
+    # ---- tickets: how fast, and what is left open --------------------------------------------
     Metric(
         id="avg_resolution_time",
         label="Resolution time",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="speed",
         unit="h",
         direction="lower",
         description="Time from ticket creation to solution.",
         builder=B.avg_resolution_time,
         params=(
-            Param(
-                "aggregator", default="median", doc="statistic", choices=("median", "mean", "p90")
-            ),
+            AGGREGATOR,
             Param(
                 "cohort",
                 default="solved",
@@ -439,33 +446,30 @@ _DECLARED = [
     Metric(
         id="first_response_time",
         label="First response time",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="speed",
         unit="h",
         direction="lower",
         description="Time from ticket creation to first response.",
         builder=B.first_response_time,
-        params=(
-            Param(
-                "aggregator", default="median", doc="statistic", choices=("median", "mean", "p90")
-            ),
-        ),
+        params=(AGGREGATOR,),
         target=Target(8, 24),
     ),
     Metric(
         id="backlog",
         label="Backlog",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="volume",
         unit="count",
         direction="lower",
         description="Open tickets at the end of the period.",
         builder=B.backlog,
     ),
+    # ---- workforce: how agents' paid time is spent -------------------------------------------
     Metric(
         id="occupancy",
         label="Occupancy",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="workforce",
         unit="ratio",
         direction="higher",
@@ -484,7 +488,7 @@ _DECLARED = [
     Metric(
         id="utilization",
         label="Utilisation",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="workforce",
         unit="ratio",
         direction="higher",
@@ -506,7 +510,7 @@ _DECLARED = [
     Metric(
         id="shrinkage",
         label="Shrinkage",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="workforce",
         unit="ratio",
         direction="lower",
@@ -525,7 +529,7 @@ _DECLARED = [
     Metric(
         id="adherence",
         label="Schedule adherence",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="workforce",
         unit="ratio",
         direction="higher",
@@ -537,7 +541,7 @@ _DECLARED = [
     Metric(
         id="attendance",
         label="Attendance",
-        perspective=LNG,
+        perspective=LEARNING,
         kra="workforce",
         unit="ratio",
         direction="higher",
@@ -546,10 +550,11 @@ _DECLARED = [
         target=Target(0.95, 0.9),
         tl=True,
     ),
+    # ---- agents' quality and development -----------------------------------------------------
     Metric(
         id="qa_score",
         label="Quality score",
-        perspective=OPS,
+        perspective=OPERATIONS,
         kra="quality",
         unit="points",
         direction="higher",
@@ -561,7 +566,7 @@ _DECLARED = [
     Metric(
         id="coaching_per_agent",
         label="Coaching per agent",
-        perspective=LNG,
+        perspective=LEARNING,
         kra="development",
         unit="count",
         direction="higher",
@@ -569,10 +574,11 @@ _DECLARED = [
         builder=B.coaching_per_agent,
         tl=True,
     ),
+    # ---- customers: satisfaction, retention, activity ----------------------------------------
     Metric(
         id="csat",
         label="Customer satisfaction",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="satisfaction",
         unit="ratio",
         direction="higher",
@@ -591,7 +597,7 @@ _DECLARED = [
     Metric(
         id="nps",
         label="Net promoter score",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="satisfaction",
         unit="points",
         direction="higher",
@@ -602,7 +608,7 @@ _DECLARED = [
     Metric(
         id="ces",
         label="Customer effort score",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="satisfaction",
         unit="points",
         direction="higher",
@@ -620,7 +626,7 @@ _DECLARED = [
     Metric(
         id="customer_churn",
         label="Customer churn",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="retention",
         unit="ratio",
         direction="lower",
@@ -630,7 +636,7 @@ _DECLARED = [
     Metric(
         id="customer_retention",
         label="Customer retention",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="retention",
         unit="ratio",
         direction="higher",
@@ -640,17 +646,18 @@ _DECLARED = [
     Metric(
         id="contacts_per_customer",
         label="Contacts per customer",
-        perspective=CUS,
+        perspective=CUSTOMER,
         kra="activity",
         unit="count",
         direction="lower",
         description="Contacts per contacting customer.",
         builder=B.contacts_per_customer,
     ),
+    # ---- money: sales and cost ---------------------------------------------------------------
     Metric(
         id="sales_per_agent",
         label="Sales per agent",
-        perspective=FIN,
+        perspective=FINANCIAL,
         kra="sales",
         unit="count",
         direction="higher",
@@ -668,7 +675,7 @@ _DECLARED = [
     Metric(
         id="conversion_rate",
         label="Conversion rate",
-        perspective=FIN,
+        perspective=FINANCIAL,
         kra="sales",
         unit="ratio",
         direction="higher",
@@ -678,7 +685,7 @@ _DECLARED = [
     Metric(
         id="revenue_per_successful_call",
         label="Revenue per successful call",
-        perspective=FIN,
+        perspective=FINANCIAL,
         kra="sales",
         unit="currency",
         direction="higher",
@@ -688,7 +695,7 @@ _DECLARED = [
     Metric(
         id="cost_per_contact",
         label="Cost per contact",
-        perspective=FIN,
+        perspective=FINANCIAL,
         kra="cost",
         unit="currency",
         direction="lower",
@@ -698,7 +705,7 @@ _DECLARED = [
     Metric(
         id="cost_per_order",
         label="Cost per order",
-        perspective=FIN,
+        perspective=FINANCIAL,
         kra="cost",
         unit="currency",
         direction="lower",
@@ -716,17 +723,18 @@ _DECLARED = [
     Metric(
         id="subscriber_acquisition_cost",
         label="Subscriber acquisition cost",
-        perspective=FIN,
+        perspective=FINANCIAL,
         kra="cost",
         unit="currency",
         direction="lower",
         description="Acquisition spend per new subscriber.",
         builder=B.sac,
     ),
+    # ---- agents: retention and engagement ----------------------------------------------------
     Metric(
         id="agent_attrition",
         label="Agent attrition",
-        perspective=LNG,
+        perspective=LEARNING,
         kra="retention",
         unit="ratio",
         direction="lower",
@@ -747,7 +755,7 @@ _DECLARED = [
     Metric(
         id="agent_enps",
         label="Agent eNPS",
-        perspective=LNG,
+        perspective=LEARNING,
         kra="engagement",
         unit="points",
         direction="higher",
