@@ -177,6 +177,83 @@ def test_definitions_follow_variants():
     }
 
 
+# ---- the formula text is written from the measures that compute the value -------------------
+
+#: A spread of KPIs and variants whose formula is composed from the measures' own texts.
+FROM_MEASURES = [
+    ("service_level", {"threshold_s": 30}),
+    ("service_level", {"threshold_s": 45, "denominator": "answered"}),
+    ("abandon_rate", {"denominator": "queued", "short_abandon_s": 5}),
+    ("abandon_rate", {"denominator": "answered_plus_abandoned", "short_abandon_s": 3}),
+    ("contacts_abandoned", {"short_abandon_s": 3, "stages": "queue_and_ivr"}),
+    ("fcr", {"window_days": 3, "key": "customer"}),
+    ("fcr", {"method": "agent_resolved"}),
+    ("avg_resolution_time", {"aggregator": "p90", "cohort": "created"}),
+    ("longest_wait", {"population": "abandoned"}),
+    ("peak_hour_traffic", {"rank_by": "erlangs"}),
+    ("occupancy", {"denominator": "logged_in"}),
+    ("avg_hold", {"denominator": "with_component"}),
+    ("agent_attrition", {"headcount": "start", "annualize": "simple"}),
+    ("nps", {}),
+]
+
+
+@pytest.mark.parametrize(("kpi_id", "params"), FROM_MEASURES)
+def test_formula_is_written_from_its_measures(kpi_id, params):
+    b = METRICS[kpi_id].build(params)
+    _, _, rhs = b.formula.partition(" = ")
+    rhs = rhs.removeprefix(f"{b.scale:g} × ")
+    assert rhs.startswith(b.numerator.text)
+    rest = rhs[len(b.numerator.text) :]
+    if b.denominator is not None:
+        den = b.denominator.text
+        # SL brackets a denominator less short abandons as one term
+        assert rest.startswith((f" / {den}", f" / ({den})"))
+
+
+def test_a_threshold_moves_text_and_computation_together():
+    sl = METRICS["service_level"]
+    b20, b30 = sl.build({"threshold_s": 20}), sl.build({"threshold_s": 30})
+    assert (b20.numerator.text, b30.numerator.text) == ("answered ≤ 20 s", "answered ≤ 30 s")
+    assert b30.formula.startswith("SL = answered ≤ 30 s / ")
+    contacts20, intervals20 = b20.numerator.sources
+    contacts30, intervals30 = b30.numerator.sources
+    assert str(contacts20.agg) != str(contacts30.agg)
+    assert (intervals20.meta, intervals30.meta) == (
+        {"interval_threshold_s": 20},
+        {"interval_threshold_s": 30},
+    )
+    # the number the text names: c1, c3, c8 within 20 s; + c2 (30 s) and c7 (25 s) within 30 s
+    out = compute(
+        small_dataset(), "service_level", params={"service_level.threshold_s": 30}, **JAN
+    )
+    assert out.collect()[b30.numerator.name].to_list() == [5]
+
+    fcr = METRICS["fcr"].build({"window_days": 3, "key": "customer"})
+    assert fcr.numerator.lookahead_days == 3
+    assert "no repeat contact (same customer) within 3 days" in fcr.numerator.text
+    assert fcr.numerator.text in fcr.formula
+
+    ab = METRICS["abandon_rate"].build({"short_abandon_s": 5})
+    assert ab.formula == f"abandon rate = {ab.numerator.text} / {ab.denominator.text}"
+    assert ab.denominator.sources[1].meta == {"interval_short_abandon_s": 5}
+    assert ab.numerator.text.endswith("− short abandons < 5 s")
+
+
+def test_every_measure_of_every_variant_has_formula_text():
+    for m in METRICS.values():
+        variants = [{}] + [{p.name: c} for p in m.params for c in p.choices or ()]
+        for v in variants:
+            for meas in m.build(v).measures:
+                assert meas.text, f"{m.id} {v}: measure {meas.name} has no text"
+
+
+def test_ratio_refuses_a_measure_without_text():
+    bare = kpi.metrics.Measure("x", "x")
+    with pytest.raises(ValueError, match="measure 'x' has no formula text"):
+        kpi.metrics.Build.ratio("X", bare)
+
+
 @pytest.mark.parametrize(
     ("metrics", "params", "message"),
     [

@@ -14,7 +14,11 @@ Bottom up:
 - :class:`Metric`, :class:`Param`, :class:`Target`, :class:`Build` (``_metric``): a KPI, its
   definition variants, its default target, and its measures and formula under one choice of
   variants.
-- :data:`METRICS` (``_catalogue``): every KPI declared once, by keyword.
+- The build functions (``_builds``): how each KPI's variants choose its measures, and its
+  formula text, composed where the wording allows from the measures' own ``text``.
+- :data:`METRICS` (``_catalogue``): every KPI declared once, by keyword, as data.
+- :func:`resolve`, :func:`definitions`, :func:`catalogue` (``_lookup``): ids and
+  ``<kpi>.<param>`` values to metrics and their variants.
 
 ``Metric.build(params)`` turns a choice of variants into a :class:`Build`: numerator and
 denominator measures, the value expression and the formula text that every output prints
@@ -35,8 +39,9 @@ Examples
 from __future__ import annotations
 
 from kpi.metrics import _factories as factories
-from kpi.metrics._catalogue import METRICS, catalogue, definitions, resolve
+from kpi.metrics._catalogue import METRICS
 from kpi.metrics._context import MeasureContext
+from kpi.metrics._lookup import catalogue, definitions, resolve
 from kpi.metrics._measure import KINDS, Measure, Source
 from kpi.metrics._metric import PERSPECTIVES, Build, Metric, Param, Target
 

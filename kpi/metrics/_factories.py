@@ -6,6 +6,9 @@ Contact-level sources come first; ACD interval-report sources (table ``intervals
 alternatives used when a dataset has no contact rows. Analyses that need a measure no KPI
 names reach these through the public alias ``kpi.metrics.factories``.
 
+Each measure also carries its ``text``, the term a formula prints for it ("answered ≤ 20 s"),
+written here from the same arguments that build its aggregation.
+
 Every factory here is a row declaration (:class:`~kpi.metrics.Source`: table, aggregation, time
 column), engine-neutral by construction. The measures that need a pass over ordered rows or a
 calendar (FCR's repeat test, stocks, sweeps) live in :mod:`kpi.metrics._stateful`.
@@ -14,6 +17,8 @@ Examples
 --------
 >>> answered().name, offered(5).name, answered_within(20).source_tables
 ('answered', 'offered_excl_short_5s', ('contacts', 'intervals'))
+>>> offered(5).text, answered_within(20).text
+('offered − short abandons < 5 s', 'answered ≤ 20 s')
 """
 
 from __future__ import annotations
@@ -35,6 +40,19 @@ OFFERED = ANS | ABAND | FLOW
 HANDLED = ANS | OUTB
 INBOUND = OUT != "outbound"
 WAIT = pl.col("wait_s")
+
+#: Formula words for time columns (the rest print their name without ``_s``).
+_TERMS = {
+    "acw_s": "after-call work",
+    "logged_in_s": "logged-in time",
+    "scheduled_s": "scheduled (paid) time",
+}
+
+
+def _terms(cols: tuple[str, ...]) -> str:
+    """Time columns as a formula term: ``logged-in time``, ``(handle + after-call work)``."""
+    words = [_TERMS.get(c, c[:-2]) for c in cols]
+    return words[0] if len(words) == 1 else "(" + " + ".join(words) + ")"
 
 
 def _n(cond: pl.Expr) -> pl.Expr:
@@ -62,15 +80,21 @@ def _c(
     meta: dict | None = None,
     kind: str = "sum",
     unit: str = "count",
+    text: str,
 ) -> Measure:
     sources = [Source("contacts", contacts)]
     if intervals is not None:
         sources.append(Source("intervals", intervals, meta=meta or {}))
-    return Measure(name, description, tuple(sources), kind=kind, unit=unit)
+    return Measure(name, description, tuple(sources), kind=kind, unit=unit, text=text)
 
 
 def _short(s: int) -> pl.Expr:
     return ABAND & (WAIT < s) if s else pl.lit(False)
+
+
+def _short_text(s: int) -> str:
+    """The formula words for leaving out short abandons (none when ``s`` is 0)."""
+    return f" − short abandons < {s} s" if s else ""
 
 
 # ---- contact volume -------------------------------------------------------------------------
@@ -78,7 +102,9 @@ def _short(s: int) -> pl.Expr:
 
 @cache
 def arrived() -> Measure:
-    return _c("arrived", "inbound contacts that arrived (IVR included)", _n(INBOUND))
+    return _c(
+        "arrived", "inbound contacts that arrived (IVR included)", _n(INBOUND), text="arrived"
+    )
 
 
 @cache
@@ -90,6 +116,7 @@ def offered(short_abandon_s: int = 0) -> Measure:
             "contacts routed to a queue (answered + abandoned + flow-out)",
             _n(OFFERED),
             _isum("offered"),
+            text="offered",
         )
     return _c(
         f"offered_excl_short_{s}s",
@@ -97,6 +124,7 @@ def offered(short_abandon_s: int = 0) -> Measure:
         _n(OFFERED & ~_short(s)),
         _isum("offered") - _isum("abandoned_short"),
         meta={"interval_short_abandon_s": s},
+        text="offered" + _short_text(s),
     )
 
 
@@ -112,12 +140,19 @@ def queued(short_abandon_s: int = 0) -> Measure:
         contacts,
         intervals,
         meta={"interval_short_abandon_s": s} if s else None,
+        text="queued (offered + re-queued transfers)" + _short_text(s),
     )
 
 
 @cache
 def answered() -> Measure:
-    return _c("answered", "inbound contacts answered by an agent", _n(ANS), _isum("answered"))
+    return _c(
+        "answered",
+        "inbound contacts answered by an agent",
+        _n(ANS),
+        _isum("answered"),
+        text="answered",
+    )
 
 
 @cache
@@ -131,6 +166,7 @@ def answered_plus_abandoned(short_abandon_s: int = 0) -> Measure:
         _n((ANS | ABAND) & ~_short(s)),
         intervals,
         meta={"interval_short_abandon_s": s} if s else None,
+        text="(answered + abandoned)" + _short_text(s),
     )
 
 
@@ -148,6 +184,9 @@ def abandoned(short_abandon_s: int = 0, *, include_ivr: bool = False) -> Measure
         _n(cond),
         intervals,
         meta={"interval_short_abandon_s": s} if s else None,
+        text="abandoned in queue"
+        + _short_text(s)
+        + (" + abandoned in IVR" if include_ivr else ""),
     )
 
 
@@ -160,6 +199,7 @@ def answered_within(threshold_s: int) -> Measure:
         _n(ANS & (t >= WAIT)),
         _isum("answered_within_threshold"),
         meta={"interval_threshold_s": t},
+        text=f"answered ≤ {t} s",
     )
 
 
@@ -172,6 +212,7 @@ def answered_or_abandoned_within(threshold_s: int) -> Measure:
         _n((ANS | ABAND) & (t >= WAIT)),
         _isum("answered_within_threshold", "abandoned_within_threshold"),
         meta={"interval_threshold_s": t},
+        text=f"(answered ≤ {t} s + abandoned ≤ {t} s)",
     )
 
 
@@ -192,6 +233,7 @@ def sl_denominator(denominator: str, threshold_s: int, short_abandon_s: int) -> 
         _n(cond),
         _isum("offered") - _isum("abandoned_within_threshold"),
         meta={"interval_threshold_s": t},
+        text=f"(offered − abandoned ≤ {t} s)" + _short_text(s),
     )
 
 
@@ -202,6 +244,7 @@ def handled() -> Measure:
         "contacts handled by an agent (inbound answered + outbound)",
         _n(HANDLED),
         _isum("answered"),
+        text="handled",
     )
 
 
@@ -211,6 +254,7 @@ def handled_with(col: str) -> Measure:
         f"handled_with_{col[:-2]}",
         f"handled contacts with {col} > 0",
         _n(HANDLED & (pl.col(col) > 0)),
+        text=f"handled contacts with {col[:-2]} > 0",
     )
 
 
@@ -221,12 +265,18 @@ def transferred() -> Measure:
         "handled contacts transferred",
         _n(HANDLED & pl.col("transferred")),
         _isum("transferred"),
+        text="transferred",
     )
 
 
 @cache
 def resolved() -> Measure:
-    return _c("resolved", "handled contacts marked resolved", _n(HANDLED & pl.col("resolved")))
+    return _c(
+        "resolved",
+        "handled contacts marked resolved",
+        _n(HANDLED & pl.col("resolved")),
+        text="handled contacts marked resolved",
+    )
 
 
 @cache
@@ -235,17 +285,29 @@ def agent_resolved_first() -> Measure:
         "resolved_not_transferred",
         "handled contacts resolved and not transferred",
         _n(HANDLED & pl.col("resolved") & ~pl.col("transferred")),
+        text="handled contacts marked resolved and not transferred",
     )
 
 
 @cache
 def converted() -> Measure:
-    return _c("converted", "handled contacts with a sale", _n(HANDLED & pl.col("converted")))
+    return _c(
+        "converted",
+        "handled contacts with a sale",
+        _n(HANDLED & pl.col("converted")),
+        text="contacts with a sale",
+    )
 
 
 @cache
 def revenue() -> Measure:
-    return _c("revenue", "sales revenue", _s(pl.col("revenue"), HANDLED), unit="currency")
+    return _c(
+        "revenue",
+        "sales revenue",
+        _s(pl.col("revenue"), HANDLED),
+        unit="currency",
+        text="revenue",
+    )
 
 
 @cache
@@ -254,6 +316,7 @@ def identified_contacts() -> Measure:
         "identified_contacts",
         "inbound contacts from identified customers",
         _n(INBOUND & pl.col("customer_id").is_not_null()),
+        text="inbound contacts of identified customers",
     )
 
 
@@ -264,6 +327,7 @@ def customers_contacting() -> Measure:
         "distinct customers who contacted",
         pl.col("customer_id").filter(INBOUND).drop_nulls().n_unique().cast(pl.Int64),
         kind="distinct",
+        text="distinct customers",
     )
 
 
@@ -274,6 +338,7 @@ def agents_handling() -> Measure:
         "distinct agents who handled contacts",
         pl.col("agent_id").filter(HANDLED).drop_nulls().n_unique().cast(pl.Int64),
         kind="distinct",
+        text="distinct agents who handled contacts",
     )
 
 
@@ -288,6 +353,7 @@ def wait_answered(*, ivr: bool = False) -> Measure:
             "Σ IVR + queue wait of answered",
             _s(WAIT + pl.col("ivr_s").fill_null(0), ANS),
             unit="s",
+            text="Σ (IVR + queue wait) of answered",
         )
     return _c(
         "wait_answered_s",
@@ -295,6 +361,7 @@ def wait_answered(*, ivr: bool = False) -> Measure:
         _s(WAIT, ANS),
         _isum("wait_answered_s"),
         unit="s",
+        text="Σ queue wait of answered",
     )
 
 
@@ -306,6 +373,7 @@ def wait_queued() -> Measure:
         _s(WAIT, OFFERED),
         _isum("wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
         unit="s",
+        text="Σ wait of all queued (answered, abandoned, flow-out)",
     )
 
 
@@ -320,6 +388,7 @@ def max_wait(population: str) -> Measure:
         intervals,
         kind="max",
         unit="s",
+        text=f"max queue wait of {population} contacts",
     )
 
 
@@ -331,6 +400,7 @@ def contact_sum(col: str) -> Measure:
         _s(pl.col(col), HANDLED),
         _isum(col),
         unit="s",
+        text=f"Σ {col[:-2]}",
     )
 
 
@@ -345,6 +415,7 @@ def handle_time(*, acw: bool = True) -> Measure:
         _s(value, HANDLED),
         _isum(*cols),
         unit="s",
+        text=_terms(cols),
     )
 
 
@@ -354,6 +425,7 @@ def fcr_base() -> Measure:
         "fcr_base",
         "handled inbound contacts of identified customers",
         _n(ANS & pl.col("customer_id").is_not_null()),
+        text="handled inbound contacts of identified customers",
     )
 
 
@@ -366,6 +438,7 @@ def tickets_solved() -> Measure:
         "tickets_solved",
         "tickets solved",
         (Source("tickets", _n(pl.col("solved_ts").is_not_null()), time="solved_ts"),),
+        text="tickets solved in the period",
     )
 
 
@@ -386,6 +459,7 @@ def ticket_agents() -> Measure:
             ),
         ),
         kind="distinct",
+        text="distinct agents who solved tickets",
     )
 
 
@@ -395,6 +469,7 @@ def tickets_closed() -> Measure:
         "tickets_closed",
         "tickets closed",
         (Source("tickets", _n(pl.col("closed_ts").is_not_null()), time="closed_ts"),),
+        text="tickets closed in the period",
     )
 
 
@@ -404,6 +479,7 @@ def tickets_created() -> Measure:
         "tickets_created",
         "tickets created",
         (Source("tickets", pl.len().cast(pl.Int64), time="created_ts"),),
+        text="tickets created",
     )
 
 
@@ -431,6 +507,7 @@ def resolution_hours(aggregator: str, cohort: str) -> Measure:
         ),
         kind="stat",
         unit="h",
+        text=f"{aggregator} of (solved − created) in hours, tickets by {cohort} time",
     )
 
 
@@ -445,6 +522,7 @@ def first_response_hours(aggregator: str) -> Measure:
         (Source("tickets", _stat(hours.drop_nulls(), aggregator), time="created_ts"),),
         kind="stat",
         unit="h",
+        text=f"{aggregator} of (first response − created) in hours, by created time",
     )
 
 
@@ -452,9 +530,11 @@ def first_response_hours(aggregator: str) -> Measure:
 
 
 def _at(
-    name: str, description: str, agg: pl.Expr, *, kind: str = "sum", unit: str = "s"
+    name: str, description: str, agg: pl.Expr, *, kind: str = "sum", unit: str = "s", text: str
 ) -> Measure:
-    return Measure(name, description, (Source("agent_time", agg),), kind=kind, unit=unit)
+    return Measure(
+        name, description, (Source("agent_time", agg),), kind=kind, unit=unit, text=text
+    )
 
 
 @cache
@@ -464,6 +544,7 @@ def agent_time_sum(*cols: str) -> Measure:
         name,
         "Σ agent " + " + ".join(c[:-2] for c in cols) + " seconds",
         _isum(*cols).cast(pl.Float64),
+        text=_terms(cols),
     )
 
 
@@ -482,6 +563,7 @@ def attended() -> Measure:
         "at_attended_s",
         "scheduled seconds not lost to unplanned absence",
         value.sum().cast(pl.Float64),
+        text="(scheduled − unplanned absence)",
     )
 
 
@@ -493,6 +575,7 @@ def agents_scheduled() -> Measure:
         pl.col("agent_id").filter(pl.col("scheduled_s") > 0).n_unique().cast(pl.Int64),
         kind="distinct",
         unit="count",
+        text="distinct scheduled agents",
     )
 
 
@@ -506,6 +589,7 @@ def qa_sum() -> Measure:
         "Σ QA scores",
         (Source("qa_evaluations", pl.col("score").sum().cast(pl.Float64)),),
         unit="points",
+        text="Σ evaluation scores",
     )
 
 
@@ -515,20 +599,27 @@ def qa_count() -> Measure:
         "qa_evaluations",
         "QA evaluations",
         (Source("qa_evaluations", _n(pl.col("score").is_not_null())),),
+        text="evaluations",
     )
 
 
 @cache
 def coaching_sessions() -> Measure:
     return Measure(
-        "coaching_sessions", "coaching sessions", (Source("coaching", pl.len().cast(pl.Int64)),)
+        "coaching_sessions",
+        "coaching sessions",
+        (Source("coaching", pl.len().cast(pl.Int64)),),
+        text="coaching sessions",
     )
 
 
 @cache
 def survey_count(col: str) -> Measure:
     return Measure(
-        f"{col}_responses", f"{col} responses", (Source("surveys", _n(pl.col(col).is_not_null())),)
+        f"{col}_responses",
+        f"{col} responses",
+        (Source("surveys", _n(pl.col(col).is_not_null())),),
+        text="responses",
     )
 
 
@@ -539,6 +630,7 @@ def survey_sum(col: str) -> Measure:
         f"Σ {col} scores",
         (Source("surveys", pl.col(col).sum().cast(pl.Float64)),),
         unit="points",
+        text=f"Σ {col} scores",
     )
 
 
@@ -548,6 +640,7 @@ def survey_at_least(col: str, low: int) -> Measure:
         f"{col}_{low}_or_more",
         f"{col} responses scoring {low} or more",
         (Source("surveys", _n(pl.col(col) >= low)),),
+        text=f"responses scoring {low} or more",
     )
 
 
@@ -556,7 +649,10 @@ def net_promoters(table: str, col: str) -> Measure:
     prefix = "nps" if table == "surveys" else "enps"
     value = _n(pl.col(col) >= 9) - _n(pl.col(col) <= 6)
     return Measure(
-        f"{prefix}_net_promoters", "promoters (9-10) − detractors (0-6)", (Source(table, value),)
+        f"{prefix}_net_promoters",
+        "promoters (9-10) − detractors (0-6)",
+        (Source(table, value),),
+        text="(promoters 9-10 − detractors 0-6)",
     )
 
 
@@ -566,6 +662,7 @@ def agent_survey_count() -> Measure:
         "enps_responses",
         "agent survey responses",
         (Source("agent_surveys", _n(pl.col("score").is_not_null())),),
+        text="responses",
     )
 
 
@@ -580,4 +677,5 @@ def finance(col: str) -> Measure:
         f"Σ {col} (finance)",
         (Source("finance", pl.col(col).sum().cast(pl.Float64), time="_period_ts"),),
         unit=unit,
+        text=col.replace("_", " "),
     )

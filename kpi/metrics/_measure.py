@@ -18,9 +18,9 @@ polars expression today; it is the one piece another engine has to translate. Bu
 Examples
 --------
 >>> import polars as pl
->>> m = Measure("answered", "contacts answered", (Source("contacts", pl.len()),))
->>> m.additive, m.source_tables
-(True, ('contacts',))
+>>> m = Measure("answered", "contacts answered", (Source("contacts", pl.len()),), text="answered")
+>>> m.additive, m.source_tables, m.text
+(True, ('contacts',), 'answered')
 """
 
 from __future__ import annotations
@@ -77,6 +77,11 @@ class Measure:
     :class:`~kpi.metrics.MeasureContext` and returns a LazyFrame keyed by the group columns and
     ``_bin``. Builder ``sum`` measures are
     zero-filled like row sums.
+
+    ``text`` is the measure as a term of a formula (``"answered ≤ 20 s"``), written by its
+    factory from the same arguments that build its aggregation; :meth:`Build.ratio
+    <kpi.metrics.Build.ratio>` composes a KPI's formula text from it, so the text a report
+    prints and the number it computes cannot drift apart.
     """
 
     name: str
@@ -89,6 +94,8 @@ class Measure:
     #: How many days of contacts after a bin's end decide its value (FCR's repeat window);
     #: chunked evaluation reads that far ahead.
     lookahead_days: int = 0
+    #: The measure as a term of a formula (see above); empty when no formula names it.
+    text: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -79,7 +79,9 @@ class Build:
     """A KPI under one choice of variants: its measures, value and formula text.
 
     ``value`` defaults to ``scale * numerator / denominator`` (null when the denominator is 0),
-    or ``scale * numerator`` when there is no denominator.
+    or ``scale * numerator`` when there is no denominator. :meth:`ratio` writes the formula
+    from the measures' own texts; the constructor takes it as given, for wording that cannot be
+    composed from them.
     """
 
     formula: str
@@ -88,6 +90,41 @@ class Build:
     scale: float = 1.0
     value: pl.Expr | None = None
     extra: tuple[Measure, ...] = ()
+
+    @classmethod
+    def ratio(
+        cls,
+        name: str,
+        numerator: Measure,
+        denominator: Measure | None = None,
+        *,
+        note: str = "",
+        scale: float = 1.0,
+        value: pl.Expr | None = None,
+        extra: tuple[Measure, ...] = (),
+    ) -> Build:
+        """A build whose formula is composed from its measures' texts.
+
+        ``"<name> = [<scale> × ]<numerator.text>[ / <denominator.text>]<note>"``, so the text
+        states exactly the measures (threshold, short-abandon limit, window...) that compute
+        the value.
+
+        Examples
+        --------
+        >>> num = Measure("a", "a", text="answered ≤ 20 s")
+        >>> den = Measure("o", "o", text="offered")
+        >>> Build.ratio("SL", num, den).formula
+        'SL = answered ≤ 20 s / offered'
+        >>> Build.ratio("NPS", num, den, scale=100.0, note=" (sic)").formula
+        'NPS = 100 × answered ≤ 20 s / offered (sic)'
+        """
+        terms = [m for m in (numerator, denominator) if m is not None]
+        untold = [m.name for m in terms if not m.text]
+        if untold:
+            raise ValueError(f"{name}: measure {untold[0]!r} has no formula text")
+        prefix = f"{scale:g} × " if scale != 1 else ""
+        formula = f"{name} = {prefix}" + " / ".join(m.text for m in terms) + note
+        return cls(formula, numerator, denominator, scale=scale, value=value, extra=extra)
 
     @property
     def measures(self) -> tuple[Measure, ...]:

@@ -41,6 +41,9 @@ __all__ = [
 # ---- first contact resolution -------------------------------------------------------------
 
 
+_KEY_TEXT = {"customer_topic": "customer and topic", "customer": "customer"}
+
+
 @cache
 def fcr_resolved(window_days: int, key: str) -> Measure:
     name = f"fcr_resolved_{window_days}d_{key}"
@@ -50,6 +53,8 @@ def fcr_resolved(window_days: int, key: str) -> Measure:
         builder=lambda ctx: _fcr_resolved(ctx, window_days, key, name),
         tables=("contacts",),
         lookahead_days=window_days,
+        text=f"handled inbound contacts with no repeat contact (same {_KEY_TEXT[key]}) within "
+        f"{window_days} days",
     )
 
 
@@ -107,6 +112,7 @@ def backlog() -> Measure:
         kind="stock",
         builder=_backlog_builder,
         tables=("tickets",),
+        text="tickets created and not yet solved at the end of the period",
     )
 
 
@@ -131,7 +137,7 @@ def _backlog_builder(ctx: MeasureContext) -> pl.LazyFrame | None:
 _ROSTERS = {"customers": ("joined", "churned"), "agents": ("hired", "left")}
 
 
-def _roster_measure(name: str, description: str, table: str) -> Measure:
+def _roster_measure(name: str, description: str, table: str, *, text: str) -> Measure:
     begin, finish = _ROSTERS[table]
     return Measure(
         name,
@@ -141,34 +147,53 @@ def _roster_measure(name: str, description: str, table: str) -> Measure:
             (table, "roster"), lambda: _roster(ctx, table, begin, finish)
         )[name],
         tables=(table,),
+        text=text,
     )
 
 
 @cache
 def customers_start() -> Measure:
-    return _roster_measure("customers_start", "customers at the start of the period", "customers")
+    return _roster_measure(
+        "customers_start",
+        "customers at the start of the period",
+        "customers",
+        text="customers at its start",
+    )
 
 
 @cache
 def customers_lost() -> Measure:
-    return _roster_measure("customers_lost", "customers lost in the period", "customers")
+    return _roster_measure(
+        "customers_lost",
+        "customers lost in the period",
+        "customers",
+        text="customers lost in the period",
+    )
 
 
 @cache
 def separations() -> Measure:
-    return _roster_measure("separations", "agents who left in the period", "agents")
+    return _roster_measure(
+        "separations", "agents who left in the period", "agents", text="agents who left"
+    )
 
 
 @cache
 def headcount(kind: str) -> Measure:
     name = "headcount_avg" if kind == "average" else "headcount_start"
-    return _roster_measure(name, f"agent headcount ({kind})", "agents")
+    text = (
+        "average headcount ((start + end) / 2)" if kind == "average" else "headcount at the start"
+    )
+    return _roster_measure(name, f"agent headcount ({kind})", "agents", text=text)
 
 
 @cache
 def bin_months() -> Measure:
     return _roster_measure(
-        "period_months", "length of the period in months (days / 30.44)", "agents"
+        "period_months",
+        "length of the period in months (days / 30.44)",
+        "agents",
+        text="months in the period",
     )
 
 
@@ -240,6 +265,7 @@ def max_in_queue() -> Measure:
         kind="sweep",
         builder=_max_in_queue,
         tables=("contacts",),
+        text="most contacts waiting at once (sweep over queue entries and exits)",
     )
 
 
@@ -321,6 +347,7 @@ def peak_hour(rank_by: str) -> Measure:
         unit="erlang",
         builder=lambda ctx: _sel(_peak(ctx, rank_by), ctx, name),
         tables=("contacts",),
+        text=f"Erlangs (handle s / 3600) of the busiest clock hour by {rank_by}",
     )
 
 
@@ -333,6 +360,7 @@ def peak_hour_calls(rank_by: str) -> Measure:
         kind="sweep",
         builder=lambda ctx: _sel(_peak(ctx, rank_by), ctx, name),
         tables=("contacts",),
+        text=f"contacts offered in the busiest clock hour by {rank_by}",
     )
 
 
