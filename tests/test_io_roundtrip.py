@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from kpi.data import save
+from kpi.data import Dataset, save
 from kpi.errors import KpiError
 from kpi.io import contacts_to_intervals, import_file
 from kpi.schema import TABLES, conform
@@ -273,3 +273,41 @@ def test_sample_interval_kpis_equal_contact_kpis(tmp_path):
     )
     assert a.height == b.height > 100
     assert_frame_equal(a, b, check_exact=False, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("short_abandon_s", [5, 30])
+def test_sl_ignoring_abandons_within_threshold_from_intervals(tmp_path, contacts, short_abandon_s):
+    """SL's ``ignore_abandons_within_threshold`` denominator leaves out abandons within T and
+    short abandons < S. The two sets nest (S ≤ T: the short ones are within T; S > T: those
+    within T are short), so an interval report gives the contact-level value either way, and
+    the measure's name says both thresholds (a cube keyed by name never mixes variants)."""
+    from kpi.compute import compute, evaluate
+
+    t, s = 20, short_abandon_s
+    iv = contacts_to_intervals(contacts.lazy(), every="30m", threshold_s=t, short_abandon_s=s)
+    save({"contacts": contacts}, tmp_path / "ct")
+    save(
+        Dataset({"intervals": iv.collect()}, tz=TZ),
+        tmp_path / "iv",
+        meta={"interval_threshold_s": t, "interval_short_abandon_s": s},
+    )
+    params = {
+        "service_level.denominator": "ignore_abandons_within_threshold",
+        "service_level.threshold_s": t,
+        "service_level.short_abandon_s": s,
+    }
+    a, b = (
+        compute(tmp_path / d, ["service_level"], by="queue", params=params, measures=True)
+        .collect()
+        .sort("queue")
+        for d in ("ct", "iv")
+    )
+    name = f"offered_excl_abandoned_within_{t}s_excl_short_{s}s"
+    assert name in a.columns
+    assert_frame_equal(a, b, check_exact=False, rel_tol=1e-12)
+    # hand count: offered minus abandons that waited ≤ T or < S
+    waited = pl.col("wait_s")
+    offered = contacts.filter(pl.col("outcome").is_in(["answered", "abandoned_queue", "flowout"]))
+    left_out = (pl.col("outcome") == "abandoned_queue") & ((waited <= t) | (waited < s))
+    assert a[name].sum() == offered.filter(~left_out).height
+    assert evaluate(tmp_path / "iv", "service_level", params=params).notes == {}

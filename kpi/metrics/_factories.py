@@ -225,14 +225,17 @@ def sl_denominator(denominator: str, threshold_s: int, short_abandon_s: int) -> 
         return answered_plus_abandoned(s)
     if denominator in ("offered", "abandons_within_threshold_met"):
         return offered(s)
-    # ignore_abandons_within_threshold: offered − abandoned ≤ T (and short abandons)
+    # ignore_abandons_within_threshold: offered − abandoned ≤ T (and short abandons < S). The
+    # two sets nest: with S ≤ T every short abandon waited ≤ T; with S > T every abandon within
+    # T is short. So interval reports subtract whichever count is the larger set.
     cond = OFFERED & ~(ABAND & (t >= WAIT)) & ~_short(s)
+    wider = bool(s) and s > t
     return _c(
-        f"offered_excl_abandoned_within_{t}s",
-        f"offered minus abandons within {t} s",
+        f"offered_excl_abandoned_within_{t}s" + (f"_excl_short_{s}s" if s else ""),
+        f"offered minus abandons within {t} s" + (f" or shorter than {s} s" if s else ""),
         _n(cond),
-        _isum("offered") - _isum("abandoned_within_threshold"),
-        meta={"interval_threshold_s": t},
+        _isum("offered") - _isum("abandoned_short" if wider else "abandoned_within_threshold"),
+        meta={"interval_short_abandon_s": s} if wider else {"interval_threshold_s": t},
         text=f"(offered − abandoned ≤ {t} s)" + _short_text(s),
     )
 
