@@ -50,35 +50,29 @@ def ticket_flow(
     >>> ticket_flow({"tickets": t}).select("opened", "handled", "backlog").collect().rows()
     [(1, 0.0, 1.0), (1, 1.0, 1.0)]
     """
-    return _flow(
-        Dataset.coerce(data), every=every, start=start, end=end, by=by_columns(by), params=params
-    )
+    span = {"start": start, "end": end}
+    return _flow(Dataset.coerce(data), every=every, by=by_columns(by), params=params, span=span)
 
 
 def _flow(
     ds: Dataset,
     *,
     every: str | None,
-    start: str | date | datetime | None = None,
-    end: str | date | datetime | None = None,
-    period: Period | None = None,
     by: list[str],
     params: Mapping[str, Any] | None,
+    span: Mapping[str, Any],
 ) -> pl.LazyFrame:
-    """:func:`ticket_flow` of a dataset, ``by`` already a list of columns."""
+    """:func:`ticket_flow` of a dataset, ``by`` already a list of columns; ``span`` is the
+    range as :func:`kpi.compute.evaluate` takes it (``start``/``end``, or ``period``)."""
     from kpi.metrics import factories
 
-    opened, _ = measure_frame(
-        ds, [factories.tickets_created()], by=by, every=every, start=start, end=end, period=period
-    )
+    opened, _ = measure_frame(ds, [factories.tickets_created()], by=by, every=every, **span)
     r = evaluate(
         ds,
         ["tickets_handled", "backlog"],
         by=by,
         every=every,
-        start=start,
-        end=end,
-        period=period,
+        **span,
         params=params,
         measures=False,
     )
@@ -148,20 +142,17 @@ def ticket_times(
     >>> ticket_times({"tickets": t}, every=None).collect().row(0)
     (2.0, 8.4, None, None)
     """
-    return _times(
-        Dataset.coerce(data), every=every, start=start, end=end, by=by_columns(by), params=params
-    )
+    span = {"start": start, "end": end}
+    return _times(Dataset.coerce(data), every=every, by=by_columns(by), params=params, span=span)
 
 
 def _times(
     ds: Dataset,
     *,
     every: str | None,
-    start: str | date | datetime | None = None,
-    end: str | date | datetime | None = None,
-    period: Period | None = None,
     by: list[str],
     params: Mapping[str, Any] | None,
+    span: Mapping[str, Any],
 ) -> pl.LazyFrame:
     """:func:`ticket_times` of a dataset, ``by`` already a list of columns."""
     keys = [*by, *(["period"] if every else [])]
@@ -173,9 +164,7 @@ def _times(
             kpi_id,
             by=by,
             every=every,
-            start=start,
-            end=end,
-            period=period,
+            **span,
             params={**base, f"{kpi_id}.aggregator": agg},
             measures=False,
         )
@@ -233,15 +222,15 @@ def _summary(
     """:func:`ticket_summary` of a dataset."""
     p = as_period(period)
     keys = [by] if by else []
-    flow = _flow(ds, every=None, by=keys, params=params, period=p)
-    times = _times(ds, every=None, by=keys, params=params, period=p)
+    flow = _flow(ds, every=None, by=keys, params=params, span={"period": p})
+    times = _times(ds, every=None, by=keys, params=params, span={"period": p})
     if keys:
         out = flow.join(times, on=keys, how="left", nulls_equal=True)
     else:
         out = pl.concat([flow, times], how="horizontal")
     if compare not in (None, ""):
         q = as_period(compare)  # type: ignore[arg-type]
-        prev = _flow(ds, every=None, by=keys, params=params, period=q).select(
+        prev = _flow(ds, every=None, by=keys, params=params, span={"period": q}).select(
             *keys, pl.col("handled").alias("handled_previous")
         )
         if keys:
