@@ -557,7 +557,9 @@ def _data_problems(
             ds = filter_teams(ds, teams)
         except KpiError as exc:
             problems.append(f"bad value for teams: {exc}")
-    present = dimensions(ds)
+    # a notebook about one KPI can only cut it by the columns of the tables it reads
+    kpi_id = effective.get("kpi_id") if "kpi_id" in spec and spec["kpi_id"].role else None
+    present = dimensions(ds, kpi_id) if kpi_id else dimensions(ds)
     for name in names:
         p, value = spec[name], effective[name]
         if p.role in ("dimension", "dimensions"):
@@ -565,16 +567,20 @@ def _data_problems(
                 if item not in present:
                     valid = [d for d in _dims_of(p) if d in present]
                     problems.append(
-                        f"bad value for {name}: the data has no column {item!r}; "
+                        f"bad value for {name}: {_whose(kpi_id)} no column {item!r}; "
                         f"valid: {_listing(valid)}"
                     )
         elif p.role == "segment":
-            problems += _segment_problems(name, value, ds, present)
+            problems += _segment_problems(name, value, ds, present, kpi_id)
     return problems
 
 
+def _whose(kpi_id: str | None) -> str:
+    return f"the tables of {kpi_id} have" if kpi_id else "the data has"
+
+
 def _segment_problems(
-    name: str, segment: Mapping[str, Any], ds: Any, present: Sequence[str]
+    name: str, segment: Mapping[str, Any], ds: Any, present: Sequence[str], kpi_id: str | None
 ) -> list[str]:
     """Each key a dimension of the data, each value found in it, and some record with all."""
     import polars as pl
@@ -585,7 +591,8 @@ def _segment_problems(
     for key, item in segment.items():
         if key not in present:
             problems.append(
-                f"bad value for {name}: the data has no column {key!r}; valid: {_listing(present)}"
+                f"bad value for {name}: {_whose(kpi_id)} no column {key!r}; "
+                f"valid: {_listing(present)}"
             )
             continue
         frames = [
