@@ -3,7 +3,8 @@
 ``prepare`` rewrites the executed notebook for managers: code cells without output go, stderr
 and JavaScript outputs go, the header and findings the notebook displayed are lifted out, each
 Vega-Lite chart becomes a ``<div>`` plus its spec as inert JSON (or a static SVG), and, unless
-identifiers are to be shown, e-mail addresses and phone numbers in every text output are masked.
+identifiers are to be shown, they are masked in every output (:func:`mask_notebook`: identifier
+columns and their values in chart data, e-mail addresses and phone numbers in all text).
 ``export`` runs nbconvert's HTML exporter with a template derived from JupyterLab's (no code, no
 prompts, no require.js / MathJax / widget loaders from a CDN), then inserts the header, the
 findings, a table of contents built from the headings, the Vega/Vega-Lite/vega-embed bundle of
@@ -26,7 +27,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from kpi._format import format_value
-from kpi._mask import mask_text
+from kpi._mask import identifier_columns, mask_identifiers, mask_text
 from kpi._vega import script_json, spec_title, to_svg, vega_bundle
 from kpi.report._display import FINDINGS_MIME, HEADER_MIME
 
@@ -35,12 +36,13 @@ __all__ = [
     "Lifted",
     "export",
     "index_page",
+    "mask_chart",
+    "mask_notebook",
     "prepare",
 ]
 
 CHART_MIME = "application/vnd.kpi.chart-html"
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+(\.\d+)*(\+json|\.json)$")
-_TEXT_MIMES = ("text/plain", "text/html", "text/markdown")
 _PRIORITY = [
     CHART_MIME,
     "text/html",
@@ -86,14 +88,146 @@ class Lifted:
     charts: int = 0
 
 
-def _mask_obj(obj: Any) -> Any:
+_TOKEN = re.compile(r"[\w-]+")
+
+
+def _mask_str(text: str, seen: Mapping[str, Any] | None = None) -> str:
+    """A string masked: identifiers seen in chart data (``seen``: original -> masked) wherever
+    they stand as a word, then e-mail addresses and phone numbers (:func:`mask_text`).
+
+    Examples
+    --------
+    >>> _mask_str("K0012345 mailed jo@example.com", {"K0012345": "***345"})
+    '***345 mailed ***@***'
+    """
+    if seen:
+        text = _TOKEN.sub(lambda m: str(seen.get(m[0], m[0])), text)
+    return mask_text(text)
+
+
+def _mask_obj(obj: Any, seen: Mapping[str, Any] | None = None) -> Any:
+    """Every string of a JSON-like object masked with :func:`_mask_str`."""
     if isinstance(obj, str):
-        return mask_text(obj)
+        return _mask_str(obj, seen)
     if isinstance(obj, list):
-        return [_mask_obj(v) for v in obj]
+        return [_mask_obj(v, seen) for v in obj]
     if isinstance(obj, dict):
-        return {k: _mask_obj(v) for k, v in obj.items()}
+        return {k: _mask_obj(v, seen) for k, v in obj.items()}
     return obj
+
+
+def _row_lists(spec: Any) -> list[list[Any]]:
+    """The inline data of a Vega-Lite spec: ``datasets`` and every ``data.values`` (layers,
+    facets and concatenations included)."""
+    found: list[list[Any]] = []
+    if isinstance(spec, dict):
+        datasets = spec.get("datasets")
+        if isinstance(datasets, dict):
+            found += [rows for rows in datasets.values() if isinstance(rows, list)]
+        data = spec.get("data")
+        if isinstance(data, dict) and isinstance(data.get("values"), list):
+            found.append(data["values"])
+        for key, value in spec.items():
+            if key not in ("datasets", "data"):
+                found += _row_lists(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _row_lists(value)
+    return found
+
+
+def mask_chart(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A Vega-Lite spec with customer identifiers masked wherever they occur.
+
+    Identifier columns of its data (by name, :func:`kpi._mask.identifier_columns`) are masked
+    as :func:`kpi._mask.mask_identifiers` masks them; then every string of the spec equal to
+    one of those identifiers (sort lists, titles, tooltips, conditions) is replaced by its
+    mask, and e-mail addresses and phone numbers are masked in every other string.
+
+    Examples
+    --------
+    >>> spec = {
+    ...     "data": {"values": [{"customer_id": "C0012345", "n": 2}]},
+    ...     "encoding": {"x": {"field": "customer_id", "sort": ["C0012345"]}},
+    ... }
+    >>> out = mask_chart(spec)
+    >>> out["data"]["values"], out["encoding"]["x"]["sort"]
+    ([{'customer_id': '***345', 'n': 2}], ['***345'])
+    """
+    spec = copy.deepcopy(dict(spec))
+    seen = _identifiers_in(spec)
+    return _mask_obj(spec, seen)
+
+
+def _identifiers_in(spec: Any) -> dict[str, Any]:
+    """Mask the identifier columns of a spec's inline data in place; return original -> mask."""
+    import polars as pl
+
+    seen: dict[str, Any] = {}
+    for rows in _row_lists(spec):
+        records = [r for r in rows if isinstance(r, dict)]
+        columns = identifier_columns(dict.fromkeys(k for r in records for k in r))
+        for column in columns:
+            originals = [r.get(column) for r in records]
+            texts = [None if v is None else str(v) for v in originals]
+            masked = mask_identifiers(
+                pl.DataFrame({column: texts}, schema={column: pl.String}), columns=[column]
+            )[column].to_list()
+            for record, text, new in zip(records, texts, masked, strict=True):
+                if column in record:
+                    record[column] = new
+                if text is not None and new is not None:
+                    seen[text] = new
+    return seen
+
+
+def mask_notebook(nb: Any) -> Any:
+    """A copy of an executed notebook with customer identifiers masked in every output.
+
+    Charts go through :func:`mask_chart`; text, HTML, markdown, JSON outputs (the report
+    header and findings), printed text and error tracebacks through
+    :func:`kpi._mask.mask_text`. This is the safety net behind the notebooks' own masking
+    (:func:`kpi.report.table`, :func:`kpi.report.mask_identifiers`) for the page and for the
+    executed notebook stored beside it, when identifiers are not to be shown.
+    """
+    nb = copy.deepcopy(nb)
+    outputs = [
+        out
+        for cell in nb.cells
+        if cell.get("cell_type") == "code"
+        for out in cell.get("outputs", [])
+    ]
+    seen: dict[str, Any] = {}  # identifiers of every chart, masked in every output
+    for out in outputs:
+        data = out.get("data", {}) if isinstance(out.get("data"), dict) else {}
+        for key, value in list(data.items()):
+            if _VEGALITE.match(key):
+                spec = json.loads(value) if isinstance(value, str) else value
+                seen |= _identifiers_in(spec)
+                data[key] = json.dumps(spec) if isinstance(value, str) else spec
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            out["text"] = _mask_str(_joined(out.get("text", "")), seen)
+        elif kind == "error":
+            out["evalue"] = _mask_str(str(out.get("evalue", "")), seen)
+            out["traceback"] = [_mask_str(t, seen) for t in out.get("traceback", [])]
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            for key, value in list(data.items()):
+                if _VEGALITE.match(key) and isinstance(value, str):
+                    data[key] = json.dumps(_mask_obj(json.loads(value), seen))
+                elif isinstance(value, (str, list)) and (
+                    key.startswith("text/") or key == "image/svg+xml"
+                ):
+                    data[key] = _mask_str(_joined(value), seen)
+                elif isinstance(value, dict):
+                    data[key] = _mask_obj(value, seen)
+    return nb
+
+
+def _joined(text: str | list[str]) -> str:
+    return "".join(text) if isinstance(text, list) else text
 
 
 def _chart_html(spec: dict[str, Any], n: int, *, charts: str) -> str:
@@ -137,7 +271,7 @@ def prepare(
     ValueError
         If a cell shows an altair chart through a renderer that loads JavaScript from a CDN.
     """
-    nb = copy.deepcopy(nb)
+    nb = copy.deepcopy(nb) if show_identifiers else mask_notebook(nb)
     lifted = Lifted()
     nb.metadata.pop("widgets", None)
     cells = []
@@ -164,8 +298,6 @@ def prepare(
             kind = out.get("output_type")
             if kind == "stream":
                 if out.get("name") == "stdout" and out.get("text", "").strip():
-                    if not show_identifiers:
-                        out["text"] = mask_text(out["text"])
                     outputs.append(out)
                 continue
             if kind not in ("display_data", "execute_result"):
@@ -184,8 +316,6 @@ def prepare(
                 spec = data[spec_key]
                 if isinstance(spec, str):
                     spec = json.loads(spec)
-                if not show_identifiers:
-                    spec = _mask_obj(spec)
                 lifted.charts += 1
                 out["data"] = {CHART_MIME: _chart_html(spec, lifted.charts, charts=charts)}
                 out["metadata"] = {}
@@ -205,24 +335,12 @@ def prepare(
                 kept.pop("text/html")  # scripts from outputs never reach the report
             if not kept:
                 continue
-            if not show_identifiers:
-                kept = {
-                    k: (
-                        mask_text("".join(v) if isinstance(v, list) else v)
-                        if k in _TEXT_MIMES
-                        else v
-                    )
-                    for k, v in kept.items()
-                }
             out["data"] = kept
             outputs.append(out)
         if outputs:
             cell.outputs = outputs
             cells.append(cell)
     nb.cells = cells
-    if not show_identifiers:
-        lifted.header = _mask_obj(lifted.header)
-        lifted.findings = _mask_obj(lifted.findings)
     return nb, lifted
 
 

@@ -2,7 +2,7 @@
 headers for tables, and the small helpers the other view modules build on.
 
 Public names here are re-exported by :mod:`kpi.views`; the helpers without a place in its
-``__all__`` (:func:`known_metric`, :func:`by_columns`, :func:`as_period`, :func:`bound`,
+``__all__`` (:func:`known_metric`, :func:`by_columns`, :func:`refuse_identifiers`, :func:`as_period`, :func:`bound`,
 :func:`period_text`, :func:`source_table`) serve the sibling modules only.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from kpi._mask import identifier_columns
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import METRICS, Metric, resolve
@@ -39,6 +40,7 @@ __all__ = [
     "metric_params",
     "metric_table",
     "period_text",
+    "refuse_identifiers",
     "source_table",
     "to_long",
     "units",
@@ -462,12 +464,43 @@ def source_table(ds: Dataset, metric: str) -> str | None:
 def by_columns(by: Sequence[str] | str) -> list[str]:
     """Grouping columns from one name or several, empty names dropped.
 
+    Raises
+    ------
+    KpiError
+        For a column of customer identifiers (:func:`kpi._mask.identifier_columns`): a view
+        shows aggregates, and one group per customer would put every id on the page.
+
     Examples
     --------
     >>> by_columns("team"), by_columns(("team", "")), by_columns("")
     (['team'], ['team'], [])
+    >>> by_columns("customer_id")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: customer_id holds customer identifiers and cannot split a view; dimensions: team, site, channel, queue, topic, direction, priority
     """
-    return [b for b in ((by,) if isinstance(by, str) else tuple(by)) if b]
+    cols = [b for b in ((by,) if isinstance(by, str) else tuple(by)) if b]
+    refuse_identifiers(cols, what="split a view")
+    return cols
+
+
+def refuse_identifiers(columns: Iterable[str], *, what: str) -> None:
+    """Raise a :class:`~kpi.errors.KpiError` if a column holds customer identifiers.
+
+    Examples
+    --------
+    >>> refuse_identifiers(["team", "topic"], what="be a segment")
+    >>> refuse_identifiers(["email"], what="be a segment")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: email holds customer identifiers and cannot be a segment; dimensions: team, site, channel, queue, topic, direction, priority
+    """
+    found = identifier_columns(str(c) for c in columns)
+    if found:
+        raise KpiError(
+            f"{', '.join(found)} holds customer identifiers and cannot {what}; "
+            f"dimensions: {', '.join(DIMENSIONS)}"
+        )
 
 
 def as_period(period: str | Period) -> Period:

@@ -14,7 +14,7 @@ from kpi.compute import evaluate
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.periods import Period
-from kpi.views._common import as_period, known_metric, source_table
+from kpi.views._common import as_period, known_metric, refuse_identifiers, source_table
 
 if TYPE_CHECKING:
     from kpi.explain import Explanation, Segment
@@ -370,6 +370,7 @@ def segment_breakdown(
     """
     from kpi.explain import restrict
 
+    refuse_identifiers([*segment, by], what="be a segment or a breakdown")
     ds = Dataset.coerce(data)
     if segment:
         ds = restrict(ds, segment)
@@ -429,6 +430,7 @@ def segment_rows(
     """
     from kpi.explain import rows
 
+    refuse_identifiers(segment, what="be a segment")
     ds = Dataset.coerce(data)
     table = source_table(ds, metric)
     if table is None:

@@ -221,7 +221,7 @@ def _summary(
 ) -> pl.LazyFrame:
     """:func:`ticket_summary` of a dataset."""
     p = as_period(period)
-    keys = [by] if by else []
+    keys = by_columns(by or "")
     flow = _flow(ds, every=None, by=keys, params=params, span={"period": p})
     times = _times(ds, every=None, by=keys, params=params, span={"period": p})
     if keys:
