@@ -148,24 +148,27 @@ def read_source(
         raise KpiError(f"input file {path} does not exist")
     if path.is_dir():
         raise KpiError(f"input {path} is a directory; give a file (csv, tsv, parquet, xlsx)")
-    if path.stat().st_size == 0:
-        raise KpiError(f"{path}: the file is empty")
     if skip_rows < 0:
         raise KpiError(f"skip_rows must be 0 or more, got {skip_rows}")
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    kind = _detect_kind(path, head, file_format)
-    if kind == "parquet":
-        return _read_parquet(path)
-    if kind == "excel":
-        return _read_excel(path, sheet=sheet, skip_rows=skip_rows)
-    return _read_text(
-        path,
-        delimiter=_delimiter_arg(delimiter),
-        encoding=encoding,
-        skip_rows=skip_rows,
-        null_values=tuple(NULL_VALUES if null_values is None else null_values),
-    )
+    try:
+        if path.stat().st_size == 0:
+            raise KpiError(f"{path}: the file is empty")
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        kind = _detect_kind(path, head, file_format)
+        if kind == "parquet":
+            return _read_parquet(path)
+        if kind == "excel":
+            return _read_excel(path, sheet=sheet, skip_rows=skip_rows)
+        return _read_text(
+            path,
+            delimiter=_delimiter_arg(delimiter),
+            encoding=encoding,
+            skip_rows=skip_rows,
+            null_values=tuple(NULL_VALUES if null_values is None else null_values),
+        )
+    except OSError as exc:  # no permission, an I/O error, a file that vanished
+        raise KpiError(f"input file {path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _delimiter_arg(delimiter: str | None) -> str | None:
