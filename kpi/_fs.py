@@ -282,22 +282,29 @@ def recover_dir(root: str | os.PathLike[str]) -> list[str]:
     return done
 
 
+def _leftovers(root: Path) -> bool:
+    return (root / JOURNAL_FILE).exists() or any(
+        p.name.startswith(STAGING_PREFIX) or p.name.endswith(TMP_SUFFIX) for p in root.glob(".*")
+    )
+
+
 def settle_dir(root: str | os.PathLike[str]) -> None:
-    """For readers: wait for a switch in progress; complete one a killed writer left.
+    """For readers: wait for a switch in progress; complete one a killed writer left, and
+    remove its leftovers when no writer is at work (and the reader may write).
 
     A reader that cannot write the directory and finds an interrupted switch gets an
     ``OSError`` naming the directory.
     """
     root = Path(root)
     for _ in range(1000):
-        if not (root / JOURNAL_FILE).exists():
+        if not _leftovers(root):
             return
         with _dir_lock(root, wait=False) as mine:
-            if mine:  # no writer holds the lock: it died during its switch
-                if (root / JOURNAL_FILE).exists():
-                    try:
-                        _roll_forward(root)
-                    except PermissionError as exc:
+            if mine:  # no writer holds the lock: what is there was left by a dead one
+                try:
+                    recover_dir(root)
+                except PermissionError as exc:
+                    if (root / JOURNAL_FILE).exists():
                         raise OSError(
                             exc.errno,
                             "an import was interrupted while switching its files in; run kpi "
@@ -305,6 +312,8 @@ def settle_dir(root: str | os.PathLike[str]) -> None:
                             str(root),
                         ) from None
                 return
+        if not (root / JOURNAL_FILE).exists():
+            return  # a writer is staging: what is there is the previous dataset, whole
         with _dir_lock(root, shared=True):  # a writer is switching: wait for it
             pass
     raise OSError(0, "a switch of dataset files never finished", str(root))  # pragma: no cover

@@ -200,6 +200,13 @@ def import_file(
     )
     report.read = source.read
     report.inferred["time zone"] = f"{zone} ({how})"
+    for given, names in source.info.get("duplicate_columns", {}).items():
+        report.warnings.append(
+            f"the header names {len(names)} columns {given!r}; they are read as "
+            + ", ".join(repr(n) for n in names)
+            + " and a mapping must name the one it means (a column it does not name is not "
+            "imported)"
+        )
     if preset == "technion":
         staged = convert_technion(source, tz=zone, report=report)
     else:
@@ -287,6 +294,8 @@ def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResu
         ]
         report.quarantine(str(reason[0]), examples, group.height)
     report.check()
+    if report.read == 0:
+        raise KpiError(f"{source.path}: the file has no rows to import")
     if report.loaded == 0:
         top = sorted(report.quarantined_by_reason.items(), key=lambda kv: -kv[1])[:3]
         parts = []
