@@ -269,3 +269,56 @@ def test_read_only_quarantine_directory_is_one_line_and_changes_nothing(tmp_path
             subprocess.run(["umount", str(qdir)], check=False)
         else:
             qdir.chmod(0o755)
+
+
+# ---------------------------------------------------------------- siblings: kpi sample
+
+
+def _sample(out: Path, *extra: str, env: dict[str, str] | None = None):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kpi",
+            "sample",
+            "--out",
+            str(out),
+            "--scale",
+            "tiny",
+            "--months",
+            "1",
+            "--quiet",
+            "--no-csv",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_kpi_sample_killed_while_switching_leaves_old_or_new(tmp_path):
+    out = tmp_path / "s"
+    assert _sample(out, "--seed", "1").returncode == 0
+    before = snapshot(out)
+    killed = _sample(out, "--seed", "2", env={"KPI_TEST_KILL_AT": "staged"})
+    assert killed.returncode == -signal.SIGKILL
+    kpi.load(out)  # a reader clears the dead writer's staging directory
+    assert snapshot(out) == before
+    killed = _sample(out, "--seed", "2", env={"KPI_TEST_KILL_AT": "switching"})
+    assert killed.returncode == -signal.SIGKILL
+    assert kpi.load(out).meta["seed"] == 2  # rolled forward: the new sample, whole
+    assert json.loads((out / "scenario.json").read_text())["seed"] == 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_kpi_sample_out_onto_a_file_is_one_line(tmp_path):
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    done = _sample(a_file)
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"kpi sample: error: --out {a_file} is a file; give a directory (created if missing)"
+    )
