@@ -31,6 +31,7 @@ itself with SIGKILL at that step of a switch. It is a test hook for the crash te
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -202,6 +203,9 @@ def _dir_lock(root: Path, *, shared: bool = False, wait: bool = True) -> Iterato
         except BlockingIOError:
             yield False
             return
+        except OSError as exc:  # a file system without locks (some network mounts)
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
         yield True
     finally:
         os.close(fd)  # releases the lock
