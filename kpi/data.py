@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi._fs import atomic_write, atomic_write_text
+from kpi._fs import JOURNAL_FILE, Staging, settle_dir, staged_dir
 from kpi.errors import KpiError
 from kpi.periods import Period, to_timestamp
 from kpi.schema import TABLES, conform, time_column, time_expr, validate
@@ -192,8 +192,33 @@ def load(path: str | os.PathLike, *, check: bool = True) -> Dataset:
     root = Path(path)
     if not root.is_dir():
         raise KpiError(f"data directory {root} does not exist")
+    for _ in range(100):  # an import switching files in meanwhile: read again
+        try:
+            settle_dir(root)
+        except OSError as exc:
+            raise KpiError(f"{root}: {exc.strerror}") from None
+        before = _stamp(root)
+        ds = _open(root, check=check)
+        if _stamp(root) == before and not (root / JOURNAL_FILE).exists():
+            return ds
+    raise KpiError(f"{root} kept changing while it was read; try again")  # pragma: no cover
+
+
+def _stamp(root: Path) -> tuple[int, int] | None:
+    """Identity of ``dataset.json`` (every switch of a dataset directory replaces it)."""
+    try:
+        st = (root / META_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _open(root: Path, *, check: bool) -> Dataset:
     meta_path = root / META_FILE
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    try:
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    except ValueError:
+        raise KpiError(f"{meta_path} is not valid JSON; fix or remove it") from None
     tables = {}
     for name in TABLES:
         file = root / f"{name}.parquet"
@@ -219,19 +244,43 @@ def save(
     path: str | os.PathLike,
     *,
     meta: Mapping[str, Any] | None = None,
+    into: Staging | None = None,
 ) -> Path:
-    """Write tables as canonical Parquet files plus ``dataset.json``, each file atomically.
+    """Write tables as canonical Parquet files plus ``dataset.json``, switched in together.
 
     Tables are conformed to the data model (column order, dtypes, the site time zone) and
-    validated before writing.
+    validated before writing. All files are written aside and renamed into place in one step
+    (:func:`kpi._fs.staged_dir`): a reader, a crash or a full disk sees the old dataset or the
+    new one, never a mix. Tables of ``path`` that ``dataset`` does not hold are left alone.
+
+    Parameters
+    ----------
+    dataset
+        The tables.
+    path
+        The dataset directory (created if missing).
+    meta
+        Facts merged into ``dataset.json`` over ``dataset.meta``.
+    into
+        A :class:`kpi._fs.Staging` of ``path`` already open (the importer adds its report and
+        quarantine to the same switch); the caller commits it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = save({"events": pl.DataFrame({"label": ["go-live"]})}, tempfile.mkdtemp())
+    >>> sorted(p.name for p in d.iterdir())
+    ['dataset.json', 'events.parquet']
     """
     ds = Dataset.coerce(dataset)
     root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
+    if into is None:
+        with staged_dir(root) as staging:
+            return save(ds, root, meta=meta, into=staging)
     for name, lf in ds.tables.items():
         frame = conform(name, lf, ds.tz)
         validate(name, frame, source=name)
-        atomic_write(root / f"{name}.parquet", lambda p, f=frame: f.sink_parquet(p))
+        into.write(f"{name}.parquet", lambda p, f=frame: f.sink_parquet(p))
     info = {"timezone": ds.tz, **ds.meta, **(meta or {})}
-    atomic_write_text(root / META_FILE, json.dumps(info, indent=2))
+    into.write_text(META_FILE, json.dumps(info, indent=2))
     return root

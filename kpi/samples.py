@@ -95,7 +95,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import polars as pl
 
-from kpi._fs import atomic_write_bytes, atomic_write_text
+from kpi._fs import staged_dir
 from kpi._progress import reporter
 from kpi.errors import KpiError
 
@@ -342,6 +342,8 @@ def simulate(
 
 
 def _writable_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise KpiError(f"--out {out} is a file; give a directory (created if missing)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=out, prefix=".kpi-write-test-")
@@ -362,8 +364,8 @@ def _csv_frame(contacts: pl.DataFrame, tz: str) -> pl.DataFrame:
     )
 
 
-def _write_csv(contacts: pl.DataFrame, path: Path, tz: str, periods: dict) -> str:
-    """Write ``contacts.csv`` under :data:`CSV_LIMIT_BYTES`; return what it holds (a phrase).
+def _csv_bytes(contacts: pl.DataFrame, tz: str, periods: dict) -> tuple[bytes, str]:
+    """``contacts.csv`` under :data:`CSV_LIMIT_BYTES`, and what it holds (a phrase).
 
     Everything if it fits, else the first month, else the first whole days of it.
     """
@@ -402,8 +404,7 @@ def _write_csv(contacts: pl.DataFrame, path: Path, tz: str, periods: dict) -> st
                 data = part.write_csv(datetime_format=fmt).encode()
                 last = part["arrival_ts"].max().date()  # type: ignore[union-attr]
             what = f"the contacts arriving from {days['d'][0]} to {last} only"
-    atomic_write_bytes(path, data)
-    return what
+    return data, what
 
 
 def _readme(sample: Sample, csv_what: str | None, name: str) -> str:
@@ -567,26 +568,31 @@ def write_sample(
         "staffing": m["staffing"],
         "interval_min": m["interval_min"],
     }
-    try:
-        from kpi.schema import TABLES
+    from kpi.schema import TABLES
 
-        for name in TABLES:  # no stale table of an earlier dataset may stay behind
-            if name not in sample:
-                (out / f"{name}.parquet").unlink(missing_ok=True)
-        save(Dataset(dict(sample), tz=tz), out, meta=meta)
-        text = json.dumps(sample.truth, indent=2, ensure_ascii=False) + "\n"
-        atomic_write_text(out / "scenario.json", text)
-        csv_what = None
-        if csv:
-            csv_what = _write_csv(
-                sample["contacts"], out / "contacts.csv", tz, sample.truth.get("periods", {})
-            )
-        elif (out / "contacts.csv").exists():
-            (out / "contacts.csv").unlink()
-        if readme:
-            atomic_write_text(out / "README.md", _readme(sample, csv_what, "Sample data"))
+    try:  # every file written aside and switched in together: a kill leaves the old sample
+        with staged_dir(out) as staging:
+            for name in TABLES:  # no stale table of an earlier dataset may stay behind
+                if name not in sample:
+                    staging.delete(f"{name}.parquet")
+            save(Dataset(dict(sample), tz=tz), out, meta=meta, into=staging)
+            text = json.dumps(sample.truth, indent=2, ensure_ascii=False) + "\n"
+            staging.write_text("scenario.json", text)
+            csv_what = None
+            if csv:
+                data, csv_what = _csv_bytes(
+                    sample["contacts"], tz, sample.truth.get("periods", {})
+                )
+                staging.write("contacts.csv", lambda p: p.write_bytes(data))
+            else:
+                staging.delete("contacts.csv")
+            if readme:
+                staging.write_text("README.md", _readme(sample, csv_what, "Sample data"))
     except OSError as exc:
-        raise KpiError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
+        where = exc.filename or out
+        raise KpiError(
+            f"{where}: cannot write ({exc.strerror or exc}); the dataset in {out} is unchanged"
+        ) from None
     if report:
         total = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
         report(f"wrote {len(sample)} tables to {out} ({total / 1e6:.1f} MB)")

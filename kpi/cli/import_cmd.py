@@ -88,6 +88,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MINUTES",
         help="interval reports without an interval-length column: the length",
     )
+    p.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="write quarantine/<table>.csv with values exactly as read; by default a text cell "
+        "that a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a "
+        "leading apostrophe",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the one-line totals")
     p.set_defaults(func=run)
 
@@ -99,21 +106,25 @@ def run(args: argparse.Namespace) -> int:
 
     if args.skip_rows is not None and args.skip_rows < 0:
         raise KpiError(f"--skip-rows must be 0 or more, got {args.skip_rows}")
-    result = import_file(
-        args.input,
-        preset=args.preset,
-        mapping=args.mapping,
-        out=args.out,
-        tz=args.tz,
-        append=args.append,
-        delimiter=args.delimiter,
-        encoding=args.encoding,
-        sheet=args.sheet,
-        skip_rows=args.skip_rows,
-        threshold_s=args.threshold_s,
-        short_abandon_s=args.short_abandon_s,
-        interval_min=args.interval_min,
-    )
+    try:
+        result = import_file(
+            args.input,
+            preset=args.preset,
+            mapping=args.mapping,
+            out=args.out,
+            tz=args.tz,
+            append=args.append,
+            delimiter=args.delimiter,
+            encoding=args.encoding,
+            sheet=args.sheet,
+            skip_rows=args.skip_rows,
+            threshold_s=args.threshold_s,
+            short_abandon_s=args.short_abandon_s,
+            interval_min=args.interval_min,
+            raw_csv=args.raw_csv,
+        )
+    except OSError as exc:  # the library names its paths; this is the last net for one line
+        raise KpiError(f"{exc.filename or args.out}: {exc.strerror or exc}") from None
     r = result.report
     if args.quiet:
         print(

@@ -44,6 +44,7 @@ def resolve_columns(source: Source, m: Mapping, report: ImportReport) -> dict[st
     matched_loosely = {}
 
     def find(name: str, key: str) -> str:
+        unambiguous(source, name, key)
         if name in exact:
             return name
         hit = by_norm.get(norm(name))
@@ -65,6 +66,8 @@ def resolve_columns(source: Source, m: Mapping, report: ImportReport) -> dict[st
             continue
         for alias in names:
             parts = alias if isinstance(alias, tuple) else (alias,)
+            for part in parts:
+                unambiguous(source, part, f"the preset's column for {col}")
             hits = [by_norm.get(norm(p)) for p in parts]
             if all(h is not None for h in hits):
                 resolved[col] = [h for h in hits if h is not None]
@@ -75,6 +78,34 @@ def resolve_columns(source: Source, m: Mapping, report: ImportReport) -> dict[st
     if matched_loosely:
         report.inferred["column names matched ignoring case/spacing"] = dict(matched_loosely)
     return resolved
+
+
+def unambiguous(source: Source, name: str, key: str) -> str:
+    """``name``, unless the header gives it to more than one column: then refuse the mapping.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pathlib import Path
+    >>> dups = {"duplicate_columns": {"Caller": ["Caller_1", "Caller_2"]}}
+    >>> src = Source(Path("x.csv"), pl.DataFrame(), pl.DataFrame(), dups)
+    >>> unambiguous(src, "Caller_2", "columns.customer_id")
+    'Caller_2'
+    >>> unambiguous(src, "caller", "columns.customer_id")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: x.csv: column 'caller' (set by columns.customer_id) is ambiguous: the header names 2 columns 'Caller', read as 'Caller_1', 'Caller_2'; map the one you mean by that name, or rename a column in the file
+    """
+    dups = source.info.get("duplicate_columns", {})
+    for given, names in dups.items():
+        if name == given or norm(name) == norm(given):
+            raise KpiError(
+                f"{source.path}: column {name!r} (set by {key}) is ambiguous: the header "
+                f"names {len(names)} columns {given!r}, read as "
+                + ", ".join(repr(n) for n in names)
+                + "; map the one you mean by that name, or rename a column in the file"
+            )
+    return name
 
 
 def _list_cols(cols: list[str], n: int = 20) -> str:
@@ -125,6 +156,7 @@ def extra_columns(source: Source, m: Mapping, resolved: dict[str, list[str]]) ->
     extras: dict[str, str] = {}
     canon = set(TABLES[m.table].names)
     for new, src in m.extra.items():
+        unambiguous(source, src, f"extra.{new}")
         if src not in source.columns:
             close = difflib.get_close_matches(src, source.columns, n=3, cutoff=0.5)
             raise KpiError(

@@ -218,6 +218,8 @@ def _parse_columns(
             reason = "unknown outcome value"
         elif col == "status" and m.table == "tickets":
             reason = "unknown status value"
+        elif column.dtype == TS and frame.select(raw).dtypes[0].is_temporal():
+            reason = f"{col} outside 1900-2100"
         else:
             reason = f"unparseable {col}"
         checks.append((reason, col, i))
@@ -353,16 +355,18 @@ def _ts_expr(
     dtype = frame.select(raw).dtypes[0]
     fmt = m.formats.get(col)
     formats_used = report.inferred.setdefault("time formats", {})
+    # stored times get the plausibility check of text (years 1900-2100): a year 9999 or 1677
+    # is a placeholder or an overflow, quarantined rather than loaded (or read in local mean time)
     if isinstance(dtype, pl.Datetime):
         formats_used[col] = "stored as date-time" + (
             f" ({dtype.time_zone})" if dtype.time_zone else ""
         )
         if dtype.time_zone:
-            return raw, True
-        return raw.dt.cast_time_unit("us"), False
+            return within_years(raw), True
+        return within_years(raw.dt.cast_time_unit("us")), False
     if dtype == pl.Date:
         formats_used[col] = "dates without times: midnight of the site time zone"
-        return raw.cast(pl.Datetime("us")), False
+        return within_years(raw.cast(pl.Datetime("us"))), False
     if fmt in ("epoch_s", "epoch_ms"):
         unit = "s" if fmt == "epoch_s" else "ms"
         num = raw.cast(pl.Float64, strict=False) if dtype == pl.String else raw.cast(pl.Float64)

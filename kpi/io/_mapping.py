@@ -195,6 +195,8 @@ def _read_spec(spec: str | Path | AbcMapping[str, Any]) -> tuple[dict[str, Any],
         raise KpiError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise KpiError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        raise KpiError(f"mapping file {path}: cannot read ({exc.strerror or exc})") from None
     return raw, str(path)
 
 

@@ -148,24 +148,27 @@ def read_source(
         raise KpiError(f"input file {path} does not exist")
     if path.is_dir():
         raise KpiError(f"input {path} is a directory; give a file (csv, tsv, parquet, xlsx)")
-    if path.stat().st_size == 0:
-        raise KpiError(f"{path}: the file is empty")
     if skip_rows < 0:
         raise KpiError(f"skip_rows must be 0 or more, got {skip_rows}")
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    kind = _detect_kind(path, head, file_format)
-    if kind == "parquet":
-        return _read_parquet(path)
-    if kind == "excel":
-        return _read_excel(path, sheet=sheet, skip_rows=skip_rows)
-    return _read_text(
-        path,
-        delimiter=_delimiter_arg(delimiter),
-        encoding=encoding,
-        skip_rows=skip_rows,
-        null_values=tuple(NULL_VALUES if null_values is None else null_values),
-    )
+    try:
+        if path.stat().st_size == 0:
+            raise KpiError(f"{path}: the file is empty")
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        kind = _detect_kind(path, head, file_format)
+        if kind == "parquet":
+            return _read_parquet(path)
+        if kind == "excel":
+            return _read_excel(path, sheet=sheet, skip_rows=skip_rows)
+        return _read_text(
+            path,
+            delimiter=_delimiter_arg(delimiter),
+            encoding=encoding,
+            skip_rows=skip_rows,
+            null_values=tuple(NULL_VALUES if null_values is None else null_values),
+        )
+    except OSError as exc:  # no permission, an I/O error, a file that vanished
+        raise KpiError(f"input file {path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _delimiter_arg(delimiter: str | None) -> str | None:
@@ -219,10 +222,15 @@ def _read_parquet(path: Path) -> Source:
         frame = pl.read_parquet(path)
     except _READ_ERRORS as exc:  # polars raises several exception types for corrupt files
         raise KpiError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
-    frame = frame.rename(dict(zip(frame.columns, _unique_names(frame.columns), strict=True)))
+    if frame.height == 0:
+        cols = ", ".join(frame.columns[:6]) + (", ..." if frame.width > 6 else "")
+        raise KpiError(f"{path}: the Parquet file has no rows (columns: {cols or 'none'})")
+    names = _unique_names(frame.columns)
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame = frame.select(*[c for c in frame.columns if c != ROW], ROW)
     info = {"format": "parquet", "rows_are": "record number (1 = first record)"}
+    _note_duplicates(info, frame.columns[:-1], names)
     return Source(path, frame, _malformed_frame([]), info)
 
 
@@ -258,7 +266,8 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
         raise KpiError(f"{path}: cannot read sheet {names[idx]!r} ({_first_line(exc)})") from None
     if frame.width == 0:
         raise KpiError(f"{path}: sheet {names[idx]!r} is empty")
-    names = _unique_names([c.strip() for c in frame.columns])
+    given = [c.strip() for c in frame.columns]
+    names = _unique_names(given)
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
@@ -281,6 +290,7 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
         "blank_rows_skipped": int(n_blank),
         "rows_are": "sheet row number",
     }
+    _note_duplicates(info, given, names)
     return Source(path, frame, _malformed_frame([]), info)
 
 
@@ -422,6 +432,7 @@ def _read_text(
     header = [c.strip().strip("\ufeff") for c in _split_fields(lines[h], delim) or [lines[h]]]
     while len(header) > 1 and header[-1] == "":
         header.pop()  # trailing delimiter on the header line
+    given = header
     header = _unique_names(header)
     frame, bad, blank = _split_records(lines, h + 1, delim, header, had_bad=had_bad, enc=enc)
     nulls = list(null_values)
@@ -445,6 +456,7 @@ def _read_text(
     }
     if had_bad:
         info["undecodable_bytes"] = True
+    _note_duplicates(info, given, header)
     if frame.height == 0 and bad.height == 0:
         raise KpiError(f"{path}: the file has a header ({', '.join(header[:6])}) but no rows")
     return Source(path, frame, bad, info)
@@ -559,19 +571,58 @@ def _trim(fields: list[str], n: int) -> list[str]:
 
 def _unique_names(names: list[str]) -> list[str]:
     """Distinct, non-empty column names that polars reads literally (``*``, ``^...$`` are
-    wildcard and regex selectors in ``pl.col``, so they are bracketed)."""
-    seen: dict[str, int] = {ROW: 1}
-    out = []
+    wildcard and regex selectors in ``pl.col``, so they are bracketed).
+
+    A name the header gives to several columns is numbered in each of them (``Caller_1``,
+    ``Caller_2``), so that a mapping can name either; the bare name then names none.
+
+    Examples
+    --------
+    >>> _unique_names(["id", "Caller", "Caller", "", "*"])
+    ['id', 'Caller_1', 'Caller_2', 'column_4', '[*]']
+    """
+    bases = []
     for i, name in enumerate(names):
         base = name or f"column_{i + 1}"
         if base == "*" or (base.startswith("^") and base.endswith("$")):
             base = f"[{base}]"
-        if base in seen:
-            seen[base] += 1
-            base = f"{base}_{seen[base]}"
-        seen.setdefault(base, 1)
+        bases.append(base)
+    repeated = {b for b in bases if bases.count(b) > 1}
+    taken = {ROW, *(b for b in bases if b not in repeated)}
+    counter: dict[str, int] = {}
+    out = []
+    for base in bases:
+        if base in repeated or base in out or base == ROW:
+            k = counter.get(base, 0)
+            while True:
+                k += 1
+                name = f"{base}_{k + (1 if base == ROW else 0)}"
+                if name not in taken:
+                    break
+            counter[base] = k
+            base = name
+        taken.add(base)
         out.append(base)
     return out
+
+
+def _note_duplicates(info: dict[str, Any], given: list[str], names: list[str]) -> None:
+    """Record header names given more than once and the names their columns are read as
+    (``info["duplicate_columns"]``: ``{"Caller": ["Caller_1", "Caller_2"]}``).
+
+    Examples
+    --------
+    >>> info = {}
+    >>> _note_duplicates(info, ["id", "Caller", "Caller"], ["id", "Caller_1", "Caller_2"])
+    >>> info
+    {'duplicate_columns': {'Caller': ['Caller_1', 'Caller_2']}}
+    """
+    seen: dict[str, list[str]] = {}
+    for g, n in zip(given, names, strict=True):
+        seen.setdefault(g, []).append(n)
+    dups = {g: ns for g, ns in seen.items() if len(ns) > 1}
+    if dups:
+        info["duplicate_columns"] = dups
 
 
 def _first_line(exc: BaseException) -> str:

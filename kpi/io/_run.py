@@ -10,7 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from kpi._fs import atomic_write_text, write_json
+from kpi._fs import Staging, settle_dir, staged_dir
+from kpi._sanitize import csv_safe_frame
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
 from kpi.io._convert import Staged, convert_mapped, rejected_frame
@@ -67,9 +68,14 @@ def _existing_meta(out: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise KpiError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError:
         raise KpiError(f"{path} is not valid JSON; fix or remove it") from None
+    if not isinstance(doc, dict):
+        raise KpiError(f"{path} is not a JSON object; fix or remove it")
+    return doc
 
 
 def import_file(
@@ -87,6 +93,7 @@ def import_file(
     threshold_s: float | None = None,
     short_abandon_s: float | None = None,
     interval_min: float | None = None,
+    raw_csv: bool = False,
 ) -> ImportResult:
     r"""Import a CSV/TSV, Parquet or Excel export into a canonical table (and write it).
 
@@ -113,6 +120,10 @@ def import_file(
         Interval reports: the service-level and short-abandon thresholds the report used.
     interval_min
         Interval reports without an interval-length column: the length in minutes.
+    raw_csv
+        Write ``quarantine/<table>.csv`` with the values as read; by default a text cell a
+        spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading
+        apostrophe (:func:`kpi._sanitize.csv_safe_frame`).
 
     Returns
     -------
@@ -154,6 +165,13 @@ def import_file(
             "choose one of --preset NAME (" + ", ".join(PRESETS) + ") or --mapping FILE.toml"
         )
     out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        _check_out(out_dir)
+        if out_dir.is_dir():
+            try:  # an import killed while switching its files in is completed first
+                settle_dir(out_dir)
+            except OSError as exc:
+                raise KpiError(f"{out_dir}: {exc.strerror}") from None
     existing = _existing_meta(out_dir) if out_dir is not None else {}
     m, default_tz = _chosen_mapping(preset, mapping)
     zone, how = _site_zone(tz, m, default_tz, existing, out_dir)
@@ -182,6 +200,13 @@ def import_file(
     )
     report.read = source.read
     report.inferred["time zone"] = f"{zone} ({how})"
+    for given, names in source.info.get("duplicate_columns", {}).items():
+        report.warnings.append(
+            f"the header names {len(names)} columns {given!r}; they are read as "
+            + ", ".join(repr(n) for n in names)
+            + " and a mapping must name the one it means (a column it does not name is not "
+            "imported)"
+        )
     if preset == "technion":
         staged = convert_technion(source, tz=zone, report=report)
     else:
@@ -196,7 +221,7 @@ def import_file(
         )
     result = _account(source, staged, report)
     if out_dir is not None:
-        _write(result, out_dir, append=append, existing_meta=existing)
+        _publish(result, out_dir, append=append, raw_csv=raw_csv)
     return result
 
 
@@ -238,7 +263,14 @@ def _site_zone(
             "the site time zone is unknown: pass --tz ZONE (e.g. Europe/London) or set "
             "timezone in the mapping"
         )
-    if existing.get("timezone") and existing["timezone"] != zone and out_dir is not None:
+    if out_dir is not None:
+        _same_zone(zone, existing, out_dir)
+    return zone, how
+
+
+def _same_zone(zone: str, existing: dict[str, Any], out_dir: Path) -> None:
+    """Refuse an import in another zone than the dataset it goes into."""
+    if existing.get("timezone") and existing["timezone"] != zone:
         others = [t for t in TABLES if (out_dir / f"{t}.parquet").exists()]
         if others:
             raise KpiError(
@@ -246,7 +278,6 @@ def _site_zone(
                 f"({', '.join(others)}); this import is in {zone}. A dataset has one site time "
                 "zone: use another --out or the same --tz"
             )
-    return zone, how
 
 
 def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResult:
@@ -263,6 +294,8 @@ def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResu
         ]
         report.quarantine(str(reason[0]), examples, group.height)
     report.check()
+    if report.read == 0:
+        raise KpiError(f"{source.path}: the file has no rows to import")
     if report.loaded == 0:
         top = sorted(report.quarantined_by_reason.items(), key=lambda kv: -kv[1])[:3]
         parts = []
@@ -296,13 +329,68 @@ def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResu
     return ImportResult(staged.table, frame, quarantine, report, dict(staged.meta))
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a dataset directory, before any work."""
+    if out.exists() and not out.is_dir():
+        raise KpiError(f"--out {out} is a file; give a directory (created if missing)")
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise KpiError(f"--out {out}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise KpiError(f"--out {out}: cannot write in {probe} (permission denied or read-only)")
+
+
+def _publish(result: ImportResult, out: Path, *, append: bool, raw_csv: bool) -> None:
+    """Write table, ``dataset.json``, report and quarantine aside; switch them in together."""
+    try:
+        with staged_dir(out) as staging:
+            existing = _existing_meta(out)
+            if existing.get("timezone"):
+                _same_zone(result.report.timezone, existing, out)
+            _write(result, out, staging, append=append, existing_meta=existing, raw_csv=raw_csv)
+    except OSError as exc:
+        where = exc.filename or out
+        reason = exc.strerror or type(exc).__name__
+        raise KpiError(
+            f"{where}: cannot write ({reason}); the dataset in {out} is unchanged"
+        ) from None
+
+
+def _earlier_reports(out: Path) -> dict[str, dict[str, Any]]:
+    """The per-table records of ``import_report.json`` (an old single report becomes one)."""
+    rfile = out / REPORT_FILE
+    if not rfile.exists():
+        return {}
+    try:
+        doc = json.loads(rfile.read_text())
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    tables = doc.get("tables")
+    if isinstance(tables, dict):
+        return {k: v for k, v in tables.items() if isinstance(v, dict)}
+    if isinstance(doc.get("table"), str):  # written before per-table records
+        return {doc["table"]: doc}
+    return {}
+
+
 def _write(
-    result: ImportResult, out: Path, *, append: bool, existing_meta: dict[str, Any]
+    result: ImportResult,
+    out: Path,
+    staging: Staging,
+    *,
+    append: bool,
+    existing_meta: dict[str, Any],
+    raw_csv: bool = False,
 ) -> None:
     table = result.table
     report = result.report
     tz = report.timezone
-    out.mkdir(parents=True, exist_ok=True)
     target = out / f"{table}.parquet"
     new = conform(table, result.frame.lazy(), tz).collect()
     replaced = 0
@@ -331,7 +419,12 @@ def _write(
             )
     meta.update(result.meta)
     meta.setdefault("name", out.name)
-    sources = list(meta.get("sources", [])) if append else []
+    # one record per table: a replaced table drops only its own sources
+    sources = [
+        s
+        for s in meta.get("sources", [])
+        if append or not (isinstance(s, dict) and s.get("table") == table)
+    ]
     sources.append(
         {
             "table": table,
@@ -341,7 +434,6 @@ def _write(
         }
     )
     meta["sources"] = sources
-    save(Dataset({table: combined}, tz=tz, meta=meta), out)
     report.output.update(
         {
             "dir": str(out),
@@ -350,32 +442,34 @@ def _write(
             "replaced": replaced,
         }
     )
-    qdir = out / QUARANTINE_DIR
-    qfile = qdir / f"{table}.csv"
-    quarantine = result.quarantine
+    qname = f"{QUARANTINE_DIR}/{table}.csv"
+    qfile = out / qname
+    quarantine = result.quarantine.cast(pl.String)
     if append and qfile.exists():
         try:
             before = pl.read_csv(qfile, infer_schema=False)
         except Exception:
             before = None
         if before is not None:
-            quarantine = pl.concat([before, quarantine.cast(pl.String)], how="diagonal_relaxed")
+            quarantine = pl.concat([before, quarantine], how="diagonal_relaxed")
     if quarantine.height:
-        qdir.mkdir(exist_ok=True)
-        atomic_write_text(qfile, quarantine.cast(pl.String).write_csv())
+        shown = quarantine if raw_csv else csv_safe_frame(quarantine)
+        staging.write(qname, lambda p: shown.write_csv(p))
         report.output["quarantine"] = str(qfile)
-    elif qfile.exists() and not append:
-        qfile.unlink()
+    elif not append:
+        staging.delete(qname)
     rfile = out / REPORT_FILE
-    doc = report.to_dict()
-    if append and rfile.exists():
-        try:
-            earlier = json.loads(rfile.read_text())
-        except ValueError:
-            earlier = None
-        if isinstance(earlier, dict):
-            history = earlier.pop("earlier_imports", [])
-            doc["earlier_imports"] = [*history, earlier]
     report.output["report"] = str(rfile)
-    doc["output"] = report.output
-    write_json(rfile, doc)
+    doc = report.to_dict()
+    records = _earlier_reports(out)
+    earlier = records.get(table)
+    if append and earlier is not None:
+        history = earlier.pop("earlier_imports", [])
+        earlier.pop("tables", None)
+        doc["earlier_imports"] = [*history, earlier]
+    records[table] = doc
+    save(Dataset({table: combined}, tz=tz, meta=meta), out, into=staging)
+    staging.write_text(
+        REPORT_FILE,
+        json.dumps({**doc, "tables": records}, indent=2, default=str) + "\n",
+    )
