@@ -101,6 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import, write and print the summary."""
+    from kpi._sanitize import terminal_safe
     from kpi.errors import KpiError
     from kpi.io import import_file
 
@@ -127,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
         raise KpiError(f"{exc.filename or args.out}: {exc.strerror or exc}") from None
     r = result.report
     if args.quiet:
-        print(
+        line = (
             f"{r.input}: read {r.read:,}, loaded {r.loaded:,}, quarantined {r.quarantined:,} "
             f"-> {args.out}/{result.table}.parquet"
         )
-    else:
-        print(r.summary())
+        print(terminal_safe(line))
+    else:  # reasons and examples quote values from the file: never raw to the terminal
+        print(terminal_safe(r.summary()))
     return 0

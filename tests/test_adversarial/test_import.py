@@ -251,3 +251,19 @@ def test_parquet_without_rows_says_so(tmp_path):
     with pytest.raises(KpiError) as err:
         import_file(src, preset="contacts", tz="UTC")
     assert str(err.value) == f"{src}: the Parquet file has no rows (columns: call_id, start_time)"
+
+
+def test_the_summary_never_sends_control_characters_to_the_terminal(tmp_path):
+    """A file name and a value that hold ESC sequences (clear screen, red) are shown escaped."""
+    hostile = tmp_path / "calls\x1b[2J\x1b[31m.csv"
+    text = SMALL.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    # a result no mapping knows: the row is quarantined and its reason quotes the value
+    lines[1] = lines[1].replace(";ANS;", ";\x1b[2Jgone\x1b[0m;", 1)
+    assert "\x1b" in lines[1]
+    hostile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = _kpi("--input", str(hostile), "--mapping", str(MAPPING), "--out", str(tmp_path / "ds"))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "\x1b" not in done.stdout + done.stderr
+    assert "\\x1b[2J" in done.stdout  # shown, not obeyed
