@@ -43,30 +43,46 @@ def csv_safe(value: object) -> object:
     return value
 
 
+def _text_columns(frame: pl.DataFrame) -> list[str]:
+    """Columns that hold text: strings, categoricals and enums (written and shown as text)."""
+    return [
+        c
+        for c, t in frame.schema.items()
+        if t == pl.String or isinstance(t, (pl.Categorical, pl.Enum))
+    ]
+
+
 def csv_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Every text column of ``frame`` made inert for a spreadsheet (see the module docstring).
+
+    Categorical and enum columns are text in a CSV file too: they come back as strings.
 
     Examples
     --------
     >>> df = pl.DataFrame({"queue": ["=1+1", "@SUM(A1)", "ok", None], "n": [-1, 2, 3, 4]})
     >>> csv_safe_frame(df).rows()
     [("'=1+1", -1), ("'@SUM(A1)", 2), ('ok', 3), (None, 4)]
+    >>> csv_safe_frame(pl.DataFrame({"t": ["-x"]}, schema={"t": pl.Categorical})).rows()
+    [("'-x",)]
     """
-    text = [c for c, t in frame.schema.items() if t == pl.String]
+    text = _text_columns(frame)
     if not text:
         return frame
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(FORMULA_START))
-        .then(pl.lit("'") + pl.col(c))
-        .otherwise(pl.col(c))
+        pl.when(pl.col(c).cast(pl.String).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(c).cast(pl.String))
+        .otherwise(pl.col(c).cast(pl.String))
         .alias(c)
         for c in text
     )
 
 
-def _escape(match: re.Match[str]) -> str:
-    ch = match.group(0)
+def _escape_char(ch: str) -> str:
     return {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(ch, f"\\x{ord(ch):02x}")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _escape_char(match.group(0))
 
 
 def terminal_safe(text: str, *, one_line: bool = False) -> str:
@@ -89,20 +105,28 @@ def terminal_safe(text: str, *, one_line: bool = False) -> str:
     return (_LINE if one_line else _CONTROL).sub(_escape, text)
 
 
+#: Every character :func:`terminal_safe` escapes on one line, with its visible escape.
+_LINE_CHARS = [chr(i) for i in (*range(0x20), *range(0x7F, 0xA0))]
+_LINE_ESCAPES = [_escape_char(ch) for ch in _LINE_CHARS]
+
+
 def terminal_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every text column of ``frame`` with control characters shown as escapes (one line each).
+    """Every text column (and column name) of ``frame`` with control characters shown as
+    escapes, one line each.
 
     Examples
     --------
     >>> terminal_safe_frame(pl.DataFrame({"q": ["a\\x1b[2Jb", None]}))["q"].to_list()
     ['a\\\\x1b[2Jb', None]
+    >>> terminal_safe_frame(pl.DataFrame({"a\\x07": [1]})).columns
+    ['a\\\\x07']
     """
-    text = [c for c, t in frame.schema.items() if t == pl.String]
+    names = {c: terminal_safe(c, one_line=True) for c in frame.columns}
+    if any(k != v for k, v in names.items()):
+        frame = frame.rename(names)
+    text = _text_columns(frame)
     if not text:
         return frame
     return frame.with_columns(
-        pl.col(c).map_elements(
-            lambda v: terminal_safe(v, one_line=True), return_dtype=pl.String, skip_nulls=True
-        )
-        for c in text
+        pl.col(c).cast(pl.String).str.replace_many(_LINE_CHARS, _LINE_ESCAPES) for c in text
     )

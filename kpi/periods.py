@@ -20,6 +20,7 @@ from kpi.errors import KpiError
 
 __all__ = [
     "GRAINS",
+    "YEARS",
     "Period",
     "bin_expr",
     "check_grain",
@@ -31,6 +32,18 @@ __all__ = [
 
 #: Supported grains for ``every``.
 GRAINS = ("15m", "30m", "1h", "1d", "1w", "1mo", "1q", "1y")
+
+#: The plausible years of a period or bound (inclusive): a year outside is a typo or a misread
+#: date, and refusing it keeps date arithmetic far from the limits of ``datetime``.
+YEARS = (1900, 2100)
+
+
+def _check_year(year: int, text: object) -> None:
+    """Refuse a year outside :data:`YEARS`, naming the value and the range."""
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise KpiError(
+            f"date {str(text)!r} is out of range: years {YEARS[0]} to {YEARS[1]} are supported"
+        )
 
 
 def check_grain(every: str | None) -> str | None:
@@ -135,12 +148,19 @@ def parse_period(text: str | date, *, today: date | None = None) -> Period:
     Traceback (most recent call last):
     ...
     kpi.errors.KpiError: bad period '2026-13': use 2026-02-03, 2026-02, 2026-W06, 2026-Q1, 2026, today, yesterday, previous-week, previous-month, this-week, this-month
+    >>> parse_period("9999-12-31")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: date '9999-12-31' is out of range: years 1900 to 2100 are supported
     """
     if isinstance(text, date):
         d = text if not isinstance(text, datetime) else text.date()
+        _check_year(d.year, d.isoformat())
         return Period(d.isoformat(), d, d + timedelta(days=1), "1d")
     s = str(text).strip()
     today = today or date.today()
+    if m := re.match(r"\d{4}", s):
+        _check_year(int(m[0]), s)
     try:
         if s in _RELATIVE:
             if s == "today":
@@ -225,6 +245,7 @@ def to_timestamp(
         return None
     zone = ZoneInfo(tz)
     if isinstance(value, datetime):
+        _check_year(value.year, value.isoformat())
         return value if value.tzinfo else value.replace(tzinfo=zone)
     if isinstance(value, date):
         p = parse_period(value)
@@ -235,6 +256,7 @@ def to_timestamp(
             dt = datetime.fromisoformat(s)
         except ValueError:
             raise KpiError(f"bad date-time {s!r}: use ISO 8601, e.g. 2026-01-31T08:00") from None
+        _check_year(dt.year, s)
         return dt if dt.tzinfo else dt.replace(tzinfo=zone)
     p = parse_period(s)
     return p.end_ts(tz) if end else p.start_ts(tz)

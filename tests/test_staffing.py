@@ -624,9 +624,9 @@ def test_cli_one_case_erlang_a_table(capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--target-sl", "1.2"], "target_sl must be > 0 and < 1"),
-        (["--volume", "-5"], "volume must be >= 0"),
-        (["--aht-s", "0"], "--aht-s must be > 0"),
+        (["--target-sl", "1.2"], "--target-sl: expected a number above 0 and below 1, got"),
+        (["--volume", "-5"], "--volume: expected a number from 0 to 1e+07, got '-5'"),
+        (["--aht-s", "0"], "--aht-s: expected a number from 1 to 86400, got '0'"),
         (["--patience-s", "soon"], "--patience-s must be seconds"),
         (["--what-if", "agents=+1"], "--what-if needs --data"),
     ],

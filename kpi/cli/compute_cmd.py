@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kpi.cli._common import csv_list
+from kpi.cli._common import add_raw_csv, csv_list, out_file, period_arg
 
 __all__ = ["register"]
 
@@ -31,8 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--every", choices=GRAINS, help="grain (local time of the site); default: whole range"
     )
-    p.add_argument("--start", help="first day (ISO date or period, inclusive)")
-    p.add_argument("--end", help="last day (ISO date or period, inclusive)")
+    p.add_argument(
+        "--start",
+        type=period_arg,
+        help="first day (ISO date or period, inclusive; years 1900 to 2100)",
+    )
+    p.add_argument(
+        "--end",
+        type=period_arg,
+        help="last day (ISO date or period, inclusive; years 1900 to 2100)",
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -61,13 +69,41 @@ def register(sub: argparse._SubParsersAction) -> None:
         "on standard error",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines with --chunk")
-    p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
-    p.add_argument("--out", help="write to this file instead of standard output")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json", "parquet"),
+        default="table",
+        help="output format (default table; parquet needs --out); text from the data is "
+        "escaped in table, made inert for spreadsheets in csv (see --raw-csv)",
+    )
+    add_raw_csv(p)
+    p.add_argument(
+        "--out",
+        type=out_file,
+        metavar="FILE",
+        help="write to this file instead of standard output (atomically: the old file stays "
+        "whole until the new one is complete)",
+    )
     p.set_defaults(func=run)
 
 
 def parse_params(items: list[str]) -> dict[str, str]:
-    """``["a.b=1"]`` -> ``{"a.b": "1"}``, with a clear error for malformed items."""
+    """``["a.b=1"]`` -> ``{"a.b": "1"}``, with a clear error for malformed items.
+
+    A value that reads as a number must be finite (``1e400``, ``inf`` and ``nan`` are refused);
+    the KPI's own parameter then checks its type, choices and minimum.
+
+    Examples
+    --------
+    >>> parse_params(["service_level.threshold_s = 30"])
+    {'service_level.threshold_s': '30'}
+    >>> parse_params(["service_level.threshold_s=1e400"])
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: bad --param 'service_level.threshold_s=1e400': the value must be a finite number
+    """
+    import math
+
     from kpi.errors import KpiError
 
     out = {}
@@ -77,6 +113,12 @@ def parse_params(items: list[str]) -> dict[str, str]:
             raise KpiError(
                 f"bad --param {item!r}: write KPI.PARAM=VALUE, e.g. service_level.threshold_s=30"
             )
+        try:
+            finite = math.isfinite(float(value))
+        except ValueError:
+            finite = True  # not a number: a word such as "offered", checked by the KPI
+        if not finite:
+            raise KpiError(f"bad --param {item!r}: the value must be a finite number")
         out[key.strip()] = value.strip()
     return out
 
@@ -87,8 +129,11 @@ def run(args: argparse.Namespace) -> int:
 
     from kpi.cli._common import write_frame
     from kpi.compute import evaluate
+    from kpi.errors import KpiError
     from kpi.targets import load_targets, status_columns
 
+    if args.format == "parquet" and not args.out:
+        raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
     result = evaluate(
         args.data,
         args.metrics,
@@ -108,5 +153,5 @@ def run(args: argparse.Namespace) -> int:
     df = frame.collect()
     if "period" in df.columns and args.format in ("table", "csv", "json"):
         df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
-    write_frame(df, args.format, args.out, meta=result.meta())
+    write_frame(df, args.format, args.out, meta=result.meta(), raw_csv=args.raw_csv)
     return 0

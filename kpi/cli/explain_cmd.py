@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kpi.cli._common import csv_list, positive_int
+from kpi.cli._common import csv_list, number, out_file, period_arg, positive_int
 
 __all__ = ["register"]
 
@@ -49,9 +49,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--metric", help="--data: the KPI id to explain (see `kpi metrics`)")
     p.add_argument(
-        "--baseline", metavar="PERIOD", help="--data: baseline period (2026-01, 2026-W05, ...)"
+        "--baseline",
+        metavar="PERIOD",
+        type=period_arg,
+        help="--data: baseline period (2026-01, 2026-W05, ...; years 1900 to 2100)",
     )
-    p.add_argument("--current", metavar="PERIOD", help="--data: current period")
+    p.add_argument("--current", metavar="PERIOD", type=period_arg, help="--data: current period")
     p.add_argument(
         "--param",
         action="append",
@@ -80,9 +83,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--scale",
-        type=float,
+        type=number(low=0, high=1e6, low_open=True),
         default=1.0,
-        help="--table, ratio KPI: factor for the rates in the output (100 for percent)",
+        help="--table, ratio KPI: factor for the rates in the output (100 for percent; above 0, "
+        "at most 1e6)",
     )
     p.add_argument("--label", help="--table: name of the KPI in the narrative")
     p.add_argument(
@@ -94,26 +98,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="most dimensions in one segment (default: all)",
     )
-    p.add_argument("--format", choices=("md", "json"), default="md", help="output format (md)")
-    p.add_argument("--out", help="write to this file instead of standard output")
+    p.add_argument(
+        "--format",
+        choices=("md", "json"),
+        default="md",
+        help="output format (md); control characters from the data are escaped in both",
+    )
+    p.add_argument(
+        "--out",
+        type=out_file,
+        metavar="FILE",
+        help="write to this file instead of standard output (atomically)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Explain and print (or write) the result."""
+    from kpi._sanitize import terminal_safe
+    from kpi.cli._common import emit_text, json_text
+
     result = _run_table(args) if args.table else _run_data(args)
     if args.format == "json":
-        import json
-
-        text = json.dumps(_clean(result.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
-    else:
-        text = result.to_markdown()
-    if args.out:
-        Path(args.out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    else:
-        import sys
-
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        text = json_text(_clean(result.to_dict()), ensure_ascii=False)
+    else:  # segment names and narratives come from the data: no terminal control reaches it
+        text = terminal_safe(result.to_markdown())
+    emit_text(text, args.out)
     return 0
 
 
@@ -159,11 +169,12 @@ def read_table(path: str):
         raise KpiError(f"no such file: {path}")
     try:
         if name.endswith(".parquet"):
-            return pl.scan_parquet(p)
-        if name.endswith(".csv.gz"):
-            return pl.read_csv(p, infer_schema_length=10_000).lazy()
-        lf = pl.scan_csv(p, infer_schema_length=10_000)
-        lf.collect_schema()
+            lf = pl.scan_parquet(p)
+        elif name.endswith(".csv.gz"):
+            lf = pl.read_csv(p, infer_schema_length=10_000).lazy()
+        else:
+            lf = pl.scan_csv(p, infer_schema_length=10_000)
+        lf.collect_schema()  # a damaged file is refused here, naming it, not halfway through
         return lf
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise KpiError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None

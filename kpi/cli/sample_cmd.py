@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kpi.cli._common import date_arg
 from kpi.errors import KpiError
+from kpi.periods import YEARS
 
 __all__ = ["register", "run"]
 
@@ -38,7 +40,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="output directory (created if missing)")
     p.add_argument("--seed", metavar="N", default="7", help="random seed (default 7)")
     p.add_argument(
-        "--start", metavar="DATE", default="2026-01-01", help="first day (default 2026-01-01)"
+        "--start",
+        metavar="DATE",
+        type=date_arg,
+        default="2026-01-01",
+        help=f"first day (default 2026-01-01; the run ends by {YEARS[1]}-12-31)",
     )
     p.add_argument("--months", metavar="N", default="3", help="months to simulate (default 3)")
     p.add_argument(
@@ -82,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
         raise KpiError(
             f"bad --staffing {args.staffing!r}: expected a number such as 1.2"
         ) from None
+    start = int(args.start[:4]) * 12 + int(args.start[5:7]) - 1
+    if 0 < months <= 1000 and (start + months - 1) // 12 > YEARS[1]:
+        raise KpiError(
+            f"--start {args.start} with --months {months} runs past {YEARS[1]}: supported "
+            f"years are {YEARS[0]} to {YEARS[1]}"
+        )
     from kpi.samples import write_sample
 
     write_sample(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Any
 
+from kpi._sanitize import terminal_safe
+from kpi.cli._common import add_raw_csv, json_text, number, out_file
 from kpi.errors import KpiError
 
 __all__ = ["register", "run"]
@@ -39,35 +40,62 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     one = p.add_argument_group("one case")
-    one.add_argument("--volume", type=float, help="contacts offered in the interval")
-    one.add_argument("--interval-min", type=float, help="interval length in minutes")
-    one.add_argument("--aht-s", type=float, help="average handle time in seconds (with wrap-up)")
+    one.add_argument(
+        "--volume",
+        type=number(low=0, high=MAX_VOLUME),
+        help=f"contacts offered in the interval (0 to {MAX_VOLUME:g})",
+    )
+    one.add_argument(
+        "--interval-min",
+        type=number(low=1, high=1440),
+        help="interval length in minutes (1 to 1440)",
+    )
+    one.add_argument(
+        "--aht-s",
+        type=number(low=1, high=DAY_S),
+        help=f"average handle time in seconds, with wrap-up (1 to {DAY_S})",
+    )
     targets = p.add_argument_group("targets and model")
     targets.add_argument(
-        "--target-sl", type=float, default=0.8, help="service-level target (default 0.8)"
+        "--target-sl",
+        type=number(low=0, high=1, low_open=True, high_open=True),
+        default=0.8,
+        help="service-level target, above 0 and below 1 (default 0.8)",
     )
     targets.add_argument(
         "--threshold-s",
-        type=float,
+        type=number(low=0, high=DAY_S),
         default=None,
-        help="service-level threshold in seconds (default 20; for interval imports the "
-        "threshold of the import)",
+        help=f"service-level threshold in seconds, 0 to {DAY_S} (default 20; for interval "
+        "imports the threshold of the import)",
     )
-    targets.add_argument("--target-asa-s", type=float, help="largest acceptable ASA in seconds")
-    targets.add_argument("--max-occupancy", type=float, help="occupancy cap, e.g. 0.85")
-    targets.add_argument("--max-abandon", type=float, help="abandonment cap (needs patience)")
+    targets.add_argument(
+        "--target-asa-s",
+        type=number(low=0, high=DAY_S, low_open=True),
+        help=f"largest acceptable ASA in seconds (above 0, at most {DAY_S})",
+    )
+    targets.add_argument(
+        "--max-occupancy",
+        type=number(low=0, high=1, low_open=True),
+        help="occupancy cap, above 0 and at most 1, e.g. 0.85",
+    )
+    targets.add_argument(
+        "--max-abandon",
+        type=number(low=0, high=1, low_open=True, high_open=True),
+        help="abandonment cap, above 0 and below 1 (needs patience)",
+    )
     targets.add_argument(
         "--shrinkage",
-        type=float,
+        type=number(low=0, high=1, high_open=True),
         default=None,
-        help="share of scheduled time off the phones, e.g. 0.3 (one case: default 0; "
-        "--data: default the measured shrinkage of each interval)",
+        help="share of scheduled time off the phones, 0 or more and below 1, e.g. 0.3 (one "
+        "case: default 0; --data: default the measured shrinkage of each interval)",
     )
     targets.add_argument(
         "--patience-s",
         default=None,
-        help="mean patience in seconds for Erlang A; with --data also 'estimate' "
-        "(total wait of queued contacts / abandons); omitted: Erlang C",
+        help=f"mean patience in seconds for Erlang A (above 0, at most {DAY_S}); with --data "
+        "also 'estimate' (total wait of queued contacts / abandons); omitted: Erlang C",
     )
     targets.add_argument(
         "--sl-denominator",
@@ -78,7 +106,12 @@ def register(subparsers: Any) -> None:
     )
     data = p.add_argument_group("from a dataset")
     data.add_argument("--data", metavar="DIR", help="dataset directory (interval table mode)")
-    data.add_argument("--every", default="30m", help="interval length: 15m, 30m, 1h (default 30m)")
+    data.add_argument(
+        "--every",
+        default="30m",
+        help="interval length: 15m, 30m, 1h, ... (default 30m); it must divide the day and be "
+        "a multiple of the data's own interval length (e.g. 30m data: 30m, 1h, 2h)",
+    )
     data.add_argument(
         "--by",
         default="team",
@@ -93,10 +126,23 @@ def register(subparsers: Any) -> None:
         "--format",
         default="table",
         choices=["table", "json", "csv", "parquet"],
-        help="output format (csv and parquet only with --data)",
+        help="output format (csv and parquet only with --data; parquet needs --out); text "
+        "from the data is escaped in table, made inert for spreadsheets in csv (see --raw-csv)",
     )
-    out.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    add_raw_csv(out)
+    out.add_argument(
+        "--out",
+        type=out_file,
+        metavar="FILE",
+        help="write to FILE instead of standard output (atomically)",
+    )
     p.set_defaults(func=run)
+
+
+#: Largest --volume of the one case (contacts in one interval).
+MAX_VOLUME = 1e7
+#: Seconds in a day: the largest handle time, threshold, ASA target and patience.
+DAY_S = 86_400
 
 
 def _patience(text: str | None, *, allow_estimate: bool) -> float | str | None:
@@ -112,20 +158,23 @@ def _patience(text: str | None, *, allow_estimate: bool) -> float | str | None:
         raise KpiError(
             f"--patience-s must be seconds{' or estimate' if allow_estimate else ''}, got {text!r}"
         ) from None
-    if not value > 0 or math.isinf(value):
-        raise KpiError(f"--patience-s must be a positive number of seconds, got {text}")
+    if not 0 < value <= DAY_S:
+        raise KpiError(
+            f"--patience-s must be a number of seconds above 0 and at most {DAY_S}, got {text!r}"
+        )
     return value
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``kpi staffing``."""
+    if args.format == "parquet" and not args.out:
+        raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
     if args.data:
         return _run_data(args)
     return _run_one(args)
 
 
 def _run_one(args: argparse.Namespace) -> int:
-    from kpi import staffing
 
     missing = [
         flag
@@ -144,22 +193,14 @@ def _run_one(args: argparse.Namespace) -> int:
         raise KpiError("--what-if needs --data DIR (it changes the staffed intervals)")
     if args.format in ("csv", "parquet"):
         raise KpiError("--format csv/parquet needs --data; one case prints table or json")
-    if args.aht_s == 0:
-        raise KpiError("--aht-s must be > 0 seconds (zero handle time needs no agents)")
     threshold = 20.0 if args.threshold_s is None else args.threshold_s
-    result = staffing.required_staff(
-        args.volume,
-        interval_min=args.interval_min,
-        aht_s=args.aht_s,
-        target_sl=args.target_sl,
-        threshold_s=threshold,
-        target_asa_s=args.target_asa_s,
-        max_occupancy=args.max_occupancy,
-        shrinkage=0.0 if args.shrinkage is None else args.shrinkage,
-        patience_s=_patience(args.patience_s, allow_estimate=False),
-        max_abandon=args.max_abandon,
-        denominator=args.sl_denominator,
-    )
+    try:
+        result = _required_staff(args, threshold)
+    except ArithmeticError:
+        raise KpiError(
+            f"no staffing meets the targets for {args.volume:g} contacts in "
+            f"{args.interval_min:g} min at AHT {args.aht_s:g} s; relax a target"
+        ) from None
     model = "Erlang A" if args.patience_s is not None else "Erlang C"
     record = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -180,7 +221,7 @@ def _run_one(args: argparse.Namespace) -> int:
         "sl_denominator": args.sl_denominator,
     }
     if args.format == "json":
-        text = json.dumps({**record, "inputs": meta}, indent=2)
+        text = json_text({**record, "inputs": meta})
     else:
         labels = {
             "load_erlangs": "load (Erlangs)",
@@ -211,6 +252,24 @@ def _run_one(args: argparse.Namespace) -> int:
         text = "\n".join(lines)
     _emit(text, args.out)
     return 0
+
+
+def _required_staff(args: argparse.Namespace, threshold: float) -> dict[str, Any]:
+    from kpi import staffing
+
+    return staffing.required_staff(
+        args.volume,
+        interval_min=args.interval_min,
+        aht_s=args.aht_s,
+        target_sl=args.target_sl,
+        threshold_s=threshold,
+        target_asa_s=args.target_asa_s,
+        max_occupancy=args.max_occupancy,
+        shrinkage=0.0 if args.shrinkage is None else args.shrinkage,
+        patience_s=_patience(args.patience_s, allow_estimate=False),
+        max_abandon=args.max_abandon,
+        denominator=args.sl_denominator,
+    )
 
 
 def _run_data(args: argparse.Namespace) -> int:
@@ -266,7 +325,7 @@ def _run_data(args: argparse.Namespace) -> int:
     }
     if args.format == "table":
         frame = _compact(frame, by)
-    write_frame(frame, args.format, args.out, meta=meta)
+    write_frame(frame, args.format, args.out, meta=meta, raw_csv=args.raw_csv)
     return 0
 
 
@@ -307,10 +366,8 @@ def _compact(frame: Any, by: list[str]) -> Any:
 
 
 def _emit(text: str, out: str | None) -> None:
-    if out:
-        from pathlib import Path
+    from kpi.cli._common import emit_text
 
-        Path(out).write_text(text + "\n")
-        print(f"wrote {out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text + "\n")
+    emit_text(text, out)
+    if out:
+        print(f"wrote {terminal_safe(out)}", file=sys.stderr)

@@ -84,6 +84,7 @@ def project(
             f"a what-if needs the staffing table columns {', '.join(need)}; "
             f"missing: {', '.join(missing)}"
         )
+    _check_scopes(lf, what_if, schema)
     agents = _apply_changes(pl.col("staffed_agents").cast(pl.Float64), "agents", what_if, schema)
     aht = _apply_changes(pl.col("aht_s").cast(pl.Float64), "aht", what_if, schema)
     volume = _apply_changes(pl.col("offered").cast(pl.Float64), "volume", what_if, schema)
@@ -113,3 +114,30 @@ def project(
         )
         .drop("_what_if")
     )
+
+
+def _check_scopes(lf: pl.LazyFrame, what_if: WhatIf, schema: pl.Schema) -> None:
+    """Refuse a scoped change whose value is not in the table (it would change nothing).
+
+    Examples
+    --------
+    >>> t = pl.LazyFrame({"team": ["A", "B"]})
+    >>> _check_scopes(t, parse_what_if(["agents[team=Nope]=+1"]), t.collect_schema())
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: what-if 'agents[team=Nope]=+1': no team 'Nope' in the staffing table; teams: A, B
+    """
+    scoped = {col for c in what_if.changes for col, _ in c.scope if col in schema}
+    if not scoped:
+        return
+    values = lf.select(pl.col(c).cast(pl.String).unique().implode() for c in sorted(scoped))
+    present = {c: set(v) for c, v in values.collect().row(0, named=True).items()}
+    for change in what_if.changes:
+        for col, val in change.scope:
+            if col in present and val not in present[col]:
+                shown = sorted(v for v in present[col] if v is not None)
+                more = f" and {len(shown) - 20} more" if len(shown) > 20 else ""
+                raise KpiError(
+                    f"what-if {change.text!r}: no {col} {val!r} in the staffing table; "
+                    f"{col}s: {', '.join(shown[:20]) or 'none'}{more}"
+                )

@@ -19,14 +19,55 @@ from kpi.staffing._what_if import WhatIf
 __all__ = ["estimate_patience", "staffing_table"]
 
 
+_DAY_S = 86_400
+
+
 def _every_seconds(every: str) -> int:
-    m = re.fullmatch(r"(\d+)(m|h)", every.strip())
+    """Seconds of a staffing interval that divides the day (``7m`` would cut bins at 01:17).
+
+    Examples
+    --------
+    >>> _every_seconds("30m"), _every_seconds("2h")
+    (1800, 7200)
+    >>> _every_seconds("7m")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: bad interval '7m' for staffing: it must divide the day into whole intervals, such as 15m, 30m, 1h or 2h
+    """
+    m = re.fullmatch(r"(\d{1,5})(m|h)", every.strip())
     if not m or int(m[1]) == 0:
         raise KpiError(
             f"bad interval {every!r} for staffing: use minutes or hours such as 15m, 30m, 1h "
             "(Erlang load is per interval; days and weeks are too long)"
         )
-    return int(m[1]) * (60 if m[2] == "m" else 3600)
+    seconds = int(m[1]) * (60 if m[2] == "m" else 3600)
+    if _DAY_S % seconds:
+        raise KpiError(
+            f"bad interval {every!r} for staffing: it must divide the day into whole intervals, "
+            "such as 15m, 30m, 1h or 2h"
+        )
+    return seconds
+
+
+def _check_every_against_data(every: str, every_s: int, ds: Dataset) -> None:
+    """Refuse an interval that is not a whole number of the data's own intervals.
+
+    Agent time (and an interval report) is counted per interval of the source: shorter or
+    misaligned staffing intervals would find no agents in most bins, or a half-interval of
+    demand against a whole interval of agents.
+    """
+    lengths = [
+        ds[table].select(pl.col("interval_s").max()).collect().item()
+        for table in ("agent_time", "intervals")
+        if table in ds and "interval_s" in ds[table].collect_schema()
+    ]
+    source_s = max((float(x) for x in lengths if x is not None), default=None)
+    if source_s and every_s % source_s:
+        minutes = f"{source_s / 60:g}"
+        raise KpiError(
+            f"bad interval {every!r} for staffing: the data is counted in {minutes}-minute "
+            f"intervals, so use a multiple of {minutes}m that divides the day"
+        )
 
 
 _BY_CHOICES = ("queue", "team", "site", "channel")
@@ -217,8 +258,9 @@ def staffing_table(
         from ``intervals``; staffing from ``agent_time`` (else ``intervals.staffed_s``).
     every
         Interval length, ``15m``, ``30m``, ``1h``...; bins are cut in the dataset's local time
-        with ``dt.truncate``, so a 23-hour day has 46 half-hours. Source intervals longer than
-        ``every`` keep their own length.
+        with ``dt.truncate``, so a 23-hour day has 46 half-hours. It must divide the day and be
+        a multiple of the interval length of ``agent_time`` (or ``intervals``); anything else
+        is a :class:`~kpi.errors.KpiError`, since most bins would find no agents.
     by
         Any of ``queue``, ``team``, ``site``, ``channel``; ``()`` for the whole centre. Agents
         are staffed per team (and site); with ``queue`` or ``channel`` in ``by``, a team's
@@ -308,6 +350,7 @@ def staffing_table(
     """
     ds = Dataset.coerce(data)
     every_s = _every_seconds(every)
+    _check_every_against_data(every, every_s, ds)
     keys = _check_by(by)
     denominator = _denominator(denominator)
     targets = _check_targets(
