@@ -85,6 +85,12 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[Path], Any]) -
     Path
         ``target``.
 
+    Raises
+    ------
+    OSError
+        When ``target`` is something a rename must not replace: a directory, a device or a pipe
+        (``/dev/stdout``). A symbolic link is kept: the file it points to is replaced.
+
     Examples
     --------
     >>> import tempfile
@@ -102,8 +108,18 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[Path], Any]) -
     OSError: disk full
     >>> (d / "a.txt").read_text(), sorted(p.name for p in d.iterdir())
     ('hello', ['a.txt'])
+    >>> (d / "link.txt").symlink_to(d / "a.txt")
+    >>> _ = atomic_write(d / "link.txt", lambda p: p.write_text("new"))
+    >>> (d / "link.txt").is_symlink(), (d / "a.txt").read_text()
+    (True, 'new')
+    >>> atomic_write("/dev/null", lambda p: p.write_text("x"))
+    Traceback (most recent call last):
+    OSError: [Errno 22] not a regular file, a rename would replace it: '/dev/null'
     """
-    target = Path(target)
+    given = Path(target)
+    target = Path(os.path.realpath(given))  # a link stays a link: its file is replaced
+    if target.exists() and not target.is_file():
+        raise OSError(errno.EINVAL, "not a regular file, a rename would replace it", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TMP_SUFFIX)
     os.close(fd)
@@ -114,7 +130,7 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[Path], Any]) -
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+    return given
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:

@@ -190,6 +190,8 @@ def load(path: str | os.PathLike, *, check: bool = True) -> Dataset:
         If the directory does not exist or holds no canonical table.
     """
     root = Path(path)
+    if root.exists() and not root.is_dir():
+        raise KpiError(f"{root} is a file, not a dataset directory (give the directory it is in)")
     if not root.is_dir():
         raise KpiError(f"data directory {root} does not exist")
     for _ in range(100):  # an import switching files in meanwhile: read again
@@ -219,6 +221,10 @@ def _open(root: Path, *, check: bool) -> Dataset:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     except ValueError:
         raise KpiError(f"{meta_path} is not valid JSON; fix or remove it") from None
+    except OSError as exc:
+        raise KpiError(f"{meta_path}: {exc.strerror or exc}") from None
+    if not isinstance(meta, dict):
+        raise KpiError(f"{meta_path} must hold a JSON object, not {type(meta).__name__}")
     tables = {}
     for name in TABLES:
         file = root / f"{name}.parquet"
@@ -229,6 +235,9 @@ def _open(root: Path, *, check: bool) -> Dataset:
                     validate(name, lf, source=str(file))
                 except ValueError as exc:
                     raise KpiError(str(exc)) from None
+                except (pl.exceptions.ComputeError, OSError) as exc:  # not Parquet, truncated
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise KpiError(f"{file} cannot be read as Parquet ({first})") from None
             tables[name] = lf
     if not tables:
         raise KpiError(

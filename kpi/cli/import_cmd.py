@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from kpi.cli._common import number
+
 __all__ = ["register", "run"]
 
 _PRESET_HELP = {
@@ -14,21 +16,8 @@ _PRESET_HELP = {
 }
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
+_non_negative = number(low=0, high=86_400, unit="seconds")
+_minutes = number(low=1, high=1440, unit="minutes")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--interval-min",
-        type=_positive,
+        type=_minutes,
         metavar="MINUTES",
         help="interval reports without an interval-length column: the length",
     )

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import signal
 import stat
 import subprocess
@@ -401,3 +402,49 @@ def test_closed_pipe_is_quiet():
         assert proc.wait(timeout=120) == 0, err
     assert "Error" not in err
     assert_no_traceback(err)
+
+
+# ---- damaged dataset directories -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        ("table", "cannot be read as Parquet"),
+        ("meta_list", "must hold a JSON object"),
+        ("meta_json", "is not valid JSON"),
+    ],
+)
+def test_a_damaged_dataset_is_named_in_one_line(tmp_path, damage, fragment):
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    shutil.copy(SAMPLES / "agents.parquet", ds / "agents.parquet")
+    (ds / "dataset.json").write_text('{"timezone": "Europe/London"}')
+    if damage == "table":
+        (ds / "contacts.parquet").write_bytes(b"not parquet at all")
+    elif damage == "meta_list":
+        (ds / "dataset.json").write_text("[1, 2]")
+    else:
+        (ds / "dataset.json").write_text("{oops")
+    result = run_kpi("compute", "--data", str(ds), "--metrics", "aht")
+    assert_one_error(result, "compute", fragment, rc=2)
+
+
+def test_a_table_file_given_as_the_data_directory(tmp_path):
+    result = run_kpi("compute", "--data", str(SAMPLES / "contacts.parquet"), "--metrics", "aht")
+    assert_one_error(result, "compute", "is a file, not a dataset directory", rc=2)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "fragment"),
+    [
+        ("--threshold-s", "inf", "from 0 to 86400 seconds"),
+        ("--short-abandon-s", "nan", "from 0 to 86400 seconds"),
+        ("--interval-min", "0", "from 1 to 1440 minutes"),
+        ("--interval-min", "1e-300", "from 1 to 1440 minutes"),
+    ],
+)
+def test_import_numbers_are_finite_and_in_range(tmp_path, option, value, fragment):
+    args = ["--input", str(tmp_path / "x.csv"), "--preset", "interval", "--out", str(tmp_path)]
+    result = run_kpi("import", *args, option, value)
+    assert_one_error(result, "import", option, fragment, rc=2)
