@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +29,7 @@ from kpi.report import _render
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
+FAST = "tests/notebooks/no_parameters.ipynb"  # renders in about a second
 TODAY = time.strftime("%Y-%m-%d")
 
 pytestmark = pytest.mark.notebook
@@ -232,6 +234,41 @@ def test_a_stop_ends_workers_and_kernels_before_saying_so_and_nothing_is_publish
     assert not list((out / ".work").iterdir())
 
 
+def test_a_worker_ends_when_the_pipe_from_its_parent_closes():
+    # the portable watch (where PR_SET_PDEATHSIG does not exist): the parent's end of the
+    # pipe closes however the parent ends; here it is closed by hand
+    from kpi.report import _many
+
+    workers = _many._Workers(1)
+    slot = workers.start()
+    try:
+        slot.lifeline.close()
+        slot.process.join(timeout=20)
+        assert slot.process.exitcode == 128 + signal.SIGTERM
+    finally:
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.jobs.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_of_a_single_render_ends_its_kernel_and_work_files(tmp_path, stop):
+    out = tmp_path / "reports"
+    [(nb, marker)] = _sleepers(tmp_path, ["sleep_a"], sleep_s=30.0)
+    _publish_fake(out, "sleep_a")
+    before = _snapshot(out)
+    mark, env = _marked()
+    proc = _start([str(nb)], out, env)
+    _wait_started([marker], proc)
+    proc.send_signal(stop)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == (128 + stop if stop == signal.SIGTERM else 130)
+    _one_line_errors(stderr)
+    assert not _processes(mark)
+    assert _snapshot(out) == before
+    assert not list((out / ".work").iterdir())
+
+
 def test_kill_9_of_a_single_render_takes_its_kernel_with_it(tmp_path):
     out = tmp_path / "reports"
     [(nb, marker)] = _sleepers(tmp_path, ["sleep_a"], sleep_s=30.0)
@@ -242,6 +279,10 @@ def test_kill_9_of_a_single_render_takes_its_kernel_with_it(tmp_path):
     proc.kill()  # the process only, not its group: the kernel must notice by itself
     proc.communicate(timeout=10)
     _nothing_left(mark)
+    # the kernel's private directory (connection file, sockets) goes with the next render
+    assert list(Path(tempfile.gettempdir()).glob(f"kpi-kernel-{proc.pid}-*"))
+    assert _run([FAST], out).returncode == 0
+    assert not list(Path(tempfile.gettempdir()).glob(f"kpi-kernel-{proc.pid}-*"))
 
 
 def test_a_worker_that_dies_fails_its_report_only(tmp_path):
@@ -370,8 +411,6 @@ def test_a_real_full_disk_during_report_all(small_disk):
 # --------------------------------------------------------------------------------------------
 # Bad output directories and time limits: one line, exit 2, before anything runs
 # --------------------------------------------------------------------------------------------
-
-FAST = "tests/notebooks/no_parameters.ipynb"
 
 
 def test_an_out_that_is_a_file_or_under_a_file(tmp_path):

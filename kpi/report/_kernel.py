@@ -64,9 +64,31 @@ _STARTUP = [
     f"exec({_DIE_WITH_PARENT!r}, {{}})",
 ]
 
-#: The kernels this process started and has not seen end, by pid.
-_LIVE: dict[int, subprocess.Popen] = {}
+#: The kernels this process started and has not seen end, by pid (with their private dirs).
+_LIVE: dict[int, tuple[subprocess.Popen, str]] = {}
 _LIVE_LOCK = threading.RLock()  # re-entrant: kill_kernels may run in a signal handler
+
+
+#: Private directories of kernels: ``<tmp>/kpi-kernel-<pid of the renderer>-<random>``.
+_PRIVATE_PREFIX = "kpi-kernel-"
+
+
+def _remove_stale_private_dirs() -> None:
+    """Remove the private directories left by renderers that were killed (``kill -9``)."""
+    root = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(root):
+            if not name.startswith(_PRIVATE_PREFIX):
+                continue
+            pid = name[len(_PRIVATE_PREFIX) :].split("-", 1)[0]
+            if not pid.isdigit():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            except OSError:
+                pass
 
 
 def die_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> None:
@@ -98,7 +120,7 @@ def kill_kernels(processes: Iterable[subprocess.Popen] | None = None) -> int:
         How many were still running.
     """
     with _LIVE_LOCK:
-        chosen = list(_LIVE.values()) if processes is None else list(processes)
+        chosen = [p for p, _ in _LIVE.values()] if processes is None else list(processes)
     killed = 0
     for process in chosen:
         if process.poll() is not None:  # ended (and reaped: its pid cannot be reused)
@@ -118,7 +140,9 @@ def kill_kernels(processes: Iterable[subprocess.Popen] | None = None) -> int:
     with _LIVE_LOCK:
         for process in chosen:
             if process.poll() is not None:
-                _LIVE.pop(process.pid, None)
+                _, private_dir = _LIVE.pop(process.pid, (None, ""))
+                if private_dir:  # connection file and sockets of a kernel that was killed
+                    shutil.rmtree(private_dir, ignore_errors=True)
     return killed
 
 
@@ -149,7 +173,8 @@ class CurrentPythonKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._private_dir = tempfile.mkdtemp(prefix="kpi-kernel-")
+        _remove_stale_private_dirs()
+        self._private_dir = tempfile.mkdtemp(prefix=f"{_PRIVATE_PREFIX}{os.getpid()}-")
         self._log: Any = None
         self.connection_file = os.path.join(self._private_dir, "connection.json")
         if os.name == "posix":
@@ -178,7 +203,7 @@ class CurrentPythonKernelManager(AsyncKernelManager):
         process = getattr(self.provisioner, "process", None)
         if isinstance(process, subprocess.Popen):
             with _LIVE_LOCK:
-                _LIVE[process.pid] = process
+                _LIVE[process.pid] = (process, self._private_dir)
             if self.launched is not None:
                 self.launched.append(process)
 
@@ -186,7 +211,7 @@ class CurrentPythonKernelManager(AsyncKernelManager):
         """Remove connection files, then the private directory."""
         await super()._async_cleanup_resources(restart=restart)
         with _LIVE_LOCK:
-            for pid, process in list(_LIVE.items()):
+            for pid, (process, _) in list(_LIVE.items()):
                 if process.poll() is not None:
                     del _LIVE[pid]
         if not restart:

@@ -358,8 +358,8 @@ def _render_in_workers(
                     )
                     path, error, seconds = None, record_failure(plan, message), None
                 finish(i, plan, path, error, time.monotonic() - t0 if seconds is None else seconds)
+        workers.close()
     except BaseException:
         # stopped (SIGTERM, Ctrl-C) or broken: no worker, kernel or publish outlives this
         workers.stop(plans[0].out)
         raise
-    workers.close()
