@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -16,8 +17,11 @@ Execute report notebooks (notebooks/NN-name.ipynb) with papermill and export eac
 self-contained HTML file: no code, a header with the period, data source and KPI definitions,
 the findings first, a table of contents, interactive charts that work offline. Output:
 OUT/<report>/<period>/<report>-<period>.html plus the executed notebook, and OUT/index.html.
-A failed report exits 1 with the failing cell and error, keeps <name>.failed.ipynb and leaves
-the previous report untouched; bad parameters exit 2 before anything runs.
+A failed report (a cell, the export, a full disk) exits 1 with one line naming the report and
+the reason, keeps <name>.failed.ipynb and leaves the previous report untouched; the other
+reports go on. Bad parameters and an output directory that cannot be written exit 2 before
+anything runs. SIGTERM or Ctrl-C stops every worker and kernel before the command ends, and
+nothing is published after it says so; workers and kernels also die with it on kill -9.
 """
 
 EPILOG = """\
@@ -77,7 +81,10 @@ def register(subparsers: Any) -> None:
         "--cell-timeout-s",
         type=float,
         metavar="SECONDS",
-        help="fail a notebook cell that runs longer than this",
+        help=(
+            "fail a notebook cell that runs longer than this many seconds: a positive number "
+            "up to 604800 (a week); fractions are rounded up to a whole second"
+        ),
     )
     p.add_argument(
         "-j",
@@ -95,12 +102,12 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+#: The stop signal received, if any (the message waits until workers and kernels are gone).
+_STOPPED: list[int] = []
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    print(
-        f"kpi report: stopped by signal {signum}; published reports are untouched",
-        file=sys.stderr,
-        flush=True,
-    )
+    _STOPPED.append(signum)
     raise SystemExit(128 + signum)
 
 
@@ -111,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     # jsonschema (under nbformat) compiles rfc3987-syntax's grammar on import (~2 s); the
     # renderer never validates IRIs, so this process skips it.
     sys.modules.setdefault("rfc3987_syntax", None)
+    # a failed report is said once, in its one line (nbclient would also log "Kernel died ...")
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
     if args.list:
         return _list()
     if bool(args.name) == bool(args.all):
@@ -154,13 +163,23 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    _rendered, failed = report.render_many(
-        names,
-        jobs=jobs,
-        on_start=started if jobs == 1 or len(names) == 1 else None,
-        on_done=done,
-        **options,
-    )
+    try:
+        _rendered, failed = report.render_many(
+            names,
+            jobs=jobs,
+            on_start=started if jobs == 1 or len(names) == 1 else None,
+            on_done=done,
+            **options,
+        )
+    except SystemExit:
+        # render_many has stopped every worker and kernel by now: nothing is published after
+        if _STOPPED:
+            print(
+                f"kpi report: stopped by signal {_STOPPED[0]}; published reports are untouched",
+                file=sys.stderr,
+                flush=True,
+            )
+        raise
     index = Path(args.out) / "index.html"
     if index.exists():
         print(f"kpi report: index: {_shown(index)}", file=sys.stderr)

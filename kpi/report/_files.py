@@ -5,7 +5,11 @@ renamed over the target), so a reader sees the old file or the new one, never ha
 Publishing and the index rebuild hold an exclusive lock on ``<out_dir>/.lock``, so
 two renders that finish together publish one after the other. A render works in its own
 ``<out_dir>/.work/<id>/`` directory until it publishes; a render killed before that leaves only
-such a directory, which the next render removes once its process is gone.
+such a directory, which the next render removes once its process is gone, and temporary files
+(``.<name>.<random>.tmp``) that only the next holder of the lock may remove.
+
+A stop signal that arrives while a render publishes (inside :func:`publishing`) is handled once
+the publish is complete: a stopped render publishes everything or nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +18,25 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from kpi._fs import TMP_SUFFIX
+from kpi.errors import KpiError
+
 __all__ = [
+    "STOP_SIGNALS",
+    "check_out_dir",
     "locked",
     "new_work_dir",
+    "publishing",
+    "remove_own_work_dirs",
+    "remove_stale_tmp_files",
     "remove_stale_work_dirs",
 ]
 
@@ -32,25 +46,124 @@ OWNER = "owner.json"
 
 
 @contextlib.contextmanager
-def locked(out_dir: Path) -> Iterator[None]:
+def locked(out_dir: Path, *, timeout_s: float | None = None) -> Iterator[bool]:
     """Hold the exclusive lock of an output directory (``<out_dir>/.lock``).
 
     Uses ``fcntl.flock`` where available (Linux, macOS): the lock is released when the process
     ends, however it ends, so a killed render never leaves the directory locked. On systems
     without ``fcntl`` the block runs unlocked (renames stay atomic).
+
+    With ``timeout_s``, waits at most that long and then runs the block unlocked; the value
+    of the ``with`` is whether the lock is held.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        yield
+        yield False
         return
     with open(out_dir / LOCK, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        if timeout_s is None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        yield False
+                        return
+                    time.sleep(0.05)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: The signals a stopped render receives (``kill``, systemd, Ctrl-C).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def publishing() -> Iterator[None]:
+    """Publish without being cut short: ``SIGINT`` and ``SIGTERM`` wait for the end.
+
+    In the main thread, the handlers of the stop signals are replaced for the duration by one
+    that notes the signal; the first signal noted is raised again once the old handlers are
+    back. (Elsewhere Python runs no signal handler, so there is nothing to defer.)
+
+    Examples
+    --------
+    >>> import signal
+    >>> seen = []
+    >>> old = signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+    >>> with publishing():
+    ...     signal.raise_signal(signal.SIGTERM)
+    ...     print("during:", seen)
+    during: []
+    >>> seen == [signal.SIGTERM]
+    True
+    >>> _ = signal.signal(signal.SIGTERM, old)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = {
+        s: signal.signal(s, lambda signum, _frame: pending.append(signum)) for s in STOP_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if pending:
+            signal.raise_signal(pending[0])
+
+
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Create the output directory if needed and prove it writable, or say why not in one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "f"
+    >>> _ = f.write_text("")
+    >>> check_out_dir(f)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: output directory .../f is a file, not a directory
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise KpiError(f"output directory {out} is a file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".probe-", suffix=TMP_SUFFIX)
+        os.close(fd)
+        Path(probe).unlink(missing_ok=True)  # another run may have swept it already
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != out else ""
+        raise KpiError(f"output directory {out} cannot be written: {reason}{where}") from None
+    return out
+
+
+def remove_stale_tmp_files(*dirs: Path) -> list[Path]:
+    """Remove the temporary files (``.<name>.<random>.tmp``) a killed writer left in ``dirs``.
+
+    Call it holding the lock: every publishing write happens under it, so a temporary file
+    seen then belongs to a writer that is gone.
+    """
+    removed = []
+    for d in dirs:
+        for tmp in d.glob(f".*{TMP_SUFFIX}") if d.is_dir() else ():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
 
 
 def new_work_dir(out_dir: Path, label: str) -> Path:
@@ -74,6 +187,18 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def remove_own_work_dirs(out_dir: Path) -> None:
+    """Remove the work directories of this process (a render stopped before it cleaned up)."""
+    root, me = out_dir / WORK, os.getpid()
+    for d in root.iterdir() if root.is_dir() else ():
+        try:
+            if int(json.loads((d / OWNER).read_text())["pid"]) != me:
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def remove_stale_work_dirs(out_dir: Path, *, max_age_s: float = 86400.0) -> list[Path]:

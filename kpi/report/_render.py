@@ -1,16 +1,22 @@
 """One report: check the request, execute the notebook with papermill in a private work
 directory, export it with nbconvert, and publish the HTML, the executed notebook and
 ``report.json`` atomically under the output lock; then rebuild ``index.html``.
+
+Whatever fails (a cell, the export, a full disk, a directory that cannot be written) fails this
+report only, as a :class:`ReportError` of one line, recorded in ``failed.json`` where the disk
+allows; the last good report stays in place.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,15 +24,38 @@ from typing import Any
 
 from kpi._fs import atomic_write_text, write_json
 from kpi.errors import KpiError
-from kpi.report._files import locked, new_work_dir, remove_stale_work_dirs
+from kpi.report._files import (
+    check_out_dir,
+    locked,
+    new_work_dir,
+    publishing,
+    remove_stale_tmp_files,
+    remove_stale_work_dirs,
+)
 from kpi.report._notebooks import _NUMBERED, _REPO, report_name, resolve_notebook
 from kpi.report._params import NotebookParam, coerce_params, describe_params, inspect_params
 
-__all__ = ["CHART_MODES", "ReportError", "rebuild_index", "render"]
+__all__ = [
+    "CHART_MODES",
+    "MAX_CELL_TIMEOUT_S",
+    "Abandoned",
+    "ReportError",
+    "cell_timeout",
+    "rebuild_index",
+    "record_failure",
+    "render",
+]
 
 #: ``interactive``: Vega charts with tooltips (JavaScript embedded once per file);
 #: ``svg``: static SVG images (no JavaScript at all: mail clients, print, PDF).
 CHART_MODES = ("interactive", "svg")
+
+#: The longest cell time limit accepted, in seconds (a week).
+MAX_CELL_TIMEOUT_S = 7 * 86400
+
+
+class Abandoned(SystemExit):
+    """A render gave up before publishing: whoever asked for it is gone (or stopped it)."""
 
 
 class ReportError(KpiError):
@@ -140,6 +169,32 @@ def _now() -> tuple[str, str]:
     return now.isoformat(timespec="seconds"), now.strftime("%Y-%m-%d %H:%M %Z").strip()
 
 
+def cell_timeout(value: Any) -> int | None:
+    """Check a cell time limit: a positive number of seconds, fractions rounded up.
+
+    Examples
+    --------
+    >>> cell_timeout(None), cell_timeout(30), cell_timeout(1800.5), cell_timeout("0.2")
+    (None, 30, 1801, 1)
+    >>> cell_timeout(0)
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: cell timeout must be a positive number of seconds (at most 604800), got 0
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (0 < seconds <= MAX_CELL_TIMEOUT_S):  # also refuses nan and inf
+        raise KpiError(
+            "cell timeout must be a positive number of seconds "
+            f"(at most {MAX_CELL_TIMEOUT_S}), got {value}"
+        )
+    return math.ceil(seconds)
+
+
 def _progress_default(progress: bool | None) -> bool:  # noqa: FBT001
     if progress is not None:
         return progress
@@ -189,7 +244,9 @@ def render(
     progress
         Show papermill's cell progress bar on standard error (default: when it is a terminal).
     cell_timeout_s
-        Fail a cell that runs longer than this (default: no limit).
+        Fail a cell that runs longer than this many seconds (default: no limit): a positive
+        number up to a week, a fraction rounded up to the next whole second; anything else is
+        refused before the notebook runs.
     notebooks_dir
         Where report names are looked up (default: the repository's ``notebooks/``).
     today
@@ -203,11 +260,11 @@ def render(
     Raises
     ------
     KpiError
-        Bad parameters (before anything runs).
+        Bad parameters or an output directory that cannot be written (before anything runs).
     ReportError
         The notebook failed (the message names the cell and the error; the executed notebook
-        is kept as ``<name>.failed.ipynb``; the previous report is untouched) or could not be
-        exported.
+        is kept as ``<name>.failed.ipynb``; the previous report is untouched), could not be
+        exported, or could not be written (a full disk).
 
     Notes
     -----
@@ -223,22 +280,22 @@ def render(
     ...
     kpi.errors.KpiError: unknown report 'no-such-report'; valid reports: ...
     """
-    return _run(
-        _plan(
-            name_or_path,
-            params=params,
-            period=period,
-            compare=compare,
-            data=data,
-            out_dir=out_dir,
-            show_identifiers=show_identifiers,
-            charts=charts,
-            progress=progress,
-            cell_timeout_s=cell_timeout_s,
-            notebooks_dir=notebooks_dir,
-            today=today,
-        )
+    plan = _plan(
+        name_or_path,
+        params=params,
+        period=period,
+        compare=compare,
+        data=data,
+        out_dir=out_dir,
+        show_identifiers=show_identifiers,
+        charts=charts,
+        progress=progress,
+        cell_timeout_s=cell_timeout_s,
+        notebooks_dir=notebooks_dir,
+        today=today,
     )
+    check_out_dir(out_dir)
+    return _run(plan)
 
 
 @dataclass(frozen=True)
@@ -254,7 +311,7 @@ class _Plan:
     charts: str
     period_label: str
     progress: bool
-    cell_timeout_s: float | None
+    cell_timeout_s: int | None
     declared: tuple[str, ...] = ()
 
     @property
@@ -290,6 +347,7 @@ def _plan(
     notebook does not declare, for ``--all``)."""
     if charts not in CHART_MODES:
         raise KpiError(f"bad charts mode {charts!r}; valid: {', '.join(CHART_MODES)}")
+    timeout = cell_timeout(cell_timeout_s)
     nb_path = resolve_notebook(name_or_path, notebooks_dir=notebooks_dir)
     report = report_name(nb_path)
     out = Path(out_dir).resolve()
@@ -347,95 +405,126 @@ def _plan(
         charts=charts,
         period_label=period_label,
         progress=_progress_default(progress),
-        cell_timeout_s=cell_timeout_s,
+        cell_timeout_s=timeout,
         declared=tuple(spec),
     )
 
 
-def _run(plan: _Plan) -> Path:
-    """Execute, export and publish a planned report."""
-    nb_path, report, out, values, effective = (
-        plan.nb_path,
-        plan.report,
-        plan.out,
-        plan.values,
-        plan.effective,
-    )
+def _run(plan: _Plan, *, may_publish: Callable[[], bool] | None = None) -> Path:
+    """Execute, export and publish a planned report.
+
+    ``may_publish`` is asked, holding the output lock, just before anything is published (the
+    report, or the record of its failure); when it says no, the render raises
+    :class:`Abandoned` and publishes nothing.
+    """
+    report, out, period_label = plan.report, plan.out, plan.period_label
+    stem = plan.stem
+    fail = _Failer(plan, may_publish)
+    try:
+        remove_stale_work_dirs(out)
+        work = new_work_dir(out, stem)
+    except OSError as exc:
+        raise fail(f"{report} {period_label}: {_os_reason(exc)}", exc=exc) from None
+    fail.work_nb = work / f"{stem}.ipynb"
+    try:
+        return _execute_and_publish(plan, work, fail)
+    except OSError as exc:  # a full disk, a directory made read-only meanwhile, ...
+        raise fail(f"{report} {period_label}: {_os_reason(exc)}", exc=exc) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _execute_and_publish(plan: _Plan, work: Path, fail: _Failer) -> Path:
+    nb_path, report, out, effective = plan.nb_path, plan.report, plan.out, plan.effective
     show, charts, period_label = plan.show, plan.charts, plan.period_label
     target_dir, stem, html_path = plan.target_dir, plan.stem, plan.html_path
-    remove_stale_work_dirs(out)
-    work = new_work_dir(out, stem)
     started = time.monotonic()
+    executed = _execute(
+        nb_path,
+        work / f"{stem}.ipynb",
+        plan.values,
+        report=report,
+        period=period_label,
+        progress=plan.progress,
+        cell_timeout_s=plan.cell_timeout_s,
+        fail=fail,
+    )
+    generated, generated_text = _now()
+    from kpi import __version__
+
+    context = {
+        "report": report,
+        "notebook": _display_path(nb_path),
+        "parameters": dict(effective),
+        "generated": generated,
+        "generated_text": generated_text,
+        "version": __version__,
+        "show_identifiers": show,
+        "charts": charts,
+    }
     try:
-        executed = _execute(
-            nb_path,
-            work / f"{stem}.ipynb",
-            values,
-            report=report,
-            period=period_label,
-            target_dir=target_dir,
-            html_path=html_path,
-            out=out,
-            progress=plan.progress,
-            cell_timeout_s=plan.cell_timeout_s,
-        )
-        generated, generated_text = _now()
-        from kpi import __version__
+        from kpi.report._html import export, prepare
 
-        context = {
-            "report": report,
-            "notebook": _display_path(nb_path),
-            "parameters": dict(effective),
-            "generated": generated,
-            "generated_text": generated_text,
-            "version": __version__,
-            "show_identifiers": show,
-            "charts": charts,
-        }
+        prepared, lifted = prepare(executed, charts=charts, show_identifiers=show)
+        text = export(prepared, lifted, context, charts=charts)
+    except Exception as exc:
+        raise fail(
+            f"{report} {period_label}: executed, but the HTML export failed: "
+            f"{type(exc).__name__}: {exc}",
+            exc=exc,
+        ) from None
+    (work / f"{stem}.html").write_text(text, encoding="utf-8")
+    title = (lifted.header or {}).get("title") or lifted.title or report
+    manifest = {
+        **{k: v for k, v in context.items() if k != "generated_text"},
+        "generated_text": generated_text,
+        "title": title,
+        "period": period_label,
+        "html": html_path.name,
+        "ipynb": f"{stem}.ipynb",
+        "order": _order(nb_path),
+        "duration_s": round(time.monotonic() - started, 2),
+        "charts_count": lifted.charts,
+    }
+    # every file is complete in the work directory before the first one is published, so that
+    # publishing is renames only (a full disk cannot stop it half-way)
+    write_json(work / "report.json", manifest)
+    with locked(out), publishing():
+        fail.check_may_publish()
+        target_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_tmp_files(out, target_dir)
+        os.replace(work / f"{stem}.ipynb", target_dir / f"{stem}.ipynb")
+        os.replace(work / f"{stem}.html", html_path)
+        os.replace(work / "report.json", target_dir / "report.json")
+        (target_dir / f"{stem}.failed.ipynb").unlink(missing_ok=True)
+        (target_dir / "failed.json").unlink(missing_ok=True)
         try:
-            from kpi.report._html import export, prepare
-
-            prepared, lifted = prepare(executed, charts=charts, show_identifiers=show)
-            text = export(prepared, lifted, context, charts=charts)
-        except Exception as exc:
-            raise _fail(
-                out,
-                target_dir,
-                stem,
-                work / f"{stem}.ipynb",
-                f"{report} {period_label}: executed, but the HTML export failed: "
-                f"{type(exc).__name__}: {exc}",
+            _write_index(out)
+        except OSError as exc:
+            raise ReportError(
+                f"{report} {period_label}: published {_rel(html_path)}, but index.html could "
+                f"not be updated: {_os_reason(exc)}",
                 report=report,
                 period=period_label,
                 ename=type(exc).__name__,
                 evalue=str(exc),
             ) from None
-        (work / f"{stem}.html").write_text(text, encoding="utf-8")
-        title = (lifted.header or {}).get("title") or lifted.title or report
-        manifest = {
-            **{k: v for k, v in context.items() if k != "generated_text"},
-            "generated_text": generated_text,
-            "title": title,
-            "period": period_label,
-            "html": html_path.name,
-            "ipynb": f"{stem}.ipynb",
-            "order": _order(nb_path),
-            "duration_s": round(time.monotonic() - started, 2),
-            "charts_count": lifted.charts,
-        }
-        with locked(out):
-            target_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(work / f"{stem}.ipynb", target_dir / f"{stem}.ipynb")
-            os.replace(work / f"{stem}.html", html_path)
-            write_json(target_dir / "report.json", manifest)
-            (target_dir / f"{stem}.failed.ipynb").unlink(missing_ok=True)
-            (target_dir / "failed.json").unlink(missing_ok=True)
-            _write_index(out)
-        return html_path
-    finally:
-        import shutil
+    return html_path
 
-        shutil.rmtree(work, ignore_errors=True)
+
+def _os_reason(exc: OSError) -> str:
+    """One line for a file-system error: what could not be done, where, and why.
+
+    Examples
+    --------
+    >>> import errno
+    >>> _os_reason(OSError(errno.ENOSPC, "No space left on device", "/r/x.html"))
+    'cannot write /r/x.html: No space left on device'
+    """
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename:
+        return f"cannot write {exc.filename}: {reason}"
+    return f"cannot write the report: {reason}"
 
 
 def _order(nb_path: Path) -> int:
@@ -457,26 +546,25 @@ def _execute(
     *,
     report: str,
     period: str,
-    target_dir: Path,
-    html_path: Path,
-    out: Path,
     progress: bool,
-    cell_timeout_s: float | None,
+    cell_timeout_s: int | None,
+    fail: _Failer,
 ) -> Any:
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from kpi.report._kernel import KERNEL_NAME, manager_for
+    from kpi.report._kernel import KERNEL_NAME, kill_kernels, manager_for
 
     source_nb = nbformat.read(nb_path, as_version=4)
+    launched: list[Any] = []
     try:
         return pm.execute_notebook(
             str(nb_path),
             str(work_nb),
             parameters=dict(values),
             kernel_name=KERNEL_NAME,
-            kernel_manager_class=manager_for(nb_path.parent),
+            kernel_manager_class=manager_for(nb_path.parent, launched=launched),
             progress_bar=progress,
             execution_timeout=cell_timeout_s,
             start_timeout=120,
@@ -491,68 +579,105 @@ def _execute(
             where += f", line {line_no}"
         evalue = _strip_ansi(str(exc.evalue)).strip()
         message = f"{report} {period} failed in {where} (`{line}`): {exc.ename}: {evalue}"
-        raise _fail(
-            out,
-            target_dir,
-            html_path.stem,
-            work_nb,
-            message,
-            report=report,
-            period=period,
-            cell=number,
-            ename=exc.ename,
-            evalue=evalue,
-        ) from None
+        raise fail(message, cell=number, ename=exc.ename, evalue=evalue) from None
     except (KeyboardInterrupt, SystemExit):
         raise
+    except OSError as exc:
+        raise fail(f"{report} {period}: {_os_reason(exc)}", exc=exc) from None
     except Exception as exc:
-        message = (
-            f"{report} {period} failed: {type(exc).__name__}: {_strip_ansi(str(exc)).strip()}"
+        text = " ".join(_strip_ansi(str(exc)).split()) or "(no message)"
+        raise fail(f"{report} {period} failed: {type(exc).__name__}: {text}", exc=exc) from None
+    finally:
+        # a kernel papermill could not shut down (a stopped render, an error while starting)
+        kill_kernels(launched)
+
+
+class _Failer:
+    """Records the failure of one render and builds its :class:`ReportError`.
+
+    The executed notebook is kept next to the report as ``<name>.failed.ipynb`` and the
+    failure recorded in ``failed.json`` (listed by the index), where the disk allows: a
+    failure to record the failure is said in the same line, never raised.
+    """
+
+    def __init__(self, plan: _Plan, may_publish: Callable[[], bool] | None) -> None:
+        self.plan, self.may_publish = plan, may_publish
+        self.work_nb: Path | None = None
+
+    def check_may_publish(self) -> None:
+        if self.may_publish is not None and not self.may_publish():
+            raise Abandoned(1)
+
+    def __call__(
+        self,
+        message: str,
+        *,
+        exc: BaseException | None = None,
+        cell: int | None = None,
+        ename: str = "",
+        evalue: str = "",
+    ) -> ReportError:
+        plan, target_dir = self.plan, self.plan.target_dir
+        failed = target_dir / f"{plan.stem}.failed.ipynb"
+        # a notebook cut short by a full disk is not kept: nothing half-written is published
+        keep = self.work_nb is not None and _complete_json(self.work_nb)
+        kept: Path | None = None
+        note = ""
+        try:
+            with locked(plan.out), publishing():
+                self.check_may_publish()
+                target_dir.mkdir(parents=True, exist_ok=True)
+                remove_stale_tmp_files(plan.out, target_dir)
+                if keep and self.work_nb is not None:
+                    os.replace(self.work_nb, failed)
+                    kept = failed
+                generated, generated_text = _now()
+                try:
+                    write_json(
+                        target_dir / "failed.json",
+                        {
+                            "time": generated,
+                            "time_text": generated_text,
+                            "error": message,
+                            "notebook": failed.name if kept else None,
+                        },
+                    )
+                except OSError as error:
+                    note = f"; failed.json not written ({error.strerror or error})"
+                _write_index(plan.out)
+        except OSError as error:
+            note = note or f"; the failure not recorded ({_os_reason(error)})"
+        previous = plan.html_path.exists()
+        tail = f"; failed notebook kept at {_rel(kept)}" if kept else ""
+        tail += note
+        tail += "; the previous report is untouched" if previous else "; no previous report"
+        if exc is not None and not ename:
+            ename, evalue = type(exc).__name__, str(exc)
+        return ReportError(
+            message + tail,
+            report=plan.report,
+            period=plan.period_label,
+            cell=cell,
+            ename=ename,
+            evalue=evalue,
+            failed_notebook=kept,
         )
-        raise _fail(
-            out,
-            target_dir,
-            html_path.stem,
-            work_nb,
-            message,
-            report=report,
-            period=period,
-            ename=type(exc).__name__,
-            evalue=str(exc),
-        ) from None
 
 
-def _fail(
-    out: Path,
-    target_dir: Path,
-    stem: str,
-    work_nb: Path,
-    message: str,
-    **info: Any,
+def _complete_json(path: Path) -> bool:
+    """Whether ``path`` holds a whole JSON document (a notebook not cut short)."""
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def record_failure(
+    plan: _Plan, message: str, *, may_publish: Callable[[], bool] | None = None
 ) -> ReportError:
-    """Keep the failed notebook next to the report, record the failure, build the error."""
-    failed = target_dir / f"{stem}.failed.ipynb"
-    kept: Path | None = None
-    with locked(out):
-        target_dir.mkdir(parents=True, exist_ok=True)
-        if work_nb.exists():
-            os.replace(work_nb, failed)
-            kept = failed
-        generated, generated_text = _now()
-        write_json(
-            target_dir / "failed.json",
-            {
-                "time": generated,
-                "time_text": generated_text,
-                "error": message,
-                "notebook": failed.name if kept else None,
-            },
-        )
-        _write_index(out)
-    previous = (target_dir / f"{stem}.html").exists()
-    tail = f"; failed notebook kept at {_rel(kept)}" if kept else ""
-    tail += "; the previous report is untouched" if previous else "; no previous report"
-    return ReportError(message + tail, failed_notebook=kept, **info)
+    """Record a report that failed outside its render (its worker process died, a bug)."""
+    return _Failer(plan, may_publish)(message)
 
 
 def _rel(path: Path | None) -> str:
