@@ -467,6 +467,8 @@ def _execute_and_publish(plan: _Plan, work: Path, fail: _Failer) -> Path:
 
         prepared, lifted = prepare(executed, charts=charts, show_identifiers=show)
         text = export(prepared, lifted, context, charts=charts)
+        if not show:  # the executed notebook published beside the page is masked like it
+            _write_masked(executed, work / f"{stem}.ipynb")
     except Exception as exc:
         raise fail(
             f"{report} {period_label}: executed, but the HTML export failed: "
@@ -628,6 +630,8 @@ class _Failer:
                 self.check_may_publish()
                 target_dir.mkdir(parents=True, exist_ok=True)
                 remove_stale_tmp_files(plan.out, target_dir)
+                if keep and not plan.show:  # a traceback may quote a customer id
+                    keep = self.work_nb is not None and _mask_file(self.work_nb)
                 if keep and self.work_nb is not None:
                     os.replace(self.work_nb, failed)
                     kept = failed
@@ -748,3 +752,25 @@ def rebuild_index(out_dir: str | os.PathLike = "reports") -> Path:
     out = Path(out_dir)
     with locked(out):
         return _write_index(out)
+
+
+def _write_masked(nb: Any, path: Path) -> None:
+    """Write ``nb`` to ``path`` with customer identifiers masked in every output."""
+    import nbformat
+
+    from kpi.report._html import mask_notebook
+
+    nbformat.write(mask_notebook(nb), path)
+
+
+def _mask_file(path: Path) -> bool:
+    """Mask the notebook stored at ``path`` in place; False when it cannot be (then it is not
+    kept: a failure record is never published unmasked)."""
+    import nbformat
+
+    try:
+        _write_masked(nbformat.read(path, as_version=4), path)
+    except Exception:
+        return False
+    return True
+
