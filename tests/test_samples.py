@@ -503,7 +503,7 @@ def test_bad_arguments_raise_kpi_error(kwargs, message):
         (["--months", "-1"], "bad --months"),
         (["--months", "two"], "bad --months"),
         (["--scale", "enormous"], "unknown scale"),
-        (["--start", "yesterday"], "bad --start"),
+        (["--start", "yesterday"], "argument --start: expected a date like 2026-01-01"),
         (["--seed", "x"], "bad --seed"),
         (["--interval-min", "7"], "15 or 30"),
     ],

@@ -773,4 +773,3 @@ def _mask_file(path: Path) -> bool:
     except Exception:
         return False
     return True
-

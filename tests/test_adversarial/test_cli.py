@@ -375,7 +375,10 @@ def test_unreadable_data_is_one_line(tmp_path):
     (bad / "dataset.json").write_text((SAMPLES / "dataset.json").read_text())
     (bad / "contacts.parquet").write_bytes(b"not parquet at all")
     result = run_kpi("compute", "--data", bad, "--metrics", "aht")
-    assert_one_error(result, "compute", "cannot process the data", rc=1)
+    # named when the dataset is opened: the file and why (a mistake in the input: exit 2)
+    assert_one_error(
+        result, "compute", f"{bad / 'contacts.parquet'} cannot be read as Parquet", rc=2
+    )
     table = tmp_path / "t.parquet"
     table.write_bytes(b"PAR1 damaged")
     result = run_kpi(
