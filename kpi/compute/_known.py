@@ -7,8 +7,9 @@ interval report) and has every column the aggregation reads (:attr:`Source.colum
 mean the same: the data do not say. A measure with no usable source is unknown, and so is every
 KPI built on it: null, with one line that says why and what data would enable it.
 
-The check reads only schemas and null counts (one small query per table, remembered on the
-:class:`~kpi.data.Dataset` while its tables are the same frames), never the KPIs themselves.
+The check reads only schemas and null counts of the first rows of each table (and of every row
+only for a column null on all of those), remembered on the :class:`~kpi.data.Dataset` while its
+tables are the same frames; it never computes a KPI.
 Which groups inside a table are unknown (a team whose ``talk_s`` is null on every row) is the
 engine's per-group rule, :func:`group_checks`.
 """
@@ -36,9 +37,12 @@ __all__ = [
 ]
 
 #: Column states: ``absent`` (not in the table), ``empty`` (null on every row of a table that
-#: has rows), ``partial`` (some nulls), ``full`` (no nulls, or no rows).
-STATES = ("absent", "empty", "partial", "full")
+#: has rows), ``partial`` (some nulls), ``some`` (values, and no nulls in the first rows read),
+#: ``full`` (no nulls, or no rows).
+STATES = ("absent", "empty", "partial", "some", "full")
 _CACHE = "_kpi_column_states"
+#: Rows read to tell whether a column has values (and nulls) before a full count.
+_SAMPLE = 65_536
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,9 @@ class Availability:
 def column_states(ds: Dataset, wanted: Mapping[str, Iterable[str]]) -> dict[str, dict[str, str]]:
     """The state (:data:`STATES`) of each wanted column of each table present in ``ds``.
 
-    One query per table (row count and null counts of the wanted columns), collected
-    together; results are remembered on the dataset while its table frames are the same
-    objects.
+    Null counts of the wanted columns on the first rows of each table, collected together,
+    then over every row for the columns null on all of those; results are remembered on the
+    dataset while its table frames are the same objects.
 
     Examples
     --------
@@ -116,19 +120,47 @@ def column_states(ds: Dataset, wanted: Mapping[str, Iterable[str]]) -> dict[str,
             todo.append((table, ask))
         out[table] = known
     if todo:
-        queries = [
-            ds.tables[t].select(pl.len().alias("__rows"), *[pl.col(c).null_count() for c in cols])
-            for t, cols in todo
-        ]
-        for (table, cols), found in zip(todo, pl.collect_all(queries), strict=True):
-            row = found.row(0, named=True)
+        _count_nulls(ds, todo, out)
+    return {t: {c: out[t][c] for c in cols} for t, cols in wanted.items() if t in out}
+
+
+def _count_nulls(
+    ds: Dataset, todo: list[tuple[str, list[str]]], out: dict[str, dict[str, str]]
+) -> None:
+    """Null counts on the first :data:`_SAMPLE` rows of each table; a full count only for the
+    columns null on every one of those rows (few: a column a source lacks, a late addition).
+
+    A column with values and no nulls in the sample is ``some``: it has values, and whether a
+    group is null throughout is left to the engine's per-group check.
+    """
+
+    def counts(cols_by_table: list[tuple[str, list[str]]], head: int | None) -> list[dict]:
+        queries = []
+        for t, cols in cols_by_table:
+            lf = ds.tables[t] if head is None else ds.tables[t].head(head)
+            queries.append(
+                lf.select(pl.len().alias("__rows"), *[pl.col(c).null_count() for c in cols])
+            )
+        return [f.row(0, named=True) for f in pl.collect_all(queries)]
+
+    again: list[tuple[str, list[str]]] = []
+    for (table, cols), row in zip(todo, counts(todo, _SAMPLE), strict=True):
+        n = row["__rows"]
+        for c in cols:
+            nulls = row[c]
+            if n == 0 or nulls == 0:
+                out[table][c] = "full" if n < _SAMPLE else "some"
+            elif nulls < n:
+                out[table][c] = "partial"
+        rest = [c for c in cols if c not in out[table]]
+        if rest:
+            again.append((table, rest))
+    if again:
+        for (table, cols), row in zip(again, counts(again, None), strict=True):
             n = row["__rows"]
             for c in cols:
                 nulls = row[c]
-                out[table][c] = (
-                    "full" if n == 0 or nulls == 0 else ("empty" if nulls == n else "partial")
-                )
-    return {t: {c: out[t][c] for c in cols} for t, cols in wanted.items() if t in out}
+                out[table][c] = "empty" if nulls == n else "partial"
 
 
 def inherit_states(part: Dataset, whole: Dataset) -> Dataset:
@@ -237,8 +269,8 @@ def _meta_problem(ds: Dataset, src: Source) -> str | None:
 def group_checks(src: Source, states: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
     """The columns whose nulls make a group of ``src``'s rows unknown (null, not 0).
 
-    Those the source reads that are null on some rows of the table and whose null is not a
-    value (:attr:`kpi.schema.Column.null_is_value`): a group whose rows are all null there
+    Those the source reads that may be null on some rows of the table (``partial``, or
+    ``some``: not counted beyond the first rows) and whose null is not a value (:attr:`kpi.schema.Column.null_is_value`): a group whose rows are all null there
     does not know the measure.
     """
     table = states.get(src.table, {})
