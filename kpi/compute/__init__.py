@@ -104,7 +104,7 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         aggs = [src.agg.alias(name) for name, src in items]
         if cols:
             aggs.append(pl.len().alias(rows))
-            aggs += [pl.col(c).is_not_null().any().alias(f"__known_{i}_{c}") for c in cols]
+            aggs += [(pl.col(c).count() > 0).alias(f"__known_{i}_{c}") for c in cols]
         frame = lf.filter(ctx.in_range(t)).group_by([*ctx.by, ctx.bin(t)]).agg(aggs)
         if cols:
             frame = frame.with_columns(

@@ -270,12 +270,15 @@ def group_checks(src: Source, states: Mapping[str, Mapping[str, str]]) -> tuple[
     """The columns whose nulls make a group of ``src``'s rows unknown (null, not 0).
 
     Those the source reads that may be null on some rows of the table (``partial``, or
-    ``some``: not counted beyond the first rows) and whose null is not a value (:attr:`kpi.schema.Column.null_is_value`): a group whose rows are all null there
-    does not know the measure.
+    ``some``: not counted beyond the first rows) and whose null is not a value
+    (:attr:`kpi.schema.Column.null_is_value`): a group whose rows are all null there does not
+    know the measure.
     """
     table = states.get(src.table, {})
     return tuple(
-        c for c in src.columns if table.get(c) == "partial" and not _null_is_value(src.table, c)
+        c
+        for c in src.columns
+        if table.get(c) in ("partial", "some") and not _null_is_value(src.table, c)
     )
 
 
