@@ -93,6 +93,8 @@ CASES = [
     ("coaching_per_agent", {}, 1 / 2),
     ("csat", {}, 2 / 4),  # 5, 2, 4, 3 (one null)
     ("csat", {"method": "mean"}, 14 / 4),
+    ("csat", {"scale_max": 10}, 0.0),  # top two boxes of 1-10 are 9 and 10: none here
+    ("csat", {"method": "mean", "scale_max": 10}, 14 / 4),
     ("nps", {}, 0),  # 10, 9 promoters; 3, 6 detractors; 7 passive
     ("ces", {}, 24 / 5),
     ("ces", {"method": "agree_share"}, 3 / 5),

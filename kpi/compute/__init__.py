@@ -157,6 +157,9 @@ class Result:
         The KPI ids, in the order asked for.
     availability
         KPI id to its :class:`Availability` (every KPI asked for).
+    units
+        KPI id to the unit of its value under the variants in force
+        (:meth:`kpi.metrics.Metric.unit_for`: CSAT as a mean is in points, not a ratio).
     """
 
     frame: pl.LazyFrame
@@ -166,6 +169,7 @@ class Result:
     keys: list[str]
     metrics: list[str]
     availability: dict[str, Availability] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
 
     def meta(self) -> dict[str, Any]:
         """Definitions, parameters and notes as plain data (for CLI and report output)."""
@@ -399,6 +403,7 @@ def _kpi_stage(
         notes=notes,
         keys=[*by, *period],
         metrics=[m.id for m, _, _ in builds],
+        units={m.id: b.unit or m.unit for m, _, b in builds},
     )
 
 
