@@ -219,3 +219,151 @@ def test_removing_an_input_gives_the_same_value_or_null_with_a_reason(table, col
         assert kpi_id in notes, kpi_id
         assert not found[kpi_id].ok
         assert notes[kpi_id] == found[kpi_id].message
+
+
+# ---- findings never rest on an unknown -----------------------------------------------------
+
+
+def test_explain_refuses_an_unavailable_kpi_in_one_line():
+    from kpi.explain import explain
+
+    ds = _without(small_dataset(), "contacts", "acw_s")
+    with pytest.raises(KpiError) as exc:
+        explain(ds, "aht", baseline="2026-01", current="2026-02")
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith("cannot explain aht: contacts has no acw_s values; ")
+    assert msg.endswith(
+        "it needs talk_s, hold_s, acw_s in contacts, or talk_s, hold_s, acw_s in intervals"
+    )
+
+
+def _weekly_with_unknown_weeks() -> Dataset:
+    """Twelve weeks of contacts of one team; talk_s unknown in weeks 6 to 8."""
+    rows = []
+    for week in range(12):
+        for i in range(5):
+            unknown = 6 <= week <= 8
+            rows.append(
+                {
+                    "contact_id": f"c{week}_{i}",
+                    "team": "A",
+                    "arrival_ts": ts(5, 9 + i) + timedelta(weeks=week),
+                    "outcome": "answered",
+                    "wait_s": 10.0,
+                    "talk_s": None if unknown else 100.0 + i,
+                    "hold_s": None if unknown else 0.0,
+                    "acw_s": None if unknown else 10.0,
+                }
+            )
+    return Dataset({"contacts": conform("contacts", pl.DataFrame(rows).lazy(), TZ)}, tz=TZ)
+
+
+def test_trends_build_nothing_on_unknown_weeks():
+    from kpi.trends import anomalies, change, change_points
+
+    ds = _weekly_with_unknown_weeks()
+    r = evaluate(ds, "aht", every="1w")
+    values = r.frame.collect()["aht"]
+    assert values.null_count() == 3
+    flagged = anomalies(r, "aht", season="1w", lookback=4, min_history=2).frame.collect()
+    unknown = flagged.filter(pl.col("aht").is_null())
+    assert unknown["aht_anomaly"].is_null().all()
+    assert unknown["aht_effect"].is_null().all()
+    # the known weeks are flat (the same contacts every week): no change point, no anomaly
+    assert change_points(r, "aht").frame.collect().height == 0
+    assert not flagged["aht_anomaly"].fill_null(False).any()
+    tr = change(ds, "aht", every="1w").frame.collect()
+    after = tr.filter(pl.col("value").is_not_null() & pl.col("previous").is_null())
+    assert after.height == 2  # the first week, and the first known week after the gap
+    assert after["previous_improved"].is_null().all()
+
+
+# ---- scores in their own units ---------------------------------------------------------------
+
+
+def _surveys(scores: list[int]) -> Dataset:
+    frame = pl.DataFrame(
+        {
+            "survey_ts": [ts(5 + i % 20, 9) for i in range(len(scores))],
+            "team": ["A"] * len(scores),
+            "csat": scores,
+        }
+    )
+    return Dataset({"surveys": conform("surveys", frame.lazy(), TZ)}, tz=TZ)
+
+
+MEAN = {"csat.method": "mean"}
+
+
+def test_csat_mean_is_a_score_on_its_scale_not_a_percentage():
+    from kpi._format import format_value
+    from kpi.scorecard import scorecard
+
+    ds = _surveys([5, 4, 4, 4, 4])
+    r = evaluate(ds, "csat", params=MEAN, **JAN)
+    value = r.frame.collect()["csat"].item()
+    assert value == pytest.approx(4.2)
+    assert r.units == {"csat": "points"}
+    assert format_value(value, r.units["csat"]) == "4.2"
+    card, defs = scorecard(ds, period="2026-01", metrics=["csat"], params=MEAN)
+    row = card.collect().row(0, named=True)
+    assert (row["unit"], row["target"], row["red"], row["status"]) == ("points", 4.2, 3.8, "green")
+    assert defs == {"csat": "CSAT = mean score (1-5)"}
+    for scores, status in (([5, 4, 4, 3, 4], "amber"), ([3, 4, 4, 3, 4], "red")):
+        card, _ = scorecard(_surveys(scores), period="2026-01", metrics=["csat"], params=MEAN)
+        assert card.collect()["status"].to_list() == [status]
+
+
+def test_csat_top2_unchanged():
+    from kpi._format import format_value
+    from kpi.scorecard import scorecard
+
+    ds = _surveys([5, 4, 4, 4, 2])
+    card, defs = scorecard(ds, period="2026-01", metrics=["csat"])
+    row = card.collect().row(0, named=True)
+    assert (row["unit"], row["target"], row["red"], row["status"]) == ("ratio", 0.8, 0.7, "green")
+    assert format_value(row["value"], row["unit"]) == "80.0%"
+    assert defs == {"csat": "CSAT = responses rated 4 or 5 / responses (top-2-box)"}
+
+
+def test_csat_on_a_ten_point_scale():
+    ds = _surveys([10, 9, 8, 7, 10])
+    p = {"csat.scale_max": 10}
+    assert evaluate(ds, "csat", params=p, **JAN).frame.collect()["csat"].item() == 0.6
+    mean = evaluate(ds, "csat", params={**p, **MEAN}, **JAN)
+    assert mean.frame.collect()["csat"].item() == pytest.approx(8.8)
+    assert METRICS["csat"].target_for({"method": "mean", "scale_max": 10}).target == 8.2
+    assert METRICS["csat"].status(8.8, params={"method": "mean", "scale_max": 10}) == "green"
+
+
+def test_scores_units_and_targets_by_variant():
+    from kpi.targets import TargetSet, status_columns
+
+    assert METRICS["nps"].unit_for() == "points"
+    assert METRICS["qa_score"].unit_for() == "points"
+    assert METRICS["ces"].unit_for() == "points"
+    assert METRICS["ces"].unit_for({"method": "agree_share"}) == "ratio"
+    assert METRICS["sales_per_agent"].unit_for({"basis": "revenue"}) == "currency"
+    lf = pl.LazyFrame({"csat": [4.5, 4.0]})
+    out = status_columns(lf, ["csat"], TargetSet(), params=MEAN).collect()
+    assert out["csat_status"].to_list() == ["green", "amber"]
+    assert out["csat_target"].to_list() == [4.2, 4.2]
+
+
+def test_explain_csat_mean_in_points():
+    from kpi.explain import explain
+
+    ds = _surveys([5, 4, 4, 4, 4, 3, 3])
+    frame = ds["surveys"].collect()
+    later = frame.with_columns(
+        pl.col("survey_ts").dt.offset_by("1mo"), pl.lit(5, pl.Int64).alias("csat")
+    )
+    ds = ds.replace(surveys=pl.concat([frame, later]))
+    exp = explain(
+        ds, "csat", baseline="2026-01", current="2026-02", dims=["team"], params={"method": "mean"}
+    )
+    assert exp.unit == "points"
+    text = " ".join(exp.narrative)
+    assert "(3.9 to 5.0)" in text  # the scores on their scale, the relative change in percent
+    assert "390" not in text
