@@ -44,7 +44,13 @@ import polars as pl
 
 from kpi.compute._chunk import evaluate_chunked
 from kpi.compute._context import Context
-from kpi.compute._known import Availability, group_checks, kpi_availability, resolve_sources
+from kpi.compute._known import (
+    Availability,
+    column_states,
+    group_checks,
+    kpi_availability,
+    resolve_sources,
+)
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import Build, Measure, Metric, Source, resolve
@@ -59,6 +65,7 @@ __all__ = [
     "availability",
     "compute",
     "evaluate",
+    "known_columns",
     "measure_frame",
 ]
 
@@ -570,3 +577,30 @@ def availability(
     needed = {meas.name: meas for _, b in builds for meas in b.measures}
     _, missing, _ = resolve_sources(ds, by, needed)
     return kpi_availability(builds, missing)
+
+
+def known_columns(
+    data: Dataset | Mapping[str, Any] | str, columns: Mapping[str, Iterable[str]]
+) -> dict[str, dict[str, bool]]:
+    """Whether each column has values (present, and not null on every row), by table.
+
+    The same test :func:`availability` applies to a KPI's inputs, for analyses that read
+    columns directly (staffing reads ``staffed_s`` of an interval report): a column that is
+    not known must not be read as zeros. Tables the data lack are left out.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> t = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    >>> intervals = pl.DataFrame(
+    ...     {"interval_start": [t], "interval_s": [1800.0], "queue": ["q"], "offered": [12]}
+    ... )
+    >>> known_columns({"intervals": intervals}, {"intervals": ["offered", "staffed_s"]})
+    {'intervals': {'offered': True, 'staffed_s': False}}
+    """
+    ds = Dataset.coerce(data)
+    states = column_states(ds, {t: list(cols) for t, cols in columns.items()})
+    return {
+        t: {c: s not in ("absent", "empty") for c, s in cs.items()} for t, cs in states.items()
+    }
