@@ -56,6 +56,9 @@ class Column:
     description: str
     required: bool = True
     kpis: tuple[str, ...] = ()
+    #: A null in this column is a value ("never queued", "still open"), not an unknown; only
+    #: a column that is null on every row of the table is unknown.
+    null_is_value: bool = False
 
     def polars_dtype(self, tz: str) -> pl.DataType:
         """The concrete polars dtype, with the dataset's time zone for time stamps."""
@@ -99,8 +102,8 @@ class Table:
 S, T, B, F, INT, D = pl.String, TS, pl.Boolean, pl.Float64, pl.Int64, pl.Date
 
 
-def _c(name, dtype, unit, description, *kpis, required=True):
-    return Column(name, dtype, unit, description, required, tuple(kpis))
+def _c(name, dtype, unit, description, *kpis, required=True, null_is_value=False):
+    return Column(name, dtype, unit, description, required, tuple(kpis), null_is_value)
 
 
 CONTACTS = Table(
@@ -114,7 +117,7 @@ CONTACTS = Table(
         _c("channel", S, "", "voice, chat, email or callback", "contacts_offered"),
         _c("direction", S, "", "inbound or outbound", "contacts_handled"),
         _c("queue", S, "", "queue (skill, split, ACD group) the contact was routed to"),
-        _c("topic", S, "", "contact reason", "fcr"),
+        _c("topic", S, "", "contact reason", "fcr", required=False),
         _c(
             "customer_id",
             S,
@@ -123,10 +126,19 @@ CONTACTS = Table(
             "fcr",
             "contacts_per_customer",
             required=False,
+            null_is_value=True,
         ),
-        _c("agent_id", S, "", "agent who handled it; null when not answered", "handled_per_agent"),
+        _c(
+            "agent_id",
+            S,
+            "",
+            "agent who handled it; null when not answered",
+            "handled_per_agent",
+            required=False,
+            null_is_value=True,
+        ),
         _c("team", S, "", "team owning the queue and its agents"),
-        _c("site", S, "", "site (location) of the team"),
+        _c("site", S, "", "site (location) of the team", required=False),
         _c("arrival_ts", T, "time", "contact arrives (enters the IVR, or e-mail received)"),
         _c(
             "queue_ts",
@@ -135,10 +147,26 @@ CONTACTS = Table(
             "enters the agent queue; null if it never did",
             "contacts_offered",
             "max_in_queue",
+            required=False,
+            null_is_value=True,
         ),
-        _c("answer_ts", T, "time", "answered by an agent; null if not answered", "asa"),
-        _c("end_ts", T, "time", "customer leaves: end of talk, abandon or flow-out time"),
-        _c("ivr_s", F, "s", "seconds in the IVR before the queue"),
+        _c(
+            "answer_ts",
+            T,
+            "time",
+            "answered by an agent; null if not answered",
+            "asa",
+            required=False,
+            null_is_value=True,
+        ),
+        _c(
+            "end_ts",
+            T,
+            "time",
+            "customer leaves: end of talk, abandon or flow-out time",
+            required=False,
+        ),
+        _c("ivr_s", F, "s", "seconds in the IVR before the queue", required=False),
         _c(
             "wait_s",
             F,
@@ -148,6 +176,8 @@ CONTACTS = Table(
             "avg_wait",
             "longest_wait",
             "service_level",
+            required=False,
+            null_is_value=True,
         ),
         _c(
             "talk_s",
@@ -156,9 +186,10 @@ CONTACTS = Table(
             "talk (or active chat) seconds; 0 when not handled",
             "aht",
             "avg_talk",
+            required=False,
         ),
-        _c("hold_s", F, "s", "hold seconds within the contact", "aht", "avg_hold"),
-        _c("acw_s", F, "s", "after-call work (wrap-up) seconds", "aht", "avg_acw"),
+        _c("hold_s", F, "s", "hold seconds within the contact", "aht", "avg_hold", required=False),
+        _c("acw_s", F, "s", "after-call work (wrap-up) seconds", "aht", "avg_acw", required=False),
         _c(
             "outcome",
             S,
@@ -167,12 +198,31 @@ CONTACTS = Table(
             "contacts_answered",
             "contacts_abandoned",
         ),
-        _c("transferred", B, "", "transferred to another queue or agent", "transfer_rate"),
         _c(
-            "resolved", B, "", "agent marked the issue resolved on this contact", "resolution_rate"
+            "transferred",
+            B,
+            "",
+            "transferred to another queue or agent",
+            "transfer_rate",
+            required=False,
         ),
-        _c("converted", B, "", "the contact produced a sale", "conversion_rate"),
-        _c("revenue", F, "currency", "sale amount (0 if none)", "revenue_per_successful_call"),
+        _c(
+            "resolved",
+            B,
+            "",
+            "agent marked the issue resolved on this contact",
+            "resolution_rate",
+            required=False,
+        ),
+        _c("converted", B, "", "the contact produced a sale", "conversion_rate", required=False),
+        _c(
+            "revenue",
+            F,
+            "currency",
+            "sale amount (0 if none)",
+            "revenue_per_successful_call",
+            required=False,
+        ),
     ),
 )
 
@@ -191,6 +241,7 @@ TICKETS = Table(
             "first agent response",
             "first_response_time",
             required=False,
+            null_is_value=True,
         ),
         _c(
             "solved_ts",
@@ -199,16 +250,18 @@ TICKETS = Table(
             "solved (handled); null while open",
             "tickets_handled",
             "avg_resolution_time",
+            required=False,
+            null_is_value=True,
         ),
-        _c("closed_ts", T, "time", "closed; null while open", required=False),
-        _c("status", S, "", "open, pending, solved or closed"),
+        _c("closed_ts", T, "time", "closed; null while open", required=False, null_is_value=True),
+        _c("status", S, "", "open, pending, solved or closed", required=False),
         _c("reopens", INT, "count", "times the ticket was reopened", required=False),
-        _c("agent_id", S, "", "owner agent", required=False),
+        _c("agent_id", S, "", "owner agent", required=False, null_is_value=True),
         _c("team", S, "", "owning team (office)"),
         _c("channel", S, "", "channel the ticket came in on", required=False),
         _c("priority", S, "", "priority", required=False),
-        _c("topic", S, "", "ticket topic (complaint type)"),
-        _c("customer_id", S, "", "customer key", required=False),
+        _c("topic", S, "", "ticket topic (complaint type)", required=False),
+        _c("customer_id", S, "", "customer key", required=False, null_is_value=True),
     ),
 )
 
@@ -222,20 +275,41 @@ AGENT_TIME = Table(
     (
         _c("agent_id", S, "", "agent"),
         _c("team", S, "", "agent's team"),
-        _c("site", S, "", "agent's site"),
+        _c("site", S, "", "agent's site", required=False),
         _c("interval_start", T, "time", "start of the interval"),
         _c("interval_s", F, "s", "interval length"),
-        _c("scheduled_s", F, "s", "scheduled (paid) seconds", "shrinkage", "attendance"),
-        _c("scheduled_productive_s", F, "s", "scheduled on-queue seconds", "adherence"),
-        _c("logged_in_s", F, "s", "seconds logged in", "utilization"),
-        _c("available_s", F, "s", "idle, available for contacts", "occupancy"),
-        _c("handle_s", F, "s", "talking and holding", "occupancy", "utilization"),
-        _c("acw_s", F, "s", "after-call work", "occupancy"),
-        _c("break_s", F, "s", "breaks and lunch", "shrinkage"),
-        _c("training_s", F, "s", "training", "shrinkage"),
-        _c("meeting_s", F, "s", "meetings and coaching", "shrinkage"),
         _c(
-            "absence_s", F, "s", "unplanned absence within the schedule", "shrinkage", "attendance"
+            "scheduled_s",
+            F,
+            "s",
+            "scheduled (paid) seconds",
+            "shrinkage",
+            "attendance",
+            required=False,
+        ),
+        _c(
+            "scheduled_productive_s",
+            F,
+            "s",
+            "scheduled on-queue seconds",
+            "adherence",
+            required=False,
+        ),
+        _c("logged_in_s", F, "s", "seconds logged in", "utilization", required=False),
+        _c("available_s", F, "s", "idle, available for contacts", "occupancy", required=False),
+        _c("handle_s", F, "s", "talking and holding", "occupancy", "utilization", required=False),
+        _c("acw_s", F, "s", "after-call work", "occupancy", required=False),
+        _c("break_s", F, "s", "breaks and lunch", "shrinkage", required=False),
+        _c("training_s", F, "s", "training", "shrinkage", required=False),
+        _c("meeting_s", F, "s", "meetings and coaching", "shrinkage", required=False),
+        _c(
+            "absence_s",
+            F,
+            "s",
+            "unplanned absence within the schedule",
+            "shrinkage",
+            "attendance",
+            required=False,
         ),
         _c(
             "adherent_s",
@@ -243,6 +317,7 @@ AGENT_TIME = Table(
             "s",
             "seconds in the scheduled activity at the scheduled time",
             "adherence",
+            required=False,
         ),
     ),
 )
@@ -259,8 +334,22 @@ AGENTS = Table(
         _c("site", S, "", "site"),
         _c("team_leader", S, "", "team leader"),
         _c("hired", D, "date", "first day", "agent_attrition"),
-        _c("left", D, "date", "last day; null while employed", "agent_attrition"),
-        _c("leave_reason", S, "", "voluntary, involuntary or null", required=False),
+        _c(
+            "left",
+            D,
+            "date",
+            "last day; null while employed",
+            "agent_attrition",
+            null_is_value=True,
+        ),
+        _c(
+            "leave_reason",
+            S,
+            "",
+            "voluntary, involuntary or null",
+            required=False,
+            null_is_value=True,
+        ),
     ),
 )
 
@@ -270,16 +359,40 @@ SURVEYS = Table(
     "Scores per contact; dimension columns are copied from the contact for slicing.",
     "survey_ts",
     (
-        _c("contact_id", S, "", "surveyed contact"),
+        _c("contact_id", S, "", "surveyed contact", required=False),
         _c("survey_ts", T, "time", "response time"),
-        _c("channel", S, "", "contact channel"),
-        _c("queue", S, "", "contact queue"),
-        _c("topic", S, "", "contact topic"),
-        _c("team", S, "", "team"),
-        _c("agent_id", S, "", "agent", required=False),
-        _c("csat", INT, "1-5", "satisfaction, 5 best; null if not asked", "csat"),
-        _c("nps", INT, "0-10", "likelihood to recommend; null if not asked", "nps"),
-        _c("ces", INT, "1-7", "'easy to handle my issue' agreement, 7 easiest", "ces"),
+        _c("channel", S, "", "contact channel", required=False),
+        _c("queue", S, "", "contact queue", required=False),
+        _c("topic", S, "", "contact topic", required=False),
+        _c("team", S, "", "team", required=False),
+        _c("agent_id", S, "", "agent", required=False, null_is_value=True),
+        _c(
+            "csat",
+            INT,
+            "1-5",
+            "satisfaction, 5 best; null if not asked",
+            "csat",
+            required=False,
+            null_is_value=True,
+        ),
+        _c(
+            "nps",
+            INT,
+            "0-10",
+            "likelihood to recommend; null if not asked",
+            "nps",
+            required=False,
+            null_is_value=True,
+        ),
+        _c(
+            "ces",
+            INT,
+            "1-7",
+            "'easy to handle my issue' agreement, 7 easiest",
+            "ces",
+            required=False,
+            null_is_value=True,
+        ),
     ),
 )
 
@@ -290,7 +403,7 @@ QA = Table(
     "evaluated_ts",
     (
         _c("evaluation_id", S, "", "evaluation"),
-        _c("contact_id", S, "", "evaluated contact", required=False),
+        _c("contact_id", S, "", "evaluated contact", required=False, null_is_value=True),
         _c("agent_id", S, "", "evaluated agent"),
         _c("team", S, "", "agent's team"),
         _c("evaluated_ts", T, "time", "evaluation time"),
@@ -309,7 +422,7 @@ COACHING = Table(
         _c("team", S, "", "agent's team"),
         _c("session_ts", T, "time", "session start", "coaching_per_agent"),
         _c("duration_s", F, "s", "length"),
-        _c("focus", S, "", "what the session worked on", required=False),
+        _c("focus", S, "", "what the session worked on", required=False, null_is_value=True),
     ),
 )
 
@@ -319,7 +432,14 @@ AGENT_SURVEYS = Table(
     "eNPS-style agent experience survey.",
     "survey_ts",
     (
-        _c("agent_id", S, "", "responding agent (may be anonymised)", required=False),
+        _c(
+            "agent_id",
+            S,
+            "",
+            "responding agent (may be anonymised)",
+            required=False,
+            null_is_value=True,
+        ),
         _c("team", S, "", "agent's team"),
         _c("survey_ts", T, "time", "response time"),
         _c("score", INT, "0-10", "likelihood to recommend the workplace", "agent_enps"),
@@ -333,9 +453,16 @@ CUSTOMERS = Table(
     None,
     (
         _c("customer_id", S, "", "customer"),
-        _c("segment", S, "", "customer segment", required=False),
+        _c("segment", S, "", "customer segment", required=False, null_is_value=True),
         _c("joined", D, "date", "became a customer", "customer_churn"),
-        _c("churned", D, "date", "stopped being a customer; null if active", "customer_churn"),
+        _c(
+            "churned",
+            D,
+            "date",
+            "stopped being a customer; null if active",
+            "customer_churn",
+            null_is_value=True,
+        ),
     ),
 )
 
@@ -348,7 +475,9 @@ FINANCE = Table(
     (
         _c("period_start", D, "date", "first day of the period"),
         _c("period_end", D, "date", "last day of the period"),
-        _c("team", S, "", "team, or null for the whole centre", required=False),
+        _c(
+            "team", S, "", "team, or null for the whole centre", required=False, null_is_value=True
+        ),
         _c("centre_cost", F, "currency", "total operating cost of the centre", "cost_per_contact"),
         _c("company_orders", INT, "count", "all orders of the company", "cost_per_order"),
         _c("order_amount", F, "currency", "value of all company orders", required=False),
@@ -370,9 +499,9 @@ EVENTS = Table(
     "start_ts",
     (
         _c("start_ts", T, "time", "start"),
-        _c("end_ts", T, "time", "end; null for a point event", required=False),
+        _c("end_ts", T, "time", "end; null for a point event", required=False, null_is_value=True),
         _c("label", S, "", "what happened"),
-        _c("team", S, "", "affected team, or null for all", required=False),
+        _c("team", S, "", "affected team, or null for all", required=False, null_is_value=True),
     ),
 )
 
@@ -390,8 +519,8 @@ INTERVALS = Table(
         _c("channel", S, "", "channel", required=False),
         _c("team", S, "", "team owning the queue", required=False),
         _c("offered", INT, "count", "contacts offered to the queue"),
-        _c("answered", INT, "count", "answered"),
-        _c("abandoned", INT, "count", "abandoned in queue"),
+        _c("answered", INT, "count", "answered", required=False),
+        _c("abandoned", INT, "count", "abandoned in queue", required=False),
         _c(
             "abandoned_short",
             INT,
@@ -399,7 +528,13 @@ INTERVALS = Table(
             "abandoned within the short-abandon threshold",
             required=False,
         ),
-        _c("answered_within_threshold", INT, "count", "answered within the SL threshold"),
+        _c(
+            "answered_within_threshold",
+            INT,
+            "count",
+            "answered within the SL threshold",
+            required=False,
+        ),
         _c(
             "abandoned_within_threshold",
             INT,
@@ -408,7 +543,7 @@ INTERVALS = Table(
             required=False,
         ),
         _c("flowout", INT, "count", "left the queue unanswered by the system", required=False),
-        _c("wait_answered_s", F, "s", "total wait of answered contacts"),
+        _c("wait_answered_s", F, "s", "total wait of answered contacts", required=False),
         _c("wait_abandoned_s", F, "s", "total wait of abandoned contacts", required=False),
         _c(
             "wait_flowout_s",
@@ -418,9 +553,9 @@ INTERVALS = Table(
             required=False,
         ),
         _c("max_wait_s", F, "s", "longest wait in the interval", required=False),
-        _c("talk_s", F, "s", "total talk"),
-        _c("hold_s", F, "s", "total hold"),
-        _c("acw_s", F, "s", "total after-call work"),
+        _c("talk_s", F, "s", "total talk", required=False),
+        _c("hold_s", F, "s", "total hold", required=False),
+        _c("acw_s", F, "s", "total after-call work", required=False),
         _c("transferred", INT, "count", "transferred contacts", required=False),
         _c("staffed_s", F, "s", "agent seconds staffed on the queue", required=False),
     ),
@@ -631,20 +766,29 @@ def data_model_markdown() -> str:
         "Every `Datetime` column carries the dataset's site time zone; intervals are binned in "
         "that zone. Durations are seconds (`_s`), ratios are fractions in [0, 1].",
         "",
+        "Unknown is never zero. A column that is not required may be absent; absent and null on "
+        "every row mean the same: the data do not say. A KPI that needs such a column is null, "
+        "with a reason (`kpi.compute.availability`), never a number built on zeros. Where the "
+        "`null` column says *value*, a null row means something (never queued, still open) and "
+        "only a column null on every row is unknown; where it says *unknown*, a group (a team, "
+        "a half-hour) whose rows are all null has that KPI null too.",
+        "",
     ]
     for t in TABLES.values():
         out += [f"## `{t.name}`: {t.grain}", "", t.description, ""]
         if t.time_column:
             out += [f"Time column for period filters: `{t.time_column}`.", ""]
         out += [
-            "| column | dtype | unit | required | meaning | used by |",
-            "|---|---|---|---|---|---|",
+            "| column | dtype | unit | required | null | meaning | used by |",
+            "|---|---|---|---|---|---|---|",
         ]
         for c in t.columns:
             req = "yes" if c.required else "no"
+            null = "value" if c.null_is_value else "unknown"
             used = ", ".join(f"`{k}`" for k in c.kpis)
             out.append(
-                f"| `{c.name}` | {c.dtype_name} | {c.unit} | {req} | {c.description} | {used} |"
+                f"| `{c.name}` | {c.dtype_name} | {c.unit} | {req} | {null} | {c.description} "
+                f"| {used} |"
             )
         out.append("")
     return "\n".join(out)

@@ -15,7 +15,7 @@ import polars as pl
 
 from kpi.compute import evaluate
 from kpi.data import Dataset
-from kpi.metrics import METRICS, PERSPECTIVES
+from kpi.metrics import METRICS, PERSPECTIVES, resolve
 from kpi.periods import Period, parse_period, previous_period
 from kpi.targets import TargetSet
 
@@ -37,25 +37,33 @@ def _period(p: str | Period) -> Period:
     return p if isinstance(p, Period) else parse_period(p)
 
 
-def catalogue_frame(targets: TargetSet | None = None) -> pl.DataFrame:
+def catalogue_frame(
+    targets: TargetSet | None = None, params: Mapping[str, Any] | None = None
+) -> pl.DataFrame:
     """The KPI declarations as a small frame (id, label, perspective, kra, unit, direction, target, red).
+
+    Unit and default target are those of the variants in ``params`` (as for
+    :func:`kpi.compute.compute`): CSAT as a mean score is in points, against 4.2 on 1-5.
 
     Examples
     --------
     >>> catalogue_frame().filter(pl.col("id") == "service_level").row(0)
     ('service_level', 'Service level', 'customer', 'speed', 'ratio', 'higher', 0.8, 0.7, 0)
+    >>> mean = catalogue_frame(params={"csat.method": "mean"}).filter(pl.col("id") == "csat")
+    >>> mean.select("unit", "target", "red").row(0)
+    ('points', 4.2, 3.8)
     """
     targets = targets or TargetSet()
     rows = []
-    for m in METRICS.values():
-        t = targets.default(m.id)
+    for m, p in resolve("all", params):
+        t = targets.default(m.id, {m.id: p})
         rows.append(
             {
                 "id": m.id,
                 "label": m.label,
                 "perspective": m.perspective,
                 "kra": m.kra,
-                "unit": m.unit,
+                "unit": m.unit_for(p),
                 "direction": m.direction,
                 "target": None if t is None else float(t.target),
                 "red": None if t is None else float(t.red),
@@ -134,17 +142,21 @@ def scorecard(
         coalesce=True,
         nulls_equal=True,
     )
-    out = _with_targets(out, ids, keys, targets)
+    out = _with_targets(out, ids, keys, targets, params)
     out = _with_change_and_status(out)
     defs = {k: v for k, v in cur.definitions.items() if k in ids}
     return _in_catalogue_order(out, keys), defs
 
 
 def _with_targets(
-    out: pl.LazyFrame, ids: Sequence[str], keys: Sequence[str], targets: TargetSet
+    out: pl.LazyFrame,
+    ids: Sequence[str],
+    keys: Sequence[str],
+    targets: TargetSet,
+    params: Mapping[str, Any] | None,
 ) -> pl.LazyFrame:
     """The catalogue columns of each KPI, with targets overridden per group where set."""
-    out = out.join(catalogue_frame(targets).lazy(), on="id", how="left")
+    out = out.join(catalogue_frame(targets, params).lazy(), on="id", how="left")
     overrides = [
         (kpi_id, col, val, t)
         for kpi_id in ids
@@ -230,6 +242,8 @@ def team_leader_view(
     ...         "outcome": ["answered"] * 2,
     ...         "team": ["A", "B"],
     ...         "talk_s": [100.0, 400.0],
+    ...         "hold_s": [0.0, 0.0],
+    ...         "acw_s": [0.0, 0.0],
     ...     }
     ... )
     >>> team_leader_view({"contacts": c}, period="2026-02", metrics=["aht"]).collect().rows()
@@ -247,9 +261,7 @@ def team_leader_view(
         measures=False,
     )
     ids = [m for m in r.metrics if m not in r.notes]
-    return status_columns(
-        r.frame.select("team", *ids), [i for i in ids if METRICS[i].target], targets
-    )
+    return status_columns(r.frame.select("team", *ids), ids, targets, params=params)
 
 
 def agent_scorecard(
@@ -266,7 +278,9 @@ def agent_scorecard(
 
     Notes
     -----
-    Ranking on a handful of contacts rewards luck; the default floor of 50 keeps the
+    ``rank_by`` the data cannot support (FCR without customer ids) falls back to the first of
+    ``metrics`` they do support; with none, ``rank`` is null. Ranking on a handful of contacts
+    rewards luck; the default floor of 50 keeps the
     binomial standard error of a rate near 0.5 under 7 points. The rank follows the KPI's
     direction.
 
@@ -281,6 +295,8 @@ def agent_scorecard(
     ...         "agent_id": ["a", "a", "a", "b"],
     ...         "team": ["A"] * 4,
     ...         "talk_s": [100.0, 120.0, 140.0, 50.0],
+    ...         "hold_s": [0.0] * 4,
+    ...         "acw_s": [0.0] * 4,
     ...     }
     ... )
     >>> agent_scorecard(
@@ -300,18 +316,21 @@ def agent_scorecard(
     )
     ok = [m for m in r.metrics if m not in r.notes]
     reliable = pl.col("contacts_handled") >= min_contacts
-    desc = METRICS[rank_by].direction == "higher"
+    # rank on rank_by, or on the first KPI asked for that the data support; never on a KPI
+    # that is unknown throughout (the rank is null when none is known)
+    rank_on = (
+        rank_by
+        if rank_by in ok
+        else next((m for m in metrics if m in ok and m != "contacts_handled"), None)
+    )
     frame = (
         r.frame.filter(pl.col("agent_id").is_not_null())
         .select("team", "agent_id", *ok)
         .with_columns(reliable.alias("reliable"))
     )
-    if rank_by in ok:
-        rank = (
-            pl.when(reliable)
-            .then(pl.col(rank_by))
-            .rank(method="min", descending=desc)
-            .over("team")
-        )
-        frame = frame.with_columns(pl.when(reliable).then(rank).cast(pl.Int64).alias("rank"))
+    if rank_on is None:
+        return frame.with_columns(pl.lit(None, pl.Int64).alias("rank")).sort("team", "agent_id")
+    desc = METRICS[rank_on].direction == "higher"
+    rank = pl.when(reliable).then(pl.col(rank_on)).rank(method="min", descending=desc).over("team")
+    frame = frame.with_columns(pl.when(reliable).then(rank).cast(pl.Int64).alias("rank"))
     return frame.sort("team", "agent_id")

@@ -29,9 +29,9 @@ from typing import Any
 import polars as pl
 
 from kpi.errors import KpiError
-from kpi.metrics import METRICS, Target
+from kpi.metrics import METRICS, Target, resolve
 
-__all__ = ["TargetSet", "load_targets", "status_columns"]
+__all__ = ["TargetSet", "load_targets", "status_columns", "variants"]
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,19 @@ class TargetSet:
                     )
         return cls(defaults, by_value, source)
 
-    def default(self, kpi_id: str) -> Target | None:
-        """The KPI's target: from the file, else the catalogue default."""
-        return self.defaults.get(kpi_id) or METRICS[kpi_id].target
+    def default(self, kpi_id: str, params: Mapping[str, Any] | None = None) -> Target | None:
+        """The KPI's target: from the file, else the catalogue default for the variants in
+        ``params`` (as for :func:`kpi.compute.compute`: a variant may change the unit, and so
+        the default target: CSAT as a mean score on 1-5 is judged against 4.2, not 80 %).
+
+        Examples
+        --------
+        >>> TargetSet().default("csat"), TargetSet().default("csat", {"csat.method": "mean"})
+        (Target(target=0.8, red=0.7), Target(target=4.2, red=3.8))
+        """
+        if kpi_id in self.defaults:
+            return self.defaults[kpi_id]
+        return METRICS[kpi_id].target_for(variants(kpi_id, params))
 
     def overrides(self, kpi_id: str) -> dict[tuple[str, str], Target]:
         """Overrides for values of a dimension column."""
@@ -96,6 +106,18 @@ def _target(spec: Mapping[str, Any], base: Target | None, *, where: str) -> Targ
     except (TypeError, ValueError):
         raise KpiError(f"{where}: target and red must be numbers") from None
     return Target(target, red)
+
+
+def variants(kpi_id: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The variant values of one KPI in force under ``params`` (flat ``<kpi>.<param>`` or
+    nested by KPI id, as for :func:`kpi.compute.compute`), defaults filled in.
+
+    Examples
+    --------
+    >>> variants("csat", {"csat.method": "mean", "aht.components": "talk_hold"})
+    {'method': 'mean', 'scale_max': 5}
+    """
+    return resolve(kpi_id, params)[0][1]
 
 
 def load_targets(path: str | Path | None) -> TargetSet:
@@ -119,11 +141,16 @@ def load_targets(path: str | Path | None) -> TargetSet:
 
 
 def status_columns(
-    frame: pl.LazyFrame, metrics: Iterable[str], targets: TargetSet | None = None
+    frame: pl.LazyFrame,
+    metrics: Iterable[str],
+    targets: TargetSet | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
 ) -> pl.LazyFrame:
     """Add ``<kpi>_target`` and ``<kpi>_status`` (green, amber, red) columns.
 
-    Overrides apply where the frame has the override's column (e.g. ``team``).
+    Overrides apply where the frame has the override's column (e.g. ``team``). ``params`` are
+    the variants the values were computed under (their unit decides the default target).
 
     Examples
     --------
@@ -136,7 +163,7 @@ def status_columns(
     names = frame.collect_schema().names()
     cols = []
     for kpi_id in metrics:
-        base = targets.default(kpi_id)
+        base = targets.default(kpi_id, params)
         if base is None or kpi_id not in names:
             continue
         t_expr: Any = pl.lit(base.target)

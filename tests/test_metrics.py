@@ -93,6 +93,8 @@ CASES = [
     ("coaching_per_agent", {}, 1 / 2),
     ("csat", {}, 2 / 4),  # 5, 2, 4, 3 (one null)
     ("csat", {"method": "mean"}, 14 / 4),
+    ("csat", {"scale_max": 10}, 0.0),  # top two boxes of 1-10 are 9 and 10: none here
+    ("csat", {"method": "mean", "scale_max": 10}, 14 / 4),
     ("nps", {}, 0),  # 10, 9 promoters; 3, 6 detractors; 7 passive
     ("ces", {}, 24 / 5),
     ("ces", {"method": "agree_share"}, 3 / 5),
@@ -291,7 +293,9 @@ def test_unknown_column_lists_columns():
 
 def test_dimension_missing_in_a_table_gives_null_with_note():
     r = evaluate(small_dataset(), "aht,customer_churn", by="team", **JAN)
-    assert r.notes == {"customer_churn": "customers has no column 'team'"}
+    assert r.notes == {
+        "customer_churn": "unavailable: customers has no column 'team'; needs customers"
+    }
     out = r.frame.collect()
     assert out["customer_churn"].is_null().all()
     with pytest.raises(KpiError, match="cannot compute customer_churn from this data by team"):
@@ -370,10 +374,23 @@ def test_all_abandoned():
     }
 
 
-def test_nulls_in_durations_count_as_zero():
-    rows = [{"outcome": "answered", "wait_s": 5.0, "talk_s": 100.0, "hold_s": None, "acw_s": None}]
+def test_a_null_duration_beside_known_ones_counts_as_zero():
+    rows = [
+        {"outcome": "answered", "wait_s": 5.0, "talk_s": 100.0, "hold_s": 30.0, "acw_s": None},
+        {"outcome": "answered", "wait_s": 5.0, "talk_s": 100.0, "hold_s": None, "acw_s": 10.0},
+    ]
     out = compute({"contacts": _contacts(rows)}, "aht,avg_hold", measures=False).collect()
-    assert out.row(0) == (100.0, 0.0)
+    assert out.row(0) == (120.0, 15.0)
+
+
+def test_durations_null_on_every_row_are_unknown_not_zero():
+    rows = [{"outcome": "answered", "wait_s": 5.0, "talk_s": 100.0, "hold_s": None, "acw_s": None}]
+    r = evaluate({"contacts": _contacts(rows)}, "aht,avg_hold,avg_talk", measures=False)
+    assert r.frame.collect().row(0) == (None, None, 100.0)
+    assert r.notes["aht"] == (
+        "unavailable: contacts has no hold_s values; no intervals table; "
+        "needs talk_s, hold_s, acw_s in contacts, or talk_s, hold_s, acw_s in intervals"
+    )
 
 
 def test_empty_input_gives_empty_frame():
@@ -384,7 +401,11 @@ def test_empty_input_gives_empty_frame():
 
 def test_one_row():
     out = compute(
-        {"contacts": _contacts([{"outcome": "answered", "wait_s": 21.0, "talk_s": 60.0}])},
+        {
+            "contacts": _contacts(
+                [{"outcome": "answered", "wait_s": 21.0, "talk_s": 60.0, "hold_s": 0, "acw_s": 0}]
+            )
+        },
         "service_level,aht",
         measures=False,
     ).collect()

@@ -31,7 +31,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kpi._format import format_value
-from kpi.compute import evaluate
+from kpi.compute import availability, evaluate
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.explain._drivers import _drivers, drivers
@@ -97,7 +97,9 @@ def explain(
     Raises
     ------
     KpiError
-        Unknown KPI or dimension, identical periods, or a period with no data.
+        Unknown KPI or dimension, identical periods, or a period with no data; a KPI the data
+        cannot support (:func:`kpi.compute.availability`), in one line that says why and what
+        data would enable it: an explanation is never built on an unknown.
     """
     ds = Dataset.coerce(data)
     if metric not in METRICS:
@@ -109,6 +111,9 @@ def explain(
             f"baseline and current are the same period ({p0.label}): nothing to compare"
         )
     full = m.resolve_params(params)
+    found = availability(ds, metric, params={metric: full})[metric]
+    if not found.ok:  # never explain an unknown: say why, and what would make it known
+        raise KpiError(f"cannot explain {metric}: {found.reason}; it needs {found.needs}")
     cols = sorted({c for lf in ds.tables.values() for c in lf.collect_schema().names()})
     bad = [d for d in dims if d not in cols]
     if bad:
@@ -142,7 +147,7 @@ def explain(
     exp = Explanation(
         metric=metric,
         label=m.label,
-        unit=m.unit,
+        unit=m.unit_for(full),
         direction=m.direction,
         definition=definition,
         baseline={"period": p0.label, "value": v0},

@@ -193,12 +193,19 @@ def _mix_rate_drivers(
         Driver(
             f"mix_{dim}",
             f"mix: the share of volume moving between {dim} values",
-            metric.unit,
+            metric.unit_for(params),
             None,
             None,
             mix,
         ),
-        Driver(f"rate_{dim}", f"rate: changes within each {dim}", metric.unit, None, None, rate),
+        Driver(
+            f"rate_{dim}",
+            f"rate: changes within each {dim}",
+            metric.unit_for(params),
+            None,
+            None,
+            rate,
+        ),
     ]
 
 

@@ -102,7 +102,7 @@ def queue_drivers(
         Driver(
             "other",
             "other (intraday pattern, patience, model error)",
-            metric.unit,
+            metric.unit_for(params),
             None,
             None,
             (v1 - v0) - sum(phi.values()),

@@ -50,18 +50,21 @@ def _leaves(
                 pl.lit(tag).alias("_tag")
             )
         )
-    # one group-by over both periods (cheaper than a full join on many string keys)
+
+    # one group-by over both periods (cheaper than a full join on many string keys); a leaf
+    # absent from a period has 0 there, a leaf whose measure is unknown (null: its rows lack
+    # the KPI's inputs) is left out of the search, never read as 0
+    def part(c: str, tag: str) -> pl.Expr:
+        x = pl.col(c).filter(pl.col("_tag") == tag)
+        return pl.when(x.is_null().any()).then(None).otherwise(x.sum()).alias(f"{c}__{tag}")
+
+    names = [f"{c}__{tag}" for tag in ("b", "c") for c in cols]
     leaves = (
         pl.concat(parts)
         .with_columns(pl.col(list(dims)).cast(pl.String).fill_null("(none)"))
         .group_by(list(dims))
-        .agg(
-            *[
-                pl.col(c).filter(pl.col("_tag") == tag).sum().alias(f"{c}__{tag}")
-                for tag in ("b", "c")
-                for c in cols
-            ]
-        )
+        .agg(*[part(c, tag) for tag in ("b", "c") for c in cols])
+        .filter(pl.all_horizontal(pl.col(n).is_not_null() for n in names))
     )
     return leaves if lazy else leaves.collect()
 

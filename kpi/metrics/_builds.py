@@ -23,13 +23,14 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
 
 from kpi.metrics import _factories as F
 from kpi.metrics import _stateful as S
-from kpi.metrics._metric import Build
+from kpi.metrics._metric import Build, Target
 
 #: The variant values in force, by short name (every Param of the KPI, defaults filled in).
 Variants = Mapping[str, Any]
@@ -280,13 +281,57 @@ def agent_enps(p: Variants) -> Build:
 # ---- satisfaction, retention, activity ------------------------------------------------------
 
 
+#: CSAT's default target under each method and scale (see :func:`csat`).
+CSAT_TARGETS = {
+    ("top2", 5): Target(0.8, 0.7),
+    ("top2", 10): Target(0.8, 0.7),
+    ("mean", 5): Target(4.2, 3.8),
+    ("mean", 10): Target(8.2, 7.3),
+}
+
+
 def csat(p: Variants) -> Build:
-    if p["method"] == "mean":
-        return Build("CSAT = mean score (1-5)", F.survey_sum("csat"), F.survey_count("csat"))
+    """CSAT as a top-2-box share (a ratio) or a mean score (points on the survey's scale).
+
+    Targets (kpi dictionary B.12 and the Part B benchmarks): top-2-box 80 % (75-85 % is
+    typical), red 70 %. The dictionary gives no benchmark for a mean (it says the mean is not
+    CSAT), so the mean's defaults translate the top-2-box ones onto the 1-5 scale: 80 % of
+    responses at 4-5 (4.5 on average) and the rest at a neutral 3 is 0.8 × 4.5 + 0.2 × 3 = 4.2;
+    70 % with the rest at 2 is 0.7 × 4.5 + 0.3 × 2 ≈ 3.8. On a 1-10 scale the top two boxes
+    are 9 and 10 and the mean's targets map linearly (1 + (x − 1) × 9 / 4): 8.2 and 7.3.
+
+    Examples
+    --------
+    >>> b = csat({"method": "mean", "scale_max": 5})
+    >>> b.formula, b.unit, b.target
+    ('CSAT = mean score (1-5)', 'points', Target(target=4.2, red=3.8))
+    >>> csat({"method": "top2", "scale_max": 10}).formula
+    'CSAT = responses rated 9 or 10 / responses (top-2-box, 1-10 scale)'
+    """
+    top, scale = p.get("method", "top2"), p.get("scale_max", 5)
+    target = CSAT_TARGETS[(top, scale)]
+    if top == "mean":
+        return Build(
+            f"CSAT = mean score (1-{scale})",
+            F.survey_sum("csat"),
+            F.survey_count("csat"),
+            unit="points",
+            target=target,
+        )
+    if scale == 10:
+        return Build(
+            "CSAT = responses rated 9 or 10 / responses (top-2-box, 1-10 scale)",
+            F.survey_at_least("csat", 9),
+            F.survey_count("csat"),
+            unit="ratio",
+            target=target,
+        )
     return Build(
         "CSAT = responses rated 4 or 5 / responses (top-2-box)",
         F.survey_at_least("csat", 4),
         F.survey_count("csat"),
+        unit="ratio",
+        target=target,
     )
 
 
@@ -302,6 +347,7 @@ def ces(p: Variants) -> Build:
             "CES = responses agreeing (5-7) / responses",
             F.survey_at_least("ces", 5),
             F.survey_count("ces"),
+            unit="ratio",
         )
     return Build("CES = mean score (1-7, 7 easiest)", F.survey_sum("ces"), F.survey_count("ces"))
 
@@ -330,7 +376,8 @@ def contacts_per_customer(p: Variants) -> Build:
 
 def sales_per_agent(p: Variants) -> Build:
     if p["basis"] == "revenue":
-        return Build.ratio("sales per agent", F.revenue(), F.agents_handling())
+        b = Build.ratio("sales per agent", F.revenue(), F.agents_handling())
+        return replace(b, unit="currency")
     return Build(
         "sales per agent = sales / distinct agents who handled contacts",
         F.converted(),

@@ -588,8 +588,15 @@ _DECLARED = [
             Param(
                 "method",
                 default="top2",
-                doc="top-2-box share or mean score",
+                doc="top-2-box share (a ratio) or mean score (points on the survey's scale)",
                 choices=("top2", "mean"),
+            ),
+            Param(
+                "scale_max",
+                default=5,
+                doc="the survey's scale, 1-5 or 1-10 (top two boxes: 4-5 or 9-10)",
+                choices=(5, 10),
+                type=int,
             ),
         ),
         target=Target(0.8, 0.7),

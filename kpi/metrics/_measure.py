@@ -67,6 +67,22 @@ class Source:
     time: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of ``table`` the aggregation reads, from the expression itself.
+
+        The engine uses a source only when every one of them is present and not null on every
+        row: an input the data lack is unknown, never zero.
+
+        Examples
+        --------
+        >>> Source("contacts", (pl.col("talk_s") + pl.col("hold_s")).sum()).columns
+        ('talk_s', 'hold_s')
+        >>> Source("contacts", pl.len()).columns
+        ()
+        """
+        return tuple(dict.fromkeys(self.agg.meta.root_names()))
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -96,6 +112,10 @@ class Measure:
     lookahead_days: int = 0
     #: The measure as a term of a formula (see above); empty when no formula names it.
     text: str = ""
+    #: The columns of ``tables`` a builder measure reads (row sources declare theirs in their
+    #: expression, :attr:`Source.columns`): the engine leaves the measure unknown when one is
+    #: absent or null on every row.
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -105,6 +125,19 @@ class Measure:
     def additive(self) -> bool:
         """True when finer-grain values sum to coarser ones."""
         return self.kind == "sum"
+
+    def needs(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each alternative source as (table, columns it reads), in order of preference.
+
+        Examples
+        --------
+        >>> m = Measure("talk", "talk", (Source("contacts", pl.col("talk_s").sum()),))
+        >>> m.needs()
+        (('contacts', ('talk_s',)),)
+        """
+        if self.sources:
+            return tuple((s.table, s.columns) for s in self.sources)
+        return tuple((t, self.columns) for t in self.tables)
 
     @property
     def source_tables(self) -> tuple[str, ...]:

@@ -82,6 +82,11 @@ class Build:
     or ``scale * numerator`` when there is no denominator. :meth:`ratio` writes the formula
     from the measures' own texts; the constructor takes it as given, for wording that cannot be
     composed from them.
+
+    ``unit`` and ``target``, when given, replace the KPI's declared ones under this variant: a
+    variant that changes what the number is (CSAT as a mean score instead of a top-2-box
+    share) changes its unit and the default target in that unit
+    (:meth:`Metric.unit_for`, :meth:`Metric.target_for`).
     """
 
     formula: str
@@ -90,6 +95,8 @@ class Build:
     scale: float = 1.0
     value: pl.Expr | None = None
     extra: tuple[Measure, ...] = ()
+    unit: str | None = None
+    target: Target | None = None
 
     @classmethod
     def ratio(
@@ -218,16 +225,46 @@ class Metric:
         """The measures, value and formula for ``params`` (short names)."""
         return self.builder(self.resolve_params(params))
 
-    def status(self, value: float | None, target: Target | None = None) -> str | None:
-        """``green``, ``amber`` or ``red`` against ``target`` (default: the declared one).
+    def unit_for(self, params: Mapping[str, Any] | None = None) -> str:
+        """The unit of the value under ``params`` (short names): the variant's, else declared.
+
+        Examples
+        --------
+        >>> from kpi.metrics import METRICS
+        >>> METRICS["csat"].unit_for(), METRICS["csat"].unit_for({"method": "mean"})
+        ('ratio', 'points')
+        """
+        return self.build(params).unit or self.unit
+
+    def target_for(self, params: Mapping[str, Any] | None = None) -> Target | None:
+        """The default target under ``params``, in :meth:`unit_for`'s unit.
+
+        Examples
+        --------
+        >>> from kpi.metrics import METRICS
+        >>> METRICS["csat"].target_for(), METRICS["csat"].target_for({"method": "mean"})
+        (Target(target=0.8, red=0.7), Target(target=4.2, red=3.8))
+        """
+        return self.build(params).target or self.target
+
+    def status(
+        self,
+        value: float | None,
+        target: Target | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """``green``, ``amber`` or ``red`` against ``target`` (default: the one for ``params``).
 
         Examples
         --------
         >>> from kpi.metrics import METRICS
         >>> METRICS["abandon_rate"].status(0.07)
         'amber'
+        >>> METRICS["csat"].status(4.0, params={"method": "mean"})
+        'amber'
         """
-        t = target or self.target
+        t = target or self.target_for(params)
         if value is None or t is None:
             return None
         sign = 1 if self.direction == "higher" else -1
@@ -240,12 +277,13 @@ class Metric:
     def to_dict(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The declaration as plain data (for ``kpi metrics --format json``)."""
         b = self.build(params)
+        target = b.target or self.target
         return {
             "id": self.id,
             "label": self.label,
             "perspective": self.perspective,
             "kra": self.kra,
-            "unit": self.unit,
+            "unit": b.unit or self.unit,
             "direction": self.direction,
             "team_leader": self.tl,
             "formula": b.formula,
@@ -265,7 +303,5 @@ class Metric:
                 }
                 for p in self.params
             ],
-            "target": None
-            if self.target is None
-            else {"target": self.target.target, "red": self.target.red},
+            "target": None if target is None else {"target": target.target, "red": target.red},
         }

@@ -52,6 +52,7 @@ def fcr_resolved(window_days: int, key: str) -> Measure:
         f"handled inbound contacts with no repeat within {window_days} days ({key})",
         builder=lambda ctx: _fcr_resolved(ctx, window_days, key, name),
         tables=("contacts",),
+        columns=("customer_id", "outcome", *(("topic",) if key == "customer_topic" else ())),
         lookahead_days=window_days,
         text=f"handled inbound contacts with no repeat contact (same {_KEY_TEXT[key]}) within "
         f"{window_days} days",
@@ -112,6 +113,7 @@ def backlog() -> Measure:
         kind="stock",
         builder=_backlog_builder,
         tables=("tickets",),
+        columns=("solved_ts",),
         text="tickets created and not yet solved at the end of the period",
     )
 
@@ -147,6 +149,7 @@ def _roster_measure(name: str, description: str, table: str, *, text: str) -> Me
             (table, "roster"), lambda: _roster(ctx, table, begin, finish)
         )[name],
         tables=(table,),
+        columns=(begin,),
         text=text,
     )
 
@@ -265,6 +268,7 @@ def max_in_queue() -> Measure:
         kind="sweep",
         builder=_max_in_queue,
         tables=("contacts",),
+        columns=("queue_ts", "wait_s"),
         text="most contacts waiting at once (sweep over queue entries and exits)",
     )
 
@@ -347,6 +351,7 @@ def peak_hour(rank_by: str) -> Measure:
         unit="erlang",
         builder=lambda ctx: _sel(_peak(ctx, rank_by), ctx, name),
         tables=("contacts",),
+        columns=("outcome", "talk_s", "hold_s", "acw_s"),
         text=f"Erlangs (handle s / 3600) of the busiest clock hour by {rank_by}",
     )
 
@@ -360,6 +365,7 @@ def peak_hour_calls(rank_by: str) -> Measure:
         kind="sweep",
         builder=lambda ctx: _sel(_peak(ctx, rank_by), ctx, name),
         tables=("contacts",),
+        columns=("outcome",) if rank_by == "calls" else ("outcome", "talk_s", "hold_s", "acw_s"),
         text=f"contacts offered in the busiest clock hour by {rank_by}",
     )
 

@@ -267,7 +267,7 @@ class _Scale:
 
 def _scale_of(s: _Series, metric: str) -> _Scale:
     b = _build(s, metric)
-    unit = METRICS[metric].unit if metric in METRICS else None
+    unit = METRICS[metric].unit_for(s.params.get(metric)) if metric in METRICS else None
     den = (
         b.denominator.name
         if b is not None

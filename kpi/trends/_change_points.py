@@ -327,7 +327,9 @@ def _searched_series(
         # counts vary in proportion (a weekend is a fraction of a weekday): their profile is
         # removed on the log scale, other KPIs' additively
         multiplicative = (
-            build is not None and build.denominator is None and METRICS[metric].unit == "count"
+            build is not None
+            and build.denominator is None
+            and (build.unit or METRICS[metric].unit) == "count"
         )
         v = pl.col("_x").clip(lower_bound=0).log1p() if multiplicative else pl.col("_x")
         prof = v.median().over([*by_l, "_key"])

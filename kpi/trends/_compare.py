@@ -212,7 +212,7 @@ def change(
     lf = _with_shifted_values(lf, keys, res.metrics, grain=grain, cmp=cmp)
     target_set = _targets(targets) if "target" in cmp else None
     if target_set is not None:
-        lf = status_columns(lf, res.metrics, target_set)
+        lf = status_columns(lf, res.metrics, target_set, params=params)
     if lo is not None:
         lf = lf.filter(pl.col("period") >= pl.lit(lo))
     if hi is not None:
