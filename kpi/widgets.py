@@ -395,6 +395,8 @@ def agent_explorer(
     ...         "agent_id": ["a", "a", "b"],
     ...         "team": ["A"] * 3,
     ...         "talk_s": [100.0, 120.0, 50.0],
+    ...         "hold_s": [0.0] * 3,
+    ...         "acw_s": [0.0] * 3,
     ...     }
     ... )
     >>> ex = agent_explorer(

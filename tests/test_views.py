@@ -197,12 +197,18 @@ def test_scorecard_bars_one_chart_per_kpi_with_previous_and_target():
 
 @pytest.fixture(scope="module")
 def daily_spike() -> dict:
-    """100 answered contacts a day for six weeks from Monday 5 January, 300 on 14 February."""
+    """100 answered contacts a day for six weeks from Monday 5 January, 300 on 14 February,
+    each answered after 10 s in queue (without waits, service level would be unknown)."""
     rows = []
     for d in range(42):
         day = datetime(2026, 1, 5, 10, tzinfo=LONDON) + timedelta(days=d)
         rows += [day] * (300 if d == 40 else 100)
-    return {"contacts": pl.DataFrame({"arrival_ts": rows, "outcome": ["answered"] * len(rows)})}
+    n = len(rows)
+    return {
+        "contacts": pl.DataFrame(
+            {"arrival_ts": rows, "outcome": ["answered"] * n, "wait_s": [10.0] * n}
+        )
+    }
 
 
 def test_trend_frame_scores_the_shown_range_from_earlier_weeks(daily_spike):
@@ -711,3 +717,23 @@ def test_effects_chart_spec():
     pct = charts.effects_chart(df, percent=True).to_dict()
     assert pct["layer"][0]["encoding"]["x"]["axis"]["format"] == ".0%"
     assert pct["layer"][0]["encoding"]["tooltip"][2]["format"] == ".2%"
+
+
+def test_ticket_times_the_data_cannot_give_are_null_not_zero():
+    """Tickets without first-response stamps: resolution times are computed, first response
+    is unknown (null), by team and for the whole centre."""
+    c = datetime(2026, 2, 2, 9, tzinfo=LONDON)
+    t = pl.DataFrame(
+        {
+            "ticket_id": ["a", "b", "c"],
+            "team": ["A", "A", "B"],
+            "created_ts": [c] * 3,
+            "solved_ts": [c + timedelta(hours=h) for h in (2, 4, 10)],
+        }
+    )
+    by_team = views.ticket_summary({"tickets": t}, period="2026-02", by="team").collect()
+    assert by_team.sort("team")["resolution_median_h"].to_list() == [3.0, 10.0]
+    first = ["first_response_median_h", "first_response_p90_h"]
+    assert all(by_team[c].null_count() == by_team.height for c in first)
+    whole = views.ticket_times({"tickets": t}, every=None).collect()
+    assert all(whole[c].null_count() == 1 for c in first)

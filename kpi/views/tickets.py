@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi.compute import evaluate, measure_frame
+from kpi.compute import availability, evaluate, measure_frame
 from kpi.data import Dataset
 from kpi.periods import Period
 from kpi.views._common import as_period, by_columns
@@ -157,18 +157,24 @@ def _times(
     """:func:`ticket_times` of a dataset, ``by`` already a list of columns."""
     keys = [*by, *(["period"] if every else [])]
     base = {k: v for k, v in (params or {}).items() if not k.endswith(".aggregator")}
+    known = availability(ds, sorted({k for k, _ in _TIMES.values()}), params=base, by=by)
     out: pl.LazyFrame | None = None
     for name, (kpi_id, agg) in _TIMES.items():
-        r = evaluate(
-            ds,
-            kpi_id,
-            by=by,
-            every=every,
-            **span,
-            params={**base, f"{kpi_id}.aggregator": agg},
-            measures=False,
-        )
-        part = r.frame.select(*keys, pl.col(kpi_id).alias(name))
+        if not known[kpi_id].ok and not keys:  # unknown, never a number: one null value
+            part = pl.LazyFrame({name: [None]}, schema={name: pl.Float64})
+        elif not known[kpi_id].ok:  # no rows of its own: null in every row once joined
+            part = pl.LazyFrame(schema={**_key_schema(ds, by, every=every), name: pl.Float64})
+        else:
+            r = evaluate(
+                ds,
+                kpi_id,
+                by=by,
+                every=every,
+                **span,
+                params={**base, f"{kpi_id}.aggregator": agg},
+                measures=False,
+            )
+            part = r.frame.select(*keys, pl.col(kpi_id).alias(name))
         if out is None:
             out = part
         elif keys:
@@ -177,6 +183,15 @@ def _times(
             out = pl.concat([out, part], how="horizontal")
     assert out is not None
     return out.sort(keys) if keys else out
+
+
+def _key_schema(ds: Dataset, by: list[str], *, every: str | None) -> dict[str, pl.DataType]:
+    """The key columns of a ticket result (its ``by`` columns, then ``period`` when binned)."""
+    names = ds["tickets"].collect_schema()
+    keys: dict[str, pl.DataType] = {c: names.get(c, pl.String()) for c in by}
+    if every:
+        keys["period"] = pl.Datetime("us", ds.tz)
+    return keys
 
 
 def ticket_summary(
