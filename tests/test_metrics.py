@@ -275,7 +275,12 @@ def test_ratio_refuses_a_measure_without_text():
             {"service_level.threshold_s": "soon"},
             "bad value 'soon' for service_level.threshold_s",
         ),
-        ("service_level", {"service_level.threshold_s": -5}, "must be a number >= 0"),
+        ("service_level", {"service_level.threshold_s": -5}, "must be a number from 0 to 86400"),
+        ("service_level", {"service_level.threshold_s": 1e18}, "must be a number from 0 to 86400"),
+        ("service_level", {"service_level.threshold_s": "1e400"}, "expected a finite int"),
+        ("service_level", {"service_level.threshold_s": float("nan")}, "expected a finite number"),
+        ("fcr", {"fcr.window_days": "inf"}, "expected a finite int"),
+        ("fcr", {"fcr.window_days": 10**18}, "must be a number from 1 to 366"),
         ("aht", {"threshold_s": 20}, "must be written <kpi>.<param>"),
     ],
 )

@@ -32,6 +32,7 @@ THRESHOLD = Param(
     doc="service-level answer threshold T, seconds",
     type=int,
     minimum=0,
+    maximum=86_400,  # a day
 )
 SHORT_ABANDON = Param(
     "short_abandon_s",
@@ -39,6 +40,7 @@ SHORT_ABANDON = Param(
     doc="abandons waiting less than S seconds are short abandons and left out (0: keep all)",
     type=int,
     minimum=0,
+    maximum=86_400,  # a day
 )
 AGGREGATOR = Param(
     "aggregator", default="median", doc="statistic", choices=("median", "mean", "p90")
@@ -400,7 +402,12 @@ _DECLARED = [
                 choices=("repeat_window", "agent_resolved"),
             ),
             Param(
-                "window_days", default=7, doc="repeat-contact window in days", type=int, minimum=1
+                "window_days",
+                default=7,
+                doc="repeat-contact window in days",
+                type=int,
+                minimum=1,
+                maximum=366,
             ),
             Param(
                 "key",

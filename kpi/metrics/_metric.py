@@ -9,6 +9,7 @@ the formula text every output prints. Nothing here reads data: the engine
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,9 +36,23 @@ class Param:
     choices: tuple[Any, ...] | None = None
     type: type = str
     minimum: float | None = None
+    maximum: float | None = None
 
     def coerce(self, value: Any, *, metric: str) -> Any:
-        """Parse (from CLI text) and check a value, or raise a KpiError listing the valid ones."""
+        """Parse (from CLI text) and check a value, or raise a KpiError listing the valid ones.
+
+        Examples
+        --------
+        >>> p = Param("threshold_s", default=20, doc="T", type=int, minimum=0, maximum=86400)
+        >>> p.coerce("30", metric="service_level")
+        30
+        >>> p.coerce("1e400", metric="service_level")
+        Traceback (most recent call last):
+        kpi.errors.KpiError: bad value '1e400' for service_level.threshold_s: expected a finite int
+        >>> p.coerce(10**18, metric="service_level")
+        Traceback (most recent call last):
+        kpi.errors.KpiError: bad value 1000000000000000000 for service_level.threshold_s: must be a number from 0 to 86400
+        """
         key = f"{metric}.{self.name}"
         if isinstance(value, str) and self.type is not str:
             text = value.strip().lower()
@@ -47,10 +62,12 @@ class Param:
                     if self.type is bool
                     else self.type(float(text) if self.type is int else text)
                 )
-            except ValueError:
+            except (ValueError, OverflowError):  # "x", "nan", "inf", "1e400" for an int
                 raise KpiError(
-                    f"bad value {value!r} for {key}: expected {self.type.__name__}"
+                    f"bad value {value!r} for {key}: expected a finite {self.type.__name__}"
                 ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise KpiError(f"bad value {value!r} for {key}: expected a finite number")
         if self.type is int and isinstance(value, float) and value.is_integer():
             value = int(value)
         if self.choices is not None and value not in self.choices:
@@ -58,10 +75,15 @@ class Param:
                 f"bad value {value!r} for {key}; valid values: "
                 + ", ".join(str(c) for c in self.choices)
             )
-        if self.minimum is not None and (
-            not isinstance(value, (int, float)) or value < self.minimum
+        low, high = self.minimum, self.maximum
+        if (low is not None or high is not None) and (
+            not isinstance(value, (int, float))
+            or (low is not None and value < low)
+            or (high is not None and value > high)
         ):
-            raise KpiError(f"bad value {value!r} for {key}: must be a number >= {self.minimum}")
+            if high is None:
+                raise KpiError(f"bad value {value!r} for {key}: must be a number >= {low}")
+            raise KpiError(f"bad value {value!r} for {key}: must be a number from {low} to {high}")
         return value
 
 
