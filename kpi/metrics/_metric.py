@@ -51,7 +51,7 @@ class Param:
         kpi.errors.KpiError: bad value '1e400' for service_level.threshold_s: expected a finite int
         >>> p.coerce(10**18, metric="service_level")
         Traceback (most recent call last):
-        kpi.errors.KpiError: bad value 1000000000000000000 for service_level.threshold_s: must be a number from 0 to 86400
+        kpi.errors.KpiError: bad value 1e+18 for service_level.threshold_s: must be a number from 0 to 86400
         """
         key = f"{metric}.{self.name}"
         if isinstance(value, str) and self.type is not str:
@@ -81,9 +81,14 @@ class Param:
             or (low is not None and value < low)
             or (high is not None and value > high)
         ):
+            shown = (
+                f"{value:.3g}"
+                if isinstance(value, (int, float)) and abs(value) >= 1e9
+                else repr(value)
+            )
             if high is None:
-                raise KpiError(f"bad value {value!r} for {key}: must be a number >= {low}")
-            raise KpiError(f"bad value {value!r} for {key}: must be a number from {low} to {high}")
+                raise KpiError(f"bad value {shown} for {key}: must be a number >= {low}")
+            raise KpiError(f"bad value {shown} for {key}: must be a number from {low} to {high}")
         return value
 
 
