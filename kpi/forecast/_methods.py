@@ -16,8 +16,10 @@ Counts (contacts offered):
     2013): the day's total times its intraday profile. Day totals are a weekday factor (the
     mean of each weekday over the last 8 weeks of ordinary days) times a level (an
     exponentially weighted mean of the weekday-adjusted totals, half-life 14 days) times the
-    effect of a special day; the profile is each weekday's share of the day per slot over its
-    last 8 ordinary days. Special days (holidays, their eves and days after, events) and
+    effect of a special day and of the day of the month (estimated from two months of history
+    or more); the profile is each weekday's share of the day per slot over its last 8 ordinary
+    days, shrunk towards the pooled profile of weekdays shaped like it (20,000 contacts'
+    weight: a quiet queue borrows shape, a busy one keeps its own). Special days (holidays, their eves and days after, events) and
     outliers (an ordinary day under 0.6 or over 1.6 times its weekday's median) are left out
     of both. The effect of a special day is the median ratio of actual to expected totals over
     past days of the same name, else of the same kind (all holidays, all eves, ...), else, for
@@ -47,6 +49,10 @@ LEVEL_HALF_LIFE_DAYS = 14.0
 OUTLIER_LOW, OUTLIER_HIGH = 0.6, 1.6
 #: Weeks without a contact that make a slot closed.
 CLOSED_WEEKS = 4
+#: Profiles of two weekdays closer than this (sum of absolute differences) are alike.
+PROFILE_SIMILAR_L1 = 0.2
+#: Weight, in contacts, of the alike weekdays' pooled profile in a weekday's profile.
+PROFILE_POOL_CONTACTS = 20_000.0
 #: Days of history needed before the day-of-month effect is estimated.
 MONTH_MIN_DAYS = 56
 #: Prior weight, in days, that shrinks each day-of-month effect towards none.
@@ -213,6 +219,7 @@ def _profiles(fit: Fit, days: _Days) -> np.ndarray:
     """Share of the day per slot, per weekday (7 × slots); closed slots 0."""
     slots = fit.y.shape[1]
     prof = np.zeros((7, slots))
+    counts = np.zeros(7)
     for k in range(7):
         for mask in (days.clean, days.ordinary, np.ones(fit.days, bool)):
             idx = _recent(mask, days.wd, k, PROFILE_WEEKS)
@@ -223,7 +230,35 @@ def _profiles(fit: Fit, days: _Days) -> np.ndarray:
         shape = fit.y[idx].sum(axis=0) * open_ if idx.size else np.zeros(slots)
         if shape.sum() > 0:
             prof[k] = shape / shape.sum()
-    return prof
+        counts[k] = fit.y[idx].sum() if idx.size else 0.0
+    return _pool(prof, counts)
+
+
+def _pool(prof: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Shrink each weekday's profile towards the pooled profile of the weekdays shaped like it.
+
+    Weekdays are alike when their profiles differ by less than :data:`PROFILE_SIMILAR_L1` (sum
+    of absolute differences); the pooled profile, kept to the weekday's open slots, weighs in
+    as :data:`PROFILE_POOL_CONTACTS` contacts against the weekday's own count, so a busy queue
+    keeps its own shape and a quiet one borrows from its similar days (less Poisson noise).
+    """
+    out = prof.copy()
+    for k in range(7):
+        if prof[k].sum() == 0:
+            continue
+        alike = [
+            j
+            for j in range(7)
+            if prof[j].sum() > 0 and np.abs(prof[j] - prof[k]).sum() < PROFILE_SIMILAR_L1
+        ]
+        pool = (prof[alike] * counts[alike, None]).sum(axis=0) * (prof[k] > 0)
+        if pool.sum() <= 0 or counts[k] <= 0:
+            continue
+        pool /= pool.sum()
+        out[k] = (counts[k] * prof[k] + PROFILE_POOL_CONTACTS * pool) / (
+            counts[k] + PROFILE_POOL_CONTACTS
+        )
+    return out
 
 
 def _expected(days: _Days, d: int) -> float:
