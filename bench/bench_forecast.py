@@ -58,13 +58,21 @@ def _windows(first: date, days: int) -> tuple[list[int], list[list[int]]]:
 def _ours(
     ds: Dataset, every: str, first: date, origins: list[int]
 ) -> dict[str, dict[int, np.ndarray]]:
+    minutes = {"15m": 15, "30m": 30}[every]
+    slots = 1440 // minutes
     out: dict[str, dict[int, np.ndarray]] = {m: {} for m in METHODS}
     for o in origins:
-        until = (first + timedelta(days=o)).isoformat()
+        start = first + timedelta(days=o)
         for m in METHODS:
-            t = F.run(ds, every=every, horizon="7d", until=until, method=m).table
-            slots = t.height // 7
-            out[m][o] = t["forecast"].to_numpy().reshape(7, slots)
+            t = F.run(ds, every=every, horizon="7d", until=start.isoformat(), method=m).table
+            local = t["period"].dt.replace_time_zone(None)
+            day = (local.dt.date() - start).dt.total_days().to_numpy()
+            slot = (
+                (local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute()) // minutes
+            ).to_numpy()
+            f = np.zeros((7, slots))  # a slot skipped by a clock change stays 0
+            np.add.at(f, (day, slot), t["forecast"].fill_null(0).to_numpy())
+            out[m][o] = f
     return out
 
 

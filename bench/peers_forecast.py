@@ -7,6 +7,7 @@ the next 7 days; OUT.json maps model -> origin -> list of forecasts (or an error
 Models: statsforecast MSTL (daily and weekly seasons, AutoETS on the remainder) and Prophet
 (daily and weekly seasonality, the country's holidays). Negative forecasts become 0.
 """
+
 from __future__ import annotations
 
 import json

@@ -95,7 +95,11 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--out", type=out_file, metavar="FILE", help="write to FILE (atomically) instead"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress lines on standard error (shown only when it is a terminal)",
+    )
     p.set_defaults(func=run)
 
 
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         level=args.level,
         country=args.country,
-        progress=not args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
     frame = result.leaderboard if args.leaderboard else result.table
     if "period" in frame.columns:

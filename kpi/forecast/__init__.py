@@ -218,6 +218,12 @@ def run(
     h_days = (wall_to - timedelta(microseconds=1)).date().toordinal() - wall_from.toordinal() + 1
     report(f"{len(series)} group(s), {series[0].days} days of history, {h_days} day(s) ahead")
     tables, boards, notes = [], [], []
+    empty = [s for s in series if not s.y.any()]
+    for s in empty:
+        notes.append(f"{_label(s.keys)}: no {metric} in the history; not forecast")
+    series = [s for s in series if s.y.any()]
+    if not series:
+        raise KpiError(f"no group has any {metric} in the history: nothing to forecast from")
     for i, s in enumerate(series, 1):
         table, board, note = _one(
             s,
