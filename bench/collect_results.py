@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["simulate", "compute", "explain", "rca", "staffing", "trends", "report"]
+ORDER = ["simulate", "compute", "explain", "rca", "staffing", "forecast", "trends", "report"]
 GOALS = """\
 | benchmark | goal (issue) | script |
 |---|---|---|
@@ -20,6 +20,7 @@ GOALS = """\
 | explanation | true cause first in ≥ 90% of ≥ 30 simulated cases; 10M contacts × 4 dims in < 5 s (5) | `bench_explain.py` |
 | root-cause search | micro F1 ≥ 0.97 on B0, < 2 s per 21,600-leaf instance, robust on ratios (9) | `bench_rca.py` |
 | staffing | required agents for 10,000 intervals in < 1 s (6) | `bench_staffing.py` |
+| forecast | ≥ 10% lower WAPE than the 4-week average and the best peer on the Technion 1999 arrivals (15 and 30 min); a queue-week < 1 s; 100 queues × a year of 30 min < 60 s (16) | `bench_forecast.py` |
 | trends | (no goal set; measured for information) | `bench_trends.py` |
 | reports | standard set on the sample < 30 s; on 1M contacts < 90 s (8) | `bench_report.py` |
 """

@@ -218,6 +218,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "kpi.trends",
             "kpi.scorecard",
             "kpi.explain",
+            "kpi.forecast",
         ),
     ),
     ("charts", ("kpi._vega", "kpi.charts")),

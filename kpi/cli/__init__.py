@@ -27,7 +27,16 @@ from kpi.errors import KpiError
 __all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_USAGE", "build_parser", "main"]
 
 #: Subcommands in the order ``kpi --help`` lists them.
-COMMANDS = ("sample", "metrics", "compute", "import", "explain", "staffing", "report")
+COMMANDS = (
+    "sample",
+    "metrics",
+    "compute",
+    "import",
+    "explain",
+    "staffing",
+    "forecast",
+    "report",
+)
 
 #: Exit status of a failure outside the arguments: file system, unreadable data, a failed
 #: report, a bug.
