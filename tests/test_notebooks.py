@@ -150,6 +150,38 @@ def test_notebooks_are_stripped_and_lint_clean():
     assert fmt.returncode == 0, fmt.stdout
 
 
+def _make_lab(*extra: str) -> str:
+    """The JupyterLab command line ``make -n lab`` would run (the last line it prints)."""
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    proc = subprocess.run(
+        ["make", "-n", "lab", f"VENV={Path(sys.executable).parent.parent}", *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_make_lab_opens_the_notebooks_as_root_too():
+    line = _make_lab()
+    assert line.split()[0].endswith("/bin/jupyter")
+    assert line.split()[1] == "lab"
+    assert "--notebook-dir=notebooks" in line
+    assert "--ip=127.0.0.1" in line.split()
+    assert "--no-browser" in line.split()
+    # jupyter refuses to start as root unless allowed: allowed only when root
+    assert ("--allow-root" in line.split()) == (os.geteuid() == 0)
+    assert "--ip=0.0.0.0" in _make_lab("LAB_IP=0.0.0.0").split()
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme
+    assert "LAB_IP=0.0.0.0" in readme
+
+
 # --------------------------------------------------------------------------------------------
 # nbval: every notebook with its defaults
 # --------------------------------------------------------------------------------------------
