@@ -75,8 +75,8 @@ def test_title_cell_and_parameters_cell(name):
         assert p.help, f"{name}: parameter {p.name} has no trailing comment"
         assert p.kind != "any", f"{name}: parameter {p.name} has no type"
     assert spec["data_dir"].default == "../data/samples"
-    assert spec["period"].default == "2026-02"
-    assert spec["compare"].default == "2026-01"
+    assert spec["period"].default == "latest"  # the latest complete month of the data
+    assert spec["compare"].default == ""  # the period before, left out when it has no data
     assert spec["interactive"].default is False
     assert spec["show_identifiers"].default is False
     assert spec["teams"].default == []
