@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ __all__ = [
     "data_span",
     "list_reports",
     "notebook_parameters",
+    "plan_periods",
     "report_name",
     "require_period",
     "resolve_notebook",
@@ -119,7 +120,7 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, NotebookParam]:
     --------
     >>> params = notebook_parameters(resolve_notebook("overview"))
     >>> params["period"].describe()
-    'period (period, default "2026-02"): reporting period: 2026-02, 2026-W06, 2026-02-03, 2026-Q1'
+    'period (period, default "latest"): reporting period: latest (complete month), 2026-02, 2026-W06, 2026-Q1'
     """
     return inspect_params(path)
 
@@ -402,3 +403,47 @@ def data_periods(
         notes.append(f"No data for {before.label}: shown without comparison")
         label = ""
     return DataPeriods(this.label, label, tuple(notes))
+
+
+def plan_periods(
+    name: str,
+    spec: Mapping[str, NotebookParam],
+    values: Mapping[str, Any],
+    data_dir: Path | None,
+    today: date,
+) -> dict[str, str]:
+    """``period`` and ``compare`` resolved on the data before anything runs.
+
+    ``latest`` becomes the latest complete period of the data, ``compare`` ``""`` (or not
+    given with a given ``period``) the period before, and a comparison period without data
+    ``""`` (the notebook says so in its header); both are passed to the notebook, so the
+    report's folder is named after the real period. Explicit periods are kept as they are.
+    """
+    from kpi.periods import LATEST, parse_period, previous_period
+
+    if "period" not in spec:
+        return {}
+    period = str(values.get("period", spec["period"].default) or "")
+    if "compare" not in spec:
+        wanted = None
+    elif "compare" in values:
+        wanted = str(values["compare"] or "")
+    else:
+        wanted = "" if "period" in values else str(spec["compare"].default or "")
+    if period not in LATEST and wanted != "":
+        return {}
+    if data_dir is None or "data_dir" not in spec:
+        if period in LATEST:
+            raise KpiError(
+                f"{name}: bad value for period: {period!r} is taken from the data, and the "
+                "notebook has no data_dir parameter; give the period, e.g. 2026-02"
+            )
+        return {"compare": previous_period(parse_period(period, today=today)).label}
+    try:
+        found = data_periods(data_dir, period, wanted or "", today=today)
+    except KpiError as exc:
+        raise KpiError(f"{name}: bad value for period: {exc}") from None
+    out = {"period": found.period}
+    if wanted is not None:
+        out["compare"] = found.compare
+    return out

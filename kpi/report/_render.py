@@ -32,7 +32,13 @@ from kpi.report._files import (
     remove_stale_tmp_files,
     remove_stale_work_dirs,
 )
-from kpi.report._notebooks import _NUMBERED, _REPO, report_name, resolve_notebook
+from kpi.report._notebooks import (
+    _NUMBERED,
+    _REPO,
+    plan_periods,
+    report_name,
+    resolve_notebook,
+)
 from kpi.report._params import NotebookParam, coerce_params, describe_params, inspect_params
 
 __all__ = [
@@ -385,7 +391,7 @@ def _plan(
         data_dir_path = None
     today = today or _site_today(data_dir_path)
     values = coerce_params(nb_path.name, spec, given, today=today)
-    values.update(_periods(nb_path.name, spec, values, data_dir_path, today))
+    values.update(plan_periods(nb_path.name, spec, values, data_dir_path, today))
     show = bool(values.get("show_identifiers", show_identifiers))
 
     effective = {**_defaults(spec), **values}
@@ -405,52 +411,6 @@ def _plan(
         cell_timeout_s=timeout,
         declared=tuple(spec),
     )
-
-
-def _periods(
-    name: str,
-    spec: Mapping[str, NotebookParam],
-    values: Mapping[str, Any],
-    data_dir: Path | None,
-    today: date,
-) -> dict[str, str]:
-    """``period`` and ``compare`` resolved on the data before anything runs.
-
-    ``latest`` becomes the latest complete period of the data, ``compare`` ``""`` (or not
-    given with a given ``period``) the period before, and a comparison period without data
-    ``""`` (the notebook says so in its header); both are passed to the notebook, so the
-    report's folder is named after the real period. Explicit periods are kept as they are.
-    """
-    from kpi.periods import LATEST, parse_period, previous_period
-
-    if "period" not in spec:
-        return {}
-    period = str(values.get("period", spec["period"].default) or "")
-    if "compare" not in spec:
-        wanted = None
-    elif "compare" in values:
-        wanted = str(values["compare"] or "")
-    else:
-        wanted = "" if "period" in values else str(spec["compare"].default or "")
-    if period not in LATEST and wanted != "":
-        return {}
-    if data_dir is None or "data_dir" not in spec:
-        if period in LATEST:
-            raise KpiError(
-                f"{name}: bad value for period: {period!r} is taken from the data, and the "
-                "notebook has no data_dir parameter; give the period, e.g. 2026-02"
-            )
-        return {"compare": previous_period(parse_period(period, today=today)).label}
-    from kpi.report._notebooks import data_periods
-
-    try:
-        found = data_periods(data_dir, period, wanted or "", today=today)
-    except KpiError as exc:
-        raise KpiError(f"{name}: bad value for period: {exc}") from None
-    out = {"period": found.period}
-    if wanted is not None:
-        out["compare"] = found.compare
-    return out
 
 
 def _run(plan: _Plan, *, may_publish: Callable[[], bool] | None = None) -> Path:
