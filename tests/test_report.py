@@ -1016,7 +1016,7 @@ def test_cli_lists_reports_and_rejects_a_missing_name(tmp_path):
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("overview  (notebooks/00-overview.ipynb)\n")
-    assert 'period (period, default "2026-02")' in proc.stdout
+    assert 'period (period, default "latest")' in proc.stdout
     proc = kpi_report(out=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
