@@ -4,6 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# JupyterLab: the address it listens on (0.0.0.0 to reach a container from its host) and port.
+LAB_IP   ?= 127.0.0.1
+LAB_PORT ?= 8888
+# jupyter refuses to run as root unless told to: only then is it told (containers run as root)
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .DEFAULT_GOAL := help
 
@@ -22,6 +27,9 @@ install: $(STAMP)  ## create .venv with pinned dependencies (only when pyproject
 report: $(STAMP)  ## render the standard reports on the sample data into reports/
 	$(BIN)/kpi report --all
 
+lab: $(STAMP)  ## open the notebooks in JupyterLab (as root too, e.g. in a container)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=$(LAB_IP) --port=$(LAB_PORT) --no-browser $(LAB_ROOT)
+
 test: $(STAMP)  ## run the whole test suite (unit, doctest, notebooks, browser)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -36,4 +44,4 @@ sample: $(STAMP)  ## regenerate data/samples with the default scenario
 lock:  ## refresh requirements/constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^kpi-workbench' > requirements/constraints.txt
 
-.PHONY: help install report test lint sample lock
+.PHONY: help install report lab test lint sample lock

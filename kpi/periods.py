@@ -5,6 +5,20 @@ truncation of time-zone-aware stamps, so calendar grains follow the site's calen
 change day has 46 or 50 half-hours. A *period* is a named span: ``2026-02`` (month),
 ``2026-02-03`` (day), ``2026-W06`` (ISO week), ``2026-Q1``, ``2026``, or a relative word
 (``previous-month``, ``previous-week``, ``yesterday``, ``today``, ``this-month``).
+
+``latest`` (and ``latest-day``, ``latest-week``, ``latest-month``, ``latest-quarter``) is the
+latest *complete* period of the data, which :func:`latest_period` finds from the data's first
+and last days (``kpi.report.data_periods`` reads them from a dataset). The rule:
+
+- the data's *last day* is the local date of its latest record; a day with any record counts as
+  reached, even if the export stops part-way through it (an export cut at noon on the 31st
+  still completes the month: requiring the next day would drop every export that ends at the
+  month's end, the common case);
+- a period is complete when the data reaches its last day, or when every day between the data's
+  last day and the period's last day is a weekday on which the data has no records (a centre
+  closed at weekends completes a month that ends on a Sunday with its Friday);
+- ``latest`` is the latest complete period that holds data; when none is complete (less than
+  one period of data), the period of the last record, reported as incomplete.
 """
 
 from __future__ import annotations
@@ -20,18 +34,30 @@ from kpi.errors import KpiError
 
 __all__ = [
     "GRAINS",
+    "LATEST",
     "YEARS",
     "Period",
     "bin_expr",
     "check_grain",
+    "latest_period",
     "local_midnight",
     "parse_period",
+    "period_of",
     "previous_period",
     "to_timestamp",
 ]
 
 #: Supported grains for ``every``.
 GRAINS = ("15m", "30m", "1h", "1d", "1w", "1mo", "1q", "1y")
+
+#: The words for the latest complete period of the data, and the grain of each.
+LATEST = {
+    "latest": "1mo",
+    "latest-day": "1d",
+    "latest-week": "1w",
+    "latest-month": "1mo",
+    "latest-quarter": "1q",
+}
 
 #: The plausible years of a period or bound (inclusive): a year outside is a typo or a misread
 #: date, and refusing it keeps date arithmetic far from the limits of ``datetime``.
@@ -161,6 +187,11 @@ def parse_period(text: str | date, *, today: date | None = None) -> Period:
     today = today or date.today()
     if m := re.match(r"\d{4}", s):
         _check_year(int(m[0]), s)
+    if s in LATEST:
+        raise KpiError(
+            f"period {s!r} depends on the data: resolve it with kpi.report.data_periods "
+            "(kpi report and the notebooks do)"
+        )
     try:
         if s in _RELATIVE:
             if s == "today":
@@ -224,6 +255,96 @@ def previous_period(period: Period) -> Period:
         prev = _month_add(period.start, -3)
         return parse_period(f"{prev.year}-Q{(prev.month - 1) // 3 + 1}")
     return parse_period(str(period.start.year - 1))
+
+
+def period_of(day: date, grain: str) -> Period:
+    """The period of ``grain`` (``1d``, ``1w``, ``1mo``, ``1q``, ``1y``) that holds ``day``.
+
+    Examples
+    --------
+    >>> period_of(date(2026, 2, 11), "1mo").label, period_of(date(2026, 2, 11), "1w").label
+    ('2026-02', '2026-W07')
+    >>> period_of(date(2026, 2, 11), "1q").label, period_of(date(2026, 2, 11), "1d").label
+    ('2026-Q1', '2026-02-11')
+    """
+    if grain == "1d":
+        return parse_period(day)
+    if grain == "1w":
+        iso = day.isocalendar()
+        return parse_period(f"{iso.year}-W{iso.week:02d}")
+    if grain == "1mo":
+        return parse_period(day.strftime("%Y-%m"))
+    if grain == "1q":
+        return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    if grain == "1y":
+        return parse_period(str(day.year))
+    raise KpiError(f"no calendar period of grain {grain!r}; use 1d, 1w, 1mo, 1q or 1y")
+
+
+def _complete(period: Period, last_day: date, open_weekdays: frozenset[int]) -> bool:
+    """Whether data that ends on ``last_day`` covers ``period`` (the rule in the module doc)."""
+    day = last_day + timedelta(days=1)
+    while day < period.end:
+        if day.weekday() in open_weekdays:
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def latest_period(
+    first_day: date,
+    last_day: date,
+    grain: str = "1mo",
+    *,
+    open_weekdays: set[int] | frozenset[int] | range = range(7),
+) -> tuple[Period, bool]:
+    """The latest complete period of ``grain`` in data from ``first_day`` to ``last_day``.
+
+    Parameters
+    ----------
+    first_day, last_day
+        Local dates of the data's first and last records.
+    grain
+        ``1d``, ``1w``, ``1mo`` (the default), ``1q`` or ``1y``.
+    open_weekdays
+        Weekdays (Monday 0) on which the data has records; a period that ends on days the
+        centre is closed is complete on its last open day.
+
+    Returns
+    -------
+    (Period, bool)
+        The period, and whether it is complete (``False``: the data holds less than one whole
+        period, and this is the period of its last record).
+
+    Examples
+    --------
+    >>> latest_period(date(2026, 1, 1), date(2026, 3, 31))[0].label
+    '2026-03'
+    >>> latest_period(date(2026, 1, 1), date(2026, 3, 15))[0].label
+    '2026-02'
+    >>> latest_period(date(1999, 2, 1), date(1999, 2, 28))
+    (Period(label='1999-02', start=datetime.date(1999, 2, 1), end=datetime.date(1999, 3, 1), grain='1mo'), True)
+    >>> found, complete = latest_period(date(2026, 3, 2), date(2026, 3, 15))
+    >>> found.label, complete
+    ('2026-03', False)
+
+    A centre closed at weekends: May 2026 ends on a Sunday, the data on Friday the 29th.
+
+    >>> latest_period(date(2026, 4, 1), date(2026, 5, 29), open_weekdays={0, 1, 2, 3, 4})[0].label
+    '2026-05'
+    >>> latest_period(date(2026, 4, 1), date(2026, 5, 29))[0].label
+    '2026-04'
+    """
+    if grain not in ("1d", "1w", "1mo", "1q", "1y"):
+        raise KpiError(f"no calendar period of grain {grain!r}; use 1d, 1w, 1mo, 1q or 1y")
+    days = frozenset(open_weekdays) or frozenset(range(7))
+    last = period_of(last_day, grain)
+    if _complete(last, last_day, days):
+        return last, True
+    before = previous_period(last)
+    if before.end > first_day:  # the period before holds data, and is complete by construction
+        return before, True
+    return last, False
 
 
 def to_timestamp(

@@ -107,7 +107,40 @@ def test_compute_json_and_csv(data_dir, tmp_path):
     )
     assert out.returncode == 0
     assert pl.read_csv(target).columns == ["aht"]
-    assert "# definitions" in out.stderr
+    # plain CSV: no comment lines in the file; the definitions go beside it, as JSON
+    assert not [line for line in target.read_text().splitlines() if line.startswith("#")]
+    assert "#" not in out.stderr
+    beside = json.loads((tmp_path / "out.definitions.json").read_text())
+    assert beside["definitions"]["aht"].startswith("AHT = ")
+    assert "wrote the definitions to" in out.stderr
+
+
+def test_compute_csv_is_plain_csv_with_definitions_in_a_file(data_dir, tmp_path):
+    args = ["compute", "--data", str(data_dir), "--metrics", "aht,abandon_rate"]
+    args += ["--by", "team", "--format", "csv"]
+    piped = run(*args)
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert lines[0] == "team,aht,abandon_rate"
+    assert not [line for line in lines if line.startswith("#")]
+    assert piped.stderr == ""  # no sidecar for standard output, nothing that looks like data
+    defs = tmp_path / "defs" / "kpis.json"
+    named = run(*args, "--definitions", str(defs))
+    assert named.returncode == 0, named.stderr
+    assert named.stdout == piped.stdout
+    meta = json.loads(defs.read_text())
+    assert set(meta["definitions"]) == {"aht", "abandon_rate"}
+    out = tmp_path / "kpis.csv"
+    both = run(*args, "--out", str(out), "--definitions", str(defs))
+    assert both.returncode == 0, both.stderr
+    assert not (tmp_path / "kpis.definitions.json").exists()  # --definitions names the file
+    assert out.read_text() == piped.stdout
+    same = run(*args, "--out", str(out), "--definitions", str(out))
+    assert same.returncode == 2
+    assert "name the same file" in same.stderr
+    helped = run("compute", "--help")
+    assert "--definitions FILE" in helped.stdout
+    assert "FILE.definitions.json" in " ".join(helped.stdout.split())
 
 
 def test_compute_chunk_gives_the_same_json(data_dir):

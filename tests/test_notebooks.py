@@ -75,8 +75,8 @@ def test_title_cell_and_parameters_cell(name):
         assert p.help, f"{name}: parameter {p.name} has no trailing comment"
         assert p.kind != "any", f"{name}: parameter {p.name} has no type"
     assert spec["data_dir"].default == "../data/samples"
-    assert spec["period"].default == "2026-02"
-    assert spec["compare"].default == "2026-01"
+    assert spec["period"].default == "latest"  # the latest complete month of the data
+    assert spec["compare"].default == ""  # the period before, left out when it has no data
     assert spec["interactive"].default is False
     assert spec["show_identifiers"].default is False
     assert spec["teams"].default == []
@@ -148,6 +148,38 @@ def test_notebooks_are_stripped_and_lint_clean():
         [BIN / "ruff", "format", "--check", *paths], capture_output=True, text=True, check=False
     )
     assert fmt.returncode == 0, fmt.stdout
+
+
+def _make_lab(*extra: str) -> str:
+    """The JupyterLab command line ``make -n lab`` would run (the last line it prints)."""
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    proc = subprocess.run(
+        ["make", "-n", "lab", f"VENV={Path(sys.executable).parent.parent}", *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_make_lab_opens_the_notebooks_as_root_too():
+    line = _make_lab()
+    assert line.split()[0].endswith("/bin/jupyter")
+    assert line.split()[1] == "lab"
+    assert "--notebook-dir=notebooks" in line
+    assert "--ip=127.0.0.1" in line.split()
+    assert "--no-browser" in line.split()
+    # jupyter refuses to start as root unless allowed: allowed only when root
+    assert ("--allow-root" in line.split()) == (os.geteuid() == 0)
+    assert "--ip=0.0.0.0" in _make_lab("LAB_IP=0.0.0.0").split()
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme
+    assert "LAB_IP=0.0.0.0" in readme
 
 
 # --------------------------------------------------------------------------------------------

@@ -243,6 +243,19 @@ def test_periods_and_relative_words_become_labels(given, expected):
     assert got == {"period": expected}
 
 
+def test_latest_and_an_empty_comparison_wait_for_the_data():
+    # resolved on the data before the notebook runs (tests/test_defaults.py)
+    today = date(2026, 3, 9)
+    for word in ("latest", "latest-week", "latest-day", "latest-month", "latest-quarter"):
+        assert coerce_params("nb", P, {"period": word}, today=today) == {"period": word}
+    spec = {**P, "compare": NotebookParam("compare", "str", "", '""', shape="period")}
+    assert coerce_params("nb", spec, {"compare": ""}, today=today) == {"compare": ""}
+    with pytest.raises(KpiError, match=r"bad value for period: .*, latest, latest-day"):
+        coerce_params("nb", P, {"period": "newest"}, today=today)
+    with pytest.raises(KpiError, match="bad value for period: "):
+        coerce_params("nb", P, {"period": ""}, today=today)
+
+
 def test_date_parameters_accept_iso_dates_and_relative_days():
     today = date(2026, 3, 1)
     assert coerce_params("nb", P, {"start_date": "yesterday"}, today=today) == {
@@ -963,15 +976,20 @@ def test_every_standard_report_renders_on_the_sample_data(samples_dir, rendered)
 def test_overview_renders_on_the_sample_data(samples_dir, rendered):
     run = ok(rendered["all"])
     html_path = run.html("overview")
-    assert html_path == run.out / "overview" / "2026-02" / "overview-2026-02.html"
+    # the default period is the latest complete month of the data, compared with the one before
+    assert html_path == run.out / "overview" / "2026-03" / "overview-2026-03.html"
     html = html_path.read_text()
     assert "<h1>Contact-centre overview</h1>" in html
     assert '<section class="kpi-findings"' in html
-    assert "Contacts handled fell" in html  # the sample's story, from kpi.explain
+    assert "Contacts handled rose" in html  # the sample's story (North rehires), kpi.explain
     assert "KPI definitions and targets (" in html
     assert html.count('class="kpi-chart"') == 4  # two trends, two by-team charts
     nb = nbformat.read(html_path.with_suffix(".ipynb"), as_version=4)
-    assert nb.metadata.papermill.parameters == {"show_identifiers": False}
+    assert nb.metadata.papermill.parameters == {
+        "show_identifiers": False,
+        "period": "2026-03",
+        "compare": "2026-02",
+    }
 
 
 @pytest.mark.notebook
@@ -998,7 +1016,7 @@ def test_cli_lists_reports_and_rejects_a_missing_name(tmp_path):
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("overview  (notebooks/00-overview.ipynb)\n")
-    assert 'period (period, default "2026-02")' in proc.stdout
+    assert 'period (period, default "latest")' in proc.stdout
     proc = kpi_report(out=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (

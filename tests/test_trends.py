@@ -6,8 +6,9 @@ Every expected number is worked out in the comment beside it from the rows in th
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -700,6 +701,96 @@ def test_change_points_constant_short_and_null_series():
     nulls = daily({"aht": [None, None]}, [1, 2]).with_columns(pl.col("aht").cast(pl.Float64))
     assert change_points(nulls, "aht").frame.collect().height == 0
     assert change_points(nulls, "aht").segments.collect().height == 0
+
+
+# The 1999 arrivals of the Technion bank call centre, by day: a strong weekly pattern (Friday
+# closes at 14:00, Saturday opens at 20:00), holidays, and stretches with a stable level.
+ARRIVALS_6MIN = "technion_bank_1999_6min/arrivals_6min_1999.csv"
+
+
+@pytest.fixture(scope="module")
+def arrivals_daily(shared_datasets) -> pl.DataFrame:
+    raw = pl.read_csv(shared_datasets / ARRIVALS_6MIN, try_parse_dates=True)
+    return (
+        raw.group_by("date")
+        .agg(pl.col("calls").sum().alias("contacts_offered"))
+        .sort("date")
+        .select(
+            pl.col("date")
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("Asia/Jerusalem")
+            .alias("period"),
+            "contacts_offered",
+        )
+    )
+
+
+def _window(frame: pl.DataFrame, first: str, end: str) -> pl.DataFrame:
+    day = pl.col("period").dt.date()
+    return frame.filter((day >= date.fromisoformat(first)) & (day < date.fromisoformat(end)))
+
+
+def _found(frame: pl.DataFrame, **kwargs: Any) -> list[str]:
+    cps = change_points(frame, "contacts_offered", season="1w", **kwargs).frame.collect()
+    return cps["period"].dt.strftime("%Y-%m-%d").to_list()
+
+
+@pytest.mark.shared
+def test_no_change_point_on_stable_stretches_of_real_weekly_data(arrivals_daily):
+    weekday = arrivals_daily.group_by(pl.col("period").dt.weekday().alias("d")).agg(
+        pl.col("contacts_offered").median()
+    )
+    levels = dict(weekday.iter_rows())
+    assert levels[6] < 0.5 * levels[1]  # Saturday: a fraction of a Monday (strongly weekly)
+    # every calendar month and two-month window of stable stretches: no "new level"
+    for first, end in [
+        ("1999-02-01", "1999-04-01"),
+        ("1999-03-01", "1999-05-01"),
+        ("1999-09-01", "1999-11-01"),
+        ("1999-10-01", "1999-12-01"),
+        ("1999-11-01", "1999-12-31"),
+        ("1999-10-01", "1999-11-01"),  # found a 3.6 % "new level" before the materiality rule
+    ]:
+        assert _found(_window(arrivals_daily, first, end)) == [], (first, end)
+    # the same month without the rule: the search alone does announce a small move
+    october = _window(arrivals_daily, "1999-10-01", "1999-11-01")
+    cps = change_points(
+        october, "contacts_offered", season="1w", min_size=3, min_change=0, min_effect=0
+    ).frame.collect()
+    assert cps.height == 1
+    assert abs(cps["change_rel"].item()) < 0.05
+
+
+@pytest.mark.shared
+def test_material_shifts_of_real_weekly_data_are_still_found(arrivals_daily):
+    stretch = _window(arrivals_daily, "1999-11-01", "1999-12-31")
+    step = pl.col("period").dt.date() >= date(1999, 12, 1)
+    for factor, rel in ((1.2, 0.2), (1.03, None)):
+        stepped = stretch.with_columns(
+            pl.when(step)
+            .then(pl.col("contacts_offered") * factor)
+            .otherwise(pl.col("contacts_offered"))
+        )
+        found = change_points(stepped, "contacts_offered", season="1w").frame.collect()
+        if rel is None:  # +3 %: not material
+            assert found.height == 0
+            continue
+        (row,) = found.rows(named=True)
+        assert abs((row["period"].date() - date(1999, 12, 1)).days) <= 1
+        assert row["change_rel"] > 0.15
+    # a real shift: the August holidays lower the level by a quarter from mid-month
+    (day,) = _found(_window(arrivals_daily, "1999-08-01", "1999-09-01"))
+    assert abs((date.fromisoformat(day) - date(1999, 8, 15)).days) <= 2
+
+
+def test_materiality_options_are_checked_and_stated():
+    frame = daily({"aht": [1.0]}, [1])
+    with pytest.raises(KpiError, match="bad min_change -1"):
+        change_points(frame, "aht", min_change=-1)
+    with pytest.raises(KpiError, match="bad min_effect nan"):
+        change_points(frame, "aht", min_effect=math.nan)
+    text = change_points(frame, "aht").methods["change_points"]
+    assert "at least 5% and 1 σ_w" in text
 
 
 def test_change_points_bad_input():

@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 __all__ = [
+    "add_definitions",
     "add_raw_csv",
     "csv_list",
     "date_arg",
@@ -39,6 +40,7 @@ __all__ = [
     "out_file",
     "period_arg",
     "positive_int",
+    "sidecar",
     "write_frame",
     "write_output",
 ]
@@ -332,6 +334,34 @@ def json_text(obj: Any, *, ensure_ascii: bool = True, indent: int | None = 2) ->
     return text if ensure_ascii else text.translate(_C1)
 
 
+#: Help of ``--definitions`` (compute).
+DEFINITIONS_HELP = (
+    "write the definitions in force (and the variants and methods) to this JSON file, in any "
+    "format; CSV holds only rows, so with --format csv --out FILE.csv they go beside it in "
+    "FILE.definitions.json unless this option names another file"
+)
+
+
+def add_definitions(parser: argparse.ArgumentParser | Any) -> None:
+    """Add ``--definitions FILE`` (see :data:`DEFINITIONS_HELP`) to a parser."""
+    parser.add_argument("--definitions", type=out_file, metavar="FILE", help=DEFINITIONS_HELP)
+
+
+def sidecar(out: str | os.PathLike[str]) -> Path | None:
+    """The definitions file beside a CSV written to ``out``: ``x.csv`` -> ``x.definitions.json``
+    (``None`` for a device or pipe such as ``/dev/stdout``).
+
+    Examples
+    --------
+    >>> sidecar("reports/kpis.csv").as_posix(), sidecar("/dev/stdout")
+    ('reports/kpis.definitions.json', None)
+    """
+    path = Path(out)
+    if not _destination(path)[1]:
+        return None
+    return path.with_name(f"{path.stem if path.suffix else path.name}.definitions.json")
+
+
 def write_frame(
     frame: pl.DataFrame,
     fmt: str,
@@ -339,13 +369,17 @@ def write_frame(
     *,
     meta: dict[str, Any] | None = None,
     raw_csv: bool = False,
+    definitions: str | os.PathLike[str] | None = None,
 ) -> None:
     """Print or write a result table as table, csv, json or parquet.
 
     ``meta`` (definitions, parameters) goes under the table in ``table`` format, into a top-level
-    object in ``json`` (``{"meta": ..., "rows": [...]}``), into the file metadata in ``parquet``, and
-    to standard error in ``csv`` so the CSV itself stays clean. Text from data is escaped for the
-    terminal in ``table``; CSV text cells are made inert for spreadsheets unless ``raw_csv``.
+    object in ``json`` (``{"meta": ..., "rows": [...]}``) and into the file metadata in
+    ``parquet``. CSV is plain CSV, a header line and rows (no ``#`` lines, on standard output
+    or in the file): ``meta`` goes to the JSON file ``definitions`` when given (in every
+    format), else, for a CSV written to a file, beside it (:func:`sidecar`). Text from data is
+    escaped for the terminal in ``table``; CSV text cells are made inert for spreadsheets
+    unless ``raw_csv``.
     """
     from kpi._sanitize import csv_safe_frame, terminal_safe, terminal_safe_frame
     from kpi.errors import KpiError
@@ -378,8 +412,23 @@ def write_frame(
                 lines.append(f"{key}: {value}")
         text = terminal_safe("\n".join(lines))
     emit_text(text, out)
-    if fmt == "csv":  # after the table: a failed write prints its error line alone
-        for key, value in meta.items():
-            print(f"# {key}: {json_text(value, indent=None)}", file=sys.stderr)
     if out:
         print(f"wrote {frame.height} rows to {terminal_safe(str(out))}", file=sys.stderr)
+    _write_definitions(meta, definitions, out if fmt == "csv" else None)
+
+
+def _write_definitions(
+    meta: dict[str, Any],
+    definitions: str | os.PathLike[str] | None,
+    csv_out: str | os.PathLike[str] | None,
+) -> None:
+    """``meta`` as JSON to ``definitions``, else beside a CSV file (after the table: a failed
+    write of the table prints its error line alone)."""
+    from kpi._sanitize import terminal_safe
+
+    target = Path(definitions) if definitions else (sidecar(csv_out) if csv_out else None)
+    if target is None:
+        return
+    text = json_text(meta, ensure_ascii=False) + "\n"
+    write_output(target, lambda p: p.write_text(text, encoding="utf-8"))
+    print(f"wrote the definitions to {terminal_safe(str(target))}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kpi.cli._common import add_raw_csv, csv_list, out_file, period_arg
+from kpi.cli._common import add_definitions, add_raw_csv, csv_list, out_file, period_arg
 
 __all__ = ["register"]
 
@@ -17,7 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compute",
         help="compute KPIs by dimension and grain",
         description="Compute KPIs from a dataset directory and print or write a wide table: the "
-        "group columns, then one column per KPI id. Definitions in force are printed with it.",
+        "group columns, then one column per KPI id. The definitions in force go with it: under "
+        "the table, in the JSON object, in the Parquet metadata, and, since CSV holds only rows, "
+        "in a JSON file for CSV: --definitions FILE, or FILE.definitions.json beside --out "
+        "FILE.csv.",
         epilog="Example: kpi compute --data data/samples --metrics service_level,aht --by team "
         "--every 1mo --param service_level.threshold_s=30",
     )
@@ -77,6 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "escaped in table, made inert for spreadsheets in csv (see --raw-csv)",
     )
     add_raw_csv(p)
+    add_definitions(p)
     p.add_argument(
         "--out",
         type=out_file,
@@ -125,6 +129,8 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Compute and output."""
+    from pathlib import Path
+
     import polars as pl
 
     from kpi.cli._common import write_frame
@@ -134,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.format == "parquet" and not args.out:
         raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
+    if (
+        args.definitions
+        and args.out
+        and Path(args.definitions).resolve() == Path(args.out).resolve()
+    ):
+        raise KpiError("--definitions and --out name the same file; give two files")
     result = evaluate(
         args.data,
         args.metrics,
@@ -153,5 +165,12 @@ def run(args: argparse.Namespace) -> int:
     df = frame.collect()
     if "period" in df.columns and args.format in ("table", "csv", "json"):
         df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
-    write_frame(df, args.format, args.out, meta=result.meta(), raw_csv=args.raw_csv)
+    write_frame(
+        df,
+        args.format,
+        args.out,
+        meta=result.meta(),
+        raw_csv=args.raw_csv,
+        definitions=args.definitions,
+    )
     return 0

@@ -13,6 +13,7 @@ good report as it was.
 
 Notebooks use the display helpers of this module::
 
+    periods = kpi.report.data_periods(data_dir, period, compare)  # "latest", no-data compare
     kpi.report.header("Overview", period=period, compare=compare, data=ds, kpis=["aht"])
     kpi.report.findings(["Contacts handled fell 25% ..."])
     kpi.report.table(frame, percent=["service_level"])  # escaped, identifiers masked
@@ -38,6 +39,9 @@ from kpi.report._display import (
 )
 from kpi.report._many import render_many
 from kpi.report._notebooks import (
+    PERIODS_MIME,
+    DataPeriods,
+    data_periods,
     list_reports,
     notebook_parameters,
     report_name,
@@ -50,10 +54,13 @@ __all__ = [
     "CHART_MODES",
     "FINDINGS_MIME",
     "HEADER_MIME",
+    "PERIODS_MIME",
+    "DataPeriods",
     "Findings",
     "ReportError",
     "ReportHeader",
     "Table",
+    "data_periods",
     "findings",
     "header",
     "identifier_columns",

@@ -30,6 +30,7 @@ from kpi._format import format_value
 from kpi._mask import identifier_columns, mask_identifiers, mask_text
 from kpi._vega import script_json, spec_title, to_svg, vega_bundle
 from kpi.report._display import FINDINGS_MIME, HEADER_MIME
+from kpi.report._notebooks import PERIODS_MIME
 
 __all__ = [
     "CHART_MIME",
@@ -86,6 +87,8 @@ class Lifted:
     title: str | None = None
     subtitle: str | None = None
     charts: int = 0
+    #: notes on the periods (:class:`kpi.report.DataPeriods`): no data to compare with, ...
+    notes: list[str] = field(default_factory=list)
 
 
 _TOKEN = re.compile(r"[\w-]+")
@@ -308,6 +311,9 @@ def prepare(
             if HEADER_MIME in data:
                 lifted.header = dict(data[HEADER_MIME])
                 continue
+            if PERIODS_MIME in data:
+                lifted.notes += [str(n) for n in data[PERIODS_MIME].get("notes", [])]
+                continue
             if FINDINGS_MIME in data:
                 lifted.findings.append(dict(data[FINDINGS_MIME]))
                 continue
@@ -480,7 +486,7 @@ def header_html(context: Mapping[str, Any], lifted: Lifted) -> str:
         *(f"<div><dt>{_esc(k)}</dt><dd>{_esc(v)}</dd></div>" for k, v in meta if v),
         "</dl>",
     ]
-    notes = h.get("notes") or []
+    notes = list(dict.fromkeys([*lifted.notes, *(h.get("notes") or [])]))
     if notes:
         parts.append(
             '<ul class="kpi-notes">' + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>"

@@ -1,13 +1,15 @@
-"""The report notebooks: where they are, what they are called, the parameters they declare, and
-whether the data covers the period a notebook is asked for.
+"""The report notebooks: where they are, what they are called, the parameters they declare,
+whether the data covers the period a notebook is asked for, and the periods a notebook's
+defaults stand for on the data at hand (:func:`data_periods`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,22 @@ from kpi.errors import KpiError
 from kpi.report._params import NotebookParam, inspect_params
 
 __all__ = [
+    "PERIODS_MIME",
+    "DataPeriods",
+    "data_periods",
+    "data_span",
     "list_reports",
     "notebook_parameters",
+    "plan_periods",
     "report_name",
     "require_period",
     "resolve_notebook",
 ]
+
+#: The MIME type of :class:`DataPeriods` (the renderer lifts its notes into the header).
+PERIODS_MIME = "application/vnd.kpi.report-periods+json"
+#: The tables whose records say which days the data covers.
+_ACTIVITY = ("contacts", "tickets", "intervals")
 
 #: The repository (``notebooks/`` is looked up under it first).
 _REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +120,7 @@ def notebook_parameters(path: str | os.PathLike) -> dict[str, NotebookParam]:
     --------
     >>> params = notebook_parameters(resolve_notebook("overview"))
     >>> params["period"].describe()
-    'period (period, default "2026-02"): reporting period: 2026-02, 2026-W06, 2026-02-03, 2026-Q1'
+    'period (period, default "latest"): reporting period: latest (complete month), 2026-02, 2026-W06, 2026-Q1'
     """
     return inspect_params(path)
 
@@ -186,3 +198,252 @@ def require_period(
         f"no data in {p.label} ({p.start.isoformat()} to {last}): "
         + ("; ".join(covered) or f"the data has none of the tables {', '.join(tables)}")
     )
+
+
+def _dataset(data: Any) -> Any:
+    from kpi.data import Dataset, load
+
+    if isinstance(data, (str, os.PathLike)):
+        return load(data)
+    return Dataset.coerce(data)
+
+
+def _bounds(ds: Any, name: str, period: Any) -> tuple[Any, Any]:
+    """``period``'s start and end as stamps comparable with ``name``'s time column."""
+    from kpi.schema import TABLES
+
+    dtype = ds[name].collect_schema()[TABLES[name].time_column]
+    tz = getattr(dtype, "time_zone", None) or ds.tz
+    start, end = period.start_ts(tz), period.end_ts(tz)
+    if getattr(dtype, "time_zone", None) is None:
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    return start, end
+
+
+def _has_data(ds: Any, period: Any, tables: Iterable[str] = _ACTIVITY) -> bool:
+    import polars as pl
+
+    from kpi.schema import TABLES
+
+    for name in tables:
+        if name not in ds.tables:
+            continue
+        column = TABLES[name].time_column
+        start, end = _bounds(ds, name, period)
+        lf = ds[name].filter((pl.col(column) >= start) & (pl.col(column) < end))
+        if lf.select(pl.len()).collect().item():
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class DataSpan:
+    """The local days the activity records of a dataset cover, and the weekdays they fall on
+    in their last five weeks (Monday 0)."""
+
+    first: date
+    last: date
+    weekdays: frozenset[int]
+
+
+def data_span(data: Any, *, tables: Iterable[str] = _ACTIVITY) -> DataSpan | None:
+    """The first and last local day of the data's activity records (contacts' arrival,
+    tickets' creation, intervals' start), and the weekdays of its last five weeks; ``None``
+    when the data has no such records.
+
+    Reads only the time columns (minimum and maximum are answered from Parquet statistics
+    where the files have them).
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> c = pl.DataFrame(
+    ...     {
+    ...         "arrival_ts": [
+    ...             datetime(2026, 1, 5, 9, tzinfo=UTC),
+    ...             datetime(2026, 1, 9, 17, tzinfo=UTC),
+    ...         ]
+    ...     }
+    ... )
+    >>> span = data_span({"contacts": c})
+    >>> span.first, span.last, sorted(span.weekdays)
+    (datetime.date(2026, 1, 5), datetime.date(2026, 1, 9), [0, 4])
+    """
+    import polars as pl
+
+    from kpi.schema import TABLES
+
+    ds = _dataset(data)
+    first: date | None = None
+    last: date | None = None
+    frames = []
+    for name in tables:
+        if name not in ds.tables:
+            continue
+        column = TABLES[name].time_column
+        dtype = ds[name].collect_schema()[column]
+        local = pl.col(column)
+        if getattr(dtype, "time_zone", None):
+            local = local.dt.convert_time_zone(ds.tz)
+        lo, hi = (
+            ds[name]
+            .select(local.min().dt.date().alias("lo"), local.max().dt.date().alias("hi"))
+            .collect()
+            .row(0)
+        )
+        if lo is None:
+            continue
+        first = lo if first is None else min(first, lo)
+        last = hi if last is None else max(last, hi)
+        frames.append((ds[name], local))
+    if first is None or last is None:
+        return None
+    since = last - timedelta(days=34)
+    weekdays: set[int] = set()
+    for lf, local in frames:
+        day = local.dt.date()
+        found = lf.select(day.alias("d")).filter(pl.col("d") >= since).unique().collect()
+        weekdays |= {d.weekday() for d in found["d"].to_list()}
+    return DataSpan(first, last, frozenset(weekdays))
+
+
+@dataclass(frozen=True)
+class DataPeriods:
+    """The periods a report shows: ``period`` (an ISO label) and ``compare`` (an ISO label, or
+    ``""`` for no comparison), with ``notes`` for the header (the comparison period has no
+    data; the period is incomplete).
+
+    Displayed (the last expression of a cell), it shows its notes in a notebook and the
+    renderer lifts them into the report's header.
+    """
+
+    period: str
+    compare: str
+    notes: tuple[str, ...] = ()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        text = f"Period {self.period}" + (
+            f", compared with {self.compare}." if self.compare else ", without comparison."
+        )
+        lines = [text, *self.notes]
+        return {
+            PERIODS_MIME: {"period": self.period, "compare": self.compare, "notes": [*self.notes]},
+            "text/plain": "\n".join(lines),
+            "text/markdown": "\n".join(f"> {line}  " for line in lines),
+        }
+
+
+def data_periods(
+    data: Any,
+    period: str = "latest",
+    compare: str = "",
+    *,
+    today: date | None = None,
+) -> DataPeriods:
+    """Resolve a notebook's ``period`` and ``compare`` on the data at hand.
+
+    Parameters
+    ----------
+    data
+        A :class:`kpi.Dataset`, a mapping of tables, or a dataset directory.
+    period
+        An ISO period or relative word (:func:`kpi.periods.parse_period`), or ``latest``
+        (``latest-day``, ``latest-week``, ``latest-month``, ``latest-quarter``): the latest
+        complete period in the data (:func:`kpi.periods.latest_period` states the rule).
+    compare
+        A period, or ``""`` for the period of the same kind just before ``period``.
+
+    Returns
+    -------
+    DataPeriods
+        ``period`` as an ISO label; ``compare`` as an ISO label, or ``""`` when the comparison
+        period has no data (a note then says "No data for 2025-12: shown without comparison").
+        Resolving its own result again gives the same result.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> import polars as pl
+    >>> days = pl.datetime_range(
+    ...     datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 15, tzinfo=UTC), "1d", eager=True
+    ... )
+    >>> c = {"contacts": pl.DataFrame({"arrival_ts": days})}
+    >>> data_periods(c)
+    DataPeriods(period='2026-02', compare='2026-01', notes=())
+    >>> data_periods(c, "2026-01").notes
+    ('No data for 2025-12: shown without comparison',)
+    >>> data_periods(c, "latest-week").period, data_periods(c, "2026-03", "2026-01").compare
+    ('2026-W11', '2026-01')
+    """
+    from kpi.periods import LATEST, latest_period, parse_period, previous_period
+
+    ds = _dataset(data)
+    notes: list[str] = []
+    text = str(period).strip()
+    if text in LATEST:
+        span = data_span(ds)
+        if span is None:
+            raise KpiError(
+                f"period {text!r}: the data has no records in {', '.join(_ACTIVITY)} to take "
+                "the latest period from; give the period, e.g. 2026-02"
+            )
+        found, complete = latest_period(
+            span.first, span.last, LATEST[text], open_weekdays=span.weekdays
+        )
+        if not complete:
+            notes.append(f"{found.label} is incomplete: the data ends on {span.last.isoformat()}")
+        this = found
+    else:
+        this = parse_period(text, today=today)
+    wanted = str(compare or "").strip()
+    before = parse_period(wanted, today=today) if wanted else previous_period(this)
+    label = before.label
+    if not _has_data(ds, before):
+        notes.append(f"No data for {before.label}: shown without comparison")
+        label = ""
+    return DataPeriods(this.label, label, tuple(notes))
+
+
+def plan_periods(
+    name: str,
+    spec: Mapping[str, NotebookParam],
+    values: Mapping[str, Any],
+    data_dir: Path | None,
+    today: date,
+) -> dict[str, str]:
+    """``period`` and ``compare`` resolved on the data before anything runs.
+
+    ``latest`` becomes the latest complete period of the data, ``compare`` ``""`` (or not
+    given with a given ``period``) the period before, and a comparison period without data
+    ``""`` (the notebook says so in its header); both are passed to the notebook, so the
+    report's folder is named after the real period. Explicit periods are kept as they are.
+    """
+    from kpi.periods import LATEST, parse_period, previous_period
+
+    if "period" not in spec:
+        return {}
+    period = str(values.get("period", spec["period"].default) or "")
+    if "compare" not in spec:
+        wanted = None
+    elif "compare" in values:
+        wanted = str(values["compare"] or "")
+    else:
+        wanted = "" if "period" in values else str(spec["compare"].default or "")
+    if period not in LATEST and wanted != "":
+        return {}
+    if data_dir is None or "data_dir" not in spec:
+        if period in LATEST:
+            raise KpiError(
+                f"{name}: bad value for period: {period!r} is taken from the data, and the "
+                "notebook has no data_dir parameter; give the period, e.g. 2026-02"
+            )
+        return {"compare": previous_period(parse_period(period, today=today)).label}
+    try:
+        found = data_periods(data_dir, period, wanted or "", today=today)
+    except KpiError as exc:
+        raise KpiError(f"{name}: bad value for period: {exc}") from None
+    out = {"period": found.period}
+    if wanted is not None:
+        out["compare"] = found.compare
+    return out

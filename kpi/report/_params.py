@@ -383,10 +383,16 @@ def _shaped(p: NotebookParam, value: str, today: date) -> str:
 
     text = value.strip()
     if p.shape == "period":
+        from kpi.periods import LATEST
+
+        if text in LATEST or (text == "" and (p.name == "compare" or p.default == "")):
+            return text  # resolved on the data before the notebook runs (data_periods)
         try:
             return parse_period(text, today=today).label
         except KpiError as exc:
-            raise ValueError(str(exc).replace(f"bad period {text!r}: ", "")) from None
+            words = ", ".join(LATEST)
+            reason = str(exc).replace(f"bad period {text!r}: ", "")
+            raise ValueError(f"{reason}, {words}") from None
     if p.shape == "date":
         if text == "" and p.default == "":
             return ""

@@ -32,7 +32,13 @@ from kpi.report._files import (
     remove_stale_tmp_files,
     remove_stale_work_dirs,
 )
-from kpi.report._notebooks import _NUMBERED, _REPO, report_name, resolve_notebook
+from kpi.report._notebooks import (
+    _NUMBERED,
+    _REPO,
+    plan_periods,
+    report_name,
+    resolve_notebook,
+)
 from kpi.report._params import NotebookParam, coerce_params, describe_params, inspect_params
 
 __all__ = [
@@ -385,10 +391,7 @@ def _plan(
         data_dir_path = None
     today = today or _site_today(data_dir_path)
     values = coerce_params(nb_path.name, spec, given, today=today)
-    if "period" in values and "compare" in spec and "compare" not in values:
-        from kpi.periods import parse_period, previous_period
-
-        values["compare"] = previous_period(parse_period(values["period"])).label
+    values.update(plan_periods(nb_path.name, spec, values, data_dir_path, today))
     show = bool(values.get("show_identifiers", show_identifiers))
 
     effective = {**_defaults(spec), **values}
