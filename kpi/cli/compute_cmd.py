@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.format == "parquet" and not args.out:
         raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
+    params = parse_params(args.param)
     result = evaluate(
         args.data,
         args.metrics,
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         every=args.every,
         start=args.start,
         end=args.end,
-        params=parse_params(args.param),
+        params=params,
         attribution=args.attribution,
         measures=args.measures,
         chunk=args.chunk,
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     )
     frame = result.frame
     if args.targets:
-        frame = status_columns(frame, result.metrics, load_targets(args.targets))
+        frame = status_columns(frame, result.metrics, load_targets(args.targets), params=params)
     df = frame.collect()
     if "period" in df.columns and args.format in ("table", "csv", "json"):
         df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
