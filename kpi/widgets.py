@@ -638,11 +638,18 @@ def staffing_explorer(
     import ipywidgets as w
 
     from kpi import charts, views
-    from kpi.staffing import project
+    from kpi.staffing import STAFFING_NEEDS, project
 
     base = table.lazy().collect()
     if base.is_empty():
         raise KpiError("the staffing table has no intervals for a what-if")
+    if "staffed_agents" not in base.columns or base["staffed_agents"].is_null().all():
+        raise KpiError(
+            "no staffing what-if: the agents on queue are not in the data, so there is no "
+            f"staffing to change ({STAFFING_NEEDS['staffed_agents']})"
+        )
+    if base["required_agents"].is_null().all():
+        raise KpiError(f"no staffing what-if: {STAFFING_NEEDS['aht_s']}")
 
     def slider(kind: Any, label: str, value: float, lo: float, hi: float, step: float) -> Any:
         return kind(

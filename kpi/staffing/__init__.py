@@ -32,6 +32,7 @@ numerics are in :mod:`kpi._erlang`.
 
 from __future__ import annotations
 
+from kpi.staffing._demand import NEEDS as STAFFING_NEEDS
 from kpi.staffing._demand import staffing_notes
 from kpi.staffing._formulas import (
     DENOMINATORS,
@@ -52,6 +53,7 @@ from kpi.staffing._what_if import Change, WhatIf, parse_what_if
 
 __all__ = [
     "DENOMINATORS",
+    "STAFFING_NEEDS",
     "Change",
     "WhatIf",
     "abandon_probability",
