@@ -309,17 +309,25 @@ def trend_explorer(
     from kpi.periods import GRAINS
 
     ds = Dataset.coerce(data)
-    offered = list(metrics) if metrics else views.available_metrics(ds)
-    if not offered:
-        raise KpiError("the data supports no KPI to explore")
-    metric = metric if metric in offered else offered[0]
     base = dict(params or {})
+    offered = views.available_metrics(ds, list(metrics) if metrics else "all", params=base)
+    if not offered:
+        lines = views.unavailable_lines(ds, list(metrics) if metrics else "all", params=base)
+        raise KpiError(
+            "the data supports no KPI to explore" + "".join(f"; {x}" for x in lines[:3])
+        )
+    note = "Pick a KPI, grain, dimension, dates and definition; the chart redraws."
+    if metric not in offered:
+        why = views.unavailable_lines(ds, [metric], params=base) if metric in METRICS else []
+        note += f" Not offered: {why[0]}." if why else ""
+        metric = offered[0]
 
     def variants(kpi_id: str) -> list[tuple[str, str]]:
         return [(label, label) for label, _ in views.variant_options(kpi_id)]
 
     def dims(kpi_id: str) -> list[tuple[str, str]]:
-        return [("none", ""), *((d, d) for d in views.dimensions(ds, kpi_id))]
+        dims = views.dimensions(ds, kpi_id, extra=("agent_id",))
+        return [("none", ""), *((d.replace("_id", ""), d) for d in dims)]
 
     controls = {
         "metric": _dropdown("KPI", [(f"{METRICS[k].label} ({k})", k) for k in offered], metric),
@@ -355,7 +363,9 @@ def trend_explorer(
         }
         frame = views.trend_frame(ds, kpi_id, **kw).collect()
         chart = views.trend_figure(ds, kpi_id, targets=targets, frame=frame, **kw)
-        notes = views.trend_findings(frame, kpi_id, by=kw["by"], every=grain, max_items=3)
+        notes = views.trend_findings(
+            frame, kpi_id, by=kw["by"], every=grain, max_items=3, params=kw["params"]
+        )
         return [chart, *(notes or ["No unusual values in this range."])]
 
     return Explorer(
@@ -363,7 +373,7 @@ def trend_explorer(
         controls,
         render,
         update=update,
-        note="Pick a KPI, grain, dimension, dates and definition; the chart redraws.",
+        note=note,
     )
 
 

@@ -84,12 +84,12 @@ def _kpi_dicts(
         from kpi.metrics import resolve
 
         for metric, p in resolve(ids, params):
-            t = metric.target
+            t = metric.target_for(p)  # a variant may change the unit, and so the target
             resolved[metric.id] = {
                 "id": metric.id,
                 "label": metric.label,
                 "formula": metric.build(p).formula,
-                "unit": metric.unit,
+                "unit": metric.unit_for(p),
                 "direction": metric.direction,
                 "target": t.target if t else None,
                 "red": t.red if t else None,
