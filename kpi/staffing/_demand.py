@@ -305,7 +305,9 @@ def staffing_notes(
     if shrinkage is not None:
         out.append(f"Shrinkage assumed {float(shrinkage):.0%} for the agents to schedule.")
     for col, need in NEEDS.items():
-        if col in busy.columns and busy[col].null_count() == busy.height:
+        # a centre table (kpi.views.centre_staffing) has the agents required, not the AHT
+        have = col if col in busy.columns or col != "aht_s" else "required_agents"
+        if have in busy.columns and busy[have].null_count() == busy.height:
             out.append(f"Not in the data: {need}.")
     return out
 
