@@ -312,22 +312,17 @@ def trend_explorer(
     base = dict(params or {})
     offered = views.available_metrics(ds, list(metrics) if metrics else "all", params=base)
     if not offered:
-        lines = views.unavailable_lines(ds, list(metrics) if metrics else "all", params=base)
-        raise KpiError(
-            "the data supports no KPI to explore" + "".join(f"; {x}" for x in lines[:3])
-        )
+        raise KpiError("the data supports no KPI to explore")
     note = "Pick a KPI, grain, dimension, dates and definition; the chart redraws."
     if metric not in offered:
-        why = views.unavailable_lines(ds, [metric], params=base) if metric in METRICS else []
-        note += f" Not offered: {why[0]}." if why else ""
+        note += "".join(f" Not offered: {x}." for x in views.unavailable_lines(ds, [metric]))
         metric = offered[0]
 
     def variants(kpi_id: str) -> list[tuple[str, str]]:
         return [(label, label) for label, _ in views.variant_options(kpi_id)]
 
     def dims(kpi_id: str) -> list[tuple[str, str]]:
-        dims = views.dimensions(ds, kpi_id, extra=("agent_id",))
-        return [("none", ""), *((d.replace("_id", ""), d) for d in dims)]
+        return [("none", ""), *((d, d) for d in views.dimensions(ds, kpi_id, extra=("agent_id",)))]
 
     controls = {
         "metric": _dropdown("KPI", [(f"{METRICS[k].label} ({k})", k) for k in offered], metric),
@@ -686,6 +681,8 @@ def staffing_explorer(
         centre = views.centre_staffing(projected).collect()
         daily = views.service_by(projected).collect()
         busiest = views.day_slice(centre).collect()
+        wi = items or ["no change"]
+        found = views.staffing_findings(centre, every=every, threshold_s=threshold_s, what_if=wi)
         day = busiest["interval_start"][0].date().isoformat() if busiest.height else ""
         return [
             charts.trend_chart(
@@ -704,9 +701,7 @@ def staffing_explorer(
                 actual="what_if_agents",
                 title=f"Required against what-if agents on the busiest day, {day}",
             ),
-            *views.staffing_findings(
-                centre, every=every, threshold_s=threshold_s, what_if=items or ["no change"]
-            )[-1:],
+            *(s for s in found if s.startswith("What-if")),
         ]
 
     return Explorer(
