@@ -309,17 +309,20 @@ def trend_explorer(
     from kpi.periods import GRAINS
 
     ds = Dataset.coerce(data)
-    offered = list(metrics) if metrics else views.available_metrics(ds)
+    base = dict(params or {})
+    offered = views.available_metrics(ds, list(metrics) if metrics else "all", params=base)
     if not offered:
         raise KpiError("the data supports no KPI to explore")
-    metric = metric if metric in offered else offered[0]
-    base = dict(params or {})
+    note = "Pick a KPI, grain, dimension, dates and definition; the chart redraws."
+    if metric not in offered:
+        note += "".join(f" Not offered: {x}." for x in views.unavailable_lines(ds, [metric]))
+        metric = offered[0]
 
     def variants(kpi_id: str) -> list[tuple[str, str]]:
         return [(label, label) for label, _ in views.variant_options(kpi_id)]
 
     def dims(kpi_id: str) -> list[tuple[str, str]]:
-        return [("none", ""), *((d, d) for d in views.dimensions(ds, kpi_id))]
+        return [("none", ""), *((d, d) for d in views.dimensions(ds, kpi_id, extra=("agent_id",)))]
 
     controls = {
         "metric": _dropdown("KPI", [(f"{METRICS[k].label} ({k})", k) for k in offered], metric),
@@ -355,7 +358,9 @@ def trend_explorer(
         }
         frame = views.trend_frame(ds, kpi_id, **kw).collect()
         chart = views.trend_figure(ds, kpi_id, targets=targets, frame=frame, **kw)
-        notes = views.trend_findings(frame, kpi_id, by=kw["by"], every=grain, max_items=3)
+        notes = views.trend_findings(
+            frame, kpi_id, by=kw["by"], every=grain, max_items=3, params=kw["params"]
+        )
         return [chart, *(notes or ["No unusual values in this range."])]
 
     return Explorer(
@@ -363,7 +368,7 @@ def trend_explorer(
         controls,
         render,
         update=update,
-        note="Pick a KPI, grain, dimension, dates and definition; the chart redraws.",
+        note=note,
     )
 
 
@@ -638,11 +643,18 @@ def staffing_explorer(
     import ipywidgets as w
 
     from kpi import charts, views
-    from kpi.staffing import project
+    from kpi.staffing import STAFFING_NEEDS, project
 
     base = table.lazy().collect()
     if base.is_empty():
         raise KpiError("the staffing table has no intervals for a what-if")
+    if "staffed_agents" not in base.columns or base["staffed_agents"].is_null().all():
+        raise KpiError(
+            "no staffing what-if: the agents on queue are not in the data, so there is no "
+            f"staffing to change ({STAFFING_NEEDS['staffed_agents']})"
+        )
+    if base["required_agents"].is_null().all():
+        raise KpiError(f"no staffing what-if: {STAFFING_NEEDS['aht_s']}")
 
     def slider(kind: Any, label: str, value: float, lo: float, hi: float, step: float) -> Any:
         return kind(
@@ -669,6 +681,8 @@ def staffing_explorer(
         centre = views.centre_staffing(projected).collect()
         daily = views.service_by(projected).collect()
         busiest = views.day_slice(centre).collect()
+        wi = items or ["no change"]
+        found = views.staffing_findings(centre, every=every, threshold_s=threshold_s, what_if=wi)
         day = busiest["interval_start"][0].date().isoformat() if busiest.height else ""
         return [
             charts.trend_chart(
@@ -687,9 +701,7 @@ def staffing_explorer(
                 actual="what_if_agents",
                 title=f"Required against what-if agents on the busiest day, {day}",
             ),
-            *views.staffing_findings(
-                centre, every=every, threshold_s=threshold_s, what_if=items or ["no change"]
-            )[-1:],
+            *(s for s in found if s.startswith("What-if")),
         ]
 
     return Explorer(

@@ -687,8 +687,15 @@ def test_technion_bank_call_log(shared_datasets, tmp_path):
     busy = out.filter(pl.col("load_erlangs") > 0)
     assert busy["required_agents"].is_finite().all()
     assert (busy["required_agents"] > 0).all()
-    # no agent_time in a call log: staffing unknown, not zero
-    assert out["staffed_agents"].null_count() == out.height
+    # no agent_time in a call log that names the agent on each call: agents on queue are
+    # estimated (distinct agents busy with a call in the half-hour), and marked as estimates
+    assert out["staffed_agents"].null_count() == 0
+    assert set(out["assumed"].to_list()) == {"staffed_agents"}
+    assert out["staffed_agents"].max() >= 1
+    # without the estimate: unknown, not zero
+    bare = staffing.staffing_table(ds, by=[], estimate_agents=False).collect()
+    assert bare["staffed_agents"].null_count() == bare.height
+    assert bare["assumed"].null_count() == bare.height
 
     # the same month as an ACD interval report gives the same table
     intervals = contacts_to_intervals(
@@ -701,3 +708,67 @@ def test_technion_bank_call_log(shared_datasets, tmp_path):
     assert joined.height == out.height
     for col in [*cols, "patience_s", "required_agents"]:
         np.testing.assert_allclose(joined[col], joined[f"{col}_report"], rtol=1e-9, err_msg=col)
+
+
+# ----------------------------------------------------------------------------- unknown inputs
+
+
+def _arrivals_only(n_days: int = 2) -> Dataset:
+    t0 = datetime(2026, 2, 2, 8, tzinfo=TZ)
+    starts = [t0 + timedelta(minutes=5 * i) for i in range(12 * 10 * n_days)]
+    intervals = pl.DataFrame(
+        {
+            "interval_start": starts,
+            "interval_s": [300.0] * len(starts),
+            "queue": ["q"] * len(starts),
+            "offered": [3 + i % 5 for i in range(len(starts))],
+        }
+    )
+    return Dataset({"intervals": intervals}, tz="Europe/London")
+
+
+def test_arrivals_only_report_is_unknown_not_zero():
+    """An interval report of arrivals only: no AHT, no service, no agents; never 0."""
+    out = staffing.staffing_table(_arrivals_only(), by=[]).collect()
+    assert out["offered"].sum() > 0
+    for col in (
+        "answered",
+        "abandoned",
+        "aht_s",
+        "staffed_agents",
+        "achieved_service_level",
+        "achieved_asa_s",
+        "achieved_abandon_rate",
+        "staffing_gap",
+        "required_agents",
+    ):
+        assert out[col].null_count() == out.height, col
+    notes = staffing.staffing_notes(out)
+    assert any("agents on queue: needs agent time" in n for n in notes)
+    assert any("AHT and agents required" in n for n in notes)
+
+
+def test_assumed_aht_fills_only_what_the_data_lack():
+    out = staffing.staffing_table(_arrivals_only(), by=[], aht_s=300).collect()
+    assert out["aht_s"].unique().to_list() == [300.0]
+    assert set(out["assumed"].to_list()) == {"aht_s"}
+    assert (out.filter(pl.col("offered") > 0)["required_agents"] > 0).all()
+    assert out["staffed_agents"].null_count() == out.height
+    notes = staffing.staffing_notes(out, aht_s=300)
+    assert notes[0] == "AHT assumed 300 s (the data has no handle times)."
+    with pytest.raises(KpiError, match="aht_s"):
+        staffing.staffing_table(_arrivals_only(), aht_s=0)
+
+
+def test_call_log_without_times_or_agents(small):
+    """A call log without talk, wait or agent names: counts known, the rest null."""
+    contacts = small["contacts"].drop("talk_s", "hold_s", "acw_s", "wait_s", "agent_id")
+    ds = Dataset({"contacts": contacts}, tz=small.tz)
+    out = staffing.staffing_table(ds, by=["team"]).collect()
+    assert out["offered"].sum() > 0
+    assert out["answered"].sum() > 0
+    for col in ("aht_s", "achieved_service_level", "achieved_asa_s", "staffed_agents"):
+        assert out[col].null_count() == out.height, col
+    # with the data's handle times the assumption is not used
+    full = staffing.staffing_table(small, by=["team"], aht_s=1).collect()
+    assert full["aht_s"].min() > 1

@@ -76,17 +76,25 @@ def test_available_metrics_leaves_out_missing_tables_and_empty_columns():
     )
     got = views.available_metrics({"contacts": c})
     assert "service_level" in got
-    assert "aht" in got
     assert "resolution_rate" not in got  # would read 0 % from a column with no value
-    assert "avg_hold" not in got  # no hold times at all, but AHT is talk time plus none
+    # the engine's rule (kpi.compute.availability): AHT needs hold and wrap-up times too
+    assert "aht" not in got
+    assert "avg_hold" not in got
+    assert "avg_talk" in got
     assert "qa_score" not in got
     assert "backlog" not in got
     assert "resolution_rate" in views.available_metrics({"contacts": c}, check_data=False)
-    assert views.available_metrics({"contacts": c}, "aht,backlog") == ["aht"]
+    full = c.with_columns(hold_s=pl.lit(0.0), acw_s=pl.lit(10.0))
+    assert views.available_metrics({"contacts": full}, "aht,backlog") == ["aht"]
     # catalogue order whatever the order asked
-    assert views.available_metrics({"contacts": c}, ["aht", "service_level"]) == [
+    assert views.available_metrics({"contacts": full}, ["aht", "service_level"]) == [
         "service_level",
         "aht",
+    ]
+    lines = views.unavailable_lines({"contacts": c}, ["aht", "service_level"])
+    assert lines == [
+        "Average handle time: unavailable: contacts has no hold_s values; no intervals "
+        "table; needs talk_s, hold_s, acw_s in contacts, or talk_s, hold_s, acw_s in intervals"
     ]
 
 
@@ -531,7 +539,9 @@ def test_staffing_findings_sentences():
         "the staffing on queue should have given 71.2%."
     )
     unknown = c.with_columns(pl.lit(None, pl.Float64).alias("staffed_agents"))
-    assert "agents on queue are unknown" in views.staffing_findings(unknown)[0]
+    got = views.staffing_findings(unknown)
+    assert not any("fewer agents" in g for g in got)
+    assert any(g.startswith("Not in the data: agents on queue: needs agent time") for g in got)
     assert views.staffing_findings(c.with_columns(pl.lit(0).alias("offered"))) == [
         "No contacts were offered in the period."
     ]

@@ -3,6 +3,7 @@ and draw offline (no kernel or browser needed: outputs are set on the Output wid
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import date, datetime, timedelta
@@ -273,3 +274,24 @@ def test_trend_explorer_on_a_tiny_frame():
     assert ex.error is None
     assert "No unusual values in this range." in ex.items
     assert any("vegaEmbed" in h for h in html_outputs(ex))
+
+
+def test_staffing_explorer_says_why_it_cannot_be_built(sample):
+    """Without agents on queue there is no staffing to change: the explorer says so."""
+    table = views.staffing_view(sample, period="2026-02").collect()
+    unknown = table.with_columns(pl.lit(None, pl.Float64).alias("staffed_agents"))
+    with pytest.raises(kpi.KpiError, match="agents on queue: needs agent time"):
+        widgets.staffing_explorer(unknown)
+
+
+def test_trend_explorer_offers_agents_and_only_computable_kpis(sample):
+    no_surveys = kpi.Dataset(
+        {k: v for k, v in sample.tables.items() if k != "surveys"}, tz=sample.tz
+    )
+    ex = widgets.trend_explorer(no_surveys, metric="csat", start="2026-02", end="2026-02")
+    assert "csat" not in [v for _, v in ex.controls["metric"].options]
+    assert "Not offered: Customer satisfaction: unavailable: no surveys table" in html.unescape(
+        "".join(html_outputs(ex)) + ex.widget.children[0].value
+    )
+    ex.controls["metric"].value = "aht"
+    assert "agent_id" in [v for _, v in ex.controls["by"].options]

@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         and Path(args.definitions).resolve() == Path(args.out).resolve()
     ):
         raise KpiError("--definitions and --out name the same file; give two files")
+    params = parse_params(args.param)
     result = evaluate(
         args.data,
         args.metrics,
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         every=args.every,
         start=args.start,
         end=args.end,
-        params=parse_params(args.param),
+        params=params,
         attribution=args.attribution,
         measures=args.measures,
         chunk=args.chunk,
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     )
     frame = result.frame
     if args.targets:
-        frame = status_columns(frame, result.metrics, load_targets(args.targets))
+        frame = status_columns(frame, result.metrics, load_targets(args.targets), params=params)
     df = frame.collect()
     if "period" in df.columns and args.format in ("table", "csv", "json"):
         df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))

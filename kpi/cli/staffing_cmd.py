@@ -18,6 +18,10 @@ Staffing with Erlang C (no abandonment) or Erlang A (give --patience-s: exponent
 
 One case:   kpi staffing --volume 100 --interval-min 30 --aht-s 180 --target-sl 0.8 --threshold-s 20
 Intervals:  kpi staffing --data DIR [--every 30m] [--by team] [--what-if agents=+2 --what-if aht=-10%]
+Planning assumptions for what the data lack:
+            kpi staffing --data DIR --aht-s 300 --shrinkage 0.3 --target-sl 0.8 --threshold-s 20
+            (--aht-s is used only where the data have no handle times; every number taken
+            from an assumption or estimated is named in the 'assumed' column and the notes)
 
 Required agents are fractional underneath; the single case reports whole agents (ceil) and
 scheduled staff = ceil(agents / (1 - shrinkage)). In the interval table, sum required_agents
@@ -53,7 +57,8 @@ def register(subparsers: Any) -> None:
     one.add_argument(
         "--aht-s",
         type=number(low=1, high=DAY_S),
-        help=f"average handle time in seconds, with wrap-up (1 to {DAY_S})",
+        help=f"average handle time in seconds, with wrap-up (1 to {DAY_S}); with --data, the "
+        "AHT assumed where the data have no handle times",
     )
     targets = p.add_argument_group("targets and model")
     targets.add_argument(
@@ -120,6 +125,13 @@ def register(subparsers: Any) -> None:
     )
     data.add_argument(
         "--what-if", action="append", default=[], metavar="CHANGE", help=WHAT_IF_HELP
+    )
+    data.add_argument(
+        "--no-agent-estimate",
+        action="store_true",
+        help="without agent time, leave the agents on queue unknown instead of estimating them "
+        "from a call log that names the agent on each call (distinct agents busy in each "
+        "interval, a lower bound)",
     )
     out = p.add_argument_group("output")
     out.add_argument(
@@ -279,11 +291,7 @@ def _run_data(args: argparse.Namespace) -> int:
 
     given = [
         f
-        for f, v in (
-            ("--volume", args.volume),
-            ("--interval-min", args.interval_min),
-            ("--aht-s", args.aht_s),
-        )
+        for f, v in (("--volume", args.volume), ("--interval-min", args.interval_min))
         if v is not None
     ]
     if given:
@@ -306,8 +314,13 @@ def _run_data(args: argparse.Namespace) -> int:
         patience_s=_patience(args.patience_s, allow_estimate=True),
         denominator=args.sl_denominator,
         what_if=what_if,
+        aht_s=args.aht_s,
+        estimate_agents=not args.no_agent_estimate,
     )
     frame = lf.collect()
+    notes = staffing.staffing_notes(
+        frame, aht_s=args.aht_s, shrinkage=args.shrinkage, every=args.every
+    )
     total = frame["required_agents"].sum() if frame.height else 0.0
     known = frame["staffed_agents"].drop_nulls() if frame.height else None
     staffed = known.sum() if known is not None and known.len() else None
@@ -322,9 +335,13 @@ def _run_data(args: argparse.Namespace) -> int:
         "required_agent_intervals_total": round(float(total), 3),
         "required_agent_intervals_rounded_once": staffing.round_up(float(total)),
         "staffed_agent_intervals_total": None if staffed is None else round(float(staffed), 3),
+        "aht_s_assumed": args.aht_s,
+        "shrinkage": args.shrinkage if args.shrinkage is not None else "measured",
+        "notes": notes,
     }
     if args.format == "table":
         frame = _compact(frame, by)
+        meta["notes"] = "".join(f"\n  {n}" for n in notes) or "none"
     write_frame(frame, args.format, args.out, meta=meta, raw_csv=args.raw_csv)
     return 0
 
@@ -347,6 +364,7 @@ TABLE_COLUMNS = (
     "what_if_asa_s",
     "what_if_abandon_rate",
     "what_if_occupancy",
+    "assumed",
 )
 
 

@@ -84,12 +84,12 @@ def _kpi_dicts(
         from kpi.metrics import resolve
 
         for metric, p in resolve(ids, params):
-            t = metric.target
+            t = metric.target_for(p)  # a variant may change the unit, and so the target
             resolved[metric.id] = {
                 "id": metric.id,
                 "label": metric.label,
                 "formula": metric.build(p).formula,
-                "unit": metric.unit,
+                "unit": metric.unit_for(p),
                 "direction": metric.direction,
                 "target": t.target if t else None,
                 "red": t.red if t else None,
@@ -502,7 +502,11 @@ def scorecard_findings(
     Notes
     -----
     Ratios move in percentage points, ``pp`` (``value − previous``), everything else in per cent of
-    the previous value (``change_rel``).
+    the previous value (``change_rel``). Counts that add up over time (contacts offered, tickets
+    handled: a sum with no denominator) are compared at daily pace when the two periods differ
+    in length (a 28-day month against a 31-day one), and the sentence says so:
+    ``rate = (value / days) / (previous / days before) − 1``. No sentence is made on an unknown
+    value (null), and a change needs both values.
 
     Examples
     --------
@@ -524,10 +528,29 @@ def scorecard_findings(
     Service level fell 17.7 pp, from 67.5% in 2026-01 to 49.8% in 2026-02; red against its target of 80.0%.
     Contacts handled fell 12.4%, from 10,983 in 2026-01 to 9,622 in 2026-02.
     AHT rose 8.1%, from 7 min 47 s in 2026-01 to 8 min 25 s in 2026-02.
+
+    Contacts over months of different lengths, at daily pace:
+
+    >>> offered = pl.DataFrame(
+    ...     {
+    ...         "id": ["contacts_offered"],
+    ...         "label": ["Contacts offered"],
+    ...         "unit": ["count"],
+    ...         "value": [28000.0],
+    ...         "previous": [31310.0],
+    ...         "change": [-3310.0],
+    ...         "change_rel": [-0.1057],
+    ...         "status": [None],
+    ...     }
+    ... )
+    >>> scorecard_findings(offered, period="2026-02", compare="2026-01", min_change=0.0)
+    ['Contacts offered: 1,000 a day in 2026-02 against 1,010 in 2026-01 (−1.0%; 2026-02 has 28 days, 2026-01 has 31).']
     """
     df = card.collect() if isinstance(card, pl.LazyFrame) else card
+    days = _days(period), _days(compare)
+    records = [_at_daily_pace(r, *days) for r in df.iter_rows(named=True)]
     rows = sorted(
-        df.iter_rows(named=True),
+        records,
         key=lambda r: (r.get("status") != "red", -abs(r.get("change_rel") or 0.0)),
     )
     now = f" in {period}" if period else ""
@@ -544,7 +567,14 @@ def scorecard_findings(
         if not moved and status != "red":
             continue
         text = functools.partial(_fmt, percent=False, decimals=1, unit=unit)
-        if previous is None or r.get("change") is None or r["change"] == 0:
+        if r.get("_daily"):
+            now_d, before_d = days
+            sentence = (
+                f"{r['label']}: {text(r['_daily'][0])} a day{now} against "
+                f"{text(r['_daily'][1])}{before} ({_fmt(rel, percent=True, decimals=1, signed=True)}"
+                f"; {period} has {now_d} days, {compare} has {before_d})"
+            )
+        elif previous is None or r.get("change") is None or r["change"] == 0:
             sentence = f"{r['label']} was {text(value)}{now}"
         else:
             verb = "rose" if r["change"] > 0 else "fell"
@@ -560,3 +590,44 @@ def scorecard_findings(
             sentence += f"; red against its target of {text(r['target'])}"
         out.append(sentence + ".")
     return out
+
+
+def _days(label: str | None) -> int | None:
+    """Days in a period label (``2026-02``: 28); None without one or for a bad label."""
+    if not label:
+        return None
+    from kpi.errors import KpiError
+    from kpi.periods import parse_period
+
+    try:
+        p = parse_period(str(label))
+    except KpiError:
+        return None
+    return (p.end - p.start).days
+
+
+def _additive_count(kpi_id: Any) -> bool:
+    """A count that adds up over time (a sum with no denominator): contacts, tickets."""
+    from kpi.metrics import METRICS
+
+    m = METRICS.get(kpi_id) if isinstance(kpi_id, str) else None
+    if m is None or m.unit != "count":
+        return False
+    b = m.build()
+    return b.denominator is None and b.numerator.kind == "sum"
+
+
+def _at_daily_pace(r: dict[str, Any], now_days: int | None, before_days: int | None) -> dict:
+    """A scorecard row whose count is compared per day when the periods differ in length."""
+    value, previous = r.get("value"), r.get("previous")
+    if (
+        now_days
+        and before_days
+        and now_days != before_days
+        and value is not None
+        and previous
+        and _additive_count(r.get("id"))
+    ):
+        a, b = value / now_days, previous / before_days
+        return {**r, "change": a - b, "change_rel": a / b - 1, "_daily": (a, b)}
+    return r

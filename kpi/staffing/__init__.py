@@ -24,13 +24,16 @@ continued to real ``n``, meet every target. They agree with the textbook values 
 Round once, at the end: sum fractional requirements across queues or intervals, then
 :func:`round_up` the total (rounding each queue up first overstates the total).
 
-The package, one module per concern: ``_formulas`` (the numpy layer), ``_what_if``, ``_table``
+The package, one module per concern: ``_formulas`` (the numpy layer), ``_what_if``, ``_demand``
+(demand and staff per interval from what the data know, :func:`staffing_notes`), ``_table``
 (:func:`staffing_table`, :func:`estimate_patience`) and ``_project``; the incomplete-gamma
 numerics are in :mod:`kpi._erlang`.
 """
 
 from __future__ import annotations
 
+from kpi.staffing._demand import NEEDS as STAFFING_NEEDS
+from kpi.staffing._demand import staffing_notes
 from kpi.staffing._formulas import (
     DENOMINATORS,
     abandon_probability,
@@ -50,6 +53,7 @@ from kpi.staffing._what_if import Change, WhatIf, parse_what_if
 
 __all__ = [
     "DENOMINATORS",
+    "STAFFING_NEEDS",
     "Change",
     "WhatIf",
     "abandon_probability",
@@ -64,6 +68,7 @@ __all__ = [
     "round_up",
     "scheduled_agents",
     "service_level",
+    "staffing_notes",
     "staffing_table",
     "wait_probability",
 ]

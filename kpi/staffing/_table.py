@@ -11,6 +11,13 @@ import polars as pl
 
 from kpi.data import Dataset
 from kpi.errors import KpiError
+from kpi.staffing._demand import (
+    agents_from_log,
+    demand_from_contacts,
+    demand_from_intervals,
+    known,
+    staff_from_agent_time,
+)
 from kpi.staffing._exprs import _model_expr, _required_expr
 from kpi.staffing._formulas import Denominator, _array, _denominator, _patience
 from kpi.staffing._project import project
@@ -88,60 +95,6 @@ def _achieved_sl(denominator: str) -> pl.Expr:
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
     return pl.when(den > 0).then(num.cast(pl.Float64) / den)
-
-
-def _demand_from_contacts(
-    contacts: pl.LazyFrame, keys: list[str], *, every: str, threshold_s: float
-) -> pl.LazyFrame:
-    answered = pl.col("outcome") == "answered"
-    abandoned = pl.col("outcome") == "abandoned_queue"
-    within = pl.col("wait_s").fill_null(0.0) <= threshold_s
-    handle = (
-        pl.col("talk_s").fill_null(0.0)
-        + pl.col("hold_s").fill_null(0.0)
-        + pl.col("acw_s").fill_null(0.0)
-    )
-    return (
-        contacts.filter(pl.col("queue_ts").is_not_null(), pl.col("direction") == "inbound")
-        .group_by(pl.col("queue_ts").dt.truncate(every).alias("interval_start"), *keys)
-        .agg(
-            offered=pl.len().cast(pl.Int64),
-            answered=answered.sum().cast(pl.Int64),
-            abandoned=abandoned.sum().cast(pl.Int64),
-            answered_within=(answered & within).sum().cast(pl.Int64),
-            abandoned_within=(abandoned & within).sum().cast(pl.Int64),
-            handle_s=handle.filter(answered).sum(),
-            wait_answered_s=pl.col("wait_s").filter(answered).sum(),
-            source_interval_s=pl.lit(0.0),
-        )
-    )
-
-
-def _demand_from_intervals(
-    intervals: pl.LazyFrame, keys: list[str], *, every: str
-) -> pl.LazyFrame:
-    schema = intervals.collect_schema()
-
-    def opt(name: str) -> pl.Expr:
-        return pl.col(name) if name in schema else pl.lit(None, dtype=pl.Float64)
-
-    return intervals.group_by(
-        pl.col("interval_start").dt.truncate(every).alias("interval_start"), *keys
-    ).agg(
-        offered=pl.col("offered").sum().cast(pl.Int64),
-        answered=pl.col("answered").sum().cast(pl.Int64),
-        abandoned=pl.col("abandoned").sum().cast(pl.Int64),
-        answered_within=pl.col("answered_within_threshold").sum().cast(pl.Int64),
-        abandoned_within=pl.when(opt("abandoned_within_threshold").is_not_null().all())
-        .then(opt("abandoned_within_threshold").sum())
-        .cast(pl.Int64),
-        handle_s=(pl.col("talk_s") + pl.col("hold_s") + pl.col("acw_s")).sum(),
-        wait_answered_s=pl.col("wait_answered_s").sum(),
-        source_interval_s=pl.col("interval_s").max(),
-        staffed_from_intervals_s=opt("staffed_s").sum()
-        if "staffed_s" in schema
-        else pl.lit(None, dtype=pl.Float64),
-    )
 
 
 def estimate_patience(
@@ -247,6 +200,8 @@ def staffing_table(
     patience_s: float | Literal["estimate"] | None = None,
     denominator: Denominator = "offered",
     what_if: WhatIf | Sequence[str] | None = None,
+    aht_s: float | None = None,
+    estimate_agents: bool = True,
 ) -> pl.LazyFrame:
     """Required against actual agents per interval, with expected and achieved service.
 
@@ -284,6 +239,16 @@ def staffing_table(
         :func:`service_level`.
     what_if
         Optional changes (:func:`parse_what_if`) projected by :func:`project`.
+    aht_s
+        Planning assumption: the AHT (seconds, with wrap-up) of the rows whose handle time
+        the data does not give (no talk time in the data, or none for the group); the data's
+        own AHT wins where it has one. Rows that use it list ``aht_s`` in ``assumed``.
+    estimate_agents
+        Without agent time (no ``agent_time`` with handle, wrap-up and available time, and no
+        ``staffed_s`` in an interval report), estimate the agents on queue from a call log
+        that names the agent on each call (:func:`~kpi.staffing._demand.agents_from_log`:
+        distinct agents busy with a call in the interval, a lower bound); those rows list
+        ``staffed_agents`` in ``assumed``. False: the agents on queue stay unknown (null).
 
     Returns
     -------
@@ -295,7 +260,12 @@ def staffing_table(
         ``staffing_gap`` (staffed − required: negative is under-staffed), then
         ``expected_*`` (the model at the staffed agents) beside ``achieved_*`` for
         ``service_level``, ``asa_s``, ``abandon_rate`` and ``occupancy``, and
-        ``expected_wait_probability``. Ratios are null where their denominator is zero.
+        ``expected_wait_probability``, then ``assumed`` (the quantities of the row taken
+        from a planning assumption or estimated: ``aht_s``, ``shrinkage``,
+        ``staffed_agents``; null when none). Ratios are null where their denominator is
+        zero. A quantity whose inputs the data lack is null, never 0: an arrivals-only
+        interval report has offered contacts and load (with ``aht_s``) but no achieved
+        service level, ASA or agents on queue.
 
     Notes
     -----
@@ -361,21 +331,37 @@ def staffing_table(
         shrinkage=shrinkage,
         patience_s=patience_s,
     )
+    if aht_s is not None:
+        _array("aht_s", aht_s, low=0, low_open=True)
     source, threshold = _demand_source(ds, threshold_s)
-    keys, split = _group_keys(ds, source, keys)
+    ok = known(ds)
+    staff = (
+        staff_from_agent_time(ds["agent_time"], [], ok["agent_time"], every=every)
+        if "agent_time" in ds
+        else None
+    )
+    keys, split = _group_keys(ds, source, keys, staff=staff is not None)
     staff_keys = [k for k in keys if k in _STAFF_KEYS]
     if "contacts" in ds:
-        demand = _demand_from_contacts(source, keys, every=every, threshold_s=threshold)
+        demand = demand_from_contacts(
+            source, keys, ok["contacts"], every=every, threshold_s=threshold
+        )
     else:
-        demand = _demand_from_intervals(source, keys, every=every)
-    table = _with_staff(demand, ds, staff_keys, every=every, every_s=every_s, split=split)
+        demand = demand_from_intervals(source, keys, ok["intervals"], every=every)
+    estimate = None
+    if estimate_agents and staff is None and "contacts" in ds:
+        estimate = agents_from_log(source, keys, ok["contacts"], every=every)
+    table = _with_staff(
+        demand, ds, ok, staff_keys, every=every, every_s=every_s, split=split, estimate=estimate
+    )
     overall_keys = [k for k in keys if k != "interval_start"]
-    table = _with_aht_and_load(table, overall_keys)
+    table = _with_aht_and_load(table, overall_keys, assumed_aht=aht_s)
     table = _with_patience(table, ds, overall_keys, patience_s=patience_s)
     table = _with_staffed_agents(table, staff_keys, split=split)
     table = _with_required_and_expected(
         table, targets, threshold_s=threshold, denominator=denominator, shrinkage=shrinkage
     )
+    table = _with_assumed(table, shrinkage=shrinkage)
     table = table.select("interval_start", *keys, *_COLUMNS).sort(
         "interval_start", *keys, nulls_last=True
     )
@@ -407,6 +393,7 @@ _COLUMNS = (
     "expected_occupancy",
     "achieved_occupancy",
     "expected_wait_probability",
+    "assumed",
 )
 
 
@@ -478,7 +465,9 @@ def _demand_source(ds: Dataset, threshold_s: float | None) -> tuple[pl.LazyFrame
     return source, threshold
 
 
-def _group_keys(ds: Dataset, source: pl.LazyFrame, keys: list[str]) -> tuple[list[str], bool]:
+def _group_keys(
+    ds: Dataset, source: pl.LazyFrame, keys: list[str], *, staff: bool
+) -> tuple[list[str], bool]:
     """The output's group keys (``team`` added when agents are shared) and whether to share."""
     schema = source.collect_schema()
     missing = [k for k in keys if k not in schema]
@@ -487,7 +476,7 @@ def _group_keys(ds: Dataset, source: pl.LazyFrame, keys: list[str]) -> tuple[lis
             f"cannot staff by {', '.join(missing)}: no such column in the "
             f"{'contacts' if 'contacts' in ds else 'intervals'} table"
         )
-    split = any(k not in _STAFF_KEYS for k in keys) and "agent_time" in ds and keys != []
+    split = any(k not in _STAFF_KEYS for k in keys) and staff and keys != []
     if split and "team" not in keys:
         if "team" not in schema:
             raise KpiError("staffing by queue needs a team column to share agents among queues")
@@ -498,50 +487,70 @@ def _group_keys(ds: Dataset, source: pl.LazyFrame, keys: list[str]) -> tuple[lis
 def _with_staff(
     demand: pl.LazyFrame,
     ds: Dataset,
+    ok: Mapping[str, Mapping[str, bool]],
     staff_keys: list[str],
     *,
     every: str,
     every_s: int,
     split: bool,
+    estimate: pl.LazyFrame | None,
 ) -> pl.LazyFrame:
-    """Demand joined with on-queue, busy and scheduled time; counts filled and ``interval_s``."""
+    """Demand joined with on-queue, busy and scheduled time (agent time, else the interval
+    report's ``staffed_s``, else the estimate from the log); ``interval_s``.
+
+    Intervals with agents but no contacts get 0 of each count the data know (no contact
+    came); a count the data lack stays null everywhere.
+    """
+    staff = None
     if "agent_time" in ds:
-        staff = (
-            ds["agent_time"]
-            .group_by(
-                pl.col("interval_start").dt.truncate(every).alias("interval_start"), *staff_keys
-            )
-            .agg(
-                on_queue_s=(pl.col("handle_s") + pl.col("acw_s") + pl.col("available_s")).sum(),
-                busy_s=(pl.col("handle_s") + pl.col("acw_s")).sum(),
-                sched_s=pl.col("scheduled_s").sum(),
-                staff_interval_s=pl.col("interval_s").max(),
-            )
-        )
+        staff = staff_from_agent_time(ds["agent_time"], staff_keys, ok["agent_time"], every=every)
+    none = pl.lit(None, dtype=pl.Float64)
+    if staff is not None:
         on = ["interval_start", *staff_keys]
         if split:
             table = demand.join(staff, on=on, how="left", nulls_equal=True)
         else:
             table = demand.join(staff, on=on, how="full", coalesce=True, nulls_equal=True)
+        table = table.with_columns(agents_estimate=none)
     else:
         table = demand.with_columns(
             on_queue_s=pl.col("staffed_from_intervals_s")
             if "staffed_from_intervals_s" in demand.collect_schema()
-            else pl.lit(None, dtype=pl.Float64),
-            busy_s=pl.lit(None, dtype=pl.Float64),
-            sched_s=pl.lit(None, dtype=pl.Float64),
-            staff_interval_s=pl.lit(None, dtype=pl.Float64),
+            else none,
+            busy_s=none,
+            sched_s=none,
+            staff_interval_s=none,
         )
-    counts = ["offered", "answered", "abandoned", "answered_within"]
+        if estimate is not None:
+            on = ["interval_start", *[k for k in demand.collect_schema() if k in _BY_CHOICES]]
+            table = table.join(estimate, on=on, how="left", nulls_equal=True).with_columns(
+                pl.col("agents_estimate").fill_null(0.0)
+            )
+        else:
+            table = table.with_columns(agents_estimate=none)
+    source = "contacts" if "contacts" in ds else "intervals"
+    col_ok = ok.get(source, {})
+    count_known = {
+        "offered": True,
+        "answered": source == "contacts" or col_ok.get("answered", False),
+        "abandoned": source == "contacts" or col_ok.get("abandoned", False),
+        "answered_within": col_ok.get(
+            "wait_s" if source == "contacts" else "answered_within_threshold", False
+        ),
+        "handle_s": col_ok.get("talk_s", False),
+    }
+    no_demand = pl.col("_demand").is_null()
     return table.with_columns(
-        *(pl.col(c).fill_null(0) for c in counts),
-        pl.col("handle_s").fill_null(0.0),
+        *(
+            pl.when(no_demand).then(pl.lit(0) if k else None).otherwise(pl.col(c)).alias(c)
+            for c, k in count_known.items()
+        ),
         interval_s=pl.max_horizontal(
             pl.lit(float(every_s)),
             pl.col("source_interval_s").fill_null(0.0),
             pl.col("staff_interval_s").fill_null(0.0),
         ),
-    )
+    ).drop("_demand")
 
 
 def _join_per_group(table: pl.LazyFrame, other: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
@@ -551,9 +560,13 @@ def _join_per_group(table: pl.LazyFrame, other: pl.LazyFrame, keys: list[str]) -
     return table.join(other, how="cross")
 
 
-def _with_aht_and_load(table: pl.LazyFrame, overall_keys: list[str]) -> pl.LazyFrame:
-    """``aht_s`` (the group's overall AHT where an interval answered nothing) and the load."""
-    fallback_aht = pl.col("handle_s").sum() / pl.col("answered").sum()
+def _with_aht_and_load(
+    table: pl.LazyFrame, overall_keys: list[str], *, assumed_aht: float | None
+) -> pl.LazyFrame:
+    """``aht_s`` (the group's overall AHT where an interval answered nothing; the assumed AHT
+    where the data give none) and the load; ``_aht_assumed`` marks the assumed rows."""
+    both = pl.col("handle_s").is_not_null() & pl.col("answered").is_not_null()
+    fallback_aht = pl.col("handle_s").filter(both).sum() / pl.col("answered").filter(both).sum()
     fallback = (
         table.group_by(overall_keys).agg(_fallback_aht=fallback_aht)
         if overall_keys
@@ -562,10 +575,16 @@ def _with_aht_and_load(table: pl.LazyFrame, overall_keys: list[str]) -> pl.LazyF
     return (
         _join_per_group(table, fallback, overall_keys)
         .with_columns(
-            aht_s=pl.coalesce(
+            _aht_data=pl.coalesce(
                 _ratio(pl.col("handle_s"), pl.col("answered")),
                 pl.when(pl.col("_fallback_aht").is_finite()).then(pl.col("_fallback_aht")),
             )
+        )
+        .with_columns(
+            aht_s=pl.col("_aht_data").fill_null(
+                pl.lit(None if assumed_aht is None else float(assumed_aht), dtype=pl.Float64)
+            ),
+            _aht_assumed=pl.col("_aht_data").is_null() & pl.lit(assumed_aht is not None),
         )
         .with_columns(
             load_erlangs=pl.when(pl.col("offered") == 0)
@@ -595,7 +614,7 @@ def _with_staffed_agents(
     table: pl.LazyFrame, staff_keys: list[str], *, split: bool
 ) -> pl.LazyFrame:
     """Staffed and scheduled agents, shared by load within a team when splitting."""
-    staffed = pl.col("on_queue_s") / pl.col("interval_s")
+    staffed = pl.coalesce(pl.col("on_queue_s") / pl.col("interval_s"), pl.col("agents_estimate"))
     scheduled = pl.col("sched_s") / pl.col("interval_s")
     if split:
         grp = ["interval_start", *staff_keys]
@@ -605,7 +624,23 @@ def _with_staffed_agents(
             .otherwise(1.0 / pl.len().over(grp))
         )
         staffed, scheduled = staffed * share, scheduled * share
-    return table.with_columns(staffed_agents=staffed, scheduled_agents=scheduled)
+    return table.with_columns(
+        staffed_agents=staffed,
+        scheduled_agents=scheduled,
+        _staff_estimated=pl.col("on_queue_s").is_null() & pl.col("agents_estimate").is_not_null(),
+    )
+
+
+def _with_assumed(table: pl.LazyFrame, *, shrinkage: float | None) -> pl.LazyFrame:
+    """``assumed``: the row's quantities taken from a planning assumption or an estimate."""
+    parts = [
+        pl.when(pl.col("_aht_assumed")).then(pl.lit("aht_s")),
+        pl.when(pl.col("_staff_estimated")).then(pl.lit("staffed_agents")),
+    ]
+    if shrinkage is not None:
+        parts.append(pl.lit("shrinkage"))
+    joined = pl.concat_list(parts).list.drop_nulls().list.join(", ")
+    return table.with_columns(assumed=pl.when(joined != "").then(joined))
 
 
 def _with_required_and_expected(

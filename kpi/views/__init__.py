@@ -12,7 +12,7 @@ below is importable from :mod:`kpi.views` itself.
 
 - Data (``_common``): :func:`filter_teams`, :func:`available_metrics`, :func:`metric_table`,
   :func:`dimensions`, :func:`variant_options`, :func:`metric_params`, :func:`units`,
-  :func:`labels`, :func:`header_targets`, :func:`attempt`, :func:`to_long`.
+  :func:`labels`, :func:`unavailable_lines`, :func:`unit_of`, :func:`header_targets`, :func:`attempt`, :func:`to_long`.
 - Scorecard (``scorecard``): :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`.
 - Trends (``trends``): :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`,
   :func:`shift_findings`, :func:`heatmap_frame`.
@@ -41,6 +41,8 @@ from kpi.views._common import (
     metric_params,
     metric_table,
     to_long,
+    unavailable_lines,
+    unit_of,
     units,
     variant_options,
 )
@@ -127,6 +129,8 @@ __all__ = [
     "trend_figure",
     "trend_findings",
     "trend_frame",
+    "unavailable_lines",
+    "unit_of",
     "units",
     "variant_options",
     "what_if_items",

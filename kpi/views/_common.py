@@ -43,6 +43,8 @@ __all__ = [
     "refuse_identifiers",
     "source_table",
     "to_long",
+    "unavailable_lines",
+    "unit_of",
     "units",
     "variant_options",
 ]
@@ -206,6 +208,7 @@ def available_metrics(
     metrics: Iterable[str] | str = "all",
     *,
     check_data: bool = True,
+    params: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """The KPIs (of ``metrics``, in catalogue order) the data can support.
 
@@ -216,17 +219,16 @@ def available_metrics(
     metrics
         KPI ids to consider (a list or a comma-separated string), or ``"all"``.
     check_data
-        Also leave out KPIs that read a column holding no value at all (a column the source
-        did not have, such as ``resolved`` or ``first_response_ts`` in a log that does not
-        record it): their value would be a misleading 0 or nothing. An empty duration column
-        beside a filled one (no hold time, but talk time) does not count: it adds nothing.
+        The engine's rule (:func:`kpi.compute.availability`, under ``params``): leave out the
+        KPIs whose inputs the data lack (a table, or a column absent or null on every row),
+        which :func:`kpi.compute.evaluate` would leave null. False: only the tables are
+        checked (a KPI is offered when each measure has a table present).
+    params
+        Definition variants (a variant may need other data).
 
     Notes
     -----
-    A KPI is available when each of its measures (default variants) can be read from a table
-    present, the first one in the measure's order of preference, as :func:`kpi.compute.compute`
-    does. With ``check_data`` the tables are read once each, for one ``is_not_null().any()``
-    per column the measures use.
+    :func:`unavailable_lines` says why each KPI left out is unavailable.
 
     Examples
     --------
@@ -240,13 +242,39 @@ def available_metrics(
     """
     ds = Dataset.coerce(data)
     ids = list(METRICS) if metrics == "all" else _ids(metrics)
+    if check_data:
+        from kpi.compute import availability
+
+        found = availability(ds, [k for k in ids if k in METRICS], params=params)
+        return [k for k in METRICS if k in found and found[k].ok]
     uses = {kpi_id: need for kpi_id in ids if (need := _tables_read(ds, kpi_id)) is not None}
-    empty = _empty_columns(ds, uses) if check_data else {}
-    return [
-        k
-        for k in METRICS
-        if k in uses and all(_measure_usable(n, empty.get(t, set())) for t, n in uses[k])
-    ]
+    return [k for k in METRICS if k in uses]
+
+
+def unavailable_lines(
+    data: Dataset | Mapping[str, Any] | str,
+    metrics: Iterable[str] | str,
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """One plain line for each KPI of ``metrics`` the data cannot support: its label, why, and
+    what data would enable it (:func:`kpi.compute.availability`); what a report says in place
+    of the rows or sections it leaves out.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> day = datetime(2026, 2, 2, tzinfo=UTC)
+    >>> t = pl.DataFrame({"ticket_id": ["t1"], "created_ts": [day], "solved_ts": [day]})
+    >>> unavailable_lines({"tickets": t}, ["tickets_handled", "csat"])
+    ['Customer satisfaction: unavailable: no surveys table; needs csat in surveys']
+    """
+    from kpi.compute import availability
+
+    ds = Dataset.coerce(data)
+    ids = [k for k in (list(METRICS) if metrics == "all" else _ids(metrics)) if k in METRICS]
+    found = availability(ds, ids, params=params)
+    return [a.line(METRICS[k].label) for k, a in found.items() if not a.ok]
 
 
 def _tables_read(ds: Dataset, kpi_id: str) -> list[tuple[str, set[str]]] | None:
@@ -264,35 +292,14 @@ def _tables_read(ds: Dataset, kpi_id: str) -> list[tuple[str, set[str]]] | None:
     return need
 
 
-def _empty_columns(
-    ds: Dataset, uses: Mapping[str, list[tuple[str, set[str]]]]
-) -> dict[str, set[str]]:
-    """Per table, the columns read by some KPI that hold no value at all (one query a table)."""
-    empty: dict[str, set[str]] = {}
-    for table in sorted({t for need in uses.values() for t, _ in need}):
-        schema = ds[table].collect_schema().names()
-        cols = sorted(
-            {c for need in uses.values() for t, n in need if t == table for c in n} & set(schema)
-        )
-        if cols:
-            seen = ds[table].select(pl.col(c).is_not_null().any() for c in cols).collect()
-            empty[table] = {c for c in cols if not seen[c][0]}
-    return empty
-
-
-def _measure_usable(columns: set[str], empty: set[str]) -> bool:
-    """A measure is usable unless a column it reads holds no value; an empty duration column
-    (``*_s``) is fine beside a filled one (missing hold or wrap-up time counts as none)."""
-    missing = columns & empty
-    if not missing:
-        return True
-    durations = {c for c in columns if c.endswith("_s")}
-    filled = durations - empty
-    return bool(filled) and missing <= durations
-
-
-def dimensions(data: Dataset | Mapping[str, Any] | str, metric: str | None = None) -> list[str]:
-    """Dimension columns (of :data:`DIMENSIONS`) a KPI can be cut by in this dataset.
+def dimensions(
+    data: Dataset | Mapping[str, Any] | str,
+    metric: str | None = None,
+    *,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """Dimension columns (of :data:`DIMENSIONS`, then ``extra`` such as ``agent_id``) a KPI
+    can be cut by in this dataset.
 
     With ``metric``: the columns present in every table the KPI reads; without: the columns
     present in any table.
@@ -306,7 +313,7 @@ def dimensions(data: Dataset | Mapping[str, Any] | str, metric: str | None = Non
     ds = Dataset.coerce(data)
     if metric is None:
         cols = {c for lf in ds.tables.values() for c in lf.collect_schema().names()}
-        return [d for d in DIMENSIONS if d in cols]
+        return [d for d in (*DIMENSIONS, *extra) if d in cols]
     tables = {
         next((t for t in m.source_tables if t in ds), None)
         for m in known_metric(metric).build().measures
@@ -315,7 +322,7 @@ def dimensions(data: Dataset | Mapping[str, Any] | str, metric: str | None = Non
     if not tables:
         return []
     common = set.intersection(*(set(ds[t].collect_schema().names()) for t in tables))  # type: ignore[index]
-    return [d for d in DIMENSIONS if d in common]
+    return [d for d in (*DIMENSIONS, *extra) if d in common]
 
 
 def variant_options(metric: str) -> list[tuple[str, dict[str, Any]]]:
@@ -345,23 +352,31 @@ def variant_options(metric: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def header_targets(
-    targets: TargetSet | None, metrics: Iterable[str]
+    targets: TargetSet | None,
+    metrics: Iterable[str],
+    params: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Targets from a targets file for :func:`kpi.report.header` (built-in ones are implied).
+    """Targets for :func:`kpi.report.header`: those of a targets file, and the built-in ones
+    of the KPIs whose variant in ``params`` changes the unit and so the target
+    (:meth:`TargetSet.default`: CSAT as a mean is judged against 4.2 points, not 80%).
 
     Examples
     --------
     >>> ts = TargetSet.from_mapping({"aht": {"target": 300, "red": 400}})
     >>> header_targets(ts, ["aht", "service_level"])
     {'aht': {'target': 300.0, 'red': 400.0}}
+    >>> header_targets(None, ["csat"], {"csat.method": "mean"})
+    {'csat': {'target': 4.2, 'red': 3.8}}
     """
-    if targets is None:
-        return {}
     out = {}
     for kpi_id in metrics:
-        t = targets.defaults.get(kpi_id)
+        t = None if targets is None else targets.defaults.get(kpi_id)
+        if t is None and kpi_id in METRICS:
+            p = metric_params(kpi_id, params)
+            if p and METRICS[kpi_id].unit_for(p) != METRICS[kpi_id].unit:
+                t = (targets or TargetSet()).default(kpi_id, {kpi_id: p})
         if t is not None:
-            out[kpi_id] = {"target": t.target, "red": t.red}
+            out[kpi_id] = {"target": float(t.target), "red": float(t.red)}
     return out
 
 
@@ -379,16 +394,31 @@ def metric_params(metric: str, params: Mapping[str, Any] | None = None) -> dict[
     return dict(p)
 
 
-def units(columns: Iterable[str]) -> dict[str, str]:
+def units(columns: Iterable[str], params: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Column name to KPI unit for the KPI columns among ``columns`` (for
-    :func:`kpi.report.table`).
+    :func:`kpi.report.table`), under the definition variants ``params`` (a variant may change
+    the unit: CSAT as a mean is a score in points, not a share).
 
     Examples
     --------
     >>> units(["team", "aht", "fcr"])
     {'aht': 's', 'fcr': 'ratio'}
+    >>> units(["csat"], {"csat.method": "mean"})
+    {'csat': 'points'}
     """
-    return {c: METRICS[c].unit for c in columns if c in METRICS}
+    return {c: unit_of(c, params) for c in columns if c in METRICS}
+
+
+def unit_of(metric: str, params: Mapping[str, Any] | None = None) -> str:
+    """The unit of a KPI's value under the notebook's flat ``params``
+    (:meth:`kpi.metrics.Metric.unit_for`).
+
+    Examples
+    --------
+    >>> unit_of("csat"), unit_of("csat", {"csat.method": "mean"})
+    ('ratio', 'points')
+    """
+    return known_metric(metric).unit_for(metric_params(metric, params))
 
 
 def labels(columns: Iterable[str], **extra: str) -> dict[str, str]:

@@ -72,6 +72,9 @@ def staffing_view(
     target_sl: float = 0.8,
     patience_s: float | None = None,
     what_if: Sequence[str] = (),
+    aht_s: float | None = None,
+    shrinkage: float | None = None,
+    estimate_agents: bool = True,
 ) -> pl.LazyFrame:
     """:func:`kpi.staffing.staffing_table` for one period, with only the agents of contact teams.
 
@@ -83,6 +86,12 @@ def staffing_view(
         Mean patience for Erlang A (seconds); ``None`` or 0 for Erlang C.
     what_if
         What-if changes (``["agents=+2", "aht=-10%"]``); adds the ``what_if_*`` columns.
+    aht_s, shrinkage, estimate_agents
+        Planning assumptions for what the data lack (``None`` or 0: none), as for
+        :func:`kpi.staffing.staffing_table`: the AHT where the data have no handle times, the
+        shrinkage of the agents to schedule, agents on queue estimated from a call log. The
+        ``assumed`` column names what each row took from them;
+        :func:`staffing_findings` says it.
 
     Notes
     -----
@@ -134,6 +143,9 @@ def staffing_view(
         patience_s=patience_s or None,
         denominator="offered",
         what_if=list(what_if) or None,
+        aht_s=aht_s or None,
+        shrinkage=shrinkage or None,
+        estimate_agents=estimate_agents,
     )
     lo, hi = p.start_ts(ds.tz), p.end_ts(ds.tz)
     return table.filter((pl.col("interval_start") >= lo) & (pl.col("interval_start") < hi))
@@ -144,24 +156,27 @@ def _weighted(value: str, weight: str) -> pl.Expr:
     return pl.when(w.sum() > 0).then((pl.col(value) * w).sum() / w.sum())
 
 
+def _known_sum(col: str) -> pl.Expr:
+    """Σ of a column, null when no row knows it (a sum of nulls is 0 in polars)."""
+    return pl.when(pl.col(col).is_not_null().any()).then(pl.col(col).sum()).alias(col)
+
+
 def _staffing_aggs(schema: Iterable[str]) -> list[pl.Expr]:
     names = set(schema)
     aggs = [
         pl.col("offered").sum(),
-        pl.col("answered").sum(),
-        pl.col("required_agents").sum(),
-        # a sum of nulls is 0 in polars: keep null when no row knows its staffing
-        pl.when(pl.col("staffed_agents").is_not_null().any())
-        .then(pl.col("staffed_agents").sum())
-        .alias("staffed_agents"),
+        _known_sum("answered"),
+        _known_sum("required_agents"),
+        _known_sum("staffed_agents"),
         _weighted("expected_service_level", "offered").alias("expected_service_level"),
         _weighted("achieved_service_level", "offered").alias("achieved_service_level"),
     ]
+    if "assumed" in names:
+        joined = pl.col("assumed").drop_nulls().unique().sort().str.join(", ")
+        aggs.append(pl.when(joined != "").then(joined).alias("assumed"))
     if "what_if_agents" in names:
         aggs += [
-            pl.when(pl.col("what_if_agents").is_not_null().any())
-            .then(pl.col("what_if_agents").sum())
-            .alias("what_if_agents"),
+            _known_sum("what_if_agents"),
             pl.col("what_if_offered").sum(),
             _weighted("what_if_service_level", "what_if_offered").alias("what_if_service_level"),
         ]
@@ -216,7 +231,8 @@ def service_by(
     """Achieved, expected (and what-if) service level per ``every``, long for a chart.
 
     Returns ``period``, ``series`` (``achieved``, ``expected from staffing``, ``what-if``) and
-    ``service_level``, weighted by offered contacts as in :func:`centre_staffing`.
+    ``service_level``, weighted by offered contacts as in :func:`centre_staffing`. A series
+    null on every day (unknown: the data have no waits, or no agents on queue) is left out.
 
     Examples
     --------
@@ -249,7 +265,9 @@ def service_by(
     }
     if what_if and "what_if_service_level" in names:
         cols["what_if_service_level"] = "what-if"
-    return to_long(daily, cols, value="service_level")
+    long = to_long(daily, cols, value="service_level")
+    # a series the data cannot give (no waits: no achieved; no agents: no expected) has no line
+    return long.filter(pl.col("service_level").is_not_null().any().over("series"))
 
 
 def team_staffing(table: pl.LazyFrame | pl.DataFrame, *, by: str = "team") -> pl.LazyFrame:
@@ -417,8 +435,16 @@ def staffing_findings(
     every: str = "30m",
     threshold_s: float = 20,
     what_if: Sequence[str] = (),
+    aht_s: float | None = None,
+    shrinkage: float | None = None,
 ) -> list[str]:
-    """Sentences about a :func:`centre_staffing` table: under-staffing, service level, what-if.
+    """Sentences about a :func:`centre_staffing` table: under-staffing, service level, what-if,
+    then what was assumed or estimated and what the data lack (:func:`kpi.staffing
+    .staffing_notes`).
+
+    No sentence is built on an unknown: shortfalls only where the agents on queue are known,
+    the achieved service level only where the data give it, a what-if only on known agents.
+    ``aht_s`` and ``shrinkage`` are the planning assumptions given to :func:`staffing_view`.
 
     Examples
     --------
@@ -439,10 +465,15 @@ def staffing_findings(
     1 of 2 half-hours with contacts (50%) had fewer agents on queue than required; the largest shortfall was 2.5 agents on Mon 2 Feb 10:00.
     Service level achieved 70.0% (answered within 20 s / offered); the staffing on queue should have given 60.0%.
     """
+    from kpi.staffing import staffing_notes
+
     busy = centre.filter(pl.col("offered") > 0)
     if busy.height == 0:
         return ["No contacts were offered in the period."]
-    out = [_understaffing_sentence(busy, every)]
+    out = []
+    shortfall = _understaffing_sentence(busy, every)
+    if shortfall:
+        out.append(shortfall)
     ach = _weighted_value(busy, "achieved_service_level", "offered")
     exp = _weighted_value(busy, "expected_service_level", "offered")
     if ach is not None:
@@ -457,23 +488,30 @@ def staffing_findings(
                 f"What-if ({', '.join(what_if)}): the model gives a service level of {_pct(wi)}"
                 + (f" instead of {_pct(exp)}." if exp is not None else ".")
             )
-    return out
+    return out + staffing_notes(busy, aht_s=aht_s, shrinkage=shrinkage, every=every)
 
 
-def _understaffing_sentence(busy: pl.DataFrame, every: str) -> str:
+def _known(df: pl.DataFrame, col: str) -> bool:
+    return col in df.columns and df[col].is_not_null().any()
+
+
+def _understaffing_sentence(busy: pl.DataFrame, every: str) -> str | None:
     """How many intervals with contacts had fewer agents on queue than required, and the worst;
-    or why that is unknown."""
-    known = busy.filter(pl.col("staffed_agents").is_not_null())
+    None when no interval knows both (the notes say what data would enable it)."""
+    if not (_known(busy, "staffed_agents") and _known(busy, "required_agents")):
+        return None
+    known = busy.filter(
+        pl.col("staffed_agents").is_not_null(), pl.col("required_agents").is_not_null()
+    )
     if known.height == 0:
-        return (
-            "The data has no agent time (no agent_time table, or no staffing in the interval "
-            "report), so the agents on queue are unknown: only the agents required are shown."
-        )
+        return None
     short = known.filter(pl.col("staffing_gap") < 0)
     text = (
         f"{short.height} of {known.height} {GRAIN_NAMES.get(every, every)}s with contacts "
         f"({short.height / known.height:.0%}) had fewer agents on queue than required"
     )
+    if "assumed" in known.columns and known["assumed"].str.contains("staffed_agents").any():
+        text += " (agents on queue estimated from the call log)"
     if short.height:
         worst = short.sort("staffing_gap").row(0, named=True)
         text += (

@@ -17,7 +17,14 @@ from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.periods import GRAINS, to_timestamp
 from kpi.targets import TargetSet
-from kpi.views._common import GRAIN_NAMES, bound, by_columns, known_metric, period_text
+from kpi.views._common import (
+    GRAIN_NAMES,
+    bound,
+    by_columns,
+    known_metric,
+    period_text,
+    unit_of,
+)
 
 __all__ = ["heatmap_frame", "shift_findings", "trend_figure", "trend_findings", "trend_frame"]
 
@@ -212,7 +219,8 @@ def trend_figure(
             ds, metric, every=every, by=by_t, start=start, end=end, params=params
         ).collect()
     m = known_metric(metric)
-    target = (targets or TargetSet()).default(metric)
+    target = (targets or TargetSet()).default(metric, params)
+    unit = unit_of(metric, params)
     ev = ds.tables.get("events") if events else None
     grain = GRAIN_NAMES.get(every, every)
     notes = []
@@ -229,6 +237,7 @@ def trend_figure(
         x="period",
         y=metric,
         color=by_t[0] if by_t else None,
+        percent=unit == "ratio",
         target=None if target is None else target.target,
         anomaly=f"{metric}_anomaly" if f"{metric}_anomaly" in frame.columns else None,
         events=ev,
@@ -277,8 +286,10 @@ def trend_findings(
     by: Sequence[str] | str = (),
     every: str = "1d",
     max_items: int = 2,
+    params: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Sentences about the unusual values of a :func:`trend_frame` from ``start`` on.
+    """Sentences about the unusual values of a :func:`trend_frame` from ``start`` on, in the
+    KPI's unit under ``params``; never about an unknown (null) value.
 
     Notes
     -----
@@ -312,7 +323,8 @@ def trend_findings(
     if start not in (None, ""):
         lo = to_timestamp(start, _tz(frame))  # type: ignore[arg-type]
         df = df.filter(pl.col("period") >= lo)
-    hits = df.filter(pl.col(flag).fill_null(False)).sort(
+    unit = unit_of(metric, params)
+    hits = df.filter(pl.col(flag).fill_null(False), pl.col(metric).is_not_null()).sort(
         pl.col(score).abs(), descending=True, nulls_last=True
     )
     if hits.height == 0:
@@ -326,9 +338,13 @@ def trend_findings(
         worse = {"bad": " (worse)", "good": " (better)"}.get(row.get(f"{metric}_effect") or "", "")
         if m.kra == "volume":
             worse = ""
+        expected = row.get(f"{metric}_expected")
+        against = (
+            "" if expected is None else f" against an expected {format_value(expected, unit)}"
+        )
         parts.append(
-            f"{when}{' in ' + where if where else ''}: {format_value(row[metric], m.unit)} "
-            f"against an expected {format_value(row[f'{metric}_expected'], m.unit)}{worse}"
+            f"{when}{' in ' + where if where else ''}: {format_value(row[metric], unit)}"
+            f"{against}{worse}"
         )
     lead = f"{m.label}: {hits.height} unusual {plural}; the largest on "
     return [lead + "; ".join(parts) + "."]
@@ -341,8 +357,10 @@ def shift_findings(
     by: Sequence[str] | str = (),
     every: str = "1d",
     max_items: int = 2,
+    params: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Sentences about lasting changes of level in a KPI series (not single unusual points).
+    """Sentences about lasting changes of level in a KPI series (not single unusual points),
+    in the KPI's unit under ``params``.
 
     Parameters
     ----------
@@ -373,7 +391,10 @@ def shift_findings(
     found = _shifts(frame, metric, by_t, every)
     if found is None or found[0].is_empty():
         return []
-    points = found[0]
+    unit = unit_of(metric, params)
+    points = found[0].filter(
+        pl.col("mean_after").is_not_null(), pl.col("mean_before").is_not_null()
+    )
     points = points.sort(pl.col("change_rel").abs(), descending=True, nulls_last=True)
     out = []
     for row in points.head(max_items).iter_rows(named=True):
@@ -383,8 +404,8 @@ def shift_findings(
             verdict = ""
         out.append(
             f"{m.label}{where} moved to a new level from {period_text(row['period'], every)}: "
-            f"{format_value(row['mean_after'], m.unit)} on average, from "
-            f"{format_value(row['mean_before'], m.unit)} before{verdict}."
+            f"{format_value(row['mean_after'], unit)} on average, from "
+            f"{format_value(row['mean_before'], unit)} before{verdict}."
         )
     return out
 
