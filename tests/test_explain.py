@@ -312,3 +312,23 @@ def test_segment_of_a_ratio_has_mix_and_rate():
     s = Segment({}, "rate", 0.7, 0.1, -0.3, 0.9, mix=0.01, rate=-0.31, confidence=0.9)
     assert [k for k in s.to_dict() if k in ("mix", "rate", "expected")] == ["mix", "rate"]
     assert s.label() == "all"
+
+
+def test_segment_values_keep_their_case_and_agent_id_reads_as_agent(samples_dir):
+    """Agent ids are identifiers: the narrative never lowercases a value (A0011 is not a0011),
+    and the agent dimension is named as a person reads it."""
+    e = explain(
+        str(samples_dir),
+        "contacts_handled",
+        baseline="2026-01",
+        current="2026-02",
+        dims=["team", "agent_id"],
+    )
+    text = " ".join(e.narrative)
+    agents = [s.dims["agent_id"] for s in e.segments if "agent_id" in s.dims][:3]
+    assert agents, [s.dims for s in e.segments]
+    for agent in agents:
+        if agent in text or agent.lower() in text:
+            assert f"agent {agent}" in text or f"Agent {agent}" in text, text
+    assert "agent_id" not in text
+    assert "team north" not in text  # values as in the data

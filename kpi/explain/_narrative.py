@@ -8,9 +8,16 @@ from kpi.explain._model import Explanation, Segment, _pct
 __all__ = ["narrative"]
 
 
-def _segment_name(seg: Segment) -> str:
-    name = " and ".join(f"{k} {v}" for k, v in seg.dims.items())
-    return name[:1].upper() + name[1:]
+def _dimension_word(column: str) -> str:
+    """``agent_id`` reads as "agent" in a sentence; other columns with spaces for underscores."""
+    return {"agent_id": "agent"}.get(column, column.replace("_", " "))
+
+
+def _segment_name(seg: Segment, *, starts_sentence: bool = True) -> str:
+    """``Team North and topic billing``: dimension words, values exactly as in the data (only
+    the first letter of a sentence is capitalised, never a value)."""
+    name = " and ".join(f"{_dimension_word(k)} {v}" for k, v in seg.dims.items())
+    return name[:1].upper() + name[1:] if starts_sentence else name
 
 
 def _segment_sentences(exp: Explanation) -> list[str]:
@@ -59,7 +66,9 @@ def _segment_sentences(exp: Explanation) -> list[str]:
     if others:
         out.append(
             "Also: "
-            + "; ".join(f"{_segment_name(s).lower()} ({_pct(s.share)})" for s in others)
+            + "; ".join(
+                f"{_segment_name(s, starts_sentence=False)} ({_pct(s.share)})" for s in others
+            )
             + "."
         )
     explained = sum(s.share or 0.0 for s in helping)
