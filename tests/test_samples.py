@@ -563,3 +563,23 @@ def test_scale_accepts_a_number_of_contacts():
     assert s.meta["scale"] == "8000"
     assert 0.8 * 8000 < s["contacts"].height < 1.25 * 8000
     assert s.meta["scale_factor"] == pytest.approx(8000 / 40_000, rel=0.3)
+
+
+def test_tickets_team_agents_get_ticket_kpis_not_zero_contacts(samples_dir):
+    from kpi.scorecard import agent_scorecard
+
+    card = agent_scorecard(samples_dir, period="2026-02").collect()
+    tickets = card.filter(pl.col("team") == "Tickets")
+    assert tickets.height >= 10
+    assert tickets["contacts_handled"].null_count() == tickets.height  # not 0 contacts
+    assert (tickets["tickets_handled"] > 0).all()
+    ranked = tickets.filter(pl.col("rank").is_not_null())
+    assert ranked.height > 0
+    assert (ranked["tickets_handled"] >= 50).all()
+    assert ranked.sort("rank")["tickets_handled"].is_sorted(descending=True)
+    assert ranked["first_response_time"].null_count() == 0
+    assert ranked["avg_resolution_time"].null_count() == 0
+    assert ranked["adherence"].null_count() == 0  # agent-time KPIs stay
+    phones = card.filter(pl.col("team") == "North", pl.col("contacts_handled") > 0)
+    assert phones["tickets_handled"].null_count() == phones.height  # not 0 tickets
+    assert phones.filter(pl.col("rank").is_not_null()).height > 0
