@@ -38,6 +38,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results-simulate.md"
+CALIBRATION = "## Patience calibration"
 GOAL_S = 180.0
 
 
@@ -207,7 +208,10 @@ def write_results(results: list[dict], args: argparse.Namespace) -> None:
             f"- {label(r['n'])}: " + ", ".join(f"{k} {v:,}" for k, v in r["rows"].items())
         )
     lines.append("")
-    RESULTS.write_text("\n".join(lines))
+    # the patience calibration (bench/calibrate_patience.py) lives in the same file: keep it
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    keep = old[old.find(CALIBRATION) :] if CALIBRATION in old else ""
+    RESULTS.write_text("\n".join(lines) + ("\n" + keep if keep else ""))
     log(f"wrote {RESULTS}")
 
 

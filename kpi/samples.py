@@ -25,7 +25,12 @@ absence, late log-ins and calls that overrun a break.
 Each queue is a first-come-first-served multi-server queue (longest-idle agent first). Waits and
 abandonment come out of the queueing: a caller abandons when the offered wait exceeds their
 patience, flows out (voicemail) after 15 minutes, and may redial minutes later; IVR time and IVR
-abandons come first. Answered contacts have talk, hold and after-call work, may be transferred,
+abandons come first. Patience is measured on a real call log (the Technion bank, February 1999,
+by ``bench/calibrate_patience.py``, as Brown et al. 2005 do): a hyper-exponential mixture whose
+hazard falls with the time waited, so abandonment rises with the mean wait as in the real log
+and waits stay bounded by what callers will stand (``kpi._sim.config.PATIENCE_MEASURED``).
+E-mails wait for office hours and tickets for a first response: deferred work with response
+objectives in hours. Answered contacts have talk, hold and after-call work, may be transferred,
 are resolved or not (agent skill, topic, transfer), and unresolved customers come back on later
 days (repeat contacts, so FCR by repeat window is meaningful). Surveys (CSAT 1-5, NPS 0-10,
 CES 1-7) fall with the wait and rise with resolution; QA evaluations (about 4 per agent and
@@ -75,6 +80,11 @@ Written next to the data; keys are stable (``schema_version`` 1):
     ``contribution`` (they add up to the change), measured from ``agent_time``; for contacts
     also ``aht_s``; for the new topic its ``share_of_handled`` and current AHT against the
     team's other topics.
+``objectives``
+    per queue: ``queue``, ``team``, ``channel``, ``kind`` (``service_level`` for voice and
+    chat, ``response_time`` for deferred work: e-mail and tickets), ``objective`` (e.g. "80%
+    answered within 20 s", "90% answered within 24 h"), ``threshold_s``, ``target`` and
+    ``achieved`` by month (the share that met it; null where the data hold no request time).
 
 Every number is measured from the generated tables, never copied from the settings.
 """
@@ -408,6 +418,8 @@ def _csv_bytes(contacts: pl.DataFrame, tz: str, periods: dict) -> tuple[bytes, s
 
 
 def _readme(sample: Sample, csv_what: str | None, name: str) -> str:
+    from kpi._sim.truth import objective_lines
+
     t = sample.truth
     m = sample.meta
     rows = {k: v.height for k, v in sample.items()}
@@ -460,6 +472,7 @@ def _readme(sample: Sample, csv_what: str | None, name: str) -> str:
                 f"- Recovery: team {c['segment']['team']} hires {c['count']} agents starting "
                 f"{c['date']} (two weeks of training, then slower while nesting)."
             )
+    lines += objective_lines(t.get("objectives", []), periods)
     lines += [
         "",
         "`scenario.json` holds this ground truth in full, measured from the tables: periods, "

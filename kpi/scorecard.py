@@ -19,7 +19,13 @@ from kpi.metrics import METRICS, PERSPECTIVES, resolve
 from kpi.periods import Period, parse_period, previous_period
 from kpi.targets import TargetSet
 
-__all__ = ["agent_scorecard", "catalogue_frame", "scorecard", "team_leader_view"]
+__all__ = [
+    "TICKET_AGENT_KPIS",
+    "agent_scorecard",
+    "catalogue_frame",
+    "scorecard",
+    "team_leader_view",
+]
 
 TEAM_LEADER_KPIS = (
     "contacts_handled",
@@ -31,6 +37,8 @@ TEAM_LEADER_KPIS = (
     "agent_attrition",
 )
 AGENT_KPIS = ("contacts_handled", "aht", "fcr", "transfer_rate", "csat", "qa_score", "adherence")
+#: KPIs of agents whose work is tickets (they replace the contact KPIs on their scorecard).
+TICKET_AGENT_KPIS = ("tickets_handled", "first_response_time", "avg_resolution_time")
 
 
 def _period(p: str | Period) -> Period:
@@ -269,20 +277,28 @@ def agent_scorecard(
     *,
     period: str | Period,
     metrics: Sequence[str] = AGENT_KPIS,
+    ticket_metrics: Sequence[str] = TICKET_AGENT_KPIS,
     min_contacts: int = 50,
     rank_by: str = "fcr",
+    ticket_rank_by: str = "tickets_handled",
     params: Mapping[str, Any] | None = None,
 ) -> pl.LazyFrame:
     """Per-agent KPIs that respect small numbers: agents with fewer than ``min_contacts``
     handled contacts are shown but not ranked (``rank`` null, ``reliable`` false).
 
+    Agents whose work is tickets (they solved tickets and handled no contacts in the period)
+    are scored on ``ticket_metrics`` instead: their ``contacts_handled`` is null, not 0, they
+    need ``min_contacts`` solved tickets for a rank, and they are ranked on ``ticket_rank_by``
+    among the ticket agents of their team. Likewise ``tickets_handled`` is null for agents who
+    handled contacts and no tickets. Ticket KPIs appear only where the data has tickets.
+
     Notes
     -----
     ``rank_by`` the data cannot support (FCR without customer ids) falls back to the first of
-    ``metrics`` they do support; with none, ``rank`` is null. Ranking on a handful of contacts
-    rewards luck; the default floor of 50 keeps the
-    binomial standard error of a rate near 0.5 under 7 points. The rank follows the KPI's
-    direction.
+    ``metrics`` they do support; with none, ``rank`` is null (``ticket_rank_by`` likewise with
+    ``ticket_metrics``). Ranking on a handful of contacts rewards luck; the default floor of 50
+    keeps the binomial standard error of a rate near 0.5 under 7 points. The rank follows the
+    KPI's direction.
 
     Examples
     --------
@@ -303,9 +319,33 @@ def agent_scorecard(
     ...     {"contacts": c}, period="2026-02", metrics=["aht"], min_contacts=2, rank_by="aht"
     ... ).collect().rows()
     [('A', 'a', 3.0, 120.0, True, 1), ('A', 'b', 1.0, 50.0, False, None)]
+
+    A tickets team's agent gets ticket KPIs, not zero contacts:
+
+    >>> from datetime import timedelta
+    >>> tk = pl.DataFrame(
+    ...     {
+    ...         "ticket_id": ["T1", "T2", "T3"],
+    ...         "created_ts": [t, t, t],
+    ...         "first_response_ts": [t + timedelta(hours=h) for h in (2, 4, 1)],
+    ...         "solved_ts": [t + timedelta(hours=h) for h in (3, 8, 2)],
+    ...         "agent_id": ["x", "x", "y"],
+    ...         "team": ["T"] * 3,
+    ...     }
+    ... )
+    >>> card = agent_scorecard(
+    ...     {"contacts": c, "tickets": tk},
+    ...     period="2026-02",
+    ...     metrics=["aht"],
+    ...     ticket_metrics=["tickets_handled", "first_response_time"],
+    ...     min_contacts=2,
+    ...     rank_by="aht",
+    ... ).collect()
+    >>> card.filter(pl.col("team") == "T").rows()
+    [('T', 'x', None, None, 2.0, 3.0, True, 1), ('T', 'y', None, None, 1.0, 1.0, False, None)]
     """
     p = _period(period)
-    ids = list(dict.fromkeys(["contacts_handled", *metrics]))
+    ids = list(dict.fromkeys(["contacts_handled", *metrics, *ticket_metrics]))
     r = evaluate(
         data,
         ids,
@@ -315,22 +355,42 @@ def agent_scorecard(
         measures=False,
     )
     ok = [m for m in r.metrics if m not in r.notes]
-    reliable = pl.col("contacts_handled") >= min_contacts
-    # rank on rank_by, or on the first KPI asked for that the data support; never on a KPI
-    # that is unknown throughout (the rank is null when none is known)
-    rank_on = (
-        rank_by
-        if rank_by in ok
-        else next((m for m in metrics if m in ok and m != "contacts_handled"), None)
+    contact_ids = [m for m in ok if m == "contacts_handled" or m in metrics]
+    ticket_ids = [m for m in ok if m in ticket_metrics and m not in contact_ids]
+    tickets_on = "tickets_handled" in ticket_ids
+    handled = pl.col("contacts_handled").fill_null(0)
+    solved = pl.col("tickets_handled").fill_null(0) if tickets_on else pl.lit(0)
+    ticket_work = (solved > 0) & (handled == 0)
+    reliable = pl.when(ticket_work).then(solved).otherwise(handled) >= min_contacts
+    frame = r.frame.filter(pl.col("agent_id").is_not_null()).select(
+        "team", "agent_id", *contact_ids, *ticket_ids
     )
-    frame = (
-        r.frame.filter(pl.col("agent_id").is_not_null())
-        .select("team", "agent_id", *ok)
-        .with_columns(reliable.alias("reliable"))
-    )
-    if rank_on is None:
-        return frame.with_columns(pl.lit(None, pl.Int64).alias("rank")).sort("team", "agent_id")
-    desc = METRICS[rank_on].direction == "higher"
-    rank = pl.when(reliable).then(pl.col(rank_on)).rank(method="min", descending=desc).over("team")
-    frame = frame.with_columns(pl.when(reliable).then(rank).cast(pl.Int64).alias("rank"))
-    return frame.sort("team", "agent_id")
+    if ticket_ids:
+        # each kind of work is scored where the agent did it: no zero contacts for a ticket
+        # agent, no zero tickets (or ticket times) for an agent on the phones
+        # (KPIs of QA, adherence and the like apply to every agent and are left as they are)
+        frame = frame.with_columns(
+            pl.when(~ticket_work).then(pl.col("contacts_handled")).alias("contacts_handled"),
+            *(pl.when(solved > 0).then(pl.col(m)).alias(m) for m in ticket_ids),
+        )
+    frame = frame.with_columns(reliable.alias("reliable"), ticket_work.alias("_tickets"))
+    rank_on = _rank_on(rank_by, metrics, contact_ids)
+    ticket_rank_on = _rank_on(ticket_rank_by, ticket_metrics, ticket_ids)
+    rank = pl.lit(None, pl.Int64)
+    for on, mine in ((ticket_rank_on, pl.col("_tickets")), (rank_on, ~pl.col("_tickets"))):
+        if on is None:
+            continue
+        desc = METRICS[on].direction == "higher"
+        hit = pl.col("reliable") & mine
+        r_on = pl.when(hit).then(pl.col(on)).rank(method="min", descending=desc).over("team")
+        rank = pl.when(hit).then(r_on.cast(pl.Int64)).otherwise(rank)
+    return frame.with_columns(rank.alias("rank")).drop("_tickets").sort("team", "agent_id")
+
+
+def _rank_on(rank_by: str, asked: Sequence[str], ok: Sequence[str]) -> str | None:
+    """``rank_by`` if the data support it, else the first KPI asked for that they support
+    (never a count of handled work nor a KPI unknown throughout); None when there is none."""
+    if rank_by in ok:
+        return rank_by
+    counts = ("contacts_handled", "tickets_handled")
+    return next((m for m in asked if m in ok and m not in counts), None)

@@ -228,12 +228,10 @@ def _rows(
         rows["hold"] = hold
         rows["acw"] = acw
         rows["other"] = hold + acw
-        if math.isinf(ch.patience_mean_s):
+        if ch.patience is None:
             rows["patience"] = np.full(nrows, np.inf)
-        else:
-            # a mix of impatient and patient callers (hyper-exponential)
-            mean = np.where(rng.random(nrows) < 0.12, 0.1, 1.123) * ch.patience_mean_s
-            rows["patience"] = np.maximum(1.0, np.round(rng.exponential(mean)))
+        else:  # measured on a real call log (config.PATIENCE_MEASURED)
+            rows["patience"] = ch.patience.draw(rng, nrows)
         if ch.ivr_median_s:
             ivr = np.round(_lognormal(rng, ch.ivr_median_s, 0.4, nrows))
             ivrab = rng.random(nrows) < ch.ivr_abandon_p
