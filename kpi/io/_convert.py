@@ -10,6 +10,7 @@ derived (:mod:`kpi.io._derive`), row rules checked and duplicate keys set aside.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -137,6 +138,26 @@ def convert_mapped(
         if col not in present and col not in can_derive:
             raise missing_column_error(source, m, col)
     parsed, rejected = _parse_columns(source, m, resolved, tz=tz, report=report)
+    if m.table in ("intervals", "agent_time") and "__gap_interval_start" in parsed.columns:
+        # a bin whose local start the clocks skipped never happened: set it aside rather than
+        # let it fall on the next hour's bin
+        gap = parsed.filter(pl.col("__gap_interval_start"))
+        if gap.height:
+            rejected = pl.concat(
+                [
+                    rejected,
+                    rejected_frame(
+                        gap.select(
+                            pl.col(ROW),
+                            pl.lit("interval_start in a daylight-saving gap").alias("reason"),
+                            pl.lit(
+                                f"the local time does not exist in {tz} (clocks moved forward)"
+                            ).alias("detail"),
+                        )
+                    ),
+                ]
+            )
+            parsed = parsed.filter(~pl.col("__gap_interval_start"))
     staged, filled = _defaults_and_fills(
         parsed.select(pl.col(ROW), *resolved), m, resolved, tz, report
     )
@@ -158,8 +179,9 @@ def convert_mapped(
         staged, meta = derive_intervals(
             staged, present, report, source, m, threshold_s, short_abandon_s, interval_s
         )
+    unknown = frozenset(c for c in TABLES[m.table].names if c not in staged.columns)
     staged = fill_absent(staged, m.table, tz, report)
-    passed, failed = check_rows(m.table, staged, row=ROW)
+    passed, failed = check_rows(m.table, staged, row=ROW, unknown=unknown)
     rejected = pl.concat([rejected, rejected_frame(failed)])
     passed, dups = drop_duplicates(passed, m.table)
     rejected = pl.concat([rejected, dups])
@@ -308,11 +330,38 @@ def check_scalar(source: Source, name: str, key: str) -> None:
 
 
 def _source_expr(frame: pl.DataFrame, srcs: list[str]) -> pl.Expr:
+    """The value of one source column, or of several joined (a date and a time column).
+
+    A date cell (or a stored date) and a time cell (a ``Duration``: time of day) are added;
+    otherwise each part is written as text (dates ``YYYY-MM-DD``, times ``HH:MM:SS``) and the
+    parts are joined with a space, to be read with the column's time format.
+    """
     if len(srcs) == 1:
         return pl.col(srcs[0])
-    return pl.concat_str(
-        [pl.col(s).cast(pl.String).str.strip_chars() for s in srcs], separator=" "
-    )
+    schema = frame.schema
+    kinds = [schema[s] for s in srcs]
+    dated = [isinstance(k, (pl.Datetime, pl.Date)) for k in kinds]
+    timed = [isinstance(k, pl.Duration) for k in kinds]
+    if len(srcs) == 2 and dated[0] and timed[1]:
+        return pl.col(srcs[0]).cast(pl.Datetime("us")) + pl.col(srcs[1])
+    return pl.concat_str([_as_text(pl.col(s), k) for s, k in zip(srcs, kinds, strict=True)], separator=" ")
+
+
+def _as_text(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A part of a joined time stamp as text: dates ISO, times of day ``HH:MM:SS``."""
+    if isinstance(dtype, pl.Date):
+        return e.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return e.dt.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(dtype, pl.Duration):
+        secs = e.dt.total_seconds()
+        return pl.format(
+            "{}:{}:{}",
+            (secs // 3600).cast(pl.String).str.zfill(2),
+            (secs % 3600 // 60).cast(pl.String).str.zfill(2),
+            (secs % 60).cast(pl.String).str.zfill(2),
+        )
+    return e.cast(pl.String).str.strip_chars()
 
 
 def _apply_value_map(
@@ -367,6 +416,20 @@ def _ts_expr(
     if dtype == pl.Date:
         formats_used[col] = "dates without times: midnight of the site time zone"
         return within_years(raw.cast(pl.Datetime("us"))), False
+    if isinstance(dtype, pl.Duration):
+        raise KpiError(
+            f"{what} holds times of day without a date (Excel time cells); map the date "
+            f'column with it: columns.{col} = ["<date column>", "{srcs[-1]}"]'
+        )
+    if fmt == "excel_serial" or (fmt is None and _excel_serials(frame, raw, dtype)):
+        num = raw.cast(pl.Float64, strict=False) if not dtype.is_numeric() else raw.cast(pl.Float64)
+        formats_used[col] = "Excel serial day numbers (days since 1899-12-30)" + (
+            "" if fmt else f' (detected; set {key} = "excel_serial" to say so)'
+        )
+        # milliseconds are Excel's precision: 09:12:58 is stored as 0.38400462962...
+        ms = pl.when((num >= 1) & (num < 2958466)).then((num * 86_400_000).round(0)).cast(pl.Int64)
+        epoch = pl.lit(datetime(1899, 12, 30), dtype=pl.Datetime("us"))
+        return within_years(epoch + pl.duration(milliseconds=ms)), False
     if fmt in ("epoch_s", "epoch_ms"):
         unit = "s" if fmt == "epoch_s" else "ms"
         num = raw.cast(pl.Float64, strict=False) if dtype == pl.String else raw.cast(pl.Float64)
@@ -377,7 +440,7 @@ def _ts_expr(
     if dtype.is_numeric():
         raise KpiError(
             f'{what} holds numbers, not times; if they are Unix times set {key} = "epoch_s" '
-            '(or "epoch_ms")'
+            '(or "epoch_ms"), if Excel serial day numbers "excel_serial"'
         )
     text = raw.cast(pl.String).str.strip_chars()
     if fmt is None or fmt == "auto":
@@ -391,6 +454,26 @@ def _ts_expr(
     if aware:
         return parse_ts(text, fmts), True
     return parse_ts(text, fmts), False
+
+
+def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> bool:
+    """Whether a column holds Excel serial day numbers only: plain numbers between 18264
+    (1950-01-01) and 73050 (2099-12-31), as a date cell formatted General is exported."""
+    if dtype.is_numeric():
+        num = raw.cast(pl.Float64)
+    elif dtype == pl.String:
+        text = raw.str.strip_chars()
+        num = pl.when(text.str.contains(r"^\d{5}(?:\.\d+)?$")).then(
+            text.cast(pl.Float64, strict=False)
+        )
+        values = frame.select(text.alias("t"), num.alias("n")).drop_nulls("t")
+        if values.height == 0 or values["n"].null_count():
+            return False
+        return bool(values["n"].is_between(18264, 73051).all())
+    else:
+        return False
+    values = frame.select(num.alias("n")).drop_nulls()
+    return values.height > 0 and bool(values["n"].is_between(18264, 73051).all())
 
 
 def _typed_expr(

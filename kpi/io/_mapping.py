@@ -52,7 +52,7 @@ _TOP_KEYS = (
     "keep_unmapped",
 )
 _READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values")
-_TS_SPECIAL = ("auto", "epoch_s", "epoch_ms")
+_TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
 
 
 def norm(name: str) -> str:

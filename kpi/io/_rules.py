@@ -90,8 +90,8 @@ class IntervalRules(dy.Schema):
     interval_s = dy.Float64(nullable=False, min_exclusive=0)
     queue = dy.String(nullable=False)
     offered = dy.Int64(nullable=False, min=0)
-    answered = dy.Int64(nullable=False, min=0)
-    abandoned = dy.Int64(nullable=False, min=0)
+    answered = dy.Int64(nullable=True, min=0)
+    abandoned = dy.Int64(nullable=True, min=0)
     abandoned_short = dy.Int64(nullable=True, min=0)
     answered_within_threshold = dy.Int64(nullable=True, min=0)
     abandoned_within_threshold = dy.Int64(nullable=True, min=0)
@@ -108,11 +108,11 @@ class IntervalRules(dy.Schema):
 
     @dy.rule()
     def answered_exceeds_offered(cls) -> pl.Expr:
-        return pl.col("answered") <= pl.col("offered")
+        return (pl.col("answered") <= pl.col("offered")) | pl.col("answered").is_null()
 
     @dy.rule()
     def abandoned_exceeds_offered(cls) -> pl.Expr:
-        return pl.col("abandoned") <= pl.col("offered")
+        return (pl.col("abandoned") <= pl.col("offered")) | pl.col("abandoned").is_null()
 
     @dy.rule()
     def within_threshold_exceeds_answered(cls) -> pl.Expr:
@@ -148,7 +148,18 @@ def _reason(rule: str) -> str:
     return rule.replace("_", " ")
 
 
-def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+class _ContactRulesNoAnswerTimes(ContactRules):
+    """Contact rules for a source that says nothing of answer times (no answer time, no
+    wait): an answered contact's answer time is unknown, not missing."""
+
+    @dy.rule()
+    def answered_without_answer_time(cls) -> pl.Expr:
+        return pl.lit(True)
+
+
+def check_rows(
+    table: str, frame: pl.DataFrame, *, row: str, unknown: frozenset[str] = frozenset()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a parsed table into rows meeting the table's rules and rows failing them.
 
     Parameters
@@ -159,6 +170,9 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
         The parsed table with a row-number column ``row``.
     row
         Name of the row-number column.
+    unknown
+        Columns the source does not give at all; rules that would demand them are skipped
+        (``answer_ts``: answered contacts of a log without answer or wait times).
 
     Returns
     -------
@@ -186,6 +200,8 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
      (3, 'unknown outcome value', 'unknown outcome value')]
     """
     schema = RULES[table]
+    if table == "contacts" and "answer_ts" in unknown:
+        schema = _ContactRulesNoAnswerTimes
     names = schema.column_names()
     probe = frame.select(
         pl.col(row).alias(_ROW),
