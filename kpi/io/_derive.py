@@ -19,7 +19,14 @@ from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
 from kpi.schema import TABLES
 
-__all__ = ["derivable", "derive_contacts", "derive_intervals", "derive_tickets", "fill_absent"]
+__all__ = [
+    "derivable",
+    "derive_contacts",
+    "derive_intervals",
+    "derive_other",
+    "derive_tickets",
+    "fill_absent",
+]
 
 
 def derivable(table: str, present: set[str]) -> set[str]:
@@ -34,8 +41,10 @@ def derivable(table: str, present: set[str]) -> set[str]:
             out.add("contact_id")
     elif table == "tickets":
         out.add("status")
-    elif table == "intervals":
+    elif table in ("intervals", "agent_time"):
         out.add("interval_s")
+    elif table == "qa_evaluations":
+        out.add("evaluation_id")
     return out
 
 
@@ -286,7 +295,15 @@ def derive_intervals(
             )
     absent = [
         c
-        for c in ("answered", "abandoned", "wait_answered_s", "talk_s", "hold_s", "acw_s", "staffed_s")
+        for c in (
+            "answered",
+            "abandoned",
+            "wait_answered_s",
+            "talk_s",
+            "hold_s",
+            "acw_s",
+            "staffed_s",
+        )
         if c not in df.columns
     ]
     if absent:
@@ -297,8 +314,36 @@ def derive_intervals(
     return df, meta
 
 
+def derive_other(
+    df: pl.DataFrame,
+    m: Mapping,
+    report: ImportReport,
+    source: Source,
+    interval_s: float | None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Surveys, QA evaluations and agent time: ids, interval lengths, the survey scale."""
+    meta: dict[str, Any] = {}
+    if m.table == "qa_evaluations" and "evaluation_id" not in df.columns:
+        stem = source.path.stem
+        df = df.with_columns(pl.format("{}-{}", pl.lit(stem), pl.col(ROW)).alias("evaluation_id"))
+        report.assumed.append(f"evaluation_id = '<file name>-<row>' (e.g. '{stem}-2')")
+    if m.table == "agent_time" and "interval_s" not in df.columns:
+        if interval_s is None:
+            df = df.join(
+                _spacing_by_queue(df, source, m, report, key="agent_id"), on="agent_id", how="left"
+            )
+        else:
+            report.assumed.append(f"interval_s = {interval_s:g} (given)")
+            df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
+    if m.table == "surveys":
+        meta["csat_scale_max"] = m.scale_max or 5
+        if m.scale_max is None and "csat" in df.columns:
+            report.assumed.append("csat on a 1-5 scale (set scale_max = 10 for a 1-10 survey)")
+    return df, meta
+
+
 def _spacing_by_queue(
-    df: pl.DataFrame, source: Source, m: Mapping, report: ImportReport
+    df: pl.DataFrame, source: Source, m: Mapping, report: ImportReport, *, key: str = "queue"
 ) -> pl.DataFrame:
     """``queue`` -> ``interval_s``: the most common spacing of each queue's interval starts.
 
@@ -306,12 +351,12 @@ def _spacing_by_queue(
     reported every 15); a queue with a single interval takes the spacing of the others.
     """
     gaps = (
-        df.select("queue", "interval_start")
+        df.select(key, "interval_start")
         .unique()
-        .sort("queue", "interval_start")
+        .sort(key, "interval_start")
         .with_columns(
             _seconds(pl.col("interval_start"), pl.col("interval_start").shift(1))
-            .over("queue")
+            .over(key)
             .alias("gap")
         )
         .filter(pl.col("gap") > 0)
@@ -321,21 +366,21 @@ def _spacing_by_queue(
             source,
             m,
             "interval_s",
-            why="and the spacing of interval starts cannot tell it (one interval per queue)",
+            why=f"and the spacing of interval starts cannot tell it (one interval per {key})",
             also=("interval_min", "interval_minutes", "length"),
         )
     common = float(gaps["gap"].mode().min())
-    per_queue = gaps.group_by("queue").agg(
+    per_queue = gaps.group_by(key).agg(
         pl.col("gap").mode().min().cast(pl.Float64).alias("interval_s")
     )
-    queues = df.select("queue").unique().join(per_queue, on="queue", how="left")
+    queues = df.select(key).unique().join(per_queue, on=key, how="left")
     queues = queues.with_columns(pl.col("interval_s").fill_null(common))
     lengths = sorted(set(queues["interval_s"].to_list()))
     report.assumed.append(
         "interval_s = "
         + " or ".join(f"{v:g}" for v in lengths)
         + " (the most common spacing of interval starts"
-        + (", per queue)" if len(lengths) > 1 else ")")
+        + (f", per {key})" if len(lengths) > 1 else ")")
     )
     return queues
 

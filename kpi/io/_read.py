@@ -264,7 +264,7 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
     try:
         loaded = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
         frame = loaded.to_polars()
-        typed = reader.load_sheet(idx, header_row=skip_rows, schema_sample_rows=None).to_polars()
+        typed = _typed_sheet(reader, idx, skip_rows, frame.width)
     except _READ_ERRORS as exc:
         raise KpiError(f"{path}: cannot read sheet {sheet_name!r} ({_first_line(exc)})") from None
     if frame.width == 0:
@@ -276,7 +276,7 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
     )
     cells: dict[str, str] = {}
-    if typed.shape == frame.shape:
+    if typed is not None and typed.shape == frame.shape:
         typed = typed.rename(dict(zip(typed.columns, col_names, strict=True)))
         frame = _excel_cell_types(frame, typed, cells)
     # sheet row numbers: the header is on row skip_rows + 1, records follow
@@ -308,10 +308,40 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
 #: January 1900 for durations of a day or more. Dates before 1900-03-01 are no call-centre
 #: data: they are the time-only epoch.
 _EXCEL_TIME_ONLY_BEFORE = datetime(1900, 3, 1)
-_EXCEL_EPOCH_TEXT = re.compile(r"^(1899-12-3[01]|1900-0[12]-\d\d)[ T](\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
+_EXCEL_EPOCH_TEXT = re.compile(
+    r"^(1899-12-3[01]|1900-0[12]-\d\d)[ T](\d\d):(\d\d):(\d\d(?:\.\d+)?)$"
+)
 
 
-def _excel_cell_types(frame: pl.DataFrame, typed: pl.DataFrame, cells: dict[str, str]) -> pl.DataFrame:
+def _typed_sheet(reader: Any, idx: int, skip_rows: int, width: int) -> pl.DataFrame | None:
+    """The sheet with the dtype of each column's cells (fastexcel reads it from the cell types
+    and number formats); a column mixing types fastexcel cannot combine (duration and text
+    cells) is read as text. None if the sheet cannot be read typed at all."""
+    try:
+        return reader.load_sheet(idx, header_row=skip_rows, schema_sample_rows=None).to_polars()
+    except _READ_ERRORS:
+        pass
+    cols = []
+    for i in range(width):
+        try:
+            col = reader.load_sheet(
+                idx, header_row=skip_rows, schema_sample_rows=None, use_columns=[i]
+            ).to_polars()
+        except _READ_ERRORS:
+            col = reader.load_sheet(
+                idx, header_row=skip_rows, use_columns=[i], dtypes="string"
+            ).to_polars()
+        if col.width != 1:
+            return None
+        cols.append(col.to_series().rename(f"c{i}"))
+    if len({len(c) for c in cols}) > 1:
+        return None
+    return pl.DataFrame(cols)
+
+
+def _excel_cell_types(
+    frame: pl.DataFrame, typed: pl.DataFrame, cells: dict[str, str]
+) -> pl.DataFrame:
     """Columns of date, time-of-day and duration cells, read by their cell type and format.
 
     ``frame`` holds every cell as text; ``typed`` the same sheet with the dtype fastexcel reads
@@ -331,7 +361,11 @@ def _excel_cell_types(frame: pl.DataFrame, typed: pl.DataFrame, cells: dict[str,
             out.append(cell.cast(pl.Duration("us")).alias(c))
             cells[c] = "duration cells"
             continue
-        if same and isinstance(cell.dtype, (pl.Datetime, pl.Date)) and cell.null_count() < len(cell):
+        if (
+            same
+            and isinstance(cell.dtype, (pl.Datetime, pl.Date))
+            and cell.null_count() < len(cell)
+        ):
             stamp = cell.cast(pl.Datetime("us"))
             early = stamp < _EXCEL_TIME_ONLY_BEFORE
             if early.all() or not early.any():
@@ -339,7 +373,9 @@ def _excel_cell_types(frame: pl.DataFrame, typed: pl.DataFrame, cells: dict[str,
                     first = stamp.min()
                     epoch = datetime(1899, 12, 30 if first.day == 30 else 31)  # type: ignore[union-attr]
                     out.append((stamp - epoch).alias(c))
-                    cells[c] = f"time cells (time of day or duration; time-only epoch {epoch:%Y-%m-%d})"
+                    cells[c] = (
+                        f"time cells (time of day or duration; time-only epoch {epoch:%Y-%m-%d})"
+                    )
                 else:
                     midnight = (stamp.dt.time() == time(0)).all()
                     out.append(stamp.alias(c))
@@ -366,10 +402,14 @@ def _epoch_text(text: pl.Series) -> pl.Series | None:
     base = pl.Series([date(1899, 12, 31)]).item()
     days = (day - base).dt.total_days().clip(lower_bound=0)
     hours = days * 24 + g["2"].cast(pl.Int64)
-    rewritten = pl.DataFrame(
-        {"h": hours, "m": g["3"], "s": g["4"]}
-    ).select(pl.format("{}:{}:{}", "h", "m", "s")).to_series()
-    return pl.Series(text.name, pl.select(pl.when(hit).then(rewritten).otherwise(text)).to_series())
+    rewritten = (
+        pl.DataFrame({"h": hours, "m": g["3"], "s": g["4"]})
+        .select(pl.format("{}:{}:{}", "h", "m", "s"))
+        .to_series()
+    )
+    return pl.Series(
+        text.name, pl.select(pl.when(hit).then(rewritten).otherwise(text)).to_series()
+    )
 
 
 # ------------------------------------------------------------------------------------ text

@@ -127,12 +127,55 @@ class IntervalRules(dy.Schema):
         ).is_null()
 
 
+class SurveyRules(dy.Schema):
+    """Rules for ``surveys`` rows: scores on their scales (CSAT up to 10: the scale's top is
+    checked by :func:`check_rows` with ``scale_max``)."""
+
+    survey_ts = dy.Int64(nullable=False)
+    csat = dy.Int64(nullable=True, min=1, max=10)
+    nps = dy.Int64(nullable=True, min=0, max=10)
+    ces = dy.Int64(nullable=True, min=1, max=7)
+
+
+class QaRules(dy.Schema):
+    """Rules for ``qa_evaluations`` rows."""
+
+    evaluated_ts = dy.Int64(nullable=False)
+    agent_id = dy.String(nullable=False)
+    score = dy.Float64(nullable=False, min=0, max=100)
+
+
+class AgentTimeRules(dy.Schema):
+    """Rules for ``agent_time`` rows: no negative state time."""
+
+    agent_id = dy.String(nullable=False)
+    interval_start = dy.Int64(nullable=False)
+    interval_s = dy.Float64(nullable=False, min_exclusive=0)
+    scheduled_s = dy.Float64(nullable=True, min=0)
+    scheduled_productive_s = dy.Float64(nullable=True, min=0)
+    logged_in_s = dy.Float64(nullable=True, min=0)
+    available_s = dy.Float64(nullable=True, min=0)
+    handle_s = dy.Float64(nullable=True, min=0)
+    acw_s = dy.Float64(nullable=True, min=0)
+    break_s = dy.Float64(nullable=True, min=0)
+    training_s = dy.Float64(nullable=True, min=0)
+    meeting_s = dy.Float64(nullable=True, min=0)
+    absence_s = dy.Float64(nullable=True, min=0)
+    adherent_s = dy.Float64(nullable=True, min=0)
+
+
 #: Rule schema per importable table.
 RULES: dict[str, type[dy.Schema]] = {
     "contacts": ContactRules,
     "tickets": TicketRules,
     "intervals": IntervalRules,
+    "surveys": SurveyRules,
+    "qa_evaluations": QaRules,
+    "agent_time": AgentTimeRules,
 }
+
+
+_SCORES = ("csat", "nps", "ces", "score")
 
 
 def _reason(rule: str) -> str:
@@ -141,7 +184,8 @@ def _reason(rule: str) -> str:
         col, kind = rule.split("|", 1)
         return {
             "nullability": f"missing {col}",
-            "min": f"negative {col}",
+            "min": f"{col} below its scale" if col in _SCORES else f"negative {col}",
+            "max": f"{col} above its scale",
             "min_exclusive": f"{col} not positive",
             "dtype": f"unknown {col} value" if col in ("outcome", "status") else f"invalid {col}",
         }.get(kind, f"{col}: {kind}")
@@ -227,6 +271,27 @@ def check_rows(
     )
     passed = frame.join(failed.select(row), on=row, how="anti", maintain_order="left")
     return passed, failed
+
+
+def check_scale(
+    frame: pl.DataFrame, *, row: str, scale_max: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Set aside survey rows whose CSAT is above the survey's scale (``scale_max``)."""
+    if "csat" not in frame.columns:
+        return frame, pl.DataFrame(
+            schema={row: pl.Int64, "reason": pl.String, "detail": pl.String}
+        )
+    bad = pl.col("csat") > scale_max
+    failed = frame.filter(bad).select(
+        pl.col(row),
+        pl.lit("csat above its scale").alias("reason"),
+        pl.format(
+            "csat = {} on a 1-{} scale (set scale_max = 10 for a 1-10 survey)",
+            pl.col("csat"),
+            pl.lit(scale_max),
+        ).alias("detail"),
+    )
+    return frame.filter(~bad.fill_null(False)), failed
 
 
 def _probe(name: str, dtype: pl.DataType | None, schema: type[dy.Schema]) -> pl.Expr:
