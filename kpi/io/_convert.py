@@ -591,7 +591,8 @@ def _typed_expr(
         fmt = str(m.formats.get(col, "auto"))
         unit = DURATION_FORMATS[fmt][0]
         if isinstance(dtype, pl.Duration):
-            return sane_seconds(raw.dt.total_microseconds().cast(pl.Float64) / 1e6)
+            # rounded to the microsecond: x / 1e6 may be computed as x * 1e-6 (86.39999...)
+            return sane_seconds((raw.dt.total_microseconds().cast(pl.Float64) / 1e6).round(6))
         if dtype == pl.Time:
             return (raw.cast(pl.Int64) / 1e9).cast(pl.Float64)
         if dtype.is_numeric():

@@ -190,7 +190,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
     >>> load_mapping({"table": "calls"})
     Traceback (most recent call last):
     ...
-    kpi.errors.KpiError: mapping: table = 'calls' is not importable; valid: contacts, tickets, intervals
+    kpi.errors.KpiError: mapping: table = 'calls' is not importable; valid: contacts, tickets, intervals, surveys, qa_evaluations, agent_time
     """
     raw, name = _read_spec(spec)
     spec_ = _Spec(raw, name, _check_top(raw, name))

@@ -358,7 +358,7 @@ def _excel_cell_types(
         text, cell = frame[c], typed[c]
         same = cell.null_count() == text.null_count()
         if same and isinstance(cell.dtype, pl.Duration):
-            out.append(cell.cast(pl.Duration("us")).alias(c))
+            out.append(_to_ms(cell).alias(c))
             cells[c] = "duration cells"
             continue
         if (
@@ -372,7 +372,7 @@ def _excel_cell_types(
                 if early.all():
                     first = stamp.min()
                     epoch = datetime(1899, 12, 30 if first.day == 30 else 31)  # type: ignore[union-attr]
-                    out.append((stamp - epoch).alias(c))
+                    out.append(_to_ms(stamp - epoch).alias(c))
                     cells[c] = (
                         f"time cells (time of day or duration; time-only epoch {epoch:%Y-%m-%d})"
                     )
@@ -388,6 +388,13 @@ def _excel_cell_types(
         else:
             out.append(text)
     return pl.DataFrame(out)
+
+
+def _to_ms(duration: pl.Series) -> pl.Series:
+    """A duration rounded to Excel's precision, the millisecond (a cell holds a fraction of a
+    day: 0.001 days is 86.4 s, not 86.39999)."""
+    us = duration.cast(pl.Duration("us")).dt.total_microseconds()
+    return ((us / 1000).round(0) * 1000).cast(pl.Int64).cast(pl.Duration("us"))
 
 
 def _epoch_text(text: pl.Series) -> pl.Series | None:

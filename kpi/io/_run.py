@@ -166,14 +166,25 @@ def import_file(
     ...     "2,2025-01-06 09:01:00,sales,abandoned,1:05,\n"
     ...     "3,2025-01-06 09:02:00,sales,handled,soon,00:01:00\n"
     ... )
-    >>> result = import_file(d / "calls.csv", preset="contacts", tz="Europe/London", out=d / "ds")
+    >>> import_file(d / "calls.csv", preset="contacts", tz="Europe/London", out=d / "ds")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: ...calls.csv: 33.3% of rows quarantined (1 of 3; at most 5% allowed, --max-quarantine-share); top cause: unparseable wait_s (1 rows, e.g. row 4: 'wait_time' = 'soon'); quarantine written to .../ds/refused/contacts.csv, the dataset in .../ds is unchanged
+    >>> result = import_file(
+    ...     d / "calls.csv",
+    ...     preset="contacts",
+    ...     tz="Europe/London",
+    ...     out=d / "ds",
+    ...     max_quarantine_share=0.5,
+    ... )
     >>> r = result.report
     >>> r.read, r.loaded, r.quarantined, r.quarantined_by_reason
     (3, 2, 1, {'unparseable wait_s': 1})
     >>> result.frame.select("contact_id", "outcome", "wait_s", "talk_s").rows()
     [('1', 'answered', 12.0, 200.0), ('2', 'abandoned_queue', 65.0, 0.0)]
     >>> sorted(p.name for p in (d / "ds").iterdir())
-    ['contacts.parquet', 'dataset.json', 'import_report.json', 'quarantine']
+    ['contacts.parquet', 'dataset.json', 'import_report.json', 'quarantine', 'refused']
     """
     if (preset is None) == (mapping is None):
         raise KpiError(
