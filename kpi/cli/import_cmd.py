@@ -84,6 +84,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "that a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a "
         "leading apostrophe",
     )
+    p.add_argument(
+        "--max-quarantine-share",
+        type=number(low=0, high=1),
+        metavar="SHARE",
+        help="refuse an import that quarantines more than this share of the rows read "
+        "(default: the mapping's max_quarantine_share, else 0.05; 1 never refuses): exit status 2 naming the top cause; the rows set "
+        "aside go to DIR/refused/<table>.csv and DIR is otherwise unchanged",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the one-line totals")
     p.set_defaults(func=run)
 
@@ -112,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             short_abandon_s=args.short_abandon_s,
             interval_min=args.interval_min,
             raw_csv=args.raw_csv,
+            max_quarantine_share=args.max_quarantine_share,
         )
     except OSError as exc:  # the library names its paths; this is the last net for one line
         raise KpiError(f"{exc.filename or args.out}: {exc.strerror or exc}") from None
@@ -124,4 +133,15 @@ def run(args: argparse.Namespace) -> int:
         print(terminal_safe(line))
     else:  # reasons and examples quote values from the file: never raw to the terminal
         print(terminal_safe(r.summary()))
+    for part in result.also:  # further tables the same file fed ([surveys])
+        p = part.report
+        if args.quiet:
+            print(
+                terminal_safe(
+                    f"  and {part.table}: read {p.read:,}, loaded {p.loaded:,}, "
+                    f"quarantined {p.quarantined:,} -> {args.out}/{part.table}.parquet"
+                )
+            )
+        else:
+            print(terminal_safe(p.summary()))
     return 0

@@ -26,10 +26,15 @@ __all__ = [
     "resolve_columns",
 ]
 
+#: Columns an import cannot do without: the table's required columns that are not derived or
+#: defaulted (``kpi.schema``: every other column may be absent, which means unknown).
 ESSENTIAL = {
     "contacts": ("arrival_ts", "queue"),
     "tickets": ("ticket_id", "created_ts"),
-    "intervals": ("interval_start", "queue", "offered", "answered", "abandoned"),
+    "intervals": ("interval_start", "queue", "offered"),
+    "surveys": ("survey_ts",),
+    "qa_evaluations": ("evaluated_ts", "agent_id", "team", "score"),
+    "agent_time": ("agent_id", "team", "interval_start"),
 }
 
 

@@ -10,6 +10,7 @@ derived (:mod:`kpi.io._derive`), row rules checked and duplicate keys set aside.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Any
 
 import polars as pl
@@ -26,6 +27,7 @@ from kpi.io._derive import (
     derivable,
     derive_contacts,
     derive_intervals,
+    derive_other,
     derive_tickets,
     fill_absent,
 )
@@ -43,10 +45,17 @@ from kpi.io._parse import (
 )
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
-from kpi.io._rules import TICKET_STATUSES, check_rows
+from kpi.io._rules import TICKET_STATUSES, check_rows, check_scale
 from kpi.schema import OUTCOMES, TABLES, TS
 
-__all__ = ["Staged", "check_scalar", "convert_mapped", "drop_duplicates", "rejected_frame"]
+__all__ = [
+    "Staged",
+    "as_text",
+    "check_scalar",
+    "convert_mapped",
+    "drop_duplicates",
+    "rejected_frame",
+]
 
 #: Outcome words understood without a value map (any case).
 OUTCOME_SYNONYMS = {o: o for o in OUTCOMES}
@@ -137,6 +146,27 @@ def convert_mapped(
         if col not in present and col not in can_derive:
             raise missing_column_error(source, m, col)
     parsed, rejected = _parse_columns(source, m, resolved, tz=tz, report=report)
+    zoned = [c for c, f in report.inferred.get("time formats", {}).items() if "offset" in str(f)]
+    if m.table in ("intervals", "agent_time") and "__gap_interval_start" in parsed.columns:
+        # a bin whose local start the clocks skipped never happened: set it aside rather than
+        # let it fall on the next hour's bin
+        gap = parsed.filter(pl.col("__gap_interval_start"))
+        if gap.height:
+            rejected = pl.concat(
+                [
+                    rejected,
+                    rejected_frame(
+                        gap.select(
+                            pl.col(ROW),
+                            pl.lit("interval_start in a daylight-saving gap").alias("reason"),
+                            pl.lit(
+                                f"the local time does not exist in {tz} (clocks moved forward)"
+                            ).alias("detail"),
+                        )
+                    ),
+                ]
+            )
+            parsed = parsed.filter(~pl.col("__gap_interval_start"))
     staged, filled = _defaults_and_fills(
         parsed.select(pl.col(ROW), *resolved), m, resolved, tz, report
     )
@@ -154,22 +184,87 @@ def convert_mapped(
         staged = derive_contacts(staged, present, report, source)
     elif m.table == "tickets":
         staged = derive_tickets(staged, present, report)
-    else:
+    elif m.table == "intervals":
         staged, meta = derive_intervals(
             staged, present, report, source, m, threshold_s, short_abandon_s, interval_s
         )
+    else:
+        staged, meta = derive_other(staged, m, report, source, interval_s)
+    unknown = frozenset(c for c in TABLES[m.table].names if c not in staged.columns)
     staged = fill_absent(staged, m.table, tz, report)
-    passed, failed = check_rows(m.table, staged, row=ROW)
+    passed, failed = check_rows(m.table, staged, row=ROW, unknown=unknown)
     rejected = pl.concat([rejected, rejected_frame(failed)])
+    if m.table == "surveys":
+        passed, failed = check_scale(passed, row=ROW, scale_max=m.scale_max or 5)
+        rejected = pl.concat([rejected, rejected_frame(failed)])
     passed, dups = drop_duplicates(passed, m.table)
     rejected = pl.concat([rejected, dups])
     for col, value in filled:  # counted on the rows loaded
         report.repair(f"null {col}", f"set to {value!r}", int(passed[f"__fill_{col}"].sum()))
         passed = passed.drop(f"__fill_{col}")
+    if m.table in ("contacts", "intervals"):
+        zone_sanity(passed, m, tz=tz, report=report, zoned=zoned)
     if m.table == "tickets":
         n_open = passed["solved_ts"].null_count()
         report.inferred["open tickets (no solve/close time, kept)"] = n_open
     return Staged(m.table, passed, rejected, meta)
+
+
+#: Local hours (start) in which a contact centre's busiest hour is implausible.
+NIGHT_HOURS = range(0, 7)
+#: Local hours (start) in which a contact centre's busiest hour is ordinary.
+DAY_HOURS = range(8, 21)
+
+
+def _peak_hour(hours: pl.Series, weights: pl.Series) -> int:
+    by_hour = pl.DataFrame({"h": hours, "w": weights}).group_by("h").agg(pl.col("w").sum())
+    return int(by_hour.sort(["w", "h"], descending=[True, False])["h"][0])
+
+
+def zone_sanity(
+    frame: pl.DataFrame, m: Mapping, *, tz: str, report: ImportReport, zoned: list[str]
+) -> None:
+    """Warn when the arrival profile does not fit a contact centre's day in the site zone.
+
+    The busiest hour of the day (contacts by arrival, interval reports by offered) is
+    implausible before 07:00 local time; and for text stamped ``Z`` (or an offset), a peak
+    outside 08:00-21:00 in the site zone while the clock as written peaks inside it says the
+    text holds the site's local clock. The warning names the setting that fixes it (``--tz``,
+    or ``assume_local = true`` in the mapping). Dates and daily bins (all at midnight) are not
+    judged.
+    """
+    col = "arrival_ts" if m.table == "contacts" else "interval_start"
+    if col not in frame.columns or frame.height < 50:
+        return
+    weight = pl.col("offered").fill_null(0) if m.table == "intervals" else pl.lit(1)
+    stamps = frame.select(pl.col(col).alias("t"), weight.alias("w")).drop_nulls("t")
+    if stamps.height == 0 or stamps["w"].sum() <= 0:
+        return
+    if (stamps["t"].dt.time() == time(0)).all():  # dates, or daily bins: no hours to judge
+        return
+    peak = _peak_hour(stamps["t"].dt.hour(), stamps["w"])
+    written = None
+    if zoned:
+        written = _peak_hour(stamps["t"].dt.convert_time_zone("UTC").dt.hour(), stamps["w"])
+    shifted = written is not None and peak not in DAY_HOURS and written in DAY_HOURS
+    if peak not in NIGHT_HOURS and not shifted:
+        return
+    msg = (
+        f"time zone: arrivals in {tz} peak at {peak:02d}:00-{peak + 1:02d}:00, implausible "
+        "for a contact centre"
+    )
+    if zoned:
+        msg += (
+            f"; {', '.join(zoned)} is written with Z (UTC) or offsets: if the text holds the "
+            f"site's local clock (it then peaks at {written:02d}:00), set assume_local = true "
+            "in the mapping; else check --tz"
+        )
+    else:
+        msg += (
+            "; if the times are another zone's (UTC, a head office's), set --tz (or timezone "
+            "in the mapping) to the zone the export was written in"
+        )
+    report.warnings.append(msg)
 
 
 def _parse_columns(
@@ -213,7 +308,8 @@ def _parse_columns(
             value = _enum_expr(raw, STATUS_SYNONYMS)
         else:
             value = _typed_expr(raw, column, col, m, frame, srcs)
-        parse_exprs += [raw.cast(pl.String).alias(f"__raw{i}"), value.alias(col)]
+        raw_text = as_text(raw, frame.select(raw).dtypes[0])
+        parse_exprs += [raw_text.alias(f"__raw{i}"), value.alias(col)]
         if col == "outcome":
             reason = "unknown outcome value"
         elif col == "status" and m.table == "tickets":
@@ -308,11 +404,40 @@ def check_scalar(source: Source, name: str, key: str) -> None:
 
 
 def _source_expr(frame: pl.DataFrame, srcs: list[str]) -> pl.Expr:
+    """The value of one source column, or of several joined (a date and a time column).
+
+    A date cell (or a stored date) and a time cell (a ``Duration``: time of day) are added;
+    otherwise each part is written as text (dates ``YYYY-MM-DD``, times ``HH:MM:SS``) and the
+    parts are joined with a space, to be read with the column's time format.
+    """
     if len(srcs) == 1:
         return pl.col(srcs[0])
+    schema = frame.schema
+    kinds = [schema[s] for s in srcs]
+    dated = [isinstance(k, (pl.Datetime, pl.Date)) for k in kinds]
+    timed = [isinstance(k, pl.Duration) for k in kinds]
+    if len(srcs) == 2 and dated[0] and timed[1]:
+        return pl.col(srcs[0]).cast(pl.Datetime("us")) + pl.col(srcs[1])
     return pl.concat_str(
-        [pl.col(s).cast(pl.String).str.strip_chars() for s in srcs], separator=" "
+        [as_text(pl.col(s), k) for s, k in zip(srcs, kinds, strict=True)], separator=" "
     )
+
+
+def as_text(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A part of a joined time stamp as text: dates ISO, times of day ``HH:MM:SS``."""
+    if isinstance(dtype, pl.Date):
+        return e.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return e.dt.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(dtype, pl.Duration):  # h:mm:ss, hours beyond 24 kept (a duration cell)
+        secs = e.dt.total_seconds()
+        return pl.format(
+            "{}:{}:{}",
+            (secs // 3600).cast(pl.String).str.zfill(2),
+            (secs % 3600 // 60).cast(pl.String).str.zfill(2),
+            (secs % 60).cast(pl.String).str.zfill(2),
+        )
+    return e.cast(pl.String).str.strip_chars()
 
 
 def _apply_value_map(
@@ -367,6 +492,22 @@ def _ts_expr(
     if dtype == pl.Date:
         formats_used[col] = "dates without times: midnight of the site time zone"
         return within_years(raw.cast(pl.Datetime("us"))), False
+    if isinstance(dtype, pl.Duration):
+        raise KpiError(
+            f"{what} holds times of day without a date (Excel time cells); map the date "
+            f'column with it: columns.{col} = ["<date column>", "{srcs[-1]}"]'
+        )
+    if fmt == "excel_serial" or (fmt is None and _excel_serials(frame, raw, dtype)):
+        num = (
+            raw.cast(pl.Float64, strict=False) if not dtype.is_numeric() else raw.cast(pl.Float64)
+        )
+        formats_used[col] = "Excel serial day numbers (days since 1899-12-30)" + (
+            "" if fmt else f' (detected; set {key} = "excel_serial" to say so)'
+        )
+        # milliseconds are Excel's precision: 09:12:58 is stored as 0.38400462962...
+        ms = pl.when((num >= 1) & (num < 2958466)).then((num * 86_400_000).round(0)).cast(pl.Int64)
+        epoch = pl.lit(datetime(1899, 12, 30), dtype=pl.Datetime("us"))
+        return within_years(epoch + pl.duration(milliseconds=ms)), False
     if fmt in ("epoch_s", "epoch_ms"):
         unit = "s" if fmt == "epoch_s" else "ms"
         num = raw.cast(pl.Float64, strict=False) if dtype == pl.String else raw.cast(pl.Float64)
@@ -377,7 +518,7 @@ def _ts_expr(
     if dtype.is_numeric():
         raise KpiError(
             f'{what} holds numbers, not times; if they are Unix times set {key} = "epoch_s" '
-            '(or "epoch_ms")'
+            '(or "epoch_ms"), if Excel serial day numbers "excel_serial"'
         )
     text = raw.cast(pl.String).str.strip_chars()
     if fmt is None or fmt == "auto":
@@ -388,9 +529,35 @@ def _ts_expr(
         fmts = tuple(fmt) if isinstance(fmt, list) else (fmt,)
         aware = any("%z" in f or "%#z" in f for f in fmts)
         formats_used[col] = " or ".join(fmts)
+    if aware and m.assume_local:
+        # the text says Z (or an offset) but holds the site's clock: read it as local time
+        formats_used[col] += " (offset ignored: assume_local = true)"
+        bare = text.str.replace(r"(?:Z|[+-]\d\d:?\d\d)$", "")
+        local = tuple(dict.fromkeys(f.replace("%#z", "").replace("%z", "") for f in fmts))
+        return parse_ts(bare, local), False
     if aware:
         return parse_ts(text, fmts), True
     return parse_ts(text, fmts), False
+
+
+def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> bool:
+    """Whether a column holds Excel serial day numbers only: plain numbers between 18264
+    (1950-01-01) and 73050 (2099-12-31), as a date cell formatted General is exported."""
+    if dtype.is_numeric():
+        num = raw.cast(pl.Float64)
+    elif dtype == pl.String:
+        text = raw.str.strip_chars()
+        num = pl.when(text.str.contains(r"^\d{5}(?:\.\d+)?$")).then(
+            text.cast(pl.Float64, strict=False)
+        )
+        values = frame.select(text.alias("t"), num.alias("n")).drop_nulls("t")
+        if values.height == 0 or values["n"].null_count():
+            return False
+        return bool(values["n"].is_between(18264, 73051).all())
+    else:
+        return False
+    values = frame.select(num.alias("n")).drop_nulls()
+    return values.height > 0 and bool(values["n"].is_between(18264, 73051).all())
 
 
 def _typed_expr(
@@ -424,7 +591,8 @@ def _typed_expr(
         fmt = str(m.formats.get(col, "auto"))
         unit = DURATION_FORMATS[fmt][0]
         if isinstance(dtype, pl.Duration):
-            return sane_seconds(raw.dt.total_microseconds().cast(pl.Float64) / 1e6)
+            # rounded to the microsecond: x / 1e6 may be computed as x * 1e-6 (86.39999...)
+            return sane_seconds((raw.dt.total_microseconds().cast(pl.Float64) / 1e6).round(6))
         if dtype == pl.Time:
             return (raw.cast(pl.Int64) / 1e9).cast(pl.Float64)
         if dtype.is_numeric():

@@ -19,7 +19,14 @@ from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
 from kpi.schema import TABLES
 
-__all__ = ["derivable", "derive_contacts", "derive_intervals", "derive_tickets", "fill_absent"]
+__all__ = [
+    "derivable",
+    "derive_contacts",
+    "derive_intervals",
+    "derive_other",
+    "derive_tickets",
+    "fill_absent",
+]
 
 
 def derivable(table: str, present: set[str]) -> set[str]:
@@ -34,8 +41,10 @@ def derivable(table: str, present: set[str]) -> set[str]:
             out.add("contact_id")
     elif table == "tickets":
         out.add("status")
-    elif table == "intervals":
+    elif table in ("intervals", "agent_time"):
         out.add("interval_s")
+    elif table == "qa_evaluations":
+        out.add("evaluation_id")
     return out
 
 
@@ -141,12 +150,14 @@ def _wait_and_answer(
 ) -> pl.DataFrame:
     """``wait_s`` from answer (or end) time - queue entry; ``answer_ts`` = entry + wait."""
     answered = pl.col("outcome") == "answered"
+    if "wait_s" not in cols and "answer_ts" not in cols:
+        report.warnings.append(
+            "no wait time and no answer time in the source: wait_s and answer_ts are unknown "
+            "(left null), so ASA, service level and waits are null; map columns.wait_s or "
+            "columns.answer_ts to compute them"
+        )
+        return df
     if "wait_s" not in cols:
-        if "answer_ts" not in cols:
-            raise KpiError(
-                f"{source.path}: missing required column 'wait_s' (seconds waiting in queue) and "
-                "no answer time to derive it from; set columns.wait_s or columns.answer_ts"
-            )
         wait_end = pl.when(answered).then(pl.col("answer_ts"))
         if "end_ts" in cols:
             wait_end = wait_end.when(pl.col("outcome").is_in(["abandoned_queue", "flowout"])).then(
@@ -174,31 +185,30 @@ def _handling_and_end(
 ) -> pl.DataFrame:
     """``hold_s`` and ``acw_s`` (0), ``talk_s`` from the end time, ``end_ts`` from the parts."""
     answered = pl.col("outcome") == "answered"
-    for c in ("hold_s", "acw_s"):
-        if c not in cols:
-            df = df.with_columns(pl.lit(0.0).alias(c))
-            report.assumed.append(
-                f"{c} = 0 (not in the source; AHT counts talk and what is given)"
-            )
-            cols.add(c)
-    if "talk_s" not in cols:
-        if "end_ts" not in cols:
-            raise KpiError(
-                f"{source.path}: missing required column 'talk_s' (talk seconds) and no end time "
-                "to derive it from; set columns.talk_s or columns.end_ts"
-            )
-        df = df.with_columns(
-            pl.when(answered)
-            .then(
-                (_seconds(pl.col("end_ts"), pl.col("answer_ts")) - pl.col("hold_s")).clip(
-                    lower_bound=0
-                )
-            )
-            .otherwise(0.0)
-            .alias("talk_s")
+    unknown = [c for c in ("hold_s", "acw_s") if c not in cols]
+    if unknown:
+        report.warnings.append(
+            " and ".join(unknown)
+            + " not in the source: left null (unknown), so AHT is null; if the system has none, "
+            + " and ".join(f"defaults.{c} = 0" for c in unknown)
+            + " in the mapping says so"
         )
-        report.assumed.append("talk_s = end_ts - answer_ts - hold_s for answered contacts")
-        cols.add("talk_s")
+    hold = pl.col("hold_s").fill_null(0) if "hold_s" in cols else pl.lit(0.0)
+    if "talk_s" not in cols:
+        if "end_ts" not in cols or "answer_ts" not in cols:
+            report.warnings.append(
+                "no talk time and no end time in the source: talk_s is unknown (left null), so "
+                "AHT and talk time are null; map columns.talk_s or columns.end_ts"
+            )
+        else:
+            df = df.with_columns(
+                pl.when(answered)
+                .then((_seconds(pl.col("end_ts"), pl.col("answer_ts")) - hold).clip(lower_bound=0))
+                .otherwise(0.0)
+                .alias("talk_s")
+            )
+            report.assumed.append("talk_s = end_ts - answer_ts - hold_s for answered contacts")
+            cols.add("talk_s")
     else:
         n = df.filter(~answered & pl.col("talk_s").is_null()).height
         df = df.with_columns(
@@ -207,17 +217,22 @@ def _handling_and_end(
         if n:
             report.inferred["talk_s of unanswered contacts"] = f"{n} empty values read as 0"
     if "end_ts" not in cols:
-        us = lambda e: pl.duration(microseconds=(e.fill_null(0) * 1e6).cast(pl.Int64))  # noqa: E731
+        us = lambda e: pl.duration(microseconds=(e * 1e6).cast(pl.Int64))  # noqa: E731
+        talk = pl.col("talk_s") if "talk_s" in cols else pl.lit(None, dtype=pl.Float64)
+        never = pl.when(pl.lit(False)).then(pl.col("arrival_ts"))  # a null time stamp
+        answer = pl.col("answer_ts") if "answer_ts" in cols else never
+        wait = pl.col("wait_s") if "wait_s" in cols else pl.lit(None, dtype=pl.Float64)
         df = df.with_columns(
             pl.when(answered)
-            .then(pl.col("answer_ts") + us(pl.col("talk_s") + pl.col("hold_s")))
+            .then(answer + us(talk + hold))
             .when(pl.col("outcome").is_in(["abandoned_queue", "flowout"]))
-            .then(pl.col("queue_ts") + us(pl.col("wait_s")))
-            .otherwise(pl.col("arrival_ts") + us(pl.col("ivr_s")))
+            .then(pl.col("queue_ts") + us(wait))
+            .otherwise(pl.col("arrival_ts") + us(pl.col("ivr_s").fill_null(0)))
             .alias("end_ts")
         )
         report.assumed.append(
             "end_ts = answer + talk + hold (answered), queue entry + wait (abandoned)"
+            + ("" if {"talk_s", "wait_s"} <= cols else "; null where those are unknown")
         )
     return df
 
@@ -256,36 +271,10 @@ def derive_intervals(
     meta: dict[str, Any] = {}
     if "interval_s" not in df.columns:
         if interval_s is None:
-            gaps = (
-                df.select("queue", "interval_start")
-                .unique()
-                .sort("queue", "interval_start")
-                .select(
-                    _seconds(pl.col("interval_start"), pl.col("interval_start").shift(1))
-                    .over("queue")
-                    .alias("gap")
-                )
-                .filter(pl.col("gap") > 0)
-            )
-            if gaps.height == 0:
-                raise missing_column_error(
-                    source,
-                    m,
-                    "interval_s",
-                    why="and the spacing of interval starts cannot tell it (one interval per queue)",
-                    also=("interval_min", "interval_minutes", "length"),
-                )
-            interval_s = float(gaps["gap"].mode().min())
-            report.assumed.append(
-                f"interval_s = {interval_s:g} (the most common spacing of interval starts)"
-            )
+            df = df.join(_spacing_by_queue(df, source, m, report), on="queue", how="left")
         else:
             report.assumed.append(f"interval_s = {interval_s:g} (given)")
-        df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
-    for c in ("hold_s", "acw_s"):
-        if c not in df.columns:
-            df = df.with_columns(pl.lit(0.0).alias(c))
-            report.assumed.append(f"{c} = 0 (not in the report)")
+            df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
     if "answered_within_threshold" in df.columns:
         meta["interval_threshold_s"] = threshold_s
     else:
@@ -295,16 +284,105 @@ def derive_intervals(
     if short_abandon_s is not None:
         meta["interval_short_abandon_s"] = short_abandon_s
     flow = pl.col("flowout").fill_null(0) if "flowout" in df.columns else pl.lit(0)
-    over = df.filter(pl.col("answered") + pl.col("abandoned") + flow > pl.col("offered")).height
-    if over:
-        report.warnings.append(
-            f"{over} interval(s) with answered + abandoned (+ flow-out) above offered: the report "
-            "counts these differently (kept as given)"
+    if {"answered", "abandoned"} <= set(df.columns):
+        over = df.filter(
+            pl.col("answered") + pl.col("abandoned") + flow > pl.col("offered")
+        ).height
+        if over:
+            report.warnings.append(
+                f"{over} interval(s) with answered + abandoned (+ flow-out) above offered: the "
+                "report counts these differently (kept as given)"
+            )
+    absent = [
+        c
+        for c in (
+            "answered",
+            "abandoned",
+            "wait_answered_s",
+            "talk_s",
+            "hold_s",
+            "acw_s",
+            "staffed_s",
         )
-    for c in ("talk_s", "wait_answered_s"):
-        if c not in df.columns:
-            report.warnings.append(f"{c} not in the report: KPIs needing it will be null")
+        if c not in df.columns
+    ]
+    if absent:
+        report.warnings.append(
+            "not in the report: " + ", ".join(absent) + " (left null: the KPIs needing them are "
+            "null, never 0)"
+        )
     return df, meta
+
+
+def derive_other(
+    df: pl.DataFrame,
+    m: Mapping,
+    report: ImportReport,
+    source: Source,
+    interval_s: float | None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Surveys, QA evaluations and agent time: ids, interval lengths, the survey scale."""
+    meta: dict[str, Any] = {}
+    if m.table == "qa_evaluations" and "evaluation_id" not in df.columns:
+        stem = source.path.stem
+        df = df.with_columns(pl.format("{}-{}", pl.lit(stem), pl.col(ROW)).alias("evaluation_id"))
+        report.assumed.append(f"evaluation_id = '<file name>-<row>' (e.g. '{stem}-2')")
+    if m.table == "agent_time" and "interval_s" not in df.columns:
+        if interval_s is None:
+            df = df.join(
+                _spacing_by_queue(df, source, m, report, key="agent_id"), on="agent_id", how="left"
+            )
+        else:
+            report.assumed.append(f"interval_s = {interval_s:g} (given)")
+            df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
+    if m.table == "surveys":
+        meta["csat_scale_max"] = m.scale_max or 5
+        if m.scale_max is None and "csat" in df.columns:
+            report.assumed.append("csat on a 1-5 scale (set scale_max = 10 for a 1-10 survey)")
+    return df, meta
+
+
+def _spacing_by_queue(
+    df: pl.DataFrame, source: Source, m: Mapping, report: ImportReport, *, key: str = "queue"
+) -> pl.DataFrame:
+    """``queue`` -> ``interval_s``: the most common spacing of each queue's interval starts.
+
+    Each queue's rows keep their own length (a queue reported every 5 minutes beside one
+    reported every 15); a queue with a single interval takes the spacing of the others.
+    """
+    gaps = (
+        df.select(key, "interval_start")
+        .unique()
+        .sort(key, "interval_start")
+        .with_columns(
+            _seconds(pl.col("interval_start"), pl.col("interval_start").shift(1))
+            .over(key)
+            .alias("gap")
+        )
+        .filter(pl.col("gap") > 0)
+    )
+    if gaps.height == 0:
+        raise missing_column_error(
+            source,
+            m,
+            "interval_s",
+            why=f"and the spacing of interval starts cannot tell it (one interval per {key})",
+            also=("interval_min", "interval_minutes", "length"),
+        )
+    common = float(gaps["gap"].mode().min())
+    per_queue = gaps.group_by(key).agg(
+        pl.col("gap").mode().min().cast(pl.Float64).alias("interval_s")
+    )
+    queues = df.select(key).unique().join(per_queue, on=key, how="left")
+    queues = queues.with_columns(pl.col("interval_s").fill_null(common))
+    lengths = sorted(set(queues["interval_s"].to_list()))
+    report.assumed.append(
+        "interval_s = "
+        + " or ".join(f"{v:g}" for v in lengths)
+        + " (the most common spacing of interval starts"
+        + (f", per {key})" if len(lengths) > 1 else ")")
+    )
+    return queues
 
 
 def fill_absent(df: pl.DataFrame, table: str, tz: str, report: ImportReport) -> pl.DataFrame:

@@ -24,16 +24,25 @@ from kpi.errors import KpiError
 from kpi.io._parse import DURATION_FORMATS, MAX_SECONDS, check_timezone
 from kpi.schema import OUTCOMES, TABLES, TS
 
-__all__ = ["IMPORTABLE", "KEYS", "Mapping", "load_mapping", "norm"]
+__all__ = ["IMPORTABLE", "KEYS", "SCALES", "SURVEY_SHARED", "Mapping", "load_mapping", "norm"]
 
 #: Tables an import can write.
-IMPORTABLE = ("contacts", "tickets", "intervals")
+IMPORTABLE = ("contacts", "tickets", "intervals", "surveys", "qa_evaluations", "agent_time")
+
+#: Columns a contacts mapping's ``[surveys]`` section carries over from each contact.
+SURVEY_SHARED = ("contact_id", "agent_id", "queue", "team", "topic", "channel")
+
+#: Survey scales the CSAT variants know (``csat.scale_max``).
+SCALES = (5, 10)
 
 #: Columns identifying a row; rows repeating a key are duplicates.
 KEYS: dict[str, tuple[str, ...]] = {
     "contacts": ("contact_id",),
     "tickets": ("ticket_id",),
     "intervals": ("queue", "channel", "interval_start"),
+    "surveys": ("contact_id", "survey_ts"),
+    "qa_evaluations": ("evaluation_id",),
+    "agent_time": ("agent_id", "interval_start"),
 }
 
 _TOP_KEYS = (
@@ -50,9 +59,13 @@ _TOP_KEYS = (
     "fill_null",
     "extra",
     "keep_unmapped",
+    "max_quarantine_share",
+    "scale_max",
+    "assume_local",
+    "surveys",
 )
 _READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values")
-_TS_SPECIAL = ("auto", "epoch_s", "epoch_ms")
+_TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
 
 
 def norm(name: str) -> str:
@@ -101,6 +114,18 @@ class Mapping:
         Thresholds an interval report used (``intervals`` only).
     read
         Reader options: format, delimiter, encoding, sheet, skip_rows, null_values.
+    max_quarantine_share
+        Refuse an import quarantining more than this share of its rows (``--max-quarantine-share``
+        overrides; 0.05 when neither says).
+    surveys
+        A contacts mapping's ``[surveys]`` section: surveys column -> source column (``csat``,
+        ``nps``, ``ces``, ``survey_ts``), written to the ``surveys`` table beside the contacts.
+    scale_max
+        The CSAT scale's top (5 or 10), from ``scale_max`` (table = "surveys") or
+        ``surveys.scale_max``; written to ``dataset.json`` as ``csat_scale_max``.
+    assume_local
+        Time stamps written with ``Z`` or an offset hold the site's local clock: the offset is
+        dropped and the time read as local (some exports stamp every time ``Z``).
     name
         Where the mapping came from, for messages.
     preset
@@ -123,6 +148,10 @@ class Mapping:
     read: dict[str, Any] = field(default_factory=dict)
     name: str = "mapping"
     preset: str | None = None
+    max_quarantine_share: float | None = None
+    surveys: dict[str, str | list[str]] = field(default_factory=dict)
+    scale_max: int | None = None
+    assume_local: bool = False
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -161,7 +190,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
     >>> load_mapping({"table": "calls"})
     Traceback (most recent call last):
     ...
-    kpi.errors.KpiError: mapping: table = 'calls' is not importable; valid: contacts, tickets, intervals
+    kpi.errors.KpiError: mapping: table = 'calls' is not importable; valid: contacts, tickets, intervals, surveys, qa_evaluations, agent_time
     """
     raw, name = _read_spec(spec)
     spec_ = _Spec(raw, name, _check_top(raw, name))
@@ -179,6 +208,18 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
                 raise KpiError(f"{name}: {key} must be a number of seconds >= 0, got {value!r}")
             setattr(m, key, float(value))
     m.keep_unmapped = bool(raw.get("keep_unmapped", False))
+    if "assume_local" in raw:
+        if not isinstance(raw["assume_local"], bool):
+            raise KpiError(f"{name}: assume_local must be true or false")
+        m.assume_local = raw["assume_local"]
+    _load_surveys(m, spec_)
+    if "max_quarantine_share" in raw:
+        share = raw["max_quarantine_share"]
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise KpiError(
+                f"{name}: max_quarantine_share must be a number in [0, 1], got {share!r}"
+            )
+        m.max_quarantine_share = float(share)
     return m
 
 
@@ -296,6 +337,54 @@ def _load_rules(m: Mapping, spec: _Spec) -> None:
             spec.check_canon(key, col)
             _check_constant(name, key, table, col, value)
             getattr(m, key)[col] = value
+
+
+def _load_surveys(m: Mapping, spec: _Spec) -> None:
+    """``scale_max`` (table = "surveys") and a contacts mapping's ``[surveys]`` section."""
+    name, raw = spec.name, spec.raw
+    section = spec.section("surveys")
+    if section and spec.table != "contacts":
+        raise KpiError(
+            f'{name}: [surveys] belongs in a table = "contacts" mapping (it fills the surveys '
+            'table from the same rows); for a survey export use table = "surveys"'
+        )
+    scale = None
+    if "scale_max" in raw:
+        if spec.table != "surveys":
+            raise KpiError(
+                f'{name}: scale_max applies to table = "surveys"; in a contacts mapping write it '
+                "in [surveys]"
+            )
+        scale = raw["scale_max"]
+    canon = TABLES["surveys"].names
+    for col, src in section.items():
+        if col == "scale_max":
+            scale = src
+            continue
+        if col not in canon:
+            raise KpiError(
+                f"{name}: surveys.{col}: {col!r} is not a column of surveys"
+                f"{_suggest(col, canon)}; columns: {', '.join(canon)}, or scale_max"
+            )
+        if col in SURVEY_SHARED:
+            raise KpiError(
+                f"{name}: surveys.{col}: {col} is carried over from the contact (set "
+                f"columns.{col} for the contacts)"
+            )
+        if not (isinstance(src, str) and src):
+            raise KpiError(f"{name}: surveys.{col} must be a source column name")
+        m.surveys[col] = src
+    if section and not (set(m.surveys) & {"csat", "nps", "ces"}):
+        raise KpiError(
+            f'{name}: [surveys] maps no score; set csat = "<source column>" (or nps, ces)'
+        )
+    if scale is not None:
+        if scale not in SCALES or isinstance(scale, bool):
+            raise KpiError(
+                f"{name}: scale_max = {scale!r}: the CSAT scale is 1-5 or 1-10 (scale_max = 5 "
+                "or 10)"
+            )
+        m.scale_max = int(scale)
 
 
 def _check_format(name: str, table: str, col: str, fmt: Any) -> None:

@@ -95,6 +95,7 @@ DURATION_FORMATS = {
     "milliseconds": (0.001, "m:ss"),
     "minutes": (60.0, "m:ss"),
     "hours": (3600.0, "m:ss"),
+    "days": (86400.0, "m:ss"),
     "m:ss": (1.0, "m:ss"),
     "h:mm": (1.0, "h:mm"),
     "h:mm:ss": (1.0, "m:ss"),

@@ -14,6 +14,7 @@ import difflib
 import io
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -259,19 +260,25 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
         close = difflib.get_close_matches(sheet, names, n=3)
         hint = f" (closest: {', '.join(close)})" if close else ""
         raise KpiError(f"{path}: no sheet {sheet!r}{hint}; sheets: {', '.join(names)}")
+    sheet_name = names[idx]
     try:
         loaded = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
         frame = loaded.to_polars()
+        typed = _typed_sheet(reader, idx, skip_rows, frame.width)
     except _READ_ERRORS as exc:
-        raise KpiError(f"{path}: cannot read sheet {names[idx]!r} ({_first_line(exc)})") from None
+        raise KpiError(f"{path}: cannot read sheet {sheet_name!r} ({_first_line(exc)})") from None
     if frame.width == 0:
-        raise KpiError(f"{path}: sheet {names[idx]!r} is empty")
+        raise KpiError(f"{path}: sheet {sheet_name!r} is empty")
     given = [c.strip() for c in frame.columns]
-    names = _unique_names(given)
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    col_names = _unique_names(given)
+    frame = frame.rename(dict(zip(frame.columns, col_names, strict=True)))
     frame = frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
     )
+    cells: dict[str, str] = {}
+    if typed is not None and typed.shape == frame.shape:
+        typed = typed.rename(dict(zip(typed.columns, col_names, strict=True)))
+        frame = _excel_cell_types(frame, typed, cells)
     # sheet row numbers: the header is on row skip_rows + 1, records follow
     frame = frame.with_row_index(ROW, offset=skip_rows + 2).with_columns(
         pl.col(ROW).cast(pl.Int64)
@@ -281,17 +288,135 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
     frame = frame.filter(~blank)
     frame = frame.select(*[c for c in frame.columns if c != ROW], ROW)
     if frame.height == 0:
-        raise KpiError(f"{path}: sheet {names[idx]!r} has a header but no data rows")
-    info = {
+        raise KpiError(f"{path}: sheet {sheet_name!r} has a header but no data rows")
+    info: dict[str, Any] = {
         "format": "excel",
-        "sheet": names[idx],
+        "sheet": sheet_name,
         "sheets": names,
         "header_row": skip_rows + 1,
         "blank_rows_skipped": int(n_blank),
         "rows_are": "sheet row number",
     }
-    _note_duplicates(info, given, names)
+    if cells:
+        info["cell_types"] = cells
+    _note_duplicates(info, given, col_names)
     return Source(path, frame, _malformed_frame([]), info)
+
+
+#: Excel's time-only epoch: a time-of-day or duration cell (a fraction of a day, or more than
+#: a day) reads as a date-time on 1899-12-30 or 1899-12-31 (the day before serial 1), or early
+#: January 1900 for durations of a day or more. Dates before 1900-03-01 are no call-centre
+#: data: they are the time-only epoch.
+_EXCEL_TIME_ONLY_BEFORE = datetime(1900, 3, 1)
+_EXCEL_EPOCH_TEXT = re.compile(
+    r"^(1899-12-3[01]|1900-0[12]-\d\d)[ T](\d\d):(\d\d):(\d\d(?:\.\d+)?)$"
+)
+
+
+def _typed_sheet(reader: Any, idx: int, skip_rows: int, width: int) -> pl.DataFrame | None:
+    """The sheet with the dtype of each column's cells (fastexcel reads it from the cell types
+    and number formats); a column mixing types fastexcel cannot combine (duration and text
+    cells) is read as text. None if the sheet cannot be read typed at all."""
+    try:
+        return reader.load_sheet(idx, header_row=skip_rows, schema_sample_rows=None).to_polars()
+    except _READ_ERRORS:
+        pass
+    cols = []
+    for i in range(width):
+        try:
+            col = reader.load_sheet(
+                idx, header_row=skip_rows, schema_sample_rows=None, use_columns=[i]
+            ).to_polars()
+        except _READ_ERRORS:
+            col = reader.load_sheet(
+                idx, header_row=skip_rows, use_columns=[i], dtypes="string"
+            ).to_polars()
+        if col.width != 1:
+            return None
+        cols.append(col.to_series().rename(f"c{i}"))
+    if len({len(c) for c in cols}) > 1:
+        return None
+    return pl.DataFrame(cols)
+
+
+def _excel_cell_types(
+    frame: pl.DataFrame, typed: pl.DataFrame, cells: dict[str, str]
+) -> pl.DataFrame:
+    """Columns of date, time-of-day and duration cells, read by their cell type and format.
+
+    ``frame`` holds every cell as text; ``typed`` the same sheet with the dtype fastexcel reads
+    from the cells and their number formats. A column whose cells are all dates or date-times
+    becomes a ``Datetime``; a column of time cells (``hh:mm:ss``, which Excel stores as a
+    fraction of a day and fastexcel reads on the time-only epoch 1899-12-31) and a column of
+    duration cells (``[h]:mm:ss``) become a ``Duration`` (time of day, or elapsed time). A
+    column mixing cells of another type keeps its text (a stray text cell is quarantined, not
+    lost), and time-only-epoch text in it (``1899-12-31 00:02:23``) is rewritten ``0:02:23``.
+    What was read how is recorded in ``cells`` (column -> description).
+    """
+    out = []
+    for c in frame.columns:
+        text, cell = frame[c], typed[c]
+        same = cell.null_count() == text.null_count()
+        if same and isinstance(cell.dtype, pl.Duration):
+            out.append(_to_ms(cell).alias(c))
+            cells[c] = "duration cells"
+            continue
+        if (
+            same
+            and isinstance(cell.dtype, (pl.Datetime, pl.Date))
+            and cell.null_count() < len(cell)
+        ):
+            stamp = cell.cast(pl.Datetime("us"))
+            early = stamp < _EXCEL_TIME_ONLY_BEFORE
+            if early.all() or not early.any():
+                if early.all():
+                    first = stamp.min()
+                    epoch = datetime(1899, 12, 30 if first.day == 30 else 31)  # type: ignore[union-attr]
+                    out.append(_to_ms(stamp - epoch).alias(c))
+                    cells[c] = (
+                        f"time cells (time of day or duration; time-only epoch {epoch:%Y-%m-%d})"
+                    )
+                else:
+                    midnight = (stamp.dt.time() == time(0)).all()
+                    out.append(stamp.alias(c))
+                    cells[c] = "date cells" if midnight else "date-time cells"
+                continue
+        fixed = _epoch_text(text)
+        if fixed is not None:
+            out.append(fixed)
+            cells[c] = "text and time cells (time cells read as h:mm:ss)"
+        else:
+            out.append(text)
+    return pl.DataFrame(out)
+
+
+def _to_ms(duration: pl.Series) -> pl.Series:
+    """A duration rounded to Excel's precision, the millisecond (a cell holds a fraction of a
+    day: 0.001 days is 86.4 s, not 86.39999)."""
+    us = duration.cast(pl.Duration("us")).dt.total_microseconds()
+    return ((us / 1000).round(0) * 1000).cast(pl.Int64).cast(pl.Duration("us"))
+
+
+def _epoch_text(text: pl.Series) -> pl.Series | None:
+    """Time-only-epoch text (``1899-12-31 00:02:23``) as ``h:mm:ss``, or None if there is none."""
+    if text.dtype != pl.String:
+        return None
+    g = text.str.extract_groups(_EXCEL_EPOCH_TEXT.pattern).struct.unnest()
+    hit = g["1"].is_not_null()
+    if not hit.any():
+        return None
+    day = g["1"].str.to_date("%Y-%m-%d", strict=False)
+    base = pl.Series([date(1899, 12, 31)]).item()
+    days = (day - base).dt.total_days().clip(lower_bound=0)
+    hours = days * 24 + g["2"].cast(pl.Int64)
+    rewritten = (
+        pl.DataFrame({"h": hours, "m": g["3"], "s": g["4"]})
+        .select(pl.format("{}:{}:{}", "h", "m", "s"))
+        .to_series()
+    )
+    return pl.Series(
+        text.name, pl.select(pl.when(hit).then(rewritten).otherwise(text)).to_series()
+    )
 
 
 # ------------------------------------------------------------------------------------ text

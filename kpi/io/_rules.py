@@ -90,8 +90,8 @@ class IntervalRules(dy.Schema):
     interval_s = dy.Float64(nullable=False, min_exclusive=0)
     queue = dy.String(nullable=False)
     offered = dy.Int64(nullable=False, min=0)
-    answered = dy.Int64(nullable=False, min=0)
-    abandoned = dy.Int64(nullable=False, min=0)
+    answered = dy.Int64(nullable=True, min=0)
+    abandoned = dy.Int64(nullable=True, min=0)
     abandoned_short = dy.Int64(nullable=True, min=0)
     answered_within_threshold = dy.Int64(nullable=True, min=0)
     abandoned_within_threshold = dy.Int64(nullable=True, min=0)
@@ -108,11 +108,11 @@ class IntervalRules(dy.Schema):
 
     @dy.rule()
     def answered_exceeds_offered(cls) -> pl.Expr:
-        return pl.col("answered") <= pl.col("offered")
+        return (pl.col("answered") <= pl.col("offered")) | pl.col("answered").is_null()
 
     @dy.rule()
     def abandoned_exceeds_offered(cls) -> pl.Expr:
-        return pl.col("abandoned") <= pl.col("offered")
+        return (pl.col("abandoned") <= pl.col("offered")) | pl.col("abandoned").is_null()
 
     @dy.rule()
     def within_threshold_exceeds_answered(cls) -> pl.Expr:
@@ -127,12 +127,55 @@ class IntervalRules(dy.Schema):
         ).is_null()
 
 
+class SurveyRules(dy.Schema):
+    """Rules for ``surveys`` rows: scores on their scales (CSAT up to 10: the scale's top is
+    checked by :func:`check_rows` with ``scale_max``)."""
+
+    survey_ts = dy.Int64(nullable=False)
+    csat = dy.Int64(nullable=True, min=1, max=10)
+    nps = dy.Int64(nullable=True, min=0, max=10)
+    ces = dy.Int64(nullable=True, min=1, max=7)
+
+
+class QaRules(dy.Schema):
+    """Rules for ``qa_evaluations`` rows."""
+
+    evaluated_ts = dy.Int64(nullable=False)
+    agent_id = dy.String(nullable=False)
+    score = dy.Float64(nullable=False, min=0, max=100)
+
+
+class AgentTimeRules(dy.Schema):
+    """Rules for ``agent_time`` rows: no negative state time."""
+
+    agent_id = dy.String(nullable=False)
+    interval_start = dy.Int64(nullable=False)
+    interval_s = dy.Float64(nullable=False, min_exclusive=0)
+    scheduled_s = dy.Float64(nullable=True, min=0)
+    scheduled_productive_s = dy.Float64(nullable=True, min=0)
+    logged_in_s = dy.Float64(nullable=True, min=0)
+    available_s = dy.Float64(nullable=True, min=0)
+    handle_s = dy.Float64(nullable=True, min=0)
+    acw_s = dy.Float64(nullable=True, min=0)
+    break_s = dy.Float64(nullable=True, min=0)
+    training_s = dy.Float64(nullable=True, min=0)
+    meeting_s = dy.Float64(nullable=True, min=0)
+    absence_s = dy.Float64(nullable=True, min=0)
+    adherent_s = dy.Float64(nullable=True, min=0)
+
+
 #: Rule schema per importable table.
 RULES: dict[str, type[dy.Schema]] = {
     "contacts": ContactRules,
     "tickets": TicketRules,
     "intervals": IntervalRules,
+    "surveys": SurveyRules,
+    "qa_evaluations": QaRules,
+    "agent_time": AgentTimeRules,
 }
+
+
+_SCORES = ("csat", "nps", "ces", "score")
 
 
 def _reason(rule: str) -> str:
@@ -141,14 +184,26 @@ def _reason(rule: str) -> str:
         col, kind = rule.split("|", 1)
         return {
             "nullability": f"missing {col}",
-            "min": f"negative {col}",
+            "min": f"{col} below its scale" if col in _SCORES else f"negative {col}",
+            "max": f"{col} above its scale",
             "min_exclusive": f"{col} not positive",
             "dtype": f"unknown {col} value" if col in ("outcome", "status") else f"invalid {col}",
         }.get(kind, f"{col}: {kind}")
     return rule.replace("_", " ")
 
 
-def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+class _ContactRulesNoAnswerTimes(ContactRules):
+    """Contact rules for a source that says nothing of answer times (no answer time, no
+    wait): an answered contact's answer time is unknown, not missing."""
+
+    @dy.rule()
+    def answered_without_answer_time(cls) -> pl.Expr:
+        return pl.lit(True)
+
+
+def check_rows(
+    table: str, frame: pl.DataFrame, *, row: str, unknown: frozenset[str] = frozenset()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a parsed table into rows meeting the table's rules and rows failing them.
 
     Parameters
@@ -159,6 +214,9 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
         The parsed table with a row-number column ``row``.
     row
         Name of the row-number column.
+    unknown
+        Columns the source does not give at all; rules that would demand them are skipped
+        (``answer_ts``: answered contacts of a log without answer or wait times).
 
     Returns
     -------
@@ -186,6 +244,8 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
      (3, 'unknown outcome value', 'unknown outcome value')]
     """
     schema = RULES[table]
+    if table == "contacts" and "answer_ts" in unknown:
+        schema = _ContactRulesNoAnswerTimes
     names = schema.column_names()
     probe = frame.select(
         pl.col(row).alias(_ROW),
@@ -211,6 +271,27 @@ def check_rows(table: str, frame: pl.DataFrame, *, row: str) -> tuple[pl.DataFra
     )
     passed = frame.join(failed.select(row), on=row, how="anti", maintain_order="left")
     return passed, failed
+
+
+def check_scale(
+    frame: pl.DataFrame, *, row: str, scale_max: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Set aside survey rows whose CSAT is above the survey's scale (``scale_max``)."""
+    if "csat" not in frame.columns:
+        return frame, pl.DataFrame(
+            schema={row: pl.Int64, "reason": pl.String, "detail": pl.String}
+        )
+    bad = pl.col("csat") > scale_max
+    failed = frame.filter(bad).select(
+        pl.col(row),
+        pl.lit("csat above its scale").alias("reason"),
+        pl.format(
+            "csat = {} on a 1-{} scale (set scale_max = 10 for a 1-10 survey)",
+            pl.col("csat"),
+            pl.lit(scale_max),
+        ).alias("detail"),
+    )
+    return frame.filter(~bad.fill_null(False)), failed
 
 
 def _probe(name: str, dtype: pl.DataType | None, schema: type[dy.Schema]) -> pl.Expr:

@@ -14,12 +14,13 @@ from kpi._fs import Staging, settle_dir, staged_dir
 from kpi._sanitize import csv_safe_frame
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
-from kpi.io._convert import Staged, convert_mapped, rejected_frame
+from kpi.io._convert import Staged, as_text, convert_mapped, rejected_frame
 from kpi.io._mapping import KEYS, Mapping, load_mapping
 from kpi.io._parse import check_timezone
 from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
 from kpi.io._read import ROW, Source, read_source
 from kpi.io._report import ImportReport
+from kpi.io._surveys import CARRIED, convert_surveys, survey_source
 from kpi.io._technion import convert_technion
 from kpi.schema import TABLES, conform
 
@@ -35,6 +36,10 @@ PRESETS = {
 
 REPORT_FILE = "import_report.json"
 QUARANTINE_DIR = "quarantine"
+#: Where a refused import (too many rows quarantined) leaves its quarantine and report.
+REFUSED_DIR = "refused"
+#: Default of ``--max-quarantine-share``: an import setting aside more rows is refused.
+MAX_QUARANTINE_SHARE = 0.05
 
 
 @dataclass
@@ -53,7 +58,10 @@ class ImportResult:
     report
         The :class:`ImportReport`.
     meta
-        Facts for ``dataset.json`` (thresholds of interval reports, source).
+        Facts for ``dataset.json`` (thresholds of interval reports, the CSAT scale, source).
+    also
+        Further tables the same source fed (the ``surveys`` of a contacts mapping's
+        ``[surveys]`` section), each with its own rows, quarantine and report.
     """
 
     table: str
@@ -61,6 +69,7 @@ class ImportResult:
     quarantine: pl.DataFrame
     report: ImportReport
     meta: dict[str, Any] = field(default_factory=dict)
+    also: list[ImportResult] = field(default_factory=list)
 
 
 def _existing_meta(out: Path) -> dict[str, Any]:
@@ -94,6 +103,7 @@ def import_file(
     short_abandon_s: float | None = None,
     interval_min: float | None = None,
     raw_csv: bool = False,
+    max_quarantine_share: float | None = None,
 ) -> ImportResult:
     r"""Import a CSV/TSV, Parquet or Excel export into a canonical table (and write it).
 
@@ -124,6 +134,11 @@ def import_file(
         Write ``quarantine/<table>.csv`` with the values as read; by default a text cell a
         spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading
         apostrophe (:func:`kpi._sanitize.csv_safe_frame`).
+    max_quarantine_share
+        Refuse an import that quarantines more than this share of the rows read (default: the
+        mapping's ``max_quarantine_share``, else 0.05; 1 never refuses): a KpiError names the share and the top cause, after
+        ``refused/<table>.csv`` and ``refused/import_report.json`` are written in ``out`` for
+        inspection. The dataset in ``out`` (tables, quarantine, report) is left as it was.
 
     Returns
     -------
@@ -151,14 +166,25 @@ def import_file(
     ...     "2,2025-01-06 09:01:00,sales,abandoned,1:05,\n"
     ...     "3,2025-01-06 09:02:00,sales,handled,soon,00:01:00\n"
     ... )
-    >>> result = import_file(d / "calls.csv", preset="contacts", tz="Europe/London", out=d / "ds")
+    >>> import_file(d / "calls.csv", preset="contacts", tz="Europe/London", out=d / "ds")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: ...calls.csv: 33.3% of rows quarantined (1 of 3; at most 5% allowed, --max-quarantine-share); top cause: unparseable wait_s (1 rows, e.g. row 4: 'wait_time' = 'soon'); quarantine written to .../ds/refused/contacts.csv, the dataset in .../ds is unchanged
+    >>> result = import_file(
+    ...     d / "calls.csv",
+    ...     preset="contacts",
+    ...     tz="Europe/London",
+    ...     out=d / "ds",
+    ...     max_quarantine_share=0.5,
+    ... )
     >>> r = result.report
     >>> r.read, r.loaded, r.quarantined, r.quarantined_by_reason
     (3, 2, 1, {'unparseable wait_s': 1})
     >>> result.frame.select("contact_id", "outcome", "wait_s", "talk_s").rows()
     [('1', 'answered', 12.0, 200.0), ('2', 'abandoned_queue', 65.0, 0.0)]
     >>> sorted(p.name for p in (d / "ds").iterdir())
-    ['contacts.parquet', 'dataset.json', 'import_report.json', 'quarantine']
+    ['contacts.parquet', 'dataset.json', 'import_report.json', 'quarantine', 'refused']
     """
     if (preset is None) == (mapping is None):
         raise KpiError(
@@ -220,9 +246,94 @@ def import_file(
             interval_s=interval_min * 60 if interval_min is not None else None,
         )
     result = _account(source, staged, report)
+    if m.surveys:
+        result.also += _surveys(source, result, m, zone)
+    if max_quarantine_share is None:
+        max_quarantine_share = m.max_quarantine_share
+    if max_quarantine_share is None:
+        max_quarantine_share = MAX_QUARANTINE_SHARE
+    if not 0 <= max_quarantine_share <= 1:
+        raise KpiError(f"--max-quarantine-share must be in [0, 1], got {max_quarantine_share}")
+    for part in (result, *result.also):
+        rep = part.report
+        share = rep.quarantined / rep.read if rep.read else 0.0
+        if share <= max_quarantine_share:
+            continue
+        where = ""
+        if out_dir is not None:
+            _publish_refused(part, out_dir, raw_csv=raw_csv)
+            where = (
+                f"; quarantine written to {out_dir / REFUSED_DIR / (part.table + '.csv')}, the "
+                f"dataset in {out_dir} is unchanged"
+            )
+        what = "" if part is result else f" for {part.table}"
+        raise KpiError(
+            f"{source.path}: {share:.1%} of rows{what} quarantined ({rep.quarantined:,} of "
+            f"{rep.read:,}; at most {max_quarantine_share:.0%} allowed, "
+            f"--max-quarantine-share); top cause: {_top_cause(rep)}{where}"
+        )
     if out_dir is not None:
         _publish(result, out_dir, append=append, raw_csv=raw_csv)
     return result
+
+
+def _surveys(source: Source, result: ImportResult, m: Mapping, zone: str) -> list[ImportResult]:
+    """The surveys table a contacts mapping's ``[surveys]`` section fills (none if no row of
+    the loaded contacts carries a score)."""
+    found = survey_source(source, result.frame, m)
+    if found is None:
+        result.report.warnings.append(
+            "[surveys]: no loaded contact carries a score; no surveys table written"
+        )
+        return []
+    sub, sm = found
+    report = ImportReport(
+        input=result.report.input,
+        table="surveys",
+        timezone=zone,
+        mapping=f"{result.report.mapping} [surveys]",
+        source=dict(result.report.source),
+    )
+    report.read = sub.read
+    report.inferred["rows"] = "the loaded contacts that carry a score"
+    staged = convert_surveys(sub, sm, tz=zone, report=report)
+    part = _account(sub, staged, report)
+    part.quarantine = part.quarantine.select(pl.exclude(f"^{CARRIED}.*$"))
+    part.frame = part.frame.select(pl.exclude(f"^{CARRIED}.*$"))
+    result.report.inferred["surveys"] = (
+        f"{report.loaded:,} survey rows from the same file (see tables.surveys)"
+    )
+    return [part]
+
+
+def _top_cause(report: ImportReport) -> str:
+    """The most common quarantine reason, its count and the first example."""
+    reason, n = max(report.quarantined_by_reason.items(), key=lambda kv: kv[1])
+    ex = [e for e in report.quarantine_examples.get(reason, []) if e.get("detail")][:1]
+    eg = f", e.g. row {ex[0]['row']}: {ex[0]['detail']}" if ex else ""
+    return f"{reason} ({n:,} rows{eg})"
+
+
+def _publish_refused(result: ImportResult, out: Path, *, raw_csv: bool) -> None:
+    """Write a refused import's quarantine and report to ``out/refused/``, nothing else."""
+    try:
+        with staged_dir(out) as staging:
+            quarantine = result.quarantine.cast(pl.String)
+            shown = quarantine if raw_csv else csv_safe_frame(quarantine)
+            name = f"{REFUSED_DIR}/{result.table}.csv"
+            staging.write(name, lambda p: shown.write_csv(p))
+            result.report.output["refused"] = True
+            result.report.output["quarantine"] = str(out / name)
+            staging.write_text(
+                f"{REFUSED_DIR}/{REPORT_FILE}",
+                json.dumps(result.report.to_dict(), indent=2, default=str) + "\n",
+            )
+    except OSError as exc:
+        where = exc.filename or out
+        raise KpiError(
+            f"{where}: cannot write ({exc.strerror or type(exc).__name__}); the dataset in "
+            f"{out} is unchanged"
+        ) from None
 
 
 def _chosen_mapping(
@@ -316,7 +427,7 @@ def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResu
         dtype = source.frame.schema[c]
         if dtype.is_nested():
             continue
-        text_cols.append(pl.col(c).cast(pl.String).alias(c))
+        text_cols.append(as_text(pl.col(c), dtype).alias(c))
     originals = source.frame.select(pl.col(ROW), *text_cols)
     quarantine = rejected.join(originals, on=ROW, how="left")
     if malformed.height:
@@ -351,7 +462,18 @@ def _publish(result: ImportResult, out: Path, *, append: bool, raw_csv: bool) ->
             existing = _existing_meta(out)
             if existing.get("timezone"):
                 _same_zone(result.report.timezone, existing, out)
-            _write(result, out, staging, append=append, existing_meta=existing, raw_csv=raw_csv)
+            records = _earlier_reports(out)
+            meta = existing
+            for part in (*result.also, result):  # the main table's record last: on top
+                meta = _write(
+                    part,
+                    out,
+                    staging,
+                    append=append,
+                    existing_meta=meta,
+                    records=records,
+                    raw_csv=raw_csv,
+                )
     except OSError as exc:
         where = exc.filename or out
         reason = exc.strerror or type(exc).__name__
@@ -386,8 +508,11 @@ def _write(
     *,
     append: bool,
     existing_meta: dict[str, Any],
+    records: dict[str, dict[str, Any]],
     raw_csv: bool = False,
-) -> None:
+) -> dict[str, Any]:
+    """Stage one table, its quarantine and record; return ``dataset.json`` as written (the
+    next table of the same import starts from it)."""
     table = result.table
     report = result.report
     tz = report.timezone
@@ -410,11 +535,11 @@ def _write(
         if target.exists():
             report.warnings.append(f"replaced the existing {target.name} (no --append)")
     meta = {k: v for k, v in existing_meta.items() if k not in ("timezone",)}
-    for key in ("interval_threshold_s", "interval_short_abandon_s"):
+    for key in ("interval_threshold_s", "interval_short_abandon_s", "csat_scale_max"):
         if key in result.meta and key in meta and append and meta[key] != result.meta[key]:
             raise KpiError(
                 f"{out}/dataset.json: {key} = {meta[key]} but this report used "
-                f"{result.meta[key]}; interval reports with different thresholds cannot share "
+                f"{result.meta[key]}; reports with different thresholds or scales cannot share "
                 "a dataset"
             )
     meta.update(result.meta)
@@ -458,10 +583,11 @@ def _write(
         report.output["quarantine"] = str(qfile)
     elif not append:
         staging.delete(qname)
+    if (out / REFUSED_DIR / f"{table}.csv").exists():
+        staging.delete(f"{REFUSED_DIR}/{table}.csv")
     rfile = out / REPORT_FILE
     report.output["report"] = str(rfile)
     doc = report.to_dict()
-    records = _earlier_reports(out)
     earlier = records.get(table)
     if append and earlier is not None:
         history = earlier.pop("earlier_imports", [])
@@ -473,3 +599,4 @@ def _write(
         REPORT_FILE,
         json.dumps({**doc, "tables": records}, indent=2, default=str) + "\n",
     )
+    return {"timezone": tz, **meta}

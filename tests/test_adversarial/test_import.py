@@ -103,7 +103,9 @@ def test_second_table_keeps_the_first_tables_accounting(tmp_path):
     tickets_csv.write_text(
         "id,created,team,topic\n1,2025-03-28,x,y\n2,2025-03-28,x,\n3,soon,x,y\n"
     )
-    tickets = import_file(tickets_csv, preset="tickets", out=out, tz="Europe/London")
+    tickets = import_file(
+        tickets_csv, preset="tickets", out=out, tz="Europe/London", max_quarantine_share=0.5
+    )
     doc = _accounted(out)
     # the latest import at the top, as before; every table's record under "tables"
     assert doc["table"] == "tickets"
@@ -170,7 +172,7 @@ def test_quarantine_csv_cells_cannot_run_as_formulas(tmp_path):
         import_file(src, mapping=MAPPING, out=out)
     rows.append("OK1;28/03/2025;08:00:00;Billing;ann;ANS;0:10;00:01:00;0:00;0:10;N;x;C1")
     src.write_text("\n".join(rows) + "\n")
-    import_file(src, mapping=MAPPING, out=out)
+    import_file(src, mapping=MAPPING, out=out, max_quarantine_share=1)
     _accounted(out)
     q = pl.read_csv(out / "quarantine" / "contacts.csv", infer_schema=False)
     assert q.height == len(hostile)
@@ -179,7 +181,10 @@ def test_quarantine_csv_cells_cannot_run_as_formulas(tmp_path):
             assert cell.startswith("'"), cell
     assert q["source_row"].to_list() == [str(i) for i in range(2, 2 + len(hostile))]
     # the raw values, for machines, on request
-    done = _kpi("--input", str(src), "--mapping", str(MAPPING), "--out", str(out), "--raw-csv")
+    done = _kpi(
+        *("--input", str(src), "--mapping", str(MAPPING), "--out", str(out), "--raw-csv"),
+        *("--max-quarantine-share", "1"),
+    )
     assert done.returncode == 0, done.stderr
     raw = pl.read_csv(out / "quarantine" / "contacts.csv", infer_schema=False)
     assert raw["Result"].to_list() == [h.strip() for h in hostile]
@@ -230,7 +235,9 @@ def test_stored_times_outside_1900_2100_are_quarantined(tmp_path):
         },
         schema_overrides={"start_time": pl.Datetime("us")},
     ).write_parquet(src)
-    result = import_file(src, preset="contacts", tz="Europe/London", out=tmp_path / "ds")
+    result = import_file(
+        src, preset="contacts", tz="Europe/London", out=tmp_path / "ds", max_quarantine_share=0.5
+    )
     r = result.report
     assert (r.read, r.loaded, r.quarantined) == (4, 2, 2)
     assert r.quarantined_by_reason == {"arrival_ts outside 1900-2100": 2}
@@ -241,7 +248,7 @@ def test_stored_times_outside_1900_2100_are_quarantined(tmp_path):
     pl.DataFrame(
         {"id": ["1", "2"], "created": [datetime(2025, 1, 6).date(), datetime(9999, 1, 1).date()]}
     ).write_parquet(src)
-    r = import_file(src, preset="tickets", tz="UTC").report
+    r = import_file(src, preset="tickets", tz="UTC", max_quarantine_share=1).report
     assert r.quarantined_by_reason == {"created_ts outside 1900-2100": 1}
 
 
@@ -262,7 +269,10 @@ def test_the_summary_never_sends_control_characters_to_the_terminal(tmp_path):
     lines[1] = lines[1].replace(";ANS;", ";\x1b[2Jgone\x1b[0m;", 1)
     assert "\x1b" in lines[1]
     hostile.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    done = _kpi("--input", str(hostile), "--mapping", str(MAPPING), "--out", str(tmp_path / "ds"))
+    done = _kpi(
+        *("--input", str(hostile), "--mapping", str(MAPPING), "--out", str(tmp_path / "ds")),
+        *("--max-quarantine-share", "0.5"),
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "\x1b" not in done.stdout + done.stderr
