@@ -369,8 +369,9 @@ SURVEYS = Table(
         _c(
             "csat",
             INT,
-            "1-5",
-            "satisfaction, 5 best; null if not asked",
+            "1-5 or 1-10",
+            "satisfaction, highest best (1-10 when dataset.json says csat_scale_max = 10); "
+            "null if not asked",
             "csat",
             required=False,
             null_is_value=True,
@@ -762,7 +763,8 @@ def data_model_markdown() -> str:
         "a test keeps it in step.",
         "",
         "A dataset is a directory with one Parquet file per table (`contacts.parquet`, ...) and "
-        "`dataset.json` (`timezone`, `name`, `source`, optional thresholds of interval reports). "
+        "`dataset.json` (`timezone`, `name`, `source`, optional thresholds of interval reports, "
+        "`country` for public holidays, `csat_scale_max` for 1-10 surveys). "
         "Every `Datetime` column carries the dataset's site time zone; intervals are binned in "
         "that zone. Durations are seconds (`_s`), ratios are fractions in [0, 1].",
         "",

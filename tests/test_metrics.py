@@ -587,3 +587,17 @@ def test_catalogue_declarations_are_keyword_data():
         assert m.tables == tuple(sorted({t for x in m.build().measures for t in x.source_tables}))
     with pytest.raises(TypeError):
         kpi.metrics.Metric("x", "X", "customer", "speed", "s", "lower", "d", lambda p: None)
+
+
+def test_the_dataset_states_its_survey_scale():
+    """``dataset.json`` ``csat_scale_max = 10`` (written by the importer for 1-10 surveys) sets
+    ``csat.scale_max`` unless the caller sets it: top-2-box is 9-10, not 4-5."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    t = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("Europe/London"))
+    surveys = pl.DataFrame({"survey_ts": [t] * 4, "csat": [10, 9, 5, 4]})
+    ten = Dataset({"surveys": surveys}, tz="Europe/London", meta={"csat_scale_max": 10})
+    assert evaluate(ten, "csat").frame.collect()["csat"].item() == pytest.approx(0.5)
+    five = evaluate(ten, "csat", params={"csat.scale_max": 5}).frame.collect()["csat"].item()
+    assert five == pytest.approx(1.0)  # the caller's word wins: 10, 9, 5 and 4 are all ≥ 4

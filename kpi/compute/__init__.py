@@ -59,11 +59,13 @@ from kpi.schema import ATTRIBUTIONS
 
 __all__ = [
     "ATTRIBUTIONS",
+    "DATASET_PARAMS",
     "Availability",
     "Context",
     "Result",
     "availability",
     "compute",
+    "dataset_params",
     "evaluate",
     "known_columns",
     "measure_frame",
@@ -324,7 +326,7 @@ def evaluate(
     every = check_grain(every)
     _check_attribution(attribution)
     _check_by(ds, by)
-    resolved = resolve(metrics, params)
+    resolved = resolve(metrics, dataset_params(ds, params))
     if not resolved:
         raise KpiError("no KPI asked for")
     builds: list[tuple[Metric, dict[str, Any], Build]] = [(m, p, m.build(p)) for m, p in resolved]
@@ -525,6 +527,29 @@ def compute(
     ).frame
 
 
+#: Facts in ``dataset.json`` that set a definition variant unless the caller sets it.
+DATASET_PARAMS = {"csat_scale_max": "csat.scale_max"}
+
+
+def dataset_params(ds: Dataset, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``params`` with the variants the dataset itself states (a survey's scale), where the
+    caller gave none: ``dataset.json`` ``csat_scale_max = 10`` means ``csat.scale_max = 10``.
+
+    Examples
+    --------
+    >>> ds = Dataset({}, tz="UTC", meta={"csat_scale_max": 10})
+    >>> dataset_params(ds), dataset_params(ds, {"csat.scale_max": 5})
+    ({'csat.scale_max': 10}, {'csat.scale_max': 5})
+    """
+    out = dict(params or {})
+    for fact, key in DATASET_PARAMS.items():
+        metric, name = key.split(".")
+        given = key in out or name in (out.get(metric) or {})
+        if fact in ds.meta and not given:
+            out[key] = ds.meta[fact]
+    return out
+
+
 def availability(
     data: Dataset | Mapping[str, Any] | str,
     metrics: str | Iterable[str | Metric] = "all",
@@ -573,7 +598,7 @@ def availability(
     """
     ds = Dataset.coerce(data)
     by = (by,) if isinstance(by, str) else tuple(by)
-    builds = [(m.id, m.build(p)) for m, p in resolve(metrics, params)]
+    builds = [(m.id, m.build(p)) for m, p in resolve(metrics, dataset_params(ds, params))]
     needed = {meas.name: meas for _, b in builds for meas in b.measures}
     _, missing, _ = resolve_sources(ds, by, needed)
     return kpi_availability(builds, missing)
