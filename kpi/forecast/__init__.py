@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from kpi._progress import reporter
 from kpi.data import Dataset
@@ -49,12 +50,22 @@ from kpi.forecast._backtest import (
     poisson_floor,
     ratio_interval,
 )
+from kpi.forecast._findings import findings
 from kpi.forecast._holidays import Calendar, country_of, event_days, team_of
 from kpi.forecast._methods import COUNT_METHODS, METHODS, RATIO_METHODS, Fit
 from kpi.forecast._series import METRICS, Series, history, slot_minutes
 from kpi.periods import to_timestamp
 
-__all__ = ["METHODS", "METRICS", "Forecast", "forecast", "parse_horizon", "run"]
+__all__ = [
+    "METHODS",
+    "METRICS",
+    "RECENT_DAYS",
+    "Forecast",
+    "findings",
+    "forecast",
+    "parse_horizon",
+    "run",
+]
 
 #: Weekly origins of the backtest behind ``auto``, the leaderboard and the intervals.
 BACKTEST_WEEKS = 4
@@ -111,6 +122,12 @@ class Forecast:
     #: Special days of the recent history and the horizon (centre-wide; team events only
     #: when grouped by team): ``date``, ``kind`` (holiday, event, eve, after) and ``name``.
     special: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: One row per group: ``by`` columns, ``method``, ``days`` (the horizon's whole and part
+    #: days), ``forecast`` (the horizon's total; for AHT the mean of its intervals),
+    #: ``lower``/``upper`` (for a count, the total's interval from the backtest's errors on
+    #: weekly totals and Poisson noise), ``before`` (the same span just before ``until``),
+    #: ``wape`` and ``poisson_floor`` of the method in the backtest.
+    summary: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def forecast(
@@ -236,7 +253,7 @@ def run(
     wall_to = wall_from + span
     h_days = (wall_to - timedelta(microseconds=1)).date().toordinal() - wall_from.toordinal() + 1
     report(f"{len(series)} group(s), {series[0].days} days of history, {h_days} day(s) ahead")
-    tables, boards, notes, recents, specials = [], [], [], [], []
+    tables, boards, notes, recents, specials, summaries = [], [], [], [], [], []
     empty = [s for s in series if not s.y.any()]
     for s in empty:
         notes.append(f"{_label(s.keys)}: no {metric} in the history; not forecast")
@@ -244,7 +261,7 @@ def run(
     if not series:
         raise KpiError(f"no group has any {metric} in the history: nothing to forecast from")
     for i, s in enumerate(series, 1):
-        table, board, note, recent, special = _one(
+        table, board, note, recent, special, summary = _one(
             s,
             ratio=ratio,
             minutes=minutes,
@@ -258,6 +275,7 @@ def run(
         boards.append(board)
         recents.append(recent)
         specials.append(special)
+        summaries.append(summary)
         notes += [f"{_label(s.keys)}: {n}" for n in note]
         if i % 10 == 0 or i == len(series):
             report(f"{i} of {len(series)} group(s) forecast")
@@ -289,7 +307,9 @@ def run(
         "country": country,
         "method": method,
     }
-    result = Forecast(table, board, notes, end, meta, recent, special)
+    result = Forecast(
+        table, board, notes, end, meta, recent, special, pl.DataFrame(summaries, strict=False)
+    )
     if store:
         from kpi.forecast._store import store_forecast
 
@@ -312,9 +332,9 @@ def _one(
     level: float,
     country: str | None,
     events: pl.DataFrame | None,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str], pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], pl.DataFrame, pl.DataFrame, dict]:
     """Forecast one group: the rows (naive local periods), its leaderboard rows, notes, its
-    recent history (naive local periods) and its special days."""
+    recent history (naive local periods), its special days and its summary row."""
     notes: list[str] = []
     d = s.days
     if d < 7:
@@ -363,6 +383,7 @@ def _one(
         r["chosen"] = r["method"] == chosen
     fit = Fit(s.y, s.w, weekday, special, h_days, dom)
     f = methods[chosen](fit)
+    n_hat = None
     if ratio:
         assert s.w is not None
         n_hat = COUNT_METHODS["mean_of_4_weeks"](Fit(s.w, None, weekday, special, h_days, dom))
@@ -390,6 +411,7 @@ def _one(
     ).with_columns(pl.col("forecast", "lower", "upper").fill_nan(None))
     board = pl.DataFrame(rows) if rows else pl.DataFrame()
     first = max(0, d - RECENT_DAYS)
+    summary = _summary(s, f, scores.get(chosen), rows, chosen, n_hat=n_hat, level=level)
     past = s.y[first:d]
     if ratio:
         assert s.w is not None
@@ -418,7 +440,46 @@ def _one(
         },
         schema={"date": pl.Date, "kind": pl.String, "name": pl.String},
     )
-    return table, board, notes, recent, special
+    return table, board, notes, recent, special, summary
+
+
+def _summary(
+    s: Series,
+    f: np.ndarray,
+    sc: Scores | None,
+    rows: list[dict[str, Any]],
+    chosen: str,
+    *,
+    n_hat: np.ndarray | None,
+    level: float,
+) -> dict[str, Any]:
+    """The group's summary row (see :attr:`Forecast.summary`)."""
+    h = f.shape[0]
+    row = next((r for r in rows if r["method"] == chosen), {})
+    out: dict[str, Any] = {**s.keys, "method": chosen, "days": h}
+    if n_hat is not None:  # a ratio: weighted by the expected handled contacts
+        assert s.w is not None
+        w = s.w[-h:]
+        ok = np.isfinite(f) & (n_hat > 0)
+        out["forecast"] = float((f[ok] * n_hat[ok]).sum() / n_hat[ok].sum()) if ok.any() else None
+        out["lower"] = out["upper"] = None
+        out["before"] = float(s.y[-h:].sum() / w.sum()) if w.sum() > 0 else None
+    else:
+        total = float(np.nansum(f))
+        var = total  # Poisson noise of the total
+        if sc is not None:
+            fs, acts = sc.forecast.sum(axis=(1, 2)), sc.actual.sum(axis=(1, 2))
+            ok = fs > 0
+            if ok.any():
+                var += float(np.mean(((acts[ok] - fs[ok]) / fs[ok]) ** 2)) * total**2
+        z = float(stats.norm.ppf((1 + level) / 2))
+        out["forecast"] = total
+        out["lower"] = max(0.0, total - z * var**0.5)
+        out["upper"] = total + z * var**0.5
+        out["before"] = float(s.y[-h:].sum()) if s.days >= h else None
+    out["wape"] = row.get("wape")
+    out["poisson_floor"] = row.get("poisson_floor")
+    return out
 
 
 def _open_any(scores: Mapping[str, Scores]) -> np.ndarray:
