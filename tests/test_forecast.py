@@ -483,3 +483,41 @@ def test_technion_arrivals_beat_the_four_week_mean():
     )
     # one week, Monday to Sunday, holds about what such a week held in December 1999
     assert 8_000 < fc["forecast"].sum() < 12_000
+
+
+def test_forecast_chart_of_a_run():
+    from kpi.charts import forecast_chart
+
+    y, _ = _synthetic(weeks=6, seed=5, slots=24)
+    hol = pl.DataFrame(
+        {
+            "start_ts": [datetime(2026, 2, 3, tzinfo=UTC)],
+            "end_ts": [datetime(2026, 2, 3, 12, tzinfo=UTC)],
+            "label": ["outage"],
+        }
+    )
+    ds = Dataset({"intervals": _intervals(y, date(2026, 1, 5), 60), "events": hol}, tz="UTC")
+    r = F.run(ds, every="1h", horizon="2d", until="2026-02-09", level=90)
+    spec = forecast_chart(r.recent, r.table, special=r.special, level=90).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == [
+        "rect",
+        "area",
+        "line",
+        "line",
+        "rule",
+        "text",
+    ]
+    values = spec["layer"][2]["data"]["values"]
+    assert sum(v["series"] == "actual" for v in values) == 14 * 24
+    assert sum(v["series"] == "forecast" for v in values) == 2 * 24
+    assert values[0]["t"] == "2026-01-26T00:00:00"  # wall-clock time, no offset
+    assert spec["layer"][1]["encoding"]["y2"] == {"field": "upper"}
+    assert spec["layer"][5]["data"]["values"] == [
+        {
+            "start": "2026-02-03T00:00:00",
+            "end": "2026-02-04T00:00:00",
+            "kind": "event",
+            "label": "outage",
+        }
+    ]
+    assert spec["layer"][4]["data"]["values"][0]["t"] == "2026-02-09T00:00:00"

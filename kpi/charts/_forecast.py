@@ -82,7 +82,7 @@ def forecast_chart(
     ['rect', 'area', 'line', 'line', 'rule', 'text']
     >>> sorted({row["series"] for row in spec["layer"][2]["data"]["values"]})
     ['actual', 'forecast']
-    >>> spec["layer"][1]["encoding"]["y2"], spec["layer"][5]["data"]["values"][0]["name"]
+    >>> spec["layer"][1]["encoding"]["y2"], spec["layer"][5]["data"]["values"][0]["label"]
     ({'field': 'upper'}, 'mailing')
     """
     import altair as alt
@@ -157,7 +157,7 @@ def forecast_chart(
             x="start:T",
             x2="end:T",
             tooltip=[
-                alt.Tooltip("name:N", title="special day"),
+                alt.Tooltip("label:N", title="special day"),
                 alt.Tooltip("kind:N", title="kind"),
                 alt.Tooltip("start:T", title="date", format="%a %Y-%m-%d"),
             ],
@@ -166,7 +166,12 @@ def forecast_chart(
     labels = (
         _base(days)
         .mark_text(align="left", baseline="top", dx=2, dy=2, fontSize=10, color="#444")
-        .encode(x="start:T", y=alt.value(0), text="name:N", tooltip=[alt.Tooltip("name:N")])
+        .encode(
+            x="start:T",
+            y=alt.value(0),
+            text="label:N",
+            tooltip=[alt.Tooltip("label:N", title="special day")],
+        )
     )
     chart = alt.layer(spans, area, line_actual, line_fc, rule, labels)
     return _props(chart, title, subtitle, width, height)
@@ -174,13 +179,14 @@ def forecast_chart(
 
 def _special_days(special: pl.DataFrame | pl.LazyFrame | None, first: Any, last: Any) -> Any:
     """Special days within [first, last] as ``start``, ``end`` (the next midnight), ``kind``,
-    ``name`` (naive wall-clock times, as the other layers)."""
+    ``label`` (the day's name; naive wall-clock times, as the other layers). ``name`` is not
+    used as a field: reports mask a column of that name as a person's."""
     empty = pl.DataFrame(
         schema={
             "start": pl.Datetime("us"),
             "end": pl.Datetime("us"),
             "kind": pl.String,
-            "name": pl.String,
+            "label": pl.String,
         }
     )
     if special is None or first is None:
@@ -196,5 +202,5 @@ def _special_days(special: pl.DataFrame | pl.LazyFrame | None, first: Any, last:
         pl.col("date").cast(pl.Datetime("us")).alias("start"),
         (pl.col("date").cast(pl.Datetime("us")) + timedelta(days=1)).alias("end"),
         pl.col("kind"),
-        pl.col("name"),
+        pl.col("name").alias("label"),
     )

@@ -50,7 +50,7 @@ from kpi.forecast._backtest import (
     poisson_floor,
     ratio_interval,
 )
-from kpi.forecast._findings import findings
+from kpi.forecast._findings import accuracy_findings, by_group, findings, stored_accuracy
 from kpi.forecast._holidays import Calendar, country_of, event_days, team_of
 from kpi.forecast._methods import COUNT_METHODS, METHODS, RATIO_METHODS, Fit
 from kpi.forecast._series import METRICS, Series, history, slot_minutes
@@ -61,10 +61,13 @@ __all__ = [
     "METRICS",
     "RECENT_DAYS",
     "Forecast",
+    "accuracy_findings",
+    "by_group",
     "findings",
     "forecast",
     "parse_horizon",
     "run",
+    "stored_accuracy",
 ]
 
 #: Weekly origins of the backtest behind ``auto``, the leaderboard and the intervals.

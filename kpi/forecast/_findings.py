@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import polars as pl
 
 from kpi._format import format_value
 
-__all__ = ["findings"]
+__all__ = ["accuracy_findings", "by_group", "findings", "stored_accuracy"]
 
 
 def _pct(v: float | None) -> str:
@@ -104,3 +106,65 @@ _SUMMARY_COLUMNS = (
     "wape",
     "poisson_floor",
 )
+
+
+def by_group(result: Any, *, limit: int = 6) -> list[tuple[str, pl.DataFrame, pl.DataFrame]]:
+    """The busiest ``limit`` groups of a forecast (by expected total): ``(label, recent
+    history, forecast rows)`` each, for one chart per group; the label is "" without groups."""
+    summary = result.summary
+    if summary.is_empty():
+        return []
+    by = [c for c in summary.columns if c not in _SUMMARY_COLUMNS]
+    if not by:
+        return [("", result.recent, result.table)]
+    out = []
+    top = summary.sort("forecast", descending=True, nulls_last=True).head(limit)
+    for row in top.select(by).iter_rows(named=True):
+        same = pl.all_horizontal(pl.col(k) == v for k, v in row.items())
+        label = ", ".join(f"{k} {v}" for k, v in row.items())
+        out.append((label, result.recent.filter(same), result.table.filter(same)))
+    return out
+
+
+def stored_accuracy(
+    ds: Any, *, by: Sequence[str] = (), every: str = "1w"
+) -> tuple[pl.DataFrame | None, str]:
+    """The ``forecast_accuracy`` KPI of the dataset's stored forecasts by ``by`` (its queue,
+    channel and team columns) and ``every``, with its WAPE, or None and the reason."""
+    from kpi.compute import availability, evaluate
+    from kpi.forecast._store import GROUP_COLUMNS
+
+    found = availability(ds, "forecast_accuracy")["forecast_accuracy"]
+    if not found.ok:
+        return None, found.reason or "unavailable"
+    keep = [b for b in by if b in GROUP_COLUMNS]
+    r = evaluate(ds, "forecast_accuracy", by=keep, every=every, measures=True)
+    frame = (
+        r.frame.collect()
+        .filter(pl.col("forecast_actual") > 0)
+        .with_columns(
+            (pl.col("forecast_abs_error") / pl.col("forecast_actual")).alias("wape"),
+        )
+        .select(*keep, "period", "forecast_accuracy", "wape", "forecast_actual")
+        .sort([*keep, "period"])
+    )
+    if frame.is_empty():
+        return None, "no stored forecast covers an interval that has happened yet"
+    return frame, ""
+
+
+def accuracy_findings(frame: pl.DataFrame | None, why: str) -> list[str]:
+    """One sentence on the stored forecasts' accuracy: the last week scored, overall."""
+    if frame is None:
+        return [
+            f"Accuracy of past forecasts: unknown ({why}); store forecasts with "
+            "`kpi forecast --store` and they are scored here once the actuals arrive."
+        ]
+    last = frame["period"].max()
+    week = frame.filter(pl.col("period") == last)
+    err = float((week["wape"] * week["forecast_actual"]).sum() / week["forecast_actual"].sum())
+    return [
+        f"Stored forecasts of the week of {last:%Y-%m-%d}: {_pct(1 - err)} accurate "
+        f"({_pct(err)} WAPE over {format_value(float(week['forecast_actual'].sum()), 'count')} "
+        "contacts offered)."
+    ]
