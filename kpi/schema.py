@@ -562,6 +562,29 @@ INTERVALS = Table(
     ),
 )
 
+FORECASTS = Table(
+    "forecasts",
+    "one row per stored forecast interval (group, metric, grain and forecast origin)",
+    "Kept by `kpi forecast --store` for `forecast_accuracy`. A null group column means all "
+    "its values together (a forecast by queue has a null channel and team).",
+    "period",
+    (
+        _c("period", T, "time", "interval start", "forecast_accuracy"),
+        _c("interval_s", F, "s", "interval length (900, 1800, 3600 or 86400)"),
+        _c("queue", S, "", "queue; null: all queues", required=False, null_is_value=True),
+        _c("channel", S, "", "channel; null: all channels", required=False, null_is_value=True),
+        _c("team", S, "", "team; null: all teams", required=False, null_is_value=True),
+        _c("metric", S, "", "the KPI forecast: contacts_offered or aht"),
+        _c("forecast", F, "metric", "forecast value", "forecast_accuracy"),
+        _c("lower", F, "metric", "lower end of the prediction interval", required=False),
+        _c("upper", F, "metric", "upper end of the prediction interval", required=False),
+        _c("level", F, "%", "central prediction interval, percent", required=False),
+        _c("method", S, "", "forecasting method", required=False),
+        _c("until", T, "time", "end of the history used: where the forecast starts"),
+        _c("made_at", T, "time", "when the forecast was stored", required=False),
+    ),
+)
+
 #: All canonical tables by name.
 TABLES: dict[str, Table] = {
     t.name: t
@@ -578,6 +601,7 @@ TABLES: dict[str, Table] = {
         FINANCE,
         EVENTS,
         INTERVALS,
+        FORECASTS,
     )
 }
 

@@ -362,9 +362,102 @@ def test_cli_csv_json_md_and_leaderboard(tmp_path, capsys):
     assert main([*args, "--leaderboard", "--format", "md", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("| method | wape | mase | bias | coverage | poisson_floor |")
+    assert main([*args, "--store", "--quiet"]) == 0
+    assert "stored 24 forecast rows" in capsys.readouterr().err
+    assert pl.read_parquet(tmp_path / "d" / "forecasts.parquet").height == 24
     assert main([*args, "--horizon", "2x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("kpi forecast: error: bad horizon '2x'")
+
+
+# ---- stored forecasts and the forecast_accuracy KPI -----------------------------------------
+
+
+def _two_queues(tmp_path: Path) -> Path:
+    """Five weeks of one 09:00 hour a day: queue A 10 contacts, B 30; 12 and 30 in week five."""
+    y_a = np.zeros((35, 24))
+    y_a[:, 9] = 10
+    y_a[28:, 9] = 12
+    y_b = np.zeros((35, 24))
+    y_b[:, 9] = 30
+    table = pl.concat(
+        [
+            _intervals(y_a, date(2026, 1, 5), 60, queue="A"),
+            _intervals(y_b, date(2026, 1, 5), 60, queue="B"),
+        ]
+    )
+    from kpi.data import save
+
+    return save(Dataset({"intervals": table}, tz="UTC"), tmp_path / "d")
+
+
+def test_store_keeps_forecasts_and_forecast_accuracy_scores_them_by_hand(tmp_path):
+    from kpi.compute import evaluate
+    from kpi.data import load
+
+    root = _two_queues(tmp_path)
+    # no forecasts stored: unknown, with the reason, never a number
+    r = evaluate(load(root), "forecast_accuracy,contacts_offered", every="1w")
+    assert r.frame.collect()["forecast_accuracy"].is_null().all()
+    assert r.notes["forecast_accuracy"] == "unavailable: no forecasts table; needs forecasts"
+    with pytest.raises(KpiError, match="cannot compute forecast_accuracy from this data"):
+        evaluate(load(root), "forecast_accuracy")
+    kw = {"every": "1h", "method": "mean_of_4_weeks", "until": "2026-02-02"}
+    # two weeks ahead: the second week is after the end of the data and is not scored
+    fc = F.forecast(str(root), horizon="14d", by="queue", store=True, **kw)
+    F.forecast(str(root), horizon="14d", by="queue", store=True, **kw)  # the same: replaced
+    F.forecast(str(root), horizon="7d", store=True, **kw)  # centre-wide
+    stored = load(root)["forecasts"].collect()
+    assert stored.height == fc.height + 7 * 24
+    assert set(stored["metric"]) == {"contacts_offered"}
+    assert stored["interval_s"].unique().to_list() == [3600.0]
+    assert stored.filter(pl.col("queue").is_null()).height == 7 * 24
+    row = stored.filter((pl.col("queue") == "A") & (pl.col("forecast") > 0)).row(0, named=True)
+    assert row["forecast"] == 10.0
+    assert row["until"] == datetime(2026, 2, 2, tzinfo=UTC)
+    assert row["period"] == datetime(2026, 2, 2, 9, tzinfo=UTC)
+    assert row["method"] == "mean_of_4_weeks"
+    assert row["channel"] is None
+    assert row["team"] is None
+    ds = load(root)
+    by_q = (
+        evaluate(ds, "forecast_accuracy", by=["queue"], start="2026-02-02", measures=True)
+        .frame.collect()
+        .sort("queue")
+    )
+    # A: forecast 10, actual 12 on 7 days -> 1 - 14 / 84; B: exact
+    assert by_q["forecast_abs_error"].to_list() == [14.0, 0.0]
+    assert by_q["forecast_actual"].to_list() == [84.0, 210.0]
+    assert by_q["forecast_accuracy"].to_list() == pytest.approx([1 - 14 / 84, 1.0])
+    # the centre: its own centre-wide forecast (40 against 42 on 7 days)
+    centre = evaluate(ds, "forecast_accuracy", start="2026-02-02").frame.collect()
+    assert centre["forecast_accuracy"].item() == pytest.approx(1 - 14 / 294)
+    # by week: only the week that has happened has a value
+    weekly = evaluate(ds, "forecast_accuracy", every="1w", by=["queue"]).frame.collect()
+    assert weekly.filter(pl.col("forecast_accuracy").is_not_null()).height == 2
+
+
+def test_store_refuses_what_it_cannot_keep(tmp_path):
+    root = _two_queues(tmp_path)
+    with pytest.raises(KpiError, match="dataset directory"):
+        F.forecast(_ds(), every="1h", store=True)
+    with pytest.raises(KpiError, match="not by topic"):
+        F.forecast(str(root), every="1h", by=["queue", "topic"], store=True)
+    assert not (root / "forecasts.parquet").exists()
+
+
+def test_run_keeps_recent_history_and_special_days():
+    y, _ = _synthetic(weeks=6, seed=5, slots=24)
+    events = pl.DataFrame(
+        {"start_ts": [datetime(2026, 2, 10, 9, tzinfo=UTC)], "label": ["mailing"]}
+    )
+    ds = Dataset({"intervals": _intervals(y, date(2026, 1, 5), 60), "events": events}, tz="UTC")
+    r = F.run(ds, every="1h", horizon="7d", until="2026-02-09")
+    assert r.recent.columns == ["period", "actual"]
+    assert r.recent.height == F.RECENT_DAYS * 24
+    assert r.recent["period"].min() == datetime(2026, 1, 26, tzinfo=UTC)
+    assert r.recent["actual"].sum() == float(y[21:35].sum())
+    assert r.special.rows() == [(date(2026, 2, 10), "event", "mailing")]
 
 
 # ---- the real arrival series ----------------------------------------------------------------
@@ -390,3 +483,41 @@ def test_technion_arrivals_beat_the_four_week_mean():
     )
     # one week, Monday to Sunday, holds about what such a week held in December 1999
     assert 8_000 < fc["forecast"].sum() < 12_000
+
+
+def test_forecast_chart_of_a_run():
+    from kpi.charts import forecast_chart
+
+    y, _ = _synthetic(weeks=6, seed=5, slots=24)
+    hol = pl.DataFrame(
+        {
+            "start_ts": [datetime(2026, 2, 3, tzinfo=UTC)],
+            "end_ts": [datetime(2026, 2, 3, 12, tzinfo=UTC)],
+            "label": ["outage"],
+        }
+    )
+    ds = Dataset({"intervals": _intervals(y, date(2026, 1, 5), 60), "events": hol}, tz="UTC")
+    r = F.run(ds, every="1h", horizon="2d", until="2026-02-09", level=90)
+    spec = forecast_chart(r.recent, r.table, special=r.special, level=90).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == [
+        "rect",
+        "area",
+        "line",
+        "line",
+        "rule",
+        "text",
+    ]
+    values = spec["layer"][2]["data"]["values"]
+    assert sum(v["series"] == "actual" for v in values) == 14 * 24
+    assert sum(v["series"] == "forecast" for v in values) == 2 * 24
+    assert values[0]["t"] == "2026-01-26T00:00:00"  # wall-clock time, no offset
+    assert spec["layer"][1]["encoding"]["y2"] == {"field": "upper"}
+    assert spec["layer"][5]["data"]["values"] == [
+        {
+            "start": "2026-02-03T00:00:00",
+            "end": "2026-02-04T00:00:00",
+            "kind": "event",
+            "label": "outage",
+        }
+    ]
+    assert spec["layer"][4]["data"]["values"][0]["t"] == "2026-02-09T00:00:00"

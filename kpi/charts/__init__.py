@@ -28,6 +28,7 @@ from kpi.charts._builders import (
     status_chart,
     waterfall_chart,
 )
+from kpi.charts._forecast import forecast_chart
 from kpi.charts._theme import PALETTE, STATUS_COLOURS, THEME, enable
 from kpi.charts._trend import trend_chart
 
@@ -39,6 +40,7 @@ __all__ = [
     "bar_chart",
     "effects_chart",
     "enable",
+    "forecast_chart",
     "heatmap_chart",
     "staffing_chart",
     "status_chart",

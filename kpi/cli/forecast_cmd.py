@@ -16,6 +16,7 @@ Forecast contacts offered (or AHT) per interval and group, with prediction inter
   kpi forecast --data DIR --every 15m --horizon 7d --by queue
   kpi forecast --data DIR --every 30m --until 2026-03-02 --method daily_profile --level 90
   kpi forecast --data DIR --by queue --leaderboard        # the backtest, per queue and method
+  kpi forecast --data DIR --by queue --store              # keep it for forecast_accuracy
 
 Rows: the --by columns, period (interval start, site local time), forecast, lower, upper (the
 central --level % prediction interval) and method. --until ends the history used (exclusive;
@@ -26,6 +27,10 @@ daily_profile (day totals from weekday, day-of-month, level, holiday and event e
 by each weekday's intraday profile); auto picks per group the lowest WAPE in a backtest of the
 last four weeks (weekly origins, one week ahead). AHT is forecast as Σ handle / Σ handled.
 Public holidays: --country, else "country" in dataset.json; events from the events table.
+
+--store also keeps the forecast in the dataset (its forecasts table, switched in atomically);
+the forecast_accuracy KPI (1 - WAPE against contacts offered, e.g. `kpi compute --data DIR
+forecast_accuracy --by queue --every 1w`) scores stored forecasts once the actuals arrive.
 """
 
 
@@ -86,6 +91,12 @@ def register(subparsers: Any) -> None:
         "coverage, Poisson floor) instead of the forecast",
     )
     p.add_argument(
+        "--store",
+        action="store_true",
+        help="also keep the forecast in the dataset directory (forecasts table; --by queue, "
+        "channel, team only), scored later by the forecast_accuracy KPI",
+    )
+    p.add_argument(
         "--format",
         default="csv",
         choices=["csv", "json", "md"],
@@ -121,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         level=args.level,
         country=args.country,
         progress=not args.quiet and sys.stderr.isatty(),
+        store=args.store,
     )
     frame = result.leaderboard if args.leaderboard else result.table
     if "period" in frame.columns:
@@ -139,6 +151,14 @@ def run(args: argparse.Namespace) -> int:
         from kpi._sanitize import terminal_safe
 
         print(f"wrote {frame.height} rows to {terminal_safe(str(args.out))}", file=sys.stderr)
+    if args.store:
+        from kpi._sanitize import terminal_safe
+
+        print(
+            f"stored {result.table.height} forecast rows in "
+            f"{terminal_safe(str(args.data))}/forecasts.parquet",
+            file=sys.stderr,
+        )
     if args.format != "json":
         from kpi._sanitize import terminal_safe
 

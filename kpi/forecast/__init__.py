@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from kpi._progress import reporter
 from kpi.data import Dataset
@@ -49,12 +50,25 @@ from kpi.forecast._backtest import (
     poisson_floor,
     ratio_interval,
 )
+from kpi.forecast._findings import accuracy_findings, by_group, findings, stored_accuracy
 from kpi.forecast._holidays import Calendar, country_of, event_days, team_of
 from kpi.forecast._methods import COUNT_METHODS, METHODS, RATIO_METHODS, Fit
 from kpi.forecast._series import METRICS, Series, history, slot_minutes
 from kpi.periods import to_timestamp
 
-__all__ = ["METHODS", "METRICS", "Forecast", "forecast", "parse_horizon", "run"]
+__all__ = [
+    "METHODS",
+    "METRICS",
+    "RECENT_DAYS",
+    "Forecast",
+    "accuracy_findings",
+    "by_group",
+    "findings",
+    "forecast",
+    "parse_horizon",
+    "run",
+    "stored_accuracy",
+]
 
 #: Weekly origins of the backtest behind ``auto``, the leaderboard and the intervals.
 BACKTEST_WEEKS = 4
@@ -62,6 +76,8 @@ BACKTEST_WEEKS = 4
 MIN_TRAIN_DAYS = 14
 #: Longest horizon.
 MAX_HORIZON_DAYS = 366
+#: Days of history :attr:`Forecast.recent` keeps (for charts beside the forecast).
+RECENT_DAYS = 14
 
 
 def parse_horizon(text: str, every: str) -> timedelta:
@@ -103,6 +119,18 @@ class Forecast:
     notes: list[str] = field(default_factory=list)
     until: datetime | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The last :data:`RECENT_DAYS` days of history: ``by`` columns, ``period``, ``actual``
+    #: (for AHT, Σ handle / Σ handled; null where nothing was handled).
+    recent: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: Special days of the recent history and the horizon (centre-wide; team events only
+    #: when grouped by team): ``date``, ``kind`` (holiday, event, eve, after) and ``name``.
+    special: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: One row per group: ``by`` columns, ``method``, ``days`` (the horizon's whole and part
+    #: days), ``forecast`` (the horizon's total; for AHT the mean of its intervals),
+    #: ``lower``/``upper`` (for a count, the total's interval from the backtest's errors on
+    #: weekly totals and Poisson noise), ``before`` (the same span just before ``until``),
+    #: ``wape`` and ``poisson_floor`` of the method in the backtest.
+    summary: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def forecast(
@@ -117,6 +145,7 @@ def forecast(
     level: float = 80,
     country: str | None = None,
     progress: bool | Callable[[str], None] = False,
+    store: bool = False,
 ) -> pl.DataFrame:
     """Forecast ``metric`` per ``by`` group and interval: a plain table staffing can read.
 
@@ -143,6 +172,10 @@ def forecast(
         ISO country code of the public holidays (default: ``country`` in ``dataset.json``).
     progress
         Report progress (True: lines on standard error; or a callable taking a message).
+    store
+        Also keep the forecast in the dataset directory (its ``forecasts`` table, switched in
+        atomically; :mod:`kpi.forecast._store`), so that the ``forecast_accuracy`` KPI can
+        score it once the actuals arrive. ``by`` may then hold only queue, channel and team.
 
     Returns
     -------
@@ -181,6 +214,7 @@ def forecast(
         level=level,
         country=country,
         progress=progress,
+        store=store,
     ).table
 
 
@@ -196,6 +230,7 @@ def run(
     level: float = 80,
     country: str | None = None,
     progress: bool | Callable[[str], None] = False,
+    store: bool = False,
 ) -> Forecast:
     """Like :func:`forecast`, also returning the leaderboard and notes (see :class:`Forecast`)."""
     ds = Dataset.coerce(data)
@@ -205,6 +240,10 @@ def run(
     if method != "auto" and method not in METHODS:
         raise KpiError(f"unknown method {method!r}; methods: auto, {', '.join(METHODS)}")
     by = [b for b in ((by,) if isinstance(by, str) else by) if b]
+    if store:
+        from kpi.forecast._store import check_storable
+
+        check_storable(ds, by)
     end = to_timestamp(until, ds.tz) if until is not None else None
     if end is not None:
         end = end.astimezone(ZoneInfo(ds.tz))
@@ -217,7 +256,7 @@ def run(
     wall_to = wall_from + span
     h_days = (wall_to - timedelta(microseconds=1)).date().toordinal() - wall_from.toordinal() + 1
     report(f"{len(series)} group(s), {series[0].days} days of history, {h_days} day(s) ahead")
-    tables, boards, notes = [], [], []
+    tables, boards, notes, recents, specials, summaries = [], [], [], [], [], []
     empty = [s for s in series if not s.y.any()]
     for s in empty:
         notes.append(f"{_label(s.keys)}: no {metric} in the history; not forecast")
@@ -225,7 +264,7 @@ def run(
     if not series:
         raise KpiError(f"no group has any {metric} in the history: nothing to forecast from")
     for i, s in enumerate(series, 1):
-        table, board, note = _one(
+        table, board, note, recent, special, summary = _one(
             s,
             ratio=ratio,
             minutes=minutes,
@@ -237,6 +276,9 @@ def run(
         )
         tables.append(table)
         boards.append(board)
+        recents.append(recent)
+        specials.append(special)
+        summaries.append(summary)
         notes += [f"{_label(s.keys)}: {n}" for n in note]
         if i % 10 == 0 or i == len(series):
             report(f"{i} of {len(series)} group(s) forecast")
@@ -250,6 +292,15 @@ def run(
         .sort([*by, "period"])
     )
     board = pl.concat(boards, how="diagonal_relaxed") if boards else pl.DataFrame()
+    recent = (
+        pl.concat(recents, how="vertical_relaxed")
+        .with_columns(
+            pl.col("period").dt.replace_time_zone(ds.tz, ambiguous="earliest", non_existent="null")
+        )
+        .drop_nulls("period")
+        .sort([*by, "period"])
+    )
+    special = pl.concat(specials, how="vertical_relaxed").unique(maintain_order=True).sort("date")
     meta = {
         "metric": metric,
         "every": every,
@@ -259,7 +310,15 @@ def run(
         "country": country,
         "method": method,
     }
-    return Forecast(table, board, notes, end, meta)
+    result = Forecast(
+        table, board, notes, end, meta, recent, special, pl.DataFrame(summaries, strict=False)
+    )
+    if store:
+        from kpi.forecast._store import store_forecast
+
+        store_forecast(ds, result, by=by, every=every)
+        report(f"stored {table.height} forecast rows in {ds.path}")
+    return result
 
 
 def _label(keys: Mapping[str, Any]) -> str:
@@ -276,8 +335,9 @@ def _one(
     level: float,
     country: str | None,
     events: pl.DataFrame | None,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Forecast one group: the rows (naive local periods), its leaderboard rows and notes."""
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], pl.DataFrame, pl.DataFrame, dict]:
+    """Forecast one group: the rows (naive local periods), its leaderboard rows, notes, its
+    recent history (naive local periods), its special days and its summary row."""
     notes: list[str] = []
     d = s.days
     if d < 7:
@@ -326,6 +386,7 @@ def _one(
         r["chosen"] = r["method"] == chosen
     fit = Fit(s.y, s.w, weekday, special, h_days, dom)
     f = methods[chosen](fit)
+    n_hat = None
     if ratio:
         assert s.w is not None
         n_hat = COUNT_METHODS["mean_of_4_weeks"](Fit(s.w, None, weekday, special, h_days, dom))
@@ -352,7 +413,76 @@ def _one(
         strict=False,
     ).with_columns(pl.col("forecast", "lower", "upper").fill_nan(None))
     board = pl.DataFrame(rows) if rows else pl.DataFrame()
-    return table, board, notes
+    first = max(0, d - RECENT_DAYS)
+    summary = _summary(s, f, scores.get(chosen), rows, chosen, n_hat=n_hat, level=level)
+    past = s.y[first:d]
+    if ratio:
+        assert s.w is not None
+        den = s.w[first:d]
+        past = np.divide(past, den, out=np.full(past.shape, np.nan), where=den > 0)
+    day0 = datetime.combine(dates[first], datetime.min.time())
+    recent = pl.DataFrame(
+        {
+            **{k: [v] * past.size for k, v in s.keys.items()},
+            "period": [
+                day0 + timedelta(days=i, minutes=minutes * k)
+                for i in range(past.shape[0])
+                for k in range(slots)
+            ],
+            "actual": past.ravel(),
+        },
+        schema_overrides={"period": pl.Datetime("us"), "actual": pl.Float64},
+        strict=False,
+    ).with_columns(pl.col("actual").fill_nan(None))
+    shown = [(x, cal.days[x]) for x in dates[first:] if x in cal.days]
+    special = pl.DataFrame(
+        {
+            "date": [x for x, _ in shown],
+            "kind": [k for _, (k, _) in shown],
+            "name": [n for _, (_, n) in shown],
+        },
+        schema={"date": pl.Date, "kind": pl.String, "name": pl.String},
+    )
+    return table, board, notes, recent, special, summary
+
+
+def _summary(
+    s: Series,
+    f: np.ndarray,
+    sc: Scores | None,
+    rows: list[dict[str, Any]],
+    chosen: str,
+    *,
+    n_hat: np.ndarray | None,
+    level: float,
+) -> dict[str, Any]:
+    """The group's summary row (see :attr:`Forecast.summary`)."""
+    h = f.shape[0]
+    row = next((r for r in rows if r["method"] == chosen), {})
+    out: dict[str, Any] = {**s.keys, "method": chosen, "days": h}
+    if n_hat is not None:  # a ratio: weighted by the expected handled contacts
+        assert s.w is not None
+        w = s.w[-h:]
+        ok = np.isfinite(f) & (n_hat > 0)
+        out["forecast"] = float((f[ok] * n_hat[ok]).sum() / n_hat[ok].sum()) if ok.any() else None
+        out["lower"] = out["upper"] = None
+        out["before"] = float(s.y[-h:].sum() / w.sum()) if w.sum() > 0 else None
+    else:
+        total = float(np.nansum(f))
+        var = total  # Poisson noise of the total
+        if sc is not None:
+            fs, acts = sc.forecast.sum(axis=(1, 2)), sc.actual.sum(axis=(1, 2))
+            ok = fs > 0
+            if ok.any():
+                var += float(np.mean(((acts[ok] - fs[ok]) / fs[ok]) ** 2)) * total**2
+        z = float(stats.norm.ppf((1 + level) / 2))
+        out["forecast"] = total
+        out["lower"] = max(0.0, total - z * var**0.5)
+        out["upper"] = total + z * var**0.5
+        out["before"] = float(s.y[-h:].sum()) if s.days >= h else None
+    out["wape"] = row.get("wape")
+    out["poisson_floor"] = row.get("poisson_floor")
+    return out
 
 
 def _open_any(scores: Mapping[str, Scores]) -> np.ndarray:

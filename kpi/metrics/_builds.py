@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from kpi.metrics import _factories as F
+from kpi.metrics import _forecasts as FC
 from kpi.metrics import _stateful as S
 from kpi.metrics._metric import Build, Target
 
@@ -415,3 +416,19 @@ def cost_per_order(p: Variants) -> Build:
 
 def sac(p: Variants) -> Build:
     return Build.ratio("SAC", F.finance("acquisition_spend"), F.finance("new_subscribers"))
+
+
+# ---- planning -------------------------------------------------------------------------------
+
+
+def forecast_accuracy(p: Variants) -> Build:
+    err, act = FC.forecast_abs_error(), FC.forecast_actual()
+    return Build(
+        "forecast accuracy = 1 − Σ |offered − forecast| / Σ offered (1 − WAPE; the latest "
+        "stored forecast of each interval that has happened)",
+        err,
+        act,
+        value=pl.when(pl.col(act.name) > 0)
+        .then(1.0 - pl.col(err.name).cast(pl.Float64) / pl.col(act.name))
+        .otherwise(None),
+    )

@@ -744,6 +744,18 @@ _DECLARED = [
         description="Acquisition spend per new subscriber.",
         builder=B.sac,
     ),
+    # ---- planning: how good the stored forecasts were ----------------------------------------
+    Metric(
+        id="forecast_accuracy",
+        label="Forecast accuracy",
+        perspective=OPERATIONS,
+        kra="planning",
+        unit="ratio",
+        direction="higher",
+        description="Stored volume forecasts against contacts offered: 1 − WAPE (kpi forecast "
+        "--store).",
+        builder=B.forecast_accuracy,
+    ),
     # ---- agents: retention and engagement ----------------------------------------------------
     Metric(
         id="agent_attrition",

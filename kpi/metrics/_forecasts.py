@@ -1,0 +1,160 @@
+"""Measures of the ``forecast_accuracy`` KPI: stored forecasts scored against contacts offered.
+
+``kpi forecast --store`` keeps forecasts in the ``forecasts`` table (:mod:`kpi.schema`). These
+two builder measures pair each stored forecast interval that has happened with the contacts
+offered in it (from contact rows, else from an interval report, as ``contacts_offered``
+counts them) and sum, by the query's groups and bins, ``|offered − forecast|`` and
+``offered``: their ratio is the WAPE of the forecasts, and ``forecast_accuracy`` is 1 − WAPE.
+See :func:`_forecast_scores` for which forecasts are scored.
+
+Examples
+--------
+>>> forecast_abs_error().tables, forecast_actual().text
+(('forecasts',), 'Σ offered')
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from kpi.metrics._context import MeasureContext
+from kpi.metrics._factories import OFFERED, _isum, _n
+from kpi.metrics._measure import Measure
+
+__all__ = ["FORECAST_GROUPS", "forecast_abs_error", "forecast_actual"]
+
+
+#: Group columns of the ``forecasts`` table (null: all values together).
+FORECAST_GROUPS = ("queue", "channel", "team")
+#: The grain of a stored forecast by its ``interval_s``.
+_FORECAST_GRAINS = {900.0: "15m", 1800.0: "30m", 3600.0: "1h", 86400.0: "1d"}
+
+
+@cache
+def forecast_abs_error() -> Measure:
+    return Measure(
+        "forecast_abs_error",
+        "Σ |offered − forecast| over the intervals of stored forecasts that have happened",
+        builder=lambda ctx: _forecast_score(ctx, "forecast_abs_error"),
+        tables=("forecasts",),
+        columns=("period", "interval_s", "metric", "forecast", "until"),
+        text="Σ |offered − forecast|",
+    )
+
+
+@cache
+def forecast_actual() -> Measure:
+    return Measure(
+        "forecast_actual",
+        "Σ contacts offered over the intervals of stored forecasts that have happened",
+        builder=lambda ctx: _forecast_score(ctx, "forecast_actual"),
+        tables=("forecasts",),
+        columns=("period", "interval_s", "metric", "forecast", "until"),
+        text="Σ offered",
+    )
+
+
+def _forecast_score(ctx: MeasureContext, name: str) -> pl.LazyFrame | None:
+    scores = ctx.memo(("forecast_scores",), lambda: _forecast_scores(ctx))
+    if scores is None:
+        return None
+    return scores.select(*ctx.by, "_bin", name)
+
+
+def _offered_rows(
+    ctx: MeasureContext, groups: list[str]
+) -> tuple[pl.LazyFrame, str, pl.Expr] | None:
+    """The first usable table of contacts offered: its rows, time column and count."""
+    for table, needs, count in (
+        ("contacts", ("outcome",), _n(OFFERED)),
+        ("intervals", ("offered",), _isum("offered")),
+    ):
+        lf = ctx.frame(table)
+        if lf is None:
+            continue
+        names = lf.collect_schema().names()
+        cols = [*needs, *groups]
+        if any(c not in names for c in cols):
+            continue
+        known = lf.select(pl.col(c).count().alias(c) for c in needs).collect().row(0)
+        if min(known) == 0:  # a column null on every row: unknown, not zero
+            continue
+        return lf, ctx.time_column(table), count
+    return None
+
+
+def _forecast_scores(ctx: MeasureContext) -> pl.LazyFrame | None:
+    """|offered − forecast| and offered per stored forecast interval, by ``by`` and ``_bin``.
+
+    The forecasts scored: metric ``contacts_offered``; of one scope, the stored group columns
+    that hold the query's ``by`` columns with the fewest columns (a centre-wide forecast for
+    the centre, forecasts by queue for queues or the centre when there is no centre-wide one),
+    and of that scope the finest grain; for each interval the latest forecast made before it
+    (the greatest ``until``, then ``made_at``); only intervals that ended by the end of the
+    data (the midnight after the last day with contacts).
+    """
+    f = ctx.frame("forecasts")
+    if f is None:
+        return None
+    wanted = [c for c in ctx.by if c in FORECAST_GROUPS]
+    f = f.filter(pl.col("metric") == "contacts_offered")
+    if wanted:
+        f = f.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in wanted))
+    scopes = (
+        f.select(*[pl.col(c).is_not_null() for c in FORECAST_GROUPS], "interval_s")
+        .unique()
+        .collect()
+        .rows(named=True)
+    )
+    scopes = [s for s in scopes if s["interval_s"] in _FORECAST_GRAINS]
+    empty = pl.LazyFrame(
+        schema={
+            **dict.fromkeys(ctx.by, pl.String),
+            "_bin": pl.Datetime("us", ctx.tz) if ctx.every else pl.Int32,
+            "forecast_abs_error": pl.Float64,
+            "forecast_actual": pl.Float64,
+        }
+    )
+    if not scopes:
+        return empty
+    best = min(scopes, key=lambda s: (sum(s[c] for c in FORECAST_GROUPS), s["interval_s"]))
+    groups = [c for c in FORECAST_GROUPS if best[c]]
+    source = _offered_rows(ctx, groups)
+    if source is None:
+        ctx.notes["forecasts"] = (
+            "no contacts or interval report with contacts offered to score the forecasts against"
+        )
+        return None
+    rows, t, count = source
+    grain = _FORECAST_GRAINS[best["interval_s"]]
+    f = f.filter(
+        (pl.col("interval_s") == best["interval_s"])
+        & pl.all_horizontal(pl.col(c).is_null() != best[c] for c in FORECAST_GROUPS)
+        & ctx.in_range(pl.col("period"))
+    )
+    latest = (
+        f.sort("until", "made_at", nulls_last=False)
+        .group_by([*groups, "period"])
+        .agg(pl.col("forecast").last())
+    )
+    end = rows.select(pl.col(t).max().dt.truncate("1d").dt.offset_by("1d").alias("_end"))
+    actual = (
+        rows.filter(ctx.in_range(pl.col(t)))
+        .group_by([*groups, pl.col(t).dt.truncate(grain).alias("period")])
+        .agg(count.cast(pl.Float64).alias("_actual"))
+    )
+    scored = (
+        latest.join(end, how="cross")
+        .filter(pl.col("period").dt.offset_by(grain) <= pl.col("_end"))
+        .join(actual, on=[*groups, "period"], how="left", nulls_equal=True)
+        .with_columns(pl.col("_actual").fill_null(0.0))
+    )
+    return scored.group_by([*ctx.by, ctx.bin(pl.col("period"))]).agg(
+        (pl.col("_actual") - pl.col("forecast").fill_null(0.0))
+        .abs()
+        .sum()
+        .alias("forecast_abs_error"),
+        pl.col("_actual").sum().alias("forecast_actual"),
+    )
