@@ -370,6 +370,21 @@ def small_dataset() -> Dataset:
             ),
             TZ,
         ).collect(),
+        # daily forecasts of contacts offered made at midnight on 5 January: 5, 2 and 0 for
+        # 5-7 January, against 4, 2 and 1 offered (forecast_accuracy = 1 - 2/7)
+        "forecasts": conform(
+            "forecasts",
+            pl.LazyFrame(
+                {
+                    "period": [ts(5, 0), ts(6, 0), ts(7, 0)],
+                    "interval_s": [86400.0] * 3,
+                    "metric": ["contacts_offered"] * 3,
+                    "forecast": [5.0, 2.0, 0.0],
+                    "until": [ts(5, 0)] * 3,
+                }
+            ),
+            TZ,
+        ).collect(),
         "agent_surveys": conform(
             "agent_surveys",
             pl.LazyFrame(

@@ -16,9 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "kpi"
-#: Longest module, in lines; the KPI catalogue (one declaration per KPI) is exempt.
+#: Longest module, in lines. Exempt: the two declarations-as-data modules, the KPI catalogue (one
+#: declaration per KPI) and the data model (one declaration per table), each still under 1,300.
 MAX_LINES = 800
-LONG_OK = {"kpi.metrics._catalogue"}
+LONG_OK = {"kpi.metrics._catalogue", "kpi.schema"}
+LONG_OK_MAX = 1300
 
 
 @dataclass(frozen=True)
@@ -166,10 +168,9 @@ def test_no_private_imports_across_modules():
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_module_length(module):
-    if module in LONG_OK:
-        return
     lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"{MODULES[module].relative_to(ROOT)} has {lines} lines"
+    limit = LONG_OK_MAX if module in LONG_OK else MAX_LINES
+    assert lines <= limit, f"{MODULES[module].relative_to(ROOT)} has {lines} lines"
 
 
 def test_cycle_finder_finds_a_cycle():

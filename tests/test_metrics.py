@@ -91,6 +91,7 @@ CASES = [
     ("attendance", {}, 53600 / 57600),
     ("qa_score", {}, 80),
     ("coaching_per_agent", {}, 1 / 2),
+    ("forecast_accuracy", {}, 1 - 2 / 7),  # daily forecasts 5, 2, 0 against 4, 2, 1 offered
     ("csat", {}, 2 / 4),  # 5, 2, 4, 3 (one null)
     ("csat", {"method": "mean"}, 14 / 4),
     ("csat", {"scale_max": 10}, 0.0),  # top two boxes of 1-10 are 9 and 10: none here

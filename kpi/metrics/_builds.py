@@ -431,4 +431,7 @@ def forecast_accuracy(p: Variants) -> Build:
         value=pl.when(pl.col(act.name) > 0)
         .then(1.0 - pl.col(err.name).cast(pl.Float64) / pl.col(act.name))
         .otherwise(None),
+        # the actuals come from contact rows or an interval report: without either the KPI is
+        # unknown, as contacts_offered is (the engine's availability reads extra measures too)
+        extra=(F.offered(0),),
     )

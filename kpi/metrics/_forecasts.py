@@ -122,11 +122,8 @@ def _forecast_scores(ctx: MeasureContext) -> pl.LazyFrame | None:
     best = min(scopes, key=lambda s: (sum(s[c] for c in FORECAST_GROUPS), s["interval_s"]))
     groups = [c for c in FORECAST_GROUPS if best[c]]
     source = _offered_rows(ctx, groups)
-    if source is None:
-        ctx.notes["forecasts"] = (
-            "no contacts or interval report with contacts offered to score the forecasts against"
-        )
-        return None
+    if source is None:  # no actuals: the KPI's extra measure (contacts offered) says why
+        return empty
     rows, t, count = source
     grain = _FORECAST_GRAINS[best["interval_s"]]
     f = f.filter(
