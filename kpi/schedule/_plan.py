@@ -21,7 +21,8 @@ __all__ = ["Plan", "build_plan"]
 class Plan:
     """A weekly shift plan and how well it covers the requirements.
 
-    ``overstaffing`` is the share of scheduled agent-intervals (on duty, breaks excluded) above
+    ``objective`` is paid agent-intervals plus 0.01 per agent (the tie-break toward fewer
+    people), on the same scale as ``lower_bound``. ``overstaffing`` is the share of scheduled agent-intervals (on duty, breaks excluded) above
     the requirement; ``gap`` is ``(paid − lower_bound) / lower_bound`` with ``lower_bound`` the
     LP relaxation's optimum (HiGHS's bound after branching is ``mip_bound``).
     """
@@ -34,6 +35,7 @@ class Plan:
     roster: list[dict[str, Any]]
     agents: int
     paid_intervals: float
+    objective: float
     overstaffing: float
     understaffed_intervals: list[dict[str, Any]]
     lower_bound: float
@@ -55,7 +57,7 @@ class Plan:
             "understaffed_intervals": self.understaffed_intervals,
             "lower_bound": round(self.lower_bound, 3),
             "mip_bound": round(self.mip_bound, 3),
-            "objective": round(self.paid_intervals, 3),
+            "objective": round(self.objective, 3),
             "gap": round(self.gap, 5),
             "solve_s": round(self.solve_s, 2),
             "status": self.status,
@@ -270,6 +272,7 @@ def build_plan(
         roster=_roster(sol),
         agents=int(sum(int(v.sum()) for v in sol.w)),
         paid_intervals=paid,
+        objective=sol.objective,
         overstaffing=float(overstaffing),
         understaffed_intervals=understaffed,
         lower_bound=sol.lp_bound,

@@ -118,12 +118,23 @@ class ShiftSpec:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-#: Built-in templates: a full day (8 h 30 min with a 30-minute break 3 h 30 min to 5 h in) and
-#: a 4-hour part-time shift, each starting at any interval of any day.
+#: Built-in templates at 15 minutes: a full day (8 h 30 min with a 30-minute break 3 h 30 min
+#: to 5 h in) and a 4-hour part-time shift, each starting at any interval of any day. At 30
+#: minutes the same; at an hour, 9 h with a 1-hour break 3 to 5 h in.
 DEFAULT_TEMPLATES = (
     Template("full", 510, tuple(range(0, 1440, 15)), breaks=((30, 210, 300),)),
     Template("part", 240, tuple(range(0, 1440, 15))),
 )
+
+
+def default_templates(every_min: int) -> tuple[Template, ...]:
+    """The built-in templates on an ``every_min`` grid (see :data:`DEFAULT_TEMPLATES`)."""
+    starts = tuple(range(0, 1440, every_min))
+    if every_min == 60:
+        full = Template("full", 540, starts, breaks=((60, 180, 300),))
+    else:
+        full = Template("full", 510, starts, breaks=((30, 210, 300),))
+    return (full, Template("part", 240, starts))
 
 
 def _minutes(text: Any, where: str, *, what: str = "duration") -> int:
@@ -283,7 +294,7 @@ def shifts_from(
         for i, t in enumerate(_list(spec.get("shift", []), source, "shift"))
     )
     if not templates:
-        templates = tuple(t for t in DEFAULT_TEMPLATES if _fits(t, every_min))
+        templates = default_templates(every_min)
     groups = [
         _group(g, f"{source} [[group]] {i + 1}", named=False)
         for i, g in enumerate(_list(spec.get("group", []), source, "group"))
@@ -297,10 +308,6 @@ def shifts_from(
     if dup is not None:
         raise KpiError(f"{source}: two groups or agents are named {dup!r}")
     return ShiftSpec(templates, tuple(groups), source)
-
-
-def _fits(t: Template, every_min: int) -> bool:
-    return t.length_min % every_min == 0 and all(b[0] % every_min == 0 for b in t.breaks)
 
 
 def _list(value: Any, source: str, name: str) -> Sequence[Any]:

@@ -168,11 +168,41 @@ def capacity_problems(
             why = f"no shift template (or availability) with skill {skill!r} covers {when}"
         else:
             why = (
-                f"only {int(cap[t])} agents with skill {skill!r} can work at {when} "
+                f"only {int(cap[t])} agent(s) with skill {skill!r} can work at {when} "
                 f"(max_agents or availability) but {int(required[si, t])} are required"
             )
         problems.append(f"{why} ({short.size} intervals short)")
     return problems
+
+
+def _fewest_agents(
+    columns: list[Column],
+    x: np.ndarray,
+    gi: int,
+    group: Group,
+    patterns: list[tuple[int, ...]],
+    found: np.ndarray,
+) -> np.ndarray:
+    """Agents per days-off pattern for the shifts chosen: the fewest people who can work them
+    (the plan's own tie-break is too small for the solver's gap to see)."""
+    per_day = np.zeros(7)
+    for j in np.flatnonzero(x):
+        if columns[j].group == gi:
+            per_day[columns[j].day] += x[j]
+    if not per_day.any():
+        return np.zeros(len(patterns), dtype=np.int64)
+    a = np.array([[1.0 if d in p else 0.0 for p in patterns] for d in range(7)])
+    upper = np.inf if group.max_agents is None else float(group.max_agents)
+    res = milp(
+        np.ones(len(patterns)),
+        constraints=LinearConstraint(a, per_day, np.inf),
+        bounds=Bounds(0, upper),
+        integrality=np.ones(len(patterns)),
+        options={"time_limit": 10.0},
+    )
+    if res.x is None or res.x.sum() > found.sum():
+        return found
+    return np.round(res.x).astype(np.int64)
 
 
 def solve(
@@ -324,7 +354,14 @@ def solve(
     sol = res.x
     x = np.round(sol[:n_x]).astype(np.int64)
     w = [
-        np.round(sol[w_start[gi] : w_start[gi] + len(p)]).astype(np.int64)
+        _fewest_agents(
+            columns,
+            x,
+            gi,
+            groups[gi],
+            p,
+            np.round(sol[w_start[gi] : w_start[gi] + len(p)]).astype(np.int64),
+        )
         for gi, p in enumerate(patterns)
     ]
     coverage = np.zeros((len(skills), n))
