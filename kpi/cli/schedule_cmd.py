@@ -95,86 +95,35 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _forecast_requirements(args: argparse.Namespace, ds: Any, objectives: Any) -> Any:
-    from datetime import timedelta
-
-    import polars as pl
-
-    from kpi.schedule import read_forecast, required_from_forecast, week_start
-    from kpi.staffing import staffing_table
-
-    table, meta = read_forecast(args.forecast)
-    start = week_start(args.week)
-    contacts = None
-    if "contacts" in ds:
-        contacts = ds["contacts"]
-    channels: dict[str, str] = {}
-    aht: dict[str, float] | float = 300.0
-    if contacts is not None and "queue" in contacts.collect_schema():
-        from kpi.data import Dataset
-
-        sub = Dataset({"contacts": contacts}, tz=ds.tz, meta=ds.meta)
-        hist = (
-            staffing_table(sub, every="1h", by=("queue", "channel"))
-            .select(
-                pl.col("interval_start").dt.replace_time_zone(None),
-                "queue",
-                "channel",
-                "offered",
-                "load_erlangs",
-            )
-            .collect()
-        )
-        channels = dict(hist.select("queue", "channel").unique().iter_rows())
-        recent = hist.filter(
-            pl.col("interval_start") >= start - timedelta(days=28),
-            pl.col("interval_start") < start,
-        )
-        recent = recent if recent["offered"].sum() else hist
-        per = (
-            recent.group_by("queue")
-            .agg(aht=(pl.col("load_erlangs") * 3600).sum() / pl.col("offered").sum())
-            .filter(pl.col("aht") > 0)
-        )
-        aht = dict(per.iter_rows())
-        if "queue" in table.columns:
-            fallback = float(per["aht"].mean()) if per.height else 300.0  # type: ignore[arg-type]
-            for q in table["queue"].unique().to_list():
-                aht.setdefault(str(q), fallback)
-        else:
-            aht = float(per["aht"].mean()) if per.height else 300.0  # type: ignore[arg-type]
-    level = args.level or float(meta.get("level") or 80.0)
-    return required_from_forecast(
-        table,
-        aht_s=aht,
-        every=args.every,
-        channels=channels,
-        objectives=objectives,
-        shrinkage=args.shrinkage,
-        quantile=args.quantile,
-        level=level,
-        wrap=True,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     """Plan the week and write the plan."""
     from kpi.cli._common import emit_text, json_text
     from kpi.data import Dataset
     from kpi.errors import KpiError
-    from kpi.schedule import load_objectives, load_shifts, plan, required_from_data
+    from kpi.schedule import (
+        load_objectives,
+        load_shifts,
+        plan,
+        read_forecast,
+        requirements_for_week,
+    )
 
     if args.quantile is not None and not args.forecast:
         raise KpiError("--quantile needs --forecast (a quantile of the forecast)")
     objectives = load_objectives(args.targets)
     spec = load_shifts(args.shifts, every=args.every)
     ds = Dataset.coerce(args.data)
-    if args.forecast:
-        req = _forecast_requirements(args, ds, objectives)
-    else:
-        req = required_from_data(
-            ds, week=args.week, every=args.every, objectives=objectives, shrinkage=args.shrinkage
-        )
+    table, meta = read_forecast(args.forecast) if args.forecast else (None, {})
+    req = requirements_for_week(
+        ds,
+        week=args.week,
+        every=args.every,
+        forecast=table,
+        quantile=args.quantile,
+        level=args.level or float(meta.get("level") or 80.0),
+        objectives=objectives,
+        shrinkage=args.shrinkage,
+    )
     result = plan(
         req,
         week=args.week,

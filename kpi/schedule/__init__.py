@@ -48,14 +48,19 @@ __all__ = [
     "Objectives",
     "Plan",
     "ShiftSpec",
+    "coverage_summary",
     "load_objectives",
     "load_shifts",
     "objectives_from",
     "plan",
     "plan_controls",
+    "plan_findings",
     "read_forecast",
     "required_from_data",
     "required_from_forecast",
+    "requirements_for_week",
+    "requirements_summary",
+    "shifts_frame",
     "shifts_from",
     "week_requirements",
 ]
@@ -176,14 +181,148 @@ def plan(
     return result
 
 
+def requirements_for_week(
+    data: Dataset | Mapping[str, Any] | str,
+    *,
+    week: str,
+    every: str = "15m",
+    forecast: pl.DataFrame | None = None,
+    quantile: float | None = None,
+    level: float = 80.0,
+    objectives: Objectives | Mapping[str, Any] | None = None,
+    shrinkage: float = 0.0,
+) -> pl.DataFrame:
+    """Required agents per interval and queue of ``week``: from the data's own contacts, or
+    from ``forecast`` (a :func:`kpi.forecast.forecast` table by queue) with each queue's AHT
+    and channel from the data (Σ handle / Σ answered over the four weeks before the week, else
+    the whole data; 300 s where the data has none)."""
+    ds = Dataset.coerce(data)
+    if forecast is None:
+        if quantile is not None:
+            raise KpiError("a quantile needs a forecast (a quantile of the forecast)")
+        return required_from_data(
+            ds, week=week, every=every, objectives=objectives, shrinkage=shrinkage
+        )
+    channels, aht = _queue_history(ds, week_start(week))
+    if "queue" not in forecast.columns:
+        aht = sum(aht.values()) / len(aht) if aht else 300.0  # type: ignore[assignment]
+    elif isinstance(aht, dict):
+        fallback = sum(aht.values()) / len(aht) if aht else 300.0
+        for q in forecast["queue"].cast(pl.String).unique().to_list():
+            aht.setdefault(str(q), fallback)
+    return required_from_forecast(
+        forecast,
+        aht_s=aht,
+        every=every,
+        channels=channels,
+        objectives=objectives,
+        shrinkage=shrinkage,
+        quantile=quantile,
+        level=level,
+        wrap=True,
+    )
+
+
+def _queue_history(ds: Dataset, start: Any) -> tuple[dict[str, str], dict[str, float]]:
+    """Channel and AHT per queue from the data's contacts (AHT over four weeks before
+    ``start``, else the whole data)."""
+    from kpi.staffing import staffing_table
+
+    if "contacts" not in ds or "queue" not in ds["contacts"].collect_schema():
+        return {}, {}
+    schema = ds["contacts"].collect_schema()
+    by = ("queue", "channel") if "channel" in schema else ("queue",)
+    sub = Dataset({"contacts": ds["contacts"]}, tz=ds.tz, meta=ds.meta)
+    hist = (
+        staffing_table(sub, every="1h", by=by)
+        .select(
+            pl.col("interval_start").dt.replace_time_zone(None), *by, "offered", "load_erlangs"
+        )
+        .collect()
+    )
+    channels = dict(hist.select("queue", "channel").unique().iter_rows()) if len(by) == 2 else {}
+    recent = hist.filter(
+        pl.col("interval_start") >= start - timedelta(days=28), pl.col("interval_start") < start
+    )
+    recent = recent if recent["offered"].sum() else hist
+    per = (
+        recent.group_by("queue")
+        .agg(aht=(pl.col("load_erlangs") * 3600).sum() / pl.col("offered").sum())
+        .filter(pl.col("aht") > 0)
+    )
+    return channels, dict(per.iter_rows())
+
+
+def plan_findings(p: Plan) -> list[str]:
+    """The plan's headline findings, for a report."""
+    d = p.to_dict()
+    out = [
+        f"{d['agents']} agents on {len(d['shifts'])} shift patterns, {d['paid_hours']:,} paid "
+        f"hours; {d['overstaffing']:.1%} of scheduled agent-intervals are above the requirement.",
+        f"The plan is within {d['gap']:.2%} of the least paid time any plan could have (the LP "
+        f"bound), solved in {d['solve_s']:.1f} s.",
+    ]
+    if d["understaffed_intervals"]:
+        out.append(f"{len(d['understaffed_intervals'])} intervals stay under-staffed.")
+    sl = p.coverage.filter(pl.col("service_level").is_not_null())
+    for skill, low in sl.group_by("skill").agg(pl.col("service_level").min()).sort("skill").rows():
+        out.append(f"{skill}: the plan gives at least {low:.0%} service level in every interval.")
+    return out + list(p.notes)
+
+
+def requirements_summary(requirements: pl.DataFrame) -> pl.DataFrame:
+    """Per queue: channel, objective, contacts and peak required agents (after shrinkage)."""
+    return (
+        requirements.group_by("channel", "queue", "objective")
+        .agg(
+            offered=pl.col("offered").sum().round(1),
+            peak_required=pl.col("required_scheduled").max().round(2),
+        )
+        .sort("channel", "queue")
+    )
+
+
+def shifts_frame(p: Plan) -> pl.DataFrame:
+    """The plan's shifts as a table: group, template, start, end, breaks, days, agents."""
+    rows = [
+        {
+            **{k: s[k] for k in ("group", "template", "start", "end")},
+            "breaks": ", ".join(f"{b['start']}-{b['end']}" for b in s["breaks"]),
+            "days": " ".join(s["days"]),
+            "agents": s["agents"],
+        }
+        for s in p.shifts
+    ]
+    schema = dict.fromkeys(("group", "template", "start", "end", "breaks", "days"), pl.String)
+    return pl.DataFrame(rows, schema={**schema, "agents": pl.Int64})
+
+
+def coverage_summary(p: Plan) -> pl.DataFrame:
+    """Per skill and day: required and scheduled agent-hours, over- and under-staffing, and
+    the lowest and mean service level the plan gives."""
+    hours = p.every_min / 60
+    return (
+        p.coverage.group_by(
+            "skill", pl.col("interval_start").dt.strftime("%Y-%m-%d %a").alias("day")
+        )
+        .agg(
+            required_hours=(pl.col("required").sum() * hours).round(1),
+            scheduled_hours=(pl.col("scheduled").sum() * hours).round(1),
+            over_hours=(pl.col("over").sum() * hours).round(1),
+            under_hours=(pl.col("under").sum() * hours).round(1),
+            lowest_service_level=pl.col("service_level").min().round(3),
+            mean_service_level=pl.col("service_level").mean().round(3),
+        )
+        .sort("skill", "day")
+    )
+
+
 def plan_controls(
     data: Dataset | Mapping[str, Any] | str,
     *,
     week: str,
     every: str = "15m",
     forecast: pl.DataFrame | None = None,
-    aht_s: float | Mapping[str, float] | None = None,
-    channels: Mapping[str, str] | None = None,
     time_limit_s: float = 20.0,
 ) -> Any:
     """What-if controls for a notebook (ipywidgets): service level and threshold, e-mail
@@ -207,21 +346,15 @@ def plan_controls(
         obj = objectives_from(None).with_changes(
             service_level=sl.value, threshold_s=float(thr.value), response_h=resp.value
         )
-        if forecast is not None:
-            req = required_from_forecast(
-                forecast,
-                aht_s=aht_s or 300.0,
-                every=every,
-                channels=channels,
-                objectives=obj,
-                shrinkage=shrink.value,
-                quantile=quant.value,
-                wrap=True,
-            )
-        else:
-            req = required_from_data(
-                ds, week=week, every=every, objectives=obj, shrinkage=shrink.value
-            )
+        req = requirements_for_week(
+            ds,
+            week=week,
+            every=every,
+            forecast=forecast,
+            quantile=None if forecast is None or quant.value == 0.5 else quant.value,
+            objectives=obj,
+            shrinkage=shrink.value,
+        )
         spec = shifts_from(
             {
                 "shift": [
