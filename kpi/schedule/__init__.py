@@ -55,6 +55,7 @@ __all__ = [
     "plan",
     "plan_controls",
     "plan_findings",
+    "queue_history",
     "read_forecast",
     "required_from_data",
     "required_from_forecast",
@@ -203,7 +204,7 @@ def requirements_for_week(
         return required_from_data(
             ds, week=week, every=every, objectives=objectives, shrinkage=shrinkage
         )
-    channels, aht = _queue_history(ds, week_start(week))
+    channels, aht = queue_history(ds, week_start(week))
     if "queue" not in forecast.columns:
         aht = sum(aht.values()) / len(aht) if aht else 300.0  # type: ignore[assignment]
     elif isinstance(aht, dict):
@@ -223,11 +224,15 @@ def requirements_for_week(
     )
 
 
-def _queue_history(ds: Dataset, start: Any) -> tuple[dict[str, str], dict[str, float]]:
-    """Channel and AHT per queue from the data's contacts (AHT over four weeks before
-    ``start``, else the whole data)."""
+def queue_history(
+    data: Dataset | Mapping[str, Any] | str, start: Any
+) -> tuple[dict[str, str], dict[str, float]]:
+    """Channel and AHT (s) per queue from the data's contacts, the AHT as Σ handle / Σ
+    answered over the four weeks before ``start`` (a naive site-local datetime), else the
+    whole data: what :func:`required_from_forecast` needs for ``channels`` and ``aht_s``."""
     from kpi.staffing import staffing_table
 
+    ds = Dataset.coerce(data)
     if "contacts" not in ds or "queue" not in ds["contacts"].collect_schema():
         return {}, {}
     schema = ds["contacts"].collect_schema()
