@@ -11,7 +11,17 @@ import argparse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["simulate", "compute", "explain", "rca", "staffing", "forecast", "trends", "report"]
+ORDER = [
+    "simulate",
+    "compute",
+    "explain",
+    "rca",
+    "staffing",
+    "forecast",
+    "schedule",
+    "trends",
+    "report",
+]
 GOALS = """\
 | benchmark | goal (issue) | script |
 |---|---|---|
@@ -21,6 +31,7 @@ GOALS = """\
 | root-cause search | micro F1 ≥ 0.97 on B0, < 2 s per 21,600-leaf instance, robust on ratios (9) | `bench_rca.py` |
 | staffing | required agents for 10,000 intervals in < 1 s (6) | `bench_staffing.py` |
 | forecast | ≥ 10% lower WAPE than the 4-week average and the best peer on the Technion 1999 arrivals (15 and 30 min); a queue-week < 1 s; 100 queues × a year of 30 min < 60 s (16) | `bench_forecast.py` |
+| schedule | a week of 15-minute requirements, 150 agents, 2 skills: within 2% of the LP bound in 60 s on 2 cores, overstaffing ≤ 8%; pyworkforce side by side (17) | `bench_schedule.py` |
 | trends | (no goal set; measured for information) | `bench_trends.py` |
 | reports | standard set on the sample < 30 s; on 1M contacts < 90 s (8) | `bench_report.py` |
 """

@@ -16,6 +16,11 @@ may override them for values of a dimension column::
     red = 420
 
 Values between ``target`` and ``red`` are amber; "better" follows the KPI's direction.
+
+The same file may hold service objectives per channel and queue in an ``[objectives]`` table
+(``[objectives.voice]``, ``[objectives.queue."West Sales"]``: ``service_level``,
+``threshold_s``, ``response_h``, ``max_occupancy``, ``patience_s``); they are kept as they are in
+``TargetSet.objectives`` and read by :mod:`kpi.schedule` (required agents and shift plans).
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ import polars as pl
 from kpi.errors import KpiError
 from kpi.metrics import METRICS, Target, resolve
 
-__all__ = ["TargetSet", "load_targets", "status_columns", "variants"]
+__all__ = ["OBJECTIVES", "TargetSet", "load_targets", "status_columns", "variants"]
+
+#: The table of a targets file that holds service objectives per channel and queue.
+OBJECTIVES = "objectives"
 
 
 @dataclass(frozen=True)
@@ -50,13 +58,20 @@ class TargetSet:
     defaults: dict[str, Target] = field(default_factory=dict)
     by_value: dict[str, dict[tuple[str, str], Target]] = field(default_factory=dict)
     source: str = "built-in defaults"
+    #: The ``[objectives]`` table of the file, unparsed (see :mod:`kpi.schedule`).
+    objectives: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "mapping") -> TargetSet:
         """Build from parsed TOML (see the module docstring)."""
         defaults: dict[str, Target] = {}
         by_value: dict[str, dict[tuple[str, str], Target]] = {}
+        objectives = data.get(OBJECTIVES, {})
+        if not isinstance(objectives, Mapping):
+            raise KpiError(f"{source}: [{OBJECTIVES}] must be a table of tables per channel")
         for kpi_id, spec in data.items():
+            if kpi_id == OBJECTIVES:
+                continue
             if kpi_id not in METRICS:
                 raise KpiError(
                     f"{source}: unknown KPI {kpi_id!r}; valid KPIs: {', '.join(METRICS)}"
@@ -78,7 +93,7 @@ class TargetSet:
                     by_value.setdefault(kpi_id, {})[(column, str(value))] = _target(
                         sub, default, where=f"{source} [{kpi_id}.{column}.{value}]"
                     )
-        return cls(defaults, by_value, source)
+        return cls(defaults, by_value, source, dict(objectives))
 
     def default(self, kpi_id: str, params: Mapping[str, Any] | None = None) -> Target | None:
         """The KPI's target: from the file, else the catalogue default for the variants in

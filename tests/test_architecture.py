@@ -220,6 +220,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "kpi.scorecard",
             "kpi.explain",
             "kpi.forecast",
+            "kpi.schedule",
         ),
     ),
     ("charts", ("kpi._vega", "kpi.charts")),

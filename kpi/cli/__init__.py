@@ -35,6 +35,7 @@ COMMANDS = (
     "explain",
     "staffing",
     "forecast",
+    "schedule",
     "report",
 )
 
