@@ -496,3 +496,47 @@ def test_cli_plans_from_a_forecast_file(tmp_path):
     assert set(cov["skill"]) == {"chat", "email", "voice"}
     assert cov.height == 3 * 168
     assert (cov["scheduled"] >= cov["required"] - 1e-6).all()
+
+
+def test_kpi_staffing_from_a_forecast_file(tmp_path):
+    """``kpi staffing --forecast FILE --aht-s S``: required agents per interval by Erlang C for
+    a voice queue (80% in 20 s), equal to the library's and to Erlang C itself; the upper
+    quantile plans on ``upper``."""
+    import subprocess
+    import sys
+
+    from kpi.staffing import required_agents
+
+    fc = tmp_path / "fc.csv"
+    pl.DataFrame(
+        {
+            "queue": ["Q", "Q"],
+            "period": ["2026-03-02 09:00", "2026-03-02 09:30"],
+            "forecast": [100.0, 40.0],
+            "lower": [90.0, 30.0],
+            "upper": [110.0, 50.0],
+            "method": ["m", "m"],
+        }
+    ).write_csv(fc)
+    run = [sys.executable, "-m", "kpi", "staffing", "--forecast", str(fc), "--aht-s", "180"]
+    out = subprocess.run(
+        [*run, "--every", "30m", "--format", "json"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    assert [r["offered"] for r in rows] == [100.0, 40.0]
+    expected = [
+        float(required_agents(v * 180 / 1800, aht_s=180, target_sl=0.8, threshold_s=20))
+        for v in (100.0, 40.0)  # load = contacts × AHT / interval length
+    ]
+    assert [r["required_agents"] for r in rows] == pytest.approx(expected)
+    upper = subprocess.run(
+        [*run, "--every", "30m", "--quantile", "0.9", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert [r["offered"] for r in json.loads(upper.stdout)["rows"]] == [110.0, 50.0]
+    alone = subprocess.run(run[:-2], capture_output=True, text=True)  # no AHT, no data
+    assert alone.returncode == 2
+    assert "--aht-s" in alone.stderr
+    assert len(alone.stderr.strip().splitlines()) == 1

@@ -18,6 +18,11 @@ Staffing with Erlang C (no abandonment) or Erlang A (give --patience-s: exponent
 
 One case:   kpi staffing --volume 100 --interval-min 30 --aht-s 180 --target-sl 0.8 --threshold-s 20
 Intervals:  kpi staffing --data DIR [--every 30m] [--by team] [--what-if agents=+2 --what-if aht=-10%]
+From a forecast (required agents per interval and queue, each queue for its own service
+objective: voice and chat by Erlang, e-mail and tickets as deferred work over their response
+window; see `kpi schedule` for the objectives in a targets file):
+            kpi forecast --data DIR --every 15m --by queue --format csv --out fc.csv
+            kpi staffing --forecast fc.csv --data DIR [--quantile 0.9] [--targets FILE]
 Planning assumptions for what the data lack:
             kpi staffing --data DIR --aht-s 300 --shrinkage 0.3 --target-sl 0.8 --threshold-s 20
             (--aht-s is used only where the data have no handle times; every number taken
@@ -133,6 +138,26 @@ def register(subparsers: Any) -> None:
         "from a call log that names the agent on each call (distinct agents busy in each "
         "interval, a lower bound)",
     )
+    plan = p.add_argument_group("from a forecast")
+    plan.add_argument(
+        "--forecast",
+        metavar="FILE",
+        help="a `kpi forecast --format csv|json` file: required agents per interval and queue "
+        "(with --data, each queue's AHT and channel come from the data; else give --aht-s)",
+    )
+    plan.add_argument(
+        "--quantile",
+        type=number(low=0, high=1, low_open=True, high_open=True),
+        metavar="Q",
+        help="plan on this quantile of the forecast instead of its mean, e.g. 0.9 (above 0, "
+        "below 1)",
+    )
+    plan.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="targets TOML whose [objectives] table sets each channel's or queue's service "
+        "objective (default: voice 80%% in 20 s, chat 80%% in 60 s, e-mail 4 h, tickets 8 h)",
+    )
     out = p.add_argument_group("output")
     out.add_argument(
         "--format",
@@ -181,6 +206,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``kpi staffing``."""
     if args.format == "parquet" and not args.out:
         raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
+    if args.forecast:
+        return _run_forecast(args)
+    if args.quantile is not None or args.targets:
+        raise KpiError("--quantile and --targets go with --forecast FILE")
     if args.data:
         return _run_data(args)
     return _run_one(args)
@@ -343,6 +372,38 @@ def _run_data(args: argparse.Namespace) -> int:
         frame = _compact(frame, by)
         meta["notes"] = "".join(f"\n  {n}" for n in notes) or "none"
     write_frame(frame, args.format, args.out, meta=meta, raw_csv=args.raw_csv)
+    return 0
+
+
+def _run_forecast(args: argparse.Namespace) -> int:
+    from kpi import data as kdata
+    from kpi import schedule
+    from kpi.cli._common import write_frame
+
+    if args.volume is not None or args.what_if:
+        raise KpiError(
+            "--volume and --what-if do not go with --forecast (the forecast is the volume)"
+        )
+    table, meta = schedule.read_forecast(args.forecast)
+    req = schedule.requirements_from_forecast(
+        kdata.load(args.data) if args.data else None,
+        table,
+        every=args.every,
+        quantile=args.quantile,
+        level=float(meta.get("level", 80)),
+        objectives=schedule.load_objectives(args.targets),
+        shrinkage=args.shrinkage or 0.0,
+        aht_s=args.aht_s,
+    )
+    total = float(req["required_agents"].sum()) if req.height else 0.0
+    info = {
+        "forecast": args.forecast,
+        "every": args.every,
+        "planned_on": f"quantile {args.quantile:g}" if args.quantile else "the forecast",
+        "required_agent_intervals_total": round(total, 3),
+        "shrinkage": args.shrinkage or 0.0,
+    }
+    write_frame(req, args.format, args.out, meta=info, raw_csv=args.raw_csv)
     return 0
 
 

@@ -19,7 +19,7 @@ and a weekly shift plan that covers them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ __all__ = [
     "required_from_data",
     "required_from_forecast",
     "requirements_for_week",
+    "requirements_from_forecast",
     "requirements_summary",
     "shifts_frame",
     "shifts_from",
@@ -204,13 +205,66 @@ def requirements_for_week(
         return required_from_data(
             ds, week=week, every=every, objectives=objectives, shrinkage=shrinkage
         )
-    channels, aht = queue_history(ds, week_start(week))
-    if "queue" not in forecast.columns:
-        aht = sum(aht.values()) / len(aht) if aht else 300.0  # type: ignore[assignment]
-    elif isinstance(aht, dict):
-        fallback = sum(aht.values()) / len(aht) if aht else 300.0
-        for q in forecast["queue"].cast(pl.String).unique().to_list():
-            aht.setdefault(str(q), fallback)
+    return requirements_from_forecast(
+        ds,
+        forecast,
+        start=week_start(week),
+        every=every,
+        quantile=quantile,
+        level=level,
+        objectives=objectives,
+        shrinkage=shrinkage,
+        wrap=True,
+    )
+
+
+def requirements_from_forecast(
+    data: Dataset | Mapping[str, Any] | str | None,
+    forecast: pl.DataFrame,
+    *,
+    start: Any = None,
+    every: str = "15m",
+    quantile: float | None = None,
+    level: float = 80.0,
+    objectives: Objectives | Mapping[str, Any] | None = None,
+    shrinkage: float = 0.0,
+    aht_s: float | None = None,
+    wrap: bool = False,
+) -> pl.DataFrame:
+    """Required agents per interval and queue from a :func:`kpi.forecast.forecast` table (what
+    ``kpi staffing --forecast`` prints): each queue's AHT and channel from the data
+    (:func:`queue_history` over the four weeks before ``start``, default the forecast's first
+    interval), ``aht_s`` for queues the data does not know (300 s when neither says).
+    Without data, every queue takes ``aht_s`` and is a voice queue unless the forecast has a
+    ``channel`` column."""
+    if data is None:
+        if aht_s is None:
+            raise KpiError(
+                "required agents from a forecast need each queue's handle time: give the "
+                "dataset the forecast came from, or an AHT in seconds (--aht-s)"
+            )
+        channels: dict[str, str] = {}
+        aht: dict[str, float] | float = float(aht_s)
+    else:
+        ds = Dataset.coerce(data)
+        if start is None:
+            first = forecast["period"].min()
+            start = (
+                first.replace(tzinfo=None)
+                if isinstance(first, datetime)
+                else datetime.fromisoformat(str(first)[:16])
+            )
+        channels, aht = queue_history(ds, start)
+    if isinstance(aht, dict):
+        known = dict(aht)
+        mean = sum(known.values()) / len(known) if known else None
+        fallback = float(aht_s) if aht_s is not None else (mean or 300.0)
+        if "queue" not in forecast.columns:  # one forecast for the centre: the centre's AHT
+            aht = mean if mean is not None else fallback
+        else:
+            for q in forecast["queue"].cast(pl.String).unique().to_list():
+                known.setdefault(str(q), fallback)
+            aht = known
     return required_from_forecast(
         forecast,
         aht_s=aht,
@@ -220,7 +274,7 @@ def requirements_for_week(
         shrinkage=shrinkage,
         quantile=quantile,
         level=level,
-        wrap=True,
+        wrap=wrap,
     )
 
 
