@@ -339,3 +339,80 @@ def test_engine_names():
     assert ENGINES == ("polars", "duckdb", "spark")
     with pytest.raises(KpiError, match="unknown engine 'pandas'"):
         open_engine("pandas")
+
+
+# ---- dbt MetricFlow export -------------------------------------------------------------------
+
+
+def test_metricflow_yaml_has_the_documented_shape():
+    """Checked against MetricFlow's documented shape (dbt semantic models and metrics pages);
+    the metricflow-semantic-interfaces validator was not installed here."""
+    import yaml
+
+    from kpi.engines._metricflow import metricflow_yaml
+
+    doc = yaml.safe_load(metricflow_yaml())
+    assert set(doc) == {"semantic_models", "metrics"}
+    measures = {}
+    for model in doc["semantic_models"]:
+        assert {"name", "model", "defaults", "entities", "dimensions", "measures"} <= set(model)
+        time_dims = {d["name"] for d in model["dimensions"] if d["type"] == "time"}
+        assert model["defaults"]["agg_time_dimension"] in time_dims
+        for d in model["dimensions"]:
+            assert d["type"] in ("time", "categorical")
+        for m in model["measures"]:
+            assert m["agg"] in ("sum", "max", "min", "count_distinct", "average", "count")
+            assert m["expr"]
+            measures[m["name"]] = m
+    names = {m["name"] for m in doc["metrics"]}
+    for metric in doc["metrics"]:
+        tp = metric["type_params"]
+        assert metric["type"] in ("simple", "ratio", "derived")
+        if metric["type"] == "simple":
+            assert tp["measure"] in measures
+        elif metric["type"] == "ratio":
+            assert tp["numerator"] in measures
+            assert tp["denominator"] in measures
+        else:
+            assert all(i["name"] in names for i in tp["metrics"])
+    sl = next(m for m in doc["metrics"] if m["name"] == "service_level")
+    assert sl["type_params"] == {
+        "numerator": "answered_within_20s",
+        "denominator": "answered_plus_abandoned",
+    }
+    assert "service_level__denominator_offered" in names
+    assert measures["answered_within_20s"]["expr"] == (
+        "CASE WHEN outcome = 'answered' AND 20 >= wait_s THEN 1 ELSE 0 END"
+    )
+
+
+def test_metricflow_expressions_give_the_engine_numbers(samples_dir, duck):
+    """Each exported measure (row expr + agg) run in DuckDB equals the polars measure."""
+    import yaml
+
+    from kpi.engines._metricflow import metricflow_yaml
+
+    model = yaml.safe_load(metricflow_yaml())["semantic_models"][0]
+    ms = {m.name: m for k in KPIS for m in METRICS[k].build().measures}
+    wanted = [m for m in model["measures"] if m["name"] in ms]
+    sql = ", ".join(
+        f"{'count(DISTINCT' if m['agg'] == 'count_distinct' else m['agg'] + '('} {m['expr']})"
+        for m in wanted
+    )
+    row = duck.run(f"SELECT {sql} FROM read_parquet('{samples_dir}/contacts.parquet')")[0]
+    frame, _ = measure_frame(str(samples_dir), [ms[m["name"]] for m in wanted])
+    polars_row = frame.collect().row(0)
+    for m, a, b in zip(wanted, polars_row, row, strict=True):
+        assert b == pytest.approx(a, rel=1e-9), m["name"]
+
+
+def test_cli_metricflow_and_engine(samples_dir, capsys):
+    from kpi.cli import main
+
+    assert main(["metrics", "--format", "metricflow"]) == 0
+    assert "semantic_models:" in capsys.readouterr().out
+    args = ["compute", "--data", str(samples_dir), "--metrics", "aht,service_level"]
+    assert main([*args, "--by", "team", "--format", "json", "--engine", "duckdb"]) == 0
+    duck_out = capsys.readouterr().out
+    assert main([*args, "--by", "team", "--format", "json"]) == 0
+    assert capsys.readouterr().out == duck_out
