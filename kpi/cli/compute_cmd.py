@@ -73,6 +73,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines with --chunk")
     p.add_argument(
+        "--engine",
+        choices=("polars", "duckdb", "spark"),
+        default="polars",
+        help="where the row-level stage runs (default polars): duckdb, or spark (the active "
+        "session or local mode; needs the [spark] extra and Java 17+); the KPIs whose measures "
+        "have a SQL form, same values; see docs/scale-out.md",
+    )
+    p.add_argument(
         "--format",
         choices=("table", "csv", "json", "parquet"),
         default="table",
@@ -159,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         measures=args.measures,
         chunk=args.chunk,
         progress=not args.quiet,
+        engine=args.engine,
     )
     frame = result.frame
     if args.targets:

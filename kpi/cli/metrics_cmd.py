@@ -17,7 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print the KPI catalogue: id, perspective, key result area, unit, direction, "
         "formula (with default variants), variant parameters and default target.",
     )
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "metricflow"),
+        default="table",
+        help="output format; metricflow: dbt MetricFlow semantic-model and metric YAML (the "
+        "KPIs whose measures have a SQL form, each variant a metric)",
+    )
     p.set_defaults(func=run)
 
 
@@ -27,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
     from kpi.metrics import catalogue
 
+    if args.format == "metricflow":
+        from kpi.engines import metricflow_yaml
+
+        sys.stdout.write(metricflow_yaml())
+        return 0
     entries = catalogue()
     if args.format == "json":
         sys.stdout.write(json.dumps(entries, indent=2) + "\n")

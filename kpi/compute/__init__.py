@@ -52,6 +52,7 @@ from kpi.compute._known import (
     resolve_sources,
 )
 from kpi.data import Dataset
+from kpi.engines import SqlEngine, open_engine, unsupported
 from kpi.errors import KpiError
 from kpi.metrics import Build, Measure, Metric, Source, resolve
 from kpi.periods import Period, check_grain, to_timestamp
@@ -74,7 +75,9 @@ __all__ = [
 _NO_ZERO_FILL = {"finance"}
 
 
-def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFrame, dict[str, str]]:
+def _aggregate(
+    ctx: Context, needed: Mapping[str, Measure], engine: SqlEngine | None = None
+) -> tuple[pl.LazyFrame, dict[str, str]]:
     """One aggregation per (table, time column), stocks and sweeps, joined on ``by`` + ``_bin``.
 
     Returns the joined frame and the reason each unknown measure could not be computed (its
@@ -84,6 +87,8 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
     """
     keys = [*ctx.by, "_bin"]
     chosen, missing, states = resolve_sources(ctx.ds, ctx.by, needed)
+    if engine is not None:
+        _check_engine(engine, ctx, dict(needed), chosen)
     groups: dict[tuple[str, str], list[tuple[str, Source]]] = defaultdict(list)
     frames: list[pl.LazyFrame] = []
     zero_fill: list[pl.Expr] = []
@@ -114,7 +119,13 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         if cols:
             aggs.append(pl.len().alias(rows))
             aggs += [(pl.col(c).count() > 0).alias(f"__known_{i}_{c}") for c in cols]
-        frame = lf.filter(ctx.in_range(t)).group_by([*ctx.by, ctx.bin(t)]).agg(aggs)
+        if engine is None:
+            frame = lf.filter(ctx.in_range(t)).group_by([*ctx.by, ctx.bin(t)]).agg(aggs)
+        else:  # the row-level stage on DuckDB or Spark (kpi.engines); the same columns back
+            frame = engine.aggregate(
+                ctx.ds, lf, table, time_col, items, cols, i,
+                by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
+            )  # fmt: skip
         if cols:
             frame = frame.with_columns(
                 pl.when(pl.all_horizontal(pl.col(f"__known_{i}_{c}") for c in cs))
@@ -143,6 +154,22 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         result = result.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
     result = result.with_columns(*zero_fill, *[pl.lit(None, pl.Float64).alias(n) for n in missing])
     return (result.drop(helpers) if helpers else result), missing
+
+
+def _check_engine(
+    engine: SqlEngine, ctx: Context, needed: dict[str, Measure], chosen: Mapping[str, Any]
+) -> None:
+    """Refuse, naming the measures, what the SQL engine cannot run (see :mod:`kpi.engines`)."""
+    if ctx.attribution != "arrival" or ctx.offset:
+        raise KpiError(
+            f"engine {engine.name!r} places contacts by arrival in calendar bins only: "
+            "use engine='polars' for attribution= or bin_offset="
+        )
+    gone = unsupported(needed, dict(chosen))
+    if gone:
+        raise KpiError(
+            f"engine {engine.name!r} cannot compute {'; '.join(gone)}: use engine='polars'"
+        )
 
 
 @dataclass
@@ -220,6 +247,7 @@ def measure_frame(
     end: str | date | datetime | None = None,
     period: Period | None = None,
     attribution: str = "arrival",
+    engine: Any = "polars",
 ) -> tuple[pl.LazyFrame, dict[str, str]]:
     """Aggregate measures directly: the measure stage of the engine, without KPI values.
 
@@ -235,7 +263,7 @@ def measure_frame(
         A :class:`~kpi.data.Dataset`, a mapping of table frames, or a dataset directory.
     measures
         The measures (e.g. ``Build.measures``, or ``kpi.metrics.factories.answered()``).
-    by, every, start, end, period, attribution
+    by, every, start, end, period, attribution, engine
         As for :func:`compute`.
 
     Returns
@@ -264,7 +292,7 @@ def measure_frame(
     by = (by,) if isinstance(by, str) else tuple(by)
     lo, hi = _bounds(ds, start, end, period)
     ctx = Context(ds, by, check_grain(every), lo, hi, attribution)
-    frame, missing = _aggregate(ctx, {m.name: m for m in measures})
+    frame, missing = _aggregate(ctx, {m.name: m for m in measures}, open_engine(engine))
     frame = frame.rename({"_bin": "period"}) if every else frame.drop("_bin")
     return frame, missing
 
@@ -284,6 +312,7 @@ def evaluate(
     measures: bool = True,
     chunk: str | None = None,
     progress: bool | Callable[[str], None] = False,
+    engine: Any = "polars",
 ) -> Result:
     """Like :func:`compute`, also returning definitions, parameters and notes.
 
@@ -336,6 +365,9 @@ def evaluate(
     for _, _, b in builds:
         for meas in b.measures:
             needed.setdefault(meas.name, meas)
+    sql_engine = open_engine(engine)
+    if sql_engine is not None:
+        _refuse_kpis(sql_engine, builds, ctx, needed, chunk)
     if chunk is not None:
         return evaluate_chunked(
             evaluate,
@@ -348,12 +380,37 @@ def evaluate(
             params=params,
             measures=measures,
         )
-    frame, missing = _aggregate(ctx, needed)
+    frame, missing = _aggregate(ctx, needed, sql_engine)
     notes, avail = _kpi_notes(builds, missing, by)
     present = [n for n in needed if n not in missing]
     result = _kpi_stage(frame, builds, notes, ctx, present, measures=measures)
     result.availability = avail
     return result
+
+
+def _refuse_kpis(
+    engine: SqlEngine,
+    builds: Sequence[tuple[Metric, dict[str, Any], Build]],
+    ctx: Context,
+    needed: Mapping[str, Measure],
+    chunk: str | None,
+) -> None:
+    """Name the KPIs a SQL engine cannot compute (their measures are polars-only)."""
+    if chunk is not None:
+        raise KpiError(f"chunk= is for the polars engine; engine {engine.name!r} needs none")
+    chosen, _, _ = resolve_sources(ctx.ds, ctx.by, needed)
+    gone = set(unsupported(dict(needed), chosen))
+    bad = {
+        m.id: [g for g in gone if g.split(" ")[0] in {x.name for x in b.measures}]
+        for m, _, b in builds
+    }
+    bad = {k: v for k, v in bad.items() if v}
+    if bad:
+        raise KpiError(
+            f"engine {engine.name!r} cannot compute "
+            + "; ".join(f"{k} (needs {', '.join(v)})" for k, v in bad.items())
+            + ": compute these with engine='polars'"
+        )
 
 
 def _check_by(ds: Dataset, by: tuple[str, ...]) -> None:
@@ -431,6 +488,7 @@ def compute(
     measures: bool = True,
     chunk: str | None = None,
     progress: bool | Callable[[str], None] = False,
+    engine: Any = "polars",
 ) -> pl.LazyFrame:
     """Compute KPIs lazily: one row per group with KPI values and the measures behind them.
 
@@ -474,6 +532,11 @@ def compute(
     progress
         With ``chunk``: True to print a line per chunk on standard error when the frame is
         collected, or a callable taking each message.
+    engine
+        Where the row-level stage runs: ``"polars"`` (default), ``"duckdb"``, ``"spark"``, or
+        an open DuckDB connection or SparkSession (:mod:`kpi.engines`: Parquet datasets; the
+        KPIs whose measures have a SQL form). The measure table comes back to polars for the
+        KPI values; results are the same to 1e-9.
 
     Returns
     -------
@@ -524,6 +587,7 @@ def compute(
         measures=measures,
         chunk=chunk,
         progress=progress,
+        engine=engine,
     ).frame
 
 

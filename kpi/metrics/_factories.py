@@ -10,7 +10,12 @@ Each measure also carries its ``text``, the term a formula prints for it ("answe
 written here from the same arguments that build its aggregation.
 
 Every factory here is a row declaration (:class:`~kpi.metrics.Source`: table, aggregation, time
-column), engine-neutral by construction. The measures that need a pass over ordered rows or a
+column), engine-neutral by construction. Beside each polars aggregation the factory writes the
+same aggregation in SQL (``Source.sql``) from the same arguments, with helpers that mirror the
+polars ones (``_nq`` for ``_n``, ``_sq`` for ``_s``, ``_isq`` for ``_isum``; predicates
+``*_SQL`` for ``ANS``, ``HANDLED``, ...). SQL's three-valued logic is polars' Kleene logic, and
+``CASE WHEN cond`` counts a null condition as false as ``fill_null(False)`` does; the parity
+tests (``tests/test_engines.py``) check every such pair on DuckDB and Spark. The measures that need a pass over ordered rows or a
 calendar (FCR's repeat test, stocks, sweeps) live in :mod:`kpi.metrics._stateful`.
 
 Examples
@@ -40,6 +45,14 @@ OFFERED = ANS | ABAND | FLOW
 HANDLED = ANS | OUTB
 INBOUND = OUT != "outbound"
 WAIT = pl.col("wait_s")
+
+# the same predicates in SQL (the dialect DuckDB and Spark SQL share)
+ANS_SQL = "outcome = 'answered'"
+ABAND_SQL = "outcome = 'abandoned_queue'"
+IVR_SQL = "outcome = 'abandoned_ivr'"
+OFFERED_SQL = "outcome IN ('answered', 'abandoned_queue', 'flowout')"
+HANDLED_SQL = "outcome IN ('answered', 'outbound')"
+INBOUND_SQL = "outcome <> 'outbound'"
 
 #: Formula words for time columns (the rest print their name without ``_s``).
 _TERMS = {
@@ -71,6 +84,26 @@ def _isum(*cols: str) -> pl.Expr:
     return pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in cols]).sum()
 
 
+def _nq(cond: str) -> str:
+    """:func:`_n` in SQL: rows where ``cond`` holds (a null condition counts as false)."""
+    return f"count(CASE WHEN {cond} THEN 1 END)"
+
+
+def _sq(value: str, cond: str) -> str:
+    """:func:`_s` in SQL: Σ ``value`` where ``cond`` holds, null values as 0, as a double."""
+    return f"CAST(sum(CASE WHEN {cond} THEN coalesce({value}, 0) ELSE 0 END) AS DOUBLE)"
+
+
+def _isq(*cols: str) -> str:
+    """:func:`_isum` in SQL."""
+    return "sum(" + " + ".join(f"coalesce({c}, 0)" for c in cols) + ")"
+
+
+def _distinct_sql(col: str, cond: str) -> str:
+    """``col.filter(cond).drop_nulls().n_unique()`` in SQL."""
+    return f"count(DISTINCT CASE WHEN {cond} THEN {col} END)"
+
+
 def _c(
     name: str,
     description: str,
@@ -81,15 +114,21 @@ def _c(
     kind: str = "sum",
     unit: str = "count",
     text: str,
+    sql: str | None = None,
+    intervals_sql: str | None = None,
 ) -> Measure:
-    sources = [Source("contacts", contacts)]
+    sources = [Source("contacts", contacts, sql=sql)]
     if intervals is not None:
-        sources.append(Source("intervals", intervals, meta=meta or {}))
+        sources.append(Source("intervals", intervals, meta=meta or {}, sql=intervals_sql))
     return Measure(name, description, tuple(sources), kind=kind, unit=unit, text=text)
 
 
 def _short(s: int) -> pl.Expr:
     return ABAND & (WAIT < s) if s else pl.lit(False)
+
+
+def _short_sql(s: int) -> str:
+    return f"({ABAND_SQL} AND wait_s < {s})" if s else "FALSE"
 
 
 def _short_text(s: int) -> str:
@@ -103,7 +142,11 @@ def _short_text(s: int) -> str:
 @cache
 def arrived() -> Measure:
     return _c(
-        "arrived", "inbound contacts that arrived (IVR included)", _n(INBOUND), text="arrived"
+        "arrived",
+        "inbound contacts that arrived (IVR included)",
+        _n(INBOUND),
+        text="arrived",
+        sql=_nq(INBOUND_SQL),
     )
 
 
@@ -117,6 +160,8 @@ def offered(short_abandon_s: int = 0) -> Measure:
             _n(OFFERED),
             _isum("offered"),
             text="offered",
+            sql=_nq(OFFERED_SQL),
+            intervals_sql=_isq("offered"),
         )
     return _c(
         f"offered_excl_short_{s}s",
@@ -125,6 +170,8 @@ def offered(short_abandon_s: int = 0) -> Measure:
         _isum("offered") - _isum("abandoned_short"),
         meta={"interval_short_abandon_s": s},
         text="offered" + _short_text(s),
+        sql=_nq(f"{OFFERED_SQL} AND NOT {_short_sql(s)}"),
+        intervals_sql=f"{_isq('offered')} - {_isq('abandoned_short')}",
     )
 
 
@@ -134,6 +181,8 @@ def queued(short_abandon_s: int = 0) -> Measure:
     name = "queued" + (f"_excl_short_{s}s" if s else "")
     contacts = _n(OFFERED & ~_short(s)) + _n(OFFERED & pl.col("transferred"))
     intervals = _isum("offered", "transferred") - (_isum("abandoned_short") if s else 0)
+    sql = f"{_nq(f'{OFFERED_SQL} AND NOT {_short_sql(s)}')} + {_nq(f'{OFFERED_SQL} AND transferred')}"
+    isql = _isq("offered", "transferred") + (f" - {_isq('abandoned_short')}" if s else "")
     return _c(
         name,
         "queue entries: offered + transferred contacts re-entering a queue",
@@ -141,6 +190,8 @@ def queued(short_abandon_s: int = 0) -> Measure:
         intervals,
         meta={"interval_short_abandon_s": s} if s else None,
         text="queued (offered + re-queued transfers)" + _short_text(s),
+        sql=sql,
+        intervals_sql=isql,
     )
 
 
@@ -152,6 +203,8 @@ def answered() -> Measure:
         _n(ANS),
         _isum("answered"),
         text="answered",
+        sql=_nq(ANS_SQL),
+        intervals_sql=_isq("answered"),
     )
 
 
@@ -167,6 +220,9 @@ def answered_plus_abandoned(short_abandon_s: int = 0) -> Measure:
         intervals,
         meta={"interval_short_abandon_s": s} if s else None,
         text="(answered + abandoned)" + _short_text(s),
+        sql=_nq(f"({ANS_SQL} OR {ABAND_SQL}) AND NOT {_short_sql(s)}"),
+        intervals_sql=_isq("answered", "abandoned")
+        + (f" - {_isq('abandoned_short')}" if s else ""),
     )
 
 
@@ -178,6 +234,7 @@ def abandoned(short_abandon_s: int = 0, *, include_ivr: bool = False) -> Measure
     intervals = (
         None if include_ivr else _isum("abandoned") - (_isum("abandoned_short") if s else 0)
     )
+    cond_sql = f"({ABAND_SQL} AND NOT {_short_sql(s)})" + (f" OR {IVR_SQL}" if include_ivr else "")
     return _c(
         name,
         "abandoned in queue" + (" or IVR" if include_ivr else ""),
@@ -187,6 +244,10 @@ def abandoned(short_abandon_s: int = 0, *, include_ivr: bool = False) -> Measure
         text="abandoned in queue"
         + _short_text(s)
         + (" + abandoned in IVR" if include_ivr else ""),
+        sql=_nq(cond_sql),
+        intervals_sql=None
+        if include_ivr
+        else _isq("abandoned") + (f" - {_isq('abandoned_short')}" if s else ""),
     )
 
 
@@ -200,6 +261,8 @@ def answered_within(threshold_s: int) -> Measure:
         _isum("answered_within_threshold"),
         meta={"interval_threshold_s": t},
         text=f"answered ≤ {t} s",
+        sql=_nq(f"{ANS_SQL} AND {t} >= wait_s"),
+        intervals_sql=_isq("answered_within_threshold"),
     )
 
 
@@ -213,6 +276,8 @@ def answered_or_abandoned_within(threshold_s: int) -> Measure:
         _isum("answered_within_threshold", "abandoned_within_threshold"),
         meta={"interval_threshold_s": t},
         text=f"(answered ≤ {t} s + abandoned ≤ {t} s)",
+        sql=_nq(f"({ANS_SQL} OR {ABAND_SQL}) AND {t} >= wait_s"),
+        intervals_sql=_isq("answered_within_threshold", "abandoned_within_threshold"),
     )
 
 
@@ -229,6 +294,7 @@ def sl_denominator(denominator: str, threshold_s: int, short_abandon_s: int) -> 
     # two sets nest: with S ≤ T every short abandon waited ≤ T; with S > T every abandon within
     # T is short. So interval reports subtract whichever count is the larger set.
     cond = OFFERED & ~(ABAND & (t >= WAIT)) & ~_short(s)
+    cond_sql = f"{OFFERED_SQL} AND NOT ({ABAND_SQL} AND {t} >= wait_s) AND NOT {_short_sql(s)}"
     wider = bool(s) and s > t
     return _c(
         f"offered_excl_abandoned_within_{t}s" + (f"_excl_short_{s}s" if s else ""),
@@ -237,6 +303,9 @@ def sl_denominator(denominator: str, threshold_s: int, short_abandon_s: int) -> 
         _isum("offered") - _isum("abandoned_short" if wider else "abandoned_within_threshold"),
         meta={"interval_short_abandon_s": s} if wider else {"interval_threshold_s": t},
         text=f"(offered − abandoned ≤ {t} s)" + _short_text(s),
+        sql=_nq(cond_sql),
+        intervals_sql=f"{_isq('offered')} - "
+        + _isq("abandoned_short" if wider else "abandoned_within_threshold"),
     )
 
 
@@ -248,6 +317,8 @@ def handled() -> Measure:
         _n(HANDLED),
         _isum("answered"),
         text="handled",
+        sql=_nq(HANDLED_SQL),
+        intervals_sql=_isq("answered"),
     )
 
 
@@ -258,6 +329,7 @@ def handled_with(col: str) -> Measure:
         f"handled contacts with {col} > 0",
         _n(HANDLED & (pl.col(col) > 0)),
         text=f"handled contacts with {col[:-2]} > 0",
+        sql=_nq(f"{HANDLED_SQL} AND {col} > 0"),
     )
 
 
@@ -269,6 +341,8 @@ def transferred() -> Measure:
         _n(HANDLED & pl.col("transferred")),
         _isum("transferred"),
         text="transferred",
+        sql=_nq(f"{HANDLED_SQL} AND transferred"),
+        intervals_sql=_isq("transferred"),
     )
 
 
@@ -279,6 +353,7 @@ def resolved() -> Measure:
         "handled contacts marked resolved",
         _n(HANDLED & pl.col("resolved")),
         text="handled contacts marked resolved",
+        sql=_nq(f"{HANDLED_SQL} AND resolved"),
     )
 
 
@@ -289,6 +364,7 @@ def agent_resolved_first() -> Measure:
         "handled contacts resolved and not transferred",
         _n(HANDLED & pl.col("resolved") & ~pl.col("transferred")),
         text="handled contacts marked resolved and not transferred",
+        sql=_nq(f"{HANDLED_SQL} AND resolved AND NOT transferred"),
     )
 
 
@@ -299,6 +375,7 @@ def converted() -> Measure:
         "handled contacts with a sale",
         _n(HANDLED & pl.col("converted")),
         text="contacts with a sale",
+        sql=_nq(f"{HANDLED_SQL} AND converted"),
     )
 
 
@@ -310,6 +387,7 @@ def revenue() -> Measure:
         _s(pl.col("revenue"), HANDLED),
         unit="currency",
         text="revenue",
+        sql=_sq("revenue", HANDLED_SQL),
     )
 
 
@@ -320,6 +398,7 @@ def identified_contacts() -> Measure:
         "inbound contacts from identified customers",
         _n(INBOUND & pl.col("customer_id").is_not_null()),
         text="inbound contacts of identified customers",
+        sql=_nq(f"{INBOUND_SQL} AND customer_id IS NOT NULL"),
     )
 
 
@@ -331,6 +410,7 @@ def customers_contacting() -> Measure:
         pl.col("customer_id").filter(INBOUND).drop_nulls().n_unique().cast(pl.Int64),
         kind="distinct",
         text="distinct customers",
+        sql=_distinct_sql("customer_id", INBOUND_SQL),
     )
 
 
@@ -342,6 +422,7 @@ def agents_handling() -> Measure:
         pl.col("agent_id").filter(HANDLED).drop_nulls().n_unique().cast(pl.Int64),
         kind="distinct",
         text="distinct agents who handled contacts",
+        sql=_distinct_sql("agent_id", HANDLED_SQL),
     )
 
 
@@ -357,6 +438,7 @@ def wait_answered(*, ivr: bool = False) -> Measure:
             _s(WAIT + pl.col("ivr_s").fill_null(0), ANS),
             unit="s",
             text="Σ (IVR + queue wait) of answered",
+            sql=_sq("wait_s + coalesce(ivr_s, 0)", ANS_SQL),
         )
     return _c(
         "wait_answered_s",
@@ -365,6 +447,8 @@ def wait_answered(*, ivr: bool = False) -> Measure:
         _isum("wait_answered_s"),
         unit="s",
         text="Σ queue wait of answered",
+        sql=_sq("wait_s", ANS_SQL),
+        intervals_sql=_isq("wait_answered_s"),
     )
 
 
@@ -377,12 +461,15 @@ def wait_queued() -> Measure:
         _isum("wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
         unit="s",
         text="Σ wait of all queued (answered, abandoned, flow-out)",
+        sql=_sq("wait_s", OFFERED_SQL),
+        intervals_sql=_isq("wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
     )
 
 
 @cache
 def max_wait(population: str) -> Measure:
     cond = {"all": OFFERED, "answered": ANS, "abandoned": ABAND}[population]
+    cond_sql = {"all": OFFERED_SQL, "answered": ANS_SQL, "abandoned": ABAND_SQL}[population]
     intervals = pl.col("max_wait_s").max() if population == "all" else None
     return _c(
         f"max_wait_{population}_s",
@@ -392,6 +479,8 @@ def max_wait(population: str) -> Measure:
         kind="max",
         unit="s",
         text=f"max queue wait of {population} contacts",
+        sql=f"max(CASE WHEN {cond_sql} THEN wait_s END)",
+        intervals_sql="max(max_wait_s)" if population == "all" else None,
     )
 
 
@@ -404,6 +493,8 @@ def contact_sum(col: str) -> Measure:
         _isum(col),
         unit="s",
         text=f"Σ {col[:-2]}",
+        sql=_sq(col, HANDLED_SQL),
+        intervals_sql=_isq(col),
     )
 
 
@@ -419,6 +510,8 @@ def handle_time(*, acw: bool = True) -> Measure:
         _isum(*cols),
         unit="s",
         text=_terms(cols),
+        sql=_sq(" + ".join(f"coalesce({c}, 0)" for c in cols), HANDLED_SQL),
+        intervals_sql=_isq(*cols),
     )
 
 
@@ -429,6 +522,7 @@ def fcr_base() -> Measure:
         "handled inbound contacts of identified customers",
         _n(ANS & pl.col("customer_id").is_not_null()),
         text="handled inbound contacts of identified customers",
+        sql=_nq(f"{ANS_SQL} AND customer_id IS NOT NULL"),
     )
 
 

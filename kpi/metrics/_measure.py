@@ -12,8 +12,11 @@ This is the row-level stage of the semantic layer, and it is engine-neutral by d
 in a bin and the dataset facts it requires; :class:`Measure` adds the kind. Executing it (filter
 to the range, group by the dimensions and ``_bin``, aggregate, join the tables' results) is the
 engine's job: :func:`kpi.compute.measure_frame` for polars. The aggregation is written as a
-polars expression today; it is the one piece another engine has to translate. Builder measures
-(``builder=``) are typed against :class:`~kpi.metrics.MeasureContext`.
+polars expression, and row sources also carry it as one SQL aggregate (``Source.sql``, in the
+subset DuckDB and Spark SQL share), written beside the expression by the same factory; the SQL
+engines (:mod:`kpi.engines`) run that form, and the parity tests hold the two to the same
+numbers. Builder measures (``builder=``) are typed against :class:`~kpi.metrics.MeasureContext`
+and run on polars only.
 
 Examples
 --------
@@ -60,12 +63,18 @@ class Source:
     meta
         Facts the dataset must state for this source to apply (e.g. the threshold an interval
         report used): key in ``dataset.json`` to required value.
+    sql
+        The same aggregation as one SQL aggregate expression over the table's columns, in the
+        dialect DuckDB and Spark SQL share (``count(CASE WHEN ... THEN 1 END)``, ``CASE``,
+        ``coalesce``, ``count(DISTINCT ...)``, ``max``); ``None`` when no SQL engine can run
+        this source yet. It reads the same columns as ``agg`` (:attr:`columns`).
     """
 
     table: str
     agg: pl.Expr
     time: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    sql: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
