@@ -20,12 +20,16 @@ from kpi.periods import Period, parse_period, previous_period
 from kpi.targets import TargetSet
 
 __all__ = [
+    "PREVIOUS",
     "TICKET_AGENT_KPIS",
     "agent_scorecard",
     "catalogue_frame",
     "scorecard",
     "team_leader_view",
 ]
+
+#: ``compare`` of :func:`scorecard` meaning the period before ``period`` (its default).
+PREVIOUS = "previous"
 
 TEAM_LEADER_KPIS = (
     "contacts_handled",
@@ -91,13 +95,20 @@ def scorecard(
     data: Dataset | Mapping[str, Any] | str,
     *,
     period: str | Period,
-    compare: str | Period | None = None,
+    compare: str | Period | None = PREVIOUS,
     metrics: str | Iterable[str] = "all",
     by: Sequence[str] = (),
     targets: TargetSet | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> tuple[pl.LazyFrame, dict[str, str]]:
     """The balanced scorecard for ``period`` against ``compare`` (default: the period before).
+
+    Parameters
+    ----------
+    compare
+        The comparison period; :data:`PREVIOUS` (the default) for the period before ``period``;
+        ``None`` or ``""`` for no comparison (a comparison period without data): the columns
+        stay, ``previous``, ``change``, ``change_rel`` and ``improved`` are null.
 
     Returns
     -------
@@ -121,9 +132,18 @@ def scorecard(
     >>> card, defs = scorecard({"contacts": c}, period="2026-02", metrics=["abandon_rate", "asa"])
     >>> card.collect().select("id", "value", "previous", "status").rows()
     [('abandon_rate', 0.5, 0.0, 'red'), ('asa', 50.0, 5.0, 'amber')]
+
+    Without a comparison (``compare=None``) the comparison columns are null:
+
+    >>> card, _ = scorecard({"contacts": c}, period="2026-02", compare=None, metrics=["asa"])
+    >>> card.collect().select("value", "previous", "change", "change_rel", "improved").rows()
+    [(50.0, None, None, None, None)]
     """
     p1 = _period(period)
-    p0 = _period(compare) if compare is not None else previous_period(p1)
+    if isinstance(compare, str) and compare == PREVIOUS:
+        p0: Period | None = previous_period(p1)
+    else:
+        p0 = _period(compare) if compare not in (None, "") else None  # type: ignore[arg-type]
     targets = targets or TargetSet()
     keys = list(by)
     cur = evaluate(
@@ -134,22 +154,26 @@ def scorecard(
         params=params,
         measures=False,
     )
-    prev = evaluate(
-        data,
-        metrics,
-        by=keys,
-        period=p0,
-        params=params,
-        measures=False,
-    )
     ids = [m for m in cur.metrics if m not in cur.notes]
-    out = _long(cur.frame, keys, ids, "value").join(
-        _long(prev.frame, keys, ids, "previous"),
-        on=[*keys, "id"],
-        how="full",
-        coalesce=True,
-        nulls_equal=True,
-    )
+    out = _long(cur.frame, keys, ids, "value")
+    if p0 is None:
+        out = out.with_columns(pl.lit(None, pl.Float64).alias("previous"))
+    else:
+        prev = evaluate(
+            data,
+            metrics,
+            by=keys,
+            period=p0,
+            params=params,
+            measures=False,
+        )
+        out = out.join(
+            _long(prev.frame, keys, ids, "previous"),
+            on=[*keys, "id"],
+            how="full",
+            coalesce=True,
+            nulls_equal=True,
+        )
     out = _with_targets(out, ids, keys, targets, params)
     out = _with_change_and_status(out)
     defs = {k: v for k, v in cur.definitions.items() if k in ids}

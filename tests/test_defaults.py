@@ -6,9 +6,11 @@ notebook runs and again in the notebook's cell after its parameters)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +20,13 @@ import pytest
 
 from kpi import KpiError
 from kpi.periods import latest_period, parse_period
-from kpi.report import PERIODS_MIME, data_periods, notebook_parameters
+from kpi.report import (
+    FINDINGS_MIME,
+    HEADER_MIME,
+    PERIODS_MIME,
+    data_periods,
+    notebook_parameters,
+)
 from kpi.report._html import header_html, prepare
 from kpi.report._render import _plan
 
@@ -268,19 +276,133 @@ def test_default_parameters_render_data_of_another_year(sample_1999, tmp_path, n
     assert html.count('class="kpi-chart"') >= 2  # not empty
 
 
-@pytest.mark.notebook
-@pytest.mark.shared
-@pytest.mark.xfail(
-    strict=True,
-    reason="the cells after the parameters must accept compare == '' (no comparison): "
-    "this passes once the views helper's notebook cells do; then remove this marker",
-)
-def test_the_overview_renders_a_one_month_call_log_without_comparison(shared_datasets, tmp_path):
+# --------------------------------------------------------------------------------------------
+# Rendered with their defaults where the comparison period has no data
+# --------------------------------------------------------------------------------------------
+
+#: Every standard report.
+STANDARD = tuple(sorted(p.stem for p in NOTEBOOKS.glob("0[0-5]-*.ipynb")))
+_TH = re.compile(r"<th(?:\s[^>]*)?>(.*?)</th>", re.S)
+
+
+def _render_many(notebooks: tuple[str, ...], data: Path, out: Path) -> dict[str, Path | str]:
+    """Each notebook rendered with its defaults on ``data``, two at a time; a failure is kept
+    as the end of its error output."""
+
+    def one(notebook: str) -> Path | str:
+        job = {"notebook": notebook, "data": str(data), "out_dir": str(out / notebook)}
+        proc = subprocess.run(
+            [sys.executable, "-c", _RENDER, json.dumps(job)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if proc.returncode != 0:
+            return proc.stderr[-4000:]
+        return Path(proc.stdout.strip().splitlines()[-1])
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(notebooks, pool.map(one, notebooks), strict=True))
+
+
+@pytest.fixture(scope="module")
+def technion_month(shared_datasets, tmp_path_factory) -> Path:
+    """The real February 1999 call log (one month) after ``kpi import --preset technion``."""
     from kpi.io import import_file
 
-    data = tmp_path / "technion"
+    data = tmp_path_factory.mktemp("technion")
     import_file(shared_datasets / TECHNION, preset="technion", out=data)
-    html_path = _render("00-overview", data, tmp_path / "reports")
-    assert html_path.parent.name == "1999-02"
-    html = html_path.read_text()
-    assert "No data for 1999-01: shown without comparison" in html
+    return data
+
+
+@pytest.fixture(scope="module")
+def sample_gap(sample_1999, tmp_path_factory) -> Path:
+    """The sample moved to 1999 without any record in the month before its latest month."""
+    from kpi.schema import TABLES
+
+    found = data_periods(sample_1999)
+    gap = parse_period(found.compare)
+    tz = json.loads((sample_1999 / "dataset.json").read_text()).get("timezone", "UTC")
+    out = tmp_path_factory.mktemp("sample-gap")
+    for source in sample_1999.iterdir():
+        table = TABLES.get(source.stem)
+        if source.suffix != ".parquet" or table is None or not table.time_column:
+            shutil.copy(source, out / source.name)
+            continue
+        frame = pl.read_parquet(source)
+        column = table.time_column
+        if column in frame.columns:
+            day = pl.col(column)
+            if isinstance(frame.schema[column], pl.Datetime):
+                day = day.dt.convert_time_zone(tz).dt.date()
+            frame = frame.filter(~day.is_between(gap.start, gap.end, closed="left"))
+        frame.write_parquet(out / source.name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def technion_reports(technion_month, tmp_path_factory) -> dict[str, Path | str]:
+    return _render_many(STANDARD, technion_month, tmp_path_factory.mktemp("technion-reports"))
+
+
+@pytest.fixture(scope="module")
+def gap_reports(sample_gap, tmp_path_factory) -> dict[str, Path | str]:
+    return _render_many(STANDARD, sample_gap, tmp_path_factory.mktemp("gap-reports"))
+
+
+def _check_without_comparison(
+    result: Path | str, period: str, missing: str
+) -> nbformat.NotebookNode:
+    """The report rendered for ``period``, said in its header that ``missing`` has no data,
+    and shows no comparison: no cell failed, no comparison column, no comparison tick."""
+    assert isinstance(result, Path), f"render failed: {result}"
+    assert result.parent.name == period
+    html = result.read_text()
+    assert f"No data for {missing}: shown without comparison" in html
+    assert "Compared with" not in html
+    assert "Traceback" not in html
+    nb = nbformat.read(result.with_suffix(".ipynb"), as_version=4)
+    params = nb.metadata.papermill.parameters
+    assert (params["period"], params["compare"]) == (period, "")
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", f"{output.ename}: {output.evalue}"
+            data = output.get("data", {})
+            if HEADER_MIME in data:
+                assert data[HEADER_MIME]["compare"] is None
+            table = data.get("text/html", "")
+            if 'class="kpi-table"' in table:
+                heads = [h.strip() for h in _TH.findall(table.split("</thead>")[0])]
+                assert not {"", "change", "change %", "previous"} & set(heads), heads
+                assert not [h for h in heads if h.startswith("handled ")], heads
+            spec = data.get("application/vnd.vegalite.v6+json")
+            if spec is not None:
+                assert '"tick"' not in json.dumps(spec), "a chart draws comparison ticks"
+    return nb
+
+
+@pytest.mark.notebook
+@pytest.mark.shared
+@pytest.mark.parametrize("notebook", STANDARD)
+def test_every_report_renders_a_one_month_call_log_without_comparison(technion_reports, notebook):
+    """The real Technion call log holds February 1999 only: every standard report renders it
+    with its defaults, says the comparison month has no data, and compares with nothing."""
+    nb = _check_without_comparison(technion_reports[notebook], "1999-02", "1999-01")
+    if notebook == "03-drill-down":
+        findings = [
+            o for c in nb.cells for o in c.get("outputs", []) if FINDINGS_MIME in o.get("data", {})
+        ]
+        (items,) = [o["data"][FINDINGS_MIME]["items"] for o in findings]
+        assert len(items) == 1
+        assert "no comparison period with data" in items[0]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", STANDARD)
+def test_every_report_renders_when_the_comparison_month_has_no_data(
+    sample_1999, gap_reports, notebook
+):
+    found = data_periods(sample_1999)
+    _check_without_comparison(gap_reports[notebook], found.period, found.compare)

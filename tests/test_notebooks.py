@@ -508,7 +508,10 @@ REAL = {
     "technion-tickets": ("05-tickets", "technion", "1999-02", None),
     "nyc-tickets": ("05-tickets", "nyc", "2023-06", None),
     "nyc-staffing": ("04-staffing", "nyc", "2023-06", None),
+    "technion-planning": ("04-staffing", "technion", "1999-02", None),
 }
+#: Notebook parameters of the real-data cases, beyond the period.
+REAL_PARAMS = {"technion-planning": {"aht_s": 300.0, "shrinkage": 0.3}}
 
 
 @pytest.fixture(scope="module")
@@ -516,7 +519,12 @@ def real(imported, tmp_path_factory) -> dict[str, Any]:
     jobs = {
         key: {
             "notebook": notebook,
-            "kwargs": {"data": str(imported[data]), "period": period, "compare": compare},
+            "kwargs": {
+                "data": str(imported[data]),
+                "period": period,
+                "compare": compare,
+                "params": REAL_PARAMS.get(key, {}),
+            },
         }
         for key, (notebook, data, period, compare) in REAL.items()
     }
@@ -558,9 +566,12 @@ def test_real_technion_drill_down_and_staffing(real, imported):
     )
     counts = dict(zip(week["arrival_ts"].dt.strftime("%Y-%m-%d"), week["len"], strict=True))
     assert f"({counts['1999-02-15']:,} to {counts['1999-02-22']:,})" in first
+    # no agent time: the agents on queue are estimated from the call log, and said to be
     st = executed(real["technion-staffing"])
-    assert any("agents on queue are unknown" in f for f in findings_of(st))
-    assert any("(the agents on queue are not in the data)" in t for t in titles_of(st))
+    findings = findings_of(st)
+    assert any("(agents on queue estimated from the call log)" in f for f in findings)
+    assert any(f.startswith("Agents on queue are estimated from the call log") for f in findings)
+    assert header_of(st)["compare"] is None  # January 1999 has no data
 
 
 @pytest.mark.notebook
@@ -589,3 +600,43 @@ def test_real_tickets_and_missing_tables(real, imported):
     assert findings_of(nyc) == [
         "No staffing analysis: staffing needs a contacts or an intervals table in the dataset."
     ]
+
+
+@pytest.mark.notebook
+@pytest.mark.shared
+def test_real_staffing_takes_planning_assumptions(real):
+    """``aht_s`` and ``shrinkage`` are parameters of the staffing notebook (as ``kpi staffing
+    --aht-s --shrinkage``): the findings say what was assumed; the call log has handle times,
+    so the planning AHT is not used."""
+    st = executed(real["technion-planning"])
+    values = st.metadata["papermill"]["parameters"]
+    assert (values["aht_s"], values["shrinkage"]) == (300.0, 0.3)
+    findings = findings_of(st)
+    assert "Shrinkage assumed 30% for the agents to schedule." in findings
+    assert not [f for f in findings if f.startswith("AHT assumed")]
+    planning = next(c.source for c in code_cells(st) if "planning = " in c.source)
+    assert 'planning = {"aht_s": aht_s or None, "shrinkage": shrinkage or None}' in planning
+    assert "globals()" not in planning
+
+
+def test_staffing_planning_parameters_are_checked():
+    from datetime import date
+
+    from kpi import KpiError
+    from kpi.report._params import coerce_params
+
+    spec = notebook_parameters(NOTEBOOKS / "04-staffing.ipynb")
+    assert (spec["aht_s"].default, spec["shrinkage"].default) == (0.0, 0.0)
+    today = date(2026, 4, 1)
+    assert coerce_params("staffing", spec, {"aht_s": "300", "shrinkage": "0.3"}, today=today) == {
+        "aht_s": 300.0,
+        "shrinkage": 0.3,
+    }
+    for bad, why in (
+        ({"aht_s": "-5"}, "aht_s: expected seconds, 0 or more"),
+        ({"aht_s": "inf"}, "aht_s: expected a finite number"),
+        ({"shrinkage": "1"}, "shrinkage: expected a share from 0 up to"),
+        ({"shrinkage": "nan"}, "shrinkage: expected a finite number"),
+    ):
+        with pytest.raises(KpiError, match=why):
+            coerce_params("staffing", spec, bad, today=today)

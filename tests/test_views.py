@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import kpi
+import kpi.report
 from kpi import charts, views
 from kpi.errors import KpiError
 from kpi.metrics import METRICS
@@ -198,6 +199,84 @@ def test_scorecard_bars_one_chart_per_kpi_with_previous_and_target():
     assert [layer["mark"]["type"] for layer in sl["layer"]] == ["bar", "tick", "rule"]
     assert sl["layer"][0]["encoding"]["x"]["axis"]["format"] == ".0%"
     assert [layer["mark"]["type"] for layer in specs[1]["layer"]] == ["bar"]  # no previous
+
+
+def test_a_scorecard_without_comparison_has_null_comparison_columns(sample):
+    """``compare=None`` (no comparison period with data): the values of the period alone, the
+    comparison columns null, and the tables and bars of the notebooks leave them out."""
+    from kpi.scorecard import scorecard
+
+    ids = ["contacts_offered", "service_level", "aht"]
+    alone, _ = scorecard(sample, period="2026-02", compare=None, metrics=ids, by=["team"])
+    alone = alone.collect()
+    both, _ = scorecard(sample, period="2026-02", metrics=ids, by=["team"])
+    both = both.collect()
+    assert alone.columns == both.columns
+    assert alone["value"].to_list() == both["value"].to_list()
+    assert alone["status"].to_list() == both["status"].to_list()
+    for column in ("previous", "change", "change_rel", "improved"):
+        assert alone[column].is_null().all(), column
+    assert both["previous"].is_not_null().all()
+    # "" is no comparison too; the default is the period before
+    empty, _ = scorecard(sample, period="2026-02", compare="", metrics=ids)
+    assert empty.collect()["previous"].is_null().all()
+    before, _ = scorecard(sample, period="2026-02", compare="2026-01", metrics=ids)
+    assert before.collect().equals(scorecard(sample, period="2026-02", metrics=ids)[0].collect())
+    # the notebooks' tables and bars
+    cols = ["label", "team", "value", "previous", "change", "change_rel", "target", "status"]
+    assert views.comparison_columns(cols, "") == ["label", "team", "value", "target", "status"]
+    assert views.comparison_columns(cols, None) == views.comparison_columns(cols, "")
+    assert views.comparison_columns(cols, "2026-01") == cols
+    table = repr(
+        kpi.report.table(
+            alone,
+            columns=views.comparison_columns(cols, ""),
+            units="unit",
+            unit_columns=["value", "target"],
+        )
+    )
+    assert "change" not in table.splitlines()[0]
+    for chart in views.scorecard_bars(alone, period="2026-02", compare=""):
+        spec = chart.to_dict()
+        assert "tick" not in [layer["mark"]["type"] for layer in spec.get("layer", [spec])]
+        assert "ticks" not in spec["title"]["subtitle"]
+    # the findings name the period alone: no "from ... to"
+    for line in kpi.report.scorecard_findings(
+        alone.filter(pl.col("team") == "North"), period="2026-02", compare=""
+    ):
+        assert not [w for w in (" from ", "rose", "fell") if w in line], line
+
+
+def test_explain_needs_a_comparison_period(sample):
+    from kpi.explain import explain
+
+    for none in (None, ""):
+        with pytest.raises(
+            KpiError,
+            match=r"^no comparison period with data, so there is no "
+            r"change of contacts_handled to explain$",
+        ):
+            explain(sample, "contacts_handled", baseline=none, current="2026-02")
+    # in a notebook: one line, through views.attempt
+    outcome = views.attempt(explain, sample, "aht", baseline=None, current="2026-02")
+    assert not outcome.ok
+    assert (
+        outcome.error == "no comparison period with data, so there is no change of aht to explain"
+    )
+
+
+def test_ticket_views_without_comparison(sample):
+    summary = views.ticket_summary(sample, period="2026-02", compare=None).collect()
+    assert "handled_previous" not in summary.columns
+    assert (
+        "handled_previous"
+        in views.ticket_summary(sample, period="2026-02", compare="2026-01")
+        .collect_schema()
+        .names()
+    )
+    lines = views.ticket_overview(sample, period="2026-02", compare=None)
+    assert lines
+    assert not [x for x in lines if "2026-01" in x or " from " in x]
 
 
 # ---- trends --------------------------------------------------------------------------------

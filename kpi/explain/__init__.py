@@ -70,7 +70,7 @@ def explain(
     data: Dataset | Mapping[str, Any] | str,
     metric: str,
     *,
-    baseline: str | Period,
+    baseline: str | Period | None,
     current: str | Period,
     dims: Sequence[str] = DEFAULT_DIMS,
     params: Mapping[str, Any] | None = None,
@@ -85,7 +85,9 @@ def explain(
     metric
         A KPI id from :data:`kpi.metrics.METRICS`.
     baseline, current
-        Periods (``2026-01``, ``2026-W05``, ``2026-02-03``, ``previous-month`` ...).
+        Periods (``2026-01``, ``2026-W05``, ``2026-02-03``, ``previous-month`` ...). A
+        ``baseline`` of ``None`` or ``""`` (no comparison period with data) is refused in one
+        line: there is no change to explain.
     dims
         Dimension columns to search for segments (those missing from the KPI's table are
         skipped and named in ``method["skipped_dims"]``).
@@ -100,10 +102,21 @@ def explain(
         Unknown KPI or dimension, identical periods, or a period with no data; a KPI the data
         cannot support (:func:`kpi.compute.availability`), in one line that says why and what
         data would enable it: an explanation is never built on an unknown.
+
+    Examples
+    --------
+    >>> explain({}, "aht", baseline=None, current="1999-02")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: no comparison period with data, so there is no change of aht to explain
     """
-    ds = Dataset.coerce(data)
     if metric not in METRICS:
         raise KpiError(f"unknown KPI {metric!r}; valid KPIs: {', '.join(METRICS)}")
+    if baseline is None or baseline == "":
+        raise KpiError(
+            f"no comparison period with data, so there is no change of {metric} to explain"
+        )
+    ds = Dataset.coerce(data)
     m = METRICS[metric]
     p0, p1 = _period(baseline), _period(current)
     if (p0.start, p0.end) == (p1.start, p1.end):

@@ -64,6 +64,8 @@ ROLES: dict[str, tuple[str, str]] = {
     "end": ("date", "str"),
     "kpi_params": ("kpi_params", "dict"),
     "targets_file": ("targets_file", "str"),
+    "aht_s": ("seconds", "float"),
+    "shrinkage": ("share", "float"),
 }
 #: Roles whose choices a parameter's comment narrows (the tokens of the comment that are valid).
 _NARROWED = ("dimension", "dimensions", "grain")
@@ -488,6 +490,10 @@ def _check_role(p: NotebookParam, value: Any) -> Any:
             _one_of(p, key, what=what)
             if not isinstance(item, (str, int, float)) or isinstance(item, bool):
                 raise ValueError(f"expected one value for {key}, got {item!r}")
+    elif role == "seconds" and value < 0:
+        raise ValueError(f"expected seconds, 0 or more (0: none), got {value!r}")
+    elif role == "share" and not 0 <= value < 1:
+        raise ValueError(f"expected a share from 0 up to (not including) 1, got {value!r}")
     elif role == "kpi_params":
         from kpi.metrics import resolve
 

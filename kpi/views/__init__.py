@@ -12,7 +12,8 @@ below is importable from :mod:`kpi.views` itself.
 
 - Data (``_common``): :func:`filter_teams`, :func:`available_metrics`, :func:`metric_table`,
   :func:`dimensions`, :func:`variant_options`, :func:`metric_params`, :func:`units`,
-  :func:`labels`, :func:`unavailable_lines`, :func:`unit_of`, :func:`header_targets`, :func:`attempt`, :func:`to_long`.
+  :func:`labels`, :func:`unavailable_lines`, :func:`unit_of`, :func:`header_targets`, :func:`attempt`, :func:`to_long`,
+  :func:`comparison_columns`.
 - Scorecard (``scorecard``): :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`.
 - Trends (``trends``): :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`,
   :func:`shift_findings`, :func:`heatmap_frame`.
@@ -34,6 +35,7 @@ from kpi.views._common import (
     Outcome,
     attempt,
     available_metrics,
+    comparison_columns,
     dimensions,
     filter_teams,
     header_targets,
@@ -94,6 +96,7 @@ __all__ = [
     "centre_staffing",
     "change_frame",
     "choose_segment",
+    "comparison_columns",
     "day_slice",
     "dimensions",
     "driver_waterfall",

@@ -32,6 +32,7 @@ __all__ = [
     "available_metrics",
     "bound",
     "by_columns",
+    "comparison_columns",
     "dimensions",
     "filter_teams",
     "header_targets",
@@ -433,6 +434,29 @@ def labels(columns: Iterable[str], **extra: str) -> dict[str, str]:
     out = {c: METRICS[c].label for c in columns if c in METRICS}
     out.update(extra)
     return out
+
+
+#: Table columns that hold the comparison period's value or the change from it.
+COMPARISON_COLUMNS = ("previous", "change", "change_rel", "handled_previous", "improved")
+
+
+def comparison_columns(columns: Iterable[str], compare: Any) -> list[str]:
+    """The table columns to show: all of ``columns`` with a comparison period, without those
+    of the comparison (``previous``, ``change``, ``change_rel``, ``handled_previous``) when
+    ``compare`` is empty (``""`` or ``None``: no comparison period with data).
+
+    Examples
+    --------
+    >>> cols = ["label", "value", "previous", "change", "change_rel", "target", "status"]
+    >>> comparison_columns(cols, "2026-01") == cols
+    True
+    >>> comparison_columns(cols, "")
+    ['label', 'value', 'target', 'status']
+    """
+    columns = list(columns)
+    if compare not in (None, ""):
+        return columns
+    return [c for c in columns if c not in COMPARISON_COLUMNS]
 
 
 def to_long(
