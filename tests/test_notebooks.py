@@ -157,7 +157,16 @@ def _make_lab(*extra: str) -> str:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     proc = subprocess.run(
-        ["make", "-n", "lab", f"VENV={Path(sys.executable).parent.parent}", *extra],
+        # --no-print-directory: under `make test` (CI) a nested make would add
+        # "make[1]: Entering/Leaving directory" lines around the command
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "lab",
+            f"VENV={Path(sys.executable).parent.parent}",
+            *extra,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

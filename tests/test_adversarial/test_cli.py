@@ -116,6 +116,11 @@ BAD_ARGUMENTS = [
     (["report", "overview", "--period", "0001-01"], 2, ["0001-01", "1900 to 2100"]),
     (["report"], 2, ["give a report NAME or --all"]),
     (["report", "overview", "--jobs", "0"], 2, ["--jobs"]),
+    # --- forecast and schedule (more cases in test_forecast.py and test_schedule.py)
+    (["forecast", "--data", "{samples}", "--horizon", "0d"], 2, ["bad horizon '0d'", "at most 366 days"]),
+    (["forecast", "--data", "{samples}", "--every", "7m"], 2, ["--every", "'7m'"]),
+    (["schedule", "--data", "{samples}", "--week", "2026-W99"], 2, ["'2026-W99'", "no week 99"]),
+    (["schedule", "--data", "{samples}", "--week", "2026-W07", "--time-limit-s", "-1"], 2, ["--time-limit-s", "from 1 to 86400"]),
 ]
 # fmt: on
 
