@@ -19,8 +19,13 @@ Values between ``target`` and ``red`` are amber; "better" follows the KPI's dire
 
 The same file may hold service objectives per channel and queue in an ``[objectives]`` table
 (``[objectives.voice]``, ``[objectives.queue."West Sales"]``: ``service_level``,
-``threshold_s``, ``response_h``, ``max_occupancy``, ``patience_s``); they are kept as they are in
-``TargetSet.objectives`` and read by :mod:`kpi.schedule` (required agents and shift plans).
+``threshold_s``, ``response_h``, ``max_occupancy``, ``patience_s``), checked when the file is
+read. They are kept as they are in ``TargetSet.objectives`` for :mod:`kpi.schedule` (required
+agents and shift plans), parsed in :meth:`TargetSet.service_objectives`, and handed to the KPIs
+judged against each queue's objective by :meth:`TargetSet.with_objectives`: with
+``service_level.threshold_s=objective`` each real-time contact counts against its own queue's
+threshold, and ``response_within_objective`` judges e-mail and tickets by their response
+objective in hours.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 import polars as pl
 
 from kpi.errors import KpiError
-from kpi.metrics import METRICS, Target, resolve
+from kpi.metrics import METRICS, Objectives, Target, objectives_from, resolve
 
 __all__ = ["OBJECTIVES", "TargetSet", "load_targets", "status_columns", "variants"]
 
@@ -69,6 +74,7 @@ class TargetSet:
         objectives = data.get(OBJECTIVES, {})
         if not isinstance(objectives, Mapping):
             raise KpiError(f"{source}: [{OBJECTIVES}] must be a table of tables per channel")
+        objectives_from(objectives, source=source)  # a bad objective is refused on reading
         for kpi_id, spec in data.items():
             if kpi_id == OBJECTIVES:
                 continue
@@ -112,6 +118,42 @@ class TargetSet:
     def overrides(self, kpi_id: str) -> dict[tuple[str, str], Target]:
         """Overrides for values of a dimension column."""
         return self.by_value.get(kpi_id, {})
+
+    def service_objectives(self) -> Objectives:
+        """The service objectives per channel and queue: the file's ``[objectives]`` over the
+        defaults (voice 80 % in 20 s, chat 80 % in 60 s, e-mail 4 h, tickets 8 h).
+
+        Examples
+        --------
+        >>> ts = TargetSet.from_mapping({"objectives": {"chat": {"threshold_s": 30}}})
+        >>> ts.service_objectives().for_queue("North Chat", "chat").text()
+        '80% in 30 s'
+        """
+        return objectives_from(self.objectives, source=self.source)
+
+    def with_objectives(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``params`` (flat ``<kpi>.<param>``) with the file's objective thresholds set as the
+        ``objectives`` variant of every KPI that has one (``service_level``,
+        ``response_within_objective``), unless ``params`` already sets it. Whether service
+        level uses them is ``service_level.threshold_s=objective``.
+
+        Examples
+        --------
+        >>> ts = TargetSet.from_mapping({"objectives": {"chat": {"threshold_s": 30}}})
+        >>> ts.with_objectives({"service_level.threshold_s": "objective"})
+        {'service_level.threshold_s': 'objective', 'service_level.objectives': 'chat=30s', 'response_within_objective.objectives': 'chat=30s'}
+        >>> TargetSet().with_objectives({"aht.components": "talk_hold"})
+        {'aht.components': 'talk_hold'}
+        """
+        out = dict(params or {})
+        spec = self.service_objectives().spec()
+        if not spec:
+            return out
+        for kpi_id, metric in METRICS.items():
+            key = f"{kpi_id}.objectives"
+            if any(p.name == "objectives" for p in metric.params) and key not in out:
+                out[key] = spec
+        return out
 
 
 def _target(spec: Mapping[str, Any], base: Target | None, *, where: str) -> Target:

@@ -16,6 +16,11 @@ Bottom up:
   variants.
 - The build functions (``_builds``): how each KPI's variants choose its measures, and its
   formula text, composed where the wording allows from the measures' own ``text``.
+- :class:`Objective`, :class:`Objectives`, :func:`objectives_from` (``_objectives``): service
+  objectives per channel and queue (voice 80 % in 20 s, chat 80 % in 60 s, e-mail a response in
+  4 h, tickets in 8 h), read from a targets file's ``[objectives]`` by :mod:`kpi.targets`; the
+  thresholds ``service_level.threshold_s=objective`` and ``response_within_objective`` judge
+  each contact by, and what :mod:`kpi.schedule` staffs for.
 - :data:`METRICS` (``_catalogue``): every KPI declared once, by keyword, as data.
 - :func:`resolve`, :func:`definitions`, :func:`catalogue` (``_lookup``): ids and
   ``<kpi>.<param>`` values to metrics and their variants.
@@ -44,20 +49,34 @@ from kpi.metrics._context import MeasureContext
 from kpi.metrics._lookup import catalogue, definitions, resolve
 from kpi.metrics._measure import KINDS, Measure, Source
 from kpi.metrics._metric import PERSPECTIVES, Build, Metric, Param, Target
+from kpi.metrics._objectives import DEFAULTS as OBJECTIVE_DEFAULTS
+from kpi.metrics._objectives import (
+    DEFERRED_CHANNELS,
+    Objective,
+    Objectives,
+    objectives_from,
+    objectives_from_spec,
+)
 
 __all__ = [
+    "DEFERRED_CHANNELS",
     "KINDS",
     "METRICS",
+    "OBJECTIVE_DEFAULTS",
     "PERSPECTIVES",
     "Build",
     "Measure",
     "MeasureContext",
     "Metric",
+    "Objective",
+    "Objectives",
     "Param",
     "Source",
     "Target",
     "catalogue",
     "definitions",
     "factories",
+    "objectives_from",
+    "objectives_from_spec",
     "resolve",
 ]

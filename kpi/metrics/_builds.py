@@ -30,8 +30,10 @@ import polars as pl
 
 from kpi.metrics import _factories as F
 from kpi.metrics import _forecasts as FC
+from kpi.metrics import _service as SV
 from kpi.metrics import _stateful as S
 from kpi.metrics._metric import Build, Target
+from kpi.metrics._objectives import objectives_from_spec
 
 #: The variant values in force, by short name (every Param of the KPI, defaults filled in).
 Variants = Mapping[str, Any]
@@ -39,6 +41,12 @@ Variants = Mapping[str, Any]
 
 def _short(p: Variants) -> str:
     return f" − short abandons < {p['short_abandon_s']} s" if p.get("short_abandon_s") else ""
+
+
+def _spec(p: Variants, kpi_id: str) -> str:
+    """The ``objectives`` variant in its canonical text (one measure column per meaning)."""
+    text = p.get("objectives", "")
+    return objectives_from_spec(text, source=f"{kpi_id}.objectives").spec() if text else ""
 
 
 # ---- volume ---------------------------------------------------------------------------------
@@ -117,7 +125,34 @@ def abandon_rate(p: Variants) -> Build:
 
 
 def service_level(p: Variants) -> Build:
+    """Answered within T over the denominator variant; under ``threshold_s=objective`` each
+    contact is judged against its own queue's objective (``objectives``: what differs from
+    voice 20 s, chat 60 s), and deferred queues (e-mail: a response in hours) are left out,
+    for :func:`response_within_objective`.
+
+    Examples
+    --------
+    >>> service_level(
+    ...     {
+    ...         "threshold_s": "objective",
+    ...         "denominator": "answered_plus_abandoned",
+    ...         "short_abandon_s": 0,
+    ...         "objectives": "",
+    ...     }
+    ... ).formula
+    "SL = answered ≤ each queue's objective (voice, callback 20 s; chat, messaging 60 s) / (answered + abandoned) of real-time queues (deferred queues: response_within_objective)"
+    """
     t, s, d = p["threshold_s"], p["short_abandon_s"], p["denominator"]
+    if t == "objective":
+        spec = _spec(p, "service_level")
+        num = (
+            SV.answered_or_abandoned_within_objective(spec)
+            if d == "abandons_within_threshold_met"
+            else SV.answered_within_objective(spec)
+        )
+        den = SV.sl_objective_denominator(d, spec, s)
+        note = " (deferred queues: response_within_objective)"
+        return Build(f"SL = {num.text} / {den.text}{note}", num, den)
     num = (
         F.answered_or_abandoned_within(t)
         if d == "abandons_within_threshold_met"
@@ -127,6 +162,24 @@ def service_level(p: Variants) -> Build:
     # a denominator less short abandons is bracketed as one term
     den_text = f"({den.text})" if s and d != "answered" else den.text
     return Build(f"SL = {num.text} / {den_text}", num, den)
+
+
+def response_within_objective(p: Variants) -> Build:
+    """Deferred work (e-mail, tickets) answered within its response objective, in hours.
+
+    Examples
+    --------
+    >>> response_within_objective({"objectives": "", "table": "contacts"}).formula
+    "response within objective = answered ≤ each queue's response objective (email, letter, social 4 h; ticket, tickets 8 h) / deferred contacts answered"
+    >>> response_within_objective({"objectives": "tickets=24h", "table": "tickets"}).formula
+    'response within objective = tickets first responded ≤ 24 h / tickets with a first response'
+    """
+    spec, table = _spec(p, "response_within_objective"), p.get("table", "contacts")
+    return Build.ratio(
+        "response within objective",
+        SV.responded_within_objective(spec, table),
+        SV.responded(spec, table),
+    )
 
 
 def asa(p: Variants) -> Build:

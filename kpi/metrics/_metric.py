@@ -28,7 +28,10 @@ PERSPECTIVES = ("customer", "financial", "internal operations", "learning and gr
 
 @dataclass(frozen=True)
 class Param:
-    """A definition variant of a KPI, set as ``<kpi>.<name>=value``."""
+    """A definition variant of a KPI, set as ``<kpi>.<name>=value``.
+
+    ``keywords``: words a numeric variant also takes as they are (``threshold_s=objective``).
+    """
 
     name: str
     default: Any
@@ -37,6 +40,7 @@ class Param:
     type: type = str
     minimum: float | None = None
     maximum: float | None = None
+    keywords: tuple[str, ...] = ()
 
     def coerce(self, value: Any, *, metric: str) -> Any:
         """Parse (from CLI text) and check a value, or raise a KpiError listing the valid ones.
@@ -46,6 +50,10 @@ class Param:
         >>> p = Param("threshold_s", default=20, doc="T", type=int, minimum=0, maximum=86400)
         >>> p.coerce("30", metric="service_level")
         30
+        >>> Param("t", default=20, doc="T", type=int, keywords=("objective",)).coerce(
+        ...     " Objective", metric="service_level"
+        ... )
+        'objective'
         >>> p.coerce("1e400", metric="service_level")
         Traceback (most recent call last):
         kpi.errors.KpiError: bad value '1e400' for service_level.threshold_s: expected a finite int
@@ -54,6 +62,8 @@ class Param:
         kpi.errors.KpiError: bad value 1e+18 for service_level.threshold_s: must be a number from 0 to 86400
         """
         key = f"{metric}.{self.name}"
+        if isinstance(value, str) and value.strip().lower() in self.keywords:
+            return value.strip().lower()
         if isinstance(value, str) and self.type is not str:
             text = value.strip().lower()
             try:
@@ -63,8 +73,9 @@ class Param:
                     else self.type(float(text) if self.type is int else text)
                 )
             except (ValueError, OverflowError):  # "x", "nan", "inf", "1e400" for an int
+                also = "".join(f" or {k!r}" for k in self.keywords)
                 raise KpiError(
-                    f"bad value {value!r} for {key}: expected a finite {self.type.__name__}"
+                    f"bad value {value!r} for {key}: expected a finite {self.type.__name__}{also}"
                 ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise KpiError(f"bad value {value!r} for {key}: expected a finite number")

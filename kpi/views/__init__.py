@@ -14,7 +14,8 @@ below is importable from :mod:`kpi.views` itself.
   :func:`dimensions`, :func:`variant_options`, :func:`metric_params`, :func:`units`,
   :func:`labels`, :func:`unavailable_lines`, :func:`unit_of`, :func:`header_targets`, :func:`attempt`, :func:`to_long`,
   :func:`comparison_columns`.
-- Scorecard (``scorecard``): :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`.
+- Scorecard (``scorecard``): :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`,
+  :func:`objectives_by_queue`, :func:`objective_findings`.
 - Trends (``trends``): :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`,
   :func:`shift_findings`, :func:`heatmap_frame`.
 - Drill-down (``drilldown``): :func:`change_frame`, :func:`drivers_frame`, :func:`driver_waterfall`,
@@ -60,7 +61,13 @@ from kpi.views.drilldown import (
     segment_rows,
     segments_frame,
 )
-from kpi.views.scorecard import scorecard_bars, status_counts, status_summary
+from kpi.views.scorecard import (
+    objective_findings,
+    objectives_by_queue,
+    scorecard_bars,
+    status_counts,
+    status_summary,
+)
 from kpi.views.staffing import (
     centre_staffing,
     day_slice,
@@ -108,6 +115,8 @@ __all__ = [
     "labels",
     "metric_params",
     "metric_table",
+    "objective_findings",
+    "objectives_by_queue",
     "scorecard_bars",
     "segment_breakdown",
     "segment_name",

@@ -330,7 +330,8 @@ def variant_options(metric: str) -> list[tuple[str, dict[str, Any]]]:
     """Definition variants of a KPI to choose from: ``(label, params)`` pairs, default first.
 
     Each alternative changes one variant from its default: every other choice of a variant
-    with choices, and a few usual values of numeric ones (thresholds, windows).
+    with choices, and a few usual values of numeric ones (thresholds, windows) and the words
+    they take (``threshold_s=objective``: each queue's own objective).
 
     Examples
     --------
@@ -340,12 +341,13 @@ def variant_options(metric: str) -> list[tuple[str, dict[str, Any]]]:
     {'service_level.threshold_s': 30}
     """
     m = known_metric(metric)
-    defaults = ", ".join(f"{p.name}={p.default}" for p in m.params)
+    # a free-text variant (service_level.objectives: thresholds per queue) has no presets
+    defaults = ", ".join(f"{p.name}={p.default}" for p in m.params if p.default != "")
     out: list[tuple[str, dict[str, Any]]] = [
         (f"default ({defaults})" if defaults else "default", {})
     ]
     for p in m.params:
-        values = p.choices or _PRESETS.get(p.name, ())
+        values = p.choices or (*_PRESETS.get(p.name, ()), *p.keywords)
         for v in values:
             if v != p.default:
                 out.append((f"{p.name}={v}", {f"{m.id}.{p.name}": v}))

@@ -1,0 +1,155 @@
+"""Service objectives per queue drive the service level KPI and its findings (issue 17).
+
+A hand-checkable centre: a voice queue (waits 10 s and 30 s), a chat queue (40 s and 70 s) and
+an e-mail queue (answered after 1 h and 6 h), every contact answered.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from fixtures_small import TZ, ts
+
+from kpi import KpiError, compute, evaluate, views
+from kpi.metrics import METRICS, objectives_from, objectives_from_spec
+from kpi.schema import conform
+from kpi.targets import TargetSet, load_targets
+
+OBJ = {"service_level.threshold_s": "objective"}
+
+
+def _centre() -> dict[str, pl.DataFrame]:
+    rows = [
+        ("Voice", "voice", 10.0),
+        ("Voice", "voice", 30.0),
+        ("Chat", "chat", 40.0),
+        ("Chat", "chat", 70.0),
+        ("Email", "email", 3600.0),
+        ("Email", "email", 6 * 3600.0),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "arrival_ts": ts(5, 9),
+                "team": "A",
+                "queue": q,
+                "channel": ch,
+                "outcome": "answered",
+                "wait_s": w,
+                "talk_s": 60.0,
+            }
+            for q, ch, w in rows
+        ]
+    )
+    return {"contacts": conform("contacts", frame.lazy(), TZ).collect()}
+
+
+def _value(kpis, params=None, **kw):
+    return compute(_centre(), kpis, params=params, measures=False, **kw).collect()
+
+
+def test_each_contact_is_judged_against_its_own_queue_objective():
+    out = _value("service_level,response_within_objective", OBJ)
+    # voice 10 s ≤ 20 s (30 s is not); chat 40 s ≤ 60 s (70 s is not); e-mail left out
+    assert out["service_level"][0] == pytest.approx((1 + 1) / 4)
+    # e-mail: 1 h within the 4 h objective, 6 h not
+    assert out["response_within_objective"][0] == pytest.approx(1 / 2)
+
+
+def test_by_queue_each_threshold_and_email_out_of_the_phone_style_level():
+    out = _value("service_level,response_within_objective", OBJ, by="queue").sort("queue")
+    assert out.rows() == [("Chat", 0.5, None), ("Email", None, 0.5), ("Voice", 0.5, None)]
+
+
+def test_default_variant_is_one_threshold_for_every_queue():
+    # 20 s for everyone: voice 10 s only, of all six answered (e-mail counted as late)
+    assert _value("service_level")["service_level"][0] == pytest.approx(1 / 6)
+    assert (
+        METRICS["service_level"].build().formula == "SL = answered ≤ 20 s / (answered + abandoned)"
+    )
+
+
+def test_a_targets_file_overriding_chat_changes_the_chat_value(tmp_path):
+    path = tmp_path / "targets.toml"
+    path.write_text("[objectives.chat]\nthreshold_s = 30\n\n[objectives.email]\nresponse_h = 8\n")
+    ts_ = load_targets(path)
+    params = ts_.with_objectives(OBJ)
+    assert params["service_level.objectives"] == "chat=30s; email=8h"
+    out = _value("service_level,response_within_objective", params, by="queue").sort("queue")
+    # chat 40 s and 70 s both over 30 s; e-mail 1 h and 6 h both within 8 h
+    assert out.rows() == [("Chat", 0.0, None), ("Email", None, 1.0), ("Voice", 0.5, None)]
+    centre = _value("service_level", params)["service_level"][0]
+    assert centre == pytest.approx(1 / 4)
+
+
+def test_a_queue_objective_beats_its_channel():
+    params = {**OBJ, "service_level.objectives": "queue:Voice=30s"}
+    out = _value("service_level", params, by="queue").sort("queue")
+    assert out["service_level"].to_list() == [0.5, None, 1.0]  # voice 10 s and 30 s ≤ 30 s
+
+
+def test_formula_states_the_objectives():
+    r = evaluate(_centre(), "service_level,response_within_objective", params=OBJ)
+    assert r.definitions["service_level"] == (
+        "SL = answered ≤ each queue's objective (voice, callback 20 s; chat, messaging 60 s) / "
+        "(answered + abandoned) of real-time queues (deferred queues: response_within_objective)"
+    )
+    assert "email, letter, social 4 h" in r.definitions["response_within_objective"]
+
+
+def test_no_deferred_work_is_unknown_not_zero():
+    only_voice = {"contacts": _centre()["contacts"].filter(pl.col("channel") == "voice")}
+    out = compute(only_voice, "response_within_objective", measures=False).collect()
+    assert out["response_within_objective"][0] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("chat=soon", "is not <channel>=<seconds>s"),
+        ("chat=-5s", "threshold_s must be from 0 to 3600"),
+        ("email=0h", "response_h must be above 0"),
+    ],
+)
+def test_bad_objectives_variant_is_refused(value, fragment):
+    with pytest.raises(KpiError, match=fragment):
+        _value("service_level", {**OBJ, "service_level.objectives": value})
+
+
+def test_threshold_takes_a_number_or_objective():
+    with pytest.raises(KpiError, match="expected a finite int or 'objective'"):
+        _value("service_level", {"service_level.threshold_s": "own"})
+
+
+def test_spec_round_trips():
+    o = objectives_from(
+        {
+            "chat": {"threshold_s": 30},
+            "queue": {"VIP": {"threshold_s": 10}},
+            "email": {"response_h": 24},
+        }
+    )
+    assert (
+        objectives_from_spec(o.spec()).spec() == o.spec() == "chat=30s; email=24h; queue:VIP=10s"
+    )
+
+
+def test_targets_file_refuses_a_bad_objective_on_reading():
+    with pytest.raises(KpiError, match="threshold_s must be"):
+        TargetSet.from_mapping({"objectives": {"chat": {"threshold_s": -1}}})
+
+
+def test_findings_speak_of_each_queue_objective():
+    table = views.objectives_by_queue(_centre())
+    assert table.select("queue", "objective", "kpi", "value", "target", "met").rows() == [
+        ("Chat", "80% in 60 s", "service_level", 0.5, 0.8, False),
+        ("Email", "response in 4 h", "response_within_objective", 0.5, 0.8, False),
+        ("Voice", "80% in 20 s", "service_level", 0.5, 0.8, False),
+    ]
+    text = views.objective_findings(table)
+    assert text[0] == (
+        "Chat (chat): 50.0% answered within 60 s, against its objective of 80% in 60 s: "
+        "missed by 30.0 pp."
+    )
+    assert text[1].startswith("Email (email): 50.0% answered within 4 h (response objective)")
+    assert not any("20 s" in s for s in text if s.startswith("Email"))
