@@ -206,7 +206,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("semantic layer", ("kpi.metrics",)),
-    ("engine", ("kpi.compute", "kpi.targets", "kpi")),
+    ("engine", ("kpi.cube", "kpi.compute", "kpi.targets", "kpi")),
     ("data in", ("kpi.io", "kpi._sim", "kpi.samples")),
     (
         "analysis",

@@ -51,6 +51,8 @@ from kpi.compute._known import (
     kpi_availability,
     resolve_sources,
 )
+from kpi.cube import Cube
+from kpi.cube import find as find_cube
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import Build, Measure, Metric, Source, resolve
@@ -74,7 +76,9 @@ __all__ = [
 _NO_ZERO_FILL = {"finance"}
 
 
-def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFrame, dict[str, str]]:
+def _aggregate(
+    ctx: Context, needed: Mapping[str, Measure], cube: Cube | None = None
+) -> tuple[pl.LazyFrame, dict[str, str]]:
     """One aggregation per (table, time column), stocks and sweeps, joined on ``by`` + ``_bin``.
 
     Returns the joined frame and the reason each unknown measure could not be computed (its
@@ -92,7 +96,8 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         if name in missing:
             continue
         if meas.builder is not None:
-            lf = meas.builder(ctx)
+            lf = _from_cube_builder(cube, ctx, meas) if cube else None
+            lf = meas.builder(ctx) if lf is None else lf
             if lf is None:
                 missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
             else:
@@ -114,7 +119,10 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         if cols:
             aggs.append(pl.len().alias(rows))
             aggs += [(pl.col(c).count() > 0).alias(f"__known_{i}_{c}") for c in cols]
-        frame = lf.filter(ctx.in_range(t)).group_by([*ctx.by, ctx.bin(t)]).agg(aggs)
+        known = {c: f"__known_{i}_{c}" for c in cols}
+        frame = _from_cube(cube, ctx, table, time_col, items, rows, known) if cube else None
+        if frame is None:
+            frame = lf.filter(ctx.in_range(t)).group_by([*ctx.by, ctx.bin(t)]).agg(aggs)
         if cols:
             frame = frame.with_columns(
                 pl.when(pl.all_horizontal(pl.col(f"__known_{i}_{c}") for c in cs))
@@ -143,6 +151,46 @@ def _aggregate(ctx: Context, needed: Mapping[str, Measure]) -> tuple[pl.LazyFram
         result = result.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
     result = result.with_columns(*zero_fill, *[pl.lit(None, pl.Float64).alias(n) for n in missing])
     return (result.drop(helpers) if helpers else result), missing
+
+
+# ---- the cube (kpi.cube): stored additive measures, where they answer the query ---------------
+
+
+def _cube_for(
+    ds: Dataset, ctx: Context, params: Mapping[str, Any], *, cube: bool | None
+) -> Cube | None:
+    """The dataset's cube for this query: None with ``cube=False``, a bin offset or no fresh
+    cube; ``cube=True`` builds a missing or stale one (defaults and the dataset's facts)."""
+    if cube is False or ctx.offset is not None or ds.path is None:
+        return None
+    return find_cube(ds, build_missing=cube is True, params=dict(params))
+
+
+def _from_cube(
+    cube: Cube,
+    ctx: Context,
+    table: str,
+    time_col: str,
+    items: Sequence[tuple[str, Source]],
+    rows: str,
+    known: dict[str, str],
+) -> pl.LazyFrame | None:
+    """One (table, time column) aggregation rolled up from the cube, or None (read the rows)."""
+    frame = cube.rollup(
+        table, time_col, items, by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
+        rows=rows, known=known,
+    )  # fmt: skip
+    return frame if frame is None or known else frame.drop(rows)
+
+
+def _from_cube_builder(cube: Cube, ctx: Context, meas: Measure) -> pl.LazyFrame | None:
+    """An exact builder measure (FCR's numerator) from the cube, or None."""
+    if meas.kind != "sum" or not meas.tables or ctx.frame(meas.tables[0]) is None:
+        return None
+    time_col = ctx.time_column(meas.tables[0])
+    return cube.rollup_builder(
+        meas, time_col, by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end
+    )
 
 
 @dataclass
@@ -284,6 +332,7 @@ def evaluate(
     measures: bool = True,
     chunk: str | None = None,
     progress: bool | Callable[[str], None] = False,
+    cube: bool | None = None,
 ) -> Result:
     """Like :func:`compute`, also returning definitions, parameters and notes.
 
@@ -348,7 +397,7 @@ def evaluate(
             params=params,
             measures=measures,
         )
-    frame, missing = _aggregate(ctx, needed)
+    frame, missing = _aggregate(ctx, needed, _cube_for(ds, ctx, dataset_params(ds), cube=cube))
     notes, avail = _kpi_notes(builds, missing, by)
     present = [n for n in needed if n not in missing]
     result = _kpi_stage(frame, builds, notes, ctx, present, measures=measures)
@@ -431,6 +480,7 @@ def compute(
     measures: bool = True,
     chunk: str | None = None,
     progress: bool | Callable[[str], None] = False,
+    cube: bool | None = None,
 ) -> pl.LazyFrame:
     """Compute KPIs lazily: one row per group with KPI values and the measures behind them.
 
@@ -474,6 +524,11 @@ def compute(
     progress
         With ``chunk``: True to print a line per chunk on standard error when the frame is
         collected, or a callable taking each message.
+    cube
+        The measure cube (:mod:`kpi.cube`): ``None`` (default) rolls measures up from the
+        dataset directory's cube where it exists, is fresh and answers the query, and reads the
+        rows for the rest (the values are the same); ``True`` also builds a missing or stale
+        cube first; ``False`` always reads the rows.
 
     Returns
     -------
@@ -524,6 +579,7 @@ def compute(
         measures=measures,
         chunk=chunk,
         progress=progress,
+        cube=cube,
     ).frame
 
 
