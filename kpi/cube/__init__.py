@@ -125,8 +125,13 @@ class Cube:
             lf = lf.filter(b >= pl.lit(start).dt.convert_time_zone(self.tz))
         if end is not None:
             lf = lf.filter(b < pl.lit(end).dt.convert_time_zone(self.tz))
-        key = bin_expr(b, every) if every else pl.lit(0, pl.Int32)
-        return lf, schema, [*by, key.alias("_bin")]
+        if every is None:
+            return lf, schema, [*by, pl.lit(0, pl.Int32).alias("_bin")]
+        if every != level["grain"]:
+            # truncating time-zone-aware stamps is costly: once per distinct cell bin, joined
+            bins = lf.select(b.unique()).with_columns(bin_expr(b, every).alias("_to"))
+            lf = lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+        return lf, schema, [*by, "_bin"]
 
     def rollup(
         self,
