@@ -11,7 +11,17 @@ import argparse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["simulate", "compute", "cube", "explain", "rca", "staffing", "forecast", "trends", "report"]
+ORDER = [
+    "simulate",
+    "compute",
+    "cube",
+    "explain",
+    "rca",
+    "staffing",
+    "forecast",
+    "trends",
+    "report",
+]
 GOALS = """\
 | benchmark | goal (issue) | script |
 |---|---|---|
