@@ -207,7 +207,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("semantic layer", ("kpi.metrics",)),
-    ("engine", ("kpi.engines", "kpi.compute", "kpi.targets", "kpi")),
+    ("engine", ("kpi.engines", "kpi.cube", "kpi.compute", "kpi.targets", "kpi")),
     ("data in", ("kpi.io", "kpi._sim", "kpi.samples")),
     (
         "analysis",

@@ -31,6 +31,7 @@ COMMANDS = (
     "sample",
     "metrics",
     "compute",
+    "cube",
     "import",
     "explain",
     "staffing",

@@ -51,6 +51,8 @@ from kpi.compute._known import (
     kpi_availability,
     resolve_sources,
 )
+from kpi.cube import Cube
+from kpi.cube import find as find_cube
 from kpi.data import Dataset
 from kpi.engines import SqlEngine, open_engine, unsupported
 from kpi.errors import KpiError
@@ -76,7 +78,10 @@ _NO_ZERO_FILL = {"finance"}
 
 
 def _aggregate(
-    ctx: Context, needed: Mapping[str, Measure], engine: SqlEngine | None = None
+    ctx: Context,
+    needed: Mapping[str, Measure],
+    engine: SqlEngine | None = None,
+    cube: Cube | None = None,
 ) -> tuple[pl.LazyFrame, dict[str, str]]:
     """One aggregation per (table, time column), stocks and sweeps, joined on ``by`` + ``_bin``.
 
@@ -97,7 +102,8 @@ def _aggregate(
         if name in missing:
             continue
         if meas.builder is not None:
-            lf = meas.builder(ctx)
+            lf = _from_cube_builder(cube, ctx, meas) if cube else None
+            lf = meas.builder(ctx) if lf is None else lf
             if lf is None:
                 missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
             else:
@@ -119,9 +125,11 @@ def _aggregate(
         if cols:
             aggs.append(pl.len().alias(rows))
             aggs += [(pl.col(c).count() > 0).alias(f"__known_{i}_{c}") for c in cols]
-        if engine is None:
+        known = {c: f"__known_{i}_{c}" for c in cols}
+        frame = _from_cube(cube, ctx, table, time_col, items, rows, known) if cube else None
+        if frame is None and engine is None:
             frame = lf.filter(ctx.in_range(t)).group_by([*ctx.by, ctx.bin(t)]).agg(aggs)
-        else:  # the row-level stage on DuckDB or Spark (kpi.engines); the same columns back
+        elif frame is None:  # the row-level stage on DuckDB or Spark (kpi.engines)
             frame = engine.aggregate(
                 ctx.ds, lf, table, time_col, items, cols, i,
                 by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
@@ -170,6 +178,46 @@ def _check_engine(
         raise KpiError(
             f"engine {engine.name!r} cannot compute {'; '.join(gone)}: use engine='polars'"
         )
+
+
+# ---- the cube (kpi.cube): stored additive measures, where they answer the query ---------------
+
+
+def _cube_for(
+    ds: Dataset, ctx: Context, params: Mapping[str, Any], *, cube: bool | None
+) -> Cube | None:
+    """The dataset's cube for this query: None with ``cube=False``, a bin offset or no fresh
+    cube; ``cube=True`` builds a missing or stale one (defaults and the dataset's facts)."""
+    if cube is False or ctx.offset is not None or ds.path is None:
+        return None
+    return find_cube(ds, build_missing=cube is True, params=dict(params))
+
+
+def _from_cube(
+    cube: Cube,
+    ctx: Context,
+    table: str,
+    time_col: str,
+    items: Sequence[tuple[str, Source]],
+    rows: str,
+    known: dict[str, str],
+) -> pl.LazyFrame | None:
+    """One (table, time column) aggregation rolled up from the cube, or None (read the rows)."""
+    frame = cube.rollup(
+        table, time_col, items, by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
+        rows=rows, known=known,
+    )  # fmt: skip
+    return frame if frame is None or known else frame.drop(rows)
+
+
+def _from_cube_builder(cube: Cube, ctx: Context, meas: Measure) -> pl.LazyFrame | None:
+    """An exact builder measure (FCR's numerator) from the cube, or None."""
+    if meas.kind != "sum" or not meas.tables or ctx.frame(meas.tables[0]) is None:
+        return None
+    time_col = ctx.time_column(meas.tables[0])
+    return cube.rollup_builder(
+        meas, time_col, by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end
+    )
 
 
 @dataclass
@@ -313,6 +361,7 @@ def evaluate(
     chunk: str | None = None,
     progress: bool | Callable[[str], None] = False,
     engine: Any = "polars",
+    cube: bool | None = None,
 ) -> Result:
     """Like :func:`compute`, also returning definitions, parameters and notes.
 
@@ -380,7 +429,9 @@ def evaluate(
             params=params,
             measures=measures,
         )
-    frame, missing = _aggregate(ctx, needed, sql_engine)
+    # a SQL engine reads the rows where the data is; the cube is polars' own store
+    cube_here = _cube_for(ds, ctx, dataset_params(ds), cube=cube) if sql_engine is None else None
+    frame, missing = _aggregate(ctx, needed, sql_engine, cube_here)
     notes, avail = _kpi_notes(builds, missing, by)
     present = [n for n in needed if n not in missing]
     result = _kpi_stage(frame, builds, notes, ctx, present, measures=measures)
@@ -489,6 +540,7 @@ def compute(
     chunk: str | None = None,
     progress: bool | Callable[[str], None] = False,
     engine: Any = "polars",
+    cube: bool | None = None,
 ) -> pl.LazyFrame:
     """Compute KPIs lazily: one row per group with KPI values and the measures behind them.
 
@@ -537,6 +589,11 @@ def compute(
         an open DuckDB connection or SparkSession (:mod:`kpi.engines`: Parquet datasets; the
         KPIs whose measures have a SQL form). The measure table comes back to polars for the
         KPI values; results are the same to 1e-9.
+    cube
+        The measure cube (:mod:`kpi.cube`): ``None`` (default) rolls measures up from the
+        dataset directory's cube where it exists, is fresh and answers the query, and reads the
+        rows for the rest (the values are the same); ``True`` also builds a missing or stale
+        cube first; ``False`` always reads the rows.
 
     Returns
     -------
@@ -588,6 +645,7 @@ def compute(
         chunk=chunk,
         progress=progress,
         engine=engine,
+        cube=cube,
     ).frame
 
 

@@ -1,0 +1,61 @@
+"""``kpi cube``: build, describe or clear the measure cube of a dataset directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``cube`` subcommand."""
+    p = sub.add_parser(
+        "cube",
+        help="build, describe or clear the measure cube that makes explorers interactive",
+        description="The measure cube holds every additive measure aggregated by quarter hour "
+        "and day in the site's local time and by site, team, queue, channel and topic, kept in "
+        "DIR/.kpi-cube/ and keyed by the data's files. kpi compute, the views and the explorers "
+        "roll KPIs up from it where it answers (same values as from the rows) and read the "
+        "rows otherwise. build: (re)build it; info: where it is, whether it is fresh, its "
+        "sizes; clear: remove it.",
+    )
+    p.add_argument("action", choices=("build", "info", "clear"), help="what to do")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset directory")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="info output")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build, describe or clear the cube of ``--data``."""
+    from kpi import cube
+    from kpi.compute import dataset_params
+    from kpi.data import load
+
+    if args.action == "build":
+        ds = load(args.data)
+        where = cube.build(args.data, params=dataset_params(ds), progress=not args.quiet)
+        print(where)
+        return 0
+    if args.action == "clear":
+        load(args.data, check=False)  # a dataset directory, or a one-line error
+        print("removed" if cube.clear(args.data) else "no cube to remove")
+        return 0
+    found = cube.info(args.data)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+        return 0
+    if not found["exists"]:
+        print(f"no cube in {found['where']} (run `kpi cube build --data {args.data}`)")
+        return 0
+    state = "fresh" if found["fresh"] else "stale (the data changed: run `kpi cube build`)"
+    print(f"{found['where']}: {state}, built in {found['seconds']} s")
+    for lv in found["levels"]:
+        dims = ", ".join(lv["dims"]) or "no dimension"
+        print(
+            f"  {lv['table']} by {lv['time']}, {lv['level']} ({lv['grain']} by {dims}): "
+            f"{lv['measures']} measures, {lv['cells']:,} cells, {lv['bytes'] / 1e6:.1f} MB"
+        )
+    return 0

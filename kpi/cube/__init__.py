@@ -1,0 +1,335 @@
+"""The measure cube: additive measures aggregated once, so any roll-up of them is a small query.
+
+Every KPI is Σ numerator / Σ denominator of measures. The ``sum`` measures, aggregated once by
+quarter hour in the site's local time and the slicing dimensions (:data:`LEVELS`), answer every
+coarser grain, any subset of those dimensions and any range whose bounds fall on the cube's
+bins, exactly: a coarser value is the sum of the cells it covers, and the engine's rule for
+unknown groups (a group whose rows are all null in a column a measure reads is null, not 0)
+is kept by storing each such column's non-null count. :mod:`kpi.compute` asks the cube first
+(:meth:`Cube.rollup`) and reads the rows for the rest, so results are the same either way.
+
+Answered from the cube: the row sources of every ``sum`` measure of the catalogue under its
+default variants and the dataset's own facts (each source separately: contacts and interval
+reports), and FCR's numerator under its default window and key (each contact's repeat flag is
+computed from the whole table when the cube is built). Left to the rows: distinct counts,
+maxima, medians, stocks and sweeps (exact only at the grain asked for), other variants (a
+service-level threshold of 30 s, another FCR window), ``agent_id`` and other columns outside
+:data:`DIMENSIONS`, topic by the quarter hour or hour (only the daily level has topic),
+contacts attributed by answer or completion time, ``bin_offset``, ranges whose bounds are not
+on a cube bin, chunked evaluation, and datasets that are not a directory (or whose tables
+were filtered or swapped after loading).
+
+Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
+never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one
+when there is none, ``cube=False`` reads the rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kpi._fs import atomic_write
+from kpi._progress import reporter
+from kpi.cube._build import (
+    DIMENSIONS,
+    EXACT_BUILDERS,
+    LEVELS,
+    ROLLS_UP_TO,
+    build_levels,
+    cube_measures,
+    signature,
+)
+from kpi.cube._store import (
+    FORMAT,
+    cube_dir,
+    data_key,
+    plan_fingerprint,
+    read_meta,
+    remove,
+    write_meta,
+)
+from kpi.data import Dataset, load
+from kpi.errors import KpiError
+from kpi.metrics import Measure, Source
+from kpi.periods import bin_expr
+
+__all__ = ["DIMENSIONS", "LEVELS", "Cube", "build", "clear", "find", "info"]
+
+_OPEN: dict[Path, tuple[str, Cube]] = {}
+
+
+class Cube:
+    """A built cube: its directory, description (``cube.json``) and the site's zone."""
+
+    def __init__(self, where: Path, meta: dict[str, Any]) -> None:
+        self.where = where
+        self.meta = meta
+        self.tz: str = meta["tz"]
+        self._schemas: dict[str, pl.Schema] = {}
+
+    def _scan(self, level: dict[str, Any]) -> tuple[pl.LazyFrame, pl.Schema]:
+        path = self.where / level["path"]
+        lf = pl.scan_parquet(path)
+        if level["path"] not in self._schemas:
+            self._schemas[level["path"]] = lf.collect_schema()
+        return lf, self._schemas[level["path"]]
+
+    def _aligned(self, ts: datetime | None, grain: str) -> bool:
+        if ts is None:
+            return True
+        s = pl.Series([ts]).dt.convert_time_zone(self.tz)
+        return bool((s.dt.truncate(grain) == s).all())
+
+    def level(
+        self,
+        table: str,
+        time_col: str,
+        sigs: Sequence[str],
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> dict[str, Any] | None:
+        """The smallest level that answers: ``by`` among its dimensions, ``every`` a multiple
+        of its grain, both bounds on its bins and every signature stored; else None."""
+        fits = [
+            lv
+            for lv in self.meta["levels"]
+            if lv["table"] == table
+            and lv["time"] == time_col
+            and set(by) <= set(lv["dims"])
+            and every in ROLLS_UP_TO[lv["grain"]]
+            and all(s in lv["columns"] for s in sigs)
+            and self._aligned(start, lv["grain"])
+            and self._aligned(end, lv["grain"])
+        ]
+        return min(fits, key=lambda lv: lv["rows"]) if fits else None
+
+    def _cells(
+        self,
+        level: dict[str, Any],
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> tuple[pl.LazyFrame, pl.Schema, list[pl.Expr]]:
+        lf, schema = self._scan(level)
+        b = pl.col("_bin")
+        if start is not None:
+            lf = lf.filter(b >= pl.lit(start).dt.convert_time_zone(self.tz))
+        if end is not None:
+            lf = lf.filter(b < pl.lit(end).dt.convert_time_zone(self.tz))
+        if every is None:
+            return lf, schema, [*by, pl.lit(0, pl.Int32).alias("_bin")]
+        if every != level["grain"]:
+            # truncating time-zone-aware stamps is costly: once per distinct cell bin, joined
+            bins = lf.select(b.unique()).with_columns(bin_expr(b, every).alias("_to"))
+            lf = lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+        return lf, schema, [*by, "_bin"]
+
+    def rollup(
+        self,
+        table: str,
+        time_col: str,
+        items: Sequence[tuple[str, Source]],
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        rows: str,
+        known: dict[str, str],
+    ) -> pl.LazyFrame | None:
+        """The engine's aggregation of one (table, time column) from the cube, or None.
+
+        The same columns as the rows give: ``by``, ``_bin``, one column per measure (its
+        aggregation over the rows of each group), ``rows`` (the group's row count) and, for
+        each column of ``known``, whether the group has a value in it (``known`` maps the
+        column to the name of that flag).
+        """
+        sigs = [signature(table, time_col, src) for _, src in items]
+        level = self.level(table, time_col, sigs, by, every, start, end)
+        if level is None:
+            return None
+        if any(c not in level["read"] for c in known):
+            return None
+        lf, schema, keys = self._cells(level, by, every, start, end)
+        cols = level["columns"]
+        aggs = [
+            pl.col(cols[s]).sum().cast(schema[cols[s]]).alias(name)
+            for (name, _), s in zip(items, sigs, strict=True)
+        ]
+        aggs.append(pl.col("_rows").sum().alias(rows))
+        for c, flag in known.items():
+            nn = f"_nn_{c}" if c in level["nullable"] else "_rows"
+            aggs.append((pl.col(nn).sum() > 0).alias(flag))
+        return lf.group_by(keys).agg(aggs)
+
+    def rollup_builder(
+        self,
+        meas: Measure,
+        time_col: str,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """An exact builder measure (FCR's numerator) from the cube, or None: its groups are
+        those with a count, as the builder's own frame has."""
+        if not meas.name.startswith(EXACT_BUILDERS) or not meas.tables:
+            return None
+        table = meas.tables[0]
+        sig = signature(table, time_col, meas)
+        level = self.level(table, time_col, [sig], by, every, start, end)
+        if level is None:
+            return None
+        lf, schema, keys = self._cells(level, by, every, start, end)
+        col = level["columns"][sig]
+        total = pl.col(col).sum().cast(schema[col]).alias(meas.name)
+        return lf.group_by(keys).agg(total).filter(pl.col(meas.name) > 0)
+
+
+def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:
+    meta = read_meta(where)
+    if meta is None or meta.get("key") != key:
+        return None
+    hit = _OPEN.get(where)
+    if hit is not None and hit[0] == meta["built"]:
+        return hit[1]
+    cube = Cube(where, meta)
+    _OPEN[where] = (meta["built"], cube)
+    return cube
+
+
+def _own_tables(ds: Dataset, cube: Cube) -> bool:
+    """Whether ``ds`` holds the directory's tables as loaded (not filtered or swapped)."""
+    if ds.tz != cube.tz:
+        return False
+    for table, fp in cube.meta["fingerprints"].items():
+        if table not in ds.tables or plan_fingerprint(ds.tables[table]) != fp:
+            return False
+    return True
+
+
+def find(
+    data: Dataset | str | Path,
+    *,
+    build_missing: bool = False,
+    params: dict[str, Any] | None = None,
+    progress: bool | Callable[[str], None] = False,
+) -> Cube | None:
+    """The fresh cube of a dataset directory, or None (no directory, none built, stale, or the
+    dataset's tables are not the directory's as loaded). ``build_missing``: build it when it
+    is missing or stale (``params``, ``progress`` as for :func:`build`)."""
+    ds = data if isinstance(data, Dataset) else load(data, check=False)
+    if ds.path is None:
+        return None
+    where = cube_dir(ds.path)
+    key = data_key(ds.path)
+    cube = _fresh(ds, where, key)
+    if cube is None and build_missing:
+        build(ds.path, params=params, progress=progress)
+        cube = _fresh(ds, where, key)
+    return cube if cube is not None and _own_tables(ds, cube) else None
+
+
+def build(
+    data_dir: str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    progress: bool | Callable[[str], None] = False,
+) -> Path:
+    """Build the cube of a dataset directory (always from its files) and publish it.
+
+    ``params``: definition variants the cube stores instead of the defaults (the dataset's
+    own facts, such as ``csat.scale_max``, belong here). Returns the cube directory.
+    """
+    root = Path(data_dir)
+    report = reporter(progress, "kpi cube") or (lambda msg: None)
+    began = time.perf_counter()
+    key = data_key(root)  # before reading: a change meanwhile leaves the cube stale
+    ds = load(root, check=False)
+    where = cube_dir(root)
+    where.mkdir(parents=True, exist_ok=True)
+    measures = cube_measures(params)
+    report(f"building the cube of {root} ({len(measures)} additive measures) in {where}")
+
+    def write(name: str, frame: pl.LazyFrame) -> int:
+        rel = f"{name}.{key}.parquet"
+        atomic_write(where / rel, lambda p: frame.sink_parquet(p, compression="lz4"))
+        return pl.scan_parquet(where / rel).select(pl.len()).collect().item()
+
+    levels = build_levels(ds, measures, write, report)
+    for lv in levels:
+        lv["path"] = f"{lv['file']}.{key}.parquet"
+        lv["file"] = lv["path"]
+        lv["read"] = sorted(
+            {
+                c
+                for m in measures
+                for s in m.sources
+                if s.table == lv["table"]
+                and signature(lv["table"], lv["time"], s) in lv["columns"]
+                for c in s.columns
+            }
+        )
+    tables = sorted({lv["table"] for lv in levels})
+    meta = {
+        "format": FORMAT,
+        "key": key,
+        "built": time.time_ns(),
+        "tz": ds.tz,
+        "data": str(root.resolve()),
+        "params": params or {},
+        "seconds": round(time.perf_counter() - began, 2),
+        "fingerprints": {t: plan_fingerprint(ds.tables[t]) for t in tables},
+        "levels": levels,
+    }
+    write_meta(where, meta)
+    report(f"built in {meta['seconds']:.1f} s")
+    return where
+
+
+def info(data_dir: str | Path) -> dict[str, Any]:
+    """What is known of a directory's cube: where, whether it is fresh, levels and sizes."""
+    root = Path(data_dir)
+    where = cube_dir(root)
+    meta = read_meta(where)
+    out: dict[str, Any] = {"where": str(where), "exists": meta is not None}
+    if meta is None:
+        return out
+    out["fresh"] = meta.get("key") == data_key(root)
+    out["seconds"] = meta.get("seconds")
+    out["params"] = meta.get("params")
+    out["levels"] = [
+        {
+            "table": lv["table"],
+            "time": lv["time"],
+            "level": lv["level"],
+            "grain": lv["grain"],
+            "dims": lv["dims"],
+            "measures": len(lv["columns"]),
+            "cells": lv["rows"],
+            "bytes": (where / lv["path"]).stat().st_size if (where / lv["path"]).exists() else 0,
+        }
+        for lv in meta["levels"]
+    ]
+    return out
+
+
+def clear(data_dir: str | Path) -> bool:
+    """Remove a directory's cube; True if there was one."""
+    where = cube_dir(Path(data_dir))
+    _OPEN.pop(where, None)
+    if not where.exists():
+        return False
+    if (where / "cube.json").exists() or not any(where.iterdir()) or where.name == ".kpi-cube":
+        return remove(where)
+    raise KpiError(f"{where} does not look like a cube directory; not removed")

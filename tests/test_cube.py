@@ -1,0 +1,299 @@
+"""The measure cube (``kpi.cube``): roll-ups from it equal the rows, it is used where it answers,
+and it is never used stale.
+
+The property test compares ``evaluate(..., cube=False)`` (rows) with ``evaluate(...)`` (the
+cube where it answers) over every catalogue KPI, grains, dimension subsets, ranges (aligned or
+not, across both DST changes) and attributions: same columns, same nulls, values within 1e-9.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import kpi
+from kpi import cube
+from kpi.cli import main
+from kpi.compute import dataset_params
+from kpi.errors import KpiError
+from kpi.metrics import METRICS
+from kpi.periods import GRAINS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _contacts_gen import TZ, generate_contacts
+
+KPIS = sorted(METRICS)
+
+
+def _uses_cube(frame: pl.LazyFrame) -> bool:
+    return ".kpi-cube" in frame.explain()
+
+
+def _reads_contacts(frame: pl.LazyFrame) -> bool:
+    return "contacts.parquet" in frame.explain()
+
+
+@pytest.fixture(scope="module")
+def gen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A year of generated contacts (both DST changes), with unknown groups: team T03's handle
+    times are null through February, ``resolved`` is null for T05 in March."""
+    df = generate_contacts(30_000, seed=3)
+    month = pl.col("arrival_ts").dt.month()
+    t03 = (pl.col("team") == "T03") & (month == 2)
+    df = df.with_columns(
+        [
+            pl.when(t03).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("talk_s", "hold_s", "acw_s")
+        ]
+        + [
+            pl.when((pl.col("team") == "T05") & (month == 3))
+            .then(None)
+            .otherwise(pl.col("resolved"))
+            .alias("resolved")
+        ]
+    )
+    root = tmp_path_factory.mktemp("gen") / "data"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def sample_dir(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample dataset (every table; DST on 2026-03-29), copied, with its cube."""
+    root = tmp_path_factory.mktemp("sample") / "data"
+    shutil.copytree(samples_dir, root, ignore=shutil.ignore_patterns(".kpi-cube"))
+    cube.build(root, params=dataset_params(kpi.load(root)))
+    return root
+
+
+def _same(ds: kpi.Dataset, kpi_id: str, **kw: object) -> bool:
+    """Rows and cube agree (or both refuse alike); True when the cube answered something."""
+    try:
+        rows = kpi.evaluate(ds, kpi_id, cube=False, **kw)
+    except KpiError as exc:
+        refused = str(exc)
+    else:
+        refused = None
+    if refused is not None:
+        with pytest.raises(KpiError) as again:
+            kpi.evaluate(ds, kpi_id, **kw)
+        assert str(again.value) == refused
+        return False
+    fast = kpi.evaluate(ds, kpi_id, **kw)
+    assert fast.notes == rows.notes
+    assert fast.definitions == rows.definitions
+    a, b = rows.frame.collect(), fast.frame.collect()
+    assert_frame_equal(a, b, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+    return _uses_cube(fast.frame)
+
+
+def _range(draw: st.DrawFn, days: list[date], tz: str) -> dict[str, object]:
+    kind = draw(st.sampled_from(["none", "days", "quarter", "odd", "period"]))
+    if kind == "none":
+        return {}
+    day = draw(st.sampled_from(days))
+    span = draw(st.integers(0, 70))
+    if kind == "days":
+        return {"start": day, "end": day + timedelta(days=span)}
+    if kind == "period":
+        return {"period": kpi.periods.parse_period(day.strftime("%Y-%m"))}
+    minute = 15 * draw(st.integers(0, 3)) if kind == "quarter" else draw(st.integers(1, 14))
+    lo = datetime(
+        day.year, day.month, day.day, draw(st.integers(0, 23)), minute, tzinfo=ZoneInfo(tz)
+    )
+    return {"start": lo, "end": lo + timedelta(days=span, hours=draw(st.integers(1, 30)))}
+
+
+@st.composite
+def queries(draw: st.DrawFn, days: list[date], tz: str, dims: list[str]) -> tuple[str, dict]:
+    kpi_id = draw(st.sampled_from(KPIS))
+    kw: dict[str, object] = {
+        "every": draw(st.sampled_from([None, *GRAINS])),
+        "by": tuple(draw(st.lists(st.sampled_from(dims), max_size=2, unique=True))),
+        **_range(draw, days, tz),
+    }
+    if draw(st.integers(0, 9)) == 0:
+        kw["attribution"] = draw(st.sampled_from(["answer", "completion"]))
+    if draw(st.integers(0, 9)) == 0:
+        kw["params"] = {"service_level.threshold_s": 30, "fcr.window_days": 3}
+    return kpi_id, kw
+
+
+_DST_2025 = [date(2025, 3, 30), date(2025, 10, 26), date(2025, 3, 29), date(2025, 10, 25)]
+_GEN_DAYS = [*_DST_2025, date(2025, 1, 1), date(2025, 2, 3), date(2025, 6, 15), date(2025, 12, 1)]
+_SAMPLE_DAYS = [date(2026, 3, 29), date(2026, 3, 28), date(2026, 1, 1), date(2026, 2, 10)]
+_CONTACT_DIMS = ["site", "team", "queue", "channel", "topic", "agent_id"]
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=queries(_GEN_DAYS, TZ, _CONTACT_DIMS))
+def test_cube_equals_rows_generated(gen_dir: Path, q: tuple[str, dict]) -> None:
+    kpi_id, kw = q
+    _same(kpi.load(gen_dir), kpi_id, **kw)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=queries(_SAMPLE_DAYS, "Europe/London", _CONTACT_DIMS))
+def test_cube_equals_rows_sample(sample_dir: Path, q: tuple[str, dict]) -> None:
+    kpi_id, kw = q
+    _same(kpi.load(sample_dir), kpi_id, **kw)
+
+
+# ---- where the cube answers, and where it must not ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "kw"),
+    [
+        ("service_level", {"every": "1d"}),
+        ("aht", {"every": "1w", "by": "topic"}),
+        ("fcr", {"every": "1mo", "by": "team"}),
+        ("abandon_rate", {"every": "15m", "by": ("queue", "channel")}),
+        ("asa", {"every": "30m", "start": date(2025, 3, 30), "end": date(2025, 3, 30)}),
+        ("transfer_rate", {"every": "1h", "start": date(2025, 10, 26), "end": date(2025, 10, 26)}),
+        ("resolution_rate", {"every": "1q", "by": ("site", "topic")}),
+        ("contacts_offered", {}),
+    ],
+)
+def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None:
+    ds = kpi.load(gen_dir)
+    assert _same(ds, kpi_id, **kw)
+    frame = kpi.evaluate(ds, kpi_id, **kw).frame
+    assert _uses_cube(frame)
+    assert not _reads_contacts(frame)
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "kw"),
+    [
+        ("handled_per_agent", {"every": "1d"}),  # distinct agents
+        ("longest_wait", {"every": "1d"}),  # a maximum
+        ("max_in_queue", {"every": "1d"}),  # a sweep
+        ("aht", {"every": "1d", "by": "agent_id"}),  # not a cube dimension
+        ("aht", {"every": "1h", "by": "topic"}),  # topic only by day
+        ("aht", {"every": "1d", "attribution": "completion"}),
+        ("aht", {"every": "1d", "bin_offset": "6h"}),
+        ("aht", {"every": "1d", "start": datetime(2025, 2, 1, 9, 7, tzinfo=ZoneInfo(TZ))}),
+        ("service_level", {"every": "1d", "params": {"service_level.threshold_s": 30}}),
+        ("fcr", {"every": "1mo", "params": {"fcr.window_days": 3}}),
+        ("aht", {"every": "1d", "cube": False}),
+    ],
+)
+def test_rows_where_the_cube_cannot_answer(gen_dir: Path, kpi_id: str, kw: dict) -> None:
+    ds = kpi.load(gen_dir)
+    frame = kpi.evaluate(ds, kpi_id, **kw).frame
+    assert _reads_contacts(frame)
+    kw.pop("cube", None)
+    _same(ds, kpi_id, **kw)
+
+
+def test_unknown_stays_unknown(gen_dir: Path) -> None:
+    """T03's handle times are null through February: null by the cube as by the rows, while
+    January's are known; a month mixing known and unknown days sums the known ones."""
+    ds = kpi.load(gen_dir)
+    kw = {"every": "1mo", "by": "team", "start": date(2025, 1, 1), "end": date(2025, 3, 31)}
+    fast = kpi.evaluate(ds, "aht", **kw)
+    assert _uses_cube(fast.frame)
+    got = fast.frame.filter(pl.col("team") == "T03").collect()
+    assert got["aht"].is_null().to_list() == [False, True, False]
+    assert _same(ds, "aht", **kw)
+    assert _same(ds, "resolution_rate", every="1d", by="team", start=date(2025, 3, 1))
+
+
+def test_filtered_dataset_reads_rows(gen_dir: Path) -> None:
+    ds = kpi.load(gen_dir)
+    part = ds.restrict(start="2025-02-01", end="2025-02-28")
+    frame = kpi.evaluate(part, "aht", every="1d").frame
+    assert not _uses_cube(frame)
+    small = ds.replace(contacts=ds["contacts"].filter(pl.col("team") == "T01"))
+    assert not _uses_cube(kpi.evaluate(small, "aht", every="1d").frame)
+    assert cube.find(small) is None
+    assert cube.find(ds) is not None
+
+
+def test_in_memory_dataset_reads_rows(gen_dir: Path) -> None:
+    frames = {"contacts": pl.read_parquet(gen_dir / "contacts.parquet")}
+    assert not _uses_cube(kpi.evaluate(frames, "aht", every="1d").frame)
+
+
+def test_stale_cube_is_never_used_and_rebuilds_on_request(tmp_path: Path) -> None:
+    df = generate_contacts(3_000, seed=5)
+    root = tmp_path / "d"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    assert cube.find(root) is None
+    assert not cube.info(root)["exists"]
+    first = kpi.evaluate(root, "aht", every="1mo", cube=True)
+    assert _uses_cube(first.frame)
+    assert cube.info(root)["fresh"]
+    time.sleep(0.01)
+    kpi.save(kpi.Dataset({"contacts": df.head(2_000)}, tz=TZ), root)  # the data change
+    assert not cube.info(root)["fresh"]
+    ds = kpi.load(root)
+    stale = kpi.evaluate(ds, "aht", every="1mo")
+    assert not _uses_cube(stale.frame)
+    assert _same(ds, "aht", every="1mo") is False
+    again = kpi.evaluate(ds, "aht", every="1mo", cube=True)
+    assert _uses_cube(again.frame)
+    assert_frame_equal(again.frame.collect(), stale.frame.collect())
+    files = sorted(p.name for p in (root / ".kpi-cube").iterdir())
+    assert files.count("cube.json") == 1
+    assert not any(f.endswith(".tmp") for f in files)
+    assert len([f for f in files if f.endswith(".parquet")]) == len(cube.info(root)["levels"])
+    assert cube.clear(root)
+    assert not (root / ".kpi-cube").exists()
+    assert not cube.clear(root)
+
+
+def test_read_only_dataset_caches_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root can write a read-only directory")
+    root = tmp_path / "ro"
+    kpi.save(kpi.Dataset({"contacts": generate_contacts(1_000)}, tz=TZ), root)
+    monkeypatch.setenv("KPI_CUBE_DIR", str(tmp_path / "cache"))
+    root.chmod(0o555)
+    try:
+        where = cube.build(root)
+        assert str(where).startswith(str(tmp_path / "cache"))
+        assert cube.find(root) is not None
+    finally:
+        root.chmod(0o755)
+
+
+def test_cli_build_info_clear(
+    gen_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root = tmp_path / "c"
+    shutil.copytree(gen_dir, root, ignore=shutil.ignore_patterns(".kpi-cube"))
+    assert main(["cube", "info", "--data", str(root)]) == 0
+    assert "no cube" in capsys.readouterr().out
+    assert main(["cube", "build", "--data", str(root)]) == 0
+    out = capsys.readouterr()
+    assert "kpi cube: built in" in out.err
+    assert ".kpi-cube" in out.out
+    assert main(["cube", "info", "--data", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert "fresh" in text
+    assert "contacts by arrival_ts, daily (1d by site, team" in text
+    assert main(["cube", "info", "--data", str(root), "--format", "json"]) == 0
+    assert '"fresh": true' in capsys.readouterr().out
+    assert main(["cube", "clear", "--data", str(root)]) == 0
+    assert "removed" in capsys.readouterr().out
+    assert main(["cube", "clear", "--data", str(tmp_path / "nope")]) == 2
