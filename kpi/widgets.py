@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi._vega import chart_bundle, chart_html, loader_html
+from kpi._vega import chart_bundle, chart_html, loader_html, mimebundle
 from kpi.data import Dataset
 from kpi.errors import KpiError
 
@@ -57,7 +57,10 @@ def _is_chart(item: Any) -> bool:
 def _bundle(item: Any) -> dict[str, Any]:
     """Any displayable item as a display-data output."""
     if _is_chart(item):
-        data = chart_bundle(item)
+        # not validated against the Vega-Lite schema on every redraw (most of a redraw's time
+        # with a thousand inline rows); kpi.charts' own tests validate what they build
+        spec = item.to_dict(validate=False)
+        data = {"text/html": chart_html(spec), **mimebundle(spec, html_view=False)}
     elif isinstance(item, str):
         data = {"text/html": f"<p>{html.escape(item)}</p>", "text/plain": item}
     elif isinstance(item, pl.DataFrame | pl.LazyFrame):
@@ -834,8 +837,9 @@ def forecast_explorer(
     group; every change re-runs :func:`kpi.forecast.run` and redraws
     :func:`kpi.charts.forecast_chart` and the group's :func:`kpi.forecast.findings`.
 
-    Runs are kept per (horizon, method, level), so going back to a setting seen before redraws
-    without recomputing; changing the group never recomputes (one run forecasts every group).
+    Runs are kept per (horizon, method, level) and charts per (horizon, method, level, group),
+    so going back to a setting seen before redraws without recomputing; changing the group
+    never re-runs the forecast (one run forecasts every group).
 
     Parameters
     ----------
@@ -918,10 +922,16 @@ def forecast_explorer(
         controls["group"] = _dropdown(", ".join(groups), labels, labels[0])
     name = METRICS[metric].label if metric in METRICS else metric
 
+    drawn: dict[tuple[int, str, int, str], list[Any]] = {}
+
     def render(v: dict[str, Any]) -> list[Any]:
-        h, m, lv = v["horizon"], v["method"], v["level"]
+        key = (v["horizon"], v["method"], v["level"], v.get("group", ""))
+        if key not in drawn:
+            drawn[key] = draw(*key)
+        return drawn[key]
+
+    def draw(h: int, m: str, lv: int, label: str) -> list[Any]:
         result = run(h, m, lv)
-        label = v.get("group", "")
         one = result
         if groups:
             keys = _group_keys(result.summary, groups).get(label)
