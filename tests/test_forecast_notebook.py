@@ -120,6 +120,12 @@ print(render(job.pop("notebook"), progress=False, **job))
 def _render(out: Path, params: dict[str, Any]) -> nbformat.NotebookNode:
     """Render in a fresh interpreter (papermill leaves event loops behind); the executed
     notebook."""
+    return nbformat.read(_render_page(out, params).with_suffix(".ipynb"), as_version=4)
+
+
+def _render_page(out: Path, params: dict[str, Any]) -> Path:
+    """Render as :func:`_render` does; the report's HTML file (the executed notebook beside
+    it)."""
     job = {"notebook": str(NOTEBOOK), "out_dir": str(out), "params": params}
     proc = subprocess.run(
         [sys.executable, "-c", _RENDER, json.dumps(job)],
@@ -132,7 +138,7 @@ def _render(out: Path, params: dict[str, Any]) -> nbformat.NotebookNode:
     assert proc.returncode == 0, proc.stderr[-4000:]
     html = Path(proc.stdout.strip().splitlines()[-1])
     assert html.exists()
-    return nbformat.read(html.with_suffix(".ipynb"), as_version=4)
+    return html
 
 
 def _outputs(nb: nbformat.NotebookNode, mime: str) -> list[Any]:
@@ -213,3 +219,22 @@ def test_real_technion_arrivals(tmp_path):
     assert {"Rosh Hashanah", "eve of Yom Kippur"} <= names
     series = {row["series"] for row in chart["layer"][2]["data"]["values"]}
     assert series == {"actual", "forecast"}
+
+
+@pytest.mark.notebook
+def test_sample_interactive_builds_the_what_if_outside_the_report(tmp_path):
+    page = _render_page(
+        tmp_path / "reports",
+        {"data_dir": str(ROOT / "data" / "samples"), "by": ["queue"], "interactive": True},
+    )
+    nb = nbformat.read(page.with_suffix(".ipynb"), as_version=4)
+    widgets = _outputs(nb, "application/vnd.jupyter.widget-view+json")  # and no error output
+    assert len(widgets) == 1  # the forecast explorer, built
+    text = "".join(
+        o.get("text", "") for c in _code(nb) for o in c.get("outputs", []) if "text" in o
+    )
+    assert "No forecast what-if" not in text
+    html = page.read_text()
+    assert "Traceback" not in html
+    assert "kpi-explorer" not in html  # the report never shows (or depends on) a widget
+    assert "Forecast what-if" not in html

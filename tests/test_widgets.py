@@ -295,3 +295,94 @@ def test_trend_explorer_offers_agents_and_only_computable_kpis(sample):
     )
     ex.controls["metric"].value = "aht"
     assert "agent_id" in [v for _, v in ex.controls["by"].options]
+
+
+# ---- forecast explorer ---------------------------------------------------------------------
+
+
+def _forecast_rows(chart) -> list[dict]:
+    """The forecast rows of a forecast chart (the band's layer holds both series)."""
+    return [r for r in layer_values(chart.to_dict(), "area") if r["series"] == "forecast"]
+
+
+def test_forecast_explorer_redraws_horizon_method_level_and_group(sample):
+    import kpi.forecast as F
+
+    ex = widgets.forecast_explorer(sample, every="1h", by=["queue"], until="2026-03-16")
+    c = ex.controls
+    assert ex.values() == {
+        "horizon": 7,
+        "method": "auto",
+        "level": 80,
+        "group": "queue North Voice",
+    }
+    assert list(c["method"].options) == ["auto", *F.METHODS]
+    first = ex.charts[0]
+    spec = first.to_dict()
+    assert (
+        spec["title"]["text"]
+        == "Contacts offered, queue North Voice: last 14 days and 7 days ahead"
+    )
+    # what is drawn is what kpi.forecast.run gives for the group, and the output carries it
+    direct = F.run(sample, every="1h", by=["queue"], until="2026-03-16", level=80)
+    mine = direct.table.filter(pl.col("queue") == "North Voice")
+    chosen = mine["method"][0]
+    assert spec["title"]["subtitle"] == (
+        f"method {chosen} (auto: lowest backtest WAPE); 80% prediction interval"
+    )
+    rows = _forecast_rows(first)
+    assert [r["value"] for r in rows] == pytest.approx(mine["forecast"].round(2).to_list())
+    assert ex.output.outputs[0]["data"][SPEC_MIME] == spec  # unvalidated to_dict: the same spec
+    assert ex.items[1].startswith("Queue North Voice, next 7 days: ")
+    assert all(i.startswith(("Queue North Voice", "queue=North Voice")) for i in ex.items[1:])
+    last = max(r["t"] for r in rows)
+    # the horizon: the forecast ends a week later
+    c["horizon"].value = 14
+    assert "14 days ahead" in title(ex.charts[0])
+    later = max(r["t"] for r in _forecast_rows(ex.charts[0]))
+    assert (datetime.fromisoformat(later) - datetime.fromisoformat(last)) == timedelta(days=7)
+    assert ex.items[1].startswith("Queue North Voice, next 14 days: ")
+    # the method: in the subtitle, in the findings and in the forecast itself
+    c["method"].value = "same_slot_last_week"
+    sub = ex.charts[0].to_dict()["title"]["subtitle"]
+    assert sub == "method same_slot_last_week; 80% prediction interval"
+    assert "method same_slot_last_week" in ex.items[1]
+    same = [r["value"] for r in _forecast_rows(ex.charts[0])]
+    c["method"].value = "mean_of_4_weeks"
+    assert [r["value"] for r in _forecast_rows(ex.charts[0])] != same
+
+    # the level: a wider band, named in the tooltips
+    def width(chart) -> float:
+        return sum(r["upper"] - r["lower"] for r in _forecast_rows(chart))
+
+    narrow = width(ex.charts[0])
+    c["level"].value = 95
+    assert width(ex.charts[0]) > narrow
+    assert "95% interval: from" in json.dumps(ex.charts[0].to_dict())
+    assert "(95% interval " in ex.items[1]
+    assert ex.error is None
+    # the group: another queue, no new run
+    runs = len(ex.cache)
+    c["group"].value = "queue North Chat"
+    assert title(ex.charts[0]).startswith("Contacts offered, queue North Chat: ")
+    assert ex.items[1].startswith("Queue North Chat, next 14 days: ")
+    assert len(ex.cache) == runs
+    # back to a setting seen before: no new run, the same chart
+    c["group"].value = "queue North Voice"
+    c["level"].value = 80
+    c["method"].value = "auto"
+    c["horizon"].value = 7
+    assert len(ex.cache) == runs
+    assert ex.charts[0] is first
+    assert ex.renders == 10
+
+
+def test_forecast_explorer_says_why_it_cannot_be_built(sample):
+    with pytest.raises(kpi.KpiError, match="too little history for all: 4 day"):
+        widgets.forecast_explorer(sample, until="2026-01-05")
+    empty = {"contacts": sample["contacts"].collect().clear()}
+    outcome = views.attempt(widgets.forecast_explorer, empty)
+    assert not outcome.ok
+    assert "\n" not in outcome.error
+    with pytest.raises(kpi.KpiError, match="unknown method 'prophet'"):
+        widgets.forecast_explorer(sample, method="prophet")

@@ -2,7 +2,8 @@
 
 Each ``*_explorer`` function returns an :class:`Explorer`: a row of controls above an output
 area. Every change of a control calls the same pure functions the notebook's report cells use
-(:mod:`kpi.views`, :mod:`kpi.scorecard`, :mod:`kpi.staffing`, :mod:`kpi.charts`) with the new
+(:mod:`kpi.views`, :mod:`kpi.scorecard`, :mod:`kpi.staffing`, :mod:`kpi.forecast`,
+:mod:`kpi.charts`) with the new
 values and redraws; nothing here computes a KPI of its own. Notebooks show an explorer only
 when their ``interactive`` parameter is true, and the rendered reports never depend on widget
 state (they run with ``interactive = False``).
@@ -15,22 +16,24 @@ that ships with ``vl-convert-python`` once (no CDN), and each chart output calls
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from kpi._vega import chart_bundle, chart_html, loader_html
+from kpi._vega import chart_bundle, chart_html
 from kpi.data import Dataset
 from kpi.errors import KpiError
+from kpi.widgets._explorer import Explorer, _dropdown
+from kpi.widgets._forecast import forecast_explorer
 
 __all__ = [
     "Explorer",
     "agent_explorer",
     "chart_bundle",
     "chart_html",
+    "forecast_explorer",
     "segment_explorer",
     "staffing_explorer",
     "ticket_explorer",
@@ -41,171 +44,6 @@ _INTRADAY = ("15m", "30m", "1h")
 #: Longest range drawn at an intraday grain (points per line stay in the low thousands).
 MAX_INTRADAY_DAYS = 31
 _TOP_GROUPS = 8
-
-
-# --------------------------------------------------------------------------------------------
-# Offline chart output
-# --------------------------------------------------------------------------------------------
-
-
-def _is_chart(item: Any) -> bool:
-    return type(item).__module__.startswith("altair") and hasattr(item, "to_dict")
-
-
-def _bundle(item: Any) -> dict[str, Any]:
-    """Any displayable item as a display-data output."""
-    if _is_chart(item):
-        data = chart_bundle(item)
-    elif isinstance(item, str):
-        data = {"text/html": f"<p>{html.escape(item)}</p>", "text/plain": item}
-    elif isinstance(item, pl.DataFrame | pl.LazyFrame):
-        from kpi.report import table
-
-        t = table(item)
-        data = {"text/html": t._repr_html_(), "text/plain": repr(t)}
-    elif hasattr(item, "_repr_mimebundle_"):
-        raw = item._repr_mimebundle_()
-        data = raw[0] if isinstance(raw, tuple) else raw
-        data = {k: v for k, v in data.items() if k in ("text/html", "text/plain")}
-    elif hasattr(item, "_repr_html_"):
-        data = {"text/html": item._repr_html_(), "text/plain": repr(item)}
-    else:
-        data = {"text/plain": str(item)}
-    return {"output_type": "display_data", "data": data, "metadata": {}}
-
-
-# --------------------------------------------------------------------------------------------
-# The explorer
-# --------------------------------------------------------------------------------------------
-
-
-class Explorer:
-    """Controls above an output area; any change re-renders the output.
-
-    Parameters
-    ----------
-    title
-        Heading shown above the controls.
-    controls
-        Name to ipywidgets control (its ``value`` is passed to ``render``).
-    render
-        ``render(values) -> list`` of items to show: altair charts, strings, frames (shown
-        with :func:`kpi.report.table`), or objects with an HTML representation. A
-        :class:`~kpi.errors.KpiError` is shown as a message instead.
-    update
-        Optional ``update(name, explorer)`` called when control ``name`` changed, before the
-        redraw (to change the options of dependent controls).
-    note
-        A line of help under the title.
-
-    Attributes
-    ----------
-    widget
-        The ipywidgets box (what the notebook displays).
-    items
-        What the last render produced (charts, frames, text).
-    error
-        The message of the last failed render, else ``None``.
-    """
-
-    def __init__(
-        self,
-        title: str,
-        controls: Mapping[str, Any],
-        render: Callable[[dict[str, Any]], list[Any]],
-        *,
-        update: Callable[[str, Explorer], None] | None = None,
-        note: str = "",
-    ) -> None:
-        import ipywidgets as w
-
-        self.controls = dict(controls)
-        self._render = render
-        self._update = update
-        self._quiet = False
-        self.items: list[Any] = []
-        self.error: str | None = None
-        self.renders = 0
-        self.output = w.Output(layout=w.Layout(min_height="120px"))
-        self.loader = w.Output(layout=w.Layout(display="none"))
-        self.loader.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {"text/html": loader_html(), "text/plain": ""},
-                "metadata": {},
-            },
-        )
-        self.status = w.HTML()
-        head = f"<h3 class='kpi-explorer-title'>{html.escape(title)}</h3>"
-        if note:
-            head += f"<p class='kpi-explorer-note'>{html.escape(note)}</p>"
-        box = w.Box(
-            list(self.controls.values()),
-            layout=w.Layout(display="flex", flex_flow="row wrap", grid_gap="4px 16px"),
-        )
-        self.widget = w.VBox([w.HTML(head), box, self.status, self.output, self.loader])
-        self.widget.add_class("kpi-explorer")
-        for name, control in self.controls.items():
-            control.observe(self._changed(name), names="value")
-        self.refresh()
-
-    def values(self) -> dict[str, Any]:
-        """The current value of every control."""
-        return {name: c.value for name, c in self.controls.items()}
-
-    def quietly(self, change: Callable[[], None]) -> None:
-        """Change controls without a redraw per change (``update`` hooks use it)."""
-        was, self._quiet = self._quiet, True
-        try:
-            change()
-        finally:
-            self._quiet = was
-
-    def _changed(self, name: str) -> Callable[[Any], None]:
-        def handler(_: Any) -> None:
-            if self._quiet:
-                return
-            if self._update is not None:
-                self.quietly(lambda: self._update(name, self))  # type: ignore[misc]
-            self.refresh()
-
-        return handler
-
-    def refresh(self) -> None:
-        """Render with the current values and replace the output."""
-        self.status.value = "<em>updating…</em>"
-        try:
-            items = list(self._render(self.values()))
-            self.error = None
-        except KpiError as exc:
-            items, self.error = [], str(exc)
-        self.items = items
-        outputs = [_bundle(x) for x in items]
-        if self.error:
-            outputs.insert(0, _bundle(self.error))
-        self.output.outputs = tuple(outputs)
-        self.renders += 1
-        self.status.value = ""
-
-    @property
-    def charts(self) -> list[Any]:
-        """The altair charts of the last render."""
-        return [x for x in self.items if _is_chart(x)]
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-
-def _dropdown(label: str, options: Sequence[Any], value: Any) -> Any:
-    import ipywidgets as w
-
-    values = [o[1] if isinstance(o, tuple) else o for o in options]
-    return w.Dropdown(
-        options=list(options),
-        value=value if value in values else values[0],
-        description=label,
-        style={"description_width": "initial"},
-    )
 
 
 def _as_date(value: Any) -> date | None:
