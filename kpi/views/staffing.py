@@ -388,6 +388,12 @@ def staffing_day_chart(
         title = f"Required against {what} agents, {when}"
         if df[actual].is_null().all():
             title = f"Agents required, {when} (the agents on queue are not in the data)"
+        elif "assumed" in df.columns and df["assumed"].str.contains("staffed_agents").any():
+            # agents on queue counted from the call log (a lower bound), not measured
+            title = (
+                f"Required against {what} agents, {when} "
+                "(agents on queue estimated from the call log)"
+            )
     return charts.staffing_chart(
         df, x="interval_start", required="required_agents", actual=actual, title=title
     )
