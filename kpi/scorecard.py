@@ -382,7 +382,8 @@ def agent_scorecard(
     contact_ids = [m for m in ok if m == "contacts_handled" or m in metrics]
     ticket_ids = [m for m in ok if m in ticket_metrics and m not in contact_ids]
     tickets_on = "tickets_handled" in ticket_ids
-    handled = pl.col("contacts_handled").fill_null(0)
+    contacts_on = "contacts_handled" in contact_ids  # a ticket log alone has no contacts
+    handled = pl.col("contacts_handled").fill_null(0) if contacts_on else pl.lit(0)
     solved = pl.col("tickets_handled").fill_null(0) if tickets_on else pl.lit(0)
     ticket_work = (solved > 0) & (handled == 0)
     reliable = pl.when(ticket_work).then(solved).otherwise(handled) >= min_contacts
@@ -394,7 +395,11 @@ def agent_scorecard(
         # agent, no zero tickets (or ticket times) for an agent on the phones
         # (KPIs of QA, adherence and the like apply to every agent and are left as they are)
         frame = frame.with_columns(
-            pl.when(~ticket_work).then(pl.col("contacts_handled")).alias("contacts_handled"),
+            *(
+                [pl.when(~ticket_work).then(pl.col("contacts_handled")).alias("contacts_handled")]
+                if contacts_on
+                else []
+            ),
             *(pl.when(solved > 0).then(pl.col(m)).alias(m) for m in ticket_ids),
         )
     frame = frame.with_columns(reliable.alias("reliable"), ticket_work.alias("_tickets"))

@@ -76,12 +76,7 @@ SOURCES = {
 
 
 #: Renders known to fail, with the reason (fixed outside the files of this change).
-KNOWN = {
-    ("nyc-casework-tickets", "scorecard"): (
-        "kpi.scorecard.agent_scorecard on a dataset of tickets only: ColumnNotFoundError "
-        "contacts_handled (it reads contacts_handled even when the data have no contacts)"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _kpi(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -826,3 +826,22 @@ def test_ticket_times_the_data_cannot_give_are_null_not_zero():
     assert all(by_team[c].null_count() == by_team.height for c in first)
     whole = views.ticket_times({"tickets": t}, every=None).collect()
     assert all(whole[c].null_count() == 1 for c in first)
+
+
+def test_agent_scorecard_of_a_ticket_log_alone():
+    """Tickets and no contacts: agents are scored on ticket KPIs, with no contacts column."""
+    from kpi.scorecard import agent_scorecard
+
+    c = datetime(2026, 2, 2, 9, tzinfo=LONDON)
+    t = pl.DataFrame(
+        {
+            "ticket_id": ["a", "b", "c"],
+            "team": ["T", "T", "T"],
+            "agent_id": ["x", "x", "y"],
+            "created_ts": [c] * 3,
+            "solved_ts": [c + timedelta(hours=h) for h in (2, 4, 10)],
+        }
+    )
+    card = agent_scorecard({"tickets": t}, period="2026-02", min_contacts=1).collect()
+    assert "contacts_handled" not in card.columns
+    assert dict(zip(card["agent_id"], card["tickets_handled"], strict=True)) == {"x": 2, "y": 1}
