@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 import kpi.forecast as F
+import kpi.forecast._methods as M
 from kpi.cli import main
 from kpi.data import Dataset
 from kpi.errors import KpiError
@@ -121,6 +122,63 @@ def test_daily_profile_approaches_the_poisson_floor_on_a_synthetic_series():
     assert f[:, :12].max() == 0  # before 06:00
     assert f[6].max() == 0  # Sundays of the horizon
     assert f[13].max() == 0
+
+
+def _annual(start: date, n: int, seed: int = 11, slots: int = 24, scale: float = 20.0):
+    """Daily-Poisson days with the weekly and intraday shapes of :func:`_synthetic` and a
+    yearly cycle: +40% on 15 December, a bump of 12 days' standard deviation."""
+    rng = np.random.default_rng(seed)
+    dates = [start + timedelta(days=i) for i in range(n)]
+    hours = np.arange(slots) * 24 / slots
+    intraday = np.clip(np.sin((hours - 7) / 13 * np.pi), 0, None)
+    weekly = np.array([1.2, 1.0, 1.0, 0.9, 0.8, 0.3, 0.0])
+    doy = np.array([d.timetuple().tm_yday for d in dates])
+    dist = (doy - 349 + 182) % 365 - 182  # days from 15 December, either way
+    season = 1 + 0.4 * np.exp(-0.5 * (dist / 12.0) ** 2)
+    wd = np.array([d.weekday() for d in dates])
+    lam = scale * season[:, None] * weekly[wd][:, None] * intraday[None, :]
+    return rng.poisson(lam).astype(float), lam
+
+
+def test_yearly_seasonality_anticipates_last_years_december_rise():
+    # 2.5 years from Monday 2023-07-03; forecast the week of Monday 2025-12-08
+    start, origin = date(2023, 7, 3), date(2025, 12, 8)
+    o = (origin - start).days
+    y, lam = _annual(start, o + 7)
+    test = y[o:]
+
+    def wape(f):
+        return np.abs(test - f).sum() / test.sum()
+
+    with_year = daily_profile(_fit(y[:o], 7, start))
+    # the same method on the last 364 days only: no yearly factor
+    without = daily_profile(_fit(y[o - 364 : o], 7, start + timedelta(days=o - 364)))
+    oracle = wape(lam[o:])
+    # measured: with 20.5%, without 25.9%, oracle (true rates) 18.9%
+    assert wape(with_year) == pytest.approx(0.205, abs=0.005)
+    assert wape(without) == pytest.approx(0.259, abs=0.005)
+    assert wape(with_year) < 0.85 * wape(without)
+    assert wape(with_year) < 1.1 * oracle
+    # the week's total moves up towards the truth (rates +33% to +40% over November's)
+    assert with_year.sum() > 1.1 * without.sum()
+    assert abs(with_year.sum() - lam[o:].sum()) < 0.5 * abs(without.sum() - lam[o:].sum())
+
+
+def test_yearly_factor_is_about_one_without_a_yearly_cycle():
+    y, _ = _synthetic(weeks=70, seed=8, slots=24)  # 490 days, no yearly cycle
+    fit = _fit(y, 7, date(2024, 1, 1))
+    yearly = M._yearly(fit, M._days(fit))
+    assert np.abs(yearly - 1).max() < 0.03
+
+
+@pytest.mark.parametrize("days", [30, 200, 364, 399])
+def test_under_400_days_of_history_the_forecast_is_unchanged(days, monkeypatch):
+    y, _ = _annual(date(2024, 1, 1), days, seed=4)
+    fit = _fit(y, 14, date(2024, 1, 1))
+    f = daily_profile(fit)
+    monkeypatch.setattr(M, "YEAR_MIN_DAYS", 10**9)  # yearly seasonality off
+    assert np.array_equal(f, daily_profile(fit))
+    assert M._yearly(fit, M._days(fit)).tolist() == [1.0] * 14
 
 
 def test_interval_coverage_near_the_nominal_level_and_zero_width_when_closed():

@@ -26,6 +26,20 @@ Counts (contacts offered):
     a holiday, the quietest weekday; a holiday's profile is that of past holidays when there
     were any. A slot with no contacts on that weekday over the last 4 weeks is closed: 0.
 
+    Yearly seasonality, with :data:`YEAR_MIN_DAYS` days of history or more: the level of each
+    horizon day is multiplied by a yearly factor, how last year's level moved from the weeks
+    the current level is estimated from to the weeks around the same date. A year back is 364
+    days (52 weeks: the same weekday). On last year's ordinary days, weekday-adjusted (total
+    over today's weekday factor), outliers dropped (outside [0.6, 1.6] times the window's
+    median), the factor is the mean over the four weeks around the date a year before the
+    horizon day (14 days before, 13 after) over the level a year before the origin (the same
+    exponential weights as the level, over the 8 weeks before it). Its logarithm is shrunk
+    towards 0 by the noise of both means (weight τ² / (τ² + se²), τ =
+    :data:`YEAR_PRIOR_SD`, se² the squared standard error of the log ratio from the days'
+    scatter); a window with under a week of usable days gives no factor (1), and the factor is
+    kept within [:data:`YEAR_LOW`, :data:`YEAR_HIGH`]. So a rise that came at this time last
+    year is anticipated, and a trend across years cancels out.
+
 Ratios (AHT, forecast as Σ numerator / Σ denominator, a contact-weighted mean):
 ``same_slot_last_week`` and ``mean_of_4_weeks`` take the ratio of the sums over the same slots;
 ``daily_profile`` takes it over the last 8 ordinary same weekdays, shrunk towards the weekday's
@@ -57,6 +71,14 @@ PROFILE_POOL_CONTACTS = 20_000.0
 MONTH_MIN_DAYS = 56
 #: Prior weight, in days, that shrinks each day-of-month effect towards none.
 MONTH_PRIOR_DAYS = 8.0
+#: Days of history needed before ``daily_profile`` uses yearly seasonality.
+YEAR_MIN_DAYS = 400
+#: A year back, in days: 52 weeks, so the same weekday.
+YEAR_DAYS = 364
+#: Prior spread (standard deviation of the log) of the yearly factor; it sets the shrinkage.
+YEAR_PRIOR_SD = 0.2
+#: Bounds of the yearly factor.
+YEAR_LOW, YEAR_HIGH = 0.5, 2.0
 #: Weight, in contacts, of the weekday's AHT in a slot's AHT (shrinkage).
 AHT_PRIOR_CONTACTS = 20.0
 
@@ -215,6 +237,58 @@ def _level(days: _Days) -> float:
     return float(np.sum(weight * days.total[idx] / ref[idx]) / np.sum(weight))
 
 
+def _window_mean(values: np.ndarray, weights: np.ndarray) -> tuple[float, float, float] | None:
+    """Weighted mean of ``values`` after dropping outliers against their median, its squared
+    relative standard error, and the effective number of days; None under a week of days."""
+    if values.size == 0:
+        return None
+    med = np.median(values)
+    if med <= 0:
+        return None
+    keep = (values >= OUTLIER_LOW * med) & (values <= OUTLIER_HIGH * med)
+    v, wt = values[keep], weights[keep]
+    n_eff = wt.sum() ** 2 / (wt**2).sum() if wt.sum() > 0 else 0.0
+    if n_eff < 7:
+        return None
+    mean = float(np.sum(wt * v) / wt.sum())
+    if mean <= 0:
+        return None
+    var = float(np.sum(wt * (v - mean) ** 2) / wt.sum())
+    return mean, var / mean**2 / n_eff, n_eff
+
+
+def _yearly(fit: Fit, days: _Days) -> np.ndarray:
+    """Yearly factor of each horizon day's level (see the module's docstring); 1 without
+    :data:`YEAR_MIN_DAYS` days of history."""
+    out = np.ones(fit.horizon)
+    d = fit.days
+    if d < YEAR_MIN_DAYS:
+        return out
+    ref = days.factor[days.wd]
+    use = days.ordinary & (ref > 0)
+    adjusted = np.divide(days.total, ref, out=np.zeros(d), where=ref > 0)
+    # last year's level at the origin: the level's weights, 8 weeks, a year back
+    then = d - YEAR_DAYS
+    idx = np.arange(max(then - 7 * PROFILE_WEEKS, 0), then)
+    idx = idx[use[idx]]
+    age = (then - 1 - idx).astype(float)
+    base = _window_mean(adjusted[idx], 0.5 ** (age / LEVEL_HALF_LIFE_DAYS))
+    if base is None:
+        return out
+    for h in range(fit.horizon):
+        centre = d + h - YEAR_DAYS
+        idx = np.arange(max(centre - 14, 0), min(centre + 14, d))
+        idx = idx[use[idx]]
+        target = _window_mean(adjusted[idx], np.ones(idx.size))
+        if target is None:
+            continue
+        log_ratio = np.log(target[0] / base[0])
+        se2 = target[1] + base[1]
+        shrink = YEAR_PRIOR_SD**2 / (YEAR_PRIOR_SD**2 + se2)
+        out[h] = float(np.clip(np.exp(shrink * log_ratio), YEAR_LOW, YEAR_HIGH))
+    return out
+
+
 def _profiles(fit: Fit, days: _Days) -> np.ndarray:
     """Share of the day per slot, per weekday (7 × slots); closed slots 0."""
     slots = fit.y.shape[1]
@@ -296,10 +370,12 @@ def _special_profile(fit: Fit, kind: str) -> np.ndarray | None:
 
 
 def daily_profile(fit: Fit) -> np.ndarray:
-    """Day total (weekday factor × level × special-day effect) × weekday intraday profile."""
+    """Day total (weekday factor × level × yearly factor × day-of-month and special-day
+    effects) × weekday intraday profile."""
     _require_week(fit)
     days = _days(fit)
     level = _level(days)
+    yearly = _yearly(fit, days)
     prof = _profiles(fit, days)
     names, kinds = _effects(fit, days)
     hol_prof = _special_profile(fit, "holiday")
@@ -307,7 +383,7 @@ def daily_profile(fit: Fit) -> np.ndarray:
     out = np.zeros((fit.horizon, fit.y.shape[1]))
     for h in range(fit.horizon):
         k = int(fit.weekday[fit.days + h])
-        total = level * days.factor[k]
+        total = level * days.factor[k] * yearly[h]
         if fit.dom is not None:
             total *= days.month[fit.dom[fit.days + h]]
         shape = prof[k]
