@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -361,13 +361,19 @@ def to_timestamp(
     datetime.datetime(2026, 2, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
     >>> to_timestamp("2026-01", "UTC")
     datetime.datetime(2026, 1, 1, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+
+    A wall-clock time the site's clock skips (01:30 on the spring-forward day in London) is the
+    instant it names by the offset before the change, as Python reads it: 02:30 summer time.
+
+    >>> to_timestamp("2026-03-29T01:30", "Europe/London").isoformat()
+    '2026-03-29T02:30:00+01:00'
     """
     if value is None:
         return None
     zone = ZoneInfo(tz)
     if isinstance(value, datetime):
         _check_year(value.year, value.isoformat())
-        return value if value.tzinfo else value.replace(tzinfo=zone)
+        return _real_instant(value, zone)
     if isinstance(value, date):
         p = parse_period(value)
         return p.end_ts(tz) if end else p.start_ts(tz)
@@ -378,9 +384,17 @@ def to_timestamp(
         except ValueError:
             raise KpiError(f"bad date-time {s!r}: use ISO 8601, e.g. 2026-01-31T08:00") from None
         _check_year(dt.year, s)
-        return dt if dt.tzinfo else dt.replace(tzinfo=zone)
+        return _real_instant(dt, zone)
     p = parse_period(s)
     return p.end_ts(tz) if end else p.start_ts(tz)
+
+
+def _real_instant(dt: datetime, zone: ZoneInfo) -> datetime:
+    """``dt`` as an instant in the site's zone (naive: the site's wall clock). A wall-clock
+    time that does not exist there (skipped by a DST change) becomes the instant after the gap,
+    so polars never meets a time it cannot place."""
+    aware = dt if dt.tzinfo else dt.replace(tzinfo=zone)
+    return aware.astimezone(UTC).astimezone(zone)  # via UTC: the same zone is not re-read
 
 
 def local_midnight(day: str | pl.Expr, tz: str) -> pl.Expr:

@@ -617,3 +617,16 @@ def test_the_dataset_states_its_survey_scale():
     assert evaluate(ten, "csat").frame.collect()["csat"].item() == pytest.approx(0.5)
     five = evaluate(ten, "csat", params={"csat.scale_max": 5}).frame.collect()["csat"].item()
     assert five == pytest.approx(1.0)  # the caller's word wins: 10, 9, 5 and 4 are all ≥ 4
+
+
+def test_a_bound_the_clock_skips_is_the_instant_after_the_gap():
+    """01:00 on London's spring-forward day does not exist on the wall clock: as a range bound
+    it is 02:00 summer time (found by the cube's property test; it used to fail in polars)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    z = ZoneInfo("Europe/London")
+    ds = small_dataset()
+    gap = evaluate(ds, "contacts_offered", start=datetime(2026, 3, 29, 1, 0, tzinfo=z))
+    after = evaluate(ds, "contacts_offered", start=datetime(2026, 3, 29, 2, 0, tzinfo=z))
+    assert gap.frame.collect().equals(after.frame.collect())

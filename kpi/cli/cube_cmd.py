@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         load(args.data, check=False)  # a dataset directory, or a one-line error
         print("removed" if cube.clear(args.data) else "no cube to remove")
         return 0
+    load(args.data, check=False)  # a dataset directory, or a one-line error
     found = cube.info(args.data)
     if args.format == "json":
         sys.stdout.write(json.dumps(found, indent=2) + "\n")

@@ -116,6 +116,10 @@ BAD_ARGUMENTS = [
     (["report", "overview", "--period", "0001-01"], 2, ["0001-01", "1900 to 2100"]),
     (["report"], 2, ["give a report NAME or --all"]),
     (["report", "overview", "--jobs", "0"], 2, ["--jobs"]),
+    # --- cube
+    (["cube", "info", "--data", "{tmp}/nope"], 2, ["nope does not exist"]),
+    (["cube", "build", "--data", "{file}"], 2, ["is a file, not a dataset directory"]),
+    (["cube", "bogus", "--data", "{samples}"], 2, ["invalid choice: 'bogus'"]),
     # --- forecast and schedule (more cases in test_forecast.py and test_schedule.py)
     (["forecast", "--data", "{samples}", "--horizon", "0d"], 2, ["bad horizon '0d'", "at most 366 days"]),
     (["forecast", "--data", "{samples}", "--every", "7m"], 2, ["--every", "'7m'"]),
