@@ -47,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ENGINES = ("polars", "duckdb", "spark")
 SPARK_CORES = 2
+#: The KPIs whose measures include a distinct count (agents handling, customers contacting).
+DISTINCT_KPIS = ("handled_per_agent", "contacts_per_customer")
 
 
 def log(msg: str) -> None:
@@ -132,14 +134,13 @@ def peak_rss_mib(pids: list[int]) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def worker(engine: str, path: str, result: str) -> None:
+def worker(engine: str, path: str, result: str, kpis: list[str]) -> None:
     """Run one engine once on ``path``; write timings and the KPI table to ``result`` (JSON)."""
     import polars as pl
 
     import kpi
 
     me = os.getpid()
-    kpis = sql_kpis()
     out: dict = {}
     if engine == "spark":
         from kpi.engines import local_spark
@@ -183,11 +184,12 @@ def worker(engine: str, path: str, result: str) -> None:
         session.stop()
 
 
-def run_worker(engine: str, path: Path, tmp: Path) -> dict:
+def run_worker(engine: str, path: Path, tmp: Path, kpis: list[str]) -> dict:
     """Run :func:`worker` in a fresh subprocess; its result plus the process's own seconds."""
     out = tmp / f"{engine}-{path.name}-{time.monotonic_ns()}.json"
     err = tmp / f"{out.stem}.err"
     cmd = [sys.executable, __file__, "--worker", engine, "--path", str(path), "--result", str(out)]
+    cmd += ["--kpis", ",".join(kpis)]
     t0 = time.perf_counter()
     load = os.getloadavg()[0]
     with err.open("w") as fh:
@@ -220,7 +222,9 @@ def compare(expected: dict, actual: dict, kpis: list[str], rel: float = 1e-9) ->
             else:
                 ok = math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
             if not ok:
-                problems.append(f"{k} at {expected['team'][i]} {expected['period'][i]}: {a!r} vs {b!r}")
+                problems.append(
+                    f"{k} at {expected['team'][i]} {expected['period'][i]}: {a!r} vs {b!r}"
+                )
     return problems
 
 
@@ -321,12 +325,24 @@ def main() -> None:
         "--data-dir", type=Path, default=HERE / "data", help="where datasets are made and kept"
     )
     parser.add_argument("--out", type=Path, default=None, help="write JSON of every run here")
+    parser.add_argument(
+        "--kpis",
+        default="all",
+        help="comma-separated KPIs (default all: every contact KPI with a SQL form); "
+        "'no-distinct': without the two whose measures are distinct counts "
+        "(handled_per_agent, contacts_per_customer)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    kpis = sql_kpis()
+    if args.kpis == "no-distinct":
+        kpis = [k for k in kpis if k not in DISTINCT_KPIS]
+    elif args.kpis != "all":
+        kpis = [k.strip() for k in args.kpis.split(",") if k.strip()]
     if args.worker:
-        worker(args.worker, args.path, args.result)
+        worker(args.worker, args.path, args.result, kpis)
         return
 
     sizes = [int(x) for x in args.rows.split(",") if x.strip()]
@@ -334,7 +350,6 @@ def main() -> None:
     if "polars" not in engines or set(engines) - set(ENGINES):
         parser.error(f"--engines: a subset of {','.join(ENGINES)} that includes polars")
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    kpis = sql_kpis()
     started = dt.datetime.now().astimezone()
     record: dict = {
         "started": started.isoformat(timespec="minutes"),
@@ -353,7 +368,7 @@ def main() -> None:
             for rep in range(args.repeats):
                 for engine in engines:
                     log(f"{n:,} rows: {engine} run {rep + 1}/{args.repeats}")
-                    res = run_worker(engine, path, tmp)
+                    res = run_worker(engine, path, tmp, kpis)
                     extra = ""
                     if engine == "spark":
                         extra = (
@@ -407,9 +422,7 @@ def summary(record: dict) -> str:
                 f"| {max(r['rss_mib'] for r in rs):,.0f} "
                 f"| {' / '.join(format(r['load_before'], '.1f') for r in rs)} |"
             )
-    starts = [
-        r for s in record["sizes"].values() for r in s["runs"].get("spark", [])
-    ]
+    starts = [r for s in record["sizes"].values() for r in s["runs"].get("spark", [])]
     if starts:
         lines += [
             "",
