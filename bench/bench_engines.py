@@ -24,7 +24,11 @@ size; the script exits with status 1 and lists the differences otherwise.
 Data: ``bench/_contacts_gen.py`` (as ``bench/bench_compute.py``), in ``--data-dir``
 (default ``bench/data``), made once and reused: ``contacts_1m``, ``contacts_10m``, ...
 
-    python bench/bench_engines.py --data-dir /tmp/benchdata --out bench/results-engines.md
+The Markdown table of the runs goes to stdout; ``--out`` keeps every run as JSON. The figures
+and the projection for 10 billion contacts are written up in ``bench/results-engines.md``.
+
+    python bench/bench_engines.py --data-dir /tmp/benchdata --out /tmp/engines.json
+    python bench/bench_engines.py --rows 10000000 --engines polars,spark --kpis no-distinct
     python bench/bench_engines.py --rows 20000 --repeats 1          # a smoke run
 """
 
