@@ -108,3 +108,29 @@ def test_chunked_compute_agrees(generated_dir: str) -> None:
     # chunks of a quarter: FCR looks 7 days past each chunk, the sweep carries waits across
     expected = ref.polars_scorecard(generated_dir)
     assert ref.compare(expected, ref.polars_scorecard(generated_dir, chunk="1q")) == []
+
+
+def test_bench_engines_smoke(tmp_path: Path) -> None:
+    """``bench/bench_engines.py`` runs end to end on 20,000 contacts and its engines agree.
+
+    polars and DuckDB only (the Spark parity is ``tests/test_engines.py``'s, and a JVM start
+    would make this test slow); the script exits 1 when the engines disagree.
+    """
+    import json
+    import os
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_engines.py"
+    out = tmp_path / "run.json"
+    env = {**os.environ, "PYTHONPATH": str(script.parents[1])}
+    cmd = [sys.executable, str(script), "--rows", "20000", "--repeats", "1"]
+    cmd += ["--engines", "polars,duckdb", "--data-dir", str(tmp_path), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "agree on" in proc.stderr
+    record = json.loads(out.read_text())
+    runs = record["sizes"]["20000"]["runs"]
+    assert set(runs) == {"polars", "duckdb"}
+    assert "service_level" in record["kpis"]
+    assert all(r["cpu_s"] >= 0 and r["rss_mib"] > 0 for rs in runs.values() for r in rs)
+    assert "| 20,000 | duckdb |" in proc.stdout
