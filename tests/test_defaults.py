@@ -163,12 +163,21 @@ def test_latest_needs_data_and_is_not_a_fixed_period():
     "path", sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.stem
 )
 def test_every_notebook_defaults_to_the_data(path):
+    """No report hard-codes a date: a period defaults to the data's latest complete one (the
+    plan: its last whole week), a forecast's history to the end of the data."""
     spec = notebook_parameters(path)
-    assert spec["period"].default == "latest"
-    assert spec["compare"].default == ""
     nb = nbformat.read(path, as_version=4)
     index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     resolver = nb.cells[index + 1].source
+    if "period" not in spec:  # the forecast: history up to the end of the data
+        assert spec["until"].default == ""
+        return
+    assert spec["period"].default.startswith("latest")
+    if "compare" not in spec:  # the plan: one week, no comparison
+        assert 'kpi.report.data_periods(data_dir, period, "").period' in resolver
+        return
+    assert spec["period"].default == "latest"
+    assert spec["compare"].default == ""
     assert "kpi.report.data_periods(data_dir, period, compare)" in resolver
     assert "period, compare = periods.period, periods.compare" in resolver
 
