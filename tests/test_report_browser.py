@@ -80,14 +80,27 @@ def visit(browser, html: Path, name: str, *, hover: bool = True) -> Visit:
             timeout=30_000,
         )
     if seen.charts and hover:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        # the first marks that show a tooltip: a mark under another (an event band under a
+        # level rule) cannot take the pointer, so try the next ones
         marks = page.locator(
             "div.kpi-chart svg g.mark-symbol path, div.kpi-chart svg g.mark-rect path"
         )
+        tip = page.locator("#vg-tooltip-element.visible")
+        tried = 0
         for i in range(marks.count()):
             box = marks.nth(i).bounding_box()
-            if box and box["width"] > 2 and box["height"] > 2:
-                marks.nth(i).hover()  # scrolls it into view, then moves the mouse onto it
+            if not (box and box["width"] > 2 and box["height"] > 2):
+                continue
+            tried += 1
+            try:
+                marks.nth(i).hover(timeout=3_000)  # scrolls it into view, then moves onto it
+                tip.wait_for(timeout=2_000)
                 break
+            except PlaywrightTimeout:
+                if tried >= 12:
+                    break
         tip = page.locator("#vg-tooltip-element.visible")
         tip.wait_for(timeout=10_000)
         seen.tooltip = tip.inner_text()

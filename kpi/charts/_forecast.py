@@ -15,6 +15,11 @@ __all__ = ["forecast_chart"]
 _TIME = "%a %Y-%m-%d %H:%M"
 
 
+#: Each interval of a line is a point a reader can hover for its tooltip (a line alone is only
+#: hoverable on its thin stroke); the points are all but invisible.
+_HOVER_POINT = {"filled": True, "size": 28, "opacity": 0.01}
+
+
 def forecast_chart(
     history: pl.DataFrame | pl.LazyFrame,
     forecast: pl.DataFrame | pl.LazyFrame,
@@ -135,12 +140,12 @@ def forecast_chart(
     )
     line_actual = (
         base.transform_filter("datum.series === 'actual'")
-        .mark_line(strokeWidth=1.5)
+        .mark_line(strokeWidth=1.5, point=_HOVER_POINT)
         .encode(x=t_enc, y=y_enc, color=colour, tooltip=tip)
     )
     line_fc = (
         base.transform_filter("datum.series === 'forecast'")
-        .mark_line(strokeWidth=1.5, strokeDash=[5, 3])
+        .mark_line(strokeWidth=1.5, strokeDash=[5, 3], point=_HOVER_POINT)
         .encode(x=t_enc, y=y_enc, color=colour, tooltip=band_tip)
     )
     marks = rows.select(pl.lit(start).alias("t"), pl.lit("forecast starts").alias("label")).head(1)
