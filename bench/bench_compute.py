@@ -197,15 +197,9 @@ def machine() -> str:
     import pandas
     import polars
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    from _machine import cpu_model, memory_gib
+
+    cpu, mem = cpu_model(), memory_gib()
     try:
         import pyarrow
 
