@@ -196,7 +196,6 @@ def machine() -> str:
     import numpy
     import pandas
     import polars
-
     from _machine import cpu_model, memory_gib
 
     cpu, mem = cpu_model(), memory_gib()

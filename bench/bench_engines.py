@@ -280,7 +280,6 @@ def machine() -> str:
     """CPU model, cores, memory, OS and library versions."""
     import duckdb
     import polars
-
     from _machine import cpu_model, memory_gib
 
     cpu, mem = cpu_model(), memory_gib()
