@@ -153,3 +153,28 @@ def test_findings_speak_of_each_queue_objective():
     )
     assert text[1].startswith("Email (email): 50.0% answered within 4 h (response objective)")
     assert not any("20 s" in s for s in text if s.startswith("Email"))
+
+
+def test_kpi_compute_targets_file_sets_the_objectives(tmp_path, capsys):
+    """``kpi compute --targets FILE``: the file's [objectives] judge service level by each
+    queue's own objective (a stricter chat objective lowers chat's service level only)."""
+    import json
+    from pathlib import Path
+
+    from kpi.cli import main
+
+    samples = Path(__file__).resolve().parents[1] / "data" / "samples"
+    targets = tmp_path / "targets.toml"
+    targets.write_text("[objectives.chat]\nthreshold_s = 30\n")
+    args = ["compute", "--data", str(samples), "--metrics", "service_level", "--by", "channel"]
+    args += ["--start", "2026-02-01", "--end", "2026-02-28", "--format", "json"]
+    args += ["--param", "service_level.threshold_s=objective"]
+    values = []
+    for extra in ([], ["--targets", str(targets)]):
+        assert main([*args, *extra]) == 0
+        rows = json.loads(capsys.readouterr().out)["rows"]
+        values.append({r["channel"]: r["service_level"] for r in rows})
+    plain, strict = values
+    assert strict["chat"] < plain["chat"]
+    assert strict["voice"] == plain["voice"]
+    assert strict["email"] is None  # deferred work is not in a service level

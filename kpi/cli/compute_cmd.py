@@ -52,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="definition variant, repeatable (see `kpi metrics`)",
     )
     p.add_argument(
-        "--targets", help="targets TOML file: adds <kpi>_target and <kpi>_status columns"
+        "--targets",
+        help="targets TOML file: adds <kpi>_target and <kpi>_status columns; its [objectives] "
+        "set each queue's service objective (used with service_level.threshold_s=objective)",
     )
     p.add_argument(
         "--attribution",
@@ -155,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise KpiError("--definitions and --out name the same file; give two files")
     params = parse_params(args.param)
+    targets = load_targets(args.targets) if args.targets else None
+    if targets is not None:  # the file's [objectives] judge service level by each queue's own
+        params = targets.with_objectives(params)
     result = evaluate(
         args.data,
         args.metrics,
@@ -170,8 +175,8 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
     )
     frame = result.frame
-    if args.targets:
-        frame = status_columns(frame, result.metrics, load_targets(args.targets), params=params)
+    if targets is not None:
+        frame = status_columns(frame, result.metrics, targets, params=params)
     df = frame.collect()
     if "period" in df.columns and args.format in ("table", "csv", "json"):
         df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
