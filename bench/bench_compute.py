@@ -149,27 +149,17 @@ def _rss_bytes(pid: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def label(rows: int) -> str:
-    """``1000000`` -> ``1m``, ``200000`` -> ``200k``."""
-    if rows % 1_000_000 == 0:
-        return f"{rows // 1_000_000}m"
-    if rows % 1000 == 0:
-        return f"{rows // 1000}k"
-    return str(rows)
-
-
 def ensure_data(rows: int, data_dir: Path) -> Path:
     """The dataset directory of ``rows`` generated contacts, made once."""
-    path = data_dir / f"contacts_{label(rows)}"
-    if not (path / "contacts.parquet").exists():
-        log(f"generating {rows:,} contacts in {path}")
-        gen = [sys.executable, str(HERE / "_contacts_gen.py"), str(rows), str(path)]
-        subprocess.run(gen, check=True)
-    return path
+    from _common import ensure_data as ensure
+
+    return ensure(rows, data_dir, log=log)
 
 
 def ensure_repeated(src: Path, copies: int, data_dir: Path, rows: int) -> Path:
     """``copies`` shifted copies of ``src`` (for the streaming run), made once."""
+    from _common import label
+
     path = data_dir / f"contacts_{label(rows)}"
     if not (path / "contacts.parquet").exists():
         log(f"writing {rows:,} contacts ({copies} shifted copies of {src.name}) in {path}")
@@ -196,7 +186,7 @@ def machine() -> str:
     import numpy
     import pandas
     import polars
-    from _machine import cpu_model, memory_gib
+    from _common import cpu_model, memory_gib
 
     cpu, mem = cpu_model(), memory_gib()
     try:

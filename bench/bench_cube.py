@@ -46,12 +46,10 @@ def log(msg: str) -> None:
 
 
 def ensure_data(rows: int) -> Path:
-    path = HERE / "data" / f"contacts_{rows // 1_000_000}m"
-    if not (path / "contacts.parquet").exists():
-        log(f"generating {rows:,} contacts in {path}")
-        gen = [sys.executable, str(HERE / "_contacts_gen.py"), str(rows), str(path)]
-        subprocess.run(gen, check=True)
-    return path
+    """The dataset directory of ``rows`` generated contacts in bench/data, made once."""
+    from _common import ensure_data as ensure
+
+    return ensure(rows, HERE / "data", log=log)
 
 
 def timed_build(path: Path) -> dict:

@@ -257,30 +257,18 @@ def check_agreement(results: dict[str, dict], kpis: list[str], where: str) -> in
 # --------------------------------------------------------------------------------------------
 
 
-def label(rows: int) -> str:
-    """``1000000`` -> ``1m``, ``20000`` -> ``20k``."""
-    if rows % 1_000_000 == 0:
-        return f"{rows // 1_000_000}m"
-    if rows % 1000 == 0:
-        return f"{rows // 1000}k"
-    return str(rows)
-
-
 def ensure_data(rows: int, data_dir: Path) -> Path:
     """The dataset directory of ``rows`` generated contacts, made once."""
-    path = data_dir / f"contacts_{label(rows)}"
-    if not (path / "contacts.parquet").exists():
-        log(f"generating {rows:,} contacts in {path}")
-        gen = [sys.executable, str(HERE / "_contacts_gen.py"), str(rows), str(path)]
-        subprocess.run(gen, check=True)
-    return path
+    from _common import ensure_data as ensure
+
+    return ensure(rows, data_dir, log=log)
 
 
 def machine() -> str:
     """CPU model, cores, memory, OS and library versions."""
     import duckdb
     import polars
-    from _machine import cpu_model, memory_gib
+    from _common import cpu_model, memory_gib
 
     cpu, mem = cpu_model(), memory_gib()
     try:
