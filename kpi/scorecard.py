@@ -146,6 +146,7 @@ def scorecard(
         p0 = _period(compare) if compare not in (None, "") else None  # type: ignore[arg-type]
     targets = targets or TargetSet()
     keys = list(by)
+    data = Dataset.coerce(data)  # once: a dataset directory is opened for both periods
     cur = evaluate(
         data,
         metrics,
