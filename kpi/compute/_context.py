@@ -186,3 +186,11 @@ class Context:
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    def has_values(self, table: str, column: str) -> bool:
+        """True when ``table`` holds ``column`` with a value on some row (see
+        :func:`kpi.compute._known.column_states`)."""
+        from kpi.compute._known import column_states
+
+        state = column_states(self.ds, {table: [column]}).get(table, {}).get(column, "absent")
+        return state not in ("absent", "empty")

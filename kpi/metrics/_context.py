@@ -86,3 +86,8 @@ class MeasureContext(Protocol):
     def memo(self, key: Any, make: Callable[[], _T]) -> _T:
         """Build once per query (sub-plans shared by several measures)."""
         ...
+
+    def has_values(self, table: str, column: str) -> bool:
+        """True when ``table`` holds ``column`` with a value on some row (a column absent or
+        null on every row is unknown: the engine's one rule, remembered on the dataset)."""
+        ...

@@ -78,8 +78,7 @@ def _offered_rows(
         cols = [*needs, *groups]
         if any(c not in names for c in cols):
             continue
-        known = lf.select(pl.col(c).count().alias(c) for c in needs).collect().row(0)
-        if min(known) == 0:  # a column null on every row: unknown, not zero
+        if not all(ctx.has_values(table, c) for c in needs):  # unknown, not zero
             continue
         return lf, ctx.time_column(table), count
     return None
