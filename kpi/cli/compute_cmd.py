@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from kpi.cli._common import add_definitions, add_raw_csv, csv_list, out_file, period_arg
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["register", "whole_counts"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -178,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
     if targets is not None:
         frame = status_columns(frame, result.metrics, targets, params=params)
     df = frame.collect()
+    if args.format in ("table", "csv", "json"):
+        df = whole_counts(df, result.units)
     if "period" in df.columns and args.format in ("table", "csv", "json"):
         df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
     write_frame(
@@ -189,3 +195,27 @@ def run(args: argparse.Namespace) -> int:
         definitions=args.definitions,
     )
     return 0
+
+
+def whole_counts(df: pl.DataFrame, units: dict[str, str]) -> pl.DataFrame:
+    """Count KPIs whose values are all whole printed as integers (``43065``, not ``43065.0``);
+    averages of counts (per agent, per customer) keep their decimals, unknowns stay null.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"contacts_offered": [43065.0, None], "handled_per_agent": [2.5, 3.0]})
+    >>> whole_counts(df, {"contacts_offered": "count", "handled_per_agent": "count"}).rows()
+    [(43065, 2.5), (None, 3.0)]
+    """
+    import polars as pl
+
+    whole = [
+        c
+        for c, unit in units.items()
+        if unit == "count"
+        and c in df.columns
+        and df.schema[c].is_float()
+        and bool(((df[c].drop_nulls() % 1) == 0).all())
+    ]
+    return df.with_columns(pl.col(c).round().cast(pl.Int64) for c in whole) if whole else df
