@@ -540,3 +540,47 @@ def test_kpi_staffing_from_a_forecast_file(tmp_path):
     assert alone.returncode == 2
     assert "--aht-s" in alone.stderr
     assert len(alone.stderr.strip().splitlines()) == 1
+
+
+def test_staffing_from_a_forecast_never_invents_a_handle_time(tmp_path):
+    """An arrivals-only interval report has no handle times: required agents from its forecast
+    need an assumed AHT (refused in one line without one), never a silent default."""
+    import subprocess
+    import sys
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from kpi.data import Dataset, save
+
+    z = ZoneInfo("Europe/London")
+    starts = [datetime(2026, 3, 2, 9, tzinfo=z), datetime(2026, 3, 2, 9, 30, tzinfo=z)]
+    iv = pl.DataFrame(
+        {
+            "interval_start": starts,
+            "interval_s": [1800.0] * 2,
+            "queue": ["Q"] * 2,
+            "offered": [40, 50],
+        }
+    )
+    save(Dataset({"intervals": iv}, tz="Europe/London"), tmp_path / "ds")
+    fc = tmp_path / "fc.csv"
+    pl.DataFrame(
+        {
+            "period": ["2026-03-09 09:00"],
+            "forecast": [45.0],
+            "lower": [40.0],
+            "upper": [50.0],
+            "method": ["m"],
+        }
+    ).write_csv(fc)
+    base = [sys.executable, "-m", "kpi", "staffing", "--forecast", str(fc)]
+    base += ["--data", str(tmp_path / "ds"), "--every", "30m", "--format", "json"]
+    refused = subprocess.run(base, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert "no handle times" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assumed = subprocess.run([*base, "--aht-s", "180"], capture_output=True, text=True)
+    assert assumed.returncode == 0, assumed.stderr
+    out = json.loads(assumed.stdout)
+    assert out["meta"]["aht_s_assumed"] == 180.0
+    assert [r["aht_s"] for r in out["rows"]] == [180.0]

@@ -402,6 +402,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         "planned_on": f"quantile {args.quantile:g}" if args.quantile else "the forecast",
         "required_agent_intervals_total": round(total, 3),
         "shrinkage": args.shrinkage or 0.0,
+        "aht_s_assumed": args.aht_s,  # used for queues whose handle times the data lack
     }
     write_frame(req, args.format, args.out, meta=info, raw_csv=args.raw_csv)
     return 0

@@ -197,7 +197,8 @@ def requirements_for_week(
     """Required agents per interval and queue of ``week``: from the data's own contacts, or
     from ``forecast`` (a :func:`kpi.forecast.forecast` table by queue) with each queue's AHT
     and channel from the data (Σ handle / Σ answered over the four weeks before the week, else
-    the whole data; 300 s where the data has none)."""
+    the whole data; a queue the data does not know takes the mean of the others; no handle
+    times at all is an error, never an invented AHT)."""
     ds = Dataset.coerce(data)
     if forecast is None:
         if quantile is not None:
@@ -234,7 +235,9 @@ def requirements_from_forecast(
     """Required agents per interval and queue from a :func:`kpi.forecast.forecast` table (what
     ``kpi staffing --forecast`` prints): each queue's AHT and channel from the data
     (:func:`queue_history` over the four weeks before ``start``, default the forecast's first
-    interval), ``aht_s`` for queues the data does not know (300 s when neither says).
+    interval), ``aht_s`` for queues the data does not know (else the mean of the known
+    queues; with no handle times in the data and no ``aht_s``, a KpiError: never an invented
+    AHT).
     Without data, every queue takes ``aht_s`` and is a voice queue unless the forecast has a
     ``channel`` column."""
     if data is None:
@@ -258,7 +261,12 @@ def requirements_from_forecast(
     if isinstance(aht, dict):
         known = dict(aht)
         mean = sum(known.values()) / len(known) if known else None
-        fallback = float(aht_s) if aht_s is not None else (mean or 300.0)
+        if mean is None and aht_s is None:  # unknown is never a number: no invented AHT
+            raise KpiError(
+                "the data has no handle times to turn the forecast into workload: give an "
+                "assumed AHT in seconds (kpi staffing --aht-s, or aht_s in Python)"
+            )
+        fallback = float(aht_s) if aht_s is not None else mean
         if "queue" not in forecast.columns:  # one forecast for the centre: the centre's AHT
             aht = mean if mean is not None else fallback
         else:
