@@ -32,14 +32,18 @@ from kpi.io._derive import (
     fill_absent,
 )
 from kpi.io._mapping import KEYS, Mapping
+from kpi.io._numbers import detect_decimal, number_text
 from kpi.io._parse import (
     DURATION_FORMATS,
+    TIME_RANGE,
     detect_ts_formats,
     localize,
     parse_bool,
     parse_duration,
     parse_int,
     parse_ts,
+    range_seconds,
+    range_start,
     sane_seconds,
     within_years,
 )
@@ -170,6 +174,9 @@ def convert_mapped(
     staged, filled = _defaults_and_fills(
         parsed.select(pl.col(ROW), *resolved), m, resolved, tz, report
     )
+    ranges = "interval ranges" in report.inferred and "interval_s" not in staged.columns
+    if ranges and interval_s is None:
+        staged = _range_lengths(source, resolved["interval_start"], staged, report)
     extras = extra_columns(source, m, resolved)
     if extras:
         staged = staged.join(
@@ -290,6 +297,7 @@ def _parse_columns(
     checks: list[tuple[str, str, int]] = []  # (reason, canonical column, raw index)
     labels: list[str] = []
     naive: list[str] = []
+    mark = _decimal_mark(source, m, resolved, report)
     for i, (col, srcs) in enumerate(resolved.items()):
         column = table.column(col)
         for src in srcs:
@@ -307,7 +315,7 @@ def _parse_columns(
         elif col == "status" and m.table == "tickets":
             value = _enum_expr(raw, STATUS_SYNONYMS)
         else:
-            value = _typed_expr(raw, column, col, m, frame, srcs)
+            value = _typed_expr(raw, column, col, m, frame, mark)
         raw_text = as_text(raw, frame.select(raw).dtypes[0])
         parse_exprs += [raw_text.alias(f"__raw{i}"), value.alias(col)]
         if col == "outcome":
@@ -521,6 +529,13 @@ def _ts_expr(
             '(or "epoch_ms"), if Excel serial day numbers "excel_serial"'
         )
     text = raw.cast(pl.String).str.strip_chars()
+    if col == "interval_start" and _is_range(frame, text):
+        # "08:00-08:15": the interval's start, its length from the range (if not mapped)
+        text = range_start(text)
+        report.inferred["interval ranges"] = (
+            f"{what} holds time ranges (e.g. {frame.select(raw).to_series().drop_nulls()[0]!r}):"
+            " the start is interval_start, the range its length"
+        )
     if fmt is None or fmt == "auto":
         values = frame.select(text.alias("v"))["v"]
         family, fmts, aware = detect_ts_formats(values, what=what, key=key)
@@ -538,6 +553,25 @@ def _ts_expr(
     if aware:
         return parse_ts(text, fmts), True
     return parse_ts(text, fmts), False
+
+
+def _is_range(frame: pl.DataFrame, text: pl.Expr) -> bool:
+    values = frame.select(text.alias("v"))["v"].drop_nulls()
+    return values.len() > 0 and bool(values.str.contains(TIME_RANGE).all())
+
+
+def _range_lengths(
+    source: Source, srcs: list[str], staged: pl.DataFrame, report: ImportReport
+) -> pl.DataFrame:
+    """``interval_s`` from the time ranges ``interval_start`` was read from."""
+    frame = source.frame
+    text = _source_expr(frame, srcs).cast(pl.String).str.strip_chars()
+    lengths = frame.select(pl.col(ROW), range_seconds(text).alias("interval_s"))
+    found = sorted(set(lengths["interval_s"].drop_nulls().to_list()))
+    report.assumed.append(
+        "interval_s = " + " or ".join(f"{v:g}" for v in found) + " (the length of each range)"
+    )
+    return staged.join(lengths, on=ROW, how="left")
 
 
 def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> bool:
@@ -560,11 +594,36 @@ def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> boo
     return values.height > 0 and bool(values["n"].is_between(18264, 73051).all())
 
 
+def _decimal_mark(
+    source: Source, m: Mapping, resolved: dict[str, list[str]], report: ImportReport
+) -> str:
+    """The file's decimal mark, from its number columns written as text (``read.decimal``)."""
+    table = TABLES[m.table]
+    texts: dict[str, pl.Series] = {}
+    whole: set[str] = set()
+    for col, srcs in resolved.items():
+        target = table.column(col).dtype
+        if target not in (pl.Int64, pl.Float64) or len(srcs) != 1:
+            continue
+        if source.frame.schema[srcs[0]] == pl.String:
+            texts[srcs[0]] = source.frame[srcs[0]]
+            if target == pl.Int64:
+                whole.add(srcs[0])
+    mark, evidence = detect_decimal(
+        texts, given=str(m.read.get("decimal", "auto")), what=str(source.path), whole=whole
+    )
+    if evidence:
+        report.inferred["numbers"] = evidence
+    return mark
+
+
 def _typed_expr(
-    raw: pl.Expr, column: Any, col: str, m: Mapping, frame: pl.DataFrame, srcs: list[str]
+    raw: pl.Expr, column: Any, col: str, m: Mapping, frame: pl.DataFrame, mark: str
 ) -> pl.Expr:
     dtype = frame.select(raw).dtypes[0]
     target = column.dtype
+    if dtype == pl.String and target in (pl.Int64, pl.Float64):
+        raw = number_text(raw, mark)
     if target == pl.String:
         if dtype == pl.String:
             return raw.str.strip_chars().replace("", None)
@@ -601,7 +660,7 @@ def _typed_expr(
     if target == pl.Float64:
         if dtype.is_numeric():
             return raw.cast(pl.Float64)
-        s = raw.cast(pl.String).str.strip_chars().str.replace_all(r"[\s$€£]", "")
+        s = raw.cast(pl.String).str.strip_chars()
         return pl.when(s.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")).then(
             s.cast(pl.Float64, strict=False)
         )

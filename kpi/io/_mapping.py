@@ -64,7 +64,7 @@ _TOP_KEYS = (
     "assume_local",
     "surveys",
 )
-_READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values")
+_READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values", "decimal")
 _TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
 
 

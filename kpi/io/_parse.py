@@ -17,6 +17,7 @@ from kpi.errors import KpiError
 __all__ = [
     "DURATION_FORMATS",
     "MAX_SECONDS",
+    "TIME_RANGE",
     "TS_FAMILIES",
     "check_timezone",
     "detect_ts_formats",
@@ -25,6 +26,8 @@ __all__ = [
     "parse_duration",
     "parse_int",
     "parse_ts",
+    "range_seconds",
+    "range_start",
     "sane_seconds",
     "within_years",
 ]
@@ -395,3 +398,48 @@ def parse_bool(text: pl.Expr) -> pl.Expr:
     """
     s = text.str.strip_chars().str.to_lowercase()
     return pl.when(s.is_in(_TRUE)).then(True).when(s.is_in(_FALSE)).then(False)
+
+
+_CLOCK = r"(\d{1,2}):(\d\d)(?::(\d\d))?(?:\s*([AaPp])\.?[Mm]\.?)?"
+#: An interval written as a range of clock times at the end of the text: ``08:00-08:15``,
+#: ``2025-03-03 8:00 AM - 8:15 AM``, ``08:00:00 – 08:30:00``.
+TIME_RANGE = rf"^(.*?){_CLOCK}\s*[-–—]\s*{_CLOCK}$"
+
+
+def range_start(text: pl.Expr) -> pl.Expr:
+    """The text of a time range up to its start: ``03/03/2025 08:00-08:15`` -> ``03/03/2025 08:00``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["03/03/2025 08:00-08:15", "8:00 AM - 8:15 AM", "08:00"]).to_frame("t")
+    >>> s.select(range_start(pl.col("t"))).to_series().to_list()
+    ['03/03/2025 08:00', '8:00 AM', '08:00']
+    """
+    return text.str.replace(r"\s*[-–—]\s*" + _CLOCK + "$", "")
+
+
+def range_seconds(text: pl.Expr) -> pl.Expr:
+    """Length in seconds of a time range (end - start, across midnight); null if no range.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["08:00-08:15", "x 23:45 - 00:00", "11:30 AM - 12:00 PM", "08:00"])
+    >>> s.to_frame("t").select(range_seconds(pl.col("t"))).to_series().to_list()
+    [900.0, 900.0, 1800.0, None]
+    """
+    g = text.str.strip_chars().str.extract_groups(TIME_RANGE)
+
+    def clock(i: int) -> pl.Expr:
+        h, mi, se = (g.struct.field(str(k)).cast(pl.Float64) for k in (i, i + 1, i + 2))
+        ap = g.struct.field(str(i + 3)).str.to_lowercase()
+        h = (
+            pl.when(ap.is_null())
+            .then(h)
+            .otherwise(h % 12 + pl.when(ap == "p").then(12).otherwise(0))
+        )
+        return h * 3600 + mi * 60 + se.fill_null(0)
+
+    length = (clock(6) - clock(2)) % 86400
+    return pl.when(length > 0).then(length)

@@ -22,7 +22,7 @@ import polars as pl
 
 from kpi.errors import KpiError
 
-__all__ = ["ROW", "Source", "read_source"]
+__all__ = ["DELIMITERS", "ROW", "Source", "read_source"]
 
 #: Name of the source-row column carried through the import.
 ROW = "__row"

@@ -15,7 +15,8 @@ from kpi._sanitize import csv_safe_frame
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
 from kpi.io._convert import Staged, as_text, convert_mapped, rejected_frame
-from kpi.io._mapping import KEYS, Mapping, load_mapping
+from kpi.io._layout import drop_totals, find_header
+from kpi.io._mapping import KEYS, Mapping, load_mapping, norm
 from kpi.io._parse import check_timezone
 from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
 from kpi.io._read import ROW, Source, read_source
@@ -207,15 +208,21 @@ def import_file(
         if value is not None and value < 0:
             raise KpiError(f"{name} must be 0 or more, got {value}")
     rd = m.read
-    source = read_source(
-        path,
-        delimiter=delimiter if delimiter is not None else rd.get("delimiter"),
-        encoding=encoding if encoding is not None else rd.get("encoding"),
-        sheet=sheet if sheet is not None else rd.get("sheet"),
-        skip_rows=skip_rows if skip_rows is not None else int(rd.get("skip_rows", 0)),
-        null_values=rd.get("null_values"),
-        file_format=rd.get("format"),
-    )
+    options: dict[str, Any] = {
+        "delimiter": delimiter if delimiter is not None else rd.get("delimiter"),
+        "encoding": encoding if encoding is not None else rd.get("encoding"),
+        "sheet": sheet if sheet is not None else rd.get("sheet"),
+        "null_values": rd.get("null_values"),
+        "file_format": rd.get("format"),
+    }
+    given_skip = skip_rows if skip_rows is not None else rd.get("skip_rows")
+    source = read_source(path, skip_rows=int(given_skip or 0), **options)
+    title_rows = None
+    if given_skip is None and preset is None:
+        title_rows = _title_rows(source, m)
+        if title_rows:
+            source = read_source(path, skip_rows=title_rows, **options)
+    source, totals = drop_totals(source)
     report = ImportReport(
         input=str(path),
         table=m.table,
@@ -226,6 +233,16 @@ def import_file(
     )
     report.read = source.read
     report.inferred["time zone"] = f"{zone} ({how})"
+    if title_rows:
+        unit = "line" if "delimiter" in source.info else "row"
+        report.inferred["header"] = (
+            f"{unit} {title_rows + 1}: the {title_rows} {unit}(s) above it are a title, not read "
+            f"(read.skip_rows = {title_rows} says so)"
+        )
+    if totals:
+        report.inferred["totals rows (not records, not read)"] = ", ".join(
+            f"row {t['row']} ({t['label']!r})" for t in totals
+        )
     for given, names in source.info.get("duplicate_columns", {}).items():
         report.warnings.append(
             f"the header names {len(names)} columns {given!r}; they are read as "
@@ -304,6 +321,17 @@ def _surveys(source: Source, result: ImportResult, m: Mapping, zone: str) -> lis
         f"{report.loaded:,} survey rows from the same file (see tables.surveys)"
     )
     return [part]
+
+
+def _title_rows(source: Source, m: Mapping) -> int | None:
+    """Title rows above the header, when the mapping's columns are on a later row."""
+    names: list[str] = []
+    for src in (*m.columns.values(), *m.extra.values()):
+        names += src if isinstance(src, list) else [src]
+    have = {norm(c) for c in source.columns}
+    if not names or all(norm(n) in have for n in names):
+        return None
+    return find_header(source, names)
 
 
 def _top_cause(report: ImportReport) -> str:

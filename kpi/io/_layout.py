@@ -1,0 +1,129 @@
+"""Report layout around the records: title lines above the header, totals rows below the data.
+
+Exports made for people put a title (``Daily Call Report``, ``Generated 2025-03-05``) above
+the header and a ``Total`` row under the data. :func:`find_header` finds the header line a
+mapping's column names are on when they are not on the first line; :func:`drop_totals` sets
+aside the rows that sum the records (first filled cell ``Total``, ``Grand total``, ``Sum``,
+``Summe``, ``Gesamt``, ...) so they are neither loaded as a record nor counted as a
+quarantined one: like a blank line they are not records, and the report lists them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kpi.io._mapping import norm
+from kpi.io._read import DELIMITERS, ROW, Source
+
+__all__ = ["HEADER_SEARCH_ROWS", "drop_totals", "find_header"]
+
+#: Rows of a file searched for the header when the first one is not it.
+HEADER_SEARCH_ROWS = 30
+
+_TOTALS = (
+    r"(?i)^(grand[ _-]?total|sub[ _-]?total|totals?|total general|sum|summe|gesamt(summe)?|"
+    r"insgesamt|totaal|totale|totaux?|overall)\s*:?$"
+)
+
+
+def drop_totals(source: Source) -> tuple[Source, list[dict[str, Any]]]:
+    """The source without its totals rows, and those rows (row number and label).
+
+    A totals row has a first filled cell that is a totals word (a whole cell: ``Total``,
+    ``Grand Total``, ``Totals:``, ``Summe``; not ``Total loss``) and at least one empty cell
+    (the key columns a total has no value for).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pathlib import Path
+    >>> frame = pl.DataFrame(
+    ...     {
+    ...         "Id": ["A1", "A2", "Total"],
+    ...         "Wait": ["5", "7", "12"],
+    ...         "Agent": ["x", "y", None],
+    ...         "__row": [2, 3, 5],
+    ...     }
+    ... )
+    >>> src = Source(Path("x.csv"), frame, pl.DataFrame())
+    >>> kept, totals = drop_totals(src)
+    >>> kept.frame["Id"].to_list(), totals
+    (['A1', 'A2'], [{'row': 5, 'label': 'Total'}])
+    """
+    cols = [c for c in source.frame.columns if c != ROW]
+    if not cols or source.frame.height == 0:
+        return source, []
+    frame = source.frame
+    # a typed cell (a number, a date) is filled but never a totals word
+    text = [
+        pl.col(c).str.strip_chars().replace("", None)
+        if frame.schema[c] == pl.String
+        else pl.when(pl.col(c).is_not_null()).then(pl.lit("#"))
+        for c in cols
+    ]
+    first = pl.coalesce(text)
+    has_empty = pl.any_horizontal([t.is_null() for t in text])
+    marked = frame.with_columns(first.alias("__label")).with_columns(
+        (pl.col("__label").str.contains(_TOTALS) & has_empty).fill_null(False).alias("__total")
+    )
+    totals = marked.filter(pl.col("__total"))
+    if totals.height == 0:
+        return source, []
+    kept = marked.filter(~pl.col("__total")).drop("__label", "__total")
+    rows = [{"row": int(r), "label": str(v)} for r, v in totals.select(ROW, "__label").rows()]
+    info = {**source.info, "totals_rows_skipped": rows}
+    return Source(source.path, kept, source.malformed, info), rows
+
+
+def find_header(source: Source, names: list[str]) -> int | None:
+    """Rows above the line holding every one of ``names`` (a header under a title), or None.
+
+    Only the first :data:`HEADER_SEARCH_ROWS` rows are looked at, as text for CSV and TSV
+    (in the encoding and delimiter the reader found) and as cells for Excel.
+    """
+    wanted = {norm(n) for n in names}
+    if not wanted:
+        return None
+    for i, candidates in enumerate(_head_rows(source)):
+        if i and any(wanted <= {norm(f.strip("\ufeff")) for f in c} for c in candidates):
+            return i
+    return None
+
+
+def _head_rows(source: Source) -> list[list[list[str]]]:
+    """The first rows of the file, each as its possible lists of fields."""
+    info = source.info
+    if info.get("format") == "excel":
+        import fastexcel
+
+        try:
+            reader = fastexcel.read_excel(source.path)
+            sheet = reader.sheet_names.index(info["sheet"])
+            head = reader.load_sheet(
+                sheet, header_row=None, n_rows=HEADER_SEARCH_ROWS, dtypes="string"
+            ).to_polars()
+        except Exception:  # the sheet was read once already: no header search then
+            return []
+        return [[["" if v is None else str(v) for v in row]] for row in head.rows()]
+    if "encoding" not in info:
+        return []
+    with Path(source.path).open("rb") as fh:
+        data = fh.read(1 << 16)
+    text = data.decode(codecs.lookup(info["encoding"]).name, errors="replace")
+    # the delimiter was sniffed on the title: try each one on every line
+    return [
+        [_fields(line, d) for d in DELIMITERS] for line in text.splitlines()[:HEADER_SEARCH_ROWS]
+    ]
+
+
+def _fields(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    except csv.Error:  # a NUL byte, a broken quote: not the header
+        return []

@@ -1,0 +1,157 @@
+"""Numbers written for people: decimal commas, thousands separators, one convention per file.
+
+European exports write ``12,5`` seconds and ``1.234,50`` euros; US exports ``1,234.50``. A
+file keeps one convention, so :func:`detect_decimal` reads it from the number columns of the
+file (``read.decimal`` in a mapping says it outright) and :func:`number_text` rewrites each
+value to plain ``1234.5`` before it is parsed as a count, a duration or an amount. A value
+that reads two ways (``1,234``: one thousand two hundred and thirty-four, or 1.234) with no
+other number in the file to tell is an error asking for ``read.decimal``, never a guess.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from kpi.errors import KpiError
+
+__all__ = ["DECIMALS", "detect_decimal", "number_text"]
+
+#: Accepted values of ``read.decimal``.
+DECIMALS = ("auto", ".", ",")
+
+# blanks (also no-break and thin spaces) and apostrophes group thousands; currency signs go
+_NOISE = r"[\s\u00a0\u202f'’$€£¥]"
+# a decimal mark followed by other than exactly three digits is a decimal mark
+_VOTE = {
+    ",": r"^[+-]?[\d.:]*\d,\d+$",
+    ".": r"^[+-]?[\d,:]*\d\.\d+$",
+}
+_THREE = {",": r",\d{3}$", ".": r"\.\d{3}$"}
+# thousands grouped with the other mark, optionally followed by a decimal part
+_GROUPED = {
+    ".": r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$",
+    ",": r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$",
+}
+
+
+def _clean(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars().str.replace_all(_NOISE, "")
+
+
+def _votes(values: pl.Series, mark: str) -> pl.Series:
+    """Values that show ``mark`` as the decimal mark (``12,5``, ``1.234,50``; not ``1,234``)."""
+    other = "." if mark == "," else ","
+    v = values.to_frame("v").select(_clean(pl.col("v"))).to_series()
+    plain = v.str.contains(_VOTE[mark]) & ~v.str.contains(_THREE[mark])
+    both = v.str.contains(_GROUPED[mark]) & v.str.contains(_VOTE[mark]) & v.str.contains(other)
+    return v.filter((plain | both).fill_null(False))
+
+
+def detect_decimal(
+    columns: dict[str, pl.Series],
+    *,
+    given: str,
+    what: str,
+    whole: set[str] | frozenset[str] = frozenset(),
+) -> tuple[str, str]:
+    """The file's decimal mark and how it was found.
+
+    Parameters
+    ----------
+    columns
+        Source column name -> its text values, for every number column the import reads.
+    given
+        ``read.decimal``: ``"."`` or ``","`` (used as is), or ``"auto"``.
+    what
+        The file, for error messages.
+    whole
+        Columns of counts: ``1,234`` there is a thousand and more, not a reason to ask.
+
+    Returns
+    -------
+    tuple of str
+        ``(mark, evidence)``: ``"."`` or ``","``, and a phrase for the import report (empty
+        when nothing in the file needed the choice).
+
+    Raises
+    ------
+    KpiError
+        When the file writes decimals both ways, or only values that read two ways.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> detect_decimal({"Wait": pl.Series(["12,5", "3"])}, given="auto", what="f.csv")
+    (',', "decimal comma (e.g. 'Wait' = '12,5')")
+    >>> detect_decimal({"Revenue": pl.Series(["1,234.50"])}, given="auto", what="f.csv")
+    ('.', "decimal point (e.g. 'Revenue' = '1,234.50')")
+    >>> detect_decimal({"Wait": pl.Series(["12", "7"])}, given="auto", what="f.csv")
+    ('.', '')
+    """
+    if given not in DECIMALS:
+        raise KpiError(f'{what}: read.decimal must be ".", "," or "auto", got {given!r}')
+    if given in (".", ","):
+        return given, f"decimal {'comma' if given == ',' else 'point'} (read.decimal)"
+    found: dict[str, tuple[str, str]] = {}
+    for mark in (",", "."):
+        for name, values in columns.items():
+            hits = _votes(values.drop_nulls(), mark)
+            if hits.len():
+                found[mark] = (name, hits[0])
+                break
+    if len(found) == 2:
+        (nc, vc), (nd, vd) = found[","], found["."]
+        raise KpiError(
+            f"{what}: numbers are written with a decimal comma ({nc!r} = {vc!r}) and with a "
+            f'decimal point ({nd!r} = {vd!r}); set read.decimal = "," or "." in the mapping'
+        )
+    if found:
+        mark, (name, value) = next(iter(found.items()))
+        word = "comma" if mark == "," else "point"
+        return mark, f"decimal {word} (e.g. {name!r} = {value!r})"
+    for name, values in columns.items():
+        if name in whole:
+            continue
+        v = values.drop_nulls().to_frame("v").select(_clean(pl.col("v"))).to_series()
+        two_way = v.filter(v.str.contains(r"^[+-]?\d{1,3}(?:,\d{3})+$"))
+        if two_way.len():
+            example = two_way[0]
+            raise KpiError(
+                f"{what}: column {name!r} has numbers such as {example!r} that read as "
+                f"{example.replace(',', '')} (comma between thousands) or "
+                f"{example.replace(',', '.', 1)} (decimal comma), and no other number in the "
+                'file tells which; set read.decimal = "." or "," in the mapping'
+            )
+    return ".", ""
+
+
+def number_text(text: pl.Expr, mark: str) -> pl.Expr:
+    """Number text rewritten with a decimal point and no thousands separators.
+
+    Values that are not numbers in the file's convention pass with only blanks removed, so
+    they stay unparseable and are quarantined with their original value.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["1.234,50", "12,5", "0:01:12,5", "€ 3", "1.5.6"]).to_frame("t")
+    >>> s.select(number_text(pl.col("t"), ",")).to_series().to_list()
+    ['1234.50', '12.5', '0:01:12.5', '3', '1.5.6']
+    >>> s = pl.Series(["1,234.50", "12.5", "1 234"]).to_frame("t")
+    >>> s.select(number_text(pl.col("t"), ".")).to_series().to_list()
+    ['1234.50', '12.5', '1234']
+    """
+    v = _clean(text)
+    other = "." if mark == "," else ","
+    grouped = v.str.contains(_GROUPED[mark])
+    ungrouped = pl.when(grouped).then(v.str.replace_all(other, "", literal=True)).otherwise(v)
+    if mark == ".":
+        return ungrouped
+    # a single decimal comma (in a number or the seconds of h:mm:ss,f) becomes a point
+    single = ungrouped.str.count_matches(",", literal=True) == 1
+    no_point = ~ungrouped.str.contains(".", literal=True)
+    return (
+        pl.when(single & no_point)
+        .then(ungrouped.str.replace(",", ".", literal=True))
+        .otherwise(ungrouped)
+    )

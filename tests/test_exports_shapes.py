@@ -1,0 +1,298 @@
+"""Export shapes nobody here wrote (issue 14): each file is made in the test the way a vendor
+or a spreadsheet writes it, imported with the mapping a user would write from
+docs/importing.md, and checked against values computed by hand.
+
+- a European CSV: semicolons, Windows-1252, decimal commas, ``1.234,50`` amounts,
+  ``dd.mm.yyyy`` dates, a title above the header and a ``Summe`` row under the data;
+- an Excel report with a title above the header and a ``Total`` row at the bottom;
+- a 15-minute interval report with ``08:00-08:15`` ranges beside a date column, a BOM, CRLF
+  and trailing empty columns;
+- numbers that read two ways (``1,234``) are an error asking for ``read.decimal``.
+
+Every import keeps ``read = loaded + quarantined``; totals and title rows are not records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+import xlsxwriter
+
+from kpi.compute import compute
+from kpi.data import load
+from kpi.errors import KpiError
+from kpi.io import import_file
+
+
+def _accounted(result) -> None:
+    r = result.report
+    assert r.read == r.loaded + r.quarantined
+
+
+def _row(out: Path, metrics: str, **kw) -> dict:
+    return compute(load(out), metrics, measures=False, **kw).collect().row(0, named=True)
+
+
+# ------------------------------------------------------------------ European CSV
+
+EURO = (
+    "Anrufbericht Kundenservice\r\n"
+    "Standort: Köln;Zeitraum: März 2025\r\n"
+    "\r\n"
+    "Anruf-ID;Datum;Uhrzeit;Warteschlange;Agent;Status;Wartezeit (s);Gesprächszeit (s);"
+    "Nachbearbeitung (min);Umsatz (€)\r\n"
+    "1;03.03.2025;08:01;Störung;Müller;angenommen;12,5;241,0;0,5;1.234,50\r\n"
+    "2;03.03.2025;08:03;Störung;;abgebrochen;70,0;;;\r\n"
+    "3;03.03.2025;08:05;Vertrieb;Schmidt;angenommen;40;620,25;1,25;99,90\r\n"
+    "4;04.03.2025;10:00;Vertrieb;Schmidt;angenommen;5,0;120,0;0;0,00\r\n"
+    "Summe;;;;;;127,5;981,25;1,75;1.334,40\r\n"
+)
+
+EURO_MAPPING = {
+    "table": "contacts",
+    "timezone": "Europe/Berlin",
+    "columns": {
+        "contact_id": "Anruf-ID",
+        "arrival_ts": ["Datum", "Uhrzeit"],
+        "queue": "Warteschlange",
+        "agent_id": "Agent",
+        "outcome": "Status",
+        "wait_s": "Wartezeit (s)",
+        "talk_s": "Gesprächszeit (s)",
+        "acw_s": "Nachbearbeitung (min)",
+        "revenue": "Umsatz (€)",
+    },
+    "formats": {"acw_s": "minutes"},
+    "values": {"outcome": {"angenommen": "answered", "abgebrochen": "abandoned_queue"}},
+    "defaults": {"team": "DE", "hold_s": 0},
+}
+
+
+def test_european_csv_with_decimal_commas_title_and_sum_row(tmp_path):
+    src = tmp_path / "anrufe.csv"
+    src.write_bytes(EURO.encode("cp1252"))
+    out = tmp_path / "de"
+    result = import_file(src, mapping=EURO_MAPPING, out=out)
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (4, 4, 0)  # the Summe row is not a record
+    assert r.inferred["numbers"] == "decimal comma (e.g. 'Wartezeit (s)' = '12,5')"
+    assert r.inferred["header"].startswith("line 4: the 3 line(s) above it are a title")
+    assert r.inferred["totals rows (not records, not read)"] == "row 9 ('Summe')"
+    t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
+    assert t["wait_s"].to_list() == [12.5, 70.0, 40.0, 5.0]
+    assert t["talk_s"].to_list()[0::2] == [241.0, 620.25]
+    assert t["acw_s"].to_list() == [30.0, None, 75.0, 0.0]  # 0,5 and 1,25 minutes
+    assert t["revenue"].to_list() == [1234.5, None, 99.9, 0.0]
+    assert t["arrival_ts"][0] == dt.datetime(2025, 3, 3, 8, 1, tzinfo=t["arrival_ts"][0].tzinfo)
+    k = _row(out, "contacts_offered,asa,aht")
+    assert k["contacts_offered"] == 4
+    assert k["asa"] == pytest.approx((12.5 + 40 + 5) / 3)
+    # talk 241 + 620.25 + 120, hold 0, after-call work 30 + 75 + 0, over 3 answered
+    assert k["aht"] == pytest.approx((241 + 620.25 + 120 + 30 + 75) / 3)
+
+
+def test_decimal_mark_given_in_the_mapping_wins(tmp_path):
+    src = tmp_path / "c.csv"
+    # every wait reads either way ("1,500"): the mapping says the comma is a decimal mark
+    src.write_text(
+        "id;start;queue;outcome;wait\n"
+        "a;2025-03-03 08:00;Q;answered;1,500\n"
+        "b;2025-03-03 08:05;Q;answered;2,250\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "read": {"decimal": ","},
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+            "wait_s": "wait",
+        },
+        "defaults": {"team": "t"},
+    }
+    out = tmp_path / "o"
+    import_file(src, mapping=mapping, out=out)
+    assert pl.read_parquet(out / "contacts.parquet")["wait_s"].to_list() == [1.5, 2.25]
+    with pytest.raises(KpiError, match=r"'wait' has numbers such as '1,500' that read as 1500"):
+        import_file(src, mapping={**mapping, "read": {}}, out=tmp_path / "o2")
+    mapping["read"] = {"decimal": "."}
+    import_file(src, mapping=mapping, out=tmp_path / "o3")
+    assert pl.read_parquet(tmp_path / "o3" / "contacts.parquet")["wait_s"].to_list() == [
+        1500.0,
+        2250.0,
+    ]
+
+
+def test_us_thousands_and_mixed_marks(tmp_path):
+    src = tmp_path / "us.csv"
+    src.write_text(
+        "id,start,queue,outcome,wait,revenue\n"
+        'a,2025-03-03 08:00,Q,answered,12.5,"$1,234.50"\n'
+        'b,2025-03-03 08:05,Q,answered,3,"2,000"\n'
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+            "wait_s": "wait",
+            "revenue": "revenue",
+        },
+        "defaults": {"team": "t"},
+    }
+    out = tmp_path / "o"
+    import_file(src, mapping=mapping, out=out)
+    t = pl.read_parquet(out / "contacts.parquet")
+    assert t["revenue"].to_list() == [1234.5, 2000.0]
+    assert t["wait_s"].to_list() == [12.5, 3.0]
+    # a decimal comma in one column and a decimal point in another: asked, never guessed
+    src.write_text(
+        "id;start;queue;outcome;wait;revenue\na;2025-03-03 08:00;Q;answered;12,5;3.75\n"
+    )
+    with pytest.raises(KpiError, match=r"decimal comma \('wait' = '12,5'\) and with a decimal"):
+        import_file(src, mapping=mapping, out=tmp_path / "o2")
+
+
+# ------------------------------------------------------------------------ Excel
+
+
+def _titled_workbook(path: Path) -> None:
+    wb = xlsxwriter.Workbook(path)
+    wb.set_properties({"created": dt.datetime(2025, 3, 5)})
+    ws = wb.add_worksheet("Report")
+    ts = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    ws.write_row(0, 0, ["Daily Call Report - ACME Support"])
+    ws.write_row(1, 0, ["Generated 2025-03-05 06:00"])
+    ws.write_row(3, 0, ["Call ID", "Start", "Queue", "Agent", "Outcome", "Wait (s)", "Talk (s)"])
+    rows = [
+        ("A1", dt.datetime(2025, 3, 3, 9, 0, 5), "Support", "ann", "Answered", 10, 300),
+        ("A2", dt.datetime(2025, 3, 3, 9, 5, 0), "Support", None, "Abandoned", 45, None),
+        ("A3", dt.datetime(2025, 3, 3, 10, 0, 0), "Support", "bob", "Answered", 25, 200),
+        ("A4", dt.datetime(2025, 3, 4, 11, 0, 0), "Support", "bob", "Answered", 5, 100),
+    ]
+    for r, row in enumerate(rows, start=4):
+        for c, v in enumerate(row):
+            if isinstance(v, dt.datetime):
+                ws.write_datetime(r, c, v, ts)
+            elif v is not None:
+                ws.write(r, c, v)
+    ws.write_row(9, 0, ["Total", None, None, None, None, 85, 600])  # after a blank row
+    wb.close()
+
+
+def test_excel_with_title_rows_and_a_total_row(tmp_path):
+    src = tmp_path / "daily.xlsx"
+    _titled_workbook(src)
+    mapping = {
+        "table": "contacts",
+        "timezone": "Europe/London",
+        "columns": {
+            "contact_id": "Call ID",
+            "arrival_ts": "Start",
+            "queue": "Queue",
+            "agent_id": "Agent",
+            "outcome": "Outcome",
+            "wait_s": "Wait (s)",
+            "talk_s": "Talk (s)",
+        },
+        "values": {"outcome": {"Answered": "answered", "Abandoned": "abandoned_queue"}},
+        "defaults": {"team": "support", "hold_s": 0, "acw_s": 0},
+    }
+    out = tmp_path / "xl"
+    result = import_file(src, mapping=mapping, out=out)  # default 5% share: nothing set aside
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (4, 4, 0)
+    assert r.inferred["header"].startswith("row 4: the 3 row(s) above it are a title")
+    assert r.inferred["totals rows (not records, not read)"] == "row 10 ('Total')"
+    k = _row(out, "contacts_offered,contacts_answered,asa,aht")
+    assert (k["contacts_offered"], k["contacts_answered"]) == (4, 3)
+    assert k["asa"] == pytest.approx((10 + 25 + 5) / 3)
+    assert k["aht"] == pytest.approx((300 + 200 + 100) / 3)
+    # said outright, the title rows are skipped the same way
+    mapping["read"] = {"skip_rows": 3}
+    again = import_file(src, mapping=mapping, out=tmp_path / "xl2").report
+    assert (again.read, again.loaded) == (4, 4)
+    assert "header" not in again.inferred
+
+
+def test_a_record_that_merely_starts_with_total_is_data(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_text(
+        "id,start,queue,outcome,topic\n"
+        "Total,2025-03-03 08:00,Q,answered,x\n"  # a full row: a record, whatever its id
+        "b,2025-03-03 08:05,Q,answered,Total loss\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+            "topic": "topic",
+        },
+        "defaults": {"team": "t"},
+    }
+    r = import_file(src, mapping=mapping, out=tmp_path / "o").report
+    assert (r.read, r.loaded) == (2, 2)
+    assert "totals rows (not records, not read)" not in r.inferred
+
+
+# -------------------------------------------------------------- interval ranges
+
+INTERVALS = (
+    "\ufeffDate,Interval,Queue,Offered,Handled,Abandoned,Answered in SL,,,\r\n"
+    "03/03/2025,08:00-08:15,Sales,10,9,1,8,,,\r\n"
+    "03/03/2025,08:15-08:30,Sales,12,12,0,12,,,\r\n"
+    "03/03/2025,08:30-08:45,Sales,8,6,2,5,,,\r\n"
+    "03/03/2025,23:45-00:00,Sales,0,0,0,0,,,\r\n"
+    "Total,,,30,27,3,25,,,\r\n"
+)
+
+
+def test_interval_report_with_time_ranges_bom_crlf_and_trailing_columns(tmp_path):
+    src = tmp_path / "intervals.csv"
+    src.write_text(INTERVALS, encoding="utf-8", newline="")
+    mapping = {
+        "table": "intervals",
+        "timezone": "America/Chicago",
+        "interval_threshold_s": 20,
+        "columns": {
+            "interval_start": ["Date", "Interval"],
+            "queue": "Queue",
+            "offered": "Offered",
+            "answered": "Handled",
+            "abandoned": "Abandoned",
+            "answered_within_threshold": "Answered in SL",
+        },
+        "formats": {"interval_start": "%m/%d/%Y %H:%M"},
+        "defaults": {"team": "sales"},
+    }
+    out = tmp_path / "ivl"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (4, 4, 0)
+    assert r.source["encoding"] == "utf-8-sig"
+    assert r.source["line_ending"] == "CRLF"
+    assert "interval_s = 900 (the length of each range)" in r.assumed
+    t = pl.read_parquet(out / "intervals.parquet").sort("interval_start")
+    assert t["interval_s"].to_list() == [900.0] * 4
+    starts = t["interval_start"].dt.strftime("%H:%M").to_list()
+    assert starts == ["08:00", "08:15", "08:30", "23:45"]
+    k = _row(out, "contacts_offered,contacts_answered,service_level,abandon_rate,aht")
+    assert (k["contacts_offered"], k["contacts_answered"]) == (30, 27)
+    assert k["service_level"] == pytest.approx(25 / (27 + 3))
+    assert k["abandon_rate"] == pytest.approx(3 / 30)
+    assert k["aht"] is None  # no handle times in the report: unknown, not 0
