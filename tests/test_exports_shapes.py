@@ -296,3 +296,40 @@ def test_interval_report_with_time_ranges_bom_crlf_and_trailing_columns(tmp_path
     assert k["service_level"] == pytest.approx(25 / (27 + 3))
     assert k["abandon_rate"] == pytest.approx(3 / 30)
     assert k["aht"] is None  # no handle times in the report: unknown, not 0
+
+
+def test_interval_averages_are_rebuilt_into_totals(tmp_path):
+    src = tmp_path / "intervals.csv"
+    src.write_text(
+        "Date,Interval,Queue,Offered,Handled,Abandoned,AHT,ASA\n"
+        "03/03/2025,08:00-08:15,Sales,10,9,1,00:04:10,00:00:12\n"
+        "03/03/2025,08:15-08:30,Sales,12,12,0,00:03:50,00:00:05\n"
+        "03/03/2025,08:30-08:45,Sales,8,6,2,00:05:00,00:00:30\n"
+        "03/03/2025,08:45-09:00,Sales,0,0,0,,\n"
+    )
+    mapping = {
+        "table": "intervals",
+        "timezone": "America/Chicago",
+        "columns": {
+            "interval_start": ["Date", "Interval"],
+            "queue": "Queue",
+            "offered": "Offered",
+            "answered": "Handled",
+            "abandoned": "Abandoned",
+        },
+        "averages": {"talk_s": "AHT", "wait_answered_s": "ASA"},
+        "formats": {"interval_start": "%m/%d/%Y %H:%M"},
+        "defaults": {"team": "sales", "hold_s": 0, "acw_s": 0},
+    }
+    out = tmp_path / "ivl"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    t = pl.read_parquet(out / "intervals.parquet").sort("interval_start")
+    assert t["talk_s"].to_list() == [250.0 * 9, 230.0 * 12, 300.0 * 6, None]
+    k = _row(out, "aht,asa")
+    assert k["aht"] == pytest.approx((250 * 9 + 230 * 12 + 300 * 6) / 27)
+    assert k["asa"] == pytest.approx((12 * 9 + 5 * 12 + 30 * 6) / 27)
+    # an average needs the count it is an average over
+    del mapping["columns"]["answered"]
+    with pytest.raises(KpiError, match=r"averages.talk_s is an average per answered contact"):
+        import_file(src, mapping=mapping, out=tmp_path / "o2")

@@ -174,6 +174,12 @@ def convert_mapped(
     staged, filled = _defaults_and_fills(
         parsed.select(pl.col(ROW), *resolved), m, resolved, tz, report
     )
+    for col, per in m.averages.items():  # an average per contact times the contacts
+        staged = staged.with_columns((pl.col(col) * pl.col(per)).alias(col))
+        report.assumed.append(
+            f"{col} = {resolved[col][0]!r} x {per} (the report gives an average per {per} "
+            "contact; the total is rebuilt from it, as exact as the average is written)"
+        )
     ranges = "interval ranges" in report.inferred and "interval_s" not in staged.columns
     if ranges and interval_s is None:
         staged = _range_lengths(source, resolved["interval_start"], staged, report)

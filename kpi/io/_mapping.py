@@ -24,13 +24,33 @@ from kpi.errors import KpiError
 from kpi.io._parse import DURATION_FORMATS, MAX_SECONDS, check_timezone
 from kpi.schema import OUTCOMES, TABLES, TS
 
-__all__ = ["IMPORTABLE", "KEYS", "SCALES", "SURVEY_SHARED", "Mapping", "load_mapping", "norm"]
+__all__ = [
+    "AVERAGED",
+    "IMPORTABLE",
+    "KEYS",
+    "SCALES",
+    "SURVEY_SHARED",
+    "Mapping",
+    "load_mapping",
+    "norm",
+]
 
 #: Tables an import can write.
 IMPORTABLE = ("contacts", "tickets", "intervals", "surveys", "qa_evaluations", "agent_time")
 
 #: Columns a contacts mapping's ``[surveys]`` section carries over from each contact.
 SURVEY_SHARED = ("contact_id", "agent_id", "queue", "team", "topic", "channel")
+
+#: Interval-report columns a mapping may give as an average (``[averages]``), and the count
+#: each is an average over: the total is the average times that count.
+AVERAGED = {
+    "talk_s": "answered",
+    "hold_s": "answered",
+    "acw_s": "answered",
+    "wait_answered_s": "answered",
+    "wait_abandoned_s": "abandoned",
+    "wait_flowout_s": "flowout",
+}
 
 #: Survey scales the CSAT variants know (``csat.scale_max``).
 SCALES = (5, 10)
@@ -63,6 +83,7 @@ _TOP_KEYS = (
     "scale_max",
     "assume_local",
     "surveys",
+    "averages",
 )
 _READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values", "decimal")
 _TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
@@ -123,6 +144,9 @@ class Mapping:
     scale_max
         The CSAT scale's top (5 or 10), from ``scale_max`` (table = "surveys") or
         ``surveys.scale_max``; written to ``dataset.json`` as ``csat_scale_max``.
+    averages
+        Interval reports: canonical total column -> the count its source column is an average
+        over (``[averages] talk_s = "Avg Talk"``: talk_s = Avg Talk x answered).
     assume_local
         Time stamps written with ``Z`` or an offset hold the site's local clock: the offset is
         dropped and the time read as local (some exports stamp every time ``Z``).
@@ -152,6 +176,7 @@ class Mapping:
     surveys: dict[str, str | list[str]] = field(default_factory=dict)
     scale_max: int | None = None
     assume_local: bool = False
+    averages: dict[str, str] = field(default_factory=dict)
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -196,6 +221,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
     spec_ = _Spec(raw, name, _check_top(raw, name))
     m = Mapping(table=spec_.table, name=name)
     _load_sources(m, spec_)
+    _load_averages(m, spec_)
     _load_rules(m, spec_)
     if "timezone" in raw:
         m.timezone = check_timezone(str(raw["timezone"]))
@@ -310,6 +336,31 @@ def _load_sources(m: Mapping, spec: _Spec) -> None:
         if new in ("source_row", "source_file") or new.startswith("__"):
             raise KpiError(f"{name}: extra.{new}: the name {new!r} is reserved; choose another")
         m.extra[new] = src
+
+
+def _load_averages(m: Mapping, spec: _Spec) -> None:
+    """``[averages]``: interval columns the report gives per contact, not summed."""
+    name = spec.name
+    for col, src in spec.section("averages").items():
+        if spec.table != "intervals":
+            raise KpiError(f'{name}: [averages] applies to table = "intervals" only')
+        if col not in AVERAGED:
+            raise KpiError(
+                f"{name}: averages.{col}: not a column given as an average; "
+                f"valid: {', '.join(AVERAGED)}"
+            )
+        if not isinstance(src, str) or not src:
+            raise KpiError(f"{name}: averages.{col} must be a source column name")
+        if col in m.columns:
+            raise KpiError(f"{name}: {col} is in [columns] and in [averages]; keep one")
+        per = AVERAGED[col]
+        if per not in m.columns:
+            raise KpiError(
+                f"{name}: averages.{col} is an average per {per} contact: map columns.{per} "
+                "too (the total is the average times it)"
+            )
+        m.columns[col] = src
+        m.averages[col] = per
 
 
 def _load_rules(m: Mapping, spec: _Spec) -> None:
