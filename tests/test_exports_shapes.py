@@ -333,3 +333,24 @@ def test_interval_averages_are_rebuilt_into_totals(tmp_path):
     del mapping["columns"]["answered"]
     with pytest.raises(KpiError, match=r"averages.talk_s is an average per answered contact"):
         import_file(src, mapping=mapping, out=tmp_path / "o2")
+
+
+# ------------------------------------------------------------- agent-state log
+
+
+def test_an_agent_state_log_is_refused_with_what_agent_time_needs(tmp_path):
+    src = tmp_path / "states.csv"
+    src.write_text(
+        "Agent,Team,State,Start,End\n"
+        "ann,A,Available,2025-03-03 08:00:00,2025-03-03 08:10:00\n"
+        "ann,A,On Call,2025-03-03 08:10:00,2025-03-03 08:25:00\n"
+        "bob,A,Available,2025-03-03 08:00:00,2025-03-03 08:45:00\n"
+    )
+    mapping = {
+        "table": "agent_time",
+        "timezone": "Europe/London",
+        "columns": {"agent_id": "Agent", "team": "Team", "interval_start": "Start"},
+    }
+    with pytest.raises(KpiError, match=r"column 'State' names a state: this looks like an agent"):
+        import_file(src, mapping=mapping, out=tmp_path / "o")
+    assert not (tmp_path / "o" / "agent_time.parquet").exists()
