@@ -354,3 +354,50 @@ def test_an_agent_state_log_is_refused_with_what_agent_time_needs(tmp_path):
     with pytest.raises(KpiError, match=r"column 'State' names a state: this looks like an agent"):
         import_file(src, mapping=mapping, out=tmp_path / "o")
     assert not (tmp_path / "o" / "agent_time.parquet").exists()
+
+
+# ------------------------------------------------------ cloud export durations
+
+
+def test_iso_8601_and_worded_durations_and_utc_times(tmp_path):
+    src = tmp_path / "conversations.csv"
+    src.write_text(
+        "Conversation ID,Conversation Start,Queue,Users,Abandoned,Total Queue,Total Talk,"
+        "Total Hold,Total ACW\n"
+        "c1,2025-03-03T14:00:05.123Z,Support,Ann,NO,PT12S,PT4M1S,PT0S,PT30S\n"
+        "c2,2025-03-03T14:03:40.000Z,Support,,YES,PT1M10S,,,\n"
+        "c3,2025-03-03T15:05:00.000Z,Support,Bob,NO,12.5s,10m 20s,1m,1 min 0 sec\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "America/New_York",
+        "columns": {
+            "contact_id": "Conversation ID",
+            "arrival_ts": "Conversation Start",
+            "queue": "Queue",
+            "agent_id": "Users",
+            "outcome": "Abandoned",
+            "wait_s": "Total Queue",
+            "talk_s": "Total Talk",
+            "hold_s": "Total Hold",
+            "acw_s": "Total ACW",
+        },
+        "values": {"outcome": {"NO": "answered", "YES": "abandoned_queue"}},
+        "defaults": {"team": "support"},
+    }
+    out = tmp_path / "gc"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
+    assert t["wait_s"].to_list() == [12.0, 70.0, 12.5]
+    assert t["talk_s"].to_list()[0::2] == [241.0, 620.0]
+    assert t["acw_s"].to_list()[0::2] == [30.0, 60.0]
+    # 14:00:05 UTC is 09:00:05 in New York (EST, UTC-5)
+    assert t["arrival_ts"].dt.strftime("%H:%M:%S").to_list() == [
+        "09:00:05",
+        "09:03:40",
+        "10:05:00",
+    ]
+    k = _row(out, "asa,aht")
+    assert k["asa"] == pytest.approx((12 + 12.5) / 2)
+    assert k["aht"] == pytest.approx((241 + 0 + 30 + 620 + 60 + 60) / 2)

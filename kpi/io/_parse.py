@@ -317,7 +317,8 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
     Parameters
     ----------
     text
-        String expression: ``"143"``, ``"2:23"``, ``"00:02:23"``, ``"0:02:23.5"``.
+        String expression: ``"143"``, ``"2:23"``, ``"00:02:23"``, ``"0:02:23.5"``, ISO 8601
+        ``"PT2M23S"`` or words ``"2m 23s"``, ``"1 hr 5 mins"``, ``"12.5 sec"``, ``"250ms"``.
     fmt
         One of :data:`DURATION_FORMATS`: the unit of bare numbers (``"seconds"``,
         ``"milliseconds"``, ``"minutes"``, ``"hours"``) and how two-part values read
@@ -329,6 +330,9 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
     >>> s = pl.Series(["00:02:23", "2:23", "143", "1:75", "", "-5"])
     >>> s.to_frame("d").select(parse_duration(pl.col("d"))).to_series().to_list()
     [143.0, 143.0, 143.0, None, None, -5.0]
+    >>> s = pl.Series(["PT2M23S", "PT0S", "2m 23s", "1h 5 min", "12.5 sec", "250ms", "2 m x"])
+    >>> s.to_frame("d").select(parse_duration(pl.col("d"))).to_series().to_list()
+    [143.0, 0.0, 143.0, 3900.0, 12.5, 0.25, None]
     """
     if fmt not in DURATION_FORMATS:
         raise KpiError(f"unknown duration format {fmt!r}; valid: {', '.join(DURATION_FORMATS)}")
@@ -345,9 +349,49 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
         hms = pl.when(has_c & (b < 60) & (c < 60)).then(a * 3600 + b * 60 + c)
         two = pl.when(has_b & ~has_c & (b < 60)).then(a * big + b * small)
         out = sane_seconds(sign * pl.coalesce(num, hms, two))
-        return g.select(out.alias(values.name)).to_series()
+        clocked = g.select(out.alias(values.name)).to_series()
+        if clocked.null_count() == values.null_count():
+            return clocked
+        return clocked.fill_null(_worded_seconds(values))
 
     return text.map_batches(seconds, return_dtype=pl.Float64, is_elementwise=True)
+
+
+_NUM = r"(\d+(?:\.\d+)?)"
+# ISO 8601 durations (PT4M1S, P1DT2H, PT12.5S), as APIs and cloud contact centres write them
+_ISO_DURATION = rf"^([+-]?)P(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$"
+# durations in words: 1h 2m 3s, 10m 20s, 12.5s, 2 min, 1 hr 5 mins, 3 sec, 250ms
+_WORDED = (
+    rf"^([+-]?)(?:{_NUM}\s*(?:h|hr|hrs|hours?)\.?\s*)?(?:{_NUM}\s*(?:m|min|mins|minutes?)"
+    rf"\.?\s*)?(?:{_NUM}\s*(?:s|sec|secs|seconds?)\.?\s*)?(?:{_NUM}\s*ms\s*)?$"
+)
+
+
+def _worded_seconds(values: pl.Series) -> pl.Series:
+    """Seconds of ISO 8601 durations (``PT4M1S``) and durations in words (``10m 20s``)."""
+    text = values.str.strip_chars().str.to_lowercase()
+    iso = text.str.to_uppercase().str.extract_groups(_ISO_DURATION).struct.unnest()
+    iso_s = iso.select(
+        pl.when(pl.any_horizontal(pl.col(str(i)).is_not_null() for i in (2, 3, 4, 5))).then(
+            pl.when(pl.col("1") == "-").then(-1.0).otherwise(1.0)
+            * pl.sum_horizontal(
+                pl.col(str(i)).cast(pl.Float64).fill_null(0) * f
+                for i, f in ((2, 86400), (3, 3600), (4, 60), (5, 1))
+            )
+        )
+    ).to_series()
+    words = text.str.extract_groups(_WORDED).struct.unnest()
+    word_s = words.select(
+        pl.when(pl.any_horizontal(pl.col(str(i)).is_not_null() for i in (2, 3, 4, 5))).then(
+            pl.when(pl.col("1") == "-").then(-1.0).otherwise(1.0)
+            * pl.sum_horizontal(
+                pl.col(str(i)).cast(pl.Float64).fill_null(0) * f
+                for i, f in ((2, 3600), (3, 60), (4, 1), (5, 0.001))
+            )
+        )
+    ).to_series()
+    out = pl.select(sane_seconds(pl.coalesce(pl.lit(iso_s), pl.lit(word_s)))).to_series()
+    return out.alias(values.name)
 
 
 _NUMBER = r"(\d+\.?\d*|\.\d+)"
