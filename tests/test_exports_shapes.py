@@ -337,21 +337,112 @@ def test_interval_averages_are_rebuilt_into_totals(tmp_path):
 
 # ------------------------------------------------------------- agent-state log
 
+STATES = (
+    "Agent,Team,State,Start,End\n"
+    "ann,A,Login,2025-03-03 08:00:00,2025-03-03 08:00:00\n"
+    "ann,A,Available,2025-03-03 08:00:00,2025-03-03 08:10:00\n"
+    "ann,A,On Call,2025-03-03 08:10:00,2025-03-03 08:25:00\n"
+    "ann,A,After Call Work,2025-03-03 08:25:00,2025-03-03 08:28:00\n"
+    "ann,A,Available,2025-03-03 08:28:00,2025-03-03 08:40:00\n"
+    "ann,A,Break,2025-03-03 08:40:00,2025-03-03 08:55:00\n"
+    "ann,A,Available,2025-03-03 08:55:00,2025-03-03 09:10:00\n"
+    "ann,A,Logout,2025-03-03 09:10:00,2025-03-03 09:40:00\n"
+    "bob,A,Available,2025-03-03 08:00:00,2025-03-03 08:45:00\n"
+    "bob,A,On Call,2025-03-03 08:45:00,2025-03-03 09:05:00\n"
+    "bob,A,Coffee,2025-03-03 09:05:00,2025-03-03 09:10:00\n"
+    "bob,A,Meeting,2025-03-03 09:05:00,2025-03-03 09:30:00\n"
+)
 
-def test_an_agent_state_log_is_refused_with_what_agent_time_needs(tmp_path):
+STATES_MAPPING = {
+    "table": "agent_time",
+    "timezone": "Europe/London",
+    "columns": {"agent_id": "Agent", "team": "Team"},
+    "states": {
+        "state": "State",
+        "start": "Start",
+        "end": "End",
+        "interval_min": 30,
+        "seconds": {
+            "Login": "logged_in",
+            "Logout": "logged_out",
+            "Available": "available_s",
+            "on call": "handle_s",  # matched ignoring case
+            "After Call Work": "acw_s",
+            "Break": "break_s",
+            "Meeting": "meeting_s",
+        },
+    },
+}
+
+
+def test_agent_state_log_is_summed_per_agent_and_interval(tmp_path):
     src = tmp_path / "states.csv"
-    src.write_text(
-        "Agent,Team,State,Start,End\n"
-        "ann,A,Available,2025-03-03 08:00:00,2025-03-03 08:10:00\n"
-        "ann,A,On Call,2025-03-03 08:10:00,2025-03-03 08:25:00\n"
-        "bob,A,Available,2025-03-03 08:00:00,2025-03-03 08:45:00\n"
+    src.write_text(STATES)
+    out = tmp_path / "wfm"
+    result = import_file(src, mapping=STATES_MAPPING, out=out, max_quarantine_share=0.1)
+    _accounted(result)
+    r = result.report
+    # 12 state rows: 11 summed (Login and Logout too), Coffee is not in [states.seconds]
+    assert (r.read, r.loaded, r.quarantined) == (12, 11, 1)
+    assert r.quarantined_by_reason == {"unknown state value": 1}
+    t = pl.read_parquet(out / "agent_time.parquet").sort("agent_id", "interval_start")
+    got = t.select(
+        "agent_id",
+        pl.col("interval_start").dt.strftime("%H:%M"),
+        "interval_s",
+        "available_s",
+        "handle_s",
+        "acw_s",
+        "break_s",
+        "meeting_s",
+        "logged_in_s",
+    ).rows()
+    assert got == [
+        # ann 08:00-08:30: available 10 + 2 min, on call 15, wrap 3
+        ("ann", "08:00", 1800.0, 720.0, 900.0, 180.0, 0.0, 0.0, 1800.0),
+        # 08:30-09:00: available 10 + 5 min, break 15
+        ("ann", "08:30", 1800.0, 900.0, 0.0, 0.0, 900.0, 0.0, 1800.0),
+        # 09:00-09:10 available, then logged out (no time, no interval after it)
+        ("ann", "09:00", 1800.0, 600.0, 0.0, 0.0, 0.0, 0.0, 600.0),
+        ("bob", "08:00", 1800.0, 1800.0, 0.0, 0.0, 0.0, 0.0, 1800.0),
+        ("bob", "08:30", 1800.0, 900.0, 900.0, 0.0, 0.0, 0.0, 1800.0),
+        ("bob", "09:00", 1800.0, 0.0, 300.0, 0.0, 0.0, 1500.0, 1800.0),
+    ]
+    assert t["training_s"].null_count() == t.height  # no training state: unknown, not 0
+    k = compute(load(out), "occupancy", by="agent_id", measures=False).collect()
+    occ = dict(k.select("agent_id", "occupancy").rows())
+    assert occ["ann"] == pytest.approx((900 + 180) / (900 + 180 + 720 + 900 + 600))
+    assert occ["bob"] == pytest.approx(1200 / (1200 + 2700))
+    # the same log with durations instead of end times gives the same intervals
+    with_duration = "Agent,Team,State,Start,Seconds\n" + "".join(
+        f"{a},{tm},{st},{b},{(dt.datetime.fromisoformat(e) - dt.datetime.fromisoformat(b)).seconds}\n"
+        for a, tm, st, b, e in (line.split(",") for line in STATES.splitlines()[1:])
     )
+    src.write_text(with_duration)
+    states = {**STATES_MAPPING["states"], "duration": "Seconds"}
+    del states["end"]
+    import_file(
+        src,
+        mapping={**STATES_MAPPING, "states": states},
+        out=tmp_path / "w2",
+        max_quarantine_share=0.1,
+    )
+    again = pl.read_parquet(tmp_path / "w2" / "agent_time.parquet").sort(
+        "agent_id", "interval_start"
+    )
+    cols = ["agent_id", "interval_start", "available_s", "handle_s", "acw_s", "logged_in_s"]
+    assert again.select(cols).equals(t.select(cols))
+
+
+def test_an_agent_state_log_without_states_section_is_refused(tmp_path):
+    src = tmp_path / "states.csv"
+    src.write_text(STATES)
     mapping = {
         "table": "agent_time",
         "timezone": "Europe/London",
         "columns": {"agent_id": "Agent", "team": "Team", "interval_start": "Start"},
     }
-    with pytest.raises(KpiError, match=r"column 'State' names a state: this looks like an agent"):
+    with pytest.raises(KpiError, match=r"column 'State' names a state .*map it with a \[states\]"):
         import_file(src, mapping=mapping, out=tmp_path / "o")
     assert not (tmp_path / "o" / "agent_time.parquet").exists()
 

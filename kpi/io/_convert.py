@@ -58,6 +58,7 @@ __all__ = [
     "check_scalar",
     "convert_mapped",
     "drop_duplicates",
+    "parse_columns",
     "rejected_frame",
 ]
 
@@ -89,6 +90,8 @@ class Staged:
     frame: pl.DataFrame
     rejected: pl.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Source rows used, when rows are summed (an agent-state log): else the frame's rows.
+    loaded: int | None = None
 
 
 def rejected_frame(rows: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -149,7 +152,7 @@ def convert_mapped(
     for col in ESSENTIAL[m.table]:
         if col not in present and col not in can_derive:
             raise missing_column_error(source, m, col)
-    parsed, rejected = _parse_columns(source, m, resolved, tz=tz, report=report)
+    parsed, rejected = parse_columns(source, m, resolved, tz=tz, report=report)
     zoned = [c for c, f in report.inferred.get("time formats", {}).items() if "offset" in str(f)]
     if m.table in ("intervals", "agent_time") and "__gap_interval_start" in parsed.columns:
         # a bin whose local start the clocks skipped never happened: set it aside rather than
@@ -239,9 +242,8 @@ def _refuse_state_log(source: Source, resolved: dict[str, list[str]], repeats: i
             f"{source.path}: column {state[0]!r} names a state"
             + (f" and {repeats:,} rows repeat an agent and start time" if repeats else "")
             + ": this looks like an agent-state log (one row per state "
-            "change), which agent_time cannot take as it is; it needs one row per agent and "
-            "interval with the seconds in each state (handle_s, acw_s, available_s, break_s, "
-            "...): sum the log per interval first"
+            "change): map it with a [states] section (docs/importing.md), which sums the time "
+            "in each state per agent and interval"
         )
 
 
@@ -302,7 +304,7 @@ def zone_sanity(
     report.warnings.append(msg)
 
 
-def _parse_columns(
+def parse_columns(
     source: Source,
     m: Mapping,
     resolved: dict[str, list[str]],

@@ -29,6 +29,7 @@ __all__ = [
     "IMPORTABLE",
     "KEYS",
     "SCALES",
+    "STATE_TARGETS",
     "SURVEY_SHARED",
     "Mapping",
     "load_mapping",
@@ -51,6 +52,22 @@ AVERAGED = {
     "wait_abandoned_s": "abandoned",
     "wait_flowout_s": "flowout",
 }
+
+#: Where the time of each state of an agent-state log (``[states.seconds]``) goes: an agent_time
+#: state column, ``logged_in`` (logged in, in no other column: counted in logged_in_s only) or
+#: ``logged_out`` (not counted).
+STATE_TARGETS = (
+    "handle_s",
+    "acw_s",
+    "available_s",
+    "break_s",
+    "training_s",
+    "meeting_s",
+    "absence_s",
+    "logged_in",
+    "logged_out",
+)
+_STATE_KEYS = ("state", "start", "end", "duration", "interval_min", "seconds")
 
 #: Survey scales the CSAT variants know (``csat.scale_max``).
 SCALES = (5, 10)
@@ -84,6 +101,7 @@ _TOP_KEYS = (
     "assume_local",
     "surveys",
     "averages",
+    "states",
 )
 _READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values", "decimal")
 _TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
@@ -147,6 +165,10 @@ class Mapping:
     averages
         Interval reports: canonical total column -> the count its source column is an average
         over (``[averages] talk_s = "Avg Talk"``: talk_s = Avg Talk x answered).
+    states
+        ``table = "agent_time"`` from an agent-state log (``[states]``): ``state``, ``start``,
+        ``end`` or ``duration`` (source columns), ``interval_min`` and ``seconds`` (state
+        value -> one of :data:`STATE_TARGETS`).
     assume_local
         Time stamps written with ``Z`` or an offset hold the site's local clock: the offset is
         dropped and the time read as local (some exports stamp every time ``Z``).
@@ -177,6 +199,7 @@ class Mapping:
     scale_max: int | None = None
     assume_local: bool = False
     averages: dict[str, str] = field(default_factory=dict)
+    states: dict[str, Any] = field(default_factory=dict)
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -239,6 +262,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
             raise KpiError(f"{name}: assume_local must be true or false")
         m.assume_local = raw["assume_local"]
     _load_surveys(m, spec_)
+    _load_states(m, spec_)
     if "max_quarantine_share" in raw:
         share = raw["max_quarantine_share"]
         if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
@@ -436,6 +460,51 @@ def _load_surveys(m: Mapping, spec: _Spec) -> None:
                 "or 10)"
             )
         m.scale_max = int(scale)
+
+
+def _load_states(m: Mapping, spec: _Spec) -> None:
+    """``[states]``: an agent-state log (one row per state) summed into agent_time intervals."""
+    name, section = spec.name, spec.section("states")
+    if not section:
+        return
+    if spec.table != "agent_time":
+        raise KpiError(f'{name}: [states] applies to table = "agent_time" only')
+    for key in section:
+        if key not in _STATE_KEYS:
+            raise KpiError(f"{name}: unknown key states.{key}{_suggest(key, _STATE_KEYS)}")
+    for key in ("state", "start", "end", "duration"):
+        src = section.get(key)
+        if src is not None and not (isinstance(src, str) and src):
+            raise KpiError(f"{name}: states.{key} must be a source column name")
+    if "state" not in section or "start" not in section:
+        raise KpiError(f'{name}: [states] needs state = "<state column>" and start = "<column>"')
+    if ("end" in section) == ("duration" in section):
+        raise KpiError(
+            f'{name}: [states] needs one of end = "<end column>" or duration = "<column>"'
+        )
+    if "interval_s" in m.columns or "interval_start" in m.columns:
+        raise KpiError(
+            f"{name}: with [states] the intervals are cut from the log: drop columns."
+            "interval_start and columns.interval_s (states.interval_min sets the length)"
+        )
+    minutes = section.get("interval_min", 30)
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes:
+        raise KpiError(f"{name}: states.interval_min must be a positive number of minutes")
+    if 1440 % minutes:
+        raise KpiError(f"{name}: states.interval_min = {minutes}: must divide a day (15, 30, 60)")
+    seconds = section.get("seconds")
+    if not isinstance(seconds, dict) or not seconds:
+        raise KpiError(
+            f'{name}: [states.seconds] must say where each state goes, e.g. "On Call" = '
+            f'"handle_s"; targets: {", ".join(STATE_TARGETS)}'
+        )
+    for word, target in seconds.items():
+        if target not in STATE_TARGETS:
+            raise KpiError(
+                f"{name}: states.seconds.{word!r} = {target!r}{_suggest(str(target), STATE_TARGETS)}"
+                f"; targets: {', '.join(STATE_TARGETS)}"
+            )
+    m.states = {**section, "interval_min": float(minutes), "seconds": dict(seconds)}
 
 
 def _check_format(name: str, table: str, col: str, fmt: Any) -> None:

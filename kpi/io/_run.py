@@ -21,6 +21,7 @@ from kpi.io._parse import check_timezone
 from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
 from kpi.io._read import ROW, Source, read_source
 from kpi.io._report import ImportReport
+from kpi.io._states import convert_states
 from kpi.io._surveys import CARRIED, convert_surveys, survey_source
 from kpi.io._technion import convert_technion
 from kpi.schema import TABLES, conform
@@ -252,6 +253,8 @@ def import_file(
         )
     if preset == "technion":
         staged = convert_technion(source, tz=zone, report=report)
+    elif m.states:
+        staged = convert_states(source, m, tz=zone, report=report)
     else:
         staged = convert_mapped(
             source,
@@ -425,7 +428,7 @@ def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResu
     rejected = pl.concat(
         [rejected_frame(malformed.select(ROW, "reason", "detail")), staged.rejected]
     )
-    report.loaded = staged.frame.height
+    report.loaded = staged.frame.height if staged.loaded is None else staged.loaded
     for reason, group in rejected.sort(ROW).group_by("reason", maintain_order=True):
         examples = [
             {"row": int(r), "detail": d}
