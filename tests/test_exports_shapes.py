@@ -492,3 +492,109 @@ def test_iso_8601_and_worded_durations_and_utc_times(tmp_path):
     k = _row(out, "asa,aht")
     assert k["asa"] == pytest.approx((12 + 12.5) / 2)
     assert k["aht"] == pytest.approx((241 + 0 + 30 + 620 + 60 + 60) / 2)
+
+
+# ------------------------------------------- Excel's sep= line, AM/PM, dashes
+
+
+def test_sep_line_twelve_hour_clock_and_dashes_for_none(tmp_path):
+    src = tmp_path / "calls.csv"
+    src.write_bytes(
+        b"sep=;\r\n"
+        b"id;start;queue;outcome;wait;talk\r\n"
+        b"a;2025-03-03 8:01:05 AM;Q;answered;12;-\r\n"
+        b"b;2025-03-03 12:15:00 PM;Q;abandoned;--;\r\n"
+        b"c;2025-03-03 2:15:00 PM;Q;answered;0:05;00:02:00\r\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+            "wait_s": "wait",
+            "talk_s": "talk",
+        },
+        "values": {"outcome": {"abandoned": "abandoned_queue"}},
+        "defaults": {"team": "t"},
+    }
+    out = tmp_path / "o"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (3, 3, 0)
+    assert r.source["delimiter_how"] == "sep= line"
+    assert r.source["header_line"] == 2
+    assert r.inferred["dashes read as missing"] == {"wait_s": 1, "talk_s": 1}
+    t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
+    assert t["arrival_ts"].dt.strftime("%H:%M:%S").to_list() == [
+        "08:01:05",
+        "12:15:00",
+        "14:15:00",
+    ]
+    assert t["source_row"].to_list() == [3, 4, 5]
+    assert t["wait_s"].to_list() == [12.0, None, 5.0]
+    # a dash is "none", not a number: the answered call's talk time is unknown
+    assert t["talk_s"].to_list()[0] is None
+
+
+# --------------------------------------------------------- Zendesk-style tickets
+
+ZENDESK = (
+    "Id,Requester,Group,Assignee,Subject,Status,Priority,Ticket type,Created at,Solved at,"
+    "First reply time in minutes\n"
+    "101,a@x.com,Support,Ann,Login,Closed,Normal,Problem,2025-03-03T09:12:44+01:00,"
+    "2025-03-03T15:12:44+01:00,30\n"
+    "102,b@x.com,Billing,Bob,Refund,Solved,High,Question,2025-03-03T10:00:00+01:00,"
+    "2025-03-04T10:00:00+01:00,90\n"
+    "103,c@x.com,Support,,Cannot pay,Open,Normal,Incident,2025-03-04T11:00:00+01:00,,\n"
+    "104,d@x.com,Support,Ann,Password,Pending,Low,Question,2025-03-04T23:30:00+01:00,,510\n"
+    "105,e@x.com,Billing,Bob,Invoice,Solved,Normal,Question,2025-03-05T08:00:00+01:00,"
+    "2025-03-05T09:00:00+01:00,10\n"
+    "106,f@x.com,Billing,Bob,Invoice,Solved,Normal,Question,2025-03-05T08:00:00+01:00,"
+    "2025-03-05T09:00:00+01:00,soon\n"
+)
+
+
+def test_zendesk_tickets_with_offsets_and_first_reply_in_minutes(tmp_path):
+    src = tmp_path / "tickets.csv"
+    src.write_text(ZENDESK)
+    mapping = {
+        "table": "tickets",
+        "timezone": "Europe/Paris",
+        "max_quarantine_share": 0.2,
+        "columns": {
+            "ticket_id": "Id",
+            "created_ts": "Created at",
+            "solved_ts": "Solved at",
+            "status": "Status",
+            "team": "Group",
+            "agent_id": "Assignee",
+            "topic": "Ticket type",
+            "priority": "Priority",
+        },
+        "after": {
+            "first_response_ts": {
+                "from": "created_ts",
+                "add": "First reply time in minutes",
+                "unit": "minutes",
+            }
+        },
+    }
+    out = tmp_path / "zd"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (6, 5, 1)
+    assert r.quarantined_by_reason == {"unparseable first_response_ts": 1}
+    t = pl.read_parquet(out / "tickets.parquet").sort("ticket_id")
+    first = (t["first_response_ts"] - t["created_ts"]).dt.total_minutes().to_list()
+    assert first == [30, 90, None, 510, 10]
+    assert t["status"].to_list() == ["closed", "solved", "open", "pending", "solved"]
+    k = _row(out, "first_response_time,avg_resolution_time,tickets_handled,backlog")
+    # medians in hours: first replies 0.5, 1.5, 8.5 and 1/6 h; resolutions 6, 24 and 1 h
+    assert k["first_response_time"] == pytest.approx((0.5 + 1.5) / 2)
+    assert k["avg_resolution_time"] == pytest.approx(6.0)
+    assert (k["tickets_handled"], k["backlog"]) == (3, 2)

@@ -32,7 +32,7 @@ from kpi.io._derive import (
     fill_absent,
 )
 from kpi.io._mapping import KEYS, Mapping, norm
-from kpi.io._numbers import detect_decimal, number_text
+from kpi.io._numbers import dashes_missing, decimal_mark, elapsed_seconds, number_text
 from kpi.io._parse import (
     DURATION_FORMATS,
     TIME_RANGE,
@@ -147,12 +147,17 @@ def convert_mapped(
         resolved, threshold_s, short_abandon_s = interval_threshold_columns(
             source, resolved, m, report, threshold_s, short_abandon_s
         )
-    present = set(resolved) | set(m.defaults)
+    present = set(resolved) | set(m.defaults) | set(m.after)
     can_derive = derivable(m.table, present)
     for col in ESSENTIAL[m.table]:
         if col not in present and col not in can_derive:
             raise missing_column_error(source, m, col)
     parsed, rejected = parse_columns(source, m, resolved, tz=tz, report=report)
+    for col, after in m.after.items():
+        resolved[col] = [after["add"]]
+        report.assumed.append(
+            f"{col} = {after['from']} + {after['add']!r} ({after['unit']}; [after])"
+        )
     zoned = [c for c, f in report.inferred.get("time formats", {}).items() if "offset" in str(f)]
     if m.table in ("intervals", "agent_time") and "__gap_interval_start" in parsed.columns:
         # a bin whose local start the clocks skipped never happened: set it aside rather than
@@ -327,15 +332,23 @@ def parse_columns(
     checks: list[tuple[str, str, int]] = []  # (reason, canonical column, raw index)
     labels: list[str] = []
     naive: list[str] = []
-    mark = _decimal_mark(source, m, resolved, report)
+    mark = decimal_mark(source, m, resolved, report)
     for i, (col, srcs) in enumerate(resolved.items()):
         column = table.column(col)
         for src in srcs:
             check_scalar(source, src, f"columns.{col}")
         raw = _apply_value_map(_source_expr(frame, srcs), m.values.get(col), frame, srcs)
+        if column.dtype in (pl.Int64, pl.Float64) and frame.select(raw).dtypes[0] == pl.String:
+            raw = dashes_missing(frame, raw, col, report)
         labels.append(" + ".join(repr(s) for s in srcs))
         if column.dtype == TS:
-            value, aware = _ts_expr(frame, raw, srcs, col, m, report, tz)
+            try:
+                value, aware = _ts_expr(frame, raw, srcs, col, m, report, tz)
+            except KpiError as exc:  # name the file: the message names column and fix
+                text = str(exc)
+                raise KpiError(
+                    text if text.startswith(str(source.path)) else f"{source.path}: {text}"
+                ) from None
             if aware:
                 value = value.dt.convert_time_zone(tz).dt.cast_time_unit("us")
             else:
@@ -357,6 +370,19 @@ def parse_columns(
         else:
             reason = f"unparseable {col}"
         checks.append((reason, col, i))
+    for col, after in m.after.items():  # a time written as the time since another one
+        i, src = len(labels), after["add"]
+        check_scalar(source, src, f"after.{col}.add")
+        raw = pl.col(src)
+        dtype = frame.schema[src]
+        if dtype == pl.String:
+            raw = dashes_missing(frame, raw, col, report)
+        labels.append(repr(src))
+        parse_exprs += [
+            as_text(raw, dtype).alias(f"__raw{i}"),
+            elapsed_seconds(raw, dtype, after["unit"], mark).alias(f"__after_{col}"),
+        ]
+        checks.append((f"unparseable {col}", f"__after_{col}", i))
     parsed = frame.lazy().select(pl.col(ROW), *parse_exprs).collect()
     # stage 2: naive local times get the site time zone (DST rule in kpi.io._parse.localize)
     local = []
@@ -365,6 +391,11 @@ def parse_columns(
         local += [aware.alias(col), gap.alias(f"__gap_{col}"), fold.alias(f"__fold_{col}")]
     if local:
         parsed = parsed.with_columns(local)
+    for col, after in m.after.items():
+        micros = (pl.col(f"__after_{col}") * 1e6).round(0).cast(pl.Int64)
+        parsed = parsed.with_columns(
+            (pl.col(after["from"]) + pl.duration(microseconds=micros)).alias(col)
+        )
     rejected = _unparseable(parsed, checks, labels)
     parsed = parsed.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
     for col in naive:
@@ -622,29 +653,6 @@ def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> boo
         return False
     values = frame.select(num.alias("n")).drop_nulls()
     return values.height > 0 and bool(values["n"].is_between(18264, 73051).all())
-
-
-def _decimal_mark(
-    source: Source, m: Mapping, resolved: dict[str, list[str]], report: ImportReport
-) -> str:
-    """The file's decimal mark, from its number columns written as text (``read.decimal``)."""
-    table = TABLES[m.table]
-    texts: dict[str, pl.Series] = {}
-    whole: set[str] = set()
-    for col, srcs in resolved.items():
-        target = table.column(col).dtype
-        if target not in (pl.Int64, pl.Float64) or len(srcs) != 1:
-            continue
-        if source.frame.schema[srcs[0]] == pl.String:
-            texts[srcs[0]] = source.frame[srcs[0]]
-            if target == pl.Int64:
-                whole.add(srcs[0])
-    mark, evidence = detect_decimal(
-        texts, given=str(m.read.get("decimal", "auto")), what=str(source.path), whole=whole
-    )
-    if evidence:
-        report.inferred["numbers"] = evidence
-    return mark
 
 
 def _typed_expr(

@@ -102,6 +102,7 @@ _TOP_KEYS = (
     "surveys",
     "averages",
     "states",
+    "after",
 )
 _READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values", "decimal")
 _TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
@@ -165,6 +166,10 @@ class Mapping:
     averages
         Interval reports: canonical total column -> the count its source column is an average
         over (``[averages] talk_s = "Avg Talk"``: talk_s = Avg Talk x answered).
+    after
+        Time column -> ``{"from": time column, "add": source column, "unit": duration
+        format}``: a time given as an elapsed time since another (``[after]``, e.g. a first
+        reply "in minutes" after creation).
     states
         ``table = "agent_time"`` from an agent-state log (``[states]``): ``state``, ``start``,
         ``end`` or ``duration`` (source columns), ``interval_min`` and ``seconds`` (state
@@ -200,6 +205,7 @@ class Mapping:
     assume_local: bool = False
     averages: dict[str, str] = field(default_factory=dict)
     states: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -245,6 +251,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
     m = Mapping(table=spec_.table, name=name)
     _load_sources(m, spec_)
     _load_averages(m, spec_)
+    _load_after(m, spec_)
     _load_rules(m, spec_)
     if "timezone" in raw:
         m.timezone = check_timezone(str(raw["timezone"]))
@@ -460,6 +467,39 @@ def _load_surveys(m: Mapping, spec: _Spec) -> None:
                 "or 10)"
             )
         m.scale_max = int(scale)
+
+
+def _load_after(m: Mapping, spec: _Spec) -> None:
+    """``[after]``: a time column written as the time elapsed since another one."""
+    name, table = spec.name, TABLES[spec.table]
+    for col, given in spec.section("after").items():
+        spec.check_canon("after", col)
+        if table.column(col).dtype != TS:
+            raise KpiError(f"{name}: after.{col}: {col} is not a time column")
+        if not isinstance(given, dict) or not {"from", "add"} <= set(given):
+            raise KpiError(
+                f'{name}: after.{col} must be {{ from = "<time column>", add = "<source '
+                'column>", unit = "minutes" }'
+            )
+        extra = set(given) - {"from", "add", "unit"}
+        if extra:
+            raise KpiError(f"{name}: after.{col}: unknown key {sorted(extra)[0]}")
+        base, add, unit = given["from"], given["add"], given.get("unit", "auto")
+        if base not in table.names or table.column(base).dtype != TS:
+            raise KpiError(
+                f"{name}: after.{col}.from = {base!r} is not a time column of {table.name}"
+            )
+        if base not in m.columns:
+            raise KpiError(f"{name}: after.{col}.from = {base!r} must be mapped in [columns]")
+        if not isinstance(add, str) or not add:
+            raise KpiError(f"{name}: after.{col}.add must be a source column name")
+        if unit not in DURATION_FORMATS:
+            raise KpiError(
+                f"{name}: after.{col}.unit = {unit!r}; valid: {', '.join(DURATION_FORMATS)}"
+            )
+        if col in m.columns:
+            raise KpiError(f"{name}: {col} is in [columns] and in [after]; keep one")
+        m.after[col] = {"from": base, "add": add, "unit": unit}
 
 
 def _load_states(m: Mapping, spec: _Spec) -> None:

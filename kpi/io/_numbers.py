@@ -13,8 +13,20 @@ from __future__ import annotations
 import polars as pl
 
 from kpi.errors import KpiError
+from kpi.io._mapping import Mapping
+from kpi.io._parse import DURATION_FORMATS, parse_duration, sane_seconds
+from kpi.io._read import Source
+from kpi.io._report import ImportReport
+from kpi.schema import TABLES
 
-__all__ = ["DECIMALS", "detect_decimal", "number_text"]
+__all__ = [
+    "DECIMALS",
+    "dashes_missing",
+    "decimal_mark",
+    "detect_decimal",
+    "elapsed_seconds",
+    "number_text",
+]
 
 #: Accepted values of ``read.decimal``.
 DECIMALS = ("auto", ".", ",")
@@ -155,3 +167,46 @@ def number_text(text: pl.Expr, mark: str) -> pl.Expr:
         .then(ungrouped.str.replace(",", ".", literal=True))
         .otherwise(ungrouped)
     )
+
+
+def decimal_mark(
+    source: Source, m: Mapping, resolved: dict[str, list[str]], report: ImportReport
+) -> str:
+    """The file's decimal mark, from its number columns written as text (``read.decimal``)."""
+    table = TABLES[m.table]
+    texts: dict[str, pl.Series] = {}
+    whole: set[str] = set()
+    numbers = {**resolved, **{f"__after_{c}": [a["add"]] for c, a in m.after.items()}}
+    for col, srcs in numbers.items():
+        target = pl.Float64 if col.startswith("__after_") else table.column(col).dtype
+        if target not in (pl.Int64, pl.Float64) or len(srcs) != 1:
+            continue
+        if source.frame.schema[srcs[0]] == pl.String:
+            texts[srcs[0]] = source.frame[srcs[0]]
+            if target == pl.Int64:
+                whole.add(srcs[0])
+    mark, evidence = detect_decimal(
+        texts, given=str(m.read.get("decimal", "auto")), what=str(source.path), whole=whole
+    )
+    if evidence:
+        report.inferred["numbers"] = evidence
+    return mark
+
+
+def dashes_missing(frame: pl.DataFrame, raw: pl.Expr, col: str, report: ImportReport) -> pl.Expr:
+    """A number cell holding only a dash (``-``, ``--``, ``–``) is a report's "none": missing."""
+    dash = raw.str.contains(r"^\s*[-–—]+\s*$").fill_null(False)
+    n = int(frame.select(dash.sum()).item() or 0)
+    if not n:
+        return raw
+    report.inferred.setdefault("dashes read as missing", {})[col] = n
+    return pl.when(dash).then(None).otherwise(raw)
+
+
+def elapsed_seconds(raw: pl.Expr, dtype: pl.DataType, unit: str, mark: str) -> pl.Expr:
+    """Seconds of an elapsed-time column (``[after]``): a duration cell, a number, or text."""
+    if isinstance(dtype, pl.Duration):
+        return raw.dt.total_microseconds().cast(pl.Float64) / 1e6
+    if dtype.is_numeric():
+        return sane_seconds(raw.cast(pl.Float64) * DURATION_FORMATS[unit][0])
+    return parse_duration(number_text(raw.cast(pl.String), mark), unit)

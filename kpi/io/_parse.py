@@ -42,6 +42,8 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%d",
+        "%Y-%m-%d %I:%M:%S %p",
+        "%Y-%m-%d %I:%M %p",
     ),
     "ISO with UTC offset": (
         "%Y-%m-%dT%H:%M:%S%.f%#z",
@@ -49,7 +51,13 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%Y-%m-%dT%H:%M%#z",
         "%Y-%m-%d %H:%M%#z",
     ),
-    "YYYY/MM/DD": ("%Y/%m/%d %H:%M:%S%.f", "%Y/%m/%d %H:%M", "%Y/%m/%d"),
+    "YYYY/MM/DD": (
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M",
+        "%Y/%m/%d",
+        "%Y/%m/%d %I:%M:%S %p",
+        "%Y/%m/%d %I:%M %p",
+    ),
     "day first (DD/MM/YYYY)": (
         "%d/%m/%Y %H:%M:%S%.f",
         "%d/%m/%Y %H:%M",
@@ -63,6 +71,8 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%d/%m/%y %H:%M:%S",
         "%d/%m/%y %H:%M",
         "%d/%m/%y",
+        "%d/%m/%Y %I:%M:%S %p",
+        "%d/%m/%Y %I:%M %p",
     ),
     "month first (MM/DD/YYYY)": (
         "%m/%d/%Y %H:%M:%S%.f",

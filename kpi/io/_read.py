@@ -532,8 +532,12 @@ def _read_text(
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    # header: first non-blank line after skip_rows
-    h = skip_rows
+    # Excel's "sep=;" line names the delimiter; it is not the header
+    hint = re.fullmatch(r"sep=(.)", lines[0].strip()) if lines and not skip_rows else None
+    if hint and delimiter is None:
+        delimiter = hint.group(1)
+    # header: first non-blank line after skip_rows (and the sep= line)
+    h = skip_rows + (1 if hint else 0)
     while h < len(lines) and not lines[h].strip():
         h += 1
     if h >= len(lines):
@@ -543,6 +547,9 @@ def _read_text(
     if delimiter is None:
         delim = sniffed
         delim_how = "detected"
+    elif hint and delimiter == hint.group(1):
+        delim = delimiter
+        delim_how = "sep= line"
     else:
         delim = delimiter
         delim_how = "given"
