@@ -598,3 +598,53 @@ def test_zendesk_tickets_with_offsets_and_first_reply_in_minutes(tmp_path):
     assert k["first_response_time"] == pytest.approx((0.5 + 1.5) / 2)
     assert k["avg_resolution_time"] == pytest.approx(6.0)
     assert (k["tickets_handled"], k["backlog"]) == (3, 2)
+
+
+# ------------------------------------------------------- time stamps as people write them
+
+
+@pytest.mark.parametrize(
+    ("written", "local"),
+    [
+        # CRM exports: a comma between date and time, a 12-hour clock
+        (["3/3/2025, 8:00 AM", "3/14/2025, 1:30 PM"], ["2025-03-03 08:00", "2025-03-14 13:30"]),
+        # a weekday in front
+        (
+            ["Mon 03/03/2025 08:00", "Fri 14/03/2025 17:45"],
+            ["2025-03-03 08:00", "2025-03-14 17:45"],
+        ),
+        # month names, US order
+        (
+            ["Mar 3, 2025 8:00:00 AM", "March 14, 2025 1:30 PM"],
+            ["2025-03-03 08:00", "2025-03-14 13:30"],
+        ),
+        # a zone abbreviation is an offset: 13:00 UTC and 09:30 EDT are New York's 08:00 and 09:30
+        (
+            ["2025-03-03 13:00:00 UTC", "2025-03-14 09:30:00 EDT"],
+            ["2025-03-03 08:00", "2025-03-14 09:30"],
+        ),
+        # two-digit years with dots
+        (["03.03.25 08:00", "14.03.25 13:30"], ["2025-03-03 08:00", "2025-03-14 13:30"]),
+    ],
+)
+def test_time_stamps_as_people_write_them(tmp_path, written, local):
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "id\tstart\tqueue\toutcome\n"
+        + "".join(f"c{i}\t{w}\tQ\tanswered\n" for i, w in enumerate(written))
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "America/New_York",
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+        },
+        "defaults": {"team": "t"},
+    }
+    out = tmp_path / "o"
+    _accounted(import_file(src, mapping=mapping, out=out))
+    t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
+    assert t["arrival_ts"].dt.strftime("%Y-%m-%d %H:%M").to_list() == local

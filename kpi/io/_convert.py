@@ -45,6 +45,7 @@ from kpi.io._parse import (
     range_seconds,
     range_start,
     sane_seconds,
+    ts_text,
     within_years,
 )
 from kpi.io._read import ROW, Source
@@ -590,6 +591,8 @@ def _ts_expr(
             '(or "epoch_ms"), if Excel serial day numbers "excel_serial"'
         )
     text = raw.cast(pl.String).str.strip_chars()
+    if fmt is None or fmt == "auto":  # weekday, "date, time", a zone abbreviation
+        text = ts_text(text)
     if col == "interval_start" and _is_range(frame, text):
         # "08:00-08:15": the interval's start, its length from the range (if not mapped)
         text = range_start(text)

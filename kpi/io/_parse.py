@@ -19,6 +19,7 @@ __all__ = [
     "MAX_SECONDS",
     "TIME_RANGE",
     "TS_FAMILIES",
+    "ZONE_ABBREVIATIONS",
     "check_timezone",
     "detect_ts_formats",
     "localize",
@@ -29,6 +30,7 @@ __all__ = [
     "range_seconds",
     "range_start",
     "sane_seconds",
+    "ts_text",
     "within_years",
 ]
 
@@ -73,6 +75,9 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%d/%m/%y",
         "%d/%m/%Y %I:%M:%S %p",
         "%d/%m/%Y %I:%M %p",
+        "%d.%m.%y %H:%M:%S",
+        "%d.%m.%y %H:%M",
+        "%d.%m.%y",
     ),
     "month first (MM/DD/YYYY)": (
         "%m/%d/%Y %H:%M:%S%.f",
@@ -96,6 +101,21 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%d-%b-%Y %H:%M:%S",
         "%d-%b-%Y %H:%M",
         "%d-%b-%Y",
+        "%d %B %Y %H:%M:%S",
+        "%d %B %Y %H:%M",
+        "%d %B %Y",
+    ),
+    "month-name day, year (Mar 3, 2025)": (
+        "%b %d, %Y %I:%M:%S %p",
+        "%b %d, %Y %I:%M %p",
+        "%b %d, %Y %H:%M:%S",
+        "%b %d, %Y %H:%M",
+        "%b %d, %Y",
+        "%B %d, %Y %I:%M:%S %p",
+        "%B %d, %Y %I:%M %p",
+        "%B %d, %Y %H:%M:%S",
+        "%B %d, %Y %H:%M",
+        "%B %d, %Y",
     ),
     "compact (YYYYMMDDhhmmss)": ("%Y%m%d%H%M%S", "%Y%m%d %H%M%S", "%Y%m%d"),
 }
@@ -497,3 +517,55 @@ def range_seconds(text: pl.Expr) -> pl.Expr:
 
     length = (clock(6) - clock(2)) % 86400
     return pl.when(length > 0).then(length)
+
+
+#: Zone abbreviations with one meaning (others, such as IST or BST, name several zones).
+ZONE_ABBREVIATIONS = {
+    "UTC": "+00:00",
+    "GMT": "+00:00",
+    "EST": "-05:00",
+    "EDT": "-04:00",
+    "CST": "-06:00",
+    "CDT": "-05:00",
+    "MST": "-07:00",
+    "MDT": "-06:00",
+    "PST": "-08:00",
+    "PDT": "-07:00",
+    "CET": "+01:00",
+    "CEST": "+02:00",
+    "EET": "+02:00",
+    "EEST": "+03:00",
+    "WET": "+00:00",
+    "WEST": "+01:00",
+}
+
+
+def ts_text(text: pl.Expr) -> pl.Expr:
+    """Time-stamp text as the detected formats read it: no weekday, no comma between date and
+    time, a trailing zone abbreviation as its offset (``UTC``, ``EST``, ``CEST``).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(
+    ...     [
+    ...         "Mon 03/03/2025 08:00",
+    ...         "3/3/2025, 8:00 AM",
+    ...         "2025-03-03 08:00:00 EST",
+    ...         "2025-03-03 08:00:00.000 UTC",
+    ...         "Mar 3, 2025 8:00 AM",
+    ...     ]
+    ... )
+    >>> s.to_frame("t").select(ts_text(pl.col("t"))).to_series().to_list()
+    ['03/03/2025 08:00', '3/3/2025 8:00 AM', '2025-03-03 08:00:00-05:00', '2025-03-03 08:00:00.000+00:00', 'Mar 3, 2025 8:00 AM']
+    """
+    t = text.str.replace(r"(?i)^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", "")
+    t = t.str.replace(r"^(\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}),\s*(\d{1,2}:)", "${1} ${2}")
+    abbr = "|".join(ZONE_ABBREVIATIONS)
+    zone = t.str.extract(rf"\s+({abbr})$", 1)
+    offset = zone.replace_strict(ZONE_ABBREVIATIONS, default=None, return_dtype=pl.String)
+    return (
+        pl.when(zone.is_not_null())
+        .then(pl.concat_str([t.str.replace(rf"\s+(?:{abbr})$", ""), offset]))
+        .otherwise(t)
+    )
