@@ -648,3 +648,82 @@ def test_time_stamps_as_people_write_them(tmp_path, written, local):
     _accounted(import_file(src, mapping=mapping, out=out))
     t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
     assert t["arrival_ts"].dt.strftime("%Y-%m-%d %H:%M").to_list() == local
+
+
+# ------------------------------------------- a paged UTF-16 report (Avaya CMS style)
+
+
+def test_utf16_tsv_with_the_header_repeated_and_average_times(tmp_path):
+    header = "Agent Name\tSplit\tDate\tTime\tACD Calls\tAvg ACD Time\tAvg ACW Time\tAbandoned\n"
+    text = (
+        header
+        + "x\tSales\t3/3/2025\t08:00-08:30\t10\t240\t30\t1\n"
+        + "x\tSales\t3/3/2025\t08:30-09:00\t8\t200\t20\t0\n"
+        + header  # the next page
+        + "x\tSales\t3/3/2025\t09:00-09:30\t5\t300\t25\t2\n"
+    )
+    src = tmp_path / "cms.txt"
+    src.write_bytes(text.encode("utf-16"))
+    mapping = {
+        "table": "intervals",
+        "timezone": "America/New_York",
+        "columns": {
+            "queue": "Split",
+            "interval_start": ["Date", "Time"],
+            "offered": "ACD Calls",
+            "answered": "ACD Calls",
+            "abandoned": "Abandoned",
+        },
+        "averages": {"talk_s": "Avg ACD Time", "acw_s": "Avg ACW Time"},
+        "formats": {"interval_start": "%m/%d/%Y %H:%M"},
+        "defaults": {"team": "t", "hold_s": 0},
+    }
+    out = tmp_path / "cms"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (3, 3, 0)
+    assert r.inferred["header repeated (not records, not read)"] == "row 4"
+    assert r.source["encoding"] == "utf-16"
+    k = _row(out, "contacts_answered,aht,avg_acw")
+    assert k["contacts_answered"] == 23
+    assert k["aht"] == pytest.approx((270 * 10 + 220 * 8 + 325 * 5) / 23)
+    assert k["avg_acw"] == pytest.approx((30 * 10 + 20 * 8 + 25 * 5) / 23)
+
+
+def test_excel_data_on_a_later_sheet_is_found(tmp_path):
+    src = tmp_path / "book.xlsx"
+    wb = xlsxwriter.Workbook(src)
+    wb.set_properties({"created": dt.datetime(2025, 3, 5)})
+    cover = wb.add_worksheet("Summary")
+    cover.write_row(0, 0, ["Calls this week", 3])
+    cover.write_row(1, 0, ["Answered", 2])
+    calls = wb.add_worksheet("Call log")
+    calls.write_row(0, 0, ["Call log, week 10"])
+    calls.write_row(2, 0, ["Call ID", "Start", "Queue", "Outcome", "Wait (s)"])
+    calls.write_row(3, 0, ["A1", "2025-03-03 09:00:05", "Support", "answered", 10])
+    calls.write_row(4, 0, ["A2", "2025-03-03 09:05:00", "Support", "abandoned", 45])
+    calls.write_row(5, 0, ["A3", "2025-03-03 10:00:00", "Support", "answered", 20])
+    wb.close()
+    mapping = {
+        "table": "contacts",
+        "timezone": "Europe/London",
+        "columns": {
+            "contact_id": "Call ID",
+            "arrival_ts": "Start",
+            "queue": "Queue",
+            "outcome": "Outcome",
+            "wait_s": "Wait (s)",
+        },
+        "values": {"outcome": {"abandoned": "abandoned_queue"}},
+        "defaults": {"team": "support"},
+    }
+    out = tmp_path / "o"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    assert r.source["sheet"] == "Call log"
+    assert r.inferred["sheet"].startswith("'Call log': the mapping's columns are not on the first")
+    assert r.inferred["header"].startswith("row 3: the 2 row(s) above it are a title")
+    assert (r.read, r.loaded) == (3, 3)
+    assert _row(out, "asa")["asa"] == pytest.approx(15.0)

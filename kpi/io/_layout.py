@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ import polars as pl
 from kpi.io._mapping import norm
 from kpi.io._read import DELIMITERS, ROW, Source
 
-__all__ = ["HEADER_SEARCH_ROWS", "drop_totals", "find_header"]
+__all__ = ["HEADER_AGAIN", "HEADER_SEARCH_ROWS", "drop_totals", "find_header"]
+
+#: Label of a row that repeats the header (paged reports), in :func:`drop_totals`'s list.
+HEADER_AGAIN = "(the header again)"
 
 #: Rows of a file searched for the header when the first one is not it.
 HEADER_SEARCH_ROWS = 30
@@ -33,11 +37,12 @@ _TOTALS = (
 
 
 def drop_totals(source: Source) -> tuple[Source, list[dict[str, Any]]]:
-    """The source without its totals rows, and those rows (row number and label).
+    """The source without its totals rows and repeated headers, and those rows (row, label).
 
     A totals row has a first filled cell that is a totals word (a whole cell: ``Total``,
     ``Grand Total``, ``Totals:``, ``Summe``; not ``Total loss``) and at least one empty cell
-    (the key columns a total has no value for).
+    (the key columns a total has no value for). A row whose filled cells (at least half of
+    them) each hold their column's name repeats the header, as paged reports do.
 
     Examples
     --------
@@ -69,15 +74,28 @@ def drop_totals(source: Source) -> tuple[Source, list[dict[str, Any]]]:
     ]
     first = pl.coalesce(text)
     has_empty = pl.any_horizontal([t.is_null() for t in text])
-    marked = frame.with_columns(first.alias("__label")).with_columns(
-        (pl.col("__label").str.contains(_TOTALS) & has_empty).fill_null(False).alias("__total")
+    # the header again (a paged report repeats it): every filled cell is its column's name
+    names = [
+        t.is_null() | (t == c) | (t == re.sub(r"_\d+$", "", c))
+        if frame.schema[c] == pl.String
+        else t.is_null()
+        for t, c in zip(text, cols, strict=True)
+    ]
+    filled = pl.sum_horizontal([t.is_not_null() for t in text])
+    header = pl.all_horizontal(names) & (filled >= max(2, (len(cols) + 1) // 2))
+    marked = frame.with_columns(
+        pl.when(header).then(pl.lit(HEADER_AGAIN)).otherwise(first).alias("__label")
+    ).with_columns(
+        (header | (pl.col("__label").str.contains(_TOTALS) & has_empty))
+        .fill_null(False)
+        .alias("__total")
     )
     totals = marked.filter(pl.col("__total"))
     if totals.height == 0:
         return source, []
     kept = marked.filter(~pl.col("__total")).drop("__label", "__total")
     rows = [{"row": int(r), "label": str(v)} for r, v in totals.select(ROW, "__label").rows()]
-    info = {**source.info, "totals_rows_skipped": rows}
+    info = {**source.info, "rows_not_records": rows}
     return Source(source.path, kept, source.malformed, info), rows
 
 
