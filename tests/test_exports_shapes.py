@@ -727,3 +727,52 @@ def test_excel_data_on_a_later_sheet_is_found(tmp_path):
     assert r.inferred["header"].startswith("row 3: the 2 row(s) above it are a title")
     assert (r.read, r.loaded) == (3, 3)
     assert _row(out, "asa")["asa"] == pytest.approx(15.0)
+
+
+# ------------------------------------------------------------- survey tool export
+
+
+def test_survey_export_with_labelled_scores_and_word_scales(tmp_path):
+    src = tmp_path / "survey.csv"
+    src.write_text(
+        "Respondent,Date,Agent,How likely (0-10),How satisfied\r\n"
+        "1,03/03/2025 10:00,ann,10 - Extremely likely,Very satisfied\r\n"
+        "2,03/03/2025 11:00,bob,0 - Not at all likely,Dissatisfied\r\n"
+        "3,03/04/2025 11:00,bob,7,Neutral\r\n"
+        "4,03/04/2025 12:00,ann,9 (Very likely),Satisfied\r\n"
+    )
+    mapping = {
+        "table": "surveys",
+        "timezone": "America/New_York",
+        "columns": {
+            "survey_ts": "Date",
+            "agent_id": "Agent",
+            "nps": "How likely (0-10)",
+            "csat": "How satisfied",
+        },
+        "formats": {"survey_ts": "%m/%d/%Y %H:%M"},
+        "values": {
+            "csat": {
+                "Very satisfied": 5,
+                "Satisfied": 4,
+                "Neutral": 3,
+                "Dissatisfied": 2,
+                "Very dissatisfied": 1,
+            }
+        },
+        "defaults": {"team": "t"},
+    }
+    out = tmp_path / "sv"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    assert (r.read, r.loaded, r.quarantined) == (4, 4, 0)
+    assert r.inferred["scores written with their label"] == {
+        "nps": "3 values such as '10 - Extremely likely' read as their number"
+    }
+    t = pl.read_parquet(out / "surveys.parquet").sort("survey_ts")
+    assert t["nps"].to_list() == [10, 0, 7, 9]
+    assert t["csat"].to_list() == [5, 2, 3, 4]
+    # promoters 10 and 9, detractor 0, passive 7: NPS = 100 x (2 - 1) / 4
+    assert _row(out, "nps")["nps"] == pytest.approx(25.0)
+    assert _row(out, "csat")["csat"] == pytest.approx(2 / 4)  # top-2-box: 5 and 4

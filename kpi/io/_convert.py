@@ -32,7 +32,13 @@ from kpi.io._derive import (
     fill_absent,
 )
 from kpi.io._mapping import KEYS, Mapping, norm
-from kpi.io._numbers import dashes_missing, decimal_mark, elapsed_seconds, number_text
+from kpi.io._numbers import (
+    dashes_missing,
+    decimal_mark,
+    elapsed_seconds,
+    number_text,
+    scored_text,
+)
 from kpi.io._parse import (
     DURATION_FORMATS,
     TIME_RANGE,
@@ -341,6 +347,7 @@ def parse_columns(
         raw = _apply_value_map(_source_expr(frame, srcs), m.values.get(col), frame, srcs)
         if column.dtype in (pl.Int64, pl.Float64) and frame.select(raw).dtypes[0] == pl.String:
             raw = dashes_missing(frame, raw, col, report)
+            raw = scored_text(frame, raw, m.table, col, report)
         labels.append(" + ".join(repr(s) for s in srcs))
         if column.dtype == TS:
             try:

@@ -26,6 +26,7 @@ __all__ = [
     "detect_decimal",
     "elapsed_seconds",
     "number_text",
+    "scored_text",
 ]
 
 #: Accepted values of ``read.decimal``.
@@ -210,3 +211,36 @@ def elapsed_seconds(raw: pl.Expr, dtype: pl.DataType, unit: str, mark: str) -> p
     if dtype.is_numeric():
         return sane_seconds(raw.cast(pl.Float64) * DURATION_FORMATS[unit][0])
     return parse_duration(number_text(raw.cast(pl.String), mark), unit)
+
+
+#: Score columns whose cells may carry their label (``10 - Extremely likely``).
+SCORES = {"surveys": ("csat", "nps", "ces"), "qa_evaluations": ("score",)}
+_LABELLED = r"^\s*([+-]?\d+(?:[.,]\d+)?)\s*(?:[-–—:=(/]\s*|\s+)[^\d\s].*$"
+
+
+def scored_text(
+    frame: pl.DataFrame, raw: pl.Expr, table: str, col: str, report: ImportReport
+) -> pl.Expr:
+    """A score written with its label (``10 - Extremely likely``, ``4 (Satisfied)``) as its
+    number; counted in the report. Other values pass unchanged.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> f = pl.DataFrame({"s": ["10 - Extremely likely", "4 (Satisfied)", "7", "Good"]})
+    >>> r = ImportReport(input="s.csv", table="surveys")
+    >>> f.select(scored_text(f, pl.col("s"), "surveys", "nps", r)).to_series().to_list()
+    ['10', '4', '7', 'Good']
+    >>> r.inferred["scores written with their label"]
+    {'nps': "2 values such as '10 - Extremely likely' read as their number"}
+    """
+    if col not in SCORES.get(table, ()):
+        return raw
+    labelled = raw.str.contains(_LABELLED).fill_null(False)
+    hits = frame.select(raw.filter(labelled)).to_series()
+    if hits.len() == 0:
+        return raw
+    report.inferred.setdefault("scores written with their label", {})[col] = (
+        f"{hits.len()} values such as {hits[0]!r} read as their number"
+    )
+    return pl.when(labelled).then(raw.str.extract(_LABELLED, 1)).otherwise(raw)
