@@ -598,8 +598,8 @@ def _ts_expr(
             '(or "epoch_ms"), if Excel serial day numbers "excel_serial"'
         )
     text = raw.cast(pl.String).str.strip_chars()
-    if fmt is None or fmt == "auto":  # weekday, "date, time", a zone abbreviation
-        text = ts_text(text)
+    if (fmt is None or fmt == "auto") and _needs_ts_text(frame, text):
+        text = ts_text(text)  # a weekday, "date, time", a zone abbreviation
     if col == "interval_start" and _is_range(frame, text):
         # "08:00-08:15": the interval's start, its length from the range (if not mapped)
         text = range_start(text)
@@ -624,6 +624,12 @@ def _ts_expr(
     if aware:
         return parse_ts(text, fmts), True
     return parse_ts(text, fmts), False
+
+
+def _needs_ts_text(frame: pl.DataFrame, text: pl.Expr) -> bool:
+    """Whether any value has a weekday, a comma or a trailing zone word (one cheap pass)."""
+    hint = r"(?i)^[a-z]{3}|,|\s[a-z]{3,4}$"
+    return bool(frame.select(text.str.contains(hint).any()).item())
 
 
 def _is_range(frame: pl.DataFrame, text: pl.Expr) -> bool:
@@ -666,12 +672,22 @@ def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> boo
     return values.height > 0 and bool(values["n"].is_between(18264, 73051).all())
 
 
+def _needs_number_text(frame: pl.DataFrame, raw: pl.Expr, mark: str) -> bool:
+    """Whether any value has a blank, a currency sign, an apostrophe or the file's other mark."""
+    marks = r"[\s\u00a0\u202f'’$€£¥,.]" if mark == "," else r"[\s\u00a0\u202f'’$€£¥,]"
+    return bool(frame.select(raw.str.strip_chars().str.contains(marks).any()).item())
+
+
 def _typed_expr(
     raw: pl.Expr, column: Any, col: str, m: Mapping, frame: pl.DataFrame, mark: str
 ) -> pl.Expr:
     dtype = frame.select(raw).dtypes[0]
     target = column.dtype
-    if dtype == pl.String and target in (pl.Int64, pl.Float64):
+    if (
+        dtype == pl.String
+        and target in (pl.Int64, pl.Float64)
+        and _needs_number_text(frame, raw, mark)
+    ):
         raw = number_text(raw, mark)
     if target == pl.String:
         if dtype == pl.String:

@@ -65,38 +65,43 @@ def drop_totals(source: Source) -> tuple[Source, list[dict[str, Any]]]:
     if not cols or source.frame.height == 0:
         return source, []
     frame = source.frame
-    # a typed cell (a number, a date) is filled but never a totals word
+    strings = [c for c in cols if frame.schema[c] == pl.String]
+    if not strings:
+        return source, []
+    bare = {c: re.sub(r"_\d+$", "", c) for c in strings}  # Caller_1 repeats as "Caller"
+    # cheap pass: a totals row has an empty cell, a repeated header a cell holding its name
+    maybe = pl.any_horizontal([pl.col(c).is_null() for c in cols]) | pl.any_horizontal(
+        [pl.col(c).is_in([c, b]) for c, b in bare.items()]
+    )
+    rows = frame.filter(maybe)
+    if rows.height == 0:
+        return source, []
+    # the reader strips cells and reads empty ones as null; a typed cell (a number, a date)
+    # is filled but never a totals word
     text = [
-        pl.col(c).str.strip_chars().replace("", None)
-        if frame.schema[c] == pl.String
-        else pl.when(pl.col(c).is_not_null()).then(pl.lit("#"))
+        pl.col(c) if c in bare else pl.when(pl.col(c).is_not_null()).then(pl.lit("#"))
         for c in cols
     ]
     first = pl.coalesce(text)
     has_empty = pl.any_horizontal([t.is_null() for t in text])
-    # the header again (a paged report repeats it): every filled cell is its column's name
     names = [
-        t.is_null() | (t == c) | (t == re.sub(r"_\d+$", "", c))
-        if frame.schema[c] == pl.String
-        else t.is_null()
+        t.is_null() | t.is_in([c, bare[c]]) if c in bare else t.is_null()
         for t, c in zip(text, cols, strict=True)
     ]
     filled = pl.sum_horizontal([t.is_not_null() for t in text])
     header = pl.all_horizontal(names) & (filled >= max(2, (len(cols) + 1) // 2))
-    marked = frame.with_columns(
-        pl.when(header).then(pl.lit(HEADER_AGAIN)).otherwise(first).alias("__label")
-    ).with_columns(
-        (header | (pl.col("__label").str.contains(_TOTALS) & has_empty))
-        .fill_null(False)
-        .alias("__total")
-    )
-    totals = marked.filter(pl.col("__total"))
-    if totals.height == 0:
+    label = pl.when(header).then(pl.lit(HEADER_AGAIN)).otherwise(first)
+    marked = rows.select(
+        pl.col(ROW),
+        label.alias("label"),
+        (header | (label.str.contains(_TOTALS) & has_empty)).fill_null(False).alias("drop"),
+    ).filter(pl.col("drop"))
+    if marked.height == 0:
         return source, []
-    kept = marked.filter(~pl.col("__total")).drop("__label", "__total")
-    rows = [{"row": int(r), "label": str(v)} for r, v in totals.select(ROW, "__label").rows()]
-    info = {**source.info, "rows_not_records": rows}
-    return Source(source.path, kept, source.malformed, info), rows
+    kept = frame.filter(~pl.col(ROW).is_in(marked[ROW].implode()))
+    found = [{"row": int(r), "label": str(v)} for r, v in marked.select(ROW, "label").rows()]
+    info = {**source.info, "rows_not_records": found}
+    return Source(source.path, kept, source.malformed, info), found
 
 
 def find_header(source: Source, names: list[str]) -> int | None:

@@ -54,7 +54,8 @@ def _clean(text: pl.Expr) -> pl.Expr:
 def _votes(values: pl.Series, mark: str) -> pl.Series:
     """Values that show ``mark`` as the decimal mark (``12,5``, ``1.234,50``; not ``1,234``)."""
     other = "." if mark == "," else ","
-    v = values.to_frame("v").select(_clean(pl.col("v"))).to_series()
+    v = values.filter(values.str.contains(mark, literal=True))  # fast: most values have none
+    v = v.to_frame("v").select(_clean(pl.col("v"))).to_series()
     plain = v.str.contains(_VOTE[mark]) & ~v.str.contains(_THREE[mark])
     both = v.str.contains(_GROUPED[mark]) & v.str.contains(_VOTE[mark]) & v.str.contains(other)
     return v.filter((plain | both).fill_null(False))
@@ -125,7 +126,9 @@ def detect_decimal(
     for name, values in columns.items():
         if name in whole:
             continue
-        v = values.drop_nulls().to_frame("v").select(_clean(pl.col("v"))).to_series()
+        v = values.drop_nulls()
+        v = v.filter(v.str.contains(",", literal=True))
+        v = v.to_frame("v").select(_clean(pl.col("v"))).to_series()
         two_way = v.filter(v.str.contains(r"^[+-]?\d{1,3}(?:,\d{3})+$"))
         if two_way.len():
             example = two_way[0]
@@ -196,7 +199,8 @@ def decimal_mark(
 
 def dashes_missing(frame: pl.DataFrame, raw: pl.Expr, col: str, report: ImportReport) -> pl.Expr:
     """A number cell holding only a dash (``-``, ``--``, ``–``) is a report's "none": missing."""
-    dash = raw.str.contains(r"^\s*[-–—]+\s*$").fill_null(False)
+    bare = raw.str.strip_chars()
+    dash = ((bare != "") & (bare.str.strip_chars("-–—") == "")).fill_null(False)
     n = int(frame.select(dash.sum()).item() or 0)
     if not n:
         return raw
