@@ -776,3 +776,43 @@ def test_survey_export_with_labelled_scores_and_word_scales(tmp_path):
     # promoters 10 and 9, detractor 0, passive 7: NPS = 100 x (2 - 1) / 4
     assert _row(out, "nps")["nps"] == pytest.approx(25.0)
     assert _row(out, "csat")["csat"] == pytest.approx(2 / 4)  # top-2-box: 5 and 4
+
+
+def test_durations_in_another_unit_are_warned_about(tmp_path):
+    src = tmp_path / "calls.csv"
+    # talk times as Excel fractions of a day (0.0028 d = 4 min 2 s) and waits in milliseconds
+    src.write_text(
+        "id,start,queue,outcome,wait,talk\n"
+        "a,2025-03-03 08:00,Q,answered,12000,0.0028\n"
+        "b,2025-03-03 08:05,Q,answered,45000,0.0017\n"
+        "c,2025-03-03 08:10,Q,answered,30000,0.0035\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+            "wait_s": "wait",
+            "talk_s": "talk",
+        },
+        "defaults": {"team": "t"},
+    }
+    r = import_file(src, mapping=mapping, out=tmp_path / "o").report
+    talk = [w for w in r.warnings if w.startswith("talk_s:")]
+    assert talk
+    assert 'formats.talk_s = "days"' in talk[0]
+    assert "0.0028 s" in talk[0]
+    wait = [w for w in r.warnings if w.startswith("wait_s:")]  # median 30,000 s: 8 h 20 min
+    assert wait
+    assert "30,000 s" in wait[0]
+    assert 'formats.wait_s = "milliseconds"' in wait[0]
+    # once the formats are said, the warnings go and the values are seconds
+    mapping["formats"] = {"talk_s": "days", "wait_s": "milliseconds"}
+    r = import_file(src, mapping=mapping, out=tmp_path / "o2").report
+    assert not [w for w in r.warnings if w.startswith(("talk_s:", "wait_s:"))]
+    t = pl.read_parquet(tmp_path / "o2" / "contacts.parquet").sort("contact_id")
+    assert t["talk_s"].to_list() == pytest.approx([241.92, 146.88, 302.4])
+    assert t["wait_s"].to_list() == [12.0, 45.0, 30.0]

@@ -31,10 +31,12 @@ from kpi.io._derive import (
     derive_tickets,
     fill_absent,
 )
-from kpi.io._mapping import KEYS, Mapping, norm
+from kpi.io._layout import refuse_state_log
+from kpi.io._mapping import KEYS, Mapping
 from kpi.io._numbers import (
     dashes_missing,
     decimal_mark,
+    duration_units,
     elapsed_seconds,
     number_text,
     scored_text,
@@ -227,36 +229,19 @@ def convert_mapped(
         rejected = pl.concat([rejected, rejected_frame(failed)])
     passed, dups = drop_duplicates(passed, m.table)
     if m.table == "agent_time":
-        _refuse_state_log(source, resolved, dups.height)
+        refuse_state_log(source, resolved, dups.height)
     rejected = pl.concat([rejected, dups])
     for col, value in filled:  # counted on the rows loaded
         report.repair(f"null {col}", f"set to {value!r}", int(passed[f"__fill_{col}"].sum()))
         passed = passed.drop(f"__fill_{col}")
     if m.table in ("contacts", "intervals"):
         zone_sanity(passed, m, tz=tz, report=report, zoned=zoned)
+    if m.table == "contacts":
+        duration_units(passed, m, report)
     if m.table == "tickets":
         n_open = passed["solved_ts"].null_count()
         report.inferred["open tickets (no solve/close time, kept)"] = n_open
     return Staged(m.table, passed, rejected, meta)
-
-
-#: Column names (normalised) of an agent-state log: one row per state change, not per interval.
-_STATE_COLUMNS = ("state", "agent_state", "status", "agent_status", "activity", "aux_reason")
-
-
-def _refuse_state_log(source: Source, resolved: dict[str, list[str]], repeats: int) -> None:
-    """An agent_time source with a state column (several states, or rows repeating agent and
-    start) is a state log: loading it per row would invent intervals; refused in one line."""
-    used = {s for srcs in resolved.values() for s in srcs}
-    state = [c for c in source.columns if c not in used and norm(c) in _STATE_COLUMNS]
-    if state and (repeats or source.frame[state[0]].drop_nulls().n_unique() > 1):
-        raise KpiError(
-            f"{source.path}: column {state[0]!r} names a state"
-            + (f" and {repeats:,} rows repeat an agent and start time" if repeats else "")
-            + ": this looks like an agent-state log (one row per state "
-            "change): map it with a [states] section (docs/importing.md), which sums the time "
-            "in each state per agent and interval"
-        )
 
 
 #: Local hours (start) in which a contact centre's busiest hour is implausible.

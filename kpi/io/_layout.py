@@ -19,10 +19,17 @@ from typing import Any
 
 import polars as pl
 
+from kpi.errors import KpiError
 from kpi.io._mapping import norm
 from kpi.io._read import DELIMITERS, ROW, Source
 
-__all__ = ["HEADER_AGAIN", "HEADER_SEARCH_ROWS", "drop_totals", "find_header"]
+__all__ = [
+    "HEADER_AGAIN",
+    "HEADER_SEARCH_ROWS",
+    "drop_totals",
+    "find_header",
+    "refuse_state_log",
+]
 
 #: Label of a row that repeats the header (paged reports), in :func:`drop_totals`'s list.
 HEADER_AGAIN = "(the header again)"
@@ -150,3 +157,22 @@ def _fields(line: str, delimiter: str) -> list[str]:
         return next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
     except csv.Error:  # a NUL byte, a broken quote: not the header
         return []
+
+
+#: Column names (normalised) of an agent-state log: one row per state change, not per interval.
+_STATE_COLUMNS = ("state", "agent_state", "status", "agent_status", "activity", "aux_reason")
+
+
+def refuse_state_log(source: Source, resolved: dict[str, list[str]], repeats: int) -> None:
+    """An agent_time source with a state column (several states, or rows repeating agent and
+    start) is a state log: loading it per row would invent intervals; refused in one line."""
+    used = {s for srcs in resolved.values() for s in srcs}
+    state = [c for c in source.columns if c not in used and norm(c) in _STATE_COLUMNS]
+    if state and (repeats or source.frame[state[0]].drop_nulls().n_unique() > 1):
+        raise KpiError(
+            f"{source.path}: column {state[0]!r} names a state"
+            + (f" and {repeats:,} rows repeat an agent and start time" if repeats else "")
+            + ": this looks like an agent-state log (one row per state "
+            "change): map it with a [states] section (docs/importing.md), which sums the time "
+            "in each state per agent and interval"
+        )

@@ -24,6 +24,7 @@ __all__ = [
     "dashes_missing",
     "decimal_mark",
     "detect_decimal",
+    "duration_units",
     "elapsed_seconds",
     "number_text",
     "scored_text",
@@ -248,3 +249,44 @@ def scored_text(
         f"{hits.len()} values such as {hits[0]!r} read as their number"
     )
     return pl.when(labelled).then(raw.str.extract(_LABELLED, 1)).otherwise(raw)
+
+
+#: Contact durations checked for a unit that does not fit (a median per answered call).
+_PER_CONTACT = ("wait_s", "talk_s", "hold_s", "acw_s", "ivr_s")
+
+
+def duration_units(frame: pl.DataFrame, m: Mapping, report: ImportReport) -> None:
+    """Warn when a contact duration read as seconds looks like another unit.
+
+    Talk times whose median is under a second are Excel fractions of a day or hours; over
+    six hours, milliseconds. Nothing is changed: the warning names the format to set.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from kpi.io._mapping import load_mapping
+    >>> m = load_mapping({"table": "contacts", "columns": {"talk_s": "Talk"}})
+    >>> r = ImportReport(input="c.csv", table="contacts")
+    >>> duration_units(pl.DataFrame({"talk_s": [0.0028, 0.0017, 0.0035, 0.0]}), m, r)
+    >>> r.warnings[0][:80]
+    'talk_s: the typical value is 0.0028 s (median of values above 0), implausible fo'
+    """
+    for col in _PER_CONTACT:
+        if col not in frame.columns or col not in m.columns or col in m.formats:
+            continue
+        values = frame[col].drop_nulls().filter(frame[col].drop_nulls() > 0)
+        if values.len() < 3:
+            continue
+        median = float(values.median())
+        if median < 1:
+            hint = '"days" (Excel fractions of a day: 0.0028 is 4 min) or "hours"'
+        elif median > 6 * 3600:
+            hint = '"milliseconds"'
+        else:
+            continue
+        typical = f"{median:.4g}" if median < 1 else f"{median:,.0f}"
+        report.warnings.append(
+            f"{col}: the typical value is {typical} s (median of values above 0), "
+            f"implausible for a contact; if the column is in another unit set "
+            f"formats.{col} = {hint}"
+        )
