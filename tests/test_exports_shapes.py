@@ -816,3 +816,51 @@ def test_durations_in_another_unit_are_warned_about(tmp_path):
     t = pl.read_parquet(tmp_path / "o2" / "contacts.parquet").sort("contact_id")
     assert t["talk_s"].to_list() == pytest.approx([241.92, 146.88, 302.4])
     assert t["wait_s"].to_list() == [12.0, 45.0, 30.0]
+
+
+# ------------------------------------------------------- direction and channel words
+
+
+def test_direction_and_channel_words_become_canonical(tmp_path):
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "id,start,queue,outcome,direction,channel,talk\n"
+        "1,2025-03-03 08:00,Q,answered,Inbound,Phone,100\n"
+        "2,2025-03-03 08:01,Q,answered,OUT,Phone,50\n"
+        "3,2025-03-03 08:02,E,answered,Incoming,E-mail,300\n"
+        "4,2025-03-03 08:03,Q,answered,Internal,Phone,20\n"
+        "5,2025-03-03 08:04,Q,answered,inbound,Kiosk,20\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "UTC",
+        "max_quarantine_share": 0.25,
+        "columns": {
+            "contact_id": "id",
+            "arrival_ts": "start",
+            "queue": "queue",
+            "outcome": "outcome",
+            "direction": "direction",
+            "channel": "channel",
+            "talk_s": "talk",
+        },
+        "defaults": {"team": "t", "hold_s": 0, "acw_s": 0},
+    }
+    out = tmp_path / "o"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    r = result.report
+    # an internal call is neither inbound nor outbound: set aside, never counted as offered
+    assert r.quarantined_by_reason == {"unknown direction value": 1}
+    t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
+    assert t["direction"].to_list() == ["inbound", "outbound", "inbound", "inbound"]
+    assert t["channel"].to_list() == ["voice", "voice", "email", "Kiosk"]
+    assert t["outcome"].to_list() == ["answered", "outbound", "answered", "answered"]
+    (repair,) = [x for x in r.repaired if x["what"] == "outcome of outbound contacts"]
+    assert repair["rows"] == 1
+    (warning,) = [w for w in r.warnings if w.startswith("channel values")]
+    assert "'Kiosk' (1 rows)" in warning
+    k = _row(out, "contacts_offered,contacts_handled")
+    # offered: inbound 1, 3 and 5; the outbound call (exported "answered") is handled outbound
+    assert k["contacts_offered"] == 3
+    assert k["contacts_handled"] == 4

@@ -59,6 +59,7 @@ from kpi.io._parse import (
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
 from kpi.io._rules import TICKET_STATUSES, check_rows, check_scale
+from kpi.io._words import DIRECTION_SYNONYMS, channel_expr, warn_channels
 from kpi.schema import OUTCOMES, TABLES, TS
 
 __all__ = [
@@ -238,6 +239,8 @@ def convert_mapped(
         zone_sanity(passed, m, tz=tz, report=report, zoned=zoned)
     if m.table == "contacts":
         duration_units(passed, m, report)
+    if m.table in ("contacts", "intervals"):
+        warn_channels(passed, report)
     if m.table == "tickets":
         n_open = passed["solved_ts"].null_count()
         report.inferred["open tickets (no solve/close time, kept)"] = n_open
@@ -350,6 +353,10 @@ def parse_columns(
             value = _enum_expr(raw, OUTCOME_SYNONYMS)
         elif col == "status" and m.table == "tickets":
             value = _enum_expr(raw, STATUS_SYNONYMS)
+        elif col == "direction":
+            value = _enum_expr(raw, DIRECTION_SYNONYMS)
+        elif col == "channel":
+            value = channel_expr(raw)
         else:
             value = _typed_expr(raw, column, col, m, frame, mark)
         raw_text = as_text(raw, frame.select(raw).dtypes[0])
@@ -358,6 +365,8 @@ def parse_columns(
             reason = "unknown outcome value"
         elif col == "status" and m.table == "tickets":
             reason = "unknown status value"
+        elif col == "direction":
+            reason = "unknown direction value"
         elif column.dtype == TS and frame.select(raw).dtypes[0].is_temporal():
             reason = f"{col} outside 1900-2100"
         else:
