@@ -59,7 +59,7 @@ from kpi.io._parse import (
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
 from kpi.io._rules import TICKET_STATUSES, check_rows, check_scale
-from kpi.io._words import DIRECTION_SYNONYMS, channel_expr, warn_channels
+from kpi.io._words import DIRECTION_SYNONYMS, OUTCOME_WORDS, channel_expr, warn_channels
 from kpi.schema import OUTCOMES, TABLES, TS
 
 __all__ = [
@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 #: Outcome words understood without a value map (any case).
-OUTCOME_SYNONYMS = {o: o for o in OUTCOMES}
+OUTCOME_SYNONYMS = {**{o: o for o in OUTCOMES}, **OUTCOME_WORDS}
 
 #: Ticket status words understood without a value map (any case).
 STATUS_SYNONYMS = {

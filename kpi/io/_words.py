@@ -1,4 +1,4 @@
-"""Words exports use for the canonical values of ``direction`` and ``channel``.
+"""Words exports use for the canonical values of ``outcome``, ``direction`` and ``channel``.
 
 Exports write ``Inbound``, ``IN`` or ``Incoming`` for an inbound call and ``Phone``,
 ``E-mail`` or ``Web chat`` for a channel. The KPIs compare canonical words (an ``Outbound``
@@ -14,7 +14,24 @@ import polars as pl
 
 from kpi.io._report import ImportReport
 
-__all__ = ["CHANNELS", "CHANNEL_SYNONYMS", "DIRECTION_SYNONYMS", "channel_expr", "warn_channels"]
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_SYNONYMS",
+    "DIRECTION_SYNONYMS",
+    "OUTCOME_WORDS",
+    "channel_expr",
+    "warn_channels",
+]
+
+#: Outcome words (lower case) any mapping understands; ``[values.outcome]`` adds others.
+OUTCOME_WORDS = {
+    **dict.fromkeys(("answered", "answer", "handled", "connected"), "answered"),
+    **dict.fromkeys(("abandoned_queue", "abandoned", "abandon"), "abandoned_queue"),
+    **dict.fromkeys(("abandoned in queue", "queue abandon"), "abandoned_queue"),
+    **dict.fromkeys(("abandoned_ivr", "abandoned in ivr", "ivr abandon"), "abandoned_ivr"),
+    **dict.fromkeys(("flowout", "flow-out", "flow out", "overflow", "overflowed"), "flowout"),
+    "outbound": "outbound",
+}
 
 #: Direction words (lower case) -> canonical direction.
 DIRECTION_SYNONYMS = {
