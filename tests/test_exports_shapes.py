@@ -15,6 +15,7 @@ Every import keeps ``read = loaded + quarantined``; totals and title rows are no
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import polars as pl
@@ -864,3 +865,80 @@ def test_direction_and_channel_words_become_canonical(tmp_path):
     # offered: inbound 1, 3 and 5; the outbound call (exported "answered") is handled outbound
     assert k["contacts_offered"] == 3
     assert k["contacts_handled"] == 4
+
+
+# ----------------------------------------------------------- JSON from an API
+
+
+CONVERSATIONS = [
+    {
+        "conversationId": "c1",
+        "start": "2025-03-03T14:00:05Z",
+        "queue": {"name": "Support", "id": 7},
+        "agent": {"name": "Ann"},
+        "outcome": "answered",
+        "metrics": {"tWait": 12.0, "tTalk": 241, "tHold": 0, "tAcw": 30},
+    },
+    {
+        "conversationId": "c2",
+        "start": "2025-03-03T14:03:40Z",
+        "queue": {"name": "Support", "id": 7},
+        "agent": None,
+        "outcome": "abandoned",
+        "metrics": {"tWait": 70.5, "tTalk": None, "tHold": None, "tAcw": None},
+    },
+    {
+        "conversationId": "c3",
+        "start": "2025-03-03T15:00:00Z",
+        "queue": {"name": "Support", "id": 7},
+        "agent": {"name": "Bob"},
+        "outcome": "answered",
+        "metrics": {"tWait": 5, "tTalk": 100, "tHold": 20, "tAcw": 10},
+    },
+]
+
+
+@pytest.mark.parametrize("shape", ["wrapped", "array", "lines"])
+def test_json_records_from_an_api_with_nested_objects(tmp_path, shape):
+    if shape == "wrapped":  # an API reply: the records under a key, paging beside them
+        text = json.dumps({"conversations": CONVERSATIONS, "nextPage": None, "total": 3})
+        src = tmp_path / "page.json"
+    elif shape == "array":
+        text = json.dumps(CONVERSATIONS, indent=2)
+        src = tmp_path / "conversations.json"
+    else:
+        text = "".join(json.dumps(r) + "\n" for r in CONVERSATIONS)
+        src = tmp_path / "conversations.jsonl"
+    src.write_text(text)
+    mapping = {
+        "table": "contacts",
+        "timezone": "America/New_York",
+        "columns": {
+            "contact_id": "conversationId",
+            "arrival_ts": "start",
+            "queue": "queue.name",  # nested objects are flattened to parent.child
+            "agent_id": "agent.name",
+            "outcome": "outcome",
+            "wait_s": "metrics.tWait",
+            "talk_s": "metrics.tTalk",
+            "hold_s": "metrics.tHold",
+            "acw_s": "metrics.tAcw",
+        },
+        "defaults": {"team": "support"},
+    }
+    out = tmp_path / "o"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    assert result.report.source["format"] == "json"
+    t = pl.read_parquet(out / "contacts.parquet").sort("contact_id")
+    assert t["source_row"].to_list() == [1, 2, 3]
+    assert t["agent_id"].to_list() == ["Ann", None, "Bob"]
+    assert t["arrival_ts"].dt.strftime("%H:%M:%S").to_list() == [
+        "09:00:05",
+        "09:03:40",
+        "10:00:00",
+    ]
+    k = _row(out, "contacts_offered,asa,aht")
+    assert k["contacts_offered"] == 3
+    assert k["asa"] == pytest.approx((12 + 5) / 2)
+    assert k["aht"] == pytest.approx((241 + 30 + 100 + 20 + 10) / 2)
