@@ -669,7 +669,7 @@ def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> boo
 def _needs_number_text(frame: pl.DataFrame, raw: pl.Expr, mark: str) -> bool:
     """Whether any value has a blank, a currency sign, an apostrophe or the file's other mark."""
     marks = r"[\s\u00a0\u202f'’$€£¥,.]" if mark == "," else r"[\s\u00a0\u202f'’$€£¥,]"
-    return bool(frame.select(raw.str.strip_chars().str.contains(marks).any()).item())
+    return bool(frame.select(raw.str.contains(marks).any()).item())
 
 
 def _typed_expr(
