@@ -28,9 +28,10 @@ __all__ = ["AGGREGATOR", "METRICS", "OBJECTIVES", "SHORT_ABANDON", "THRESHOLD"]
 
 THRESHOLD = Param(
     "threshold_s",
-    default=20,
-    doc="service-level answer threshold T, seconds; 'objective': each queue's own objective "
-    "(voice 20 s, chat 60 s; the targets file's [objectives]), deferred queues left out",
+    default="objective",
+    doc="service-level answer threshold: 'objective' (default): each queue's own objective "
+    "(voice 20 s, chat 60 s; the targets file's [objectives]), deferred queues (e-mail, "
+    "tickets: response_within_objective) left out; or T seconds for every contact",
     type=int,
     minimum=0,
     maximum=86_400,  # a day
