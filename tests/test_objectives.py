@@ -258,3 +258,41 @@ def test_interval_report_at_another_threshold_is_unknown_not_late():
     objective_30 = {"service_level.objectives": "voice=30s"}
     out = compute(ds30, "service_level", params=objective_30, measures=False).collect()
     assert out["service_level"][0] == pytest.approx(6 / 10)
+
+
+def test_waits_in_seconds_are_of_the_real_time_queues():
+    # voice 10 s and 30 s, chat 40 s and 70 s: e-mail's hours are a response time, not a wait
+    out = _value("asa,avg_wait,longest_wait")
+    assert out.row(0) == (pytest.approx(37.5), pytest.approx(37.5), 70.0)
+    every = {f"{k}.queues": "all" for k in ("asa", "avg_wait", "longest_wait")}
+    out = _value("asa,avg_wait,longest_wait", every)
+    mean_all = (10 + 30 + 40 + 70 + 3600 + 6 * 3600) / 6
+    assert out.row(0) == (pytest.approx(mean_all), pytest.approx(mean_all), 6 * 3600.0)
+    # by queue: the e-mail queue has no wait in seconds (unknown, not 0)
+    by_queue = _value("asa", by="queue").sort("queue")
+    assert by_queue.rows() == [("Chat", 55.0), ("Email", None), ("Voice", 20.0)]
+    # a targets file making chat deferred work takes it out of the waits too
+    chat_deferred = {f"{k}.objectives": "chat=2h" for k in ("asa", "longest_wait")}
+    out = _value("asa,longest_wait", chat_deferred)
+    assert out.row(0) == (pytest.approx(20.0), 30.0)
+
+
+def test_wait_formulas_say_real_time_queues():
+    assert METRICS["asa"].build().formula == (
+        "ASA = Σ queue wait of answered in real-time queues / answered in real-time queues"
+    )
+    assert METRICS["asa"].build({"queues": "all"}).formula == (
+        "ASA = Σ queue wait of answered / answered"
+    )
+
+
+def test_interval_waits_leave_deferred_queues_out():
+    ds = _interval_report(channel=True)
+    iv = ds.tables["intervals"].with_columns(
+        wait_answered_s=pl.Series([160.0, 120.0, 50_000.0]),
+        max_wait_s=pl.Series([40.0, 90.0, 20_000.0]),
+    )
+    ds = kpi_data.Dataset({"intervals": iv}, tz=TZ, meta=ds.meta)
+    out = compute(ds, "asa,longest_wait", measures=False).collect()
+    # voice 160 s over 8 answered, chat 120 s over 4; e-mail left out
+    assert out.row(0) == (pytest.approx(280 / 12), 90.0)

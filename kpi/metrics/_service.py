@@ -44,6 +44,11 @@ from kpi.metrics._objectives import objectives_from_spec
 __all__ = [
     "answered_or_abandoned_within_objective",
     "answered_within_objective",
+    "realtime_answered",
+    "realtime_max_wait",
+    "realtime_queued",
+    "realtime_wait_answered",
+    "realtime_wait_queued",
     "responded",
     "responded_within_objective",
     "sl_objective_denominator",
@@ -290,4 +295,131 @@ def responded(spec: str = "", table: str = "contacts") -> Measure:
         _n(ANS & t.is_not_null()),
         text="deferred contacts answered",
         sql=_nq(f"{ANS_SQL} AND {t_sql} IS NOT NULL"),
+    )
+
+
+# ---- speed of the real-time queues (ASA, average and longest wait) ---------------------------
+# A wait in seconds is the measure of a queue served in real time; deferred work's wait is a
+# response time in hours, judged by response_within_objective. The real-time queues are those
+# whose objective is an answer within seconds (the ``objectives`` variant).
+
+
+def _in_realtime(
+    name: str,
+    description: str,
+    text: str,
+    spec: str,
+    contacts: Callable[[pl.Expr, str], tuple[pl.Expr, str]],
+    intervals: Callable[[pl.Expr], pl.Expr] | None = None,
+    *,
+    kind: str = "sum",
+    unit: str = "count",
+) -> Measure:
+    """A measure over the rows of real-time queues: ``contacts(scope, scope_sql)`` and
+    ``intervals(scope)`` give the aggregations over rows where ``scope`` holds (rows with a
+    channel column, then rows without: judged as an unknown channel is)."""
+    scopes = [_objective_threshold(spec, "erlang", channel=c) for c in (True, False)]
+    sources = [
+        Source("contacts", agg, sql=sql)
+        for agg, sql in (contacts(t.is_not_null(), f"{t_sql} IS NOT NULL") for t, t_sql in scopes)
+    ]
+    if intervals is not None:
+        sources += [Source("intervals", intervals(t.is_not_null())) for t, _ in scopes]
+    return Measure(name, description, tuple(sources), kind=kind, unit=unit, text=text)
+
+
+def _iscoped(scope: pl.Expr, *cols: str) -> pl.Expr:
+    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in cols])
+    return pl.when(scope).then(value).otherwise(0).sum()
+
+
+def _sum_where(value: pl.Expr, cond: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(cond.fill_null(False)).then(value.fill_null(0)).otherwise(0).sum().cast(pl.Float64)
+    )
+
+
+@cache
+def realtime_answered(spec: str = "") -> Measure:
+    """Contacts answered in real-time queues."""
+    return _in_realtime(
+        f"answered_realtime{_tag(spec)}",
+        "inbound contacts answered by an agent in real-time queues",
+        "answered in real-time queues",
+        spec,
+        lambda scope, scope_sql: (_n(ANS & scope), _nq(f"{ANS_SQL} AND {scope_sql}")),
+        lambda scope: _iscoped(scope, "answered"),
+    )
+
+
+@cache
+def realtime_queued(spec: str = "") -> Measure:
+    """Contacts offered to real-time queues (answered + abandoned + flow-out)."""
+    return _in_realtime(
+        f"offered_realtime{_tag(spec)}",
+        "contacts routed to a real-time queue (answered + abandoned + flow-out)",
+        "queued in real-time queues",
+        spec,
+        lambda scope, scope_sql: (_n(OFFERED & scope), _nq(f"{OFFERED_SQL} AND {scope_sql}")),
+        lambda scope: _iscoped(scope, "offered"),
+    )
+
+
+@cache
+def realtime_wait_answered(spec: str = "", *, ivr: bool = False) -> Measure:
+    """Σ queue wait (with the IVR's time when ``ivr``) of contacts answered in real-time
+    queues."""
+    wait = WAIT + pl.col("ivr_s").fill_null(0) if ivr else WAIT
+    wait_sql = "wait_s + coalesce(ivr_s, 0)" if ivr else "wait_s"
+    words = "(IVR + queue wait)" if ivr else "queue wait"
+    return _in_realtime(
+        f"wait_answered{'_incl_ivr' if ivr else ''}_realtime{_tag(spec)}_s",
+        f"Σ {words} of answered in real-time queues",
+        f"Σ {words} of answered in real-time queues",
+        spec,
+        lambda scope, scope_sql: (
+            _sum_where(wait, ANS & scope),
+            f"CAST(sum(CASE WHEN {ANS_SQL} AND {scope_sql} THEN coalesce({wait_sql}, 0) "
+            "ELSE 0 END) AS DOUBLE)",
+        ),
+        None if ivr else (lambda scope: _iscoped(scope, "wait_answered_s")),
+        unit="s",
+    )
+
+
+@cache
+def realtime_wait_queued(spec: str = "") -> Measure:
+    """Σ queue wait of every contact queued in real-time queues."""
+    return _in_realtime(
+        f"wait_queued_realtime{_tag(spec)}_s",
+        "Σ queue wait of all contacts queued in real-time queues",
+        "Σ wait of all queued (answered, abandoned, flow-out) in real-time queues",
+        spec,
+        lambda scope, scope_sql: (
+            _sum_where(WAIT, OFFERED & scope),
+            f"CAST(sum(CASE WHEN {OFFERED_SQL} AND {scope_sql} THEN coalesce(wait_s, 0) "
+            "ELSE 0 END) AS DOUBLE)",
+        ),
+        lambda scope: _iscoped(scope, "wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
+        unit="s",
+    )
+
+
+@cache
+def realtime_max_wait(population: str, spec: str = "") -> Measure:
+    """Longest queue wait of ``population`` (all, answered, abandoned) in real-time queues."""
+    cond = {"all": OFFERED, "answered": ANS, "abandoned": ABAND}[population]
+    cond_sql = {"all": OFFERED_SQL, "answered": ANS_SQL, "abandoned": ABAND_SQL}[population]
+    return _in_realtime(
+        f"max_wait_{population}_realtime{_tag(spec)}_s",
+        f"longest queue wait ({population}) in real-time queues",
+        f"max queue wait of {population} contacts in real-time queues",
+        spec,
+        lambda scope, scope_sql: (
+            WAIT.filter(cond.fill_null(False) & scope).max(),
+            f"max(CASE WHEN {cond_sql} AND {scope_sql} THEN wait_s END)",
+        ),
+        (lambda scope: pl.col("max_wait_s").filter(scope).max()) if population == "all" else None,
+        kind="max",
+        unit="s",
     )
