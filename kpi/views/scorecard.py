@@ -197,7 +197,7 @@ def without_empty(card: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     ... )
     >>> kept, lines = without_empty(card)
     >>> kept["id"].to_list(), lines
-    (['aht'], ['left out: Response within objective (no value in the period: nothing it measures, e.g. no deferred queues)'])
+    (['aht'], ['left out: Response within objective (no value in the period: it needs answered contacts of deferred queues such as e-mail, or tickets with a first response)'])
     """
     has = pl.col("value").is_not_null()
     if "previous" in card.columns:
@@ -209,13 +209,20 @@ def without_empty(card: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
     )["id"].to_list()
     if not empty_ids:
         return card, []
-    labels = card.filter(pl.col("id").is_in(empty_ids)).unique("id", maintain_order=True)["label"]
-    why = "nothing it measures"
-    if "response_within_objective" in empty_ids:
-        why += ", e.g. no deferred queues"
-    return card.filter(~pl.col("id").is_in(empty_ids)), [
-        f"left out: {', '.join(labels)} (no value in the period: {why})"
+    rows = card.filter(pl.col("id").is_in(empty_ids)).unique("id", maintain_order=True)
+    lines = [
+        f"left out: {label} (no value in the period: it needs {_WHAT_IT_MEASURES.get(i, 'records of what it measures')})"
+        for i, label in rows.select("id", "label").iter_rows()
     ]
+    return card.filter(~pl.col("id").is_in(empty_ids)), lines
+
+
+#: What a KPI without a value in a period lacked, in words (:func:`without_empty`).
+_WHAT_IT_MEASURES = {
+    "response_within_objective": "answered contacts of deferred queues such as e-mail, or "
+    "tickets with a first response",
+    "service_level": "contacts of real-time queues (voice, chat)",
+}
 
 
 def status_summary(card: pl.DataFrame) -> str:
