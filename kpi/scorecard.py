@@ -145,6 +145,8 @@ def scorecard(
     else:
         p0 = _period(compare) if compare not in (None, "") else None  # type: ignore[arg-type]
     targets = targets or TargetSet()
+    # the targets file's service objectives set the thresholds of the KPIs judged by them
+    params = targets.with_objectives(params)
     keys = list(by)
     data = Dataset.coerce(data)  # once: a dataset directory is opened for both periods
     cur = evaluate(

@@ -415,3 +415,35 @@ def test_every_report_renders_when_the_comparison_month_has_no_data(
 ):
     found = data_periods(sample_1999)
     _check_without_comparison(gap_reports[notebook], found.period, found.compare)
+
+
+def test_latest_skips_a_sparse_tail_and_says_so():
+    # five months of ten contacts a day, then stragglers: 3 contacts in June, 1 in July, and
+    # a last one on 31 August (August is complete, but holds 1 record). Months: 310, 280, 310,
+    # 300, 310, 3, 1, 1: median (280 + 300) / 2 = 290, a quarter of it 72.5
+    full = _days(date(2026, 1, 1), date(2026, 5, 31))["contacts"]
+    busy = pl.concat([full] * 10)
+    tail = pl.DataFrame(
+        {
+            "arrival_ts": [
+                datetime(2026, 6, 3, 12, tzinfo=UTC),
+                datetime(2026, 6, 9, 12, tzinfo=UTC),
+                datetime(2026, 6, 20, 12, tzinfo=UTC),
+                datetime(2026, 7, 14, 12, tzinfo=UTC),
+                datetime(2026, 8, 31, 12, tzinfo=UTC),
+            ]
+        }
+    )
+    found = data_periods({"contacts": pl.concat([busy, tail])})
+    assert (found.period, found.compare) == ("2026-05", "2026-04")
+    assert found.notes == (
+        "latest period: 2026-05; 2026-06 to 2026-08 hold few records (at most 3 a period, "
+        "against a median of 290), a sparse tail; give the period to report on it",
+    )
+    # a quarter of the median is enough: a slow month is still the latest
+    slow = pl.concat(
+        [busy, pl.concat([_days(date(2026, 6, 1), date(2026, 6, 30))["contacts"]] * 3)]
+    )
+    assert data_periods({"contacts": slow}).period == "2026-06"
+    # an explicit period is taken as given
+    assert data_periods({"contacts": pl.concat([busy, tail])}, "2026-08").period == "2026-08"

@@ -377,13 +377,14 @@ def test_metricflow_yaml_has_the_documented_shape():
             assert all(i["name"] in names for i in tp["metrics"])
     sl = next(m for m in doc["metrics"] if m["name"] == "service_level")
     assert sl["type_params"] == {
-        "numerator": "answered_within_20s",
-        "denominator": "answered_plus_abandoned",
+        "numerator": "answered_within_objective",
+        "denominator": "answered_plus_abandoned_realtime",
     }
     assert "service_level__denominator_offered" in names
-    assert measures["answered_within_20s"]["expr"] == (
-        "CASE WHEN outcome = 'answered' AND 20 >= wait_s THEN 1 ELSE 0 END"
-    )
+    expr = measures["answered_within_objective"]["expr"]
+    assert expr.startswith("CASE WHEN outcome = 'answered' AND (CASE WHEN channel = 'voice' THEN")
+    assert "WHEN channel = 'chat' THEN CAST(60.0 AS DOUBLE)" in expr
+    assert "WHEN channel = 'email' THEN CAST(NULL AS DOUBLE)" in expr
 
 
 def test_metricflow_expressions_give_the_engine_numbers(samples_dir, duck):

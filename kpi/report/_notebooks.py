@@ -393,6 +393,9 @@ def data_periods(
         )
         if not complete:
             notes.append(f"{found.label} is incomplete: the data ends on {span.last.isoformat()}")
+        else:
+            found, tail = _before_sparse_tail(ds, found, span.first)
+            notes += tail
         this = found
     else:
         this = parse_period(text, today=today)
@@ -403,6 +406,58 @@ def data_periods(
         notes.append(f"No data for {before.label}: shown without comparison")
         label = ""
     return DataPeriods(this.label, label, tuple(notes))
+
+
+#: A period holding fewer records than this share of the median period's is a sparse tail
+#: (an export's stragglers), not the latest period to report on.
+SPARSE_SHARE = 0.25
+
+
+def _before_sparse_tail(ds: Any, found: Any, first: date) -> tuple[Any, list[str]]:
+    """The latest complete period that is not a sparse tail, and a note on what was skipped.
+
+    Counts the activity records (:data:`_ACTIVITY`) per period of ``found``'s grain; from
+    ``found`` back, a period with fewer than :data:`SPARSE_SHARE` of the median period's
+    records is skipped (an export that trails off: 226 cases in a month after years of
+    3,000). When every period back to the data's start is sparse, ``found`` stays.
+    """
+    import polars as pl
+
+    from kpi.periods import period_of, previous_period
+    from kpi.schema import TABLES
+
+    counts: dict[date, int] = {}
+    for name in _ACTIVITY:
+        if name not in ds.tables:
+            continue
+        column = TABLES[name].time_column
+        local = pl.col(column)
+        if getattr(ds[name].collect_schema()[column], "time_zone", None):
+            local = local.dt.convert_time_zone(ds.tz)
+        days = (
+            ds[name].select(local.dt.date().alias("d")).drop_nulls().group_by("d").len().collect()
+        )
+        for d, n in days.iter_rows():
+            start = period_of(d, found.grain).start
+            counts[start] = counts.get(start, 0) + n
+    if len(counts) < 3:
+        return found, []
+    median = float(pl.Series(list(counts.values())).median())  # type: ignore[arg-type]
+    floor = SPARSE_SHARE * median
+    chosen, skipped = found, []
+    while counts.get(chosen.start, 0) < floor and chosen.start > first:
+        skipped.append(chosen)
+        chosen = previous_period(chosen)
+    if counts.get(chosen.start, 0) < floor:
+        return found, []
+    if not skipped:
+        return found, []
+    most = max(counts.get(p.start, 0) for p in skipped)
+    span = skipped[0].label if len(skipped) == 1 else f"{skipped[-1].label} to {skipped[0].label}"
+    return chosen, [
+        f"latest period: {chosen.label}; {span} hold few records (at most {most:,} a period, "
+        f"against a median of {median:,.0f}), a sparse tail; give the period to report on it"
+    ]
 
 
 def plan_periods(
