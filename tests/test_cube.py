@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -169,6 +169,10 @@ def test_cube_equals_rows_sample(sample_dir: Path, q: tuple[str, dict]) -> None:
         ("transfer_rate", {"every": "1h", "start": date(2025, 10, 26), "end": date(2025, 10, 26)}),
         ("resolution_rate", {"every": "1q", "by": ("site", "topic")}),
         ("contacts_offered", {}),
+        ("longest_wait", {"every": "1h", "by": "queue"}),  # a maximum of cell maxima
+        ("handled_per_agent", {"every": "1w", "by": "team"}),  # bit sets of agents
+        ("sales_per_agent", {"every": "1mo", "start": date(2025, 3, 1)}),
+        ("handled_per_agent", {"every": "1h", "by": "queue", "start": date(2025, 3, 30)}),
     ],
 )
 def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None:
@@ -182,9 +186,10 @@ def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None
 @pytest.mark.parametrize(
     ("kpi_id", "kw"),
     [
-        ("handled_per_agent", {"every": "1d"}),  # distinct agents
-        ("longest_wait", {"every": "1d"}),  # a maximum
         ("max_in_queue", {"every": "1d"}),  # a sweep
+        ("peak_hour_traffic", {"every": "1d"}),  # a sweep
+        ("contacts_per_customer", {"every": "1d"}),  # 9,045 customers: too many for bit sets
+        ("longest_wait", {"every": "1d", "params": {"longest_wait.population": "answered"}}),
         ("aht", {"every": "1d", "by": "agent_id"}),  # not a cube dimension
         ("aht", {"every": "1h", "by": "topic"}),  # topic only by day
         ("aht", {"every": "1d", "attribution": "completion"}),
@@ -297,3 +302,86 @@ def test_cli_build_info_clear(
     assert main(["cube", "clear", "--data", str(root)]) == 0
     assert "removed" in capsys.readouterr().out
     assert main(["cube", "clear", "--data", str(tmp_path / "nope")]) == 2
+
+
+# ---- maxima and distinct counts: exact roll-ups -------------------------------------------
+
+
+_NON_ADDITIVE = ["longest_wait", "handled_per_agent", "sales_per_agent"]
+_BYS = [(), ("queue",), ("team",), ("site", "channel"), ("topic",), ("channel", "topic")]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kpi_id=st.sampled_from(_NON_ADDITIVE),
+    every=st.sampled_from(GRAINS),
+    by=st.sampled_from(_BYS),
+    day=st.sampled_from(_GEN_DAYS),
+    span=st.integers(0, 40),
+)
+def test_maxima_and_distinct_counts_from_the_cube(
+    gen_dir: Path, kpi_id: str, every: str, by: tuple[str, ...], day: date, span: int
+) -> None:
+    """A maximum of cell maxima and a count of or-ed bit sets equal the rows over grains,
+    dimensions and ranges across both DST changes; the cube answers all but topic below a day."""
+    kw = {"every": every, "by": by, "start": day, "end": day + timedelta(days=span)}
+    used = _same(kpi.load(gen_dir), kpi_id, **kw)
+    assert used == (not ("topic" in by and every in ("15m", "30m", "1h")))
+
+
+def test_hand_computed_maxima_and_agents(tmp_path: Path) -> None:
+    """Two queues, three agents, on the day the clocks go back (02:00 BST is 01:00 GMT)."""
+    tz = ZoneInfo("Europe/London")
+    t = [
+        datetime(2025, 10, 26, 0, 50, tzinfo=tz),  # 00:50 BST
+        datetime(2025, 10, 26, 0, 10, tzinfo=UTC),  # 01:10 BST
+        datetime(2025, 10, 26, 1, 10, tzinfo=UTC),  # 01:10 GMT, the second one
+        datetime(2025, 10, 26, 9, 0, tzinfo=tz),
+        datetime(2025, 10, 27, 9, 0, tzinfo=tz),
+    ]
+    df = pl.DataFrame(
+        {
+            "arrival_ts": t,
+            "queue": ["Q1", "Q1", "Q2", "Q2", "Q1"],
+            "outcome": ["answered", "answered", "abandoned_queue", "answered", "answered"],
+            "wait_s": [10.0, 40.0, 90.0, 5.0, 7.0],
+            "agent_id": ["A", "B", None, "A", "C"],
+        }
+    ).with_columns(pl.col("arrival_ts").dt.convert_time_zone("Europe/London"))
+    root = tmp_path / "d"
+    kpi.save(kpi.Dataset({"contacts": df}, tz="Europe/London"), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    day = kpi.evaluate(ds, "longest_wait", every="1d")
+    assert _uses_cube(day.frame)
+    assert not _reads_contacts(day.frame)
+    assert day.frame.collect()["longest_wait"].to_list() == [90.0, 7.0]
+    per_agent = kpi.evaluate(ds, "handled_per_agent", every="1d")
+    assert _uses_cube(per_agent.frame)
+    assert per_agent.frame.collect()["handled_per_agent"].to_list() == [3 / 2, 1.0]
+    hours = kpi.evaluate(ds, "longest_wait", every="1h", by="queue", end=date(2025, 10, 26))
+    got = hours.frame.sort("period", "queue").collect()
+    assert got.select(
+        pl.col("period").dt.strftime("%H:%M %Z"), "queue", "longest_wait"
+    ).rows() == [
+        ("00:00 BST", "Q1", 10.0),
+        ("01:00 BST", "Q1", 40.0),
+        ("01:00 GMT", "Q2", 90.0),
+        ("09:00 GMT", "Q2", 5.0),
+    ]
+    week = kpi.evaluate(ds, "handled_per_agent", every="1w", by="queue").frame.collect()
+    assert dict(week.select("queue", "handled_per_agent").rows()) == {"Q1": 3 / 3, "Q2": 1.0}
+
+
+def test_a_query_reads_the_smallest_level(gen_dir: Path) -> None:
+    """`1h by queue` reads hours by queue, `1d` the daily total, not the finest levels."""
+    ds = kpi.load(gen_dir)
+    plan = kpi.evaluate(ds, "aht", every="1h", by="queue").frame.explain()
+    assert ".1h.queue." in plan
+    assert ".15m." not in plan
+    plan = kpi.evaluate(ds, "service_level", every="1d").frame.explain()
+    assert ".1d.total." in plan
+    levels = {(lv["grain"], tuple(lv["dims"])): lv["cells"] for lv in cube.info(gen_dir)["levels"]}
+    assert levels[("1h", ("queue",))] < levels[("15m", ("site", "team", "queue", "channel"))]

@@ -43,6 +43,8 @@ from kpi.cube._build import (
     ROLLS_UP_TO,
     build_levels,
     cube_measures,
+    rebin,
+    rollup_exprs,
     signature,
 )
 from kpi.cube._store import (
@@ -57,7 +59,6 @@ from kpi.cube._store import (
 from kpi.data import Dataset, load
 from kpi.errors import KpiError
 from kpi.metrics import Measure, Source
-from kpi.periods import bin_expr
 
 __all__ = ["DIMENSIONS", "LEVELS", "Cube", "build", "clear", "find", "info"]
 
@@ -128,9 +129,7 @@ class Cube:
         if every is None:
             return lf, schema, [*by, pl.lit(0, pl.Int32).alias("_bin")]
         if every != level["grain"]:
-            # truncating time-zone-aware stamps is costly: once per distinct cell bin, joined
-            bins = lf.select(b.unique()).with_columns(bin_expr(b, every).alias("_to"))
-            lf = lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+            lf = rebin(lf, every)
         return lf, schema, [*by, "_bin"]
 
     def rollup(
@@ -160,16 +159,30 @@ class Cube:
         if any(c not in level["read"] for c in known):
             return None
         lf, schema, keys = self._cells(level, by, every, start, end)
-        cols = level["columns"]
-        aggs = [
-            pl.col(cols[s]).sum().cast(schema[cols[s]]).alias(name)
-            for (name, _), s in zip(items, sigs, strict=True)
-        ]
+        cols, kinds, words = level["columns"], level["kinds"], level["words"]
+        aggs = []
+        post = []
+        for (name, _), s in zip(items, sigs, strict=True):
+            col = cols[s]
+            kind = kinds[col]
+            if kind == "distinct":
+                aggs += rollup_exprs(kind, col, words[col])
+                counts = (pl.col(w).bitwise_count_ones() for w in words[col])
+                post.append(pl.sum_horizontal(counts).cast(pl.Int64).alias(name))
+            else:
+                (agg,) = rollup_exprs(kind, col, None)
+                aggs.append(agg.cast(schema[col]).alias(name))
         aggs.append(pl.col("_rows").sum().alias(rows))
         for c, flag in known.items():
             nn = f"_nn_{c}" if c in level["nullable"] else "_rows"
             aggs.append((pl.col(nn).sum() > 0).alias(flag))
-        return lf.group_by(keys).agg(aggs)
+        out = lf.group_by(keys).agg(aggs)
+        if post:
+            gone = [
+                w for (_, _), s in zip(items, sigs, strict=True) for w in words.get(cols[s], [])
+            ]
+            out = out.with_columns(post).drop(gone)
+        return out
 
     def rollup_builder(
         self,
@@ -261,10 +274,11 @@ def build(
     measures = cube_measures(params)
     report(f"building the cube of {root} ({len(measures)} additive measures) in {where}")
 
-    def write(name: str, frame: pl.LazyFrame) -> int:
-        rel = f"{name}.{key}.parquet"
-        atomic_write(where / rel, lambda p: frame.sink_parquet(p, compression="lz4"))
-        return pl.scan_parquet(where / rel).select(pl.len()).collect().item()
+    def write(name: str, frame: pl.DataFrame) -> None:
+        atomic_write(
+            where / f"{name}.{key}.parquet",
+            lambda p: frame.write_parquet(p, compression="lz4", row_group_size=65_536),
+        )
 
     levels = build_levels(ds, measures, write, report)
     for lv in levels:
