@@ -385,3 +385,57 @@ def test_a_query_reads_the_smallest_level(gen_dir: Path) -> None:
     assert ".1d.total." in plan
     levels = {(lv["grain"], tuple(lv["dims"])): lv["cells"] for lv in cube.info(gen_dir)["levels"]}
     assert levels[("1h", ("queue",))] < levels[("15m", ("site", "team", "queue", "channel"))]
+
+
+# ---- explorers build the cube on first use, and never fail for want of one ------------------
+
+
+def _small_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "d"
+    kpi.save(kpi.Dataset({"contacts": generate_contacts(3_000, seed=7)}, tz=TZ), root)
+    return root
+
+
+def test_trend_explorer_builds_the_cube_on_first_use(tmp_path: Path) -> None:
+    from kpi.widgets import trend_explorer
+
+    root = _small_dir(tmp_path)
+    assert not cube.info(root)["exists"]
+    ex = trend_explorer(kpi.load(root), metric="aht", every="1w")
+    assert ex.error is None
+    assert ex.charts
+    assert cube.info(root)["fresh"]
+    assert ex.notes == []
+    frame = kpi.views.trend_frame(kpi.load(root), "aht", every="1w")
+    assert _uses_cube(frame)
+    assert not _reads_contacts(frame)
+    filtered = kpi.load(root).restrict(start="2025-03-01", end="2025-03-31")
+    cube.clear(root)
+    trend_explorer(filtered, metric="aht", every="1d")
+    assert not cube.info(root)["exists"]  # a cube of the directory could not answer for it
+
+
+def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(tmp_path: Path) -> None:
+    """A file where the cube directory would go: the build fails with an OSError (as a
+    read-only or full disk would), the explorer draws from the rows and notes it once."""
+    from kpi.widgets import trend_explorer
+
+    root = _small_dir(tmp_path)
+    (root / ".kpi-cube").write_text("not a directory")
+    ds = kpi.load(root)
+    want = kpi.evaluate(ds, "asa", every="1w", cube=False).frame.collect()
+    ex = trend_explorer(ds, metric="asa", every="1w")
+    assert ex.error is None
+    assert ex.charts
+    assert len(ex.notes) == 1
+    assert "could not be written" in ex.notes[0]
+    assert "reading the rows" in ex.notes[0]
+    assert "could not be written" in ex.status.value
+    ex.controls["metric"].value = "aht"  # a redraw: no second attempt, no second note
+    assert ex.error is None
+    assert len(ex.notes) == 1
+    assert (root / ".kpi-cube").read_text() == "not a directory"
+    frame = kpi.views.trend_frame(ds, "asa", every="1w").collect()
+    assert not _uses_cube(kpi.evaluate(ds, "asa", every="1w").frame)
+    got = frame.select("period", "asa").join(want.select("period", "asa"), on="period")
+    assert (got["asa"] - got["asa_right"]).abs().max() == 0

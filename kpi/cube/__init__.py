@@ -60,9 +60,28 @@ from kpi.data import Dataset, load
 from kpi.errors import KpiError
 from kpi.metrics import Measure, Source
 
-__all__ = ["DIMENSIONS", "LEVELS", "Cube", "build", "clear", "find", "info"]
+__all__ = [
+    "DIMENSIONS",
+    "LEVELS",
+    "Cube",
+    "CubeWarning",
+    "build",
+    "clear",
+    "find",
+    "info",
+    "prepare",
+]
 
 _OPEN: dict[Path, tuple[str, Cube]] = {}
+
+
+class CubeWarning(UserWarning):
+    """A note that the rows answer where a cube was wanted (it could not be written)."""
+
+
+#: (data directory, data key) to the note of a build that failed, so it is not retried on every
+#: redraw (a new key, after the data changed, tries again).
+_FAILED: dict[tuple[Path, str], str] = {}
 
 
 class Cube:
@@ -251,6 +270,56 @@ def find(
         build(ds.path, params=params, progress=progress)
         cube = _fresh(ds, where, key)
     return cube if cube is not None and _own_tables(ds, cube) else None
+
+
+def prepare(
+    data: Dataset,
+    *,
+    params: dict[str, Any] | None = None,
+    progress: bool | Callable[[str], None] = False,
+) -> str | None:
+    """Make sure a dataset directory's cube is there before an explorer's first redraw.
+
+    Builds it (``params``, ``progress`` as for :func:`build`) when ``data`` holds the tables of
+    its directory as loaded and there is no fresh cube; does nothing for data that is not a
+    directory or was filtered (the cube could not answer for it). A cube that cannot be written
+    (a read-only place, a full disk) is not an error: the queries read the rows, and the
+    returned line says so (once per directory and data key; the build is not retried).
+
+    Returns
+    -------
+    str | None
+        None when the cube is ready or not needed; else one line on why the rows are read.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> prepare(Dataset({"contacts": pl.LazyFrame({"wait_s": [1.0]})})) is None
+    True
+    """
+    if data.path is None:
+        return None
+    root = Path(data.path)
+    key = data_key(root)
+    if (root.resolve(), key) in _FAILED:
+        return None
+    fresh = load(root, check=False)
+    if data.tz != fresh.tz or any(
+        t not in data.tables or plan_fingerprint(data.tables[t]) != plan_fingerprint(lf)
+        for t, lf in fresh.tables.items()
+    ):
+        return None  # filtered or swapped tables: a cube of the directory cannot answer
+    where = cube_dir(root)
+    if _fresh(fresh, where, key) is not None:
+        return None
+    try:
+        build(root, params=params, progress=progress)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        note = f"{where}: the measure cube could not be written ({why}); reading the rows"
+        _FAILED[(root.resolve(), key)] = note
+        return note
+    return None
 
 
 def build(
