@@ -396,11 +396,15 @@ def _small_dir(tmp_path: Path) -> Path:
     return root
 
 
-def test_trend_explorer_builds_the_cube_on_first_use(tmp_path: Path) -> None:
+def test_trend_explorer_builds_the_cube_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kpi.widgets import trend_explorer
 
     root = _small_dir(tmp_path)
-    assert not cube.info(root)["exists"]
+    trend_explorer(kpi.load(root), metric="aht", every="1w")
+    assert not cube.info(root)["exists"]  # 3,000 rows: quick from the rows, left as it is
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 3_000)
     ex = trend_explorer(kpi.load(root), metric="aht", every="1w")
     assert ex.error is None
     assert ex.charts
@@ -415,11 +419,14 @@ def test_trend_explorer_builds_the_cube_on_first_use(tmp_path: Path) -> None:
     assert not cube.info(root)["exists"]  # a cube of the directory could not answer for it
 
 
-def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(tmp_path: Path) -> None:
+def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file where the cube directory would go: the build fails with an OSError (as a
     read-only or full disk would), the explorer draws from the rows and notes it once."""
     from kpi.widgets import trend_explorer
 
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 0)
     root = _small_dir(tmp_path)
     (root / ".kpi-cube").write_text("not a directory")
     ds = kpi.load(root)

@@ -63,6 +63,7 @@ from kpi.metrics import Measure, Source
 __all__ = [
     "DIMENSIONS",
     "LEVELS",
+    "PREPARE_MIN_ROWS",
     "Cube",
     "CubeWarning",
     "build",
@@ -73,6 +74,11 @@ __all__ = [
 ]
 
 _OPEN: dict[Path, tuple[str, Cube]] = {}
+
+
+#: :func:`prepare` builds a cube for data of at least this many rows (smaller data is quick
+#: from the rows, and a sample directory is left as it is).
+PREPARE_MIN_ROWS = 200_000
 
 
 class CubeWarning(UserWarning):
@@ -281,8 +287,9 @@ def prepare(
     """Make sure a dataset directory's cube is there before an explorer's first redraw.
 
     Builds it (``params``, ``progress`` as for :func:`build`) when ``data`` holds the tables of
-    its directory as loaded and there is no fresh cube; does nothing for data that is not a
-    directory or was filtered (the cube could not answer for it). A cube that cannot be written
+    its directory as loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh
+    cube; does nothing for data that is not a directory or was filtered (the cube could not
+    answer for it), or is small (the rows answer in a blink). A cube that cannot be written
     (a read-only place, a full disk) is not an error: the queries read the rows, and the
     returned line says so (once per directory and data key; the build is not retried).
 
@@ -311,6 +318,9 @@ def prepare(
         return None  # filtered or swapped tables: a cube of the directory cannot answer
     where = cube_dir(root)
     if _fresh(fresh, where, key) is not None:
+        return None
+    rows = sum(lf.select(pl.len()).collect().item() for lf in fresh.tables.values())
+    if rows < PREPARE_MIN_ROWS:
         return None
     try:
         build(root, params=params, progress=progress)

@@ -294,7 +294,11 @@ class _BuildContext:
             return None
         lf = self.ds[table]
         derived = time_expr(table, tz=self.tz, attribution=self.attribution)
-        return lf if derived is None else lf.with_columns(derived)
+        lf = lf if derived is None else lf.with_columns(derived)
+        if self.by == ("_g",):  # the dimensions as one key (see _fine)
+            dims = [d for d in DIMENSIONS if d in lf.collect_schema().names()]
+            lf = lf.with_columns(pl.struct(dims).hash().alias("_g"))
+        return lf
 
     def time_column(self, table: str) -> str:
         col = time_column(table, attribution=self.attribution)
@@ -378,7 +382,8 @@ def _fine(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The two levels aggregated from the rows, in one streaming query: by :data:`INTRADAY`
     and quarter hour, and by :data:`DIMENSIONS` and day (local bins: the UTC quarter hour and
-    the local date, mapped by ``quarters``; each row's own bin when there is no map)."""
+    the local date, mapped by ``quarters``; each row's own bin when there is no map). The
+    daily cells carry ``_g``, a 64-bit hash of their dimensions."""
     t = pl.col(tcol)
     first = [e for s in stored for e in s.first]
     per_row = [e for s in stored for e in s.rows]
@@ -393,10 +398,11 @@ def _fine(
             for dims, grain in ((intra, "15m"), (every, "1d"))
         ]
         q, d = pl.collect_all(plans, engine="streaming")
-        return q, d
+        return q, d.with_columns(pl.struct(every).hash().alias("_g"))
+    combo = pl.struct(every).hash().alias("_g")  # the flags' key of the cell's dimensions
     plans = [
         pre.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
-        pre.group_by([*every, t.dt.date().alias("_day")]).agg(cells),
+        pre.group_by([*every, combo, t.dt.date().alias("_day")]).agg(cells),
     ]
     q, d = pl.collect_all(plans, engine="streaming")
     q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
@@ -406,21 +412,33 @@ def _fine(
 
 
 def _roll_flags(
-    flags: pl.LazyFrame, dims: tuple[str, ...], grain: str, n: int, quarters: pl.DataFrame | None
+    flags: pl.LazyFrame,
+    dims: tuple[str, ...],
+    grain: str,
+    n: int,
+    quarters: pl.DataFrame | None,
+    combos: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    """FCR's flags (by every dimension and quarter hour) rolled up to ``dims`` and ``grain``;
-    their ``_bin`` is the UTC quarter-hour key when ``quarters`` maps it to local bins."""
+    """FCR's flags rolled up to ``dims`` and ``grain``. With ``combos`` (their dimensions' key
+    ``_g`` to the dimensions) they are keyed by ``_g`` and the UTC quarter hour ``_bin``, which
+    ``quarters`` maps to local bins; without, by every dimension and the local quarter hour."""
     sums = [pl.col(f"b{j}").sum() for j in range(n)]
-    if quarters is None:
+    if combos is None or quarters is None:
         rolled = rebin(flags, grain) if grain != "15m" else flags
         return rolled.group_by([*dims, "_bin"]).agg(sums).collect()
+    # integers until the last join: ``_i`` numbers the combinations of ``dims``
+    groups = combos.select(dims).unique().with_row_index("_i")
+    ids = combos.join(groups, on=list(dims), nulls_equal=True).select("_g", "_i").lazy()
     to = quarters.lazy().select(
         pl.col("_k").alias("_bin"), pl.col("_bin" if grain == "15m" else "_dbin").alias("_to")
     )
-    if grain == "15m":  # group on the integer key first (fewer rows to join)
-        flags = flags.group_by([*dims, "_bin"]).agg(sums)
-    rolled = flags.join(to, on="_bin").drop("_bin").rename({"_to": "_bin"})
-    return rolled.group_by([*dims, "_bin"]).agg(sums).collect()
+    keyed = flags.join(ids, on="_g").drop("_g")
+    if grain == "15m":  # group on the integer keys first (fewer rows to join)
+        keyed = keyed.group_by(["_i", "_bin"]).agg(sums)
+    keyed = keyed.join(to, on="_bin").drop("_bin").rename({"_to": "_bin"})
+    keyed = keyed.group_by(["_i", "_bin"]).agg(sums)
+    out = keyed.join(groups.lazy(), on="_i").drop("_i")
+    return out.select(*dims, "_bin", *(f"b{j}" for j in range(n))).collect()
 
 
 def _with_flags(frame: pl.DataFrame, rolled: pl.DataFrame | None, n: int) -> pl.DataFrame:
@@ -492,30 +510,36 @@ def build_levels(
         assert isinstance(dtype, pl.Datetime)
         quarters = _quarters(rows, tcol, dtype)
         n = len(builders)
+        fine = tuple(d for d in DIMENSIONS if d in names)
+        intra = tuple(d for d in INTRADAY if d in names)
+        intraday, daily = _fine(rows, tcol, stored, extra, names, quarters)
         rolled: list[pl.DataFrame | None] = [None, None]
         if builders:
-            # the repeat test sorts the whole table once, at the finest cell of all levels,
-            # binned by the UTC quarter hour (an integer) where it maps to the local one
-            fine = [d for d in DIMENSIONS if d in names]
-            finest = _BuildContext(ds, tuple(fine), "15m", quarter_keys=quarters is not None)
+            # the repeat test sorts the whole table once, at the finest cell of all levels:
+            # every dimension as one 64-bit key (checked one-to-one in the daily cells) and
+            # the UTC quarter hour (an integer) where it maps to the local one
+            combos: pl.DataFrame | None = daily.select(*fine, "_g").unique()
+            if quarters is None or combos["_g"].n_unique() != combos.height:
+                combos = None
+            keys = ("_g",) if combos is not None else fine
+            finest = _BuildContext(ds, keys, "15m", quarter_keys=combos is not None)
             parts = [b.builder(finest) for b in builders]
             flags = parts[0]
             for p in parts[1:]:
                 flags = flags.join(
-                    p, on=[*fine, "_bin"], how="full", coalesce=True, nulls_equal=True
+                    p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True
                 )
             flags = flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
             flags = flags.collect().lazy()
-            intra = tuple(d for d in INTRADAY if d in names)
             rolled = [
-                _roll_flags(flags, dims, g, n, quarters)
-                for dims, g in ((intra, "15m"), (tuple(fine), "1d"))
+                _roll_flags(flags, dims, g, n, quarters, combos)
+                for dims, g in ((intra, "15m"), (fine, "1d"))
             ]
             del flags
             for j, b in enumerate(builders):
                 columns[signature(table, tcol, b)] = f"b{j}"
                 kinds[f"b{j}"] = "sum"
-        intraday, daily = _fine(rows, tcol, stored, extra, names, quarters)
+        daily = daily.drop("_g")
         intraday = _with_flags(intraday, rolled[0], n)
         daily = _with_flags(daily, rolled[1], n)
         aggs = [e for c, k in kinds.items() for e in rollup_exprs(k, c, words.get(c))]
