@@ -78,7 +78,7 @@ _OPEN: dict[Path, tuple[str, Cube]] = {}
 
 #: :func:`prepare` builds a cube for data of at least this many rows (smaller data is quick
 #: from the rows, and a sample directory is left as it is).
-PREPARE_MIN_ROWS = 200_000
+PREPARE_MIN_ROWS = 1_000_000
 
 
 class CubeWarning(UserWarning):
