@@ -1,27 +1,45 @@
-"""The measure cube: additive measures aggregated once, so any roll-up of them is a small query.
+"""The measure cube: measures aggregated once, so any roll-up of them is a small query.
 
-Every KPI is Σ numerator / Σ denominator of measures. The ``sum`` measures, aggregated once by
+Every KPI is a function of measures. The measures that roll up exactly, aggregated once by
 quarter hour in the site's local time and the slicing dimensions (:data:`LEVELS`), answer every
 coarser grain, any subset of those dimensions and any range whose bounds fall on the cube's
-bins, exactly: a coarser value is the sum of the cells it covers, and the engine's rule for
-unknown groups (a group whose rows are all null in a column a measure reads is null, not 0)
-is kept by storing each such column's non-null count. :mod:`kpi.compute` asks the cube first
-(:meth:`Cube.rollup`) and reads the rows for the rest, so results are the same either way.
+bins, exactly, and the engine's rule for unknown groups (a group whose rows are all null in a
+column a measure reads is null, not 0) is kept by storing each such column's non-null count.
+:mod:`kpi.compute` asks the cube first (:meth:`Cube.rollup`) and reads the rows for the rest,
+so results are the same either way (``tests/test_cube.py`` compares them over KPIs, grains,
+dimensions, ranges and DST days).
 
-Answered from the cube: the row sources of every ``sum`` measure of the catalogue under its
-default variants and the dataset's own facts (each source separately: contacts and interval
-reports), and FCR's numerator under its default window and key (each contact's repeat flag is
-computed from the whole table when the cube is built). Left to the rows: distinct counts,
-maxima, medians, stocks and sweeps (exact only at the grain asked for), other variants (a
-service-level threshold of 30 s, another FCR window), ``agent_id`` and other columns outside
-:data:`DIMENSIONS`, topic by the quarter hour or hour (only the daily level has topic),
-contacts attributed by answer or completion time, ``bin_offset``, ranges whose bounds are not
-on a cube bin, chunked evaluation, and datasets that are not a directory (or whose tables
-were filtered or swapped after loading).
+Levels. Two are aggregated from the rows (quarter hours by site, team, queue and channel; days
+by those and topic) and the others from them: hours by the four, hours and quarter hours by
+nothing, hours by each single dimension, days by each single dimension and by nothing. A query
+reads the smallest level that has its dimensions, a grain its grain is a multiple of and its
+range's bounds on its bins (``1h by queue``: hours by queue, 24 queues × 8,760 hours).
+
+Each measure's strategy:
+
+- ``sum`` measures (counts and totals: offered, answered, waits, handle times, sales, ...):
+  the cell's sum, rolled up as a sum. Exact.
+- ``max`` measures (``longest_wait``'s longest wait): the cell's maximum, rolled up as a
+  maximum of cell maxima. Exact.
+- ``distinct`` measures (agents who handled contacts, for ``handled_per_agent`` and
+  ``sales_per_agent``): a bit set of the cell's values, one ``UInt64`` word per 64 values,
+  rolled up with a bitwise or and counted with a population count. Exact, for columns of at
+  most :data:`kpi.cube._build.MAX_DISTINCT` values (2,048). Distinct customers
+  (``contacts_per_customer``) have as many values as contacts: read from the rows.
+- FCR's numerator under its default window and key: each contact's repeat flag is computed
+  from the whole table when the cube is built, and counted like a ``sum``. Exact.
+- Left to the rows: sweeps (``max_in_queue``, ``peak_hour_traffic``: exact only at the grain
+  and groups asked for), medians and other statistics, stocks, distinct counts of many
+  values, other variants (a service-level threshold of 30 s, another FCR window), ``agent_id``
+  and other columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is
+  kept by day), contacts attributed by answer or completion time, ``bin_offset``, ranges
+  whose bounds are not on a cube bin, chunked evaluation, and datasets that are not a
+  directory (or whose tables were filtered or swapped after loading).
 
 Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
 never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one
-when there is none, ``cube=False`` reads the rows.
+when there is none, ``cube=False`` reads the rows; :func:`prepare` builds one before an
+explorer's first redraw and turns a cube that cannot be written into a note.
 """
 
 from __future__ import annotations

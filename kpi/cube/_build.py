@@ -20,12 +20,16 @@ ones:
 
 How it is built (:func:`build_levels`): per (table, time column), each row's values are
 computed once (``X``, ``when(P).then(X)``, the bit of its value) and the rows are grouped, in
-one streaming query, twice: by the intraday dimensions and the quarter hour (the UTC quarter
-hour, an integer, mapped to the local bin afterwards, checked per cell), and by every dimension
-and the local day. The other levels (:data:`LEVELS`) are aggregated from those two frames as
-written, never from the rows again. Each cell holds the row count ``_rows`` and, for each column
-a source reads that has nulls, its non-null count ``_nn_<column>`` (the engine's unknown-group
-rule needs it; a column with no null is known wherever there are rows).
+one streaming query, twice: by the intraday dimensions and the quarter hour (keyed by the UTC
+quarter hour, an integer, mapped to the local bin afterwards: :func:`_quarters` checks that
+each UTC quarter hour lies in one local one, else each row is binned in local time), and by
+every dimension and the local date. FCR's repeat test then sorts the table once, grouped by
+one 64-bit key of the dimensions (checked one-to-one against the daily cells) and the integer
+quarter hour, and its counts are rolled up on integers and joined to both. The other levels
+(:data:`LEVELS`) are aggregated from the smallest level already built that has their
+dimensions, never from the rows again. Each cell holds the row count ``_rows`` and, for each
+column a source reads that has nulls, its non-null count ``_nn_<column>`` (the engine's
+unknown-group rule needs it; a column with no null is known wherever there are rows).
 """
 
 from __future__ import annotations
