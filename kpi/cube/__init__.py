@@ -202,30 +202,30 @@ class Cube:
         if any(c not in level["read"] for c in known):
             return None
         lf, schema, keys = self._cells(level, by, every, start, end)
+        # a level with exactly these dimensions at this grain: its cells are the groups
+        direct = every == level["grain"] and set(by) == set(level["dims"])
         cols, kinds, words = level["columns"], level["kinds"], level["words"]
         aggs = []
-        post = []
         for (name, _), s in zip(items, sigs, strict=True):
             col = cols[s]
             kind = kinds[col]
             if kind == "distinct":
-                aggs += rollup_exprs(kind, col, words[col])
-                counts = (pl.col(w).bitwise_count_ones() for w in words[col])
-                post.append(pl.sum_horizontal(counts).cast(pl.Int64).alias(name))
+                sets = (
+                    [pl.col(w) for w in words[col]]
+                    if direct
+                    else rollup_exprs(kind, col, words[col])
+                )
+                counts = (e.bitwise_count_ones() for e in sets)
+                aggs.append(pl.sum_horizontal(counts).cast(pl.Int64).alias(name))
             else:
-                (agg,) = rollup_exprs(kind, col, None)
+                (agg,) = [pl.col(col)] if direct else rollup_exprs(kind, col, None)
                 aggs.append(agg.cast(schema[col]).alias(name))
-        aggs.append(pl.col("_rows").sum().alias(rows))
+        total = (lambda e: e) if direct else (lambda e: e.sum())
+        aggs.append(total(pl.col("_rows")).alias(rows))
         for c, flag in known.items():
             nn = f"_nn_{c}" if c in level["nullable"] else "_rows"
-            aggs.append((pl.col(nn).sum() > 0).alias(flag))
-        out = lf.group_by(keys).agg(aggs)
-        if post:
-            gone = [
-                w for (_, _), s in zip(items, sigs, strict=True) for w in words.get(cols[s], [])
-            ]
-            out = out.with_columns(post).drop(gone)
-        return out
+            aggs.append((total(pl.col(nn)) > 0).alias(flag))
+        return lf.select(*keys, *aggs) if direct else lf.group_by(keys).agg(aggs)
 
     def rollup_builder(
         self,
@@ -248,6 +248,8 @@ class Cube:
             return None
         lf, schema, keys = self._cells(level, by, every, start, end)
         col = level["columns"][sig]
+        if every == level["grain"] and set(by) == set(level["dims"]):  # cells are the groups
+            return lf.select(*keys, pl.col(col).alias(meas.name)).filter(pl.col(meas.name) > 0)
         total = pl.col(col).sum().cast(schema[col]).alias(meas.name)
         return lf.group_by(keys).agg(total).filter(pl.col(meas.name) > 0)
 

@@ -89,6 +89,7 @@ def _levels() -> tuple[Level, ...]:
     ]
     out += [Level(f"hourly by {d}", "1h", (d,)) for d in INTRADAY]
     out += [Level("intraday total", "15m", ()), Level("hourly total", "1h", ())]
+    out += [Level(f"daily by {d}, topic", "1d", (d, "topic")) for d in INTRADAY]
     out += [Level(f"daily by {d}", "1d", (d,)) for d in DIMENSIONS]
     out.append(Level("daily total", "1d", ()))
     return tuple(out)
@@ -96,10 +97,11 @@ def _levels() -> tuple[Level, ...]:
 
 #: Every level. The finest two are aggregated from the rows: quarter hours in local time (the
 #: finest grain, so every grain rolls up; DST days included) by :data:`INTRADAY`, and local days
-#: by every dimension. Smaller ones (hours; each single dimension; totals) are
-#: aggregated from the smallest level already built that has their dimensions, so a query reads the smallest level that has its dimensions and a
-#: grain its grain is a multiple of: `1h by queue` reads hours by queue (24 queues × 8,760
-#: hours), not quarter hours by four dimensions.
+#: by every dimension. Smaller ones (hours; each single dimension; topic with each other
+#: dimension by day; totals) are aggregated from the smallest level already built that has
+#: their dimensions, so a query reads the smallest level that has its dimensions and a grain
+#: its grain is a multiple of: `1h by queue` reads hours by queue (24 queues × 8,760 hours),
+#: not quarter hours by four dimensions.
 LEVELS = _levels()
 #: Grains each level's grain divides (in local time).
 ROLLS_UP_TO = {
