@@ -446,3 +446,12 @@ def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(
     assert not _uses_cube(kpi.evaluate(ds, "asa", every="1w").frame)
     got = frame.select("period", "asa").join(want.select("period", "asa"), on="period")
     assert (got["asa"] - got["asa_right"]).abs().max() == 0
+
+
+def test_a_relative_path_finds_the_cube(gen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cube was built by the absolute path; a notebook loads the data by a relative one."""
+    monkeypatch.chdir(gen_dir.parent)
+    ds = kpi.load(gen_dir.name)
+    assert _uses_cube(kpi.evaluate(ds, "aht", every="1mo").frame)
+    assert _same(ds, "aht", every="1mo", by="team")
+    assert not _uses_cube(kpi.evaluate(ds.restrict(start="2025-02-01"), "aht", every="1mo").frame)

@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 _OPEN: dict[Path, tuple[str, Cube]] = {}
+_PLANS: dict[tuple[str, str], dict[str, str]] = {}
 
 
 #: :func:`prepare` builds a cube for data of at least this many rows (smaller data is quick
@@ -266,12 +267,25 @@ def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:
     return cube
 
 
-def _own_tables(ds: Dataset, cube: Cube) -> bool:
-    """Whether ``ds`` holds the directory's tables as loaded (not filtered or swapped)."""
-    if ds.tz != cube.tz:
+def _loaded_plans(path: Path, key: str) -> dict[str, str]:
+    """The plan fingerprint of each table of ``path`` as :func:`kpi.data.load` opens it (kept
+    per path, as given, and data key: a plan names its files by the path it was loaded by)."""
+    hit = _PLANS.get((str(path), key))
+    if hit is None:
+        fresh = load(path, check=False)
+        hit = {t: plan_fingerprint(lf) for t, lf in fresh.tables.items()}
+        _PLANS[(str(path), key)] = hit
+    return hit
+
+
+def _own_tables(ds: Dataset, cube: Cube, key: str) -> bool:
+    """Whether ``ds`` holds the directory's tables as loaded (not filtered or swapped), by
+    whichever path it was loaded (relative or absolute)."""
+    if ds.tz != cube.tz or ds.path is None:
         return False
-    for table, fp in cube.meta["fingerprints"].items():
-        if table not in ds.tables or plan_fingerprint(ds.tables[table]) != fp:
+    plans = _loaded_plans(Path(ds.path), key)
+    for table in cube.meta["fingerprints"]:
+        if table not in ds.tables or plan_fingerprint(ds.tables[table]) != plans.get(table):
             return False
     return True
 
@@ -295,7 +309,7 @@ def find(
     if cube is None and build_missing:
         build(ds.path, params=params, progress=progress)
         cube = _fresh(ds, where, key)
-    return cube if cube is not None and _own_tables(ds, cube) else None
+    return cube if cube is not None and _own_tables(ds, cube, key) else None
 
 
 def prepare(
@@ -331,9 +345,9 @@ def prepare(
     if (root.resolve(), key) in _FAILED:
         return None
     fresh = load(root, check=False)
+    plans = _loaded_plans(root, key)
     if data.tz != fresh.tz or any(
-        t not in data.tables or plan_fingerprint(data.tables[t]) != plan_fingerprint(lf)
-        for t, lf in fresh.tables.items()
+        t not in data.tables or plan_fingerprint(data.tables[t]) != fp for t, fp in plans.items()
     ):
         return None  # filtered or swapped tables: a cube of the directory cannot answer
     where = cube_dir(root)
