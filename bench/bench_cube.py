@@ -72,6 +72,7 @@ def timed_build(path: Path) -> dict:
 FIRST_SCREEN = """
 import sys, time
 t0 = time.perf_counter()
+import altair
 import kpi
 from kpi import views
 t1 = time.perf_counter()
@@ -85,8 +86,9 @@ print(t1 - t0, t2 - t1)
 
 
 def timed_first_screen(path: Path) -> dict:
-    """A notebook's first screen in a fresh process, the cube cached: import kpi, load the
-    directory, and the trend explorer's first chart (service level by day, the whole year)."""
+    """A notebook's first screen in a fresh process, the cube cached: import kpi and altair
+    (every chart needs it), load the directory, and the trend explorer's first chart (service
+    level by day, the whole year: the anomaly model's frame and the chart spec)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     began = time.perf_counter()
     out = subprocess.run(
@@ -134,7 +136,8 @@ def main() -> None:
         build = timed_build(path)
         log(f"built in {build['wall']:.1f} s, {build['rss_gib']:.2f} GiB")
     found = cube.info(path)
-    first = timed_first_screen(path)
+    runs = [timed_first_screen(path) for _ in range(3)]
+    first = {**sorted(runs, key=lambda r: r["wall"])[1], "runs": [r["wall"] for r in runs]}
     log(f"first screen {first['wall']:.2f} s (import {first['import']:.2f} s)")
     ds = kpi.load(path)
     kpis = [k for k, a in availability(ds).items() if a.ok]
@@ -220,9 +223,11 @@ def render(rows, build, found, results, load0, load1, polars_version, first=None
             f"{'met' if p95 < 0.3 else '**not met**'} |"
         )
     if first:
+        runs = first.get("runs")
+        each = f" (median of runs {', '.join(f'{w:.2f}' for w in runs)} s)" if runs else ""
         lines.append(
-            f"| first screen < 5 s (cube cached) | {first['wall']:.2f} s: import "
-            f"{first['import']:.2f} s, load + first trend chart {first['chart']:.2f} s | "
+            f"| first screen < 5 s (cube cached) | {first['wall']:.2f} s: import kpi and altair "
+            f"{first['import']:.2f} s, load + first trend chart {first['chart']:.2f} s{each} | "
             f"{'met' if first['wall'] < 5 else '**not met**'} |"
         )
     if rows_t:
