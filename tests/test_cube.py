@@ -455,3 +455,24 @@ def test_a_relative_path_finds_the_cube(gen_dir: Path, monkeypatch: pytest.Monke
     assert _uses_cube(kpi.evaluate(ds, "aht", every="1mo").frame)
     assert _same(ds, "aht", every="1mo", by="team")
     assert not _uses_cube(kpi.evaluate(ds.restrict(start="2025-02-01"), "aht", every="1mo").frame)
+
+
+def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
+    """Monrovia kept UTC-0:44:30 until 1972: a UTC quarter hour spans two local ones, so the
+    build bins each row in local time (and FCR's flags by every dimension); still exact."""
+    tz = "Africa/Monrovia"
+    df = generate_contacts(2_000, seed=11).with_columns(
+        pl.col(c).dt.replace_time_zone(None).dt.offset_by("-54y").dt.replace_time_zone(tz)
+        for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
+    )
+    root = tmp_path / "m"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=tz), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    for kpi_id, kw in [
+        ("aht", {"every": "15m", "by": "queue", "start": date(1971, 3, 3)}),
+        ("fcr", {"every": "1d", "by": "team"}),
+        ("handled_per_agent", {"every": "1h"}),
+        ("longest_wait", {"every": "1w", "by": "topic"}),
+    ]:
+        assert _same(ds, kpi_id, **kw), kpi_id
