@@ -476,3 +476,24 @@ def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
         ("longest_wait", {"every": "1w", "by": "topic"}),
     ]:
         assert _same(ds, kpi_id, **kw), kpi_id
+
+
+def test_a_build_that_fails_otherwise_is_a_note_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any failure of the build (here the writer raising a polars error) leaves the rows."""
+    from kpi.views import trend_frame
+
+    root = _small_dir(tmp_path)
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 0)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise pl.exceptions.ComputeError("out of scratch space")
+
+    monkeypatch.setattr(cube, "atomic_write", broken)
+    ds = kpi.load(root)
+    with pytest.warns(cube.CubeWarning, match="could not be built .out of scratch space"):
+        got = trend_frame(ds, "aht", every="1mo").collect()
+    want = trend_frame(ds.restrict(start="2025-01-01"), "aht", every="1mo").collect()
+    assert got["aht"].to_list() == want["aht"].to_list()
+    assert cube.find(ds) is None

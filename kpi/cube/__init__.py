@@ -324,8 +324,8 @@ def prepare(
     its directory as loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh
     cube; does nothing for data that is not a directory or was filtered (the cube could not
     answer for it), or is small (the rows answer in a blink). A cube that cannot be written
-    (a read-only place, a full disk) is not an error: the queries read the rows, and the
-    returned line says so (once per directory and data key; the build is not retried).
+    (a read-only place, a full disk) or built is not an error: the queries read the rows, and
+    the returned line says so (once per directory and data key; the build is not retried).
 
     Returns
     -------
@@ -361,9 +361,13 @@ def prepare(
     except OSError as exc:
         why = exc.strerror or str(exc)
         note = f"{where}: the measure cube could not be written ({why}); reading the rows"
-        _FAILED[(root.resolve(), key)] = note
-        return note
-    return None
+    except (KpiError, pl.exceptions.PolarsError) as exc:  # the rows may still answer
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        note = f"{root}: the measure cube could not be built ({first}); reading the rows"
+    else:
+        return None
+    _FAILED[(root.resolve(), key)] = note
+    return note
 
 
 def build(
