@@ -385,13 +385,11 @@ def _fine(
     extra: list[pl.Expr],
     names: list[str],
     quarters: pl.DataFrame | None,
-    also: list[pl.LazyFrame],
-) -> tuple[pl.DataFrame, pl.DataFrame, list[pl.DataFrame]]:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The two levels aggregated from the rows, in one streaming query: by :data:`INTRADAY`
     and quarter hour, and by :data:`DIMENSIONS` and day (local bins: the UTC quarter hour and
     the local date, mapped by ``quarters``; each row's own bin when there is no map). The
-    daily cells carry ``_g``, a 64-bit hash of their dimensions. ``also``: other queries over
-    the rows run with it (FCR's flags), collected."""
+    daily cells carry ``_g``, a 64-bit hash of their dimensions."""
     t = pl.col(tcol)
     first = [e for s in stored for e in s.first]
     per_row = [e for s in stored for e in s.rows]
@@ -405,18 +403,18 @@ def _fine(
             pre.group_by([*dims, bin_expr(t, grain).alias("_bin")]).agg(cells)
             for dims, grain in ((intra, "15m"), (every, "1d"))
         ]
-        q, d, *more = pl.collect_all([*plans, *also], engine="streaming")
-        return q, d.with_columns(pl.struct(every).hash().alias("_g")), more
+        q, d = pl.collect_all(plans, engine="streaming")
+        return q, d.with_columns(pl.struct(every).hash().alias("_g"))
     combo = pl.struct(every).hash().alias("_g")  # the flags' key of the cell's dimensions
     plans = [
         pre.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
         pre.group_by([*every, combo, t.dt.date().alias("_day")]).agg(cells),
     ]
-    q, d, *more = pl.collect_all([*plans, *also], engine="streaming")
+    q, d = pl.collect_all(plans, engine="streaming")
     q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
     days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
     d = d.join(days, on="_day").drop("_day")
-    return q, d, more
+    return q, d
 
 
 def _roll_flags(
@@ -457,19 +455,6 @@ def _with_flags(frame: pl.DataFrame, rolled: pl.DataFrame | None, n: int) -> pl.
     keys = [c for c in rolled.columns if c not in flags]
     out = frame.join(rolled, on=keys, how="left", nulls_equal=True)
     return out.with_columns(pl.col(f"b{j}").fill_null(0) for j in range(n))
-
-
-def _flags(
-    ds: Dataset, builders: list[Measure], keys: tuple[str, ...], *, quarter_keys: bool
-) -> pl.LazyFrame:
-    """FCR's counts of resolved contacts (column ``b<j>`` per builder) by ``keys`` and
-    quarter hour (the UTC one as an integer with ``quarter_keys``)."""
-    finest = _BuildContext(ds, keys, "15m", quarter_keys=quarter_keys)
-    parts = [b.builder(finest) for b in builders]
-    flags = parts[0]
-    for p in parts[1:]:
-        flags = flags.join(p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True)
-    return flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
 
 
 def build_levels(
@@ -533,21 +518,25 @@ def build_levels(
         n = len(builders)
         fine = tuple(d for d in DIMENSIONS if d in names)
         intra = tuple(d for d in INTRADAY if d in names)
-        # FCR's repeat test sorts the whole table once, at the finest cell of all levels
-        # (run with the grouped passes): every dimension as one 64-bit key (checked one-to-one
-        # against the daily cells) and the UTC quarter hour (an integer) where it maps to the
-        # local one
-        hashed = quarters is not None
-        keys = ("_g",) if hashed else fine
-        also = [_flags(ds, builders, keys, quarter_keys=hashed)] if builders else []
-        intraday, daily, got = _fine(rows, tcol, stored, extra, names, quarters, also)
+        intraday, daily = _fine(rows, tcol, stored, extra, names, quarters)
         rolled: list[pl.DataFrame | None] = [None, None]
         if builders:
-            combos: pl.DataFrame | None = daily.select(*fine, "_g").unique() if hashed else None
-            flags = got[0].lazy()
-            if combos is not None and combos["_g"].n_unique() != combos.height:
-                combos = None  # two combinations share a key: by the dimensions themselves
-                flags = _flags(ds, builders, fine, quarter_keys=False).collect().lazy()
+            # the repeat test sorts the whole table once, at the finest cell of all levels:
+            # every dimension as one 64-bit key (checked one-to-one in the daily cells) and
+            # the UTC quarter hour (an integer) where it maps to the local one
+            combos: pl.DataFrame | None = daily.select(*fine, "_g").unique()
+            if quarters is None or combos["_g"].n_unique() != combos.height:
+                combos = None
+            keys = ("_g",) if combos is not None else fine
+            finest = _BuildContext(ds, keys, "15m", quarter_keys=combos is not None)
+            parts = [b.builder(finest) for b in builders]
+            flags = parts[0]
+            for p in parts[1:]:
+                flags = flags.join(
+                    p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True
+                )
+            flags = flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
+            flags = flags.collect().lazy()
             rolled = [
                 _roll_flags(flags, dims, g, n, quarters, combos)
                 for dims, g in ((intra, "15m"), (fine, "1d"))
