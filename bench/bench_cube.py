@@ -118,7 +118,8 @@ def main() -> None:
         saved = json.loads((HERE / "data" / "cube-results.json").read_text())
         b, f, res, ld = saved["build"], saved["info"], saved["results"], saved["load"]
         after = saved.get("load_after", ld)
-        render(args.rows, b, f, res, ld, after, pl.__version__, saved.get("first"))
+        first, ran = saved.get("first"), saved.get("ran")
+        render(args.rows, b, f, res, ld, after, pl.__version__, first, ran)
         return
     sys.path.insert(0, str(ROOT))
     import polars as pl
@@ -130,10 +131,12 @@ def main() -> None:
 
     path = ensure_data(args.rows)
     load = os.getloadavg()
+    ran = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
     build = None
     if not args.no_build:
         log("building the cube")
-        build = timed_build(path)
+        before = os.getloadavg()[0]
+        build = {**timed_build(path), "load": before}
         log(f"built in {build['wall']:.1f} s, {build['rss_gib']:.2f} GiB")
     found = cube.info(path)
     runs = [timed_first_screen(path) for _ in range(3)]
@@ -163,6 +166,7 @@ def main() -> None:
     (HERE / "data" / "cube-results.json").write_text(
         json.dumps(
             {
+                "ran": ran,
                 "build": build,
                 "first": first,
                 "info": found,
@@ -173,7 +177,7 @@ def main() -> None:
             indent=1,
         )
     )
-    render(args.rows, build, found, results, load, os.getloadavg(), pl.__version__, first)
+    render(args.rows, build, found, results, load, os.getloadavg(), pl.__version__, first, ran)
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -181,7 +185,9 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
-def render(rows, build, found, results, load0, load1, polars_version, first=None) -> None:
+def render(
+    rows, build, found, results, load0, load1, polars_version, first=None, ran=None
+) -> None:
     cube_t = [t for r in results if r["cube"] for t in r["times"]]
     rows_t = [r["rows_s"] for r in results if "rows_s" in r]
     fb = [r for r in results if not r["cube"]]
@@ -193,7 +199,8 @@ def render(rows, build, found, results, load0, load1, polars_version, first=None
         "",
         "`bench/bench_cube.py` (issue 18). Data: `bench/_contacts_gen.py`, "
         f"{rows:,} contacts, one year (2025, Europe/London), contacts table only. "
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {load0[0]:.1f} before, "
+        f"Run {ran or format(datetime.now(UTC), '%Y-%m-%d %H:%M')} UTC; load average "
+        f"{load0[0]:.1f} before, "
         f"{load1[0]:.1f} after (2 cores shared with other work: wall times are inflated).",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python "
         f"{platform.python_version()}, polars {polars_version}.",
@@ -211,7 +218,9 @@ def render(rows, build, found, results, load0, load1, polars_version, first=None
         ok = build["wall"] <= 15
         lines.append(
             f"| build ≤ one scorecard (~15 s), bounded memory | {build['wall']:.1f} s wall, "
-            f"{build['cpu']:.1f} CPU s, peak RSS {build['rss_gib']:.2f} GiB; {cells:,} cells, "
+            f"{build['cpu']:.1f} CPU s, peak RSS {build['rss_gib']:.2f} GiB"
+            + (f" (load {build['load']:.1f})" if "load" in build else "")
+            + f"; {cells:,} cells, "
             f"{size:.0f} MiB | {'met' if ok else '**not met**'} |"
         )
     if cube_t:
