@@ -26,6 +26,7 @@ from kpi.report import (
     PERIODS_MIME,
     data_periods,
     notebook_parameters,
+    require_period,
 )
 from kpi.report._html import header_html, prepare
 from kpi.report._render import _plan
@@ -447,3 +448,30 @@ def test_latest_skips_a_sparse_tail_and_says_so():
     assert data_periods({"contacts": slow}).period == "2026-06"
     # an explicit period is taken as given
     assert data_periods({"contacts": pl.concat([busy, tail])}, "2026-08").period == "2026-08"
+
+
+def test_periods_of_data_without_contacts_come_from_agent_time():
+    # a WFM export alone: agent-state seconds per agent and half hour through March
+    stamps = _days(date(2026, 1, 1), date(2026, 3, 31))["contacts"]["arrival_ts"]
+    at = pl.DataFrame({"interval_start": stamps, "agent_id": "a1", "handle_s": 900.0})
+    found = data_periods({"agent_time": at})
+    assert (found.period, found.compare) == ("2026-03", "2026-02")
+    require_period({"agent_time": at}, "2026-03")  # no error: the period has agent time
+    with pytest.raises(KpiError, match="no data in 2026-05"):
+        require_period({"agent_time": at}, "2026-05")
+
+
+def test_agent_scorecards_without_agents_say_so():
+    from kpi.scorecard import agent_scorecard
+
+    iv = pl.DataFrame(
+        {
+            "interval_start": [datetime(2026, 3, 2, 9, tzinfo=UTC)],
+            "interval_s": [1800.0],
+            "queue": ["Q"],
+            "offered": [10],
+            "answered": [9],
+        }
+    )
+    with pytest.raises(KpiError, match=r"agent scorecards need agent_id .* \(tables: intervals\)"):
+        agent_scorecard({"intervals": iv}, period="2026-03", metrics=["aht"])

@@ -33,6 +33,18 @@ __all__ = [
 PERIODS_MIME = "application/vnd.kpi.report-periods+json"
 #: The tables whose records say which days the data covers.
 _ACTIVITY = ("contacts", "tickets", "intervals")
+#: The tables whose records say when a dataset without contacts, tickets or interval reports
+#: has activity (a WFM export of agent states, a survey export).
+_OTHER_ACTIVITY = ("agent_time", "surveys", "qa_evaluations", "agent_surveys", "coaching")
+
+
+def _activity(ds: Any) -> tuple[str, ...]:
+    """The activity tables a dataset's periods are read from: contacts, tickets and interval
+    reports, else (data without them) agent time, surveys and the other dated records."""
+    if any(t in ds.tables for t in _ACTIVITY):
+        return _ACTIVITY
+    return _OTHER_ACTIVITY
+
 
 #: The repository (``notebooks/`` is looked up under it first).
 _REPO = Path(__file__).resolve().parents[2]
@@ -129,7 +141,7 @@ def require_period(
     data: Any,
     period: Any,
     *,
-    tables: Iterable[str] = ("contacts", "tickets", "intervals"),
+    tables: Iterable[str] | None = None,
 ) -> None:
     """Fail early, and clearly, when the data holds nothing in a report's period.
 
@@ -145,6 +157,8 @@ def require_period(
         A period label (``"2026-02"``, ``"previous-month"``) or :class:`kpi.periods.Period`.
     tables
         The activity tables to look at (those the dataset has); the period needs rows in one.
+        Default: contacts, tickets and interval reports, else (data without them) agent time,
+        surveys and the other dated records.
 
     Raises
     ------
@@ -170,6 +184,7 @@ def require_period(
 
     ds = Dataset.coerce(data)
     p = period if isinstance(period, Period) else parse_period(period)
+    tables = _activity(ds) if tables is None else tuple(tables)
     covered = []
     for name in tables:
         if name not in ds.tables:
@@ -220,12 +235,12 @@ def _bounds(ds: Any, name: str, period: Any) -> tuple[Any, Any]:
     return start, end
 
 
-def _has_data(ds: Any, period: Any, tables: Iterable[str] = _ACTIVITY) -> bool:
+def _has_data(ds: Any, period: Any, tables: Iterable[str] | None = None) -> bool:
     import polars as pl
 
     from kpi.schema import TABLES
 
-    for name in tables:
+    for name in _activity(ds) if tables is None else tables:
         if name not in ds.tables:
             continue
         column = TABLES[name].time_column
@@ -246,7 +261,7 @@ class DataSpan:
     weekdays: frozenset[int]
 
 
-def data_span(data: Any, *, tables: Iterable[str] = _ACTIVITY) -> DataSpan | None:
+def data_span(data: Any, *, tables: Iterable[str] | None = None) -> DataSpan | None:
     """The first and last local day of the data's activity records (contacts' arrival,
     tickets' creation, intervals' start), and the weekdays of its last five weeks; ``None``
     when the data has no such records.
@@ -278,7 +293,7 @@ def data_span(data: Any, *, tables: Iterable[str] = _ACTIVITY) -> DataSpan | Non
     first: date | None = None
     last: date | None = None
     frames = []
-    for name in tables:
+    for name in _activity(ds) if tables is None else tables:
         if name not in ds.tables:
             continue
         column = TABLES[name].time_column
@@ -385,7 +400,7 @@ def data_periods(
         span = data_span(ds)
         if span is None:
             raise KpiError(
-                f"period {text!r}: the data has no records in {', '.join(_ACTIVITY)} to take "
+                f"period {text!r}: the data has no records in {', '.join(_activity(ds))} to take "
                 "the latest period from; give the period, e.g. 2026-02"
             )
         found, complete = latest_period(
@@ -427,7 +442,7 @@ def _before_sparse_tail(ds: Any, found: Any, first: date) -> tuple[Any, list[str
     from kpi.schema import TABLES
 
     counts: dict[date, int] = {}
-    for name in _ACTIVITY:
+    for name in _activity(ds):
         if name not in ds.tables:
             continue
         column = TABLES[name].time_column
