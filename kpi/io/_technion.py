@@ -193,7 +193,10 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
     passed, dups = drop_duplicates(passed, "contacts")
     rejected = pl.concat([rejected, dups])
     _report(passed, report, tz)
-    return Staged("contacts", passed.select(ROW, *out_cols), rejected)
+    # hold and after-call work are held as 0 so that handle time (talk) is known, but the log
+    # does not record them: average hold and after-call work are unknown, never 0 s
+    unrecorded = {"unrecorded": {"contacts": ["hold_s", "acw_s"]}}
+    return Staged("contacts", passed.select(ROW, *out_cols), rejected, meta=unrecorded)
 
 
 def _fields(source: Source) -> pl.DataFrame:
