@@ -63,6 +63,14 @@ CASES = [
     ("longest_wait", {}, 120),  # c9 flowed out after 120 s
     ("longest_wait", {"population": "answered"}, 30),
     ("longest_wait", {"population": "abandoned"}, 50),
+    # waits are of the real-time queues: all are here (voice), so queues=all is the same;
+    # a queue whose objective is a response in hours (deferred work) leaves the waits
+    ("asa", {"queues": "all"}, (5 + 30 + 15 + 25 + 10) / 5),
+    ("asa", {"objectives": "queue:sales=4h"}, (25 + 10) / 2),  # help: c7, c8
+    ("avg_wait", {"queues": "all"}, (85 + 3 + 50 + 120) / 8),
+    ("avg_wait", {"objectives": "queue:sales=4h"}, (25 + 10 + 120) / 3),  # + c9 flowed out
+    ("longest_wait", {"queues": "all"}, 120),
+    ("longest_wait", {"objectives": "queue:help=4h"}, 50),  # sales: c5 abandoned at 50 s
     ("max_in_queue", {}, 1),  # no two waits overlap
     ("peak_hour_traffic", {}, 420 / 3600),  # 5 Jan 09h: 4 calls, c1 120 s + c3 300 s
     ("peak_hour_traffic", {"rank_by": "erlangs"}, 500 / 3600),  # 6 Jan 10h: c7 500 s
