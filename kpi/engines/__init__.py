@@ -28,11 +28,18 @@ narwhals was the other candidate; it was not chosen because
 The cost is two forms per row measure; the parity suite (``tests/test_engines.py``) holds every
 pair to the same numbers (1e-9 relative, nulls equal) on polars, DuckDB and Spark.
 
-What runs where: every row measure with a SQL form (all contact and ACD-interval measures:
-sums, distinct counts, maxima); builder measures (FCR's repeat test, stocks, sweeps) and ticket,
-agent-time, survey, QA and finance sources have no SQL form yet, and a KPI needing one raises a
-:class:`~kpi.errors.KpiError` naming it (:func:`unsupported`). The ``arrival`` attribution only;
-no ``bin_offset`` and no ``chunk`` (the engine is the way past one machine).
+What runs where: every row measure with a SQL form: the contact and ACD-interval measures
+(sums, distinct counts, maxima) and the plain sums and counts of tickets, agent time, surveys,
+agent surveys, QA evaluations and coaching; and the builder measures with one
+(:attr:`kpi.metrics.Measure.sql`): FCR's repeat test (``LEAD`` over the whole contacts table)
+and the queue sweep ``max_in_queue`` (a running sum over entry and exit events), run by
+:meth:`SqlEngine.stateful`. The stocks (backlog, customer and agent rosters), the busiest-hour
+peaks, ticket medians and percentiles, finance (its derived period stamp) and stored forecasts
+have no SQL form yet: a KPI needing one raises a :class:`~kpi.errors.KpiError` naming it and
+its measure in one line (:func:`unsupported`). The ``arrival`` attribution only; no
+``bin_offset`` and no ``chunk`` (the engine is the way past one machine). On DuckDB the engine
+defines a temporary macro ``unix_micros`` (Spark's name for epoch microseconds) on the
+connection, so every SQL form is written once.
 """
 
 from __future__ import annotations

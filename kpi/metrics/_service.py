@@ -163,7 +163,17 @@ def responded_within_objective(spec: str = "", table: str = "contacts") -> Measu
         return Measure(
             f"tickets_responded_within_objective{_tag(spec)}",
             "tickets first responded within the tickets objective",
-            (Source("tickets", _n(secs <= h * 3600), time="created_ts"),),  # type: ignore[operator]
+            (
+                Source(
+                    "tickets",
+                    _n(secs <= h * 3600),  # type: ignore[operator]
+                    time="created_ts",
+                    sql=_nq(
+                        "CAST(unix_micros(first_response_ts) - unix_micros(created_ts) AS DOUBLE)"
+                        f" / 1000000 <= {h * 3600!r}"
+                    ),
+                ),
+            ),
             text=f"tickets first responded ≤ {h:g} h",
         )
     t, t_sql = _objective_threshold(spec, "deferred")
@@ -184,7 +194,14 @@ def responded(spec: str = "", table: str = "contacts") -> Measure:
         return Measure(
             "tickets_responded",
             "tickets with a first response",
-            (Source("tickets", _n(pl.col("first_response_ts").is_not_null()), time="created_ts"),),
+            (
+                Source(
+                    "tickets",
+                    _n(pl.col("first_response_ts").is_not_null()),
+                    time="created_ts",
+                    sql=_nq("first_response_ts IS NOT NULL"),
+                ),
+            ),
             text="tickets with a first response",
         )
     t, t_sql = _objective_threshold(spec, "deferred")
