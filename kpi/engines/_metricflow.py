@@ -9,7 +9,7 @@ such measure becomes a MetricFlow measure with ``agg`` and a row-level ``expr`` 
 ``max``). Each KPI with its default variants becomes a metric: ``ratio`` (numerator /
 denominator) or ``simple``; a KPI with a scale (per hour, per cent) is a ``derived`` metric.
 Every other value of a variant with choices becomes its own metric,
-``<kpi>__<param>_<value>`` (MetricFlow's filters select dimension values, and our variants
+``<kpi>_<param>_<value>`` (MetricFlow's filters select dimension values, and our variants
 change the measures themselves, so each is a metric with its measures; ``meta`` names the
 variant and the formula). KPIs whose measures are not one aggregation of a row expression
 (FCR's repeat test and the queue sweep, which the SQL engines run with windows; stocks; peaks)
@@ -106,36 +106,24 @@ def _measure(m: Measure) -> dict[str, Any]:
 
 
 def _metric(name: str, label: str, b: Build, meta: dict[str, Any]) -> dict[str, Any]:
+    """A KPI as a metric over the simple metrics named after its measures."""
     meta = {**meta, "formula": b.formula}
     num, den = b.numerator.name, b.denominator.name if b.denominator else None
     if b.value is not None:
         raise ValueError("custom value")
-    if b.scale == 1.0:
-        if den is None:
-            return {
-                "name": name,
-                "label": label,
-                "type": "simple",
-                "type_params": {"measure": num},
-                "meta": meta,
-            }
-        return {
-            "name": name,
-            "label": label,
-            "type": "ratio",
-            "type_params": {"numerator": num, "denominator": den},
-            "meta": meta,
-        }
-    inputs = [{"name": f"{name}__num"}] + ([{"name": f"{name}__den"}] if den else [])
-    expr = f"{name}__num * {b.scale!r}" + (f" / nullif({name}__den, 0)" if den else "")
-    return {
-        "name": name,
-        "label": label,
-        "type": "derived",
-        "type_params": {"expr": expr, "metrics": inputs},
-        "meta": meta,
-        "_parts": [(f"{name}__num", num)] + ([(f"{name}__den", den)] if den else []),
-    }
+    out: dict[str, Any] = {"name": name, "label": label}
+    if b.scale == 1.0 and den is None:
+        out.update(type="simple", type_params={"measure": num})
+    elif b.scale == 1.0:
+        out.update(
+            type="ratio", type_params={"numerator": {"name": num}, "denominator": {"name": den}}
+        )
+    else:
+        expr = f"{num} * {b.scale!r}" + (f" / nullif({den}, 0)" if den else "")
+        inputs = [{"name": num}] + ([{"name": den}] if den else [])
+        out.update(type="derived", type_params={"expr": expr, "metrics": inputs})
+    out["config"] = {"meta": meta}
+    return out
 
 
 def semantic_layer() -> tuple[dict[str, Any], list[str]]:
@@ -149,7 +137,7 @@ def semantic_layer() -> tuple[dict[str, Any], list[str]]:
             for value in getattr(p, "choices", None) or ():
                 if value != p.default:
                     variants.append(
-                        (f"{kpi_id}__{p.name}_{value}", {p.name: value}, {p.name: value})
+                        (f"{kpi_id}_{p.name}_{value}", {p.name: value}, {p.name: value})
                     )
         for name, params, variant in variants:
             try:
@@ -163,12 +151,24 @@ def semantic_layer() -> tuple[dict[str, Any], list[str]]:
             for m in (b.numerator, *((b.denominator,) if b.denominator else ())):
                 measures.setdefault(m.name, m)
             meta = {"kpi": kpi_id, "variant": variant or "defaults", "unit": b.unit or metric.unit}
-            entry = _metric(name, metric.label, b, meta)
-            for part, measure in entry.pop("_parts", []):
-                metrics.append(
-                    {"name": part, "type": "simple", "type_params": {"measure": measure}}
-                )
-            metrics.append(entry)
+            label = metric.label + (
+                f" ({', '.join(f'{k} = {v}' for k, v in variant.items())})" if variant else ""
+            )
+            metrics.append(_metric(name, label, b, meta))
+    # each measure is also a simple metric of its own name: ratio and derived metrics read
+    # metrics, never measures
+    metrics[:0] = [
+        {
+            "name": m.name,
+            "description": m.description,
+            "type": "simple",
+            "type_params": {"measure": m.name},
+        }
+        for m in measures.values()
+    ]
+    names = [m["name"] for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names clash: {sorted({n for n in names if names.count(n) > 1})}")
     models = []
     by_table: dict[str, list[Measure]] = {}
     for m in measures.values():
