@@ -474,6 +474,49 @@ def test_other_tables_by_hand_and_in_parity(tmp_path, duck, spark):
         same(path, ["response_within_objective"], engine, every="1d", params=tickets)
 
 
+# ---- ACD interval reports -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def intervals(samples_dir, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The sample's January inbound contacts as a 15-minute ACD interval report (T 20 s, short
+    abandons < 5 s), with holes: a queue's talk times unknown, one interval's counts missing."""
+    from kpi.io import contacts_to_intervals
+
+    lf = pl.scan_parquet(samples_dir / "contacts.parquet")
+    tz = lf.collect_schema()["arrival_ts"].time_zone
+    contacts = lf.filter(
+        (pl.col("outcome") != "outbound") & (pl.col("arrival_ts").dt.month() == 1)
+    ).collect()
+    iv = contacts_to_intervals(contacts.lazy(), threshold_s=20, short_abandon_s=5).collect()
+    first = pl.int_range(pl.len()) == 0
+    iv = iv.with_columns(
+        pl.when(pl.col("queue") == iv["queue"][0]).then(None).otherwise("talk_s").alias("talk_s"),
+        pl.when(first).then(None).otherwise("answered_within_threshold")
+        .alias("answered_within_threshold"),
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("intervals") / "iv"
+    meta = {"timezone": tz, "interval_threshold_s": 20, "interval_short_abandon_s": 5}
+    save({"intervals": iv}, path, meta=meta)
+    return str(path)
+
+
+def test_intervals_duckdb(intervals, duck):
+    from kpi.compute import availability
+
+    found = availability(intervals, KPIS)
+    kpis = [k for k in KPIS if found[k].ok]
+    assert {"service_level", "aht", "abandon_rate", "longest_wait", "transfer_rate"} <= set(kpis)
+    params = {"service_level.short_abandon_s": 5}
+    for every in (None, "15m", "1d"):
+        same(intervals, kpis, duck, by="queue", every=every, params=params)
+    same(intervals, KPIS, duck, by="team", every="1w")
+
+
+def test_intervals_spark(intervals, spark):
+    same(intervals, KPIS, spark, by="queue", every="1d")
+
+
 # ---- the real February 1999 call log --------------------------------------------------------
 
 
