@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import polars as pl
 
@@ -97,6 +98,11 @@ def _sq(value: str, cond: str) -> str:
 def _isq(*cols: str) -> str:
     """:func:`_isum` in SQL."""
     return "sum(" + " + ".join(f"coalesce({c}, 0)" for c in cols) + ")"
+
+
+def _present(table: str, col: str, *, time: str | None = None) -> Source:
+    """Rows of ``table`` with a value in ``col`` (polars and SQL)."""
+    return Source(table, _n(pl.col(col).is_not_null()), time=time, sql=_nq(f"{col} IS NOT NULL"))
 
 
 def _distinct_sql(col: str, cond: str) -> str:
@@ -534,14 +540,7 @@ def tickets_solved() -> Measure:
     return Measure(
         "tickets_solved",
         "tickets solved",
-        (
-            Source(
-                "tickets",
-                _n(pl.col("solved_ts").is_not_null()),
-                time="solved_ts",
-                sql=_nq("solved_ts IS NOT NULL"),
-            ),
-        ),
+        (_present("tickets", "solved_ts", time="solved_ts"),),
         text="tickets solved in the period",
     )
 
@@ -573,14 +572,7 @@ def tickets_closed() -> Measure:
     return Measure(
         "tickets_closed",
         "tickets closed",
-        (
-            Source(
-                "tickets",
-                _n(pl.col("closed_ts").is_not_null()),
-                time="closed_ts",
-                sql=_nq("closed_ts IS NOT NULL"),
-            ),
-        ),
+        (_present("tickets", "closed_ts", time="closed_ts"),),
         text="tickets closed in the period",
     )
 
@@ -641,19 +633,9 @@ def first_response_hours(aggregator: str) -> Measure:
 # ---- agent time -------------------------------------------------------------------------
 
 
-def _at(
-    name: str,
-    description: str,
-    agg: pl.Expr,
-    *,
-    kind: str = "sum",
-    unit: str = "s",
-    text: str,
-    sql: str | None = None,
-) -> Measure:
-    return Measure(
-        name, description, (Source("agent_time", agg, sql=sql),), kind=kind, unit=unit, text=text
-    )
+def _at(name: str, description: str, agg: pl.Expr, *, sql: str, **kw: Any) -> Measure:
+    """An agent-time measure (``kind``, ``unit`` (default ``s``) and ``text`` as Measure's)."""
+    return Measure(name, description, (Source("agent_time", agg, sql=sql),), **{"unit": "s", **kw})
 
 
 def _fsum(col: str) -> str:
@@ -727,11 +709,7 @@ def qa_count() -> Measure:
     return Measure(
         "qa_evaluations",
         "QA evaluations",
-        (
-            Source(
-                "qa_evaluations", _n(pl.col("score").is_not_null()), sql=_nq("score IS NOT NULL")
-            ),
-        ),
+        (_present("qa_evaluations", "score"),),
         text="evaluations",
     )
 
@@ -751,7 +729,7 @@ def survey_count(col: str) -> Measure:
     return Measure(
         f"{col}_responses",
         f"{col} responses",
-        (Source("surveys", _n(pl.col(col).is_not_null()), sql=_nq(f"{col} IS NOT NULL")),),
+        (_present("surveys", col),),
         text="responses",
     )
 
@@ -794,11 +772,7 @@ def agent_survey_count() -> Measure:
     return Measure(
         "enps_responses",
         "agent survey responses",
-        (
-            Source(
-                "agent_surveys", _n(pl.col("score").is_not_null()), sql=_nq("score IS NOT NULL")
-            ),
-        ),
+        (_present("agent_surveys", "score"),),
         text="responses",
     )
 
