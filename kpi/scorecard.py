@@ -15,6 +15,7 @@ import polars as pl
 
 from kpi.compute import evaluate
 from kpi.data import Dataset
+from kpi.errors import KpiError
 from kpi.metrics import METRICS, PERSPECTIVES, resolve
 from kpi.periods import Period, parse_period, previous_period
 from kpi.targets import TargetSet
@@ -145,6 +146,8 @@ def scorecard(
     else:
         p0 = _period(compare) if compare not in (None, "") else None  # type: ignore[arg-type]
     targets = targets or TargetSet()
+    # the targets file's service objectives set the thresholds of the KPIs judged by them
+    params = targets.with_objectives(params)
     keys = list(by)
     data = Dataset.coerce(data)  # once: a dataset directory is opened for both periods
     cur = evaluate(
@@ -371,6 +374,12 @@ def agent_scorecard(
     """
     p = _period(period)
     ids = list(dict.fromkeys(["contacts_handled", *metrics, *ticket_metrics]))
+    data = Dataset.coerce(data)
+    if not any("agent_id" in lf.collect_schema().names() for lf in data.tables.values()):
+        raise KpiError(
+            "agent scorecards need agent_id (the agent of each contact, ticket or agent-time "
+            f"row); this data has none (tables: {', '.join(sorted(data.tables))})"
+        )
     r = evaluate(
         data,
         ids,

@@ -134,14 +134,18 @@ class TargetSet:
     def with_objectives(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """``params`` (flat ``<kpi>.<param>``) with the file's objective thresholds set as the
         ``objectives`` variant of every KPI that has one (``service_level``,
-        ``response_within_objective``), unless ``params`` already sets it. Whether service
-        level uses them is ``service_level.threshold_s=objective``.
+        ``response_within_objective``, and the waits of real-time queues: ``asa``,
+        ``avg_wait``, ``longest_wait``), unless ``params`` already sets it. Service level uses
+        them under its default ``threshold_s=objective``.
 
         Examples
         --------
         >>> ts = TargetSet.from_mapping({"objectives": {"chat": {"threshold_s": 30}}})
-        >>> ts.with_objectives({"service_level.threshold_s": "objective"})
-        {'service_level.threshold_s': 'objective', 'service_level.objectives': 'chat=30s', 'response_within_objective.objectives': 'chat=30s'}
+        >>> p = ts.with_objectives({"service_level.threshold_s": "objective"})
+        >>> p["service_level.objectives"], p["response_within_objective.objectives"]
+        ('chat=30s', 'chat=30s')
+        >>> sorted(k for k in p if k.endswith(".objectives"))
+        ['asa.objectives', 'avg_wait.objectives', 'longest_wait.objectives', 'response_within_objective.objectives', 'service_level.objectives']
         >>> TargetSet().with_objectives({"aht.components": "talk_hold"})
         {'aht.components': 'talk_hold'}
         """

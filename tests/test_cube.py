@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -169,6 +169,10 @@ def test_cube_equals_rows_sample(sample_dir: Path, q: tuple[str, dict]) -> None:
         ("transfer_rate", {"every": "1h", "start": date(2025, 10, 26), "end": date(2025, 10, 26)}),
         ("resolution_rate", {"every": "1q", "by": ("site", "topic")}),
         ("contacts_offered", {}),
+        ("longest_wait", {"every": "1h", "by": "queue"}),  # a maximum of cell maxima
+        ("handled_per_agent", {"every": "1w", "by": "team"}),  # bit sets of agents
+        ("sales_per_agent", {"every": "1mo", "start": date(2025, 3, 1)}),
+        ("handled_per_agent", {"every": "1h", "by": "queue", "start": date(2025, 3, 30)}),
     ],
 )
 def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None:
@@ -182,9 +186,10 @@ def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None
 @pytest.mark.parametrize(
     ("kpi_id", "kw"),
     [
-        ("handled_per_agent", {"every": "1d"}),  # distinct agents
-        ("longest_wait", {"every": "1d"}),  # a maximum
         ("max_in_queue", {"every": "1d"}),  # a sweep
+        ("peak_hour_traffic", {"every": "1d"}),  # a sweep
+        ("contacts_per_customer", {"every": "1d"}),  # 9,045 customers: too many for bit sets
+        ("longest_wait", {"every": "1d", "params": {"longest_wait.population": "answered"}}),
         ("aht", {"every": "1d", "by": "agent_id"}),  # not a cube dimension
         ("aht", {"every": "1h", "by": "topic"}),  # topic only by day
         ("aht", {"every": "1d", "attribution": "completion"}),
@@ -297,3 +302,198 @@ def test_cli_build_info_clear(
     assert main(["cube", "clear", "--data", str(root)]) == 0
     assert "removed" in capsys.readouterr().out
     assert main(["cube", "clear", "--data", str(tmp_path / "nope")]) == 2
+
+
+# ---- maxima and distinct counts: exact roll-ups -------------------------------------------
+
+
+_NON_ADDITIVE = ["longest_wait", "handled_per_agent", "sales_per_agent"]
+_BYS = [(), ("queue",), ("team",), ("site", "channel"), ("topic",), ("channel", "topic")]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kpi_id=st.sampled_from(_NON_ADDITIVE),
+    every=st.sampled_from(GRAINS),
+    by=st.sampled_from(_BYS),
+    day=st.sampled_from(_GEN_DAYS),
+    span=st.integers(0, 40),
+)
+def test_maxima_and_distinct_counts_from_the_cube(
+    gen_dir: Path, kpi_id: str, every: str, by: tuple[str, ...], day: date, span: int
+) -> None:
+    """A maximum of cell maxima and a count of or-ed bit sets equal the rows over grains,
+    dimensions and ranges across both DST changes; the cube answers all but topic below a day."""
+    kw = {"every": every, "by": by, "start": day, "end": day + timedelta(days=span)}
+    used = _same(kpi.load(gen_dir), kpi_id, **kw)
+    assert used == (not ("topic" in by and every in ("15m", "30m", "1h")))
+
+
+def test_hand_computed_maxima_and_agents(tmp_path: Path) -> None:
+    """Two queues, three agents, on the day the clocks go back (02:00 BST is 01:00 GMT)."""
+    tz = ZoneInfo("Europe/London")
+    t = [
+        datetime(2025, 10, 26, 0, 50, tzinfo=tz),  # 00:50 BST
+        datetime(2025, 10, 26, 0, 10, tzinfo=UTC),  # 01:10 BST
+        datetime(2025, 10, 26, 1, 10, tzinfo=UTC),  # 01:10 GMT, the second one
+        datetime(2025, 10, 26, 9, 0, tzinfo=tz),
+        datetime(2025, 10, 27, 9, 0, tzinfo=tz),
+    ]
+    df = pl.DataFrame(
+        {
+            "arrival_ts": t,
+            "queue": ["Q1", "Q1", "Q2", "Q2", "Q1"],
+            "outcome": ["answered", "answered", "abandoned_queue", "answered", "answered"],
+            "wait_s": [10.0, 40.0, 90.0, 5.0, 7.0],
+            "agent_id": ["A", "B", None, "A", "C"],
+        }
+    ).with_columns(pl.col("arrival_ts").dt.convert_time_zone("Europe/London"))
+    root = tmp_path / "d"
+    kpi.save(kpi.Dataset({"contacts": df}, tz="Europe/London"), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    day = kpi.evaluate(ds, "longest_wait", every="1d")
+    assert _uses_cube(day.frame)
+    assert not _reads_contacts(day.frame)
+    assert day.frame.collect()["longest_wait"].to_list() == [90.0, 7.0]
+    per_agent = kpi.evaluate(ds, "handled_per_agent", every="1d")
+    assert _uses_cube(per_agent.frame)
+    assert per_agent.frame.collect()["handled_per_agent"].to_list() == [3 / 2, 1.0]
+    hours = kpi.evaluate(ds, "longest_wait", every="1h", by="queue", end=date(2025, 10, 26))
+    got = hours.frame.sort("period", "queue").collect()
+    assert got.select(
+        pl.col("period").dt.strftime("%H:%M %Z"), "queue", "longest_wait"
+    ).rows() == [
+        ("00:00 BST", "Q1", 10.0),
+        ("01:00 BST", "Q1", 40.0),
+        ("01:00 GMT", "Q2", 90.0),
+        ("09:00 GMT", "Q2", 5.0),
+    ]
+    week = kpi.evaluate(ds, "handled_per_agent", every="1w", by="queue").frame.collect()
+    assert dict(week.select("queue", "handled_per_agent").rows()) == {"Q1": 3 / 3, "Q2": 1.0}
+
+
+def test_a_query_reads_the_smallest_level(gen_dir: Path) -> None:
+    """`1h by queue` reads hours by queue, `1d` the daily total, not the finest levels."""
+    ds = kpi.load(gen_dir)
+    plan = kpi.evaluate(ds, "aht", every="1h", by="queue").frame.explain()
+    assert ".1h.queue." in plan
+    assert ".15m." not in plan
+    plan = kpi.evaluate(ds, "service_level", every="1d").frame.explain()
+    assert ".1d.total." in plan
+    levels = {(lv["grain"], tuple(lv["dims"])): lv["cells"] for lv in cube.info(gen_dir)["levels"]}
+    assert levels[("1h", ("queue",))] < levels[("15m", ("site", "team", "queue", "channel"))]
+
+
+# ---- explorers build the cube on first use, and never fail for want of one ------------------
+
+
+def _small_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "d"
+    kpi.save(kpi.Dataset({"contacts": generate_contacts(3_000, seed=7)}, tz=TZ), root)
+    return root
+
+
+def test_trend_explorer_builds_the_cube_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpi.widgets import trend_explorer
+
+    root = _small_dir(tmp_path)
+    trend_explorer(kpi.load(root), metric="aht", every="1w")
+    assert not cube.info(root)["exists"]  # 3,000 rows: quick from the rows, left as it is
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 3_000)
+    ex = trend_explorer(kpi.load(root), metric="aht", every="1w")
+    assert ex.error is None
+    assert ex.charts
+    assert cube.info(root)["fresh"]
+    assert ex.notes == []
+    frame = kpi.views.trend_frame(kpi.load(root), "aht", every="1w")
+    assert _uses_cube(frame)
+    assert not _reads_contacts(frame)
+    filtered = kpi.load(root).restrict(start="2025-03-01", end="2025-03-31")
+    cube.clear(root)
+    trend_explorer(filtered, metric="aht", every="1d")
+    assert not cube.info(root)["exists"]  # a cube of the directory could not answer for it
+
+
+def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file where the cube directory would go: the build fails with an OSError (as a
+    read-only or full disk would), the explorer draws from the rows and notes it once."""
+    from kpi.widgets import trend_explorer
+
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 0)
+    root = _small_dir(tmp_path)
+    (root / ".kpi-cube").write_text("not a directory")
+    ds = kpi.load(root)
+    want = kpi.evaluate(ds, "asa", every="1w", cube=False).frame.collect()
+    ex = trend_explorer(ds, metric="asa", every="1w")
+    assert ex.error is None
+    assert ex.charts
+    assert len(ex.notes) == 1
+    assert "could not be written" in ex.notes[0]
+    assert "reading the rows" in ex.notes[0]
+    assert "could not be written" in ex.status.value
+    ex.controls["metric"].value = "aht"  # a redraw: no second attempt, no second note
+    assert ex.error is None
+    assert len(ex.notes) == 1
+    assert (root / ".kpi-cube").read_text() == "not a directory"
+    frame = kpi.views.trend_frame(ds, "asa", every="1w").collect()
+    assert not _uses_cube(kpi.evaluate(ds, "asa", every="1w").frame)
+    got = frame.select("period", "asa").join(want.select("period", "asa"), on="period")
+    assert (got["asa"] - got["asa_right"]).abs().max() == 0
+
+
+def test_a_relative_path_finds_the_cube(gen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cube was built by the absolute path; a notebook loads the data by a relative one."""
+    monkeypatch.chdir(gen_dir.parent)
+    ds = kpi.load(gen_dir.name)
+    assert _uses_cube(kpi.evaluate(ds, "aht", every="1mo").frame)
+    assert _same(ds, "aht", every="1mo", by="team")
+    assert not _uses_cube(kpi.evaluate(ds.restrict(start="2025-02-01"), "aht", every="1mo").frame)
+
+
+def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
+    """Monrovia kept UTC-0:44:30 until 1972: a UTC quarter hour spans two local ones, so the
+    build bins each row in local time (and FCR's flags by every dimension); still exact."""
+    tz = "Africa/Monrovia"
+    df = generate_contacts(2_000, seed=11).with_columns(
+        pl.col(c).dt.replace_time_zone(None).dt.offset_by("-54y").dt.replace_time_zone(tz)
+        for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
+    )
+    root = tmp_path / "m"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=tz), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    for kpi_id, kw in [
+        ("aht", {"every": "15m", "by": "queue", "start": date(1971, 3, 3)}),
+        ("fcr", {"every": "1d", "by": "team"}),
+        ("handled_per_agent", {"every": "1h"}),
+        ("longest_wait", {"every": "1w", "by": "topic"}),
+    ]:
+        assert _same(ds, kpi_id, **kw), kpi_id
+
+
+def test_a_build_that_fails_otherwise_is_a_note_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any failure of the build (here the writer raising a polars error) leaves the rows."""
+    from kpi.views import trend_frame
+
+    root = _small_dir(tmp_path)
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 0)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise pl.exceptions.ComputeError("out of scratch space")
+
+    monkeypatch.setattr(cube, "atomic_write", broken)
+    ds = kpi.load(root)
+    with pytest.warns(cube.CubeWarning, match="could not be built .out of scratch space"):
+        got = trend_frame(ds, "aht", every="1mo").collect()
+    want = trend_frame(ds.restrict(start="2025-01-01"), "aht", every="1mo").collect()
+    assert got["aht"].to_list() == want["aht"].to_list()
+    assert cube.find(ds) is None

@@ -26,6 +26,7 @@ from kpi.report import (
     PERIODS_MIME,
     data_periods,
     notebook_parameters,
+    require_period,
 )
 from kpi.report._html import header_html, prepare
 from kpi.report._render import _plan
@@ -415,3 +416,62 @@ def test_every_report_renders_when_the_comparison_month_has_no_data(
 ):
     found = data_periods(sample_1999)
     _check_without_comparison(gap_reports[notebook], found.period, found.compare)
+
+
+def test_latest_skips_a_sparse_tail_and_says_so():
+    # five months of ten contacts a day, then stragglers: 3 contacts in June, 1 in July, and
+    # a last one on 31 August (August is complete, but holds 1 record). Months: 310, 280, 310,
+    # 300, 310, 3, 1, 1: median (280 + 300) / 2 = 290, a quarter of it 72.5
+    full = _days(date(2026, 1, 1), date(2026, 5, 31))["contacts"]
+    busy = pl.concat([full] * 10)
+    tail = pl.DataFrame(
+        {
+            "arrival_ts": [
+                datetime(2026, 6, 3, 12, tzinfo=UTC),
+                datetime(2026, 6, 9, 12, tzinfo=UTC),
+                datetime(2026, 6, 20, 12, tzinfo=UTC),
+                datetime(2026, 7, 14, 12, tzinfo=UTC),
+                datetime(2026, 8, 31, 12, tzinfo=UTC),
+            ]
+        }
+    )
+    found = data_periods({"contacts": pl.concat([busy, tail])})
+    assert (found.period, found.compare) == ("2026-05", "2026-04")
+    assert found.notes == (
+        "latest period: 2026-05; 2026-06 to 2026-08 hold few records (at most 3 a period, "
+        "against a median of 290), a sparse tail; give the period to report on it",
+    )
+    # a quarter of the median is enough: a slow month is still the latest
+    slow = pl.concat(
+        [busy, pl.concat([_days(date(2026, 6, 1), date(2026, 6, 30))["contacts"]] * 3)]
+    )
+    assert data_periods({"contacts": slow}).period == "2026-06"
+    # an explicit period is taken as given
+    assert data_periods({"contacts": pl.concat([busy, tail])}, "2026-08").period == "2026-08"
+
+
+def test_periods_of_data_without_contacts_come_from_agent_time():
+    # a WFM export alone: agent-state seconds per agent and half hour through March
+    stamps = _days(date(2026, 1, 1), date(2026, 3, 31))["contacts"]["arrival_ts"]
+    at = pl.DataFrame({"interval_start": stamps, "agent_id": "a1", "handle_s": 900.0})
+    found = data_periods({"agent_time": at})
+    assert (found.period, found.compare) == ("2026-03", "2026-02")
+    require_period({"agent_time": at}, "2026-03")  # no error: the period has agent time
+    with pytest.raises(KpiError, match="no data in 2026-05"):
+        require_period({"agent_time": at}, "2026-05")
+
+
+def test_agent_scorecards_without_agents_say_so():
+    from kpi.scorecard import agent_scorecard
+
+    iv = pl.DataFrame(
+        {
+            "interval_start": [datetime(2026, 3, 2, 9, tzinfo=UTC)],
+            "interval_s": [1800.0],
+            "queue": ["Q"],
+            "offered": [10],
+            "answered": [9],
+        }
+    )
+    with pytest.raises(KpiError, match=r"agent scorecards need agent_id .* \(tables: intervals\)"):
+        agent_scorecard({"intervals": iv}, period="2026-03", metrics=["aht"])

@@ -707,14 +707,17 @@ def test_metricflow_yaml_validates():
             assert all(i["name"] in metrics for i in tp["metrics"])
     sl = metrics["service_level"]
     assert sl["type_params"] == {
-        "numerator": {"name": "answered_within_20s"},
-        "denominator": {"name": "answered_plus_abandoned"},
+        "numerator": {"name": "answered_within_objective"},
+        "denominator": {"name": "answered_plus_abandoned_realtime"},
     }
-    assert metrics["answered_within_20s"]["type_params"] == {"measure": "answered_within_20s"}
+    assert metrics["answered_within_objective"]["type_params"] == {
+        "measure": "answered_within_objective"
+    }
     assert "service_level_denominator_offered" in metrics
-    assert measures["answered_within_20s"]["expr"] == (
-        "CASE WHEN outcome = 'answered' AND 20 >= wait_s THEN 1 ELSE 0 END"
-    )
+    expr = measures["answered_within_objective"]["expr"]
+    assert expr.startswith("CASE WHEN outcome = 'answered' AND (CASE WHEN channel = 'voice' THEN")
+    assert "WHEN channel = 'chat' THEN CAST(60.0 AS DOUBLE)" in expr
+    assert "WHEN channel = 'email' THEN CAST(NULL AS DOUBLE)" in expr
     assert {m["name"] for m in doc["semantic_models"]} >= {"contacts", "tickets", "surveys"}
 
 

@@ -11,6 +11,7 @@ import pytest
 from fixtures_small import TZ, ts
 
 from kpi import KpiError, compute, evaluate, views
+from kpi import data as kpi_data
 from kpi.metrics import METRICS, objectives_from, objectives_from_spec
 from kpi.schema import conform
 from kpi.targets import TargetSet, load_targets
@@ -61,11 +62,25 @@ def test_by_queue_each_threshold_and_email_out_of_the_phone_style_level():
     assert out.rows() == [("Chat", 0.5, None), ("Email", None, 0.5), ("Voice", 0.5, None)]
 
 
-def test_default_variant_is_one_threshold_for_every_queue():
-    # 20 s for everyone: voice 10 s only, of all six answered (e-mail counted as late)
-    assert _value("service_level")["service_level"][0] == pytest.approx(1 / 6)
+def test_default_variant_is_each_queues_own_objective():
+    # the default judges each queue by its objective: e-mail is not measured in seconds
+    assert _value("service_level")["service_level"][0] == pytest.approx((1 + 1) / 4)
     assert (
-        METRICS["service_level"].build().formula == "SL = answered ≤ 20 s / (answered + abandoned)"
+        METRICS["service_level"]
+        .build()
+        .formula.startswith(
+            "SL = answered ≤ each queue's objective (voice, callback 20 s; chat, messaging 60 s)"
+        )
+    )
+
+
+def test_a_fixed_threshold_is_one_threshold_for_every_queue():
+    # 20 s for everyone: voice 10 s only, of all six answered (e-mail counted as late)
+    fixed = {"service_level.threshold_s": 20}
+    assert _value("service_level", fixed)["service_level"][0] == pytest.approx(1 / 6)
+    assert (
+        METRICS["service_level"].build({"threshold_s": 20}).formula
+        == "SL = answered ≤ 20 s / (answered + abandoned)"
     )
 
 
@@ -178,3 +193,106 @@ def test_kpi_compute_targets_file_sets_the_objectives(tmp_path, capsys):
     assert strict["chat"] < plain["chat"]
     assert strict["voice"] == plain["voice"]
     assert strict["email"] is None  # deferred work is not in a service level
+
+
+def _interval_report(channel: bool) -> kpi_data.Dataset:
+    """A hand-made interval report counted at 20 s: a voice queue, a chat queue, an e-mail
+    queue, one half hour each."""
+    rows = [
+        # queue, channel, offered, answered, abandoned, answered ≤ 20 s, abandoned ≤ 20 s
+        ("Voice", "voice", 10, 8, 2, 6, 1),
+        ("Chat", "chat", 4, 4, 0, 1, 0),
+        ("Email", "email", 5, 5, 0, 0, 0),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "interval_start": ts(5, 9),
+                "interval_s": 1800.0,
+                "queue": q,
+                **({"channel": ch} if channel else {}),
+                "offered": o,
+                "answered": a,
+                "abandoned": b,
+                "answered_within_threshold": aw,
+                "abandoned_within_threshold": bw,
+            }
+            for q, ch, o, a, b, aw, bw in rows
+        ]
+    )
+    iv = conform("intervals", frame.lazy(), TZ).collect()
+    return kpi_data.Dataset({"intervals": iv}, tz=TZ, meta={"interval_threshold_s": 20})
+
+
+def test_interval_report_is_judged_where_its_threshold_is_the_objective():
+    # the report counts answers within 20 s: the voice queue's objective. Chat (60 s) cannot
+    # be judged from it and e-mail is deferred work: both are left out, never counted late.
+    ds = _interval_report(channel=True)
+    out = compute(ds, "service_level", by="queue", measures=False).collect().sort("queue")
+    assert out.rows() == [("Chat", None), ("Email", None), ("Voice", pytest.approx(6 / 10))]
+    total = compute(ds, "service_level", measures=False).collect()
+    assert total["service_level"][0] == pytest.approx(6 / 10)
+    # the fixed-threshold variant takes every queue at the report's 20 s
+    fixed = compute(ds, "service_level", params={"service_level.threshold_s": 20}, measures=False)
+    assert fixed.collect()["service_level"][0] == pytest.approx((6 + 1 + 0) / (10 + 4 + 5))
+
+
+def test_interval_report_without_channels_judges_queues_by_the_default():
+    # no channel column: a queue is judged by its own objective if the targets set one, else
+    # the default (voice 20 s), as an unknown channel is
+    ds = _interval_report(channel=False)
+    out = compute(ds, "service_level", measures=False).collect()
+    assert out["service_level"][0] == pytest.approx((6 + 1 + 0) / (10 + 4 + 5))
+    deferred = {"service_level.objectives": "queue:Email=4h; queue:Chat=60s"}
+    out = compute(ds, "service_level", params=deferred, measures=False).collect()
+    assert out["service_level"][0] == pytest.approx(6 / 10)
+
+
+def test_interval_report_at_another_threshold_is_unknown_not_late():
+    ds = _interval_report(channel=True)
+    ds30 = kpi_data.Dataset(dict(ds.tables), tz=TZ, meta={"interval_threshold_s": 30})
+    r = evaluate(ds30, "service_level,contacts_offered", measures=False)
+    assert r.frame.collect()["service_level"][0] is None
+    assert "reported with interval_threshold_s=30" in r.notes["service_level"]
+    assert "needs interval_threshold_s=20" in r.notes["service_level"]
+    objective_30 = {"service_level.objectives": "voice=30s"}
+    out = compute(ds30, "service_level", params=objective_30, measures=False).collect()
+    assert out["service_level"][0] == pytest.approx(6 / 10)
+
+
+def test_waits_in_seconds_are_of_the_real_time_queues():
+    # voice 10 s and 30 s, chat 40 s and 70 s: e-mail's hours are a response time, not a wait
+    out = _value("asa,avg_wait,longest_wait")
+    assert out.row(0) == (pytest.approx(37.5), pytest.approx(37.5), 70.0)
+    every = {f"{k}.queues": "all" for k in ("asa", "avg_wait", "longest_wait")}
+    out = _value("asa,avg_wait,longest_wait", every)
+    mean_all = (10 + 30 + 40 + 70 + 3600 + 6 * 3600) / 6
+    assert out.row(0) == (pytest.approx(mean_all), pytest.approx(mean_all), 6 * 3600.0)
+    # by queue: the e-mail queue has no wait in seconds (unknown, not 0)
+    by_queue = _value("asa", by="queue").sort("queue")
+    assert by_queue.rows() == [("Chat", 55.0), ("Email", None), ("Voice", 20.0)]
+    # a targets file making chat deferred work takes it out of the waits too
+    chat_deferred = {f"{k}.objectives": "chat=2h" for k in ("asa", "longest_wait")}
+    out = _value("asa,longest_wait", chat_deferred)
+    assert out.row(0) == (pytest.approx(20.0), 30.0)
+
+
+def test_wait_formulas_say_real_time_queues():
+    assert METRICS["asa"].build().formula == (
+        "ASA = Σ queue wait of answered in real-time queues / answered in real-time queues"
+    )
+    assert METRICS["asa"].build({"queues": "all"}).formula == (
+        "ASA = Σ queue wait of answered / answered"
+    )
+
+
+def test_interval_waits_leave_deferred_queues_out():
+    ds = _interval_report(channel=True)
+    iv = ds.tables["intervals"].with_columns(
+        wait_answered_s=pl.Series([160.0, 120.0, 50_000.0]),
+        max_wait_s=pl.Series([40.0, 90.0, 20_000.0]),
+    )
+    ds = kpi_data.Dataset({"intervals": iv}, tz=TZ, meta=ds.meta)
+    out = compute(ds, "asa,longest_wait", measures=False).collect()
+    # voice 160 s over 8 answered, chat 120 s over 4; e-mail left out
+    assert out.row(0) == (pytest.approx(280 / 12), 90.0)

@@ -14,6 +14,9 @@ from kpi import compute
 from kpi.metrics import METRICS
 from kpi.schema import conform
 
+_SL = METRICS["service_level"].build()
+NUM, DEN = _SL.numerator.name, _SL.denominator.name  # type: ignore[union-attr]
+
 TZ = "Europe/London"
 OUTCOMES = ["answered", "abandoned_queue", "abandoned_ivr", "flowout", "outbound"]
 RATIO_KPIS = [m.id for m in METRICS.values() if m.unit == "ratio" and "contacts" in m.tables]
@@ -110,16 +113,15 @@ def test_rollup_from_15_minutes_is_exact(rows):
         for m in additive:
             both = merged.filter(pl.col(f"{m}_rolled").is_not_null())
             assert both[m].to_list() == pytest.approx(both[f"{m}_rolled"].to_list()), m
-        if "answered_within_20s" not in fine.columns:  # no wait_s: service level unknown
+        if NUM not in fine.columns:  # no wait_s: service level unknown
             assert merged["service_level"].is_null().all()
             continue
         merged = merged.filter(
-            pl.col("answered_within_20s_rolled").is_not_null()
-            & pl.col("answered_plus_abandoned_rolled").is_not_null()
+            pl.col(f"{NUM}_rolled").is_not_null() & pl.col(f"{DEN}_rolled").is_not_null()
         )
         sl = merged.select(
-            pl.when(pl.col("answered_plus_abandoned_rolled") > 0).then(
-                pl.col("answered_within_20s_rolled") / pl.col("answered_plus_abandoned_rolled")
+            pl.when(pl.col(f"{DEN}_rolled") > 0).then(
+                pl.col(f"{NUM}_rolled") / pl.col(f"{DEN}_rolled")
             )
         ).to_series()
         assert sl.to_list() == pytest.approx(merged["service_level"].to_list(), nan_ok=True)

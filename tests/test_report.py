@@ -740,7 +740,7 @@ def test_render_with_non_default_parameters(rendered):
     )
     assert "<li>The label is x &lt;y&gt;.</li>" in html
     assert "KPI definitions and targets (2)" in html
-    assert "SL = answered ≤ 20 s / (answered + abandoned)" in html
+    assert "SL = answered ≤ each queue's objective (voice, callback 20 s" in html
     assert "≥ 80.0%" in html  # the target as findings and tables print it
     # no code, no prompts, charts embedded offline
     assert "kpi.report.header(" not in html

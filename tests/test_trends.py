@@ -17,6 +17,7 @@ import pytest
 from fixtures_small import small_dataset
 
 from kpi import KpiError, compute, evaluate
+from kpi.metrics import METRICS
 from kpi.targets import TargetSet
 from kpi.trends import (
     Trend,
@@ -344,7 +345,8 @@ def test_rolling_ratio_over_the_whole_range_equals_the_total():
     ).collect()
     assert last == pytest.approx(total["service_level"].item())  # 3 / 7
     assert last == pytest.approx(3 / 7)
-    assert tr.definitions["service_level"] == "SL = answered ≤ 20 s / (answered + abandoned)"
+    assert tr.definitions["service_level"] == METRICS["service_level"].build().formula
+    assert tr.definitions["service_level"].startswith("SL = answered ≤ each queue's objective")
 
 
 def test_rolling_follows_the_variant_of_a_result():
@@ -508,7 +510,8 @@ def test_anomaly_binomial_floor_for_fractions():
     # service level 1.0 four weeks running, then 2 of 3 in time: MAD 0, but the binomial
     # floor with p̃ = (1 × 3 + 1) / (3 + 2) = 0.8 is √(0.8 × 0.2 / 3) = 0.2309: z = -1.44
     frame = weekly([1.0] * 4 + [2 / 3], "service_level").with_columns(
-        answered_plus_abandoned=pl.Series([5, 5, 5, 5, 3])
+        # the default variant's denominator: answered + abandoned of real-time queues
+        pl.Series(METRICS["service_level"].build().denominator.name, [5, 5, 5, 5, 3])
     )
     df = anomalies(frame, "service_level", lookback=4).frame.collect()
     assert df["service_level_score"][-1] == pytest.approx((2 / 3 - 1) / (0.16 / 3) ** 0.5)

@@ -131,7 +131,7 @@ def _run_data(args: argparse.Namespace) -> Any:
     """``--data DIR``: the dataset explanation of :func:`kpi.explain.explain`."""
     from kpi.cli.compute_cmd import parse_params
     from kpi.errors import KpiError
-    from kpi.explain import DEFAULT_DIMS, explain
+    from kpi.explain import explain
 
     missing = [f"--{k}" for k in ("metric", "baseline", "current") if not getattr(args, k)]
     if missing:
@@ -147,7 +147,7 @@ def _run_data(args: argparse.Namespace) -> Any:
         args.metric,
         baseline=args.baseline,
         current=args.current,
-        dims=args.dims or DEFAULT_DIMS,
+        dims=args.dims or None,
         params=params,
         max_segments=args.max_segments,
     )

@@ -37,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "kpi import --input march.csv --mapping acd.toml --out data/site --append",
     )
     p.add_argument(
-        "--input", required=True, metavar="FILE", help="the export: csv, tsv, parquet or xlsx"
+        "--input",
+        required=True,
+        metavar="FILE",
+        help="the export: csv, tsv, txt, json, parquet or xlsx",
     )
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--preset", choices=tuple(_PRESET_HELP), help="a built-in format")

@@ -389,7 +389,8 @@ def evaluate(
     ...         "team": ["A", "A", "B"],
     ...     }
     ... )
-    >>> r = evaluate({"contacts": contacts}, ["service_level"], by="team")
+    >>> fixed = {"service_level.threshold_s": 20}  # one threshold (default: each queue's own)
+    >>> r = evaluate({"contacts": contacts}, ["service_level"], by="team", params=fixed)
     >>> r.definitions
     {'service_level': 'SL = answered ≤ 20 s / (answered + abandoned)'}
     >>> r.frame.collect()

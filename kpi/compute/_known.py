@@ -285,7 +285,9 @@ def group_checks(src: Source, states: Mapping[str, Mapping[str, str]]) -> tuple[
 def needs_text(measures: Iterable[Measure]) -> str:
     """What ``measures`` are computed from, in words: columns by table, alternatives with "or".
 
-    Columns the data model requires of a table go unsaid (the table brings them).
+    Columns the data model requires of a table go unsaid (the table brings them), and so do
+    columns that only one of a measure's alternatives on a table reads (a queue's channel, where
+    another alternative does without it).
 
     Examples
     --------
@@ -298,11 +300,12 @@ def needs_text(measures: Iterable[Measure]) -> str:
     groups: dict[tuple[str, ...], dict[str, dict[str, None]]] = {}
     for m in measures:
         alts = m.needs()
-        key = tuple(t for t, _ in alts)
+        key = tuple(dict.fromkeys(t for t, _ in alts))
         group = groups.setdefault(key, {t: {} for t in key})
-        for t, cols in alts:
-            for c in cols:
-                if not _required(t, c):
+        for t in key:
+            per_alt = [cols for table, cols in alts if table == t]
+            for c in per_alt[0]:
+                if all(c in cols for cols in per_alt) and not _required(t, c):
                     group[t][c] = None
     parts = []
     for group in groups.values():

@@ -1,27 +1,45 @@
-"""The measure cube: additive measures aggregated once, so any roll-up of them is a small query.
+"""The measure cube: measures aggregated once, so any roll-up of them is a small query.
 
-Every KPI is Σ numerator / Σ denominator of measures. The ``sum`` measures, aggregated once by
+Every KPI is a function of measures. The measures that roll up exactly, aggregated once by
 quarter hour in the site's local time and the slicing dimensions (:data:`LEVELS`), answer every
 coarser grain, any subset of those dimensions and any range whose bounds fall on the cube's
-bins, exactly: a coarser value is the sum of the cells it covers, and the engine's rule for
-unknown groups (a group whose rows are all null in a column a measure reads is null, not 0)
-is kept by storing each such column's non-null count. :mod:`kpi.compute` asks the cube first
-(:meth:`Cube.rollup`) and reads the rows for the rest, so results are the same either way.
+bins, exactly, and the engine's rule for unknown groups (a group whose rows are all null in a
+column a measure reads is null, not 0) is kept by storing each such column's non-null count.
+:mod:`kpi.compute` asks the cube first (:meth:`Cube.rollup`) and reads the rows for the rest,
+so results are the same either way (``tests/test_cube.py`` compares them over KPIs, grains,
+dimensions, ranges and DST days).
 
-Answered from the cube: the row sources of every ``sum`` measure of the catalogue under its
-default variants and the dataset's own facts (each source separately: contacts and interval
-reports), and FCR's numerator under its default window and key (each contact's repeat flag is
-computed from the whole table when the cube is built). Left to the rows: distinct counts,
-maxima, medians, stocks and sweeps (exact only at the grain asked for), other variants (a
-service-level threshold of 30 s, another FCR window), ``agent_id`` and other columns outside
-:data:`DIMENSIONS`, topic by the quarter hour or hour (only the daily level has topic),
-contacts attributed by answer or completion time, ``bin_offset``, ranges whose bounds are not
-on a cube bin, chunked evaluation, and datasets that are not a directory (or whose tables
-were filtered or swapped after loading).
+Levels. Two are aggregated from the rows (quarter hours by site, team, queue and channel; days
+by those and topic) and the others from them: hours by the four, hours and quarter hours by
+nothing, hours by each single dimension, days by each single dimension and by nothing. A query
+reads the smallest level that has its dimensions, a grain its grain is a multiple of and its
+range's bounds on its bins (``1h by queue``: hours by queue, 24 queues × 8,760 hours).
+
+Each measure's strategy:
+
+- ``sum`` measures (counts and totals: offered, answered, waits, handle times, sales, ...):
+  the cell's sum, rolled up as a sum. Exact.
+- ``max`` measures (``longest_wait``'s longest wait): the cell's maximum, rolled up as a
+  maximum of cell maxima. Exact.
+- ``distinct`` measures (agents who handled contacts, for ``handled_per_agent`` and
+  ``sales_per_agent``): a bit set of the cell's values, one ``UInt64`` word per 64 values,
+  rolled up with a bitwise or and counted with a population count. Exact, for columns of at
+  most :data:`kpi.cube._build.MAX_DISTINCT` values (2,048). Distinct customers
+  (``contacts_per_customer``) have as many values as contacts: read from the rows.
+- FCR's numerator under its default window and key: each contact's repeat flag is computed
+  from the whole table when the cube is built, and counted like a ``sum``. Exact.
+- Left to the rows: sweeps (``max_in_queue``, ``peak_hour_traffic``: exact only at the grain
+  and groups asked for), medians and other statistics, stocks, distinct counts of many
+  values, other variants (a service-level threshold of 30 s, another FCR window), ``agent_id``
+  and other columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is
+  kept by day), contacts attributed by answer or completion time, ``bin_offset``, ranges
+  whose bounds are not on a cube bin, chunked evaluation, and datasets that are not a
+  directory (or whose tables were filtered or swapped after loading).
 
 Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
 never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one
-when there is none, ``cube=False`` reads the rows.
+when there is none, ``cube=False`` reads the rows; :func:`prepare` builds one before an
+explorer's first redraw and turns a cube that cannot be written into a note.
 """
 
 from __future__ import annotations
@@ -43,6 +61,8 @@ from kpi.cube._build import (
     ROLLS_UP_TO,
     build_levels,
     cube_measures,
+    rebin,
+    rollup_exprs,
     signature,
 )
 from kpi.cube._store import (
@@ -57,11 +77,36 @@ from kpi.cube._store import (
 from kpi.data import Dataset, load
 from kpi.errors import KpiError
 from kpi.metrics import Measure, Source
-from kpi.periods import bin_expr
 
-__all__ = ["DIMENSIONS", "LEVELS", "Cube", "build", "clear", "find", "info"]
+__all__ = [
+    "DIMENSIONS",
+    "LEVELS",
+    "PREPARE_MIN_ROWS",
+    "Cube",
+    "CubeWarning",
+    "build",
+    "clear",
+    "find",
+    "info",
+    "prepare",
+]
 
 _OPEN: dict[Path, tuple[str, Cube]] = {}
+_PLANS: dict[tuple[str, str], dict[str, str]] = {}
+
+
+#: :func:`prepare` builds a cube for data of at least this many rows (smaller data is quick
+#: from the rows, and a sample directory is left as it is).
+PREPARE_MIN_ROWS = 1_000_000
+
+
+class CubeWarning(UserWarning):
+    """A note that the rows answer where a cube was wanted (it could not be written)."""
+
+
+#: (data directory, data key) to the note of a build that failed, so it is not retried on every
+#: redraw (a new key, after the data changed, tries again).
+_FAILED: dict[tuple[Path, str], str] = {}
 
 
 class Cube:
@@ -128,9 +173,7 @@ class Cube:
         if every is None:
             return lf, schema, [*by, pl.lit(0, pl.Int32).alias("_bin")]
         if every != level["grain"]:
-            # truncating time-zone-aware stamps is costly: once per distinct cell bin, joined
-            bins = lf.select(b.unique()).with_columns(bin_expr(b, every).alias("_to"))
-            lf = lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+            lf = rebin(lf, every)
         return lf, schema, [*by, "_bin"]
 
     def rollup(
@@ -160,16 +203,30 @@ class Cube:
         if any(c not in level["read"] for c in known):
             return None
         lf, schema, keys = self._cells(level, by, every, start, end)
-        cols = level["columns"]
-        aggs = [
-            pl.col(cols[s]).sum().cast(schema[cols[s]]).alias(name)
-            for (name, _), s in zip(items, sigs, strict=True)
-        ]
-        aggs.append(pl.col("_rows").sum().alias(rows))
+        # a level with exactly these dimensions at this grain: its cells are the groups
+        direct = every == level["grain"] and set(by) == set(level["dims"])
+        cols, kinds, words = level["columns"], level["kinds"], level["words"]
+        aggs = []
+        for (name, _), s in zip(items, sigs, strict=True):
+            col = cols[s]
+            kind = kinds[col]
+            if kind == "distinct":
+                sets = (
+                    [pl.col(w) for w in words[col]]
+                    if direct
+                    else rollup_exprs(kind, col, words[col])
+                )
+                counts = (e.bitwise_count_ones() for e in sets)
+                aggs.append(pl.sum_horizontal(counts).cast(pl.Int64).alias(name))
+            else:
+                (agg,) = [pl.col(col)] if direct else rollup_exprs(kind, col, None)
+                aggs.append(agg.cast(schema[col]).alias(name))
+        total = (lambda e: e) if direct else (lambda e: e.sum())
+        aggs.append(total(pl.col("_rows")).alias(rows))
         for c, flag in known.items():
             nn = f"_nn_{c}" if c in level["nullable"] else "_rows"
-            aggs.append((pl.col(nn).sum() > 0).alias(flag))
-        return lf.group_by(keys).agg(aggs)
+            aggs.append((total(pl.col(nn)) > 0).alias(flag))
+        return lf.select(*keys, *aggs) if direct else lf.group_by(keys).agg(aggs)
 
     def rollup_builder(
         self,
@@ -192,6 +249,8 @@ class Cube:
             return None
         lf, schema, keys = self._cells(level, by, every, start, end)
         col = level["columns"][sig]
+        if every == level["grain"] and set(by) == set(level["dims"]):  # cells are the groups
+            return lf.select(*keys, pl.col(col).alias(meas.name)).filter(pl.col(meas.name) > 0)
         total = pl.col(col).sum().cast(schema[col]).alias(meas.name)
         return lf.group_by(keys).agg(total).filter(pl.col(meas.name) > 0)
 
@@ -208,12 +267,25 @@ def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:
     return cube
 
 
-def _own_tables(ds: Dataset, cube: Cube) -> bool:
-    """Whether ``ds`` holds the directory's tables as loaded (not filtered or swapped)."""
-    if ds.tz != cube.tz:
+def _loaded_plans(path: Path, key: str) -> dict[str, str]:
+    """The plan fingerprint of each table of ``path`` as :func:`kpi.data.load` opens it (kept
+    per path, as given, and data key: a plan names its files by the path it was loaded by)."""
+    hit = _PLANS.get((str(path), key))
+    if hit is None:
+        fresh = load(path, check=False)
+        hit = {t: plan_fingerprint(lf) for t, lf in fresh.tables.items()}
+        _PLANS[(str(path), key)] = hit
+    return hit
+
+
+def _own_tables(ds: Dataset, cube: Cube, key: str) -> bool:
+    """Whether ``ds`` holds the directory's tables as loaded (not filtered or swapped), by
+    whichever path it was loaded (relative or absolute)."""
+    if ds.tz != cube.tz or ds.path is None:
         return False
-    for table, fp in cube.meta["fingerprints"].items():
-        if table not in ds.tables or plan_fingerprint(ds.tables[table]) != fp:
+    plans = _loaded_plans(Path(ds.path), key)
+    for table in cube.meta["fingerprints"]:
+        if table not in ds.tables or plan_fingerprint(ds.tables[table]) != plans.get(table):
             return False
     return True
 
@@ -237,7 +309,65 @@ def find(
     if cube is None and build_missing:
         build(ds.path, params=params, progress=progress)
         cube = _fresh(ds, where, key)
-    return cube if cube is not None and _own_tables(ds, cube) else None
+    return cube if cube is not None and _own_tables(ds, cube, key) else None
+
+
+def prepare(
+    data: Dataset,
+    *,
+    params: dict[str, Any] | None = None,
+    progress: bool | Callable[[str], None] = False,
+) -> str | None:
+    """Make sure a dataset directory's cube is there before an explorer's first redraw.
+
+    Builds it (``params``, ``progress`` as for :func:`build`) when ``data`` holds the tables of
+    its directory as loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh
+    cube; does nothing for data that is not a directory or was filtered (the cube could not
+    answer for it), or is small (the rows answer in a blink). A cube that cannot be written
+    (a read-only place, a full disk) or built is not an error: the queries read the rows, and
+    the returned line says so (once per directory and data key; the build is not retried).
+
+    Returns
+    -------
+    str | None
+        None when the cube is ready or not needed; else one line on why the rows are read.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> prepare(Dataset({"contacts": pl.LazyFrame({"wait_s": [1.0]})})) is None
+    True
+    """
+    if data.path is None:
+        return None
+    root = Path(data.path)
+    key = data_key(root)
+    if (root.resolve(), key) in _FAILED:
+        return None
+    fresh = load(root, check=False)
+    plans = _loaded_plans(root, key)
+    if data.tz != fresh.tz or any(
+        t not in data.tables or plan_fingerprint(data.tables[t]) != fp for t, fp in plans.items()
+    ):
+        return None  # filtered or swapped tables: a cube of the directory cannot answer
+    where = cube_dir(root)
+    if _fresh(fresh, where, key) is not None:
+        return None
+    rows = sum(lf.select(pl.len()).collect().item() for lf in fresh.tables.values())
+    if rows < PREPARE_MIN_ROWS:
+        return None
+    try:
+        build(root, params=params, progress=progress)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        note = f"{where}: the measure cube could not be written ({why}); reading the rows"
+    except (KpiError, pl.exceptions.PolarsError) as exc:  # the rows may still answer
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        note = f"{root}: the measure cube could not be built ({first}); reading the rows"
+    else:
+        return None
+    _FAILED[(root.resolve(), key)] = note
+    return note
 
 
 def build(
@@ -261,10 +391,11 @@ def build(
     measures = cube_measures(params)
     report(f"building the cube of {root} ({len(measures)} additive measures) in {where}")
 
-    def write(name: str, frame: pl.LazyFrame) -> int:
-        rel = f"{name}.{key}.parquet"
-        atomic_write(where / rel, lambda p: frame.sink_parquet(p, compression="lz4"))
-        return pl.scan_parquet(where / rel).select(pl.len()).collect().item()
+    def write(name: str, frame: pl.DataFrame) -> None:
+        atomic_write(
+            where / f"{name}.{key}.parquet",
+            lambda p: frame.write_parquet(p, compression="lz4", row_group_size=65_536),
+        )
 
     levels = build_levels(ds, measures, write, report)
     for lv in levels:

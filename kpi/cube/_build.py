@@ -1,16 +1,35 @@
-"""Building a cube: additive measures aggregated once by levels of bins and dimensions.
+"""Building a cube: measures aggregated once to the finest cells, coarser levels from those.
 
-What goes in (:func:`cube_measures`): every ``sum`` measure of the catalogue under its default
-variants (and the dataset's own facts, such as the survey scale), each of its row sources
-(contacts *and* intervals, ...) stored separately, because which source a query uses depends on
-its ``by``; plus FCR's repeat test, whose numerator is additive once each contact's repeat flag
-is known (the flag looks at the whole table, never at the range or the groups asked for).
+What goes in (:func:`cube_measures`): every ``sum``, ``max`` and ``distinct`` measure of the
+catalogue under its default variants (and the dataset's own facts, such as the survey scale),
+each of its row sources (contacts *and* intervals, ...) stored separately, because which source
+a query uses depends on its ``by``; plus FCR's repeat test, whose numerator is additive once each
+contact's repeat flag is known (the flag looks at the whole table, never at the range or the
+groups asked for).
 
-What each cell holds (:data:`LEVELS`): per (table, time column), for each level, the rows of
-the table grouped by the level's dimensions and bin: one column per source aggregation, the
-row count ``_rows`` and, for each column a source reads that has nulls, its non-null count
-``_nn_<column>`` (the engine's unknown-group rule needs it; a column with no null is known
-wherever there are rows).
+How each source is stored (:func:`_plan`), so that a coarser cell is exactly a roll-up of finer
+ones:
+
+- ``sum`` (``X.sum()``): the cell's sum; rolls up as a sum.
+- ``max`` (``X.filter(P).max()``): the cell's maximum; rolls up as a maximum.
+- ``distinct`` (``pl.col(C).filter(P).drop_nulls().n_unique()``): a bit set of the values of
+  ``C`` in the cell, as ``UInt64`` words (value ``i`` of the sorted distinct values is bit
+  ``i % 64`` of word ``i // 64``); rolls up as a bitwise or, counted with a population count.
+  Only when ``C`` has at most :data:`MAX_DISTINCT` values (agents: a few hundred); a column
+  with more (customers: as many as the contacts) is left to the rows.
+
+How it is built (:func:`build_levels`): per (table, time column), each row's values are
+computed once (``X``, ``when(P).then(X)``, the bit of its value) and the rows are grouped, in
+one streaming query, twice: by the intraday dimensions and the quarter hour (keyed by the UTC
+quarter hour, an integer, mapped to the local bin afterwards: :func:`_quarters` checks that
+each UTC quarter hour lies in one local one, else each row is binned in local time), and by
+every dimension and the local date. FCR's repeat test then sorts the table once, grouped by
+one 64-bit key of the dimensions (checked one-to-one against the daily cells) and the integer
+quarter hour, and its counts are rolled up on integers and joined to both. The other levels
+(:data:`LEVELS`) are aggregated from the smallest level already built that has their
+dimensions, never from the rows again. Each cell holds the row count ``_rows`` and, for each
+column a source reads that has nulls, its non-null count ``_nn_<column>`` (the engine's
+unknown-group rule needs it; a column with no null is known wherever there are rows).
 """
 
 from __future__ import annotations
@@ -29,11 +48,28 @@ from kpi.metrics import Measure, Source, resolve
 from kpi.periods import bin_expr
 from kpi.schema import time_column, time_expr
 
-__all__ = ["DIMENSIONS", "LEVELS", "Level", "build_levels", "cube_measures", "signature"]
+__all__ = [
+    "DIMENSIONS",
+    "INTRADAY",
+    "LEVELS",
+    "MAX_DISTINCT",
+    "Level",
+    "build_levels",
+    "cube_measures",
+    "rebin",
+    "signature",
+]
 
 #: The slicing dimensions a cube keeps (``agent_id`` is left out: one agent's contacts per
 #: quarter hour are about one row each, so a cube by agent would be as large as the rows).
 DIMENSIONS = ("site", "team", "queue", "channel", "topic")
+#: The dimensions of the intraday levels (topic by the quarter hour would be as large as the
+#: rows at 10 million contacts a year; topic is kept by day).
+INTRADAY = ("site", "team", "queue", "channel")
+#: Distinct counts are stored as bit sets when their column has at most this many values.
+MAX_DISTINCT = 2048
+#: Kinds of measure the cube stores.
+STORED_KINDS = ("sum", "max", "distinct")
 
 
 @dataclass(frozen=True)
@@ -45,18 +81,32 @@ class Level:
     dims: tuple[str, ...]
 
 
-#: Intraday: quarter hours (the finest grain, so every grain rolls up; local time, DST days
-#: included) by the dimensions without topic. Daily: local days by every dimension. A query
-#: is answered from the smallest level that has its dimensions and a grain its grain is a
-#: multiple of; topic by the quarter hour is left to the rows (that level would be as large
-#: as the rows at 10 million contacts a year).
-LEVELS = (
-    Level("intraday", "15m", ("site", "team", "queue", "channel")),
-    Level("daily", "1d", DIMENSIONS),
-)
+def _levels() -> tuple[Level, ...]:
+    out = [
+        Level("intraday", "15m", INTRADAY),
+        Level("daily", "1d", DIMENSIONS),
+        Level("hourly", "1h", INTRADAY),
+    ]
+    out += [Level(f"hourly by {d}", "1h", (d,)) for d in INTRADAY]
+    out += [Level("intraday total", "15m", ()), Level("hourly total", "1h", ())]
+    out += [Level(f"daily by {d}, topic", "1d", (d, "topic")) for d in INTRADAY]
+    out += [Level(f"daily by {d}", "1d", (d,)) for d in DIMENSIONS]
+    out.append(Level("daily total", "1d", ()))
+    return tuple(out)
+
+
+#: Every level. The finest two are aggregated from the rows: quarter hours in local time (the
+#: finest grain, so every grain rolls up; DST days included) by :data:`INTRADAY`, and local days
+#: by every dimension. Smaller ones (hours; each single dimension; topic with each other
+#: dimension by day; totals) are aggregated from the smallest level already built that has
+#: their dimensions, so a query reads the smallest level that has its dimensions and a grain
+#: its grain is a multiple of: `1h by queue` reads hours by queue (24 queues × 8,760 hours),
+#: not quarter hours by four dimensions.
+LEVELS = _levels()
 #: Grains each level's grain divides (in local time).
 ROLLS_UP_TO = {
     "15m": {None, "15m", "30m", "1h", "1d", "1w", "1mo", "1q", "1y"},
+    "1h": {None, "1h", "1d", "1w", "1mo", "1q", "1y"},
     "1d": {None, "1d", "1w", "1mo", "1q", "1y"},
 }
 #: Builder ``sum`` measures that are exact from the cube: a per-contact flag computed from the
@@ -75,17 +125,155 @@ def signature(table: str, time: str, what: Source | Measure) -> str:
 
 
 def cube_measures(params: dict[str, Any] | None = None) -> list[Measure]:
-    """The additive measures of every catalogue KPI under ``params`` (defaults otherwise)."""
+    """The measures the cube stores for every catalogue KPI under ``params`` (defaults
+    otherwise): ``sum``, ``max`` and ``distinct`` row measures and FCR's exact builder."""
     out: dict[str, Measure] = {}
     for m, p in resolve("all", params or {}):
         build = m.build(p)
         for meas in build.measures:
-            if meas.kind != "sum":
+            if meas.kind not in STORED_KINDS:
                 continue
-            if meas.builder is not None and not meas.name.startswith(EXACT_BUILDERS):
+            if meas.builder is not None and not (
+                meas.kind == "sum" and meas.name.startswith(EXACT_BUILDERS)
+            ):
                 continue
             out.setdefault(meas.name, meas)
     return list(out.values())
+
+
+def rebin(lf: pl.LazyFrame, grain: str) -> pl.LazyFrame:
+    """``_bin`` (local bins of a finer grain) moved to the bins of ``grain``: truncating
+    time-zone-aware stamps is costly, so it is done once per distinct bin and joined."""
+    b = pl.col("_bin")
+    bins = lf.select(b.unique()).with_columns(bin_expr(b, grain).alias("_to"))
+    return lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+
+
+# ---- how each source is stored ----------------------------------------------------------------
+
+
+@dataclass
+class _Stored:
+    """One source as stored: its kind, the per-row values, the cell aggregations and the
+    stored columns (``words`` for a bit set)."""
+
+    kind: str
+    rows: list[pl.Expr]
+    cells: list[pl.Expr]
+    words: list[str] = field(default_factory=list)
+    first: list[pl.Expr] = field(default_factory=list)
+
+
+def _same(a: pl.Expr, b: pl.Expr) -> bool:
+    try:
+        return bool(a.meta.eq(b))
+    except Exception:  # pragma: no cover - an expression meta cannot compare
+        return False
+
+
+def _inputs(e: pl.Expr) -> list[pl.Expr]:
+    try:
+        return e.meta.pop()
+    except Exception:  # pragma: no cover - a leaf
+        return []
+
+
+def _sum_input(agg: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
+    """``X`` when ``agg`` is ``X.sum()`` or ``X.sum().cast(dtype)``, else None."""
+    for top in (agg, *_inputs(agg)):
+        for x in _inputs(top)[:1]:
+            if _same(agg, x.sum()) or _same(agg, x.sum().cast(dtype)):
+                return x
+    return None
+
+
+def _max_input(agg: pl.Expr) -> pl.Expr | None:
+    """``when(P).then(X)`` when ``agg`` is ``X.filter(P).max()``; ``X`` for ``X.max()``."""
+    inner = _inputs(agg)
+    if len(inner) != 1:
+        return None
+    x = inner[0]
+    if _same(agg, x.max()):
+        parts = _inputs(x)
+        if len(parts) == 2:
+            pred, val = parts
+            if _same(x, val.filter(pred)):
+                return pl.when(pred).then(val)
+        return x
+    return None
+
+
+def _distinct_input(agg: pl.Expr) -> tuple[str, pl.Expr] | None:
+    """``(C, P)`` when ``agg`` is ``pl.col(C).filter(P).drop_nulls().n_unique().cast(Int64)``."""
+    e = agg
+    for _ in range(3):
+        inner = _inputs(e)
+        if len(inner) != 1:
+            return None
+        e = inner[0]
+    parts = _inputs(e)
+    if len(parts) != 2:
+        return None
+    pred, col = parts
+    if not col.meta.is_column():
+        return None
+    name = col.meta.output_name()
+    want = pl.col(name).filter(pred).drop_nulls().n_unique().cast(pl.Int64)
+    return (name, pred) if _same(agg, want) else None
+
+
+def _bit_words(i: int, col: str, pred: pl.Expr, values: list[Any]) -> _Stored:
+    """The bit set of the values of ``col`` among the rows where ``pred`` holds."""
+    code = pl.col(col).replace_strict(
+        values, list(range(len(values))), default=None, return_dtype=pl.Int64
+    )
+    # the value's code where the row counts, else null (computed once, before the words)
+    first = pl.when(pred.fill_null(False)).then(code).alias(f"_c{i}")
+    c = pl.col(f"_c{i}")
+    bit = (c % 64).replace_strict(
+        list(range(64)), [1 << k for k in range(64)], return_dtype=pl.UInt64
+    )
+    n = (len(values) + 63) // 64
+    words = [f"m{i}_{k}" for k in range(n)]
+    rows = [
+        pl.when(c // 64 == k).then(bit).otherwise(pl.lit(0, pl.UInt64)).alias(w)
+        for k, w in enumerate(words)
+    ]
+    cells = [pl.col(w).bitwise_or().alias(w) for w in words]
+    return _Stored("distinct", rows, cells, words, first=[first])
+
+
+def _plan(
+    i: int, src: Source, kind: str, schema: pl.Schema, values: dict[str, list[Any] | None]
+) -> _Stored | None:
+    """How source ``i`` is stored (None: not in the cube)."""
+    name = f"m{i}"
+    if kind == "sum":
+        dtype = pl.LazyFrame(schema=schema).select(src.agg).collect_schema().dtypes()[0]
+        x = _sum_input(src.agg, dtype)
+        if x is None:  # any other additive aggregation: computed per cell as it is
+            return _Stored("sum", [], [src.agg.alias(name)])
+        cell = pl.col(f"_v{i}").sum().cast(dtype).alias(name)
+        return _Stored("sum", [x.alias(f"_v{i}")], [cell])
+    if kind == "max":
+        x = _max_input(src.agg)
+        if x is None:
+            return None
+        return _Stored("max", [x.alias(f"_v{i}")], [pl.col(f"_v{i}").max().alias(name)])
+    found = _distinct_input(src.agg)
+    if found is None or values.get(found[0]) is None:
+        return None
+    return _bit_words(i, found[0], found[1], values[found[0]] or [])
+
+
+def rollup_exprs(kind: str, col: str, words: list[str] | None) -> list[pl.Expr]:
+    """The aggregation of a stored column over cells: a sum, a maximum, a bitwise or."""
+    if kind == "distinct":
+        return [pl.col(w).bitwise_or().alias(w) for w in words or []]
+    return [pl.col(col).max() if kind == "max" else pl.col(col).sum()]
+
+
+# ---- the build ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -99,6 +287,7 @@ class _BuildContext:
     start: datetime | None = None
     end: datetime | None = None
     attribution: str = "arrival"
+    quarter_keys: bool = False
     notes: dict[str, str] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)
 
@@ -111,7 +300,11 @@ class _BuildContext:
             return None
         lf = self.ds[table]
         derived = time_expr(table, tz=self.tz, attribution=self.attribution)
-        return lf if derived is None else lf.with_columns(derived)
+        lf = lf if derived is None else lf.with_columns(derived)
+        if self.by == ("_g",):  # the dimensions as one key (see _fine)
+            dims = [d for d in DIMENSIONS if d in lf.collect_schema().names()]
+            lf = lf.with_columns(pl.struct(dims).hash().alias("_g"))
+        return lf
 
     def time_column(self, table: str) -> str:
         col = time_column(table, attribution=self.attribution)
@@ -120,6 +313,8 @@ class _BuildContext:
 
     def bin(self, ts: pl.Expr) -> pl.Expr:
         assert self.every is not None
+        if self.quarter_keys and self.every == "15m":  # mapped to local bins afterwards
+            return (ts.dt.epoch("s") // 900).alias("_bin")
         return bin_expr(ts, self.every).alias("_bin")
 
     def in_range(self, ts: pl.Expr) -> pl.Expr:
@@ -138,7 +333,8 @@ class _BuildContext:
 
 
 def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], list[Any]]:
-    """Row sources and exact builders by (table, time column), those the table can compute."""
+    """Row sources (with their measure's kind) and exact builders by (table, time column),
+    those the table can compute."""
     groups: dict[tuple[str, str], list[Any]] = {}
     for meas in measures:
         if meas.builder is not None:
@@ -155,84 +351,249 @@ def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], l
                 continue
             key = (src.table, src.time or time_column(src.table) or "")
             items = groups.setdefault(key, [])
-            if all(not (isinstance(s, Source) and s.agg.meta.eq(src.agg)) for s in items):
-                items.append(src)
+            if all(not (isinstance(s, tuple) and s[0].agg.meta.eq(src.agg)) for s in items):
+                items.append((src, meas.kind))
     return groups
+
+
+def _quarters(rows: pl.LazyFrame, tcol: str, dtype: pl.Datetime) -> pl.DataFrame | None:
+    """The map from each UTC quarter hour of the data (``_k``, epoch seconds // 900) to its
+    local quarter hour (``_bin``) and local day (``_day``, ``_day_bin``); None when one spans
+    two local bins (a zone whose offset is not whole quarter hours)."""
+    unit = {"ns": 10**9, "us": 10**6, "ms": 10**3}[dtype.time_unit or "us"]
+    k = pl.col("_k")
+
+    def stamp(e: pl.Expr) -> pl.Expr:
+        utc = e.cast(pl.Datetime(dtype.time_unit or "us", "UTC"))
+        return utc.dt.convert_time_zone(dtype.time_zone or "UTC")
+
+    keys = rows.select((pl.col(tcol).dt.epoch("s") // 900).unique().alias("_k")).collect()
+    keys = keys.with_columns(
+        bin_expr(stamp(k * 900 * unit), "15m").alias("_bin"),
+        bin_expr(stamp((k + 1) * 900 * unit - 1), "15m").alias("_b1"),
+    )
+    if not (keys["_bin"] == keys["_b1"]).all():
+        return None
+    day = bin_expr(pl.col("_bin"), "1d")
+    return keys.select("_k", "_bin", pl.col("_bin").dt.date().alias("_day"), day.alias("_dbin"))
+
+
+def _fine(
+    rows: pl.LazyFrame,
+    tcol: str,
+    stored: list[_Stored],
+    extra: list[pl.Expr],
+    names: list[str],
+    quarters: pl.DataFrame | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The two levels aggregated from the rows, in one streaming query: by :data:`INTRADAY`
+    and quarter hour, and by :data:`DIMENSIONS` and day (local bins: the UTC quarter hour and
+    the local date, mapped by ``quarters``; each row's own bin when there is no map). The
+    daily cells carry ``_g``, a 64-bit hash of their dimensions."""
+    t = pl.col(tcol)
+    first = [e for s in stored for e in s.first]
+    per_row = [e for s in stored for e in s.rows]
+    cells = [e for s in stored for e in s.cells] + extra
+    pre = rows.with_columns(first) if first else rows
+    pre = pre.with_columns(per_row) if per_row else pre
+    intra = [d for d in INTRADAY if d in names]
+    every = [d for d in DIMENSIONS if d in names]
+    if quarters is None:
+        plans = [
+            pre.group_by([*dims, bin_expr(t, grain).alias("_bin")]).agg(cells)
+            for dims, grain in ((intra, "15m"), (every, "1d"))
+        ]
+        q, d = pl.collect_all(plans, engine="streaming")
+        return q, d.with_columns(pl.struct(every).hash().alias("_g"))
+    combo = pl.struct(every).hash().alias("_g")  # the flags' key of the cell's dimensions
+    plans = [
+        pre.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
+        pre.group_by([*every, combo, t.dt.date().alias("_day")]).agg(cells),
+    ]
+    q, d = pl.collect_all(plans, engine="streaming")
+    q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
+    days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
+    d = d.join(days, on="_day").drop("_day")
+    return q, d
+
+
+def _roll_flags(
+    flags: pl.LazyFrame,
+    dims: tuple[str, ...],
+    grain: str,
+    n: int,
+    quarters: pl.DataFrame | None,
+    combos: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """FCR's flags rolled up to ``dims`` and ``grain``. With ``combos`` (their dimensions' key
+    ``_g`` to the dimensions) they are keyed by ``_g`` and the UTC quarter hour ``_bin``, which
+    ``quarters`` maps to local bins; without, by every dimension and the local quarter hour."""
+    sums = [pl.col(f"b{j}").sum() for j in range(n)]
+    if combos is None or quarters is None:
+        rolled = rebin(flags, grain) if grain != "15m" else flags
+        return rolled.group_by([*dims, "_bin"]).agg(sums).collect()
+    # integers until the last join: ``_i`` numbers the combinations of ``dims``
+    groups = combos.select(dims).unique().with_row_index("_i")
+    ids = combos.join(groups, on=list(dims), nulls_equal=True).select("_g", "_i").lazy()
+    to = quarters.lazy().select(
+        pl.col("_k").alias("_bin"), pl.col("_bin" if grain == "15m" else "_dbin").alias("_to")
+    )
+    keyed = flags.join(ids, on="_g").drop("_g")
+    if grain == "15m":  # group on the integer keys first (fewer rows to join)
+        keyed = keyed.group_by(["_i", "_bin"]).agg(sums)
+    keyed = keyed.join(to, on="_bin").drop("_bin").rename({"_to": "_bin"})
+    keyed = keyed.group_by(["_i", "_bin"]).agg(sums)
+    out = keyed.join(groups.lazy(), on="_i").drop("_i")
+    return out.select(*dims, "_bin", *(f"b{j}" for j in range(n))).collect()
+
+
+def _with_flags(frame: pl.DataFrame, rolled: pl.DataFrame | None, n: int) -> pl.DataFrame:
+    """A level's cells with FCR's flags joined (0 where a cell has none)."""
+    if rolled is None:
+        return frame
+    flags = {f"b{j}" for j in range(n)}
+    keys = [c for c in rolled.columns if c not in flags]
+    out = frame.join(rolled, on=keys, how="left", nulls_equal=True)
+    return out.with_columns(pl.col(f"b{j}").fill_null(0) for j in range(n))
 
 
 def build_levels(
     ds: Dataset,
     measures: Iterable[Measure],
-    write: Callable[[str, pl.LazyFrame], int],
+    write: Callable[[str, pl.DataFrame], None],
     report: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one
-    (returning its rows). Returns the levels' descriptions for ``cube.json``."""
+    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one.
+    Returns the levels' descriptions for ``cube.json``."""
     out: list[dict[str, Any]] = []
     for (table, tcol), items in _groups(ds, measures).items():
         began = time.perf_counter()
         lf = _BuildContext(ds, (), None).frame(table)
         assert lf is not None
-        names = lf.collect_schema().names()
-        sources = [s for s in items if isinstance(s, Source)]
+        schema = lf.collect_schema()
+        names = schema.names()
+        sources = [s for s in items if isinstance(s, tuple)]
         builders = [m for m in items if isinstance(m, Measure)]
-        read = sorted({c for s in sources for c in s.columns})
-        nulls = (
-            lf.select(pl.col(c).null_count() for c in read).collect().row(0, named=True)
-            if read
+        read = sorted({c for s, _ in sources for c in s.columns})
+        wanted = {
+            found[0]
+            for s, kind in sources
+            if kind == "distinct" and (found := _distinct_input(s.agg)) is not None
+        }
+        facts = (
+            lf.select(
+                *(pl.col(c).null_count().alias(f"n|{c}") for c in read),
+                *(pl.col(c).approx_n_unique().alias(f"u|{c}") for c in wanted),
+            )
+            .collect()
+            .row(0, named=True)
+            if read or wanted
             else {}
         )
-        nullable = [c for c in read if nulls[c]]
-        columns = {signature(table, tcol, s): f"m{i}" for i, s in enumerate(sources)}
-        aggs = [s.agg.alias(f"m{i}") for i, s in enumerate(sources)]
-        aggs += [pl.len().alias("_rows")]
-        aggs += [pl.col(c).count().alias(f"_nn_{c}") for c in nullable]
+        nullable = [c for c in read if facts[f"n|{c}"]]
+        values: dict[str, list[Any] | None] = {}
+        for c in wanted:
+            few = facts[f"u|{c}"] <= 2 * MAX_DISTINCT
+            got = lf.select(pl.col(c).drop_nulls().unique().sort()).collect() if few else None
+            values[c] = got[c].to_list() if got is not None and len(got) <= MAX_DISTINCT else None
+        columns: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        words: dict[str, list[str]] = {}
+        stored = []
+        for i, (s, kind) in enumerate(sources):
+            plan = _plan(i, s, kind, schema, values)
+            if plan is None:
+                continue
+            stored.append(plan)
+            columns[signature(table, tcol, s)] = f"m{i}"
+            kinds[f"m{i}"] = plan.kind
+            if plan.words:
+                words[f"m{i}"] = plan.words
+        extra = [pl.len().alias("_rows")]
+        extra += [pl.col(c).count().alias(f"_nn_{c}") for c in nullable]
         rows = lf.filter(pl.col(tcol).is_not_null())
-        fine = [d for d in DIMENSIONS if d in names]
-        flags = None
+        dtype = schema[tcol]
+        assert isinstance(dtype, pl.Datetime)
+        quarters = _quarters(rows, tcol, dtype)
+        n = len(builders)
+        fine = tuple(d for d in DIMENSIONS if d in names)
+        intra = tuple(d for d in INTRADAY if d in names)
+        intraday, daily = _fine(rows, tcol, stored, extra, names, quarters)
+        rolled: list[pl.DataFrame | None] = [None, None]
         if builders:
-            # the repeat test sorts the whole table once, at the finest cell of all levels
-            finest = _BuildContext(ds, tuple(fine), "15m")
+            # the repeat test sorts the whole table once, at the finest cell of all levels:
+            # every dimension as one 64-bit key (checked one-to-one in the daily cells) and
+            # the UTC quarter hour (an integer) where it maps to the local one
+            combos: pl.DataFrame | None = daily.select(*fine, "_g").unique()
+            if quarters is None or combos["_g"].n_unique() != combos.height:
+                combos = None
+            keys = ("_g",) if combos is not None else fine
+            finest = _BuildContext(ds, keys, "15m", quarter_keys=combos is not None)
             parts = [b.builder(finest) for b in builders]
             flags = parts[0]
             for p in parts[1:]:
                 flags = flags.join(
-                    p, on=[*fine, "_bin"], how="full", coalesce=True, nulls_equal=True
+                    p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True
                 )
+            flags = flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
             flags = flags.collect().lazy()
+            rolled = [
+                _roll_flags(flags, dims, g, n, quarters, combos)
+                for dims, g in ((intra, "15m"), (fine, "1d"))
+            ]
+            del flags
             for j, b in enumerate(builders):
                 columns[signature(table, tcol, b)] = f"b{j}"
-            flags = flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
+                kinds[f"b{j}"] = "sum"
+        daily = daily.drop("_g")
+        intraday = _with_flags(intraday, rolled[0], n)
+        daily = _with_flags(daily, rolled[1], n)
+        aggs = [e for c, k in kinds.items() for e in rollup_exprs(k, c, words.get(c))]
+        aggs += [pl.col(c).sum() for c in ("_rows", *(f"_nn_{c}" for c in nullable))]
+        built: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
         for level in LEVELS:
-            dims = [d for d in level.dims if d in names]
-            key = [*dims, bin_expr(pl.col(tcol), level.grain).alias("_bin")]
-            frame = rows.group_by(key).agg(aggs)
-            if flags is not None:
-                rolled = flags.group_by(
-                    [*dims, bin_expr(pl.col("_bin"), level.grain).alias("_bin")]
-                ).agg(pl.col(f"b{j}").sum() for j in range(len(builders)))
-                frame = frame.join(rolled, on=[*dims, "_bin"], how="left", nulls_equal=True)
-                frame = frame.with_columns(
-                    pl.col(f"b{j}").fill_null(0) for j in range(len(builders))
+            dims = tuple(d for d in level.dims if d in names)
+            if (level.grain, dims) in built:
+                continue  # the dataset lacks the dimensions that make this level smaller
+            if level.grain == "15m" and dims == tuple(d for d in INTRADAY if d in names):
+                frame = intraday
+            elif level.grain == "1d" and dims == tuple(d for d in DIMENSIONS if d in names):
+                frame = daily
+            else:  # from the smallest level built that has the dimensions and a finer grain
+                (pgrain, _), parent = min(
+                    (
+                        (k, f)
+                        for k, f in built.items()
+                        if set(dims) <= set(k[1]) and level.grain in ROLLS_UP_TO[k[0]]
+                    ),
+                    key=lambda kf: kf[1].height,
                 )
-            file = f"{table}.{tcol.strip('_')}.{level.name}"
-            n = write(file, frame)
+                lf_parent = parent.lazy()
+                if level.grain != pgrain:
+                    lf_parent = rebin(lf_parent, level.grain)
+                frame = lf_parent.group_by([*dims, "_bin"]).agg(aggs).collect()
+            frame = frame.sort("_bin")  # ranges read only the row groups they cover
+            built[(level.grain, dims)] = frame
+            file = f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
+            write(file, frame)
             out.append(
                 {
                     "table": table,
                     "time": tcol,
                     "level": level.name,
                     "grain": level.grain,
-                    "dims": dims,
+                    "dims": list(dims),
                     "file": file,
-                    "rows": n,
+                    "rows": frame.height,
                     "columns": columns,
+                    "kinds": kinds,
+                    "words": words,
                     "nullable": nullable,
                 }
             )
+        sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
-            f"{table} by {tcol}: {len(columns)} measures, "
-            + ", ".join(f"{o['level']} {o['rows']:,} cells" for o in out if o["table"] == table)
-            + f" in {time.perf_counter() - began:.1f} s"
+            f"{table} by {tcol}: {len(columns)} measures; cells: {sizes}"
+            f" in {time.perf_counter() - began:.1f} s"
         )
     return out

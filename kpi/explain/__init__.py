@@ -72,7 +72,7 @@ def explain(
     *,
     baseline: str | Period | None,
     current: str | Period,
-    dims: Sequence[str] = DEFAULT_DIMS,
+    dims: Sequence[str] | None = None,
     params: Mapping[str, Any] | None = None,
     max_segments: int = 10,
 ) -> Explanation:
@@ -90,7 +90,8 @@ def explain(
         line: there is no change to explain.
     dims
         Dimension columns to search for segments (those missing from the KPI's table are
-        skipped and named in ``method["skipped_dims"]``).
+        skipped and named in ``method["skipped_dims"]``); ``None``: :data:`DEFAULT_DIMS`,
+        those the data has (an interval report has no topic).
     params
         Definition variants of the KPI (short names, e.g. ``{"threshold_s": 30}``).
     max_segments
@@ -128,6 +129,8 @@ def explain(
     if not found.ok:  # never explain an unknown: say why, and what would make it known
         raise KpiError(f"cannot explain {metric}: {found.reason}; it needs {found.needs}")
     cols = sorted({c for lf in ds.tables.values() for c in lf.collect_schema().names()})
+    if dims is None:
+        dims = [d for d in DEFAULT_DIMS if d in cols]
     bad = [d for d in dims if d not in cols]
     if bad:
         raise KpiError(f"unknown dimension {bad[0]!r}; columns in the data: {', '.join(cols)}")

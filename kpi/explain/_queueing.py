@@ -15,7 +15,7 @@ import polars as pl
 from kpi.compute import measure_frame
 from kpi.data import Dataset
 from kpi.explain._model import Driver, _div
-from kpi.metrics import Measure, Metric
+from kpi.metrics import Measure, Metric, objectives_from_spec
 from kpi.metrics import factories as B
 from kpi.periods import Period
 
@@ -89,6 +89,12 @@ def queue_drivers(
     if not parts:
         return None
     threshold = params.get("threshold_s", 20)
+    if threshold == "objective":
+        # the model has one threshold per team: the default (voice) objective's; what the
+        # queues' own thresholds change is left in "other"
+        threshold = objectives_from_spec(params.get("objectives", "")).thresholds("erlang")[0]
+        if threshold is None:
+            return None
     cache = {
         frozenset(s): _model(metric.id, parts, frozenset(s), threshold)
         for r in range(len(_FACTORS) + 1)

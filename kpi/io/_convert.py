@@ -31,21 +31,35 @@ from kpi.io._derive import (
     derive_tickets,
     fill_absent,
 )
+from kpi.io._layout import refuse_state_log
 from kpi.io._mapping import KEYS, Mapping
+from kpi.io._numbers import (
+    dashes_missing,
+    decimal_mark,
+    duration_units,
+    elapsed_seconds,
+    number_text,
+    scored_text,
+)
 from kpi.io._parse import (
     DURATION_FORMATS,
+    TIME_RANGE,
     detect_ts_formats,
     localize,
     parse_bool,
     parse_duration,
     parse_int,
     parse_ts,
+    range_seconds,
+    range_start,
     sane_seconds,
+    ts_text,
     within_years,
 )
 from kpi.io._read import ROW, Source
 from kpi.io._report import ImportReport
 from kpi.io._rules import TICKET_STATUSES, check_rows, check_scale
+from kpi.io._words import DIRECTION_SYNONYMS, OUTCOME_WORDS, channel_expr, warn_channels
 from kpi.schema import OUTCOMES, TABLES, TS
 
 __all__ = [
@@ -54,11 +68,12 @@ __all__ = [
     "check_scalar",
     "convert_mapped",
     "drop_duplicates",
+    "parse_columns",
     "rejected_frame",
 ]
 
 #: Outcome words understood without a value map (any case).
-OUTCOME_SYNONYMS = {o: o for o in OUTCOMES}
+OUTCOME_SYNONYMS = {**{o: o for o in OUTCOMES}, **OUTCOME_WORDS}
 
 #: Ticket status words understood without a value map (any case).
 STATUS_SYNONYMS = {
@@ -85,6 +100,8 @@ class Staged:
     frame: pl.DataFrame
     rejected: pl.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Source rows used, when rows are summed (an agent-state log): else the frame's rows.
+    loaded: int | None = None
 
 
 def rejected_frame(rows: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -140,12 +157,17 @@ def convert_mapped(
         resolved, threshold_s, short_abandon_s = interval_threshold_columns(
             source, resolved, m, report, threshold_s, short_abandon_s
         )
-    present = set(resolved) | set(m.defaults)
+    present = set(resolved) | set(m.defaults) | set(m.after)
     can_derive = derivable(m.table, present)
     for col in ESSENTIAL[m.table]:
         if col not in present and col not in can_derive:
             raise missing_column_error(source, m, col)
-    parsed, rejected = _parse_columns(source, m, resolved, tz=tz, report=report)
+    parsed, rejected = parse_columns(source, m, resolved, tz=tz, report=report)
+    for col, after in m.after.items():
+        resolved[col] = [after["add"]]
+        report.assumed.append(
+            f"{col} = {after['from']} + {after['add']!r} ({after['unit']}; [after])"
+        )
     zoned = [c for c, f in report.inferred.get("time formats", {}).items() if "offset" in str(f)]
     if m.table in ("intervals", "agent_time") and "__gap_interval_start" in parsed.columns:
         # a bin whose local start the clocks skipped never happened: set it aside rather than
@@ -170,6 +192,15 @@ def convert_mapped(
     staged, filled = _defaults_and_fills(
         parsed.select(pl.col(ROW), *resolved), m, resolved, tz, report
     )
+    for col, per in m.averages.items():  # an average per contact times the contacts
+        staged = staged.with_columns((pl.col(col) * pl.col(per)).alias(col))
+        report.assumed.append(
+            f"{col} = {resolved[col][0]!r} x {per} (the report gives an average per {per} "
+            "contact; the total is rebuilt from it, as exact as the average is written)"
+        )
+    ranges = "interval ranges" in report.inferred and "interval_s" not in staged.columns
+    if ranges and interval_s is None:
+        staged = _range_lengths(source, resolved["interval_start"], staged, report)
     extras = extra_columns(source, m, resolved)
     if extras:
         staged = staged.join(
@@ -198,12 +229,18 @@ def convert_mapped(
         passed, failed = check_scale(passed, row=ROW, scale_max=m.scale_max or 5)
         rejected = pl.concat([rejected, rejected_frame(failed)])
     passed, dups = drop_duplicates(passed, m.table)
+    if m.table == "agent_time":
+        refuse_state_log(source, resolved, dups.height)
     rejected = pl.concat([rejected, dups])
     for col, value in filled:  # counted on the rows loaded
         report.repair(f"null {col}", f"set to {value!r}", int(passed[f"__fill_{col}"].sum()))
         passed = passed.drop(f"__fill_{col}")
     if m.table in ("contacts", "intervals"):
         zone_sanity(passed, m, tz=tz, report=report, zoned=zoned)
+    if m.table == "contacts":
+        duration_units(passed, m, report)
+    if m.table in ("contacts", "intervals"):
+        warn_channels(passed, report)
     if m.table == "tickets":
         n_open = passed["solved_ts"].null_count()
         report.inferred["open tickets (no solve/close time, kept)"] = n_open
@@ -267,7 +304,7 @@ def zone_sanity(
     report.warnings.append(msg)
 
 
-def _parse_columns(
+def parse_columns(
     source: Source,
     m: Mapping,
     resolved: dict[str, list[str]],
@@ -290,14 +327,24 @@ def _parse_columns(
     checks: list[tuple[str, str, int]] = []  # (reason, canonical column, raw index)
     labels: list[str] = []
     naive: list[str] = []
+    mark = decimal_mark(source, m, resolved, report)
     for i, (col, srcs) in enumerate(resolved.items()):
         column = table.column(col)
         for src in srcs:
             check_scalar(source, src, f"columns.{col}")
         raw = _apply_value_map(_source_expr(frame, srcs), m.values.get(col), frame, srcs)
+        if column.dtype in (pl.Int64, pl.Float64) and frame.select(raw).dtypes[0] == pl.String:
+            raw = dashes_missing(frame, raw, col, report)
+            raw = scored_text(frame, raw, m.table, col, report)
         labels.append(" + ".join(repr(s) for s in srcs))
         if column.dtype == TS:
-            value, aware = _ts_expr(frame, raw, srcs, col, m, report, tz)
+            try:
+                value, aware = _ts_expr(frame, raw, srcs, col, m, report, tz)
+            except KpiError as exc:  # name the file: the message names column and fix
+                text = str(exc)
+                raise KpiError(
+                    text if text.startswith(str(source.path)) else f"{source.path}: {text}"
+                ) from None
             if aware:
                 value = value.dt.convert_time_zone(tz).dt.cast_time_unit("us")
             else:
@@ -306,19 +353,38 @@ def _parse_columns(
             value = _enum_expr(raw, OUTCOME_SYNONYMS)
         elif col == "status" and m.table == "tickets":
             value = _enum_expr(raw, STATUS_SYNONYMS)
+        elif col == "direction":
+            value = _enum_expr(raw, DIRECTION_SYNONYMS)
+        elif col == "channel":
+            value = channel_expr(raw)
         else:
-            value = _typed_expr(raw, column, col, m, frame, srcs)
+            value = _typed_expr(raw, column, col, m, frame, mark)
         raw_text = as_text(raw, frame.select(raw).dtypes[0])
         parse_exprs += [raw_text.alias(f"__raw{i}"), value.alias(col)]
         if col == "outcome":
             reason = "unknown outcome value"
         elif col == "status" and m.table == "tickets":
             reason = "unknown status value"
+        elif col == "direction":
+            reason = "unknown direction value"
         elif column.dtype == TS and frame.select(raw).dtypes[0].is_temporal():
             reason = f"{col} outside 1900-2100"
         else:
             reason = f"unparseable {col}"
         checks.append((reason, col, i))
+    for col, after in m.after.items():  # a time written as the time since another one
+        i, src = len(labels), after["add"]
+        check_scalar(source, src, f"after.{col}.add")
+        raw = pl.col(src)
+        dtype = frame.schema[src]
+        if dtype == pl.String:
+            raw = dashes_missing(frame, raw, col, report)
+        labels.append(repr(src))
+        parse_exprs += [
+            as_text(raw, dtype).alias(f"__raw{i}"),
+            elapsed_seconds(raw, dtype, after["unit"], mark).alias(f"__after_{col}"),
+        ]
+        checks.append((f"unparseable {col}", f"__after_{col}", i))
     parsed = frame.lazy().select(pl.col(ROW), *parse_exprs).collect()
     # stage 2: naive local times get the site time zone (DST rule in kpi.io._parse.localize)
     local = []
@@ -327,6 +393,11 @@ def _parse_columns(
         local += [aware.alias(col), gap.alias(f"__gap_{col}"), fold.alias(f"__fold_{col}")]
     if local:
         parsed = parsed.with_columns(local)
+    for col, after in m.after.items():
+        micros = (pl.col(f"__after_{col}") * 1e6).round(0).cast(pl.Int64)
+        parsed = parsed.with_columns(
+            (pl.col(after["from"]) + pl.duration(microseconds=micros)).alias(col)
+        )
     rejected = _unparseable(parsed, checks, labels)
     parsed = parsed.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
     for col in naive:
@@ -521,6 +592,15 @@ def _ts_expr(
             '(or "epoch_ms"), if Excel serial day numbers "excel_serial"'
         )
     text = raw.cast(pl.String).str.strip_chars()
+    if (fmt is None or fmt == "auto") and _needs_ts_text(frame, text):
+        text = ts_text(text)  # a weekday, "date, time", a zone abbreviation
+    if col == "interval_start" and _is_range(frame, text):
+        # "08:00-08:15": the interval's start, its length from the range (if not mapped)
+        text = range_start(text)
+        report.inferred["interval ranges"] = (
+            f"{what} holds time ranges (e.g. {frame.select(raw).to_series().drop_nulls()[0]!r}):"
+            " the start is interval_start, the range its length"
+        )
     if fmt is None or fmt == "auto":
         values = frame.select(text.alias("v"))["v"]
         family, fmts, aware = detect_ts_formats(values, what=what, key=key)
@@ -538,6 +618,32 @@ def _ts_expr(
     if aware:
         return parse_ts(text, fmts), True
     return parse_ts(text, fmts), False
+
+
+def _needs_ts_text(frame: pl.DataFrame, text: pl.Expr) -> bool:
+    """Whether any value has a weekday, a comma or a trailing zone word (one cheap pass)."""
+    hint = r"(?i)^[a-z]{3}|,|\s[a-z]{3,4}$"
+    return bool(frame.select(text.str.contains(hint).any()).item())
+
+
+def _is_range(frame: pl.DataFrame, text: pl.Expr) -> bool:
+    """Most values are ranges (a stray value is then quarantined, not read as a start)."""
+    values = frame.select(text.alias("v"))["v"].drop_nulls()
+    return values.len() > 0 and values.str.contains(TIME_RANGE).mean() > 0.5
+
+
+def _range_lengths(
+    source: Source, srcs: list[str], staged: pl.DataFrame, report: ImportReport
+) -> pl.DataFrame:
+    """``interval_s`` from the time ranges ``interval_start`` was read from."""
+    frame = source.frame
+    text = _source_expr(frame, srcs).cast(pl.String).str.strip_chars()
+    lengths = frame.select(pl.col(ROW), range_seconds(text).alias("interval_s"))
+    found = sorted(set(lengths["interval_s"].drop_nulls().to_list()))
+    report.assumed.append(
+        "interval_s = " + " or ".join(f"{v:g}" for v in found) + " (the length of each range)"
+    )
+    return staged.join(lengths, on=ROW, how="left")
 
 
 def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> bool:
@@ -560,11 +666,23 @@ def _excel_serials(frame: pl.DataFrame, raw: pl.Expr, dtype: pl.DataType) -> boo
     return values.height > 0 and bool(values["n"].is_between(18264, 73051).all())
 
 
+def _needs_number_text(frame: pl.DataFrame, raw: pl.Expr, mark: str) -> bool:
+    """Whether any value has a blank, a currency sign, an apostrophe or the file's other mark."""
+    marks = r"[\s\u00a0\u202f'’$€£¥,.]" if mark == "," else r"[\s\u00a0\u202f'’$€£¥,]"
+    return bool(frame.select(raw.str.contains(marks).any()).item())
+
+
 def _typed_expr(
-    raw: pl.Expr, column: Any, col: str, m: Mapping, frame: pl.DataFrame, srcs: list[str]
+    raw: pl.Expr, column: Any, col: str, m: Mapping, frame: pl.DataFrame, mark: str
 ) -> pl.Expr:
     dtype = frame.select(raw).dtypes[0]
     target = column.dtype
+    if (
+        dtype == pl.String
+        and target in (pl.Int64, pl.Float64)
+        and _needs_number_text(frame, raw, mark)
+    ):
+        raw = number_text(raw, mark)
     if target == pl.String:
         if dtype == pl.String:
             return raw.str.strip_chars().replace("", None)
@@ -601,7 +719,7 @@ def _typed_expr(
     if target == pl.Float64:
         if dtype.is_numeric():
             return raw.cast(pl.Float64)
-        s = raw.cast(pl.String).str.strip_chars().str.replace_all(r"[\s$€£]", "")
+        s = raw.cast(pl.String).str.strip_chars()
         return pl.when(s.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")).then(
             s.cast(pl.Float64, strict=False)
         )

@@ -63,10 +63,57 @@ def derive_contacts(
     df = _queue_entry(df, cols, report)
     df = _wait_and_answer(df, cols, report, source)
     df = _handling_and_end(df, cols, report, source)
+    if "direction" not in cols and "outcome" in cols:
+        # an outbound outcome says the direction
+        out = df.filter(pl.col("outcome") == "outbound").height
+        df = df.with_columns(
+            pl.when(pl.col("outcome") == "outbound")
+            .then(pl.lit("outbound"))
+            .otherwise(pl.lit("inbound"))
+            .alias("direction")
+        )
+        cols.add("direction")
+        report.assumed.append(
+            "direction = 'inbound' (not in the source)"
+            + (f"; 'outbound' for the {out:,} contacts with outcome outbound" if out else "")
+        )
     for c, v in (("channel", "voice"), ("direction", "inbound")):
         if c not in cols:
             df = df.with_columns(pl.lit(v).alias(c))
             report.assumed.append(f"{c} = {v!r} (not in the source)")
+    return _outbound_outcome(df, report)
+
+
+def _outbound_outcome(df: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
+    """An outbound contact's outcome is ``outbound``: the KPIs tell inbound from outbound by
+    the outcome, so an outbound call exported as "answered" would count as offered inbound."""
+    if "outcome" not in df.columns or "direction" not in df.columns:
+        return df
+    wrong = (pl.col("direction") == "outbound") & (pl.col("outcome") != "outbound")
+    n = int(df.select(wrong.fill_null(False).sum()).item() or 0)
+    if n:
+        df = df.with_columns(
+            pl.when(wrong.fill_null(False))
+            .then(pl.lit("outbound"))
+            .otherwise(pl.col("outcome"))
+            .alias("outcome")
+        )
+        report.repair(
+            "outcome of outbound contacts",
+            "set to 'outbound' (an outbound contact is never offered, answered or abandoned "
+            "in a queue; the KPIs count it as handled outbound)",
+            n,
+        )
+    back = (pl.col("outcome") == "outbound") & (pl.col("direction") != "outbound")
+    n = int(df.select(back.fill_null(False).sum()).item() or 0)
+    if n:
+        df = df.with_columns(
+            pl.when(back.fill_null(False))
+            .then(pl.lit("outbound"))
+            .otherwise(pl.col("direction"))
+            .alias("direction")
+        )
+        report.repair("direction of contacts with outcome outbound", "set to 'outbound'", n)
     return df
 
 

@@ -24,13 +24,50 @@ from kpi.errors import KpiError
 from kpi.io._parse import DURATION_FORMATS, MAX_SECONDS, check_timezone
 from kpi.schema import OUTCOMES, TABLES, TS
 
-__all__ = ["IMPORTABLE", "KEYS", "SCALES", "SURVEY_SHARED", "Mapping", "load_mapping", "norm"]
+__all__ = [
+    "AVERAGED",
+    "IMPORTABLE",
+    "KEYS",
+    "SCALES",
+    "STATE_TARGETS",
+    "SURVEY_SHARED",
+    "Mapping",
+    "load_mapping",
+    "norm",
+]
 
 #: Tables an import can write.
 IMPORTABLE = ("contacts", "tickets", "intervals", "surveys", "qa_evaluations", "agent_time")
 
 #: Columns a contacts mapping's ``[surveys]`` section carries over from each contact.
 SURVEY_SHARED = ("contact_id", "agent_id", "queue", "team", "topic", "channel")
+
+#: Interval-report columns a mapping may give as an average (``[averages]``), and the count
+#: each is an average over: the total is the average times that count.
+AVERAGED = {
+    "talk_s": "answered",
+    "hold_s": "answered",
+    "acw_s": "answered",
+    "wait_answered_s": "answered",
+    "wait_abandoned_s": "abandoned",
+    "wait_flowout_s": "flowout",
+}
+
+#: Where the time of each state of an agent-state log (``[states.seconds]``) goes: an agent_time
+#: state column, ``logged_in`` (logged in, in no other column: counted in logged_in_s only) or
+#: ``logged_out`` (not counted).
+STATE_TARGETS = (
+    "handle_s",
+    "acw_s",
+    "available_s",
+    "break_s",
+    "training_s",
+    "meeting_s",
+    "absence_s",
+    "logged_in",
+    "logged_out",
+)
+_STATE_KEYS = ("state", "start", "end", "duration", "interval_min", "seconds")
 
 #: Survey scales the CSAT variants know (``csat.scale_max``).
 SCALES = (5, 10)
@@ -63,8 +100,11 @@ _TOP_KEYS = (
     "scale_max",
     "assume_local",
     "surveys",
+    "averages",
+    "states",
+    "after",
 )
-_READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values")
+_READ_KEYS = ("format", "delimiter", "encoding", "sheet", "skip_rows", "null_values", "decimal")
 _TS_SPECIAL = ("auto", "epoch_s", "epoch_ms", "excel_serial")
 
 
@@ -123,6 +163,17 @@ class Mapping:
     scale_max
         The CSAT scale's top (5 or 10), from ``scale_max`` (table = "surveys") or
         ``surveys.scale_max``; written to ``dataset.json`` as ``csat_scale_max``.
+    averages
+        Interval reports: canonical total column -> the count its source column is an average
+        over (``[averages] talk_s = "Avg Talk"``: talk_s = Avg Talk x answered).
+    after
+        Time column -> ``{"from": time column, "add": source column, "unit": duration
+        format}``: a time given as an elapsed time since another (``[after]``, e.g. a first
+        reply "in minutes" after creation).
+    states
+        ``table = "agent_time"`` from an agent-state log (``[states]``): ``state``, ``start``,
+        ``end`` or ``duration`` (source columns), ``interval_min`` and ``seconds`` (state
+        value -> one of :data:`STATE_TARGETS`).
     assume_local
         Time stamps written with ``Z`` or an offset hold the site's local clock: the offset is
         dropped and the time read as local (some exports stamp every time ``Z``).
@@ -152,6 +203,9 @@ class Mapping:
     surveys: dict[str, str | list[str]] = field(default_factory=dict)
     scale_max: int | None = None
     assume_local: bool = False
+    averages: dict[str, str] = field(default_factory=dict)
+    states: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -196,6 +250,8 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
     spec_ = _Spec(raw, name, _check_top(raw, name))
     m = Mapping(table=spec_.table, name=name)
     _load_sources(m, spec_)
+    _load_averages(m, spec_)
+    _load_after(m, spec_)
     _load_rules(m, spec_)
     if "timezone" in raw:
         m.timezone = check_timezone(str(raw["timezone"]))
@@ -213,6 +269,7 @@ def load_mapping(spec: str | Path | AbcMapping[str, Any]) -> Mapping:
             raise KpiError(f"{name}: assume_local must be true or false")
         m.assume_local = raw["assume_local"]
     _load_surveys(m, spec_)
+    _load_states(m, spec_)
     if "max_quarantine_share" in raw:
         share = raw["max_quarantine_share"]
         if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
@@ -312,6 +369,31 @@ def _load_sources(m: Mapping, spec: _Spec) -> None:
         m.extra[new] = src
 
 
+def _load_averages(m: Mapping, spec: _Spec) -> None:
+    """``[averages]``: interval columns the report gives per contact, not summed."""
+    name = spec.name
+    for col, src in spec.section("averages").items():
+        if spec.table != "intervals":
+            raise KpiError(f'{name}: [averages] applies to table = "intervals" only')
+        if col not in AVERAGED:
+            raise KpiError(
+                f"{name}: averages.{col}: not a column given as an average; "
+                f"valid: {', '.join(AVERAGED)}"
+            )
+        if not isinstance(src, str) or not src:
+            raise KpiError(f"{name}: averages.{col} must be a source column name")
+        if col in m.columns:
+            raise KpiError(f"{name}: {col} is in [columns] and in [averages]; keep one")
+        per = AVERAGED[col]
+        if per not in m.columns:
+            raise KpiError(
+                f"{name}: averages.{col} is an average per {per} contact: map columns.{per} "
+                "too (the total is the average times it)"
+            )
+        m.columns[col] = src
+        m.averages[col] = per
+
+
 def _load_rules(m: Mapping, spec: _Spec) -> None:
     """``[formats]``, ``[values.*]``, ``[defaults]`` and ``[fill_null]``: how to read them."""
     name, table = spec.name, spec.table
@@ -385,6 +467,84 @@ def _load_surveys(m: Mapping, spec: _Spec) -> None:
                 "or 10)"
             )
         m.scale_max = int(scale)
+
+
+def _load_after(m: Mapping, spec: _Spec) -> None:
+    """``[after]``: a time column written as the time elapsed since another one."""
+    name, table = spec.name, TABLES[spec.table]
+    for col, given in spec.section("after").items():
+        spec.check_canon("after", col)
+        if table.column(col).dtype != TS:
+            raise KpiError(f"{name}: after.{col}: {col} is not a time column")
+        if not isinstance(given, dict) or not {"from", "add"} <= set(given):
+            raise KpiError(
+                f'{name}: after.{col} must be {{ from = "<time column>", add = "<source '
+                'column>", unit = "minutes" }'
+            )
+        extra = set(given) - {"from", "add", "unit"}
+        if extra:
+            raise KpiError(f"{name}: after.{col}: unknown key {sorted(extra)[0]}")
+        base, add, unit = given["from"], given["add"], given.get("unit", "auto")
+        if base not in table.names or table.column(base).dtype != TS:
+            raise KpiError(
+                f"{name}: after.{col}.from = {base!r} is not a time column of {table.name}"
+            )
+        if base not in m.columns:
+            raise KpiError(f"{name}: after.{col}.from = {base!r} must be mapped in [columns]")
+        if not isinstance(add, str) or not add:
+            raise KpiError(f"{name}: after.{col}.add must be a source column name")
+        if unit not in DURATION_FORMATS:
+            raise KpiError(
+                f"{name}: after.{col}.unit = {unit!r}; valid: {', '.join(DURATION_FORMATS)}"
+            )
+        if col in m.columns:
+            raise KpiError(f"{name}: {col} is in [columns] and in [after]; keep one")
+        m.after[col] = {"from": base, "add": add, "unit": unit}
+
+
+def _load_states(m: Mapping, spec: _Spec) -> None:
+    """``[states]``: an agent-state log (one row per state) summed into agent_time intervals."""
+    name, section = spec.name, spec.section("states")
+    if not section:
+        return
+    if spec.table != "agent_time":
+        raise KpiError(f'{name}: [states] applies to table = "agent_time" only')
+    for key in section:
+        if key not in _STATE_KEYS:
+            raise KpiError(f"{name}: unknown key states.{key}{_suggest(key, _STATE_KEYS)}")
+    for key in ("state", "start", "end", "duration"):
+        src = section.get(key)
+        if src is not None and not (isinstance(src, str) and src):
+            raise KpiError(f"{name}: states.{key} must be a source column name")
+    if "state" not in section or "start" not in section:
+        raise KpiError(f'{name}: [states] needs state = "<state column>" and start = "<column>"')
+    if ("end" in section) == ("duration" in section):
+        raise KpiError(
+            f'{name}: [states] needs one of end = "<end column>" or duration = "<column>"'
+        )
+    if "interval_s" in m.columns or "interval_start" in m.columns:
+        raise KpiError(
+            f"{name}: with [states] the intervals are cut from the log: drop columns."
+            "interval_start and columns.interval_s (states.interval_min sets the length)"
+        )
+    minutes = section.get("interval_min", 30)
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes:
+        raise KpiError(f"{name}: states.interval_min must be a positive number of minutes")
+    if 1440 % minutes:
+        raise KpiError(f"{name}: states.interval_min = {minutes}: must divide a day (15, 30, 60)")
+    seconds = section.get("seconds")
+    if not isinstance(seconds, dict) or not seconds:
+        raise KpiError(
+            f'{name}: [states.seconds] must say where each state goes, e.g. "On Call" = '
+            f'"handle_s"; targets: {", ".join(STATE_TARGETS)}'
+        )
+    for word, target in seconds.items():
+        if target not in STATE_TARGETS:
+            raise KpiError(
+                f"{name}: states.seconds.{word!r} = {target!r}{_suggest(str(target), STATE_TARGETS)}"
+                f"; targets: {', '.join(STATE_TARGETS)}"
+            )
+    m.states = {**section, "interval_min": float(minutes), "seconds": dict(seconds)}
 
 
 def _check_format(name: str, table: str, col: str, fmt: Any) -> None:

@@ -17,7 +17,9 @@ from kpi.errors import KpiError
 __all__ = [
     "DURATION_FORMATS",
     "MAX_SECONDS",
+    "TIME_RANGE",
     "TS_FAMILIES",
+    "ZONE_ABBREVIATIONS",
     "check_timezone",
     "detect_ts_formats",
     "localize",
@@ -25,7 +27,10 @@ __all__ = [
     "parse_duration",
     "parse_int",
     "parse_ts",
+    "range_seconds",
+    "range_start",
     "sane_seconds",
+    "ts_text",
     "within_years",
 ]
 
@@ -39,6 +44,8 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M",
         "%Y-%m-%d",
+        "%Y-%m-%d %I:%M:%S %p",
+        "%Y-%m-%d %I:%M %p",
     ),
     "ISO with UTC offset": (
         "%Y-%m-%dT%H:%M:%S%.f%#z",
@@ -46,7 +53,13 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%Y-%m-%dT%H:%M%#z",
         "%Y-%m-%d %H:%M%#z",
     ),
-    "YYYY/MM/DD": ("%Y/%m/%d %H:%M:%S%.f", "%Y/%m/%d %H:%M", "%Y/%m/%d"),
+    "YYYY/MM/DD": (
+        "%Y/%m/%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M",
+        "%Y/%m/%d",
+        "%Y/%m/%d %I:%M:%S %p",
+        "%Y/%m/%d %I:%M %p",
+    ),
     "day first (DD/MM/YYYY)": (
         "%d/%m/%Y %H:%M:%S%.f",
         "%d/%m/%Y %H:%M",
@@ -60,6 +73,11 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%d/%m/%y %H:%M:%S",
         "%d/%m/%y %H:%M",
         "%d/%m/%y",
+        "%d/%m/%Y %I:%M:%S %p",
+        "%d/%m/%Y %I:%M %p",
+        "%d.%m.%y %H:%M:%S",
+        "%d.%m.%y %H:%M",
+        "%d.%m.%y",
     ),
     "month first (MM/DD/YYYY)": (
         "%m/%d/%Y %H:%M:%S%.f",
@@ -83,6 +101,21 @@ TS_FAMILIES: dict[str, tuple[str, ...]] = {
         "%d-%b-%Y %H:%M:%S",
         "%d-%b-%Y %H:%M",
         "%d-%b-%Y",
+        "%d %B %Y %H:%M:%S",
+        "%d %B %Y %H:%M",
+        "%d %B %Y",
+    ),
+    "month-name day, year (Mar 3, 2025)": (
+        "%b %d, %Y %I:%M:%S %p",
+        "%b %d, %Y %I:%M %p",
+        "%b %d, %Y %H:%M:%S",
+        "%b %d, %Y %H:%M",
+        "%b %d, %Y",
+        "%B %d, %Y %I:%M:%S %p",
+        "%B %d, %Y %I:%M %p",
+        "%B %d, %Y %H:%M:%S",
+        "%B %d, %Y %H:%M",
+        "%B %d, %Y",
     ),
     "compact (YYYYMMDDhhmmss)": ("%Y%m%d%H%M%S", "%Y%m%d %H%M%S", "%Y%m%d"),
 }
@@ -314,7 +347,8 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
     Parameters
     ----------
     text
-        String expression: ``"143"``, ``"2:23"``, ``"00:02:23"``, ``"0:02:23.5"``.
+        String expression: ``"143"``, ``"2:23"``, ``"00:02:23"``, ``"0:02:23.5"``, ISO 8601
+        ``"PT2M23S"`` or words ``"2m 23s"``, ``"1 hr 5 mins"``, ``"12.5 sec"``, ``"250ms"``.
     fmt
         One of :data:`DURATION_FORMATS`: the unit of bare numbers (``"seconds"``,
         ``"milliseconds"``, ``"minutes"``, ``"hours"``) and how two-part values read
@@ -326,6 +360,9 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
     >>> s = pl.Series(["00:02:23", "2:23", "143", "1:75", "", "-5"])
     >>> s.to_frame("d").select(parse_duration(pl.col("d"))).to_series().to_list()
     [143.0, 143.0, 143.0, None, None, -5.0]
+    >>> s = pl.Series(["PT2M23S", "PT0S", "2m 23s", "1h 5 min", "12.5 sec", "250ms", "2 m x"])
+    >>> s.to_frame("d").select(parse_duration(pl.col("d"))).to_series().to_list()
+    [143.0, 0.0, 143.0, 3900.0, 12.5, 0.25, None]
     """
     if fmt not in DURATION_FORMATS:
         raise KpiError(f"unknown duration format {fmt!r}; valid: {', '.join(DURATION_FORMATS)}")
@@ -342,9 +379,49 @@ def parse_duration(text: pl.Expr, fmt: str = "auto") -> pl.Expr:
         hms = pl.when(has_c & (b < 60) & (c < 60)).then(a * 3600 + b * 60 + c)
         two = pl.when(has_b & ~has_c & (b < 60)).then(a * big + b * small)
         out = sane_seconds(sign * pl.coalesce(num, hms, two))
-        return g.select(out.alias(values.name)).to_series()
+        clocked = g.select(out.alias(values.name)).to_series()
+        if clocked.null_count() == values.null_count():
+            return clocked
+        return clocked.fill_null(_worded_seconds(values))
 
     return text.map_batches(seconds, return_dtype=pl.Float64, is_elementwise=True)
+
+
+_NUM = r"(\d+(?:\.\d+)?)"
+# ISO 8601 durations (PT4M1S, P1DT2H, PT12.5S), as APIs and cloud contact centres write them
+_ISO_DURATION = rf"^([+-]?)P(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$"
+# durations in words: 1h 2m 3s, 10m 20s, 12.5s, 2 min, 1 hr 5 mins, 3 sec, 250ms
+_WORDED = (
+    rf"^([+-]?)(?:{_NUM}\s*(?:h|hr|hrs|hours?)\.?\s*)?(?:{_NUM}\s*(?:m|min|mins|minutes?)"
+    rf"\.?\s*)?(?:{_NUM}\s*(?:s|sec|secs|seconds?)\.?\s*)?(?:{_NUM}\s*ms\s*)?$"
+)
+
+
+def _worded_seconds(values: pl.Series) -> pl.Series:
+    """Seconds of ISO 8601 durations (``PT4M1S``) and durations in words (``10m 20s``)."""
+    text = values.str.strip_chars().str.to_lowercase()
+    iso = text.str.to_uppercase().str.extract_groups(_ISO_DURATION).struct.unnest()
+    iso_s = iso.select(
+        pl.when(pl.any_horizontal(pl.col(str(i)).is_not_null() for i in (2, 3, 4, 5))).then(
+            pl.when(pl.col("1") == "-").then(-1.0).otherwise(1.0)
+            * pl.sum_horizontal(
+                pl.col(str(i)).cast(pl.Float64).fill_null(0) * f
+                for i, f in ((2, 86400), (3, 3600), (4, 60), (5, 1))
+            )
+        )
+    ).to_series()
+    words = text.str.extract_groups(_WORDED).struct.unnest()
+    word_s = words.select(
+        pl.when(pl.any_horizontal(pl.col(str(i)).is_not_null() for i in (2, 3, 4, 5))).then(
+            pl.when(pl.col("1") == "-").then(-1.0).otherwise(1.0)
+            * pl.sum_horizontal(
+                pl.col(str(i)).cast(pl.Float64).fill_null(0) * f
+                for i, f in ((2, 3600), (3, 60), (4, 1), (5, 0.001))
+            )
+        )
+    ).to_series()
+    out = pl.select(sane_seconds(pl.coalesce(pl.lit(iso_s), pl.lit(word_s)))).to_series()
+    return out.alias(values.name)
 
 
 _NUMBER = r"(\d+\.?\d*|\.\d+)"
@@ -395,3 +472,100 @@ def parse_bool(text: pl.Expr) -> pl.Expr:
     """
     s = text.str.strip_chars().str.to_lowercase()
     return pl.when(s.is_in(_TRUE)).then(True).when(s.is_in(_FALSE)).then(False)
+
+
+_CLOCK = r"(\d{1,2}):(\d\d)(?::(\d\d))?(?:\s*([AaPp])\.?[Mm]\.?)?"
+#: An interval written as a range of clock times at the end of the text: ``08:00-08:15``,
+#: ``2025-03-03 8:00 AM - 8:15 AM``, ``08:00:00 – 08:30:00``.
+TIME_RANGE = rf"^(.*?){_CLOCK}\s*[-–—]\s*{_CLOCK}$"
+
+
+def range_start(text: pl.Expr) -> pl.Expr:
+    """The text of a time range up to its start: ``03/03/2025 08:00-08:15`` -> ``03/03/2025 08:00``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["03/03/2025 08:00-08:15", "8:00 AM - 8:15 AM", "08:00"]).to_frame("t")
+    >>> s.select(range_start(pl.col("t"))).to_series().to_list()
+    ['03/03/2025 08:00', '8:00 AM', '08:00']
+    """
+    return text.str.replace(r"\s*[-–—]\s*" + _CLOCK + "$", "")
+
+
+def range_seconds(text: pl.Expr) -> pl.Expr:
+    """Length in seconds of a time range (end - start, across midnight); null if no range.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(["08:00-08:15", "x 23:45 - 00:00", "11:30 AM - 12:00 PM", "08:00"])
+    >>> s.to_frame("t").select(range_seconds(pl.col("t"))).to_series().to_list()
+    [900.0, 900.0, 1800.0, None]
+    """
+    g = text.str.strip_chars().str.extract_groups(TIME_RANGE)
+
+    def clock(i: int) -> pl.Expr:
+        h, mi, se = (g.struct.field(str(k)).cast(pl.Float64) for k in (i, i + 1, i + 2))
+        ap = g.struct.field(str(i + 3)).str.to_lowercase()
+        h = (
+            pl.when(ap.is_null())
+            .then(h)
+            .otherwise(h % 12 + pl.when(ap == "p").then(12).otherwise(0))
+        )
+        return h * 3600 + mi * 60 + se.fill_null(0)
+
+    length = (clock(6) - clock(2)) % 86400
+    return pl.when(length > 0).then(length)
+
+
+#: Zone abbreviations with one meaning (others, such as IST or BST, name several zones).
+ZONE_ABBREVIATIONS = {
+    "UTC": "+00:00",
+    "GMT": "+00:00",
+    "EST": "-05:00",
+    "EDT": "-04:00",
+    "CST": "-06:00",
+    "CDT": "-05:00",
+    "MST": "-07:00",
+    "MDT": "-06:00",
+    "PST": "-08:00",
+    "PDT": "-07:00",
+    "CET": "+01:00",
+    "CEST": "+02:00",
+    "EET": "+02:00",
+    "EEST": "+03:00",
+    "WET": "+00:00",
+    "WEST": "+01:00",
+}
+
+
+def ts_text(text: pl.Expr) -> pl.Expr:
+    """Time-stamp text as the detected formats read it: no weekday, no comma between date and
+    time, a trailing zone abbreviation as its offset (``UTC``, ``EST``, ``CEST``).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> s = pl.Series(
+    ...     [
+    ...         "Mon 03/03/2025 08:00",
+    ...         "3/3/2025, 8:00 AM",
+    ...         "2025-03-03 08:00:00 EST",
+    ...         "2025-03-03 08:00:00.000 UTC",
+    ...         "Mar 3, 2025 8:00 AM",
+    ...     ]
+    ... )
+    >>> s.to_frame("t").select(ts_text(pl.col("t"))).to_series().to_list()
+    ['03/03/2025 08:00', '3/3/2025 8:00 AM', '2025-03-03 08:00:00-05:00', '2025-03-03 08:00:00.000+00:00', 'Mar 3, 2025 8:00 AM']
+    """
+    t = text.str.replace(r"(?i)^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", "")
+    t = t.str.replace(r"^(\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}),\s*(\d{1,2}:)", "${1} ${2}")
+    abbr = "|".join(ZONE_ABBREVIATIONS)
+    zone = t.str.extract(rf"\s+({abbr})$", 1)
+    offset = zone.replace_strict(ZONE_ABBREVIATIONS, default=None, return_dtype=pl.String)
+    return (
+        pl.when(zone.is_not_null())
+        .then(pl.concat_str([t.str.replace(rf"\s+(?:{abbr})$", ""), offset]))
+        .otherwise(t)
+    )

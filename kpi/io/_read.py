@@ -22,7 +22,7 @@ import polars as pl
 
 from kpi.errors import KpiError
 
-__all__ = ["ROW", "Source", "read_source"]
+__all__ = ["DELIMITERS", "ROW", "Source", "read_source"]
 
 #: Name of the source-row column carried through the import.
 ROW = "__row"
@@ -157,8 +157,8 @@ def read_source(
         with path.open("rb") as fh:
             head = fh.read(8)
         kind = _detect_kind(path, head, file_format)
-        if kind == "parquet":
-            return _read_parquet(path)
+        if kind in ("parquet", "json"):
+            return _read_typed(path, kind)
         if kind == "excel":
             return _read_excel(path, sheet=sheet, skip_rows=skip_rows)
         return _read_text(
@@ -189,10 +189,15 @@ def _detect_kind(path: Path, head: bytes, file_format: str | None) -> str:
         fmt = file_format.lower()
         alias = {"tsv": "csv", "text": "csv", "xlsx": "excel", "xls": "excel", "pq": "parquet"}
         fmt = alias.get(fmt, fmt)
-        if fmt not in ("csv", "parquet", "excel"):
-            raise KpiError(f"unknown file format {file_format!r}; valid: csv, tsv, parquet, xlsx")
+        if fmt not in ("csv", "parquet", "excel", "json"):
+            raise KpiError(
+                f"unknown file format {file_format!r}; valid: csv, tsv, parquet, xlsx, json"
+            )
         return fmt
     ext = path.suffix.lower()
+    starts = head.removeprefix(codecs.BOM_UTF8).lstrip()[:1]
+    if ext in (".json", ".jsonl", ".ndjson") or (ext not in _TEXT_EXT and starts in (b"[", b"{")):
+        return "json"
     if head.startswith(b"PAR1"):
         return "parquet"
     if head.startswith(b"PK\x03\x04"):
@@ -218,19 +223,36 @@ def _detect_kind(path: Path, head: bytes, file_format: str | None) -> str:
 # --------------------------------------------------------------------------------- parquet
 
 
-def _read_parquet(path: Path) -> Source:
+def _read_typed(path: Path, kind: str) -> Source:
+    """Parquet, or JSON records (an array, JSON lines, or an API reply wrapping one array):
+    stored types kept, nested objects flattened to ``parent.child`` columns."""
+    name = "Parquet" if kind == "parquet" else "JSON records"
     try:
-        frame = pl.read_parquet(path)
+        if kind == "parquet":
+            frame = pl.read_parquet(path)
+        else:
+            data = path.read_bytes().removeprefix(codecs.BOM_UTF8).lstrip()
+            lines = data[:1] == b"{" and b"\n{" in data.rstrip()
+            frame = pl.read_ndjson(io.BytesIO(data)) if lines else pl.read_json(io.BytesIO(data))
+            lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+            if frame.height == 1 and len(lists) == 1:  # {"calls": [...], "next_page": ...}
+                frame = frame.select(pl.col(lists[0]).explode())
+                if isinstance(frame.schema[lists[0]], pl.Struct):
+                    frame = frame.unnest(lists[0])
+            while structs := [c for c, t in frame.schema.items() if isinstance(t, pl.Struct)]:
+                frame = frame.with_columns(
+                    pl.col(c).name.prefix_fields(f"{c}.") for c in structs
+                ).unnest(structs)
     except _READ_ERRORS as exc:  # polars raises several exception types for corrupt files
-        raise KpiError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
+        raise KpiError(f"{path}: cannot read as {name} ({_first_line(exc)})") from None
     if frame.height == 0:
         cols = ", ".join(frame.columns[:6]) + (", ..." if frame.width > 6 else "")
-        raise KpiError(f"{path}: the Parquet file has no rows (columns: {cols or 'none'})")
+        raise KpiError(f"{path}: the {name} file has no rows (columns: {cols or 'none'})")
     names = _unique_names(frame.columns)
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame = frame.select(*[c for c in frame.columns if c != ROW], ROW)
-    info = {"format": "parquet", "rows_are": "record number (1 = first record)"}
+    info = {"format": kind, "rows_are": "record number (1 = first record)"}
     _note_duplicates(info, frame.columns[:-1], names)
     return Source(path, frame, _malformed_frame([]), info)
 
@@ -532,8 +554,12 @@ def _read_text(
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    # header: first non-blank line after skip_rows
-    h = skip_rows
+    # Excel's "sep=;" line names the delimiter; it is not the header
+    hint = re.fullmatch(r"sep=(.)", lines[0].strip()) if lines and not skip_rows else None
+    if hint and delimiter is None:
+        delimiter = hint.group(1)
+    # header: first non-blank line after skip_rows (and the sep= line)
+    h = skip_rows + (1 if hint else 0)
     while h < len(lines) and not lines[h].strip():
         h += 1
     if h >= len(lines):
@@ -543,6 +569,9 @@ def _read_text(
     if delimiter is None:
         delim = sniffed
         delim_how = "detected"
+    elif hint and delimiter == hint.group(1):
+        delim = delimiter
+        delim_how = "sep= line"
     else:
         delim = delimiter
         delim_how = "given"

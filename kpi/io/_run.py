@@ -15,11 +15,13 @@ from kpi._sanitize import csv_safe_frame
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
 from kpi.io._convert import Staged, as_text, convert_mapped, rejected_frame
-from kpi.io._mapping import KEYS, Mapping, load_mapping
+from kpi.io._layout import HEADER_AGAIN, drop_totals, find_header
+from kpi.io._mapping import KEYS, Mapping, load_mapping, norm
 from kpi.io._parse import check_timezone
 from kpi.io._presets import PRESET_TIMEZONES, preset_mapping
 from kpi.io._read import ROW, Source, read_source
 from kpi.io._report import ImportReport
+from kpi.io._states import convert_states
 from kpi.io._surveys import CARRIED, convert_surveys, survey_source
 from kpi.io._technion import convert_technion
 from kpi.schema import TABLES, conform
@@ -207,15 +209,25 @@ def import_file(
         if value is not None and value < 0:
             raise KpiError(f"{name} must be 0 or more, got {value}")
     rd = m.read
-    source = read_source(
-        path,
-        delimiter=delimiter if delimiter is not None else rd.get("delimiter"),
-        encoding=encoding if encoding is not None else rd.get("encoding"),
-        sheet=sheet if sheet is not None else rd.get("sheet"),
-        skip_rows=skip_rows if skip_rows is not None else int(rd.get("skip_rows", 0)),
-        null_values=rd.get("null_values"),
-        file_format=rd.get("format"),
-    )
+    options: dict[str, Any] = {
+        "delimiter": delimiter if delimiter is not None else rd.get("delimiter"),
+        "encoding": encoding if encoding is not None else rd.get("encoding"),
+        "sheet": sheet if sheet is not None else rd.get("sheet"),
+        "null_values": rd.get("null_values"),
+        "file_format": rd.get("format"),
+    }
+    given_skip = skip_rows if skip_rows is not None else rd.get("skip_rows")
+    source = read_source(path, skip_rows=int(given_skip or 0), **options)
+    title_rows, other_sheet = None, None
+    if given_skip is None and preset is None:
+        title_rows = _title_rows(source, m)
+        if title_rows:
+            source = read_source(path, skip_rows=title_rows, **options)
+        elif options["sheet"] is None and source.info.get("format") == "excel":
+            found = _sheet_with_columns(path, source, m, options)
+            if found is not None:
+                source, title_rows, other_sheet = found
+    source, totals = drop_totals(source)
     report = ImportReport(
         input=str(path),
         table=m.table,
@@ -226,6 +238,27 @@ def import_file(
     )
     report.read = source.read
     report.inferred["time zone"] = f"{zone} ({how})"
+    if other_sheet is not None:
+        report.inferred["sheet"] = (
+            f"{other_sheet!r}: the mapping's columns are not on the first sheet "
+            f"{source.info['sheets'][0]!r} (read.sheet = {other_sheet!r} says so)"
+        )
+    if title_rows:
+        unit = "line" if "delimiter" in source.info else "row"
+        report.inferred["header"] = (
+            f"{unit} {title_rows + 1}: the {title_rows} {unit}(s) above it are a title, not read "
+            f"(read.skip_rows = {title_rows} says so)"
+        )
+    again = [t for t in totals if t["label"] == HEADER_AGAIN]
+    sums = [t for t in totals if t["label"] != HEADER_AGAIN]
+    if sums:
+        report.inferred["totals rows (not records, not read)"] = ", ".join(
+            f"row {t['row']} ({t['label']!r})" for t in sums
+        )
+    if again:
+        report.inferred["header repeated (not records, not read)"] = ", ".join(
+            f"row {t['row']}" for t in again
+        )
     for given, names in source.info.get("duplicate_columns", {}).items():
         report.warnings.append(
             f"the header names {len(names)} columns {given!r}; they are read as "
@@ -235,6 +268,8 @@ def import_file(
         )
     if preset == "technion":
         staged = convert_technion(source, tz=zone, report=report)
+    elif m.states:
+        staged = convert_states(source, m, tz=zone, report=report)
     else:
         staged = convert_mapped(
             source,
@@ -304,6 +339,49 @@ def _surveys(source: Source, result: ImportResult, m: Mapping, zone: str) -> lis
         f"{report.loaded:,} survey rows from the same file (see tables.surveys)"
     )
     return [part]
+
+
+def _names(m: Mapping) -> list[str]:
+    names: list[str] = []
+    for src in (*m.columns.values(), *m.extra.values()):
+        names += src if isinstance(src, list) else [src]
+    return names
+
+
+def _has_columns(source: Source, m: Mapping) -> bool:
+    have = {norm(c) for c in source.columns}
+    return all(norm(n) in have for n in _names(m))
+
+
+def _title_rows(source: Source, m: Mapping) -> int | None:
+    """Title rows above the header, when the mapping's columns are on a later row."""
+    if not _names(m) or _has_columns(source, m):
+        return None
+    return find_header(source, _names(m))
+
+
+def _sheet_with_columns(
+    path: Path, first: Source, m: Mapping, options: dict[str, Any]
+) -> tuple[Source, int | None, str] | None:
+    """The first later sheet holding the mapping's columns (a workbook opening on a cover or
+    summary sheet): its source, title rows and name."""
+    if not _names(m) or _has_columns(first, m):
+        return None
+    for sheet in first.info.get("sheets", [])[1:]:
+        try:
+            source = read_source(path, skip_rows=0, **{**options, "sheet": sheet})
+            if _has_columns(source, m):
+                return source, None, sheet
+            rows = find_header(source, _names(m))
+            if rows:
+                return (
+                    read_source(path, skip_rows=rows, **{**options, "sheet": sheet}),
+                    rows,
+                    sheet,
+                )
+        except KpiError:  # an empty or unreadable sheet: not this one
+            continue
+    return None
 
 
 def _top_cause(report: ImportReport) -> str:
@@ -397,7 +475,7 @@ def _account(source: Source, staged: Staged, report: ImportReport) -> ImportResu
     rejected = pl.concat(
         [rejected_frame(malformed.select(ROW, "reason", "detail")), staged.rejected]
     )
-    report.loaded = staged.frame.height
+    report.loaded = staged.frame.height if staged.loaded is None else staged.loaded
     for reason, group in rejected.sort(ROW).group_by("reason", maintain_order=True):
         examples = [
             {"row": int(r), "detail": d}

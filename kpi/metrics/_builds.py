@@ -182,11 +182,39 @@ def response_within_objective(p: Variants) -> Build:
     )
 
 
+def _realtime_only(p: Variants) -> bool:
+    """``queues=realtime`` (the default): waits in seconds of the queues served in real time,
+    deferred work (e-mail, tickets: a response in hours) left to response_within_objective."""
+    return p.get("queues", "all") == "realtime"
+
+
 def asa(p: Variants) -> Build:
-    return Build.ratio("ASA", F.wait_answered(ivr=p["timer_start"] == "arrival"), F.answered())
+    """Σ wait of answered / answered, of the real-time queues unless ``queues=all``.
+
+    Examples
+    --------
+    >>> asa({"timer_start": "queue_entry", "queues": "realtime", "objectives": ""}).formula
+    'ASA = Σ queue wait of answered in real-time queues / answered in real-time queues'
+    >>> asa({"timer_start": "queue_entry", "queues": "all", "objectives": ""}).formula
+    'ASA = Σ queue wait of answered / answered'
+    """
+    ivr = p["timer_start"] == "arrival"
+    if _realtime_only(p):
+        spec = _spec(p, "asa")
+        return Build.ratio(
+            "ASA", SV.realtime_wait_answered(spec, ivr=ivr), SV.realtime_answered(spec)
+        )
+    return Build.ratio("ASA", F.wait_answered(ivr=ivr), F.answered())
 
 
 def avg_wait(p: Variants) -> Build:
+    if _realtime_only(p):
+        spec = _spec(p, "avg_wait")
+        if p["population"] == "answered":
+            return Build.ratio(
+                "average wait", SV.realtime_wait_answered(spec), SV.realtime_answered(spec)
+            )
+        return Build.ratio("average wait", SV.realtime_wait_queued(spec), SV.realtime_queued(spec))
     if p["population"] == "answered":
         return Build(
             "average wait = Σ wait of answered / answered", F.wait_answered(), F.answered()
@@ -199,6 +227,10 @@ def avg_wait(p: Variants) -> Build:
 
 
 def longest_wait(p: Variants) -> Build:
+    if _realtime_only(p):
+        return Build.ratio(
+            "longest wait", SV.realtime_max_wait(p["population"], _spec(p, "longest_wait"))
+        )
     return Build.ratio("longest wait", F.max_wait(p["population"]))
 
 

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import cache
 
 import polars as pl
@@ -43,6 +44,11 @@ from kpi.metrics._objectives import objectives_from_spec
 __all__ = [
     "answered_or_abandoned_within_objective",
     "answered_within_objective",
+    "realtime_answered",
+    "realtime_max_wait",
+    "realtime_queued",
+    "realtime_wait_answered",
+    "realtime_wait_queued",
     "responded",
     "responded_within_objective",
     "sl_objective_denominator",
@@ -59,9 +65,13 @@ def _sql_text(value: str) -> str:
 
 
 @cache
-def _objective_threshold(spec: str, kind: str) -> tuple[pl.Expr, str]:
-    """The per-row threshold in seconds (polars, SQL) of ``kind`` objectives; null elsewhere."""
+def _objective_threshold(spec: str, kind: str, *, channel: bool = True) -> tuple[pl.Expr, str]:
+    """The per-row threshold in seconds (polars, SQL) of ``kind`` objectives; null elsewhere.
+    ``channel=False``: for rows without a channel column, judged as an unknown channel is (the
+    default objective, or the queue's own)."""
     default, channels, queues = objectives_from_spec(spec).thresholds(kind)
+    if not channel:
+        channels = {}
     expr: pl.Expr = pl.lit(default, pl.Float64)
     if channels:
         expr = pl.col("channel").replace_strict(
@@ -85,28 +95,111 @@ def _objective_words(spec: str, kind: str) -> str:
     return objectives_from_spec(spec).words(kind)
 
 
+def _realtime(
+    name: str,
+    description: str,
+    text: str,
+    spec: str,
+    make: Callable[[pl.Expr, str], tuple[pl.Expr, str]],
+    intervals: tuple[Source, ...],
+) -> Measure:
+    """A measure of the real-time queues, each row judged against its own threshold.
+
+    Contact rows with a channel column, then (data without channels) rows judged as an
+    unknown channel is, then the interval-report ``intervals`` sources.
+    ``make(threshold, threshold_sql)`` gives the contact aggregation and its SQL.
+    """
+    sources = []
+    for channel in (True, False):
+        agg, sql = make(*_objective_threshold(spec, "erlang", channel=channel))
+        sources.append(Source("contacts", agg, sql=sql))
+    return Measure(name, description, (*sources, *intervals), text=text)
+
+
+@cache
+def _interval_scope(spec: str) -> tuple[tuple[pl.Expr, ...], float | None]:
+    """Which interval-report rows the objective service level can judge (with a channel
+    column, and without), and the threshold their counts must have been taken at.
+
+    The rows whose queue's answer-within objective is the default's (voice) threshold: the
+    source requires ``dataset.json``'s ``interval_threshold_s`` to be that threshold, so the
+    report's ``answered_within_threshold`` counts are the objective's. Rows of deferred queues
+    are out of the real-time service level, as contact rows are; rows whose objective has
+    another threshold (chat 60 s in a report counted at 20 s) cannot be judged from the
+    report's counts and are left out too (they are not counted late).
+    """
+    default = objectives_from_spec(spec).thresholds("erlang")[0]
+    if default is None:
+        return (), None
+    scopes = tuple(
+        (_objective_threshold(spec, "erlang", channel=channel)[0] == default).fill_null(False)
+        for channel in (True, False)
+    )
+    return scopes, default
+
+
+def _scoped_sql(scope_sql: str, plus: tuple[str, ...], minus: tuple[str, ...] = ()) -> str:
+    """Σ ``plus`` − Σ ``minus`` (nulls as 0) over the rows where ``scope_sql`` holds, in SQL."""
+    value = " + ".join(f"coalesce({c}, 0)" for c in plus)
+    if minus:
+        value += " - (" + " + ".join(f"coalesce({c}, 0)" for c in minus) + ")"
+    return f"sum(CASE WHEN {scope_sql} THEN {value} ELSE 0 END)"
+
+
+def _interval_sources(
+    spec: str, plus: tuple[str, ...], minus: tuple[str, ...] = (), *, short_abandon_s: int = 0
+) -> tuple[Source, ...]:
+    """The interval-report sources of an objective measure: Σ ``plus`` − Σ ``minus`` over the
+    rows :func:`_interval_scope` can judge."""
+    scopes, default = _interval_scope(spec)
+    if default is None:
+        return ()
+    meta: dict[str, float] = {"interval_threshold_s": default}
+    if short_abandon_s:
+        meta["interval_short_abandon_s"] = short_abandon_s
+    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in plus])
+    if minus:
+        value = value - pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in minus])
+    # the scopes in SQL, channel column then none: the row's threshold is the default's
+    scopes_sql = [
+        f"{_objective_threshold(spec, 'erlang', channel=channel)[1]} = {default!r}"
+        for channel in (True, False)
+    ]
+    return tuple(
+        Source(
+            "intervals",
+            pl.when(scope).then(value).otherwise(0).sum(),
+            meta=meta,
+            sql=_scoped_sql(scope_sql, plus, minus),
+        )
+        for scope, scope_sql in zip(scopes, scopes_sql, strict=True)
+    )
+
+
 @cache
 def answered_within_objective(spec: str = "") -> Measure:
-    t, t_sql = _objective_threshold(spec, "erlang")
-    return _c(
+    return _realtime(
         f"answered_within_objective{_tag(spec)}",
         "answered within its queue's objective threshold (real-time queues)",
-        _n(ANS & (t >= WAIT)),
-        text=f"answered ≤ each queue's objective ({_objective_words(spec, 'erlang')})",
-        sql=_nq(f"{ANS_SQL} AND {t_sql} >= wait_s"),
+        f"answered ≤ each queue's objective ({_objective_words(spec, 'erlang')})",
+        spec,
+        lambda t, t_sql: (_n(ANS & (t >= WAIT)), _nq(f"{ANS_SQL} AND {t_sql} >= wait_s")),
+        _interval_sources(spec, ("answered_within_threshold",)),
     )
 
 
 @cache
 def answered_or_abandoned_within_objective(spec: str = "") -> Measure:
-    t, t_sql = _objective_threshold(spec, "erlang")
-    return _c(
+    return _realtime(
         f"answered_or_abandoned_within_objective{_tag(spec)}",
         "answered or abandoned within its queue's objective threshold (real-time queues)",
-        _n((ANS | ABAND) & (t >= WAIT)),
-        text="(answered + abandoned) ≤ each queue's objective "
-        f"({_objective_words(spec, 'erlang')})",
-        sql=_nq(f"({ANS_SQL} OR {ABAND_SQL}) AND {t_sql} >= wait_s"),
+        f"(answered + abandoned) ≤ each queue's objective ({_objective_words(spec, 'erlang')})",
+        spec,
+        lambda t, t_sql: (
+            _n((ANS | ABAND) & (t >= WAIT)),
+            _nq(f"({ANS_SQL} OR {ABAND_SQL}) AND {t_sql} >= wait_s"),
+        ),
+        _interval_sources(spec, ("answered_within_threshold", "abandoned_within_threshold")),
     )
 
 
@@ -114,38 +207,64 @@ def answered_or_abandoned_within_objective(spec: str = "") -> Measure:
 def sl_objective_denominator(denominator: str, spec: str, short_abandon_s: int) -> Measure:
     """:func:`sl_denominator` over the real-time queues, each with its own threshold."""
     s = short_abandon_s
-    t, t_sql = _objective_threshold(spec, "erlang")
-    scope, scope_sql = t.is_not_null(), f"{t_sql} IS NOT NULL"
-    cond, cond_sql, words = {
-        "answered": (ANS, ANS_SQL, "answered"),
-        "answered_plus_abandoned": (
-            (ANS | ABAND) & ~_short(s),
-            f"({ANS_SQL} OR {ABAND_SQL}) AND NOT {_short_sql(s)}",
-            "(answered + abandoned" + _short_text(s) + ")",
-        ),
-        "offered": (
-            OFFERED & ~_short(s),
-            f"{OFFERED_SQL} AND NOT {_short_sql(s)}",
-            "(offered" + _short_text(s) + ")",
-        ),
-        "abandons_within_threshold_met": (
-            OFFERED & ~_short(s),
-            f"{OFFERED_SQL} AND NOT {_short_sql(s)}",
-            "(offered" + _short_text(s) + ")",
-        ),
-        "ignore_abandons_within_threshold": (
-            OFFERED & ~(ABAND & (t >= WAIT)) & ~_short(s),
-            f"{OFFERED_SQL} AND NOT ({ABAND_SQL} AND {t_sql} >= wait_s) AND NOT {_short_sql(s)}",
-            "(offered − abandoned within the objective" + _short_text(s) + ")",
-        ),
+    words = {
+        "answered": "answered",
+        "answered_plus_abandoned": "(answered + abandoned" + _short_text(s) + ")",
+        "offered": "(offered" + _short_text(s) + ")",
+        "abandons_within_threshold_met": "(offered" + _short_text(s) + ")",
+        "ignore_abandons_within_threshold": "(offered − abandoned within the objective"
+        + _short_text(s)
+        + ")",
     }[denominator]
+
+    def make(t: pl.Expr, t_sql: str) -> tuple[pl.Expr, str]:
+        cond, cond_sql = {
+            "answered": (ANS, ANS_SQL),
+            "answered_plus_abandoned": (
+                (ANS | ABAND) & ~_short(s),
+                f"({ANS_SQL} OR {ABAND_SQL}) AND NOT {_short_sql(s)}",
+            ),
+            "offered": (OFFERED & ~_short(s), f"{OFFERED_SQL} AND NOT {_short_sql(s)}"),
+            "abandons_within_threshold_met": (
+                OFFERED & ~_short(s),
+                f"{OFFERED_SQL} AND NOT {_short_sql(s)}",
+            ),
+            "ignore_abandons_within_threshold": (
+                OFFERED & ~(ABAND & (t >= WAIT)) & ~_short(s),
+                f"{OFFERED_SQL} AND NOT ({ABAND_SQL} AND {t_sql} >= wait_s) "
+                f"AND NOT {_short_sql(s)}",
+            ),
+        }[denominator]
+        return _n(cond & t.is_not_null()), _nq(f"({cond_sql}) AND {t_sql} IS NOT NULL")
+
+    short = ("abandoned_short",) if s else ()
+    if denominator == "ignore_abandons_within_threshold":
+        # offered − abandoned ≤ T − short abandons < S: the two sets nest (see sl_denominator),
+        # so the report subtracts whichever is the larger
+        default = objectives_from_spec(spec).thresholds("erlang")[0]
+        wider = bool(s) and default is not None and s > default
+        intervals = _interval_sources(
+            spec,
+            ("offered",),
+            ("abandoned_short",) if wider else ("abandoned_within_threshold",),
+            short_abandon_s=s if wider else 0,
+        )
+    else:
+        plus = {"answered": ("answered",), "answered_plus_abandoned": ("answered", "abandoned")}
+        intervals = _interval_sources(
+            spec,
+            plus.get(denominator, ("offered",)),
+            () if denominator == "answered" else short,
+            short_abandon_s=0 if denominator == "answered" else s,
+        )
     base = "offered" if denominator == "abandons_within_threshold_met" else denominator
-    return _c(
+    return _realtime(
         f"{base}_realtime{_tag(spec)}" + (f"_excl_short_{s}s" if s and base != "answered" else ""),
         f"{words} in queues with an answer-within objective (real-time)",
-        _n(cond & scope),
-        text=f"{words} of real-time queues",
-        sql=_nq(f"({cond_sql}) AND {scope_sql}"),
+        f"{words} of real-time queues",
+        spec,
+        make,
+        intervals,
     )
 
 
@@ -211,4 +330,146 @@ def responded(spec: str = "", table: str = "contacts") -> Measure:
         _n(ANS & t.is_not_null()),
         text="deferred contacts answered",
         sql=_nq(f"{ANS_SQL} AND {t_sql} IS NOT NULL"),
+    )
+
+
+# ---- speed of the real-time queues (ASA, average and longest wait) ---------------------------
+# A wait in seconds is the measure of a queue served in real time; deferred work's wait is a
+# response time in hours, judged by response_within_objective. The real-time queues are those
+# whose objective is an answer within seconds (the ``objectives`` variant).
+
+
+def _in_realtime(
+    name: str,
+    description: str,
+    text: str,
+    spec: str,
+    contacts: Callable[[pl.Expr, str], tuple[pl.Expr, str]],
+    intervals: Callable[[pl.Expr], pl.Expr] | None = None,
+    *,
+    kind: str = "sum",
+    unit: str = "count",
+    intervals_sql: Callable[[str], str] | None = None,
+) -> Measure:
+    """A measure over the rows of real-time queues: ``contacts(scope, scope_sql)`` and
+    ``intervals(scope)`` give the aggregations over rows where ``scope`` holds (rows with a
+    channel column, then rows without: judged as an unknown channel is)."""
+    scopes = [_objective_threshold(spec, "erlang", channel=c) for c in (True, False)]
+    sources = [
+        Source("contacts", agg, sql=sql)
+        for agg, sql in (contacts(t.is_not_null(), f"{t_sql} IS NOT NULL") for t, t_sql in scopes)
+    ]
+    if intervals is not None:
+        sources += [
+            Source(
+                "intervals",
+                intervals(t.is_not_null()),
+                sql=intervals_sql(f"{t_sql} IS NOT NULL") if intervals_sql else None,
+            )
+            for t, t_sql in scopes
+        ]
+    return Measure(name, description, tuple(sources), kind=kind, unit=unit, text=text)
+
+
+def _iscoped(scope: pl.Expr, *cols: str) -> pl.Expr:
+    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in cols])
+    return pl.when(scope).then(value).otherwise(0).sum()
+
+
+def _sum_where(value: pl.Expr, cond: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(cond.fill_null(False)).then(value.fill_null(0)).otherwise(0).sum().cast(pl.Float64)
+    )
+
+
+@cache
+def realtime_answered(spec: str = "") -> Measure:
+    """Contacts answered in real-time queues."""
+    return _in_realtime(
+        f"answered_realtime{_tag(spec)}",
+        "inbound contacts answered by an agent in real-time queues",
+        "answered in real-time queues",
+        spec,
+        lambda scope, scope_sql: (_n(ANS & scope), _nq(f"{ANS_SQL} AND {scope_sql}")),
+        lambda scope: _iscoped(scope, "answered"),
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("answered",)),
+    )
+
+
+@cache
+def realtime_queued(spec: str = "") -> Measure:
+    """Contacts offered to real-time queues (answered + abandoned + flow-out)."""
+    return _in_realtime(
+        f"offered_realtime{_tag(spec)}",
+        "contacts routed to a real-time queue (answered + abandoned + flow-out)",
+        "queued in real-time queues",
+        spec,
+        lambda scope, scope_sql: (_n(OFFERED & scope), _nq(f"{OFFERED_SQL} AND {scope_sql}")),
+        lambda scope: _iscoped(scope, "offered"),
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("offered",)),
+    )
+
+
+@cache
+def realtime_wait_answered(spec: str = "", *, ivr: bool = False) -> Measure:
+    """Σ queue wait (with the IVR's time when ``ivr``) of contacts answered in real-time
+    queues."""
+    wait = WAIT + pl.col("ivr_s").fill_null(0) if ivr else WAIT
+    wait_sql = "wait_s + coalesce(ivr_s, 0)" if ivr else "wait_s"
+    words = "(IVR + queue wait)" if ivr else "queue wait"
+    return _in_realtime(
+        f"wait_answered{'_incl_ivr' if ivr else ''}_realtime{_tag(spec)}_s",
+        f"Σ {words} of answered in real-time queues",
+        f"Σ {words} of answered in real-time queues",
+        spec,
+        lambda scope, scope_sql: (
+            _sum_where(wait, ANS & scope),
+            f"CAST(sum(CASE WHEN {ANS_SQL} AND {scope_sql} THEN coalesce({wait_sql}, 0) "
+            "ELSE 0 END) AS DOUBLE)",
+        ),
+        None if ivr else (lambda scope: _iscoped(scope, "wait_answered_s")),
+        unit="s",
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("wait_answered_s",)),
+    )
+
+
+@cache
+def realtime_wait_queued(spec: str = "") -> Measure:
+    """Σ queue wait of every contact queued in real-time queues."""
+    return _in_realtime(
+        f"wait_queued_realtime{_tag(spec)}_s",
+        "Σ queue wait of all contacts queued in real-time queues",
+        "Σ wait of all queued (answered, abandoned, flow-out) in real-time queues",
+        spec,
+        lambda scope, scope_sql: (
+            _sum_where(WAIT, OFFERED & scope),
+            f"CAST(sum(CASE WHEN {OFFERED_SQL} AND {scope_sql} THEN coalesce(wait_s, 0) "
+            "ELSE 0 END) AS DOUBLE)",
+        ),
+        lambda scope: _iscoped(scope, "wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
+        unit="s",
+        intervals_sql=lambda scope_sql: _scoped_sql(
+            scope_sql, ("wait_answered_s", "wait_abandoned_s", "wait_flowout_s")
+        ),
+    )
+
+
+@cache
+def realtime_max_wait(population: str, spec: str = "") -> Measure:
+    """Longest queue wait of ``population`` (all, answered, abandoned) in real-time queues."""
+    cond = {"all": OFFERED, "answered": ANS, "abandoned": ABAND}[population]
+    cond_sql = {"all": OFFERED_SQL, "answered": ANS_SQL, "abandoned": ABAND_SQL}[population]
+    return _in_realtime(
+        f"max_wait_{population}_realtime{_tag(spec)}_s",
+        f"longest queue wait ({population}) in real-time queues",
+        f"max queue wait of {population} contacts in real-time queues",
+        spec,
+        lambda scope, scope_sql: (
+            WAIT.filter(cond.fill_null(False) & scope).max(),
+            f"max(CASE WHEN {cond_sql} AND {scope_sql} THEN wait_s END)",
+        ),
+        (lambda scope: pl.col("max_wait_s").filter(scope).max()) if population == "all" else None,
+        kind="max",
+        unit="s",
+        intervals_sql=lambda scope_sql: f"max(CASE WHEN {scope_sql} THEN max_wait_s END)",
     )

@@ -33,6 +33,18 @@ __all__ = [
 PERIODS_MIME = "application/vnd.kpi.report-periods+json"
 #: The tables whose records say which days the data covers.
 _ACTIVITY = ("contacts", "tickets", "intervals")
+#: The tables whose records say when a dataset without contacts, tickets or interval reports
+#: has activity (a WFM export of agent states, a survey export).
+_OTHER_ACTIVITY = ("agent_time", "surveys", "qa_evaluations", "agent_surveys", "coaching")
+
+
+def _activity(ds: Any) -> tuple[str, ...]:
+    """The activity tables a dataset's periods are read from: contacts, tickets and interval
+    reports, else (data without them) agent time, surveys and the other dated records."""
+    if any(t in ds.tables for t in _ACTIVITY):
+        return _ACTIVITY
+    return _OTHER_ACTIVITY
+
 
 #: The repository (``notebooks/`` is looked up under it first).
 _REPO = Path(__file__).resolve().parents[2]
@@ -129,7 +141,7 @@ def require_period(
     data: Any,
     period: Any,
     *,
-    tables: Iterable[str] = ("contacts", "tickets", "intervals"),
+    tables: Iterable[str] | None = None,
 ) -> None:
     """Fail early, and clearly, when the data holds nothing in a report's period.
 
@@ -145,6 +157,8 @@ def require_period(
         A period label (``"2026-02"``, ``"previous-month"``) or :class:`kpi.periods.Period`.
     tables
         The activity tables to look at (those the dataset has); the period needs rows in one.
+        Default: contacts, tickets and interval reports, else (data without them) agent time,
+        surveys and the other dated records.
 
     Raises
     ------
@@ -170,6 +184,7 @@ def require_period(
 
     ds = Dataset.coerce(data)
     p = period if isinstance(period, Period) else parse_period(period)
+    tables = _activity(ds) if tables is None else tuple(tables)
     covered = []
     for name in tables:
         if name not in ds.tables:
@@ -220,12 +235,12 @@ def _bounds(ds: Any, name: str, period: Any) -> tuple[Any, Any]:
     return start, end
 
 
-def _has_data(ds: Any, period: Any, tables: Iterable[str] = _ACTIVITY) -> bool:
+def _has_data(ds: Any, period: Any, tables: Iterable[str] | None = None) -> bool:
     import polars as pl
 
     from kpi.schema import TABLES
 
-    for name in tables:
+    for name in _activity(ds) if tables is None else tables:
         if name not in ds.tables:
             continue
         column = TABLES[name].time_column
@@ -246,7 +261,7 @@ class DataSpan:
     weekdays: frozenset[int]
 
 
-def data_span(data: Any, *, tables: Iterable[str] = _ACTIVITY) -> DataSpan | None:
+def data_span(data: Any, *, tables: Iterable[str] | None = None) -> DataSpan | None:
     """The first and last local day of the data's activity records (contacts' arrival,
     tickets' creation, intervals' start), and the weekdays of its last five weeks; ``None``
     when the data has no such records.
@@ -278,7 +293,7 @@ def data_span(data: Any, *, tables: Iterable[str] = _ACTIVITY) -> DataSpan | Non
     first: date | None = None
     last: date | None = None
     frames = []
-    for name in tables:
+    for name in _activity(ds) if tables is None else tables:
         if name not in ds.tables:
             continue
         column = TABLES[name].time_column
@@ -385,7 +400,7 @@ def data_periods(
         span = data_span(ds)
         if span is None:
             raise KpiError(
-                f"period {text!r}: the data has no records in {', '.join(_ACTIVITY)} to take "
+                f"period {text!r}: the data has no records in {', '.join(_activity(ds))} to take "
                 "the latest period from; give the period, e.g. 2026-02"
             )
         found, complete = latest_period(
@@ -393,6 +408,9 @@ def data_periods(
         )
         if not complete:
             notes.append(f"{found.label} is incomplete: the data ends on {span.last.isoformat()}")
+        else:
+            found, tail = _before_sparse_tail(ds, found, span.first)
+            notes += tail
         this = found
     else:
         this = parse_period(text, today=today)
@@ -403,6 +421,58 @@ def data_periods(
         notes.append(f"No data for {before.label}: shown without comparison")
         label = ""
     return DataPeriods(this.label, label, tuple(notes))
+
+
+#: A period holding fewer records than this share of the median period's is a sparse tail
+#: (an export's stragglers), not the latest period to report on.
+SPARSE_SHARE = 0.25
+
+
+def _before_sparse_tail(ds: Any, found: Any, first: date) -> tuple[Any, list[str]]:
+    """The latest complete period that is not a sparse tail, and a note on what was skipped.
+
+    Counts the activity records (:data:`_ACTIVITY`) per period of ``found``'s grain; from
+    ``found`` back, a period with fewer than :data:`SPARSE_SHARE` of the median period's
+    records is skipped (an export that trails off: 226 cases in a month after years of
+    3,000). When every period back to the data's start is sparse, ``found`` stays.
+    """
+    import polars as pl
+
+    from kpi.periods import period_of, previous_period
+    from kpi.schema import TABLES
+
+    counts: dict[date, int] = {}
+    for name in _activity(ds):
+        if name not in ds.tables:
+            continue
+        column = TABLES[name].time_column
+        local = pl.col(column)
+        if getattr(ds[name].collect_schema()[column], "time_zone", None):
+            local = local.dt.convert_time_zone(ds.tz)
+        days = (
+            ds[name].select(local.dt.date().alias("d")).drop_nulls().group_by("d").len().collect()
+        )
+        for d, n in days.iter_rows():
+            start = period_of(d, found.grain).start
+            counts[start] = counts.get(start, 0) + n
+    if len(counts) < 3:
+        return found, []
+    median = float(pl.Series(list(counts.values())).median())  # type: ignore[arg-type]
+    floor = SPARSE_SHARE * median
+    chosen, skipped = found, []
+    while counts.get(chosen.start, 0) < floor and chosen.start > first:
+        skipped.append(chosen)
+        chosen = previous_period(chosen)
+    if counts.get(chosen.start, 0) < floor:
+        return found, []
+    if not skipped:
+        return found, []
+    most = max(counts.get(p.start, 0) for p in skipped)
+    span = skipped[0].label if len(skipped) == 1 else f"{skipped[-1].label} to {skipped[0].label}"
+    return chosen, [
+        f"latest period: {chosen.label}; {span} hold few records (at most {most:,} a period, "
+        f"against a median of {median:,.0f}), a sparse tail; give the period to report on it"
+    ]
 
 
 def plan_periods(

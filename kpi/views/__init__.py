@@ -15,7 +15,7 @@ below is importable from :mod:`kpi.views` itself.
   :func:`labels`, :func:`unavailable_lines`, :func:`unit_of`, :func:`header_targets`, :func:`attempt`, :func:`to_long`,
   :func:`comparison_columns`.
 - Scorecard (``scorecard``): :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`,
-  :func:`objectives_by_queue`, :func:`objective_findings`.
+  :func:`objectives_by_queue`, :func:`objective_findings`, :func:`without_empty`.
 - Trends (``trends``): :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`,
   :func:`shift_findings`, :func:`heatmap_frame`.
 - Drill-down (``drilldown``): :func:`change_frame`, :func:`drivers_frame`, :func:`driver_waterfall`,
@@ -67,6 +67,7 @@ from kpi.views.scorecard import (
     scorecard_bars,
     status_counts,
     status_summary,
+    without_empty,
 )
 from kpi.views.staffing import (
     centre_staffing,
@@ -146,4 +147,5 @@ __all__ = [
     "units",
     "variant_options",
     "what_if_items",
+    "without_empty",
 ]

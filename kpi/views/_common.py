@@ -336,9 +336,9 @@ def variant_options(metric: str) -> list[tuple[str, dict[str, Any]]]:
     Examples
     --------
     >>> [label for label, _ in variant_options("service_level")][:3]
-    ['default (threshold_s=20, denominator=answered_plus_abandoned, short_abandon_s=0)', 'threshold_s=10', 'threshold_s=30']
+    ['default (threshold_s=objective, denominator=answered_plus_abandoned, short_abandon_s=0)', 'threshold_s=10', 'threshold_s=20']
     >>> variant_options("service_level")[2][1]
-    {'service_level.threshold_s': 30}
+    {'service_level.threshold_s': 20}
     """
     m = known_metric(metric)
     # a free-text variant (service_level.objectives: thresholds per queue) has no presets

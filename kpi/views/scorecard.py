@@ -21,6 +21,7 @@ __all__ = [
     "scorecard_bars",
     "status_counts",
     "status_summary",
+    "without_empty",
 ]
 
 _OBJECTIVE_KPIS = ["service_level", "response_within_objective"]
@@ -176,6 +177,52 @@ def status_counts(card: pl.LazyFrame | pl.DataFrame, *, by: str = "perspective")
         .sort(by, "_o")
         .drop("_o")
     )
+
+
+def without_empty(card: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The scorecard without the KPIs that have no value in either period, and one line
+    naming them: a KPI the data can compute in principle but that has nothing to measure in
+    these periods (response within objective where no queue is deferred work, a rate with no
+    contacts) is left out, not shown as a row of dashes.
+
+    Examples
+    --------
+    >>> card = pl.DataFrame(
+    ...     {
+    ...         "id": ["aht", "response_within_objective"],
+    ...         "label": ["Average handle time", "Response within objective"],
+    ...         "value": [300.0, None],
+    ...         "previous": [310.0, None],
+    ...     }
+    ... )
+    >>> kept, lines = without_empty(card)
+    >>> kept["id"].to_list(), lines
+    (['aht'], ['left out: Response within objective (no value in the period: it needs answered contacts of deferred queues such as e-mail, or tickets with a first response)'])
+    """
+    has = pl.col("value").is_not_null()
+    if "previous" in card.columns:
+        has = has | pl.col("previous").is_not_null()
+    empty_ids = (
+        card.group_by("id", maintain_order=True)
+        .agg(has.any().alias("_has"))
+        .filter(~pl.col("_has"))
+    )["id"].to_list()
+    if not empty_ids:
+        return card, []
+    rows = card.filter(pl.col("id").is_in(empty_ids)).unique("id", maintain_order=True)
+    lines = [
+        f"left out: {label} (no value in the period: it needs {_WHAT_IT_MEASURES.get(i, 'records of what it measures')})"
+        for i, label in rows.select("id", "label").iter_rows()
+    ]
+    return card.filter(~pl.col("id").is_in(empty_ids)), lines
+
+
+#: What a KPI without a value in a period lacked, in words (:func:`without_empty`).
+_WHAT_IT_MEASURES = {
+    "response_within_objective": "answered contacts of deferred queues such as e-mail, or "
+    "tickets with a first response",
+    "service_level": "contacts of real-time queues (voice, chat)",
+}
 
 
 def status_summary(card: pl.DataFrame) -> str:

@@ -5,6 +5,7 @@ weekday-by-time-of-day heatmap."""
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -12,7 +13,8 @@ from typing import Any
 import polars as pl
 
 from kpi._format import format_value
-from kpi.compute import evaluate
+from kpi.compute import dataset_params, evaluate
+from kpi.cube import CubeWarning, prepare
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.periods import GRAINS, to_timestamp
@@ -91,6 +93,10 @@ def trend_frame(
 
     Notes
     -----
+    For a dataset directory loaded as it is, the measure cube (:mod:`kpi.cube`) is built on
+    first use (:func:`kpi.cube.prepare`) so later calls roll up from it; where it cannot be
+    written the rows answer and a :class:`kpi.cube.CubeWarning` says so once.
+
     The season is a week for intraday and daily grains (same weekday and time of day) and the
     grain itself otherwise. The series is computed from ``lookback`` seasons before ``start``
     so that the first periods shown can be scored, then cut to ``[start, end]``.
@@ -146,6 +152,11 @@ def _trend_frame(
     if season is None:
         raise KpiError(f"unknown grain {every!r}; valid grains: {', '.join(GRAINS)}")
     first = _shift(lo, season, -lookback) if lo is not None else None
+    # a dataset directory's measure cube is built on first use, so the next redraw is quick;
+    # one that cannot be written leaves the rows to answer, with a warning (shown once)
+    note = prepare(ds, params=dataset_params(ds))
+    if note:
+        warnings.warn(note, CubeWarning, stacklevel=3)
     result = evaluate(ds, metric, by=by_t, every=every, start=first, end=hi, params=params)
     scored = anomalies(result, metric, season=season, lookback=lookback, threshold=threshold).frame
     if lo is not None:

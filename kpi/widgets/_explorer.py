@@ -8,12 +8,14 @@ its Vega-Lite spec. ipywidgets is imported inside the functions.
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from kpi._vega import chart_html, loader_html, mimebundle
+from kpi.cube import CubeWarning
 from kpi.errors import KpiError
 
 # --------------------------------------------------------------------------------------------
@@ -82,6 +84,9 @@ class Explorer:
         What the last render produced (charts, frames, text).
     error
         The message of the last failed render, else ``None``.
+    notes
+        The :class:`kpi.cube.CubeWarning` renders raised (each once), shown under the
+        controls: a note, not a failure (a measure cube could not be written; the rows answer).
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class Explorer:
         self._quiet = False
         self.items: list[Any] = []
         self.error: str | None = None
+        self.notes: list[str] = []
         self.renders = 0
         self.output = w.Output(layout=w.Layout(min_height="120px"))
         self.loader = w.Output(layout=w.Layout(display="none"))
@@ -150,18 +156,27 @@ class Explorer:
     def refresh(self) -> None:
         """Render with the current values and replace the output."""
         self.status.value = "<em>updating…</em>"
-        try:
-            items = list(self._render(self.values()))
-            self.error = None
-        except KpiError as exc:
-            items, self.error = [], str(exc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                items = list(self._render(self.values()))
+                self.error = None
+            except KpiError as exc:
+                items, self.error = [], str(exc)
+        for w in caught:
+            if not issubclass(w.category, CubeWarning):  # not ours to show: passed on
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            elif str(w.message) not in self.notes:
+                self.notes.append(str(w.message))
         self.items = items
         outputs = [_bundle(x) for x in items]
         if self.error:
             outputs.insert(0, _bundle(self.error))
         self.output.outputs = tuple(outputs)
         self.renders += 1
-        self.status.value = ""
+        self.status.value = "".join(
+            f"<p class='kpi-explorer-note'>Note: {html.escape(n)}</p>" for n in self.notes
+        )
 
     @property
     def charts(self) -> list[Any]:
