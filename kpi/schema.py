@@ -788,7 +788,9 @@ def data_model_markdown() -> str:
         "",
         "A dataset is a directory with one Parquet file per table (`contacts.parquet`, ...) and "
         "`dataset.json` (`timezone`, `name`, `source`, optional thresholds of interval reports, "
-        "`country` for public holidays, `csat_scale_max` for 1-10 surveys). "
+        "`country` for public holidays, `csat_scale_max` for 1-10 surveys, `unrecorded`: "
+        "columns the source system does not record, held as 0 in sums such as handle time but "
+        "unknown as KPIs of their own). "
         "Every `Datetime` column carries the dataset's site time zone; intervals are binned in "
         "that zone. Durations are seconds (`_s`), ratios are fractions in [0, 1].",
         "",

@@ -14,12 +14,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "cube",
         help="build, describe or clear the measure cube that makes explorers interactive",
-        description="The measure cube holds every additive measure aggregated by quarter hour "
-        "and day in the site's local time and by site, team, queue, channel and topic, kept in "
-        "DIR/.kpi-cube/ and keyed by the data's files. kpi compute, the views and the explorers "
-        "roll KPIs up from it where it answers (same values as from the rows) and read the "
-        "rows otherwise. build: (re)build it; info: where it is, whether it is fresh, its "
-        "sizes; clear: remove it.",
+        description="The measure cube holds the measures that roll up exactly (sums, maxima, "
+        "the agents of each cell, FCR's repeat flags) aggregated by quarter hour and day in "
+        "the site's local time and by site, team, queue, channel and topic, with smaller "
+        "levels made from those (hours, single dimensions, totals), kept in DIR/.kpi-cube/ and "
+        "keyed by the data's files. kpi compute, the views and the explorers roll KPIs up from "
+        "the smallest level that answers (same values as from the rows) and read the rows "
+        "otherwise; the trend explorer builds it on first use for a million rows or more. "
+        "build: (re)build it; info: where it is, whether it is fresh, its sizes; clear: "
+        "remove it.",
     )
     p.add_argument("action", choices=("build", "info", "clear"), help="what to do")
     p.add_argument("--data", required=True, metavar="DIR", help="dataset directory")

@@ -223,7 +223,11 @@ def resolve_sources(
             continue
         reasons = []
         for src in m.sources:
-            why = _table_problem(ds, by, src.table, src.columns, states) or _meta_problem(ds, src)
+            why = (
+                _table_problem(ds, by, src.table, src.columns, states)
+                or _meta_problem(ds, src)
+                or _unrecorded_problem(ds, src)
+            )
             if why:
                 reasons.append(why)
                 continue
@@ -251,6 +255,30 @@ def _table_problem(
         why = _column_problem(table, c, states.get(table, {}).get(c, "full"))
         if why:
             return why
+    return None
+
+
+def _unrecorded_problem(ds: Dataset, src: Source) -> str | None:
+    """A source that reads only columns the dataset says its source system does not record
+    (``dataset.json`` ``unrecorded``: ``{"contacts": ["hold_s", "acw_s"]}``, held as 0 so that
+    a sum such as handle time stays known) is unknown: an average hold of 0 s would be
+    invented.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> ds = Dataset({}, tz="UTC", meta={"unrecorded": {"contacts": ["hold_s"]}})
+    >>> _unrecorded_problem(
+    ...     ds, Source("contacts", pl.col("hold_s").filter(pl.col("outcome") == "answered").sum())
+    ... )
+    'the source system does not record hold_s (dataset.json: unrecorded)'
+    >>> _unrecorded_problem(ds, Source("contacts", (pl.col("talk_s") + pl.col("hold_s")).sum()))
+    """
+    gone = set((ds.meta.get("unrecorded") or {}).get(src.table, ()))
+    # the columns it measures: those the table brings anyway (outcome) go unsaid
+    cols = [c for c in src.columns if not _required(src.table, c)]
+    if gone and cols and all(c in gone for c in cols):
+        return f"the source system does not record {', '.join(cols)} (dataset.json: unrecorded)"
     return None
 
 

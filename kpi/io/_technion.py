@@ -193,7 +193,10 @@ def convert_technion(source: Source, *, tz: str, report: ImportReport) -> Staged
     passed, dups = drop_duplicates(passed, "contacts")
     rejected = pl.concat([rejected, dups])
     _report(passed, report, tz)
-    return Staged("contacts", passed.select(ROW, *out_cols), rejected)
+    # hold and after-call work are held as 0 so that handle time (talk) is known, but the log
+    # does not record them: average hold and after-call work are unknown, never 0 s
+    unrecorded = {"unrecorded": {"contacts": ["hold_s", "acw_s"]}}
+    return Staged("contacts", passed.select(ROW, *out_cols), rejected, meta=unrecorded)
 
 
 def _fields(source: Source) -> pl.DataFrame:
@@ -487,7 +490,7 @@ def _report(f: pl.DataFrame, report: ImportReport, tz: str) -> None:
         listed = ", ".join(f"{t} ({c:,})" for t, c in unknown.iter_rows())
         report.warnings.append(f"type codes not in FIELDS.md, kept as queue and topic: {listed}")
     report.assumed += [
-        "hold_s = 0 and acw_s = 0: the log has no hold or after-call work times (AHT = talk)",
+        "hold_s = 0 and acw_s = 0 in handle time: the log has no hold or after-call work times (AHT = talk; average hold and after-call work are unknown)",
         "transferred, resolved, converted, revenue: not in the data (null)",
         "queue = topic = type code; team = 'internet' for IN, 'main' otherwise; site = 'bank'",
         "channel = voice, direction = inbound",
