@@ -103,7 +103,15 @@ def _aggregate(
             continue
         if meas.builder is not None:
             lf = _from_cube_builder(cube, ctx, meas) if cube else None
-            lf = meas.builder(ctx) if lf is None else lf
+            if lf is None and engine is not None:  # its SQL form (_check_engine: it has one)
+                rows = ctx.frame(meas.tables[0])
+                if rows is not None:
+                    lf = engine.stateful(
+                        ctx.ds, rows, meas,
+                        by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
+                    )  # fmt: skip
+            elif lf is None:
+                lf = meas.builder(ctx)
             if lf is None:
                 missing[name] = "; ".join(ctx.notes.get(t, f"no {t} table") for t in meas.tables)
             else:

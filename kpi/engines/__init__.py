@@ -28,11 +28,18 @@ narwhals was the other candidate; it was not chosen because
 The cost is two forms per row measure; the parity suite (``tests/test_engines.py``) holds every
 pair to the same numbers (1e-9 relative, nulls equal) on polars, DuckDB and Spark.
 
-What runs where: every row measure with a SQL form (all contact and ACD-interval measures:
-sums, distinct counts, maxima); builder measures (FCR's repeat test, stocks, sweeps) and ticket,
-agent-time, survey, QA and finance sources have no SQL form yet, and a KPI needing one raises a
-:class:`~kpi.errors.KpiError` naming it (:func:`unsupported`). The ``arrival`` attribution only;
-no ``bin_offset`` and no ``chunk`` (the engine is the way past one machine).
+What runs where: every row measure with a SQL form: the contact and ACD-interval measures
+(sums, distinct counts, maxima) and the plain sums and counts of tickets, agent time, surveys,
+agent surveys, QA evaluations and coaching; and the builder measures with one
+(:attr:`kpi.metrics.Measure.sql`): FCR's repeat test (``LEAD`` over the whole contacts table)
+and the queue sweep ``max_in_queue`` (a running sum over entry and exit events), run by
+:meth:`SqlEngine.stateful`. The stocks (backlog, customer and agent rosters), the busiest-hour
+peaks, ticket medians and percentiles, finance (its derived period stamp) and stored forecasts
+have no SQL form yet: a KPI needing one raises a :class:`~kpi.errors.KpiError` naming it and
+its measure in one line (:func:`unsupported`). The ``arrival`` attribution only; no
+``bin_offset`` and no ``chunk`` (the engine is the way past one machine). On DuckDB the engine
+defines a temporary macro ``unix_micros`` (Spark's name for epoch microseconds) on the
+connection, so every SQL form is written once.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ class SqlEngine:
         self.session = session
         self.fns = _DIALECTS[name]
         self._views: dict[str, str] = {}
+        if name == "duckdb":  # the SQL forms write epoch microseconds as Spark names them
+            session.execute("CREATE OR REPLACE TEMP MACRO unix_micros(t) AS epoch_us(t)")
 
     def __repr__(self) -> str:
         return f"SqlEngine({self.name!r})"
@@ -188,7 +197,6 @@ class SqlEngine:
         sql = self.query(
             ds, table, time_col, items, known, index, by=by, every=every, start=start, end=end
         )
-        rows = self.run(sql)
         schema = lf.collect_schema()
         measures = lf.head(0).select(src.agg.alias(name) for name, src in items).collect_schema()
         cols: dict[str, pl.DataType] = {c: schema[c] for c in by}
@@ -197,16 +205,81 @@ class SqlEngine:
         if known:
             cols[f"__rows_{index}"] = pl.UInt32
             cols.update({f"__known_{index}_{c}": pl.Boolean for c in known})
-        names = list(cols)
-        data = {n: [r[i] for r in rows] for i, n in enumerate(names)}
-        frame = pl.DataFrame(
-            {n: pl.Series(n, data[n], dtype=_wide(cols[n]), strict=False) for n in names}
+        return _frame(self.run(sql), cols, every, ds.tz)
+
+    def stateful_query(
+        self,
+        ds: Dataset,
+        measure: Measure,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> str:
+        """The SQL of a builder measure (FCR's repeat test, the queue sweep) from its
+        :attr:`~kpi.metrics.Measure.sql`: its rows, kept in the range, binned and aggregated."""
+        if measure.sql is None:
+            raise KpiError(f"engine {self.name!r} cannot compute {measure.name}: no SQL form")
+        q = self.quote
+        keys = [q(c) for c in by]
+        rows = measure.sql.format(
+            table=self.source(ds, measure.tables[0]),
+            by="".join(f"{k}, " for k in keys),
+            partition_by=f"PARTITION BY {', '.join(keys)}" if keys else "",
         )
-        frame = frame.with_columns(
-            *[pl.col(n).cast(cols[n]) for n in names if n != "_bin"],
-            bin_to_polars(every, ds.tz).alias("_bin"),
+        where = ["_t IS NOT NULL"]
+        if start is not None:
+            where.append(f"_t >= {epoch_us(start)}")
+        if end is not None:
+            where.append(f"_t < {epoch_us(end)}")
+        off = offset_sql("_t", ds.tz, start, end)
+        off_at = None
+        if uneven(every, ds.tz, start, end):
+            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        inner = (
+            f"SELECT *, {bin_sql(every, '_t', '_off', self.fns, off_at)} AS _bin FROM ("
+            f"SELECT *, {off} AS _off FROM ({rows}) AS s0 WHERE {' AND '.join(where)}) AS s1"
         )
-        return frame.lazy()
+        return (
+            f"SELECT {', '.join([*keys, '_bin', f'{measure.sql_agg} AS {q(measure.name)}'])} "
+            f"FROM ({inner}) AS s2 GROUP BY {', '.join([*keys, '_bin'])}"
+        )
+
+    def stateful(
+        self,
+        ds: Dataset,
+        lf: pl.LazyFrame,
+        measure: Measure,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame:
+        """A builder measure by ``by`` and ``_bin``, as its polars builder returns it (Int64)."""
+        sql = self.stateful_query(ds, measure, by=by, every=every, start=start, end=end)
+        schema = lf.collect_schema()
+        cols: dict[str, pl.DataType] = {c: schema[c] for c in by}
+        cols["_bin"] = pl.Int64
+        cols[measure.name] = pl.Int64
+        return _frame(self.run(sql), cols, every, ds.tz)
+
+
+def _frame(
+    rows: list[tuple], cols: dict[str, pl.DataType], every: str | None, tz: str
+) -> pl.LazyFrame:
+    """The engine's rows as a lazy polars frame of ``cols`` (the ``_bin`` key as polars has it)."""
+    names = list(cols)
+    data = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+    frame = pl.DataFrame(
+        {n: pl.Series(n, data[n], dtype=_wide(cols[n]), strict=False) for n in names}
+    )
+    frame = frame.with_columns(
+        *[pl.col(n).cast(cols[n]) for n in names if n != "_bin"],
+        bin_to_polars(every, tz).alias("_bin"),
+    )
+    return frame.lazy()
 
 
 def _wide(dtype: pl.DataType) -> pl.DataType:
@@ -297,7 +370,7 @@ def unsupported(measures: dict[str, Measure], chosen: dict[str, Source | None]) 
     for name, m in measures.items():
         if name not in chosen:
             continue  # unknown in this data: null on every engine
-        if m.builder is not None:
+        if m.builder is not None and m.sql is None:
             out.append(f"{name} ({m.kind}: a polars builder)")
         elif chosen[name] is not None and chosen[name].sql is None:
             out.append(f"{name} (no SQL form for {chosen[name].table})")

@@ -9,11 +9,11 @@ such measure becomes a MetricFlow measure with ``agg`` and a row-level ``expr`` 
 ``max``). Each KPI with its default variants becomes a metric: ``ratio`` (numerator /
 denominator) or ``simple``; a KPI with a scale (per hour, per cent) is a ``derived`` metric.
 Every other value of a variant with choices becomes its own metric,
-``<kpi>__<param>_<value>`` (MetricFlow's filters select dimension values, and our variants
+``<kpi>_<param>_<value>`` (MetricFlow's filters select dimension values, and our variants
 change the measures themselves, so each is a metric with its measures; ``meta`` names the
-variant and the formula). KPIs whose measures are polars-only (stocks, sweeps, FCR's repeat
-test) or have no SQL form are listed under ``meta.not_exported`` of the first model's file
-header comment instead of being approximated.
+variant and the formula). KPIs whose measures are not one aggregation of a row expression
+(FCR's repeat test and the queue sweep, which the SQL engines run with windows; stocks; peaks)
+or have no SQL form are named in the file's header comment instead of being approximated.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ def row_form(sql: str) -> tuple[str, str]:
     ('count_distinct', 'CASE WHEN x THEN agent_id END')
     >>> row_form("sum(coalesce(offered, 0)) - sum(coalesce(abandoned_short, 0))")
     ('sum', '(coalesce(offered, 0)) - (coalesce(abandoned_short, 0))')
+    >>> row_form("count(*)")
+    ('sum', '1')
     """
     if sql.startswith("count(DISTINCT ") and _close(sql, 6) == len(sql) - 1:
         return "count_distinct", sql[len("count(DISTINCT ") : -1]
@@ -61,7 +63,9 @@ def row_form(sql: str) -> tuple[str, str]:
         out.append(sql[i : m.start()])
         end = _close(sql, m.end())
         inner = sql[m.end() : end]
-        if m.group(1) == "count":
+        if m.group(1) == "count" and inner == "*":
+            out.append("1")
+        elif m.group(1) == "count":
             if not inner.endswith(" THEN 1 END"):
                 raise ValueError(f"not a row count: {sql}")
             out.append(f"({inner[: -len(' END')]} ELSE 0 END)")
@@ -81,7 +85,14 @@ def row_form(sql: str) -> tuple[str, str]:
 
 
 def _exportable(m: Measure) -> bool:
-    return m.builder is None and bool(m.sources) and m.sources[0].sql is not None
+    """A row measure whose SQL is one MetricFlow aggregation of a row expression."""
+    if m.builder is not None or not m.sources or m.sources[0].sql is None:
+        return False
+    try:
+        row_form(m.sources[0].sql)
+    except ValueError:  # e.g. a distinct count plus a null (agents_scheduled)
+        return False
+    return True
 
 
 def _measure(m: Measure) -> dict[str, Any]:
@@ -95,36 +106,24 @@ def _measure(m: Measure) -> dict[str, Any]:
 
 
 def _metric(name: str, label: str, b: Build, meta: dict[str, Any]) -> dict[str, Any]:
+    """A KPI as a metric over the simple metrics named after its measures."""
     meta = {**meta, "formula": b.formula}
     num, den = b.numerator.name, b.denominator.name if b.denominator else None
     if b.value is not None:
         raise ValueError("custom value")
-    if b.scale == 1.0:
-        if den is None:
-            return {
-                "name": name,
-                "label": label,
-                "type": "simple",
-                "type_params": {"measure": num},
-                "meta": meta,
-            }
-        return {
-            "name": name,
-            "label": label,
-            "type": "ratio",
-            "type_params": {"numerator": num, "denominator": den},
-            "meta": meta,
-        }
-    inputs = [{"name": f"{name}__num"}] + ([{"name": f"{name}__den"}] if den else [])
-    expr = f"{name}__num * {b.scale!r}" + (f" / nullif({name}__den, 0)" if den else "")
-    return {
-        "name": name,
-        "label": label,
-        "type": "derived",
-        "type_params": {"expr": expr, "metrics": inputs},
-        "meta": meta,
-        "_parts": [(f"{name}__num", num)] + ([(f"{name}__den", den)] if den else []),
-    }
+    out: dict[str, Any] = {"name": name, "label": label}
+    if b.scale == 1.0 and den is None:
+        out.update(type="simple", type_params={"measure": num})
+    elif b.scale == 1.0:
+        out.update(
+            type="ratio", type_params={"numerator": {"name": num}, "denominator": {"name": den}}
+        )
+    else:
+        expr = f"{num} * {b.scale!r}" + (f" / nullif({den}, 0)" if den else "")
+        inputs = [{"name": num}] + ([{"name": den}] if den else [])
+        out.update(type="derived", type_params={"expr": expr, "metrics": inputs})
+    out["config"] = {"meta": meta}
+    return out
 
 
 def semantic_layer() -> tuple[dict[str, Any], list[str]]:
@@ -138,7 +137,7 @@ def semantic_layer() -> tuple[dict[str, Any], list[str]]:
             for value in getattr(p, "choices", None) or ():
                 if value != p.default:
                     variants.append(
-                        (f"{kpi_id}__{p.name}_{value}", {p.name: value}, {p.name: value})
+                        (f"{kpi_id}_{p.name}_{value}", {p.name: value}, {p.name: value})
                     )
         for name, params, variant in variants:
             try:
@@ -152,12 +151,24 @@ def semantic_layer() -> tuple[dict[str, Any], list[str]]:
             for m in (b.numerator, *((b.denominator,) if b.denominator else ())):
                 measures.setdefault(m.name, m)
             meta = {"kpi": kpi_id, "variant": variant or "defaults", "unit": b.unit or metric.unit}
-            entry = _metric(name, metric.label, b, meta)
-            for part, measure in entry.pop("_parts", []):
-                metrics.append(
-                    {"name": part, "type": "simple", "type_params": {"measure": measure}}
-                )
-            metrics.append(entry)
+            label = metric.label + (
+                f" ({', '.join(f'{k} = {v}' for k, v in variant.items())})" if variant else ""
+            )
+            metrics.append(_metric(name, label, b, meta))
+    # each measure is also a simple metric of its own name: ratio and derived metrics read
+    # metrics, never measures
+    metrics[:0] = [
+        {
+            "name": m.name,
+            "description": m.description,
+            "type": "simple",
+            "type_params": {"measure": m.name},
+        }
+        for m in measures.values()
+    ]
+    names = [m["name"] for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names clash: {sorted({n for n in names if names.count(n) > 1})}")
     models = []
     by_table: dict[str, list[Measure]] = {}
     for m in measures.values():
@@ -165,8 +176,10 @@ def semantic_layer() -> tuple[dict[str, Any], list[str]]:
     for table, ms in by_table.items():
         t = TABLES[table]
         tcol = time_column(table) or ""
+        times = dict.fromkeys([tcol, *(m.sources[0].time or tcol for m in ms)])
         dims: list[dict[str, Any]] = [
-            {"name": tcol, "type": "time", "type_params": {"time_granularity": "second"}}
+            {"name": c, "type": "time", "type_params": {"time_granularity": "second"}}
+            for c in times
         ]
         dims += [
             {"name": c.name, "type": "categorical"}
@@ -203,7 +216,9 @@ def metricflow_yaml() -> str:
     data, skipped = semantic_layer()
     head = (
         "# kpi-workbench KPI catalogue as dbt MetricFlow semantic models and metrics\n"
-        "# (`kpi metrics --format metricflow`). Not exported (polars-only measures: FCR's\n"
-        "# repeat test, stocks, sweeps; or no SQL form yet): " + ", ".join(skipped) + "\n"
+        "# (`kpi metrics --format metricflow`). Not exported (no single row aggregation: FCR's\n"
+        "# repeat test and the queue sweep (windows), stocks, peaks; or no SQL form yet): "
+        + ", ".join(skipped)
+        + "\n"
     )
     return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import polars as pl
 
@@ -97,6 +98,11 @@ def _sq(value: str, cond: str) -> str:
 def _isq(*cols: str) -> str:
     """:func:`_isum` in SQL."""
     return "sum(" + " + ".join(f"coalesce({c}, 0)" for c in cols) + ")"
+
+
+def _present(table: str, col: str, *, time: str | None = None) -> Source:
+    """Rows of ``table`` with a value in ``col`` (polars and SQL)."""
+    return Source(table, _n(pl.col(col).is_not_null()), time=time, sql=_nq(f"{col} IS NOT NULL"))
 
 
 def _distinct_sql(col: str, cond: str) -> str:
@@ -534,7 +540,7 @@ def tickets_solved() -> Measure:
     return Measure(
         "tickets_solved",
         "tickets solved",
-        (Source("tickets", _n(pl.col("solved_ts").is_not_null()), time="solved_ts"),),
+        (_present("tickets", "solved_ts", time="solved_ts"),),
         text="tickets solved in the period",
     )
 
@@ -553,6 +559,7 @@ def ticket_agents() -> Measure:
                 .n_unique()
                 .cast(pl.Int64),
                 time="solved_ts",
+                sql=_distinct_sql("agent_id", "solved_ts IS NOT NULL"),
             ),
         ),
         kind="distinct",
@@ -565,7 +572,7 @@ def tickets_closed() -> Measure:
     return Measure(
         "tickets_closed",
         "tickets closed",
-        (Source("tickets", _n(pl.col("closed_ts").is_not_null()), time="closed_ts"),),
+        (_present("tickets", "closed_ts", time="closed_ts"),),
         text="tickets closed in the period",
     )
 
@@ -575,7 +582,7 @@ def tickets_created() -> Measure:
     return Measure(
         "tickets_created",
         "tickets created",
-        (Source("tickets", pl.len().cast(pl.Int64), time="created_ts"),),
+        (Source("tickets", pl.len().cast(pl.Int64), time="created_ts", sql="count(*)"),),
         text="tickets created",
     )
 
@@ -626,12 +633,14 @@ def first_response_hours(aggregator: str) -> Measure:
 # ---- agent time -------------------------------------------------------------------------
 
 
-def _at(
-    name: str, description: str, agg: pl.Expr, *, kind: str = "sum", unit: str = "s", text: str
-) -> Measure:
-    return Measure(
-        name, description, (Source("agent_time", agg),), kind=kind, unit=unit, text=text
-    )
+def _at(name: str, description: str, agg: pl.Expr, *, sql: str, **kw: Any) -> Measure:
+    """An agent-time measure (``kind``, ``unit`` (default ``s``) and ``text`` as Measure's)."""
+    return Measure(name, description, (Source("agent_time", agg, sql=sql),), **{"unit": "s", **kw})
+
+
+def _fsum(col: str) -> str:
+    """``pl.col(col).sum().cast(pl.Float64)`` in SQL (0 over no values, as polars' sum)."""
+    return f"CAST(sum(coalesce({col}, 0)) AS DOUBLE)"
 
 
 @cache
@@ -642,6 +651,7 @@ def agent_time_sum(*cols: str) -> Measure:
         "Σ agent " + " + ".join(c[:-2] for c in cols) + " seconds",
         _isum(*cols).cast(pl.Float64),
         text=_terms(cols),
+        sql=f"CAST({_isq(*cols)} AS DOUBLE)",
     )
 
 
@@ -661,6 +671,7 @@ def attended() -> Measure:
         "scheduled seconds not lost to unplanned absence",
         value.sum().cast(pl.Float64),
         text="(scheduled − unplanned absence)",
+        sql=_fsum("greatest(coalesce(scheduled_s, 0) - coalesce(absence_s, 0), 0)"),
     )
 
 
@@ -673,6 +684,9 @@ def agents_scheduled() -> Measure:
         kind="distinct",
         unit="count",
         text="distinct scheduled agents",
+        # n_unique counts a null agent as one more value; count(DISTINCT) leaves nulls out
+        sql=f"{_distinct_sql('agent_id', 'scheduled_s > 0')} + "
+        "max(CASE WHEN scheduled_s > 0 AND agent_id IS NULL THEN 1 ELSE 0 END)",
     )
 
 
@@ -684,7 +698,7 @@ def qa_sum() -> Measure:
     return Measure(
         "qa_score_sum",
         "Σ QA scores",
-        (Source("qa_evaluations", pl.col("score").sum().cast(pl.Float64)),),
+        (Source("qa_evaluations", pl.col("score").sum().cast(pl.Float64), sql=_fsum("score")),),
         unit="points",
         text="Σ evaluation scores",
     )
@@ -695,7 +709,7 @@ def qa_count() -> Measure:
     return Measure(
         "qa_evaluations",
         "QA evaluations",
-        (Source("qa_evaluations", _n(pl.col("score").is_not_null())),),
+        (_present("qa_evaluations", "score"),),
         text="evaluations",
     )
 
@@ -705,7 +719,7 @@ def coaching_sessions() -> Measure:
     return Measure(
         "coaching_sessions",
         "coaching sessions",
-        (Source("coaching", pl.len().cast(pl.Int64)),),
+        (Source("coaching", pl.len().cast(pl.Int64), sql="count(*)"),),
         text="coaching sessions",
     )
 
@@ -715,7 +729,7 @@ def survey_count(col: str) -> Measure:
     return Measure(
         f"{col}_responses",
         f"{col} responses",
-        (Source("surveys", _n(pl.col(col).is_not_null())),),
+        (_present("surveys", col),),
         text="responses",
     )
 
@@ -725,7 +739,7 @@ def survey_sum(col: str) -> Measure:
     return Measure(
         f"{col}_sum",
         f"Σ {col} scores",
-        (Source("surveys", pl.col(col).sum().cast(pl.Float64)),),
+        (Source("surveys", pl.col(col).sum().cast(pl.Float64), sql=_fsum(col)),),
         unit="points",
         text=f"Σ {col} scores",
     )
@@ -736,7 +750,7 @@ def survey_at_least(col: str, low: int) -> Measure:
     return Measure(
         f"{col}_{low}_or_more",
         f"{col} responses scoring {low} or more",
-        (Source("surveys", _n(pl.col(col) >= low)),),
+        (Source("surveys", _n(pl.col(col) >= low), sql=_nq(f"{col} >= {low}")),),
         text=f"responses scoring {low} or more",
     )
 
@@ -748,7 +762,7 @@ def net_promoters(table: str, col: str) -> Measure:
     return Measure(
         f"{prefix}_net_promoters",
         "promoters (9-10) − detractors (0-6)",
-        (Source(table, value),),
+        (Source(table, value, sql=f"{_nq(f'{col} >= 9')} - {_nq(f'{col} <= 6')}"),),
         text="(promoters 9-10 − detractors 0-6)",
     )
 
@@ -758,7 +772,7 @@ def agent_survey_count() -> Measure:
     return Measure(
         "enps_responses",
         "agent survey responses",
-        (Source("agent_surveys", _n(pl.col("score").is_not_null())),),
+        (_present("agent_surveys", "score"),),
         text="responses",
     )
 

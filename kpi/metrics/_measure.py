@@ -125,6 +125,17 @@ class Measure:
     #: expression, :attr:`Source.columns`): the engine leaves the measure unknown when one is
     #: absent or null on every row.
     columns: tuple[str, ...] = ()
+    #: The builder's work in SQL, for the SQL engines (:mod:`kpi.engines`), written beside the
+    #: polars builder: a ``SELECT`` over ``{table}`` (the FROM item of ``tables[0]``) returning
+    #: the dimension columns (``{by}`` expands to each quoted and followed by a comma), ``_t``
+    #: (epoch microseconds that place the row in a bin and in the range) and whatever
+    #: :attr:`sql_agg` reads; ``{partition_by}`` is ``PARTITION BY`` the dimensions, or empty.
+    #: Epoch microseconds are written ``unix_micros(ts)`` on every engine. The engine keeps
+    #: ``_t`` in the range, bins it in local time and aggregates by dimensions and bin. None:
+    #: polars only.
+    sql: str | None = None
+    #: The aggregate over the rows of :attr:`sql` (an integer unless the builder says otherwise).
+    sql_agg: str = "count(*)"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -138,6 +138,14 @@ def _interval_scope(spec: str) -> tuple[tuple[pl.Expr, ...], float | None]:
     return scopes, default
 
 
+def _scoped_sql(scope_sql: str, plus: tuple[str, ...], minus: tuple[str, ...] = ()) -> str:
+    """Σ ``plus`` − Σ ``minus`` (nulls as 0) over the rows where ``scope_sql`` holds, in SQL."""
+    value = " + ".join(f"coalesce({c}, 0)" for c in plus)
+    if minus:
+        value += " - (" + " + ".join(f"coalesce({c}, 0)" for c in minus) + ")"
+    return f"sum(CASE WHEN {scope_sql} THEN {value} ELSE 0 END)"
+
+
 def _interval_sources(
     spec: str, plus: tuple[str, ...], minus: tuple[str, ...] = (), *, short_abandon_s: int = 0
 ) -> tuple[Source, ...]:
@@ -152,9 +160,19 @@ def _interval_sources(
     value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in plus])
     if minus:
         value = value - pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in minus])
+    # the scopes in SQL, channel column then none: the row's threshold is the default's
+    scopes_sql = [
+        f"{_objective_threshold(spec, 'erlang', channel=channel)[1]} = {default!r}"
+        for channel in (True, False)
+    ]
     return tuple(
-        Source("intervals", pl.when(scope).then(value).otherwise(0).sum(), meta=meta)
-        for scope in scopes
+        Source(
+            "intervals",
+            pl.when(scope).then(value).otherwise(0).sum(),
+            meta=meta,
+            sql=_scoped_sql(scope_sql, plus, minus),
+        )
+        for scope, scope_sql in zip(scopes, scopes_sql, strict=True)
     )
 
 
@@ -264,7 +282,17 @@ def responded_within_objective(spec: str = "", table: str = "contacts") -> Measu
         return Measure(
             f"tickets_responded_within_objective{_tag(spec)}",
             "tickets first responded within the tickets objective",
-            (Source("tickets", _n(secs <= h * 3600), time="created_ts"),),  # type: ignore[operator]
+            (
+                Source(
+                    "tickets",
+                    _n(secs <= h * 3600),  # type: ignore[operator]
+                    time="created_ts",
+                    sql=_nq(
+                        "CAST(unix_micros(first_response_ts) - unix_micros(created_ts) AS DOUBLE)"
+                        f" / 1000000 <= {h * 3600!r}"
+                    ),
+                ),
+            ),
             text=f"tickets first responded ≤ {h:g} h",
         )
     t, t_sql = _objective_threshold(spec, "deferred")
@@ -285,7 +313,14 @@ def responded(spec: str = "", table: str = "contacts") -> Measure:
         return Measure(
             "tickets_responded",
             "tickets with a first response",
-            (Source("tickets", _n(pl.col("first_response_ts").is_not_null()), time="created_ts"),),
+            (
+                Source(
+                    "tickets",
+                    _n(pl.col("first_response_ts").is_not_null()),
+                    time="created_ts",
+                    sql=_nq("first_response_ts IS NOT NULL"),
+                ),
+            ),
             text="tickets with a first response",
         )
     t, t_sql = _objective_threshold(spec, "deferred")
@@ -314,6 +349,7 @@ def _in_realtime(
     *,
     kind: str = "sum",
     unit: str = "count",
+    intervals_sql: Callable[[str], str] | None = None,
 ) -> Measure:
     """A measure over the rows of real-time queues: ``contacts(scope, scope_sql)`` and
     ``intervals(scope)`` give the aggregations over rows where ``scope`` holds (rows with a
@@ -324,7 +360,14 @@ def _in_realtime(
         for agg, sql in (contacts(t.is_not_null(), f"{t_sql} IS NOT NULL") for t, t_sql in scopes)
     ]
     if intervals is not None:
-        sources += [Source("intervals", intervals(t.is_not_null())) for t, _ in scopes]
+        sources += [
+            Source(
+                "intervals",
+                intervals(t.is_not_null()),
+                sql=intervals_sql(f"{t_sql} IS NOT NULL") if intervals_sql else None,
+            )
+            for t, t_sql in scopes
+        ]
     return Measure(name, description, tuple(sources), kind=kind, unit=unit, text=text)
 
 
@@ -349,6 +392,7 @@ def realtime_answered(spec: str = "") -> Measure:
         spec,
         lambda scope, scope_sql: (_n(ANS & scope), _nq(f"{ANS_SQL} AND {scope_sql}")),
         lambda scope: _iscoped(scope, "answered"),
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("answered",)),
     )
 
 
@@ -362,6 +406,7 @@ def realtime_queued(spec: str = "") -> Measure:
         spec,
         lambda scope, scope_sql: (_n(OFFERED & scope), _nq(f"{OFFERED_SQL} AND {scope_sql}")),
         lambda scope: _iscoped(scope, "offered"),
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("offered",)),
     )
 
 
@@ -384,6 +429,7 @@ def realtime_wait_answered(spec: str = "", *, ivr: bool = False) -> Measure:
         ),
         None if ivr else (lambda scope: _iscoped(scope, "wait_answered_s")),
         unit="s",
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("wait_answered_s",)),
     )
 
 
@@ -402,6 +448,9 @@ def realtime_wait_queued(spec: str = "") -> Measure:
         ),
         lambda scope: _iscoped(scope, "wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
         unit="s",
+        intervals_sql=lambda scope_sql: _scoped_sql(
+            scope_sql, ("wait_answered_s", "wait_abandoned_s", "wait_flowout_s")
+        ),
     )
 
 
@@ -422,4 +471,5 @@ def realtime_max_wait(population: str, spec: str = "") -> Measure:
         (lambda scope: pl.col("max_wait_s").filter(scope).max()) if population == "all" else None,
         kind="max",
         unit="s",
+        intervals_sql=lambda scope_sql: f"max(CASE WHEN {scope_sql} THEN max_wait_s END)",
     )

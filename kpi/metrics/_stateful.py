@@ -56,6 +56,25 @@ def fcr_resolved(window_days: int, key: str) -> Measure:
         lookahead_days=window_days,
         text=f"handled inbound contacts with no repeat contact (same {_KEY_TEXT[key]}) within "
         f"{window_days} days",
+        sql=_fcr_sql(window_days, key),
+    )
+
+
+def _fcr_sql(window_days: int, key: str) -> str:
+    """:func:`_fcr_resolved` in SQL: the next contact of the same key by ``LEAD`` over the
+    whole table, in the same order (arrival, then contact id, nulls last); a null topic never
+    matches (``null = null`` is null in polars too), so its contact is resolved."""
+    keys = "customer_id, topic" if key == "customer_topic" else "customer_id"
+    window_us = window_days * 86_400 * 1_000_000
+    no_repeat = f"_next IS NULL OR _next - _t > {window_us}"
+    if key == "customer_topic":
+        no_repeat = f"topic IS NULL OR {no_repeat}"
+    return (
+        "SELECT {by}_t FROM (SELECT *, unix_micros(arrival_ts) AS _t, "
+        f"unix_micros(LEAD(arrival_ts) OVER (PARTITION BY {keys} "
+        "ORDER BY arrival_ts NULLS LAST, contact_id NULLS LAST)) AS _next "
+        "FROM {table} WHERE customer_id IS NOT NULL) AS fcr "
+        f"WHERE outcome = 'answered' AND ({no_repeat})"
     )
 
 
@@ -270,7 +289,28 @@ def max_in_queue() -> Measure:
         tables=("contacts",),
         columns=("queue_ts", "wait_s"),
         text="most contacts waiting at once (sweep over queue entries and exits)",
+        sql=_MAX_IN_QUEUE_SQL,
+        sql_agg="max(_v)",
     )
+
+
+# :func:`_max_in_queue` in SQL: entries (+1) and exits (-1, the wait truncated to whole
+# microseconds as polars' cast does) in time order, exits first at the same instant; the level
+# after each event by a running sum per group, and the level before it.
+_QUEUED = "FROM {table} WHERE queue_ts IS NOT NULL AND wait_s IS NOT NULL"
+_WAIT_US = "wait_s * CAST(1000000 AS DOUBLE)"
+_MAX_IN_QUEUE_SQL = (
+    "SELECT {by}_t, greatest(_level, _level - _d) AS _v FROM (SELECT *, sum(_d) OVER "
+    "({partition_by} ORDER BY _t, _d ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS _level "
+    "FROM (SELECT {by}unix_micros(queue_ts) AS _t, CAST(1 AS BIGINT) AS _d " + _QUEUED + " "
+    "UNION ALL SELECT {by}unix_micros(queue_ts) + CAST(CASE WHEN wait_s < 0 THEN ceil("
+    + _WAIT_US
+    + ") ELSE floor("
+    + _WAIT_US
+    + ") END AS BIGINT) AS _t, CAST(-1 AS BIGINT) AS _d "
+    + _QUEUED
+    + ") AS events) AS levels"
+)
 
 
 def _max_in_queue(ctx: MeasureContext) -> pl.LazyFrame | None:
