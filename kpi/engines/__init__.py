@@ -85,6 +85,28 @@ _DIALECTS: dict[str, dict[str, str]] = {
 _VIEW_IDS = itertools.count()
 
 
+def _range_sql(
+    micros: str,
+    not_null: str,
+    col: str,
+    tz: str,
+    every: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[list[str], str, Any]:
+    """The WHERE terms of a time range over ``micros`` (epoch microseconds), the local offset
+    of ``col`` and, for bins uneven in that zone, the offset at a bin's start."""
+    where = [not_null]
+    if start is not None:
+        where.append(f"{micros} >= {epoch_us(start)}")
+    if end is not None:
+        where.append(f"{micros} < {epoch_us(end)}")
+    off_at = None
+    if uneven(every, tz, start, end):
+        off_at = lambda x: offset_sql(x, tz, start, end)  # noqa: E731
+    return where, offset_sql(col, tz, start, end), off_at
+
+
 class SqlEngine:
     """A SQL engine (DuckDB or Spark) running the row-level stage of :mod:`kpi.compute`.
 
@@ -144,15 +166,9 @@ class SqlEngine:
         """The SQL of one (table, time column) group: keys, measures, row and known counts."""
         q = self.quote
         u = self.fns["epoch_us"].format(q(time_col))
-        where = [f"{q(time_col)} IS NOT NULL"]
-        if start is not None:
-            where.append(f"{u} >= {epoch_us(start)}")
-        if end is not None:
-            where.append(f"{u} < {epoch_us(end)}")
-        off = offset_sql("_u", ds.tz, start, end)
-        off_at = None
-        if uneven(every, ds.tz, start, end):
-            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        where, off, off_at = _range_sql(
+            u, f"{q(time_col)} IS NOT NULL", "_u", ds.tz, every, start, end
+        )
         aggs = [f"{src.sql} AS {q(name)}" for name, src in items]
         if known:
             aggs.append(f"count(*) AS {q(f'__rows_{index}')}")
@@ -228,15 +244,7 @@ class SqlEngine:
             by="".join(f"{k}, " for k in keys),
             partition_by=f"PARTITION BY {', '.join(keys)}" if keys else "",
         )
-        where = ["_t IS NOT NULL"]
-        if start is not None:
-            where.append(f"_t >= {epoch_us(start)}")
-        if end is not None:
-            where.append(f"_t < {epoch_us(end)}")
-        off = offset_sql("_t", ds.tz, start, end)
-        off_at = None
-        if uneven(every, ds.tz, start, end):
-            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        where, off, off_at = _range_sql("_t", "_t IS NOT NULL", "_t", ds.tz, every, start, end)
         inner = (
             f"SELECT *, {bin_sql(every, '_t', '_off', self.fns, off_at)} AS _bin FROM ("
             f"SELECT *, {off} AS _off FROM ({rows}) AS s0 WHERE {' AND '.join(where)}) AS s1"

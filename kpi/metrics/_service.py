@@ -382,31 +382,46 @@ def _sum_where(value: pl.Expr, cond: pl.Expr) -> pl.Expr:
     )
 
 
+def _realtime_count(
+    name: str, description: str, text: str, spec: str, cond: pl.Expr, cond_sql: str, col: str
+) -> Measure:
+    """Contacts where ``cond`` holds in real-time queues (interval reports: Σ ``col``)."""
+    return _in_realtime(
+        f"{name}{_tag(spec)}",
+        description,
+        text,
+        spec,
+        lambda scope, scope_sql: (_n(cond & scope), _nq(f"{cond_sql} AND {scope_sql}")),
+        lambda scope: _iscoped(scope, col),
+        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, (col,)),
+    )
+
+
 @cache
 def realtime_answered(spec: str = "") -> Measure:
     """Contacts answered in real-time queues."""
-    return _in_realtime(
-        f"answered_realtime{_tag(spec)}",
+    return _realtime_count(
+        "answered_realtime",
         "inbound contacts answered by an agent in real-time queues",
         "answered in real-time queues",
         spec,
-        lambda scope, scope_sql: (_n(ANS & scope), _nq(f"{ANS_SQL} AND {scope_sql}")),
-        lambda scope: _iscoped(scope, "answered"),
-        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("answered",)),
+        ANS,
+        ANS_SQL,
+        "answered",
     )
 
 
 @cache
 def realtime_queued(spec: str = "") -> Measure:
     """Contacts offered to real-time queues (answered + abandoned + flow-out)."""
-    return _in_realtime(
-        f"offered_realtime{_tag(spec)}",
+    return _realtime_count(
+        "offered_realtime",
         "contacts routed to a real-time queue (answered + abandoned + flow-out)",
         "queued in real-time queues",
         spec,
-        lambda scope, scope_sql: (_n(OFFERED & scope), _nq(f"{OFFERED_SQL} AND {scope_sql}")),
-        lambda scope: _iscoped(scope, "offered"),
-        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("offered",)),
+        OFFERED,
+        OFFERED_SQL,
+        "offered",
     )
 
 
