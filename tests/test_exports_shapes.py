@@ -28,6 +28,17 @@ from kpi.errors import KpiError
 from kpi.io import import_file
 
 
+def _contacts_map(**columns: str) -> dict:
+    """A contacts mapping of the usual id, start, queue and outcome columns, plus ``columns``."""
+    base = {"contact_id": "id", "arrival_ts": "start", "queue": "queue", "outcome": "outcome"}
+    return {
+        "table": "contacts",
+        "timezone": "UTC",
+        "columns": {**base, **columns},
+        "defaults": {"team": "t"},
+    }
+
+
 def _accounted(result) -> None:
     r = result.report
     assert r.read == r.loaded + r.quarantined
@@ -137,19 +148,7 @@ def test_us_thousands_and_mixed_marks(tmp_path):
         'a,2025-03-03 08:00,Q,answered,12.5,"$1,234.50"\n'
         'b,2025-03-03 08:05,Q,answered,3,"2,000"\n'
     )
-    mapping = {
-        "table": "contacts",
-        "timezone": "UTC",
-        "columns": {
-            "contact_id": "id",
-            "arrival_ts": "start",
-            "queue": "queue",
-            "outcome": "outcome",
-            "wait_s": "wait",
-            "revenue": "revenue",
-        },
-        "defaults": {"team": "t"},
-    }
+    mapping = _contacts_map(wait_s="wait", revenue="revenue")
     out = tmp_path / "o"
     import_file(src, mapping=mapping, out=out)
     t = pl.read_parquet(out / "contacts.parquet")
@@ -233,18 +232,7 @@ def test_a_record_that_merely_starts_with_total_is_data(tmp_path):
         "Total,2025-03-03 08:00,Q,answered,x\n"  # a full row: a record, whatever its id
         "b,2025-03-03 08:05,Q,answered,Total loss\n"
     )
-    mapping = {
-        "table": "contacts",
-        "timezone": "UTC",
-        "columns": {
-            "contact_id": "id",
-            "arrival_ts": "start",
-            "queue": "queue",
-            "outcome": "outcome",
-            "topic": "topic",
-        },
-        "defaults": {"team": "t"},
-    }
+    mapping = _contacts_map(topic="topic")
     r = import_file(src, mapping=mapping, out=tmp_path / "o").report
     assert (r.read, r.loaded) == (2, 2)
     assert "totals rows (not records, not read)" not in r.inferred
@@ -788,19 +776,7 @@ def test_durations_in_another_unit_are_warned_about(tmp_path):
         "b,2025-03-03 08:05,Q,answered,45000,0.0017\n"
         "c,2025-03-03 08:10,Q,answered,30000,0.0035\n"
     )
-    mapping = {
-        "table": "contacts",
-        "timezone": "UTC",
-        "columns": {
-            "contact_id": "id",
-            "arrival_ts": "start",
-            "queue": "queue",
-            "outcome": "outcome",
-            "wait_s": "wait",
-            "talk_s": "talk",
-        },
-        "defaults": {"team": "t"},
-    }
+    mapping = _contacts_map(wait_s="wait", talk_s="talk")
     r = import_file(src, mapping=mapping, out=tmp_path / "o").report
     talk = [w for w in r.warnings if w.startswith("talk_s:")]
     assert talk
