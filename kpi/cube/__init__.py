@@ -14,7 +14,7 @@ days by those and topic; days by team and agent) and the others from them: hours
 hours and quarter hours by nothing, hours by each single dimension, days by each single
 dimension and by nothing, months by team and agent (agent scorecards and the agent explorer).
 A large table is aggregated in partitions by customer (:data:`PARTITION_ROWS` rows each), whose
-cells are combined (sums, maxima, bitwise ors), so a build's memory follows a partition. A query
+cells are combined (sums, maxima, bitwise ors), so FCR's sort holds a partition, not the table. A query
 reads the smallest level that has its dimensions, a grain its grain is a multiple of and its
 range's bounds on its bins (``1h by queue``: hours by queue, 24 queues × 8,760 hours).
 
