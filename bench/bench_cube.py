@@ -41,6 +41,10 @@ VIEWS = [
 ]
 
 
+#: The line after which bench/results-cube.md holds hand-measured sections a render keeps.
+KEPT = "<!-- measured by hand: kept by bench_cube.py -->"
+
+
 def log(msg: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
@@ -298,7 +302,11 @@ def render(
         "Not measured: 100 million contacts (not run in this session), the full chart-spec",
         "callback and the report set.",
     ]
-    (HERE / "results-cube.md").write_text("\n".join(lines) + "\n")
+    # sections measured by hand (other commands, other sessions) are kept below the marker
+    page = HERE / "results-cube.md"
+    old = page.read_text() if page.exists() else ""
+    kept = old[old.index(KEPT) :] if KEPT in old else ""
+    page.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     log("wrote bench/results-cube.md")
 
 

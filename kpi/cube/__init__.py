@@ -9,9 +9,12 @@ column a measure reads is null, not 0) is kept by storing each such column's non
 so results are the same either way (``tests/test_cube.py`` compares them over KPIs, grains,
 dimensions, ranges and DST days).
 
-Levels. Two are aggregated from the rows (quarter hours by site, team, queue and channel; days
-by those and topic) and the others from them: hours by the four, hours and quarter hours by
-nothing, hours by each single dimension, days by each single dimension and by nothing. A query
+Levels. Three are aggregated from the rows (quarter hours by site, team, queue and channel;
+days by those and topic; days by team and agent) and the others from them: hours by the four,
+hours and quarter hours by nothing, hours by each single dimension, days by each single
+dimension and by nothing, months by team and agent (agent scorecards and the agent explorer).
+A large table is aggregated in partitions by customer (:data:`PARTITION_ROWS` rows each), whose
+cells are combined (sums, maxima, bitwise ors), so FCR's sort holds a partition, not the table. A query
 reads the smallest level that has its dimensions, a grain its grain is a multiple of and its
 range's bounds on its bins (``1h by queue``: hours by queue, 24 queues × 8,760 hours).
 
@@ -27,12 +30,13 @@ Each measure's strategy:
   most :data:`kpi.cube._build.MAX_DISTINCT` values (2,048). Distinct customers
   (``contacts_per_customer``) have as many values as contacts: read from the rows.
 - FCR's numerator under its default window and key: each contact's repeat flag is computed
-  from the whole table when the cube is built, and counted like a ``sum``. Exact.
+  from all the contacts of its customer when the cube is built (a partition holds every
+  contact of its customers), and counted like a ``sum``. Exact.
 - Left to the rows: sweeps (``max_in_queue``, ``peak_hour_traffic``: exact only at the grain
   and groups asked for), medians and other statistics, stocks, distinct counts of many
-  values, other variants (a service-level threshold of 30 s, another FCR window), ``agent_id``
-  and other columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is
-  kept by day), contacts attributed by answer or completion time, ``bin_offset``, ranges
+  values, other variants (a service-level threshold of 30 s, another FCR window),
+  ``agent_id`` finer than a day or with a dimension other than team, other columns outside
+  :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by day), contacts attributed by answer or completion time, ``bin_offset``, ranges
   whose bounds are not on a cube bin, chunked evaluation, and datasets that are not a
   directory (or whose tables were filtered or swapped after loading).
 
@@ -55,9 +59,11 @@ import polars as pl
 from kpi._fs import atomic_write
 from kpi._progress import reporter
 from kpi.cube._build import (
+    AGENT_DIMS,
     DIMENSIONS,
     EXACT_BUILDERS,
     LEVELS,
+    PARTITION_ROWS,
     ROLLS_UP_TO,
     build_levels,
     cube_measures,
@@ -79,8 +85,10 @@ from kpi.errors import KpiError
 from kpi.metrics import Measure, Source
 
 __all__ = [
+    "AGENT_DIMS",
     "DIMENSIONS",
     "LEVELS",
+    "PARTITION_ROWS",
     "PREPARE_MIN_ROWS",
     "Cube",
     "CubeWarning",
@@ -375,11 +383,15 @@ def build(
     *,
     params: dict[str, Any] | None = None,
     progress: bool | Callable[[str], None] = False,
+    partition_rows: int = PARTITION_ROWS,
 ) -> Path:
     """Build the cube of a dataset directory (always from its files) and publish it.
 
     ``params``: definition variants the cube stores instead of the defaults (the dataset's
-    own facts, such as ``csat.scale_max``, belong here). Returns the cube directory.
+    own facts, such as ``csat.scale_max``, belong here). ``partition_rows``: a table of more
+    rows is aggregated in partitions of about this many, by customer (FCR's repeats are
+    exact within each), and their cells combined; memory follows one partition and the
+    cells, not the table. Returns the cube directory.
     """
     root = Path(data_dir)
     report = reporter(progress, "kpi cube") or (lambda msg: None)
@@ -397,7 +409,7 @@ def build(
             lambda p: frame.write_parquet(p, compression="lz4", row_group_size=65_536),
         )
 
-    levels = build_levels(ds, measures, write, report)
+    levels = build_levels(ds, measures, write, report, partition_rows=partition_rows)
     for lv in levels:
         lv["path"] = f"{lv['file']}.{key}.parquet"
         lv["file"] = lv["path"]

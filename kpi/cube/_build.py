@@ -23,9 +23,13 @@ computed once (``X``, ``when(P).then(X)``, the bit of its value) and the rows ar
 one streaming query, twice: by the intraday dimensions and the quarter hour (keyed by the UTC
 quarter hour, an integer, mapped to the local bin afterwards: :func:`_quarters` checks that
 each UTC quarter hour lies in one local one, else each row is binned in local time), and by
-every dimension and the local date. FCR's repeat test then sorts the table once, grouped by
+every dimension and the local date (and by team, agent and local date). The rows are read in
+partitions by customer (:func:`_partitions`) when there are more than ``partition_rows``, each
+partition's cells built as below and the partitions' cells combined (:func:`_combine`).
+FCR's repeat test then sorts the partition once, grouped by
 one 64-bit key of the dimensions (checked one-to-one against the daily cells) and the integer
-quarter hour, and its counts are rolled up on integers and joined to both. The other levels
+quarter hour, and its counts are rolled up on integers and joined to both (and once more,
+keyed by team and agent, for the agent level). The other levels
 (:data:`LEVELS`) are aggregated from the smallest level already built that has their
 dimensions, never from the rows again. Each cell holds the row count ``_rows`` and, for each
 column a source reads that has nulls, its non-null count ``_nn_<column>`` (the engine's
@@ -49,10 +53,12 @@ from kpi.periods import bin_expr
 from kpi.schema import time_column, time_expr
 
 __all__ = [
+    "AGENT_DIMS",
     "DIMENSIONS",
     "INTRADAY",
     "LEVELS",
     "MAX_DISTINCT",
+    "PARTITION_ROWS",
     "Level",
     "build_levels",
     "cube_measures",
@@ -61,13 +67,24 @@ __all__ = [
 ]
 
 #: The slicing dimensions a cube keeps (``agent_id`` is left out: one agent's contacts per
-#: quarter hour are about one row each, so a cube by agent would be as large as the rows).
+#: quarter hour are about one row each, so a cube by agent would be as large as the rows;
+#: agents have levels of their own, by day and month: :data:`AGENT_DIMS`).
 DIMENSIONS = ("site", "team", "queue", "channel", "topic")
 #: The dimensions of the intraday levels (topic by the quarter hour would be as large as the
 #: rows at 10 million contacts a year; topic is kept by day).
 INTRADAY = ("site", "team", "queue", "channel")
+#: The dimensions of the agent levels (by day and by month): agent scorecards and the agent
+#: explorer group by team and agent (one agent's contacts per day are tens, so a day by agent is
+#: far smaller than the rows, unlike a quarter hour by agent).
+AGENT_DIMS = ("team", "agent_id")
 #: Distinct counts are stored as bit sets when their column has at most this many values.
 MAX_DISTINCT = 2048
+#: A table of more rows is built in partitions of about this many rows (by customer, so FCR's
+#: repeats are exact within each), whose cells are then combined: FCR's sort holds one
+#: partition, not the table. Each partition reads the file again and the cells are combined
+#: once more, so a partition is made large: at 10 million contacts two partitions of 5 million
+#: took 52 CPU s and 4.4 GiB against 41 CPU s and 3.7 GiB in one (bench/RESULTS.md).
+PARTITION_ROWS = 10_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
 
@@ -92,12 +109,15 @@ def _levels() -> tuple[Level, ...]:
     out += [Level(f"daily by {d}, topic", "1d", (d, "topic")) for d in INTRADAY]
     out += [Level(f"daily by {d}", "1d", (d,)) for d in DIMENSIONS]
     out.append(Level("daily total", "1d", ()))
+    # last: no other level is aggregated from them
+    out += [Level("agents daily", "1d", AGENT_DIMS), Level("agents monthly", "1mo", AGENT_DIMS)]
     return tuple(out)
 
 
-#: Every level. The finest two are aggregated from the rows: quarter hours in local time (the
-#: finest grain, so every grain rolls up; DST days included) by :data:`INTRADAY`, and local days
-#: by every dimension. Smaller ones (hours; each single dimension; topic with each other
+#: Every level. The finest three are aggregated from the rows: quarter hours in local time (the
+#: finest grain, so every grain rolls up; DST days included) by :data:`INTRADAY`, local days
+#: by every dimension, and local days by :data:`AGENT_DIMS` (months by agent are rolled up from
+#: those). Smaller ones (hours; each single dimension; topic with each other
 #: dimension by day; totals) are aggregated from the smallest level already built that has
 #: their dimensions, so a query reads the smallest level that has its dimensions and a grain
 #: its grain is a multiple of: `1h by queue` reads hours by queue (24 queues × 8,760 hours),
@@ -108,6 +128,7 @@ ROLLS_UP_TO = {
     "15m": {None, "15m", "30m", "1h", "1d", "1w", "1mo", "1q", "1y"},
     "1h": {None, "1h", "1d", "1w", "1mo", "1q", "1y"},
     "1d": {None, "1d", "1w", "1mo", "1q", "1y"},
+    "1mo": {None, "1mo", "1q", "1y"},
 }
 #: Builder ``sum`` measures that are exact from the cube: a per-contact flag computed from the
 #: whole table, counted in the contact's bin and groups (FCR's repeat test).
@@ -288,6 +309,7 @@ class _BuildContext:
     end: datetime | None = None
     attribution: str = "arrival"
     quarter_keys: bool = False
+    part: pl.Expr | None = None  # the rows of one partition (see _partitions)
     notes: dict[str, str] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)
 
@@ -299,6 +321,8 @@ class _BuildContext:
         if table not in self.ds:
             return None
         lf = self.ds[table]
+        if self.part is not None:
+            lf = lf.filter(self.part)
         derived = time_expr(table, tz=self.tz, attribution=self.attribution)
         lf = lf if derived is None else lf.with_columns(derived)
         if self.by == ("_g",):  # the dimensions as one key (see _fine)
@@ -385,11 +409,12 @@ def _fine(
     extra: list[pl.Expr],
     names: list[str],
     quarters: pl.DataFrame | None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The two levels aggregated from the rows, in one streaming query: by :data:`INTRADAY`
-    and quarter hour, and by :data:`DIMENSIONS` and day (local bins: the UTC quarter hour and
-    the local date, mapped by ``quarters``; each row's own bin when there is no map). The
-    daily cells carry ``_g``, a 64-bit hash of their dimensions."""
+) -> list[pl.DataFrame]:
+    """The levels aggregated from the rows, in one streaming query: by :data:`INTRADAY` and
+    quarter hour, by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by
+    :data:`AGENT_DIMS` and day (local bins: the UTC quarter hour and the local date, mapped by
+    ``quarters``; each row's own bin when there is no map). The daily cells by every dimension
+    carry ``_g``, a 64-bit hash of their dimensions."""
     t = pl.col(tcol)
     first = [e for s in stored for e in s.first]
     per_row = [e for s in stored for e in s.rows]
@@ -398,23 +423,27 @@ def _fine(
     pre = pre.with_columns(per_row) if per_row else pre
     intra = [d for d in INTRADAY if d in names]
     every = [d for d in DIMENSIONS if d in names]
+    agents = [d for d in AGENT_DIMS if d in names] if "agent_id" in names else []
     if quarters is None:
+        grouped = [(intra, "15m"), (every, "1d")] + ([(agents, "1d")] if agents else [])
         plans = [
-            pre.group_by([*dims, bin_expr(t, grain).alias("_bin")]).agg(cells)
-            for dims, grain in ((intra, "15m"), (every, "1d"))
+            pre.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped
         ]
-        q, d = pl.collect_all(plans, engine="streaming")
-        return q, d.with_columns(pl.struct(every).hash().alias("_g"))
+        out = pl.collect_all(plans, engine="streaming")
+        out[1] = out[1].with_columns(pl.struct(every).hash().alias("_g"))
+        return out
     combo = pl.struct(every).hash().alias("_g")  # the flags' key of the cell's dimensions
+    day = t.dt.date().alias("_day")
     plans = [
         pre.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
-        pre.group_by([*every, combo, t.dt.date().alias("_day")]).agg(cells),
+        pre.group_by([*every, combo, day]).agg(cells),
     ]
-    q, d = pl.collect_all(plans, engine="streaming")
+    if agents:
+        plans.append(pre.group_by([*agents, day]).agg(cells))
+    q, *ds = pl.collect_all(plans, engine="streaming")
     q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
     days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
-    d = d.join(days, on="_day").drop("_day")
-    return q, d
+    return [q, *(d.join(days, on="_day").drop("_day") for d in ds)]
 
 
 def _roll_flags(
@@ -457,14 +486,97 @@ def _with_flags(frame: pl.DataFrame, rolled: pl.DataFrame | None, n: int) -> pl.
     return out.with_columns(pl.col(f"b{j}").fill_null(0) for j in range(n))
 
 
+def _partitions(names: list[str], n_rows: int, size: int) -> list[pl.Expr | None]:
+    """The partitions a table of ``n_rows`` rows is built in (``[None]``: one, the table).
+
+    About ``size`` rows each, by a hash of the customer (every contact of a
+    customer is in one partition, so FCR's repeat test, keyed by customer or by customer and
+    topic, finds the same repeats as over the whole table). Rows with no customer (never
+    repeats, never counted by FCR) are spread by their contact id, so they weigh on no one
+    partition.
+    """
+    k = -(-n_rows // size)
+    keys = [c for c in ("customer_id", "contact_id") if c in names]
+    if k <= 1 or not keys:
+        return [None]
+    code = pl.coalesce([pl.col(c).cast(pl.String) for c in keys]).hash(seed=18) % k
+    return [code == p for p in range(k)]
+
+
+def _cells(
+    ds: Dataset,
+    rows: pl.LazyFrame,
+    tcol: str,
+    stored: list[_Stored],
+    extra: list[pl.Expr],
+    names: list[str],
+    quarters: pl.DataFrame | None,
+    builders: list[Measure],
+    part: pl.Expr | None,
+) -> list[pl.DataFrame]:
+    """The levels aggregated from the rows of one partition (:func:`_fine`), with the counts
+    of the exact builders (FCR's repeat test over the partition) joined as ``b0``, ``b1``..."""
+    intraday, daily, *agents = _fine(rows, tcol, stored, extra, names, quarters)
+    n = len(builders)
+    fine = tuple(d for d in DIMENSIONS if d in names)
+    intra = tuple(d for d in INTRADAY if d in names)
+    if builders:
+        # the repeat test sorts the partition once, at the finest cell of those levels: every
+        # dimension as one 64-bit key (checked one-to-one in the daily cells) and the UTC
+        # quarter hour (an integer) where it maps to the local one
+        combos: pl.DataFrame | None = daily.select(*fine, "_g").unique()
+        if quarters is None or combos["_g"].n_unique() != combos.height:
+            combos = None
+        keys = ("_g",) if combos is not None else fine
+        finest = _BuildContext(ds, keys, "15m", quarter_keys=combos is not None, part=part)
+        flags = _flags(builders, finest, keys).collect().lazy()
+        intraday = _with_flags(intraday, _roll_flags(flags, intra, "15m", n, quarters, combos), n)
+        daily = _with_flags(daily, _roll_flags(flags, fine, "1d", n, quarters, combos), n)
+        del flags
+        if agents:  # a second sort, keyed by the agent
+            dims = tuple(d for d in AGENT_DIMS if d in names)
+            by_agent = _BuildContext(
+                ds, dims, "15m" if quarters is not None else "1d",
+                quarter_keys=quarters is not None, part=part,
+            )  # fmt: skip
+            flags = _flags(builders, by_agent, dims)
+            if quarters is not None:  # UTC quarter hours to local days
+                to = quarters.lazy().select(pl.col("_k").alias("_bin"), pl.col("_dbin"))
+                flags = flags.join(to, on="_bin").drop("_bin").rename({"_dbin": "_bin"})
+            sums = [pl.col(f"b{j}").sum() for j in range(n)]
+            rolled = flags.group_by([*dims, "_bin"]).agg(sums).collect()
+            agents = [_with_flags(agents[0], rolled, n)]
+    return [intraday, daily.drop("_g"), *agents]
+
+
+def _flags(builders: list[Measure], ctx: _BuildContext, keys: tuple[str, ...]) -> pl.LazyFrame:
+    """The exact builders' counts by ``keys`` and ``_bin``, as ``b0``, ``b1``..."""
+    parts = [b.builder(ctx) for b in builders]
+    flags = parts[0]
+    for p in parts[1:]:
+        flags = flags.join(p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True)
+    return flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
+
+
+def _combine(acc: pl.DataFrame, new: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
+    """Two partitions' cells of one level combined (sums, maxima, bitwise ors), in the
+    columns and types of one partition's."""
+    keys = [c for c in new.columns if c == "_bin" or c in DIMENSIONS or c in AGENT_DIMS]
+    both = pl.concat([acc, new], rechunk=False).lazy().group_by(keys).agg(aggs)
+    return both.select(pl.col(c).cast(t) for c, t in new.schema.items()).collect()
+
+
 def build_levels(
     ds: Dataset,
     measures: Iterable[Measure],
     write: Callable[[str, pl.DataFrame], None],
     report: Callable[[str], None],
+    *,
+    partition_rows: int = PARTITION_ROWS,
 ) -> list[dict[str, Any]]:
-    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one.
-    Returns the levels' descriptions for ``cube.json``."""
+    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one;
+    a table of more than ``partition_rows`` rows is aggregated in partitions of about that
+    many. Returns the levels' descriptions for ``cube.json``."""
     out: list[dict[str, Any]] = []
     for (table, tcol), items in _groups(ds, measures).items():
         began = time.perf_counter()
@@ -482,13 +594,12 @@ def build_levels(
         }
         facts = (
             lf.select(
+                pl.len().alias("rows"),
                 *(pl.col(c).null_count().alias(f"n|{c}") for c in read),
                 *(pl.col(c).approx_n_unique().alias(f"u|{c}") for c in wanted),
             )
             .collect()
             .row(0, named=True)
-            if read or wanted
-            else {}
         )
         nullable = [c for c in read if facts[f"n|{c}"]]
         values: dict[str, list[Any] | None] = {}
@@ -515,41 +626,24 @@ def build_levels(
         dtype = schema[tcol]
         assert isinstance(dtype, pl.Datetime)
         quarters = _quarters(rows, tcol, dtype)
-        n = len(builders)
-        fine = tuple(d for d in DIMENSIONS if d in names)
-        intra = tuple(d for d in INTRADAY if d in names)
-        intraday, daily = _fine(rows, tcol, stored, extra, names, quarters)
-        rolled: list[pl.DataFrame | None] = [None, None]
-        if builders:
-            # the repeat test sorts the whole table once, at the finest cell of all levels:
-            # every dimension as one 64-bit key (checked one-to-one in the daily cells) and
-            # the UTC quarter hour (an integer) where it maps to the local one
-            combos: pl.DataFrame | None = daily.select(*fine, "_g").unique()
-            if quarters is None or combos["_g"].n_unique() != combos.height:
-                combos = None
-            keys = ("_g",) if combos is not None else fine
-            finest = _BuildContext(ds, keys, "15m", quarter_keys=combos is not None)
-            parts = [b.builder(finest) for b in builders]
-            flags = parts[0]
-            for p in parts[1:]:
-                flags = flags.join(
-                    p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True
-                )
-            flags = flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
-            flags = flags.collect().lazy()
-            rolled = [
-                _roll_flags(flags, dims, g, n, quarters, combos)
-                for dims, g in ((intra, "15m"), (fine, "1d"))
-            ]
-            del flags
-            for j, b in enumerate(builders):
-                columns[signature(table, tcol, b)] = f"b{j}"
-                kinds[f"b{j}"] = "sum"
-        daily = daily.drop("_g")
-        intraday = _with_flags(intraday, rolled[0], n)
-        daily = _with_flags(daily, rolled[1], n)
+        for j, b in enumerate(builders):
+            columns[signature(table, tcol, b)] = f"b{j}"
+            kinds[f"b{j}"] = "sum"
         aggs = [e for c, k in kinds.items() for e in rollup_exprs(k, c, words.get(c))]
         aggs += [pl.col(c).sum() for c in ("_rows", *(f"_nn_{c}" for c in nullable))]
+        parts = _partitions(names, facts["rows"], partition_rows)
+        fine: list[pl.DataFrame] = []
+        for part in parts:
+            cells = _cells(
+                ds, rows.filter(part) if part is not None else rows, tcol,
+                stored, extra, names, quarters, builders, part,
+            )  # fmt: skip
+            fine = (
+                cells
+                if not fine
+                else [_combine(a, c, aggs) for a, c in zip(fine, cells, strict=True)]
+            )
+        intraday, daily, *agents = fine
         built: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
         for level in LEVELS:
             dims = tuple(d for d in level.dims if d in names)
@@ -559,6 +653,10 @@ def build_levels(
                 frame = intraday
             elif level.grain == "1d" and dims == tuple(d for d in DIMENSIONS if d in names):
                 frame = daily
+            elif level.dims == AGENT_DIMS and "agent_id" not in names:
+                continue  # no agents: the agent levels would be levels by team
+            elif level.grain == "1d" and level.dims == AGENT_DIMS:
+                frame = agents[0]
             else:  # from the smallest level built that has the dimensions and a finer grain
                 (pgrain, _), parent = min(
                     (
@@ -593,7 +691,7 @@ def build_levels(
             )
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
-            f"{table} by {tcol}: {len(columns)} measures; cells: {sizes}"
-            f" in {time.perf_counter() - began:.1f} s"
+            f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s); cells:"
+            f" {sizes} in {time.perf_counter() - began:.1f} s"
         )
     return out

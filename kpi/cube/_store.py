@@ -31,7 +31,7 @@ from kpi.schema import TABLES
 __all__ = ["FORMAT", "cube_dir", "data_key", "plan_fingerprint", "read_meta", "remove"]
 
 #: Version of the cube's layout; a cube of another format is stale.
-FORMAT = 2
+FORMAT = 3
 DIR_NAME = ".kpi-cube"
 META = "cube.json"
 CACHE_ENV = "KPI_CUBE_DIR"
