@@ -522,7 +522,8 @@ def test_partitions_build_the_same_cells(tmp_path: Path) -> None:
     for name, frame in whole.items():
         keys = [c for c in frame.columns if c == "_bin" or c in (*cube.DIMENSIONS, "agent_id")]
         fcr = [c for c in frame.columns if c.startswith("b")]
-        assert fcr and frame[fcr[0]].sum() > 0  # FCR's counts are there, not all zero
+        assert fcr
+        assert frame[fcr[0]].sum() > 0  # FCR's counts are there, not all zero
         assert_frame_equal(
             frame.sort(keys), parts[name].sort(keys), check_exact=False, rel_tol=1e-12
         )

@@ -105,7 +105,14 @@ def _aggregate(
             lf = _from_cube_builder(cube, ctx, meas) if cube else None
             if lf is None and engine is not None:  # its SQL form (_check_engine: it has one)
                 rows = ctx.frame(meas.tables[0])
-                if rows is not None:
+                if rows is not None and meas.kind == "stock":  # flows there, levels here
+                    lo = ctx.bins().select(pl.col("_start").min()).collect().item()
+                    flows = engine.flows(
+                        ctx.ds, rows, meas,
+                        by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end, lo=lo,
+                    )  # fmt: skip
+                    lf = ctx.stock_from_flows(flows, meas.name)
+                elif rows is not None:
                     lf = engine.stateful(
                         ctx.ds, rows, meas,
                         by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,

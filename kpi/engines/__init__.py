@@ -29,15 +29,18 @@ The cost is two forms per row measure; the parity suite (``tests/test_engines.py
 pair to the same numbers (1e-9 relative, nulls equal) on polars, DuckDB and Spark.
 
 What runs where: every row measure with a SQL form: the contact and ACD-interval measures
-(sums, distinct counts, maxima) and the plain sums and counts of tickets, agent time, surveys,
-agent surveys, QA evaluations and coaching; and the builder measures with one
-(:attr:`kpi.metrics.Measure.sql`): FCR's repeat test (``LEAD`` over the whole contacts table)
-and the queue sweep ``max_in_queue`` (a running sum over entry and exit events), run by
-:meth:`SqlEngine.stateful`. The stocks (backlog, customer and agent rosters), the busiest-hour
-peaks, ticket medians and percentiles, finance (its derived period stamp) and stored forecasts
-have no SQL form yet: a KPI needing one raises a :class:`~kpi.errors.KpiError` naming it and
-its measure in one line (:func:`unsupported`). The ``arrival`` attribution only; no
-``bin_offset`` and no ``chunk`` (the engine is the way past one machine). On DuckDB the engine
+(sums, distinct counts, maxima), the plain sums and counts of tickets, agent time, surveys,
+agent surveys, QA evaluations and coaching, the ticket medians, means and p90s (exact
+``percentile_cont``), and finance (placed at local midnight of ``period_start``:
+:func:`~kpi.engines._time.local_midnight_sql`); and the builder measures with one
+(:attr:`kpi.metrics.Measure.sql`): FCR's repeat test (``LEAD`` over the whole contacts table),
+the queue sweep ``max_in_queue`` (a running sum over entry and exit events) and the busiest
+hour (per local clock hour, then ``max_by`` per bin), run by :meth:`SqlEngine.stateful`, and
+the backlog, whose flows the engine sums (:meth:`SqlEngine.flows`) and polars levels. The
+customer and agent rosters and stored forecasts have no SQL form yet: a KPI needing one raises
+a :class:`~kpi.errors.KpiError` naming it and its measure in one line (:func:`unsupported`).
+The ``arrival`` attribution only; no ``bin_offset`` and no ``chunk`` (the engine is the way
+past one machine). On DuckDB the engine
 defines a temporary macro ``unix_micros`` (Spark's name for epoch microseconds) on the
 connection, so every SQL form is written once.
 """
@@ -53,7 +56,15 @@ import polars as pl
 
 from kpi.data import Dataset
 from kpi.engines._metricflow import metricflow_yaml
-from kpi.engines._time import bin_sql, bin_to_polars, epoch_us, offset_sql, uneven
+from kpi.engines._time import (
+    FIXED,
+    bin_sql,
+    bin_to_polars,
+    epoch_us,
+    local_midnight_sql,
+    offset_sql,
+    uneven,
+)
 from kpi.errors import KpiError
 from kpi.metrics import Measure, Source
 
@@ -83,28 +94,9 @@ _DIALECTS: dict[str, dict[str, str]] = {
     },
 }
 _VIEW_IDS = itertools.count()
-
-
-def _range_sql(
-    micros: str,
-    not_null: str,
-    col: str,
-    tz: str,
-    every: str | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> tuple[list[str], str, Any]:
-    """The WHERE terms of a time range over ``micros`` (epoch microseconds), the local offset
-    of ``col`` and, for bins uneven in that zone, the offset at a bin's start."""
-    where = [not_null]
-    if start is not None:
-        where.append(f"{micros} >= {epoch_us(start)}")
-    if end is not None:
-        where.append(f"{micros} < {epoch_us(end)}")
-    off_at = None
-    if uneven(every, tz, start, end):
-        off_at = lambda x: offset_sql(x, tz, start, end)  # noqa: E731
-    return where, offset_sql(col, tz, start, end), off_at
+#: Time columns :mod:`kpi.schema` derives (``time_expr``): the date column whose local midnight
+#: places the row.
+_DERIVED_TIME = {"_period_ts": "period_start"}
 
 
 class SqlEngine:
@@ -166,9 +158,19 @@ class SqlEngine:
         """The SQL of one (table, time column) group: keys, measures, row and known counts."""
         q = self.quote
         u = self.fns["epoch_us"].format(q(time_col))
-        where, off, off_at = _range_sql(
-            u, f"{q(time_col)} IS NOT NULL", "_u", ds.tz, every, start, end
-        )
+        where = [f"{q(time_col)} IS NOT NULL"]
+        if time_col in _DERIVED_TIME:  # finance: local midnight of period_start
+            day = _DERIVED_TIME[time_col]
+            u = local_midnight_sql(self.fns["to_day"].format(q(day)), ds.tz, start, end)
+            where = [f"{q(day)} IS NOT NULL"]
+        if start is not None:
+            where.append(f"{u} >= {epoch_us(start)}")
+        if end is not None:
+            where.append(f"{u} < {epoch_us(end)}")
+        off = offset_sql("_u", ds.tz, start, end)
+        off_at = None
+        if uneven(every, ds.tz, start, end):
+            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
         aggs = [f"{src.sql} AS {q(name)}" for name, src in items]
         if known:
             aggs.append(f"count(*) AS {q(f'__rows_{index}')}")
@@ -233,18 +235,36 @@ class SqlEngine:
         start: datetime | None,
         end: datetime | None,
     ) -> str:
-        """The SQL of a builder measure (FCR's repeat test, the queue sweep) from its
-        :attr:`~kpi.metrics.Measure.sql`: its rows, kept in the range, binned and aggregated."""
+        """The SQL of a builder measure (FCR's repeat test, the queue sweep, the busiest hour)
+        from its :attr:`~kpi.metrics.Measure.sql`: its rows, kept in the range, binned and
+        aggregated.
+
+        Besides ``{table}``, ``{by}`` and ``{partition_by}``, the rows may use ``{offset}``
+        (the site's UTC offset at ``_u``, epoch microseconds), ``{hour}`` (the start of the
+        local clock hour of ``_u`` given that offset as ``_off``; the bin itself under 15- and
+        30-minute bins), ``{hour_s}`` (its seconds) and ``{in_range}`` (``_u`` in the range).
+        """
         if measure.sql is None:
             raise KpiError(f"engine {self.name!r} cannot compute {measure.name}: no SQL form")
         q = self.quote
         keys = [q(c) for c in by]
+        off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        hour = every if every in ("15m", "30m") else "1h"  # the peaks' clock hour
         rows = measure.sql.format(
             table=self.source(ds, measure.tables[0]),
             by="".join(f"{k}, " for k in keys),
             partition_by=f"PARTITION BY {', '.join(keys)}" if keys else "",
+            offset=off_at("_u"),
+            hour=bin_sql(
+                hour, "_u", "_off", self.fns, off_at if uneven(hour, ds.tz, start, end) else None
+            ),
+            hour_s=FIXED[hour] // 1_000_000,
+            in_range=" AND ".join(_range("_u", start, end)),
         )
-        where, off, off_at = _range_sql("_t", "_t IS NOT NULL", "_t", ds.tz, every, start, end)
+        where = _range("_t", start, end)
+        off = offset_sql("_t", ds.tz, start, end)
+        if not uneven(every, ds.tz, start, end):
+            off_at = None
         inner = (
             f"SELECT *, {bin_sql(every, '_t', '_off', self.fns, off_at)} AS _bin FROM ("
             f"SELECT *, {off} AS _off FROM ({rows}) AS s0 WHERE {' AND '.join(where)}) AS s1"
@@ -265,13 +285,77 @@ class SqlEngine:
         start: datetime | None,
         end: datetime | None,
     ) -> pl.LazyFrame:
-        """A builder measure by ``by`` and ``_bin``, as its polars builder returns it (Int64)."""
+        """A builder measure by ``by`` and ``_bin``, as its polars builder returns it (Int64 for
+        a count, else Float64)."""
         sql = self.stateful_query(ds, measure, by=by, every=every, start=start, end=end)
         schema = lf.collect_schema()
         cols: dict[str, pl.DataType] = {c: schema[c] for c in by}
         cols["_bin"] = pl.Int64
-        cols[measure.name] = pl.Int64
+        cols[measure.name] = pl.Int64 if measure.unit == "count" else pl.Float64
         return _frame(self.run(sql), cols, every, ds.tz)
+
+    def flows(
+        self,
+        ds: Dataset,
+        lf: pl.LazyFrame,
+        measure: Measure,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        lo: datetime | None,
+    ) -> pl.LazyFrame:
+        """A stock's flows (``by``, ``_t``, ``_d``), summed where the level cannot tell them
+        apart: by group and bin in the range, and by group before ``lo`` (the first bin's
+        start), after the range and without a time; each sum placed at its rows' first ``_t``.
+        :meth:`~kpi.metrics.MeasureContext.stock_from_flows` levels them as it levels the rows.
+        """
+        if measure.sql is None:
+            raise KpiError(f"engine {self.name!r} cannot compute {measure.name}: no SQL form")
+        q = self.quote
+        keys = [q(c) for c in by]
+        rows = measure.sql.format(
+            table=self.source(ds, measure.tables[0]), by="".join(f"{k}, " for k in keys)
+        )
+        off_at = None
+        if uneven(every, ds.tz, start, end):
+            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        before = f"_t < {epoch_us(lo)}" if lo is not None else "FALSE"
+        inside = " AND ".join(_range("_t", start, end))
+        part = f"CASE WHEN _t IS NULL THEN 0 WHEN {before} THEN 1 WHEN {inside} THEN 2 ELSE 3 END"
+        bin_ = bin_sql(every, "_t", "_off", self.fns, off_at)
+        inner = (
+            f"SELECT *, CASE WHEN _p = 2 THEN {bin_} ELSE 0 END AS _k FROM (SELECT *, {part} AS "
+            f"_p, {offset_sql('_t', ds.tz, start, end)} AS _off FROM ({rows}) AS f0) AS f1"
+        )
+        sql = (
+            f"SELECT {', '.join([*keys, 'min(_t)', 'sum(_d)'])} FROM ({inner}) AS f2 "
+            f"GROUP BY {', '.join([*keys, '_p', '_k'])}"
+        )
+        schema = lf.collect_schema()
+        cols: dict[str, pl.DataType] = {c: schema[c] for c in by}
+        cols.update({"_t": pl.Int64, "_d": pl.Int64})
+        names = list(cols)
+        data = self.run(sql)
+        frame = pl.DataFrame(
+            {
+                n: pl.Series(n, [r[i] for r in data], dtype=_wide(cols[n]), strict=False)
+                for i, n in enumerate(names)
+            }
+        ).with_columns(pl.col(n).cast(cols[n]) for n in names)
+        t = pl.from_epoch("_t", time_unit="us").dt.replace_time_zone("UTC")
+        return frame.with_columns(t.dt.convert_time_zone(ds.tz)).lazy()
+
+
+def _range(u: str, start: datetime | None, end: datetime | None) -> list[str]:
+    """``u`` (epoch microseconds) known and in ``[start, end)``, as SQL conditions."""
+    where = [f"{u} IS NOT NULL"]
+    if start is not None:
+        where.append(f"{u} >= {epoch_us(start)}")
+    if end is not None:
+        where.append(f"{u} < {epoch_us(end)}")
+    return where
 
 
 def _frame(

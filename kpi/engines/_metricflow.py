@@ -88,6 +88,8 @@ def _exportable(m: Measure) -> bool:
     """A row measure whose SQL is one MetricFlow aggregation of a row expression."""
     if m.builder is not None or not m.sources or m.sources[0].sql is None:
         return False
+    if m.kind == "stat" or (m.sources[0].time or "").startswith("_"):
+        return False  # a median or percentile; a time stamp the table does not store (finance)
     try:
         row_form(m.sources[0].sql)
     except ValueError:  # e.g. a distinct count plus a null (agents_scheduled)
@@ -217,8 +219,7 @@ def metricflow_yaml() -> str:
     head = (
         "# kpi-workbench KPI catalogue as dbt MetricFlow semantic models and metrics\n"
         "# (`kpi metrics --format metricflow`). Not exported (no single row aggregation: FCR's\n"
-        "# repeat test and the queue sweep (windows), stocks, peaks; or no SQL form yet): "
-        + ", ".join(skipped)
-        + "\n"
+        "# repeat test and the queue sweep (windows), stocks, peaks, medians and percentiles,\n"
+        "# finance (a derived time stamp); or no SQL form yet): " + ", ".join(skipped) + "\n"
     )
     return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

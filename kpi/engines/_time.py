@@ -29,7 +29,14 @@ import polars as pl
 
 from kpi.periods import YEARS, local_midnight
 
-__all__ = ["bin_sql", "bin_to_polars", "offset_sql", "transitions", "uneven"]
+__all__ = [
+    "bin_sql",
+    "bin_to_polars",
+    "local_midnight_sql",
+    "offset_sql",
+    "transitions",
+    "uneven",
+]
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -92,7 +99,11 @@ def offset_sql(u: str, tz: str, start: datetime | None, end: datetime | None) ->
     >>> offset_sql("u", "Europe/London", datetime(2026, 2, 1), datetime(2026, 3, 1))[:40]
     'CASE WHEN u < 1774746000000000 THEN CASE'
     """
-    table = transitions(tz, *_years(start, end))
+    return _tree(u, transitions(tz, *_years(start, end)))
+
+
+def _tree(u: str, table: tuple) -> str:
+    """A binary tree of ``CASE WHEN u < bound`` over ``((from, value), ...)`` (first: before)."""
     offsets = [o for _, o in table]
     if len(set(offsets)) == 1:
         return str(offsets[0])
@@ -107,6 +118,41 @@ def offset_sql(u: str, tz: str, start: datetime | None, end: datetime | None) ->
         )
 
     return tree(0, len(offsets) - 1)
+
+
+@cache
+def _local_table(tz: str, first_year: int, last_year: int) -> tuple:
+    """What to subtract from local wall-clock microseconds ``L`` to get the instant polars'
+    :func:`~kpi.periods.local_midnight` gives, as ``((from_L, k), ...)``.
+
+    At a change from offset ``a`` to ``b`` at instant ``t``: before ``t + a`` the old offset;
+    a repeated hour (``b < a``) takes the earlier instant (``a``); a skipped hour (``b > a``)
+    takes the wall time an hour later (``L + 1 h - b``), as ``local_midnight`` does.
+    """
+    table = transitions(tz, first_year, last_year)
+    out = [(table[0][0] + table[0][1], table[0][1])]
+    for (_, a), (t, b) in itertools.pairwise(table):
+        if b > a:
+            out.append((t + a, b - 3600 * US))
+            out.append((t + b, b))
+        else:
+            out.append((t + a, b))
+    return tuple(out)
+
+
+def local_midnight_sql(day: str, tz: str, start: datetime | None, end: datetime | None) -> str:
+    """SQL for the epoch microseconds of local midnight of day number ``day`` (days since
+    1970-01-01), as :func:`kpi.periods.local_midnight` places a date.
+
+    Examples
+    --------
+    >>> local_midnight_sql("d", "UTC", None, None)
+    '(d) * 86400000000 - (0)'
+    >>> local_midnight_sql("d", "Europe/London", datetime(2026, 2, 1), datetime(2026, 3, 1))[:50]
+    '(d) * 86400000000 - (CASE WHEN (d) * 86400000000 <'
+    """
+    local = f"({day}) * {DAY_US}"
+    return f"{local} - ({_tree(local, _local_table(tz, *_years(start, end)))})"
 
 
 def offset_at(tz: str, u: int) -> int:

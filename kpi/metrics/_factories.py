@@ -34,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from kpi.metrics._measure import Measure, Source
+from kpi.metrics._sql import finance_sql, hours_between_sql, stat_sql
 
 # ---- contact row predicates ---------------------------------------------------------------
 OUT = pl.col("outcome")
@@ -607,6 +608,7 @@ def resolution_hours(aggregator: str, cohort: str) -> Measure:
                 "tickets",
                 _stat(hours.filter(pl.col("solved_ts").is_not_null()), aggregator),
                 time=time,
+                sql=stat_sql(hours_between_sql("created_ts", "solved_ts"), aggregator),
             ),
         ),
         kind="stat",
@@ -620,10 +622,11 @@ def first_response_hours(aggregator: str) -> Measure:
     hours = (pl.col("first_response_ts") - pl.col("created_ts")).dt.total_seconds(
         fractional=True
     ) / 3600
+    sql = stat_sql(hours_between_sql("created_ts", "first_response_ts"), aggregator)
     return Measure(
         f"first_response_h_{aggregator}",
         f"{aggregator} hours from created to first response",
-        (Source("tickets", _stat(hours.drop_nulls(), aggregator), time="created_ts"),),
+        (Source("tickets", _stat(hours.drop_nulls(), aggregator), time="created_ts", sql=sql),),
         kind="stat",
         unit="h",
         text=f"{aggregator} of (first response − created) in hours, by created time",
@@ -783,10 +786,11 @@ def agent_survey_count() -> Measure:
 @cache
 def finance(col: str) -> Measure:
     unit = "currency" if col.endswith(("cost", "spend", "amount")) else "count"
+    agg = pl.col(col).sum().cast(pl.Float64)
     return Measure(
         col,
         f"Σ {col} (finance)",
-        (Source("finance", pl.col(col).sum().cast(pl.Float64), time="_period_ts"),),
+        (Source("finance", agg, time="_period_ts", sql=finance_sql(col)),),
         unit=unit,
         text=col.replace("_", " "),
     )

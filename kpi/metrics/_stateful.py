@@ -20,7 +20,16 @@ from functools import cache
 import polars as pl
 
 from kpi.metrics._context import MeasureContext
-from kpi.metrics._factories import ANS, HANDLED, OFFERED, WAIT, _n, _s
+from kpi.metrics._factories import (
+    ANS,
+    HANDLED,
+    HANDLED_SQL,
+    OFFERED,
+    OFFERED_SQL,
+    WAIT,
+    _n,
+    _s,
+)
 from kpi.metrics._measure import Measure
 from kpi.periods import local_midnight
 
@@ -134,7 +143,17 @@ def backlog() -> Measure:
         tables=("tickets",),
         columns=("solved_ts",),
         text="tickets created and not yet solved at the end of the period",
+        sql=_BACKLOG_SQL,
     )
+
+
+# :func:`_backlog_builder`'s flows in SQL: +1 at creation, -1 at solution; the engine sums them
+# by group and bin and :meth:`~kpi.metrics.MeasureContext.stock_from_flows` levels them.
+_BACKLOG_SQL = (
+    "SELECT {by}unix_micros(created_ts) AS _t, CAST(1 AS BIGINT) AS _d FROM {table} "
+    "UNION ALL SELECT {by}unix_micros(solved_ts) AS _t, CAST(-1 AS BIGINT) AS _d FROM {table} "
+    "WHERE solved_ts IS NOT NULL"
+)
 
 
 def _backlog_builder(ctx: MeasureContext) -> pl.LazyFrame | None:
@@ -381,6 +400,23 @@ def _peak(ctx: MeasureContext, rank_by: str) -> pl.LazyFrame | None:
     )
 
 
+def _peak_sql(rank_by: str, value: str) -> str:
+    """:func:`_peak` in SQL: contacts offered and Erlangs per local clock hour (``{hour}``, the
+    bin itself under 15- and 30-minute bins) of arrivals in the range; each hour numbered by
+    ``ROW_NUMBER`` over the group in the order (rank, later hours first), so ``max_by(_v, _rk)``
+    over the hours of a bin takes the busiest, the earliest of equals."""
+    rank = "_calls" if rank_by == "calls" else "_erlangs"
+    handle = "coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0)"
+    return (
+        f"SELECT {{by}}_t, {value} AS _v, ROW_NUMBER() OVER ({{partition_by}} ORDER BY {rank}, "
+        "_t DESC) AS _rk FROM (SELECT {by}_hour AS _t, count(*) AS _calls, "
+        f"CAST(sum(CASE WHEN {HANDLED_SQL} THEN {handle} ELSE 0 END) AS DOUBLE) / {{hour_s}} "
+        "AS _erlangs FROM (SELECT *, {hour} AS _hour FROM (SELECT *, {offset} AS _off FROM ("
+        "SELECT *, unix_micros(arrival_ts) AS _u FROM {table} WHERE "
+        f"{OFFERED_SQL}) AS p0 WHERE {{in_range}}) AS p1) AS p2 GROUP BY {{by}}_hour) AS hours"
+    )
+
+
 @cache
 def peak_hour(rank_by: str) -> Measure:
     name = f"peak_hour_erlangs_by_{rank_by}"
@@ -393,6 +429,8 @@ def peak_hour(rank_by: str) -> Measure:
         tables=("contacts",),
         columns=("outcome", "talk_s", "hold_s", "acw_s"),
         text=f"Erlangs (handle s / 3600) of the busiest clock hour by {rank_by}",
+        sql=_peak_sql(rank_by, "_erlangs"),
+        sql_agg="max_by(_v, _rk)",
     )
 
 
@@ -407,6 +445,8 @@ def peak_hour_calls(rank_by: str) -> Measure:
         tables=("contacts",),
         columns=("outcome",) if rank_by == "calls" else ("outcome", "talk_s", "hold_s", "acw_s"),
         text=f"contacts offered in the busiest clock hour by {rank_by}",
+        sql=_peak_sql(rank_by, "_calls"),
+        sql_agg="max_by(_v, _rk)",
     )
 
 
