@@ -137,12 +137,23 @@ class Period:
     grain: str
 
     def start_ts(self, tz: str) -> datetime:
-        """Local midnight at the start, time-zone aware."""
-        return datetime.combine(self.start, time(), ZoneInfo(tz))
+        """Local midnight at the start, time-zone aware; where the clocks skip midnight
+        (America/Santiago on 2026-09-06), the first instant of the day, 01:00.
+
+        Examples
+        --------
+        >>> p = parse_period("2026-09-06")
+        >>> p.start_ts("America/Santiago").isoformat()
+        '2026-09-06T01:00:00-03:00'
+        >>> p.end_ts("America/Santiago").isoformat()
+        '2026-09-07T00:00:00-03:00'
+        """
+        return _real_instant(datetime.combine(self.start, time()), ZoneInfo(tz))
 
     def end_ts(self, tz: str) -> datetime:
-        """Local midnight at the (exclusive) end, time-zone aware."""
-        return datetime.combine(self.end, time(), ZoneInfo(tz))
+        """Local midnight at the (exclusive) end, time-zone aware (the first instant of the
+        next day where the clocks skip midnight)."""
+        return _real_instant(datetime.combine(self.end, time()), ZoneInfo(tz))
 
 
 def _month_add(d: date, months: int) -> date:

@@ -636,3 +636,21 @@ def test_a_bound_the_clock_skips_is_the_instant_after_the_gap():
     gap = evaluate(ds, "contacts_offered", start=datetime(2026, 3, 29, 1, 0, tzinfo=z))
     after = evaluate(ds, "contacts_offered", start=datetime(2026, 3, 29, 2, 0, tzinfo=z))
     assert gap.frame.collect().equals(after.frame.collect())
+
+
+def test_a_range_starting_on_a_skipped_midnight():
+    """America/Santiago skips 00:00-01:00 on 2026-09-06: the day starts at 01:00 (it failed)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = "America/Santiago"
+    stamps = [
+        datetime(2026, 9, 5, 12, tzinfo=ZoneInfo(tz)),
+        datetime(2026, 9, 6, 12, tzinfo=ZoneInfo(tz)),
+    ]
+    c = pl.DataFrame(
+        {"arrival_ts": stamps, "outcome": ["answered", "answered"], "wait_s": [5.0, 50.0]}
+    ).with_columns(pl.col("arrival_ts").dt.convert_time_zone(tz))
+    out = compute({"contacts": c}, "contacts_offered,asa", start="2026-09-06", every="1d")
+    rows = out.collect().select("period", "contacts_offered", "asa").rows()
+    assert [(p.isoformat(), n, a) for p, n, a in rows] == [("2026-09-06T01:00:00-03:00", 1, 50.0)]
