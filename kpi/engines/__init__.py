@@ -48,7 +48,7 @@ connection, so every SQL form is written once.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -158,19 +158,12 @@ class SqlEngine:
         """The SQL of one (table, time column) group: keys, measures, row and known counts."""
         q = self.quote
         u = self.fns["epoch_us"].format(q(time_col))
-        where = [f"{q(time_col)} IS NOT NULL"]
         if time_col in _DERIVED_TIME:  # finance: local midnight of period_start
             day = _DERIVED_TIME[time_col]
             u = local_midnight_sql(self.fns["to_day"].format(q(day)), ds.tz, start, end)
-            where = [f"{q(day)} IS NOT NULL"]
-        if start is not None:
-            where.append(f"{u} >= {epoch_us(start)}")
-        if end is not None:
-            where.append(f"{u} < {epoch_us(end)}")
+        where = _range(u, start, end)
         off = offset_sql("_u", ds.tz, start, end)
-        off_at = None
-        if uneven(every, ds.tz, start, end):
-            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        off_at = _offset_at(every, ds.tz, start, end)
         aggs = [f"{src.sql} AS {q(name)}" for name, src in items]
         if known:
             aggs.append(f"count(*) AS {q(f'__rows_{index}')}")
@@ -248,23 +241,19 @@ class SqlEngine:
             raise KpiError(f"engine {self.name!r} cannot compute {measure.name}: no SQL form")
         q = self.quote
         keys = [q(c) for c in by]
-        off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
         hour = every if every in ("15m", "30m") else "1h"  # the peaks' clock hour
         rows = measure.sql.format(
             table=self.source(ds, measure.tables[0]),
             by="".join(f"{k}, " for k in keys),
             partition_by=f"PARTITION BY {', '.join(keys)}" if keys else "",
-            offset=off_at("_u"),
-            hour=bin_sql(
-                hour, "_u", "_off", self.fns, off_at if uneven(hour, ds.tz, start, end) else None
-            ),
+            offset=offset_sql("_u", ds.tz, start, end),
+            hour=bin_sql(hour, "_u", "_off", self.fns, _offset_at(hour, ds.tz, start, end)),
             hour_s=FIXED[hour] // 1_000_000,
             in_range=" AND ".join(_range("_u", start, end)),
         )
         where = _range("_t", start, end)
         off = offset_sql("_t", ds.tz, start, end)
-        if not uneven(every, ds.tz, start, end):
-            off_at = None
+        off_at = _offset_at(every, ds.tz, start, end)
         inner = (
             f"SELECT *, {bin_sql(every, '_t', '_off', self.fns, off_at)} AS _bin FROM ("
             f"SELECT *, {off} AS _off FROM ({rows}) AS s0 WHERE {' AND '.join(where)}) AS s1"
@@ -318,9 +307,7 @@ class SqlEngine:
         rows = measure.sql.format(
             table=self.source(ds, measure.tables[0]), by="".join(f"{k}, " for k in keys)
         )
-        off_at = None
-        if uneven(every, ds.tz, start, end):
-            off_at = lambda x: offset_sql(x, ds.tz, start, end)  # noqa: E731
+        off_at = _offset_at(every, ds.tz, start, end)
         before = f"_t < {epoch_us(lo)}" if lo is not None else "FALSE"
         inside = " AND ".join(_range("_t", start, end))
         part = f"CASE WHEN _t IS NULL THEN 0 WHEN {before} THEN 1 WHEN {inside} THEN 2 ELSE 3 END"
@@ -346,6 +333,16 @@ class SqlEngine:
         ).with_columns(pl.col(n).cast(cols[n]) for n in names)
         t = pl.from_epoch("_t", time_unit="us").dt.replace_time_zone("UTC")
         return frame.with_columns(t.dt.convert_time_zone(ds.tz)).lazy()
+
+
+def _offset_at(
+    every: str | None, tz: str, start: datetime | None, end: datetime | None
+) -> Callable[[str], str] | None:
+    """The site's UTC offset at a bin's start, in SQL, for grains uneven in ``tz`` (days and
+    longer across a DST change); None where the rows' own offset serves."""
+    if not uneven(every, tz, start, end):
+        return None
+    return lambda x: offset_sql(x, tz, start, end)
 
 
 def _range(u: str, start: datetime | None, end: datetime | None) -> list[str]:

@@ -34,9 +34,11 @@ from kpi.metrics._factories import (
     _c,
     _n,
     _nq,
+    _s,
     _short,
     _short_sql,
     _short_text,
+    _sq,
 )
 from kpi.metrics._measure import Measure, Source
 from kpi.metrics._objectives import objectives_from_spec
@@ -101,7 +103,10 @@ def _realtime(
     text: str,
     spec: str,
     make: Callable[[pl.Expr, str], tuple[pl.Expr, str]],
-    intervals: tuple[Source, ...],
+    intervals: tuple[Source, ...] = (),
+    *,
+    kind: str = "sum",
+    unit: str = "count",
 ) -> Measure:
     """A measure of the real-time queues, each row judged against its own threshold.
 
@@ -113,7 +118,7 @@ def _realtime(
     for channel in (True, False):
         agg, sql = make(*_objective_threshold(spec, "erlang", channel=channel))
         sources.append(Source("contacts", agg, sql=sql))
-    return Measure(name, description, (*sources, *intervals), text=text)
+    return Measure(name, description, (*sources, *intervals), kind=kind, unit=unit, text=text)
 
 
 @cache
@@ -138,6 +143,14 @@ def _interval_scope(spec: str) -> tuple[tuple[pl.Expr, ...], float | None]:
     return scopes, default
 
 
+def _scoped(scope: pl.Expr, plus: tuple[str, ...], minus: tuple[str, ...] = ()) -> pl.Expr:
+    """Σ ``plus`` − Σ ``minus`` (nulls as 0) over the rows where ``scope`` holds."""
+    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in plus])
+    if minus:
+        value = value - pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in minus])
+    return pl.when(scope).then(value).otherwise(0).sum()
+
+
 def _scoped_sql(scope_sql: str, plus: tuple[str, ...], minus: tuple[str, ...] = ()) -> str:
     """Σ ``plus`` − Σ ``minus`` (nulls as 0) over the rows where ``scope_sql`` holds, in SQL."""
     value = " + ".join(f"coalesce({c}, 0)" for c in plus)
@@ -157,9 +170,6 @@ def _interval_sources(
     meta: dict[str, float] = {"interval_threshold_s": default}
     if short_abandon_s:
         meta["interval_short_abandon_s"] = short_abandon_s
-    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in plus])
-    if minus:
-        value = value - pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in minus])
     # the scopes in SQL, channel column then none: the row's threshold is the default's
     scopes_sql = [
         f"{_objective_threshold(spec, 'erlang', channel=channel)[1]} = {default!r}"
@@ -168,7 +178,7 @@ def _interval_sources(
     return tuple(
         Source(
             "intervals",
-            pl.when(scope).then(value).otherwise(0).sum(),
+            _scoped(scope, plus, minus),
             meta=meta,
             sql=_scoped_sql(scope_sql, plus, minus),
         )
@@ -345,41 +355,40 @@ def _in_realtime(
     text: str,
     spec: str,
     contacts: Callable[[pl.Expr, str], tuple[pl.Expr, str]],
-    intervals: Callable[[pl.Expr], pl.Expr] | None = None,
+    intervals: Callable[[pl.Expr, str], tuple[pl.Expr, str]] | None = None,
     *,
     kind: str = "sum",
     unit: str = "count",
-    intervals_sql: Callable[[str], str] | None = None,
 ) -> Measure:
-    """A measure over the rows of real-time queues: ``contacts(scope, scope_sql)`` and
-    ``intervals(scope)`` give the aggregations over rows where ``scope`` holds (rows with a
-    channel column, then rows without: judged as an unknown channel is)."""
-    scopes = [_objective_threshold(spec, "erlang", channel=c) for c in (True, False)]
-    sources = [
-        Source("contacts", agg, sql=sql)
-        for agg, sql in (contacts(t.is_not_null(), f"{t_sql} IS NOT NULL") for t, t_sql in scopes)
-    ]
+    """A measure over the rows of real-time queues (:func:`_realtime`): ``contacts(scope,
+    scope_sql)`` and ``intervals(scope, scope_sql)`` give the aggregations and their SQL over
+    the rows where ``scope`` holds, those whose objective is an answer within seconds."""
+
+    def scoped(t: pl.Expr, t_sql: str) -> tuple[pl.Expr, str]:
+        return t.is_not_null(), f"{t_sql} IS NOT NULL"
+
+    sources: tuple[Source, ...] = ()
     if intervals is not None:
-        sources += [
-            Source(
-                "intervals",
-                intervals(t.is_not_null()),
-                sql=intervals_sql(f"{t_sql} IS NOT NULL") if intervals_sql else None,
-            )
-            for t, t_sql in scopes
-        ]
-    return Measure(name, description, tuple(sources), kind=kind, unit=unit, text=text)
-
-
-def _iscoped(scope: pl.Expr, *cols: str) -> pl.Expr:
-    value = pl.sum_horizontal(*[pl.col(c).fill_null(0) for c in cols])
-    return pl.when(scope).then(value).otherwise(0).sum()
-
-
-def _sum_where(value: pl.Expr, cond: pl.Expr) -> pl.Expr:
-    return (
-        pl.when(cond.fill_null(False)).then(value.fill_null(0)).otherwise(0).sum().cast(pl.Float64)
+        thresholds = [_objective_threshold(spec, "erlang", channel=c) for c in (True, False)]
+        sources = tuple(
+            Source("intervals", agg, sql=sql)
+            for agg, sql in (intervals(*scoped(t, t_sql)) for t, t_sql in thresholds)
+        )
+    return _realtime(
+        name,
+        description,
+        text,
+        spec,
+        lambda t, t_sql: contacts(*scoped(t, t_sql)),
+        sources,
+        kind=kind,
+        unit=unit,
     )
+
+
+def _summed(*cols: str) -> Callable[[pl.Expr, str], tuple[pl.Expr, str]]:
+    """Interval reports' Σ ``cols`` over the rows in scope (polars, SQL)."""
+    return lambda scope, scope_sql: (_scoped(scope, cols), _scoped_sql(scope_sql, cols))
 
 
 def _realtime_count(
@@ -392,8 +401,7 @@ def _realtime_count(
         text,
         spec,
         lambda scope, scope_sql: (_n(cond & scope), _nq(f"{cond_sql} AND {scope_sql}")),
-        lambda scope: _iscoped(scope, col),
-        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, (col,)),
+        _summed(col),
     )
 
 
@@ -438,13 +446,11 @@ def realtime_wait_answered(spec: str = "", *, ivr: bool = False) -> Measure:
         f"Σ {words} of answered in real-time queues",
         spec,
         lambda scope, scope_sql: (
-            _sum_where(wait, ANS & scope),
-            f"CAST(sum(CASE WHEN {ANS_SQL} AND {scope_sql} THEN coalesce({wait_sql}, 0) "
-            "ELSE 0 END) AS DOUBLE)",
+            _s(wait, ANS & scope),
+            _sq(wait_sql, f"{ANS_SQL} AND {scope_sql}"),
         ),
-        None if ivr else (lambda scope: _iscoped(scope, "wait_answered_s")),
+        None if ivr else _summed("wait_answered_s"),
         unit="s",
-        intervals_sql=lambda scope_sql: _scoped_sql(scope_sql, ("wait_answered_s",)),
     )
 
 
@@ -457,15 +463,11 @@ def realtime_wait_queued(spec: str = "") -> Measure:
         "Σ wait of all queued (answered, abandoned, flow-out) in real-time queues",
         spec,
         lambda scope, scope_sql: (
-            _sum_where(WAIT, OFFERED & scope),
-            f"CAST(sum(CASE WHEN {OFFERED_SQL} AND {scope_sql} THEN coalesce(wait_s, 0) "
-            "ELSE 0 END) AS DOUBLE)",
+            _s(WAIT, OFFERED & scope),
+            _sq("wait_s", f"{OFFERED_SQL} AND {scope_sql}"),
         ),
-        lambda scope: _iscoped(scope, "wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
+        _summed("wait_answered_s", "wait_abandoned_s", "wait_flowout_s"),
         unit="s",
-        intervals_sql=lambda scope_sql: _scoped_sql(
-            scope_sql, ("wait_answered_s", "wait_abandoned_s", "wait_flowout_s")
-        ),
     )
 
 
@@ -483,8 +485,14 @@ def realtime_max_wait(population: str, spec: str = "") -> Measure:
             WAIT.filter(cond.fill_null(False) & scope).max(),
             f"max(CASE WHEN {cond_sql} AND {scope_sql} THEN wait_s END)",
         ),
-        (lambda scope: pl.col("max_wait_s").filter(scope).max()) if population == "all" else None,
+        (
+            lambda scope, scope_sql: (
+                pl.col("max_wait_s").filter(scope).max(),
+                f"max(CASE WHEN {scope_sql} THEN max_wait_s END)",
+            )
+        )
+        if population == "all"
+        else None,
         kind="max",
         unit="s",
-        intervals_sql=lambda scope_sql: f"max(CASE WHEN {scope_sql} THEN max_wait_s END)",
     )
