@@ -403,13 +403,25 @@ def build(
     measures = cube_measures(params)
     report(f"building the cube of {root} ({len(measures)} additive measures) in {where}")
 
-    def write(name: str, frame: pl.DataFrame) -> None:
+    def write(name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
+        opts: dict[str, Any] = {"compression": "lz4", "row_group_size": 65_536}
         atomic_write(
             where / f"{name}.{key}.parquet",
-            lambda p: frame.write_parquet(p, compression="lz4", row_group_size=65_536),
+            lambda p: (
+                frame.sink_parquet(p, **opts)
+                if isinstance(frame, pl.LazyFrame)
+                else frame.write_parquet(p, **opts)
+            ),
         )
 
-    levels = build_levels(ds, measures, write, report, partition_rows=partition_rows)
+    scratch = where / f".parts.{key}"
+    try:
+        levels = build_levels(
+            ds, measures, write, report, partition_rows=partition_rows, scratch=scratch
+        )
+    finally:
+        if scratch.exists():
+            remove(scratch)
     for lv in levels:
         lv["path"] = f"{lv['file']}.{key}.parquet"
         lv["file"] = lv["path"]

@@ -42,9 +42,12 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from kpi.data import Dataset
@@ -54,6 +57,8 @@ from kpi.schema import time_column, time_expr
 
 __all__ = [
     "AGENT_DIMS",
+    "CELLS_BYTES",
+    "CHUNK_ROWS",
     "DIMENSIONS",
     "INTRADAY",
     "LEVELS",
@@ -64,6 +69,7 @@ __all__ = [
     "cube_measures",
     "rebin",
     "signature",
+    "table_frame",
 ]
 
 #: The slicing dimensions a cube keeps (``agent_id`` is left out: one agent's contacts per
@@ -300,16 +306,20 @@ def rollup_exprs(kind: str, col: str, words: list[str] | None) -> list[pl.Expr]:
 @dataclass
 class _BuildContext:
     """The :class:`kpi.metrics.MeasureContext` a builder measure sees while a cube is built:
-    the whole table (no range), grouped by a level's dimensions and grain."""
+    ``rows``, the rows of ``table`` in one partition and its look-ahead, numbered ``_r``. Each
+    row is its own group (``_bin`` is its number), counted when its time is in ``[lo, hi)``:
+    the builder's result is the set of rows it counts (FCR: the resolved contacts)."""
 
     ds: Dataset
-    by: tuple[str, ...]
-    every: str | None
+    table: str
+    rows: pl.LazyFrame
+    lo: datetime | None = None
+    hi: datetime | None = None
+    by: tuple[str, ...] = ()
+    every: str | None = "15m"
     start: datetime | None = None
     end: datetime | None = None
     attribution: str = "arrival"
-    quarter_keys: bool = False
-    part: pl.Expr | None = None  # the rows of one partition (see _partitions)
     notes: dict[str, str] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)
 
@@ -318,17 +328,9 @@ class _BuildContext:
         return self.ds.tz
 
     def frame(self, table: str) -> pl.LazyFrame | None:
-        if table not in self.ds:
-            return None
-        lf = self.ds[table]
-        if self.part is not None:
-            lf = lf.filter(self.part)
-        derived = time_expr(table, tz=self.tz, attribution=self.attribution)
-        lf = lf if derived is None else lf.with_columns(derived)
-        if self.by == ("_g",):  # the dimensions as one key (see _fine)
-            dims = [d for d in DIMENSIONS if d in lf.collect_schema().names()]
-            lf = lf.with_columns(pl.struct(dims).hash().alias("_g"))
-        return lf
+        if table == self.table:
+            return self.rows
+        return table_frame(self.ds, table) if table in self.ds else None
 
     def time_column(self, table: str) -> str:
         col = time_column(table, attribution=self.attribution)
@@ -336,13 +338,10 @@ class _BuildContext:
         return col
 
     def bin(self, ts: pl.Expr) -> pl.Expr:
-        assert self.every is not None
-        if self.quarter_keys and self.every == "15m":  # mapped to local bins afterwards
-            return (ts.dt.epoch("s") // 900).alias("_bin")
-        return bin_expr(ts, self.every).alias("_bin")
+        return pl.col("_r").alias("_bin")
 
     def in_range(self, ts: pl.Expr) -> pl.Expr:
-        return ts.is_not_null()
+        return _between(ts, self.lo, self.hi)
 
     def bins(self) -> pl.LazyFrame:  # pragma: no cover - stocks are never in a cube
         raise NotImplementedError("a cube holds no stocks")
@@ -354,6 +353,22 @@ class _BuildContext:
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+
+def table_frame(ds: Dataset, table: str) -> pl.LazyFrame:
+    """A table as the cube reads it: with its derived time columns (arrival attribution)."""
+    lf = ds[table]
+    derived = time_expr(table, tz=ds.tz)
+    return lf if derived is None else lf.with_columns(derived)
+
+
+def _between(ts: pl.Expr, lo: datetime | None, hi: datetime | None) -> pl.Expr:
+    cond = ts.is_not_null()
+    if lo is not None:
+        cond = cond & (ts >= lo)
+    if hi is not None:
+        cond = cond & (ts < hi)
+    return cond
 
 
 def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], list[Any]]:
@@ -381,9 +396,10 @@ def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], l
 
 
 def _quarters(rows: pl.LazyFrame, tcol: str, dtype: pl.Datetime) -> pl.DataFrame | None:
-    """The map from each UTC quarter hour of the data (``_k``, epoch seconds // 900) to its
-    local quarter hour (``_bin``) and local day (``_day``, ``_day_bin``); None when one spans
-    two local bins (a zone whose offset is not whole quarter hours)."""
+    """The map from each UTC quarter hour of the data (``_k``, epoch seconds // 900, with its
+    row count ``_n``) to its local quarter hour (``_bin``), day (``_day``, ``_dbin``) and month
+    (``_mbin``); None when one spans two local bins (a zone whose offset is not whole quarter
+    hours)."""
     unit = {"ns": 10**9, "us": 10**6, "ms": 10**3}[dtype.time_unit or "us"]
     k = pl.col("_k")
 
@@ -391,197 +407,244 @@ def _quarters(rows: pl.LazyFrame, tcol: str, dtype: pl.Datetime) -> pl.DataFrame
         utc = e.cast(pl.Datetime(dtype.time_unit or "us", "UTC"))
         return utc.dt.convert_time_zone(dtype.time_zone or "UTC")
 
-    keys = rows.select((pl.col(tcol).dt.epoch("s") // 900).unique().alias("_k")).collect()
-    keys = keys.with_columns(
+    keys = rows.group_by((pl.col(tcol).dt.epoch("s") // 900).alias("_k")).agg(pl.len().alias("_n"))
+    keys = keys.collect().with_columns(
         bin_expr(stamp(k * 900 * unit), "15m").alias("_bin"),
         bin_expr(stamp((k + 1) * 900 * unit - 1), "15m").alias("_b1"),
     )
     if not (keys["_bin"] == keys["_b1"]).all():
         return None
-    day = bin_expr(pl.col("_bin"), "1d")
-    return keys.select("_k", "_bin", pl.col("_bin").dt.date().alias("_day"), day.alias("_dbin"))
+    b = pl.col("_bin")
+    return keys.select(
+        "_k", "_n", "_bin", b.dt.date().alias("_day"),
+        bin_expr(b, "1d").alias("_dbin"), bin_expr(b, "1mo").alias("_mbin"),
+    ).sort("_k")  # fmt: skip
+
+
+@dataclass
+class _Span:
+    """Rows whose time is in ``[lo, hi)`` (None: unbounded), whole local months, ``n`` rows."""
+
+    lo: datetime | None
+    hi: datetime | None
+    n: int
+    first: int  # the months' indices: [first, stop)
+    stop: int
+
+
+def _months(
+    rows: pl.LazyFrame, tcol: str, quarters: pl.DataFrame | None
+) -> tuple[list[datetime], list[int]]:
+    """The local months of the rows (their starts, in order) and each one's row count: from
+    ``quarters``, or, without it, from each row's local month."""
+    if quarters is not None:
+        months = quarters.group_by(pl.col("_mbin").alias("_m")).agg(pl.col("_n").sum())
+    else:
+        month = bin_expr(pl.col(tcol), "1mo").alias("_m")
+        months = rows.group_by(month).agg(pl.len().alias("_n")).collect()
+    months = months.sort("_m")
+    return months["_m"].to_list(), months["_n"].to_list()
+
+
+def _spans(
+    starts: list[datetime], counts: list[int], cap: int, within: _Span | None = None
+) -> list[_Span]:
+    """Runs of whole months (of ``within``'s, or all) of about ``cap`` rows each (a month is
+    never split); the first starts unbounded, the last ends unbounded."""
+    a0, b0 = (0, len(counts)) if within is None else (within.first, within.stop)
+    cuts, size = [a0], 0
+    for i in range(a0, b0):
+        if size and size + counts[i] > cap:
+            cuts.append(i)
+            size = 0
+        size += counts[i]
+    cuts.append(b0)
+    spans = [
+        _Span(
+            starts[a] if a else None,
+            starts[b] if b < len(starts) else None,
+            sum(counts[a:b]),
+            a,
+            b,
+        )
+        for a, b in pairwise(cuts)
+        if b > a
+    ]
+    return spans or [_Span(None, None, 0, 0, 0)]
+
+
+def _resolved(
+    ds: Dataset,
+    table: str,
+    rows: pl.LazyFrame,
+    tcol: str,
+    part: _Span,
+    chunks: list[_Span],
+    builders: list[Measure],
+) -> list[np.ndarray]:
+    """The rows each exact builder counts (FCR: resolved contacts) in partition ``part``, by
+    their number in the concatenation of its ``chunks`` (each read as :func:`build_levels`
+    reads it). FCR's repeat test looks forward only, so the contacts of the partition and of
+    the next ``lookahead_days`` (+1) decide it exactly; the builder sorts those once."""
+    t = pl.col(tcol)
+    scans = [rows.filter(_between(t, c.lo, c.hi)) for c in chunks]
+    if part.hi is not None:
+        ahead = timedelta(days=max(b.lookahead_days for b in builders) + 1)
+        scans.append(rows.filter(_between(t, part.hi, part.hi + ahead)))
+    numbered = pl.concat(scans).with_row_index("_r")
+    ctx = _BuildContext(ds, table, numbered, part.lo, part.hi)
+    plans = [b.builder(ctx).filter(pl.col(b.name) > 0).select("_bin") for b in builders]
+    return [f["_bin"].to_numpy() for f in pl.collect_all(plans)]
+
+
+def _flag(ids: np.ndarray, offset: int, n: int) -> np.ndarray:
+    """Rows ``offset`` to ``offset + n`` of a partition: whether each is among ``ids``."""
+    out = np.zeros(n, dtype=bool)
+    out[ids[(ids >= offset) & (ids < offset + n)] - offset] = True
+    return out
 
 
 def _fine(
-    rows: pl.LazyFrame,
+    pre: pl.DataFrame,
     tcol: str,
-    stored: list[_Stored],
-    extra: list[pl.Expr],
+    cells: list[pl.Expr],
     names: list[str],
     quarters: pl.DataFrame | None,
 ) -> list[pl.DataFrame]:
-    """The levels aggregated from the rows, in one streaming query: by :data:`INTRADAY` and
-    quarter hour, by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by
-    :data:`AGENT_DIMS` and day (local bins: the UTC quarter hour and the local date, mapped by
-    ``quarters``; each row's own bin when there is no map). The daily cells by every dimension
-    carry ``_g``, a 64-bit hash of their dimensions."""
+    """The levels aggregated from the rows of one chunk (``pre``: each row's values computed,
+    held in memory so the three groupings share them): by :data:`INTRADAY` and quarter hour,
+    by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by :data:`AGENT_DIMS` and
+    day (local bins: the UTC quarter hour and the local date, mapped by ``quarters``; each
+    row's own bin when there is no map)."""
     t = pl.col(tcol)
-    first = [e for s in stored for e in s.first]
-    per_row = [e for s in stored for e in s.rows]
-    cells = [e for s in stored for e in s.cells] + extra
-    pre = rows.with_columns(first) if first else rows
-    pre = pre.with_columns(per_row) if per_row else pre
+    lf = pre.lazy()
     intra = [d for d in INTRADAY if d in names]
     every = [d for d in DIMENSIONS if d in names]
     agents = [d for d in AGENT_DIMS if d in names] if "agent_id" in names else []
     if quarters is None:
         grouped = [(intra, "15m"), (every, "1d")] + ([(agents, "1d")] if agents else [])
-        plans = [
-            pre.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped
-        ]
-        out = pl.collect_all(plans, engine="streaming")
-        out[1] = out[1].with_columns(pl.struct(every).hash().alias("_g"))
-        return out
-    combo = pl.struct(every).hash().alias("_g")  # the flags' key of the cell's dimensions
+        return pl.collect_all(
+            [lf.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped]
+        )
     day = t.dt.date().alias("_day")
     plans = [
-        pre.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
-        pre.group_by([*every, combo, day]).agg(cells),
+        lf.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
+        lf.group_by([*every, day]).agg(cells),
     ]
     if agents:
-        plans.append(pre.group_by([*agents, day]).agg(cells))
-    q, *ds = pl.collect_all(plans, engine="streaming")
+        plans.append(lf.group_by([*agents, day]).agg(cells))
+    q, *ds = pl.collect_all(plans)
     q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
     days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
     return [q, *(d.join(days, on="_day").drop("_day") for d in ds)]
 
 
-def _roll_flags(
-    flags: pl.LazyFrame,
-    dims: tuple[str, ...],
-    grain: str,
-    n: int,
-    quarters: pl.DataFrame | None,
-    combos: pl.DataFrame | None,
-) -> pl.DataFrame:
-    """FCR's flags rolled up to ``dims`` and ``grain``. With ``combos`` (their dimensions' key
-    ``_g`` to the dimensions) they are keyed by ``_g`` and the UTC quarter hour ``_bin``, which
-    ``quarters`` maps to local bins; without, by every dimension and the local quarter hour."""
-    sums = [pl.col(f"b{j}").sum() for j in range(n)]
-    if combos is None or quarters is None:
-        rolled = rebin(flags, grain) if grain != "15m" else flags
-        return rolled.group_by([*dims, "_bin"]).agg(sums).collect()
-    # integers until the last join: ``_i`` numbers the combinations of ``dims``
-    groups = combos.select(dims).unique().with_row_index("_i")
-    ids = combos.join(groups, on=list(dims), nulls_equal=True).select("_g", "_i").lazy()
-    to = quarters.lazy().select(
-        pl.col("_k").alias("_bin"), pl.col("_bin" if grain == "15m" else "_dbin").alias("_to")
-    )
-    keyed = flags.join(ids, on="_g").drop("_g")
-    if grain == "15m":  # group on the integer keys first (fewer rows to join)
-        keyed = keyed.group_by(["_i", "_bin"]).agg(sums)
-    keyed = keyed.join(to, on="_bin").drop("_bin").rename({"_to": "_bin"})
-    keyed = keyed.group_by(["_i", "_bin"]).agg(sums)
-    out = keyed.join(groups.lazy(), on="_i").drop("_i")
-    return out.select(*dims, "_bin", *(f"b{j}" for j in range(n))).collect()
+def _derive(
+    fine: list[pl.DataFrame], names: list[str], aggs: list[pl.Expr]
+) -> list[tuple[Level, tuple[str, ...], pl.DataFrame]]:
+    """Every level of one chunk's cells: the finest from :func:`_fine`, the others from the
+    smallest level already made that has their dimensions and a finer grain."""
+    intraday, daily, *agents = fine
+    built: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
+    out = []
+    for level in LEVELS:
+        dims = tuple(d for d in level.dims if d in names)
+        if (level.grain, dims) in built:
+            continue  # the dataset lacks the dimensions that make this level smaller
+        if level.grain == "15m" and dims == tuple(d for d in INTRADAY if d in names):
+            frame = intraday
+        elif level.grain == "1d" and dims == tuple(d for d in DIMENSIONS if d in names):
+            frame = daily
+        elif level.dims == AGENT_DIMS and "agent_id" not in names:
+            continue  # no agents: the agent levels would be levels by team
+        elif level.grain == "1d" and level.dims == AGENT_DIMS:
+            frame = agents[0]
+        else:  # from the smallest level built that has the dimensions and a finer grain
+            (pgrain, _), parent = min(
+                (
+                    (k, f)
+                    for k, f in built.items()
+                    if set(dims) <= set(k[1]) and level.grain in ROLLS_UP_TO[k[0]]
+                ),
+                key=lambda kf: kf[1].height,
+            )
+            lf_parent = parent.lazy()
+            if level.grain != pgrain:
+                lf_parent = rebin(lf_parent, level.grain)
+            frame = lf_parent.group_by([*dims, "_bin"]).agg(aggs).collect()
+        frame = frame.sort("_bin")  # ranges read only the row groups they cover
+        built[(level.grain, dims)] = frame
+        out.append((level, dims, frame))
+    return out
 
 
-def _with_flags(frame: pl.DataFrame, rolled: pl.DataFrame | None, n: int) -> pl.DataFrame:
-    """A level's cells with FCR's flags joined (0 where a cell has none)."""
-    if rolled is None:
-        return frame
-    flags = {f"b{j}" for j in range(n)}
-    keys = [c for c in rolled.columns if c not in flags]
-    out = frame.join(rolled, on=keys, how="left", nulls_equal=True)
-    return out.with_columns(pl.col(f"b{j}").fill_null(0) for j in range(n))
+class _Cells:
+    """Each level's cells, chunk by chunk: held in memory up to ``budget`` bytes, then
+    written to ``scratch`` as parts (chunks are in time order, so the parts are too)."""
+
+    def __init__(self, scratch: Path | None, budget: int) -> None:
+        self.scratch, self.budget, self.size = scratch, budget, 0
+        self.frames: dict[str, list[pl.DataFrame]] = {}
+        self.parts: dict[str, list[Path]] = {}
+        self.rows: dict[str, int] = {}
+
+    def add(self, file: str, frame: pl.DataFrame) -> None:
+        self.frames.setdefault(file, []).append(frame)
+        self.rows[file] = self.rows.get(file, 0) + frame.height
+        self.size += frame.estimated_size()
+        if self.scratch is not None and self.size > self.budget:
+            for name in self.frames:
+                self._spill(name)
+            self.size = 0
+
+    def _spill(self, file: str) -> None:
+        frames = self.frames.get(file)
+        if not frames or self.scratch is None:
+            return
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        parts = self.parts.setdefault(file, [])
+        path = self.scratch / f"{file}.{len(parts)}.parquet"
+        pl.concat(frames, rechunk=False).write_parquet(path, compression="lz4")
+        parts.append(path)
+        self.frames[file] = []
+
+    def take(self, file: str) -> pl.DataFrame | pl.LazyFrame:
+        """The level's cells: a frame, or a scan of its parts."""
+        if not self.parts.get(file):
+            return pl.concat(self.frames.pop(file), rechunk=False)
+        self._spill(file)
+        return pl.scan_parquet(self.parts[file])
 
 
-def _partitions(names: list[str], n_rows: int, size: int) -> list[pl.Expr | None]:
-    """The partitions a table of ``n_rows`` rows is built in (``[None]``: one, the table).
-
-    About ``size`` rows each, by a hash of the customer (every contact of a
-    customer is in one partition, so FCR's repeat test, keyed by customer or by customer and
-    topic, finds the same repeats as over the whole table). Rows with no customer (never
-    repeats, never counted by FCR) are spread by their contact id, so they weigh on no one
-    partition.
-    """
-    k = -(-n_rows // size)
-    keys = [c for c in ("customer_id", "contact_id") if c in names]
-    if k <= 1 or not keys:
-        return [None]
-    code = pl.coalesce([pl.col(c).cast(pl.String) for c in keys]).hash(seed=18) % k
-    return [code == p for p in range(k)]
-
-
-def _cells(
-    ds: Dataset,
-    rows: pl.LazyFrame,
-    tcol: str,
-    stored: list[_Stored],
-    extra: list[pl.Expr],
-    names: list[str],
-    quarters: pl.DataFrame | None,
-    builders: list[Measure],
-    part: pl.Expr | None,
-) -> list[pl.DataFrame]:
-    """The levels aggregated from the rows of one partition (:func:`_fine`), with the counts
-    of the exact builders (FCR's repeat test over the partition) joined as ``b0``, ``b1``..."""
-    intraday, daily, *agents = _fine(rows, tcol, stored, extra, names, quarters)
-    n = len(builders)
-    fine = tuple(d for d in DIMENSIONS if d in names)
-    intra = tuple(d for d in INTRADAY if d in names)
-    if builders:
-        # the repeat test sorts the partition once, at the finest cell of those levels: every
-        # dimension as one 64-bit key (checked one-to-one in the daily cells) and the UTC
-        # quarter hour (an integer) where it maps to the local one
-        combos: pl.DataFrame | None = daily.select(*fine, "_g").unique()
-        if quarters is None or combos["_g"].n_unique() != combos.height:
-            combos = None
-        keys = ("_g",) if combos is not None else fine
-        finest = _BuildContext(ds, keys, "15m", quarter_keys=combos is not None, part=part)
-        flags = _flags(builders, finest, keys).collect().lazy()
-        intraday = _with_flags(intraday, _roll_flags(flags, intra, "15m", n, quarters, combos), n)
-        daily = _with_flags(daily, _roll_flags(flags, fine, "1d", n, quarters, combos), n)
-        del flags
-        if agents:  # a second sort, keyed by the agent
-            dims = tuple(d for d in AGENT_DIMS if d in names)
-            by_agent = _BuildContext(
-                ds, dims, "15m" if quarters is not None else "1d",
-                quarter_keys=quarters is not None, part=part,
-            )  # fmt: skip
-            flags = _flags(builders, by_agent, dims)
-            if quarters is not None:  # UTC quarter hours to local days
-                to = quarters.lazy().select(pl.col("_k").alias("_bin"), pl.col("_dbin"))
-                flags = flags.join(to, on="_bin").drop("_bin").rename({"_dbin": "_bin"})
-            sums = [pl.col(f"b{j}").sum() for j in range(n)]
-            rolled = flags.group_by([*dims, "_bin"]).agg(sums).collect()
-            agents = [_with_flags(agents[0], rolled, n)]
-    return [intraday, daily.drop("_g"), *agents]
-
-
-def _flags(builders: list[Measure], ctx: _BuildContext, keys: tuple[str, ...]) -> pl.LazyFrame:
-    """The exact builders' counts by ``keys`` and ``_bin``, as ``b0``, ``b1``..."""
-    parts = [b.builder(ctx) for b in builders]
-    flags = parts[0]
-    for p in parts[1:]:
-        flags = flags.join(p, on=[*keys, "_bin"], how="full", coalesce=True, nulls_equal=True)
-    return flags.rename({b.name: f"b{j}" for j, b in enumerate(builders)})
-
-
-def _combine(acc: pl.DataFrame, new: pl.DataFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
-    """Two partitions' cells of one level combined (sums, maxima, bitwise ors), in the
-    columns and types of one partition's."""
-    keys = [c for c in new.columns if c == "_bin" or c in DIMENSIONS or c in AGENT_DIMS]
-    both = pl.concat([acc, new], rechunk=False).lazy().group_by(keys).agg(aggs)
-    return both.select(pl.col(c).cast(t) for c, t in new.schema.items()).collect()
+#: Rows read into memory at once: whole local months, about this many (each row's values
+#: computed once and shared by the three groupings of :func:`_fine`).
+CHUNK_ROWS = 2_000_000
+#: Cells held in memory before the build writes them to parts (bytes).
+CELLS_BYTES = 1 << 30
 
 
 def build_levels(
     ds: Dataset,
     measures: Iterable[Measure],
-    write: Callable[[str, pl.DataFrame], None],
+    write: Callable[[str, pl.DataFrame | pl.LazyFrame], None],
     report: Callable[[str], None],
     *,
     partition_rows: int = PARTITION_ROWS,
+    scratch: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one;
-    a table of more than ``partition_rows`` rows is aggregated in partitions of about that
-    many. Returns the levels' descriptions for ``cube.json``."""
+    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one.
+
+    The rows are read in chunks of whole local months (:data:`CHUNK_ROWS`), grouped into
+    partitions of about ``partition_rows`` rows; the exact builders (FCR's repeat test) run
+    once per partition and their flags are carried into each chunk's rows. Every level's
+    cells lie within a month, so chunks' cells are concatenated, never combined; they are
+    kept in memory up to :data:`CELLS_BYTES` and written to ``scratch`` beyond. Returns the
+    levels' descriptions for ``cube.json``.
+    """
     out: list[dict[str, Any]] = []
     for (table, tcol), items in _groups(ds, measures).items():
         began = time.perf_counter()
-        lf = _BuildContext(ds, (), None).frame(table)
-        assert lf is not None
+        lf = table_frame(ds, table)
         schema = lf.collect_schema()
         names = schema.names()
         sources = [s for s in items if isinstance(s, tuple)]
@@ -620,60 +683,53 @@ def build_levels(
             kinds[f"m{i}"] = plan.kind
             if plan.words:
                 words[f"m{i}"] = plan.words
-        extra = [pl.len().alias("_rows")]
-        extra += [pl.col(c).count().alias(f"_nn_{c}") for c in nullable]
-        rows = lf.filter(pl.col(tcol).is_not_null())
-        dtype = schema[tcol]
-        assert isinstance(dtype, pl.Datetime)
-        quarters = _quarters(rows, tcol, dtype)
         for j, b in enumerate(builders):
             columns[signature(table, tcol, b)] = f"b{j}"
             kinds[f"b{j}"] = "sum"
+        first = [e for s in stored for e in s.first]
+        per_row = [e for s in stored for e in s.rows]
+        cells = [e for s in stored for e in s.cells] + [pl.len().alias("_rows")]
+        cells += [pl.col(c).count().alias(f"_nn_{c}") for c in nullable]
+        cells += [
+            pl.col(f"b{j}").sum().cast(pl.Int64).alias(f"b{j}") for j in range(len(builders))
+        ]
         aggs = [e for c, k in kinds.items() for e in rollup_exprs(k, c, words.get(c))]
         aggs += [pl.col(c).sum() for c in ("_rows", *(f"_nn_{c}" for c in nullable))]
-        parts = _partitions(names, facts["rows"], partition_rows)
-        fine: list[pl.DataFrame] = []
+        t = pl.col(tcol)
+        rows = lf.filter(t.is_not_null())
+        dtype = schema[tcol]
+        assert isinstance(dtype, pl.Datetime)
+        quarters = _quarters(rows, tcol, dtype)
+        # FCR's look-ahead reads by arrival: partitions need the builders' time to be arrival
+        whole = bool(builders) and tcol != "arrival_ts"
+        starts, counts = _months(rows, tcol, quarters)
+        parts = _spans(starts, counts, 2**62 if whole else partition_rows)
+        acc = _Cells(scratch / f"{table}.{tcol}" if scratch is not None else None, CELLS_BYTES)
+        made: list[tuple[Level, tuple[str, ...], str]] = []
+        n_chunks = 0
         for part in parts:
-            cells = _cells(
-                ds, rows.filter(part) if part is not None else rows, tcol,
-                stored, extra, names, quarters, builders, part,
-            )  # fmt: skip
-            fine = (
-                cells
-                if not fine
-                else [_combine(a, c, aggs) for a, c in zip(fine, cells, strict=True)]
-            )
-        intraday, daily, *agents = fine
-        built: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
-        for level in LEVELS:
-            dims = tuple(d for d in level.dims if d in names)
-            if (level.grain, dims) in built:
-                continue  # the dataset lacks the dimensions that make this level smaller
-            if level.grain == "15m" and dims == tuple(d for d in INTRADAY if d in names):
-                frame = intraday
-            elif level.grain == "1d" and dims == tuple(d for d in DIMENSIONS if d in names):
-                frame = daily
-            elif level.dims == AGENT_DIMS and "agent_id" not in names:
-                continue  # no agents: the agent levels would be levels by team
-            elif level.grain == "1d" and level.dims == AGENT_DIMS:
-                frame = agents[0]
-            else:  # from the smallest level built that has the dimensions and a finer grain
-                (pgrain, _), parent = min(
-                    (
-                        (k, f)
-                        for k, f in built.items()
-                        if set(dims) <= set(k[1]) and level.grain in ROLLS_UP_TO[k[0]]
-                    ),
-                    key=lambda kf: kf[1].height,
+            mine = _spans(starts, counts, CHUNK_ROWS, part)
+            ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
+            offset = 0
+            for chunk in mine:
+                pre = rows.filter(_between(t, chunk.lo, chunk.hi))
+                pre = pre.with_columns(first) if first else pre
+                df = (pre.with_columns(per_row) if per_row else pre).collect()
+                df = df.with_columns(
+                    pl.Series(f"b{j}", _flag(f, offset, df.height)) for j, f in enumerate(ids)
                 )
-                lf_parent = parent.lazy()
-                if level.grain != pgrain:
-                    lf_parent = rebin(lf_parent, level.grain)
-                frame = lf_parent.group_by([*dims, "_bin"]).agg(aggs).collect()
-            frame = frame.sort("_bin")  # ranges read only the row groups they cover
-            built[(level.grain, dims)] = frame
-            file = f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
-            write(file, frame)
+                offset += df.height
+                n_chunks += 1
+                for level, dims, frame in _derive(
+                    _fine(df, tcol, cells, names, quarters), names, aggs
+                ):
+                    file = f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
+                    if n_chunks == 1:
+                        made.append((level, dims, file))
+                    acc.add(file, frame)
+                del df
+        for level, dims, file in made:
+            write(file, acc.take(file))
             out.append(
                 {
                     "table": table,
@@ -682,7 +738,7 @@ def build_levels(
                     "grain": level.grain,
                     "dims": list(dims),
                     "file": file,
-                    "rows": frame.height,
+                    "rows": acc.rows[file],
                     "columns": columns,
                     "kinds": kinds,
                     "words": words,
@@ -691,7 +747,7 @@ def build_levels(
             )
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
-            f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s); cells:"
-            f" {sizes} in {time.perf_counter() - began:.1f} s"
+            f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s),"
+            f" {n_chunks} chunk(s); cells: {sizes} in {time.perf_counter() - began:.1f} s"
         )
     return out
