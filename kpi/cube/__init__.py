@@ -127,11 +127,11 @@ class Cube:
         self._schemas: dict[str, pl.Schema] = {}
 
     def _scan(self, level: dict[str, Any]) -> tuple[pl.LazyFrame, pl.Schema]:
-        path = self.where / level["path"]
-        lf = pl.scan_parquet(path)
-        if level["path"] not in self._schemas:
-            self._schemas[level["path"]] = lf.collect_schema()
-        return lf, self._schemas[level["path"]]
+        files = level["files"]
+        lf = pl.scan_parquet([self.where / f for f in files])
+        if files[0] not in self._schemas:
+            self._schemas[files[0]] = lf.collect_schema()
+        return lf, self._schemas[files[0]]
 
     def _aligned(self, ts: datetime | None, grain: str) -> bool:
         if ts is None:
@@ -403,28 +403,16 @@ def build(
     measures = cube_measures(params)
     report(f"building the cube of {root} ({len(measures)} additive measures) in {where}")
 
-    def write(name: str, frame: pl.DataFrame | pl.LazyFrame) -> None:
-        opts: dict[str, Any] = {"compression": "lz4", "row_group_size": 65_536}
+    def write(name: str, frame: pl.DataFrame) -> str:
+        file = f"{name}.{key}.parquet"
         atomic_write(
-            where / f"{name}.{key}.parquet",
-            lambda p: (
-                frame.sink_parquet(p, **opts)
-                if isinstance(frame, pl.LazyFrame)
-                else frame.write_parquet(p, **opts)
-            ),
+            where / file,
+            lambda p: frame.write_parquet(p, compression="lz4", row_group_size=65_536),
         )
+        return file
 
-    scratch = where / f".parts.{key}"
-    try:
-        levels = build_levels(
-            ds, measures, write, report, partition_rows=partition_rows, scratch=scratch
-        )
-    finally:
-        if scratch.exists():
-            remove(scratch)
+    levels = build_levels(ds, measures, write, report, partition_rows=partition_rows)
     for lv in levels:
-        lv["path"] = f"{lv['file']}.{key}.parquet"
-        lv["file"] = lv["path"]
         lv["read"] = sorted(
             {
                 c
@@ -472,7 +460,7 @@ def info(data_dir: str | Path) -> dict[str, Any]:
             "dims": lv["dims"],
             "measures": len(lv["columns"]),
             "cells": lv["rows"],
-            "bytes": (where / lv["path"]).stat().st_size if (where / lv["path"]).exists() else 0,
+            "bytes": sum((where / f).stat().st_size for f in lv["files"] if (where / f).exists()),
         }
         for lv in meta["levels"]
     ]

@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -579,66 +578,65 @@ def _derive(
 
 
 class _Cells:
-    """Each level's cells, chunk by chunk: held in memory up to ``budget`` bytes, then
-    written to ``scratch`` as parts (chunks are in time order, so the parts are too)."""
+    """Each level's cells, chunk by chunk, held in memory up to ``budget`` bytes; beyond it,
+    every level's cells so far are written as a part of its files (``write(name, frame)``
+    returns the file written). Chunks are in time order, so the parts are too."""
 
-    def __init__(self, scratch: Path | None, budget: int) -> None:
-        self.scratch, self.budget, self.size = scratch, budget, 0
+    def __init__(self, write: Callable[[str, pl.DataFrame], str], budget: int) -> None:
+        self.write, self.budget, self.size = write, budget, 0
         self.frames: dict[str, list[pl.DataFrame]] = {}
-        self.parts: dict[str, list[Path]] = {}
+        self.files: dict[str, list[str]] = {}
         self.rows: dict[str, int] = {}
 
-    def add(self, file: str, frame: pl.DataFrame) -> None:
-        self.frames.setdefault(file, []).append(frame)
-        self.rows[file] = self.rows.get(file, 0) + frame.height
+    def add(self, name: str, frame: pl.DataFrame) -> None:
+        self.frames.setdefault(name, []).append(frame)
+        self.rows[name] = self.rows.get(name, 0) + frame.height
         self.size += frame.estimated_size()
-        if self.scratch is not None and self.size > self.budget:
-            for name in self.frames:
-                self._spill(name)
+        if self.size > self.budget:
+            for level in self.frames:
+                self._flush(level)
             self.size = 0
 
-    def _spill(self, file: str) -> None:
-        frames = self.frames.get(file)
-        if not frames or self.scratch is None:
-            return
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        parts = self.parts.setdefault(file, [])
-        path = self.scratch / f"{file}.{len(parts)}.parquet"
-        pl.concat(frames, rechunk=False).write_parquet(path, compression="lz4")
-        parts.append(path)
-        self.frames[file] = []
+    def _flush(self, name: str) -> None:
+        frames = self.frames.get(name)
+        if frames:
+            files = self.files.setdefault(name, [])
+            files.append(self.write(f"{name}.p{len(files)}", pl.concat(frames, rechunk=False)))
+            self.frames[name] = []
 
-    def take(self, file: str) -> pl.DataFrame | pl.LazyFrame:
-        """The level's cells: a frame, or a scan of its parts."""
-        if not self.parts.get(file):
-            return pl.concat(self.frames.pop(file), rechunk=False)
-        self._spill(file)
-        return pl.scan_parquet(self.parts[file])
+    def take(self, name: str) -> list[str]:
+        """Write what is left of a level; its files, in time order."""
+        if not self.files.get(name):
+            frames = self.frames.pop(name, [])
+            return [self.write(name, pl.concat(frames, rechunk=False))]
+        self._flush(name)
+        return self.files[name]
 
 
 #: Rows read into memory at once: whole local months, about this many (each row's values
 #: computed once and shared by the three groupings of :func:`_fine`).
 CHUNK_ROWS = 2_000_000
-#: Cells held in memory before the build writes them to parts (bytes).
-CELLS_BYTES = 1 << 30
+#: Cells held in memory before the build writes them as parts of each level (bytes): at 10
+#: million contacts a year the cells take about 1.5 GiB, written as one file per level.
+CELLS_BYTES = 2 << 30
 
 
 def build_levels(
     ds: Dataset,
     measures: Iterable[Measure],
-    write: Callable[[str, pl.DataFrame | pl.LazyFrame], None],
+    write: Callable[[str, pl.DataFrame], str],
     report: Callable[[str], None],
     *,
     partition_rows: int = PARTITION_ROWS,
-    scratch: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Aggregate each (table, time column) at each level; ``write(file, frame)`` stores one.
+    """Aggregate each (table, time column) at each level; ``write(name, frame)`` stores one
+    (or a part of one) and returns the file written.
 
     The rows are read in chunks of whole local months (:data:`CHUNK_ROWS`), grouped into
     partitions of about ``partition_rows`` rows; the exact builders (FCR's repeat test) run
     once per partition and their flags are carried into each chunk's rows. Every level's
     cells lie within a month, so chunks' cells are concatenated, never combined; they are
-    kept in memory up to :data:`CELLS_BYTES` and written to ``scratch`` beyond. Returns the
+    kept in memory up to :data:`CELLS_BYTES` and written as parts beyond (``files``). Returns the
     levels' descriptions for ``cube.json``.
     """
     out: list[dict[str, Any]] = []
@@ -704,7 +702,7 @@ def build_levels(
         whole = bool(builders) and tcol != "arrival_ts"
         starts, counts = _months(rows, tcol, quarters)
         parts = _spans(starts, counts, 2**62 if whole else partition_rows)
-        acc = _Cells(scratch / f"{table}.{tcol}" if scratch is not None else None, CELLS_BYTES)
+        acc = _Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
         n_chunks = 0
         for part in parts:
@@ -729,7 +727,6 @@ def build_levels(
                     acc.add(file, frame)
                 del df
         for level, dims, file in made:
-            write(file, acc.take(file))
             out.append(
                 {
                     "table": table,
@@ -737,7 +734,7 @@ def build_levels(
                     "level": level.name,
                     "grain": level.grain,
                     "dims": list(dims),
-                    "file": file,
+                    "files": acc.take(file),
                     "rows": acc.rows[file],
                     "columns": columns,
                     "kinds": kinds,

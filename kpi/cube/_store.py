@@ -31,7 +31,7 @@ from kpi.schema import TABLES
 __all__ = ["FORMAT", "cube_dir", "data_key", "plan_fingerprint", "read_meta", "remove"]
 
 #: Version of the cube's layout; a cube of another format is stale.
-FORMAT = 3
+FORMAT = 4
 DIR_NAME = ".kpi-cube"
 META = "cube.json"
 CACHE_ENV = "KPI_CUBE_DIR"
@@ -90,7 +90,7 @@ def read_meta(where: Path) -> dict[str, Any] | None:
 def write_meta(where: Path, meta: dict[str, Any]) -> None:
     """Publish ``cube.json`` (last, atomically), then remove files no longer named by it."""
     write_json(where / META, meta)
-    keep = {META, *(lv["file"] for lv in meta["levels"])}
+    keep = {META, *(f for lv in meta["levels"] for f in lv["files"])}
     for p in where.iterdir():
         if p.name not in keep and p.suffix == ".parquet":
             p.unlink(missing_ok=True)
