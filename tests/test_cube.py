@@ -177,6 +177,19 @@ def test_cube_equals_rows_sample(sample_dir: Path, q: tuple[str, dict]) -> None:
         ("aht", {"every": "1d", "by": "agent_id"}),  # the agent levels
         ("fcr", {"every": "1mo", "by": ("team", "agent_id")}),
         ("transfer_rate", {"period": kpi.periods.parse_period("2025-03"), "by": "agent_id"}),
+        # the busiest hour from hourly sums by the dimensions asked for
+        ("peak_hour_traffic", {"every": "1d"}),
+        ("peak_hour_traffic", {"every": "1w", "by": "queue"}),
+        (
+            "peak_hour_traffic",
+            {"every": "15m", "start": date(2025, 3, 30), "end": date(2025, 3, 30)},
+        ),
+        ("peak_hour_traffic", {"every": "30m", "by": "team", "start": date(2025, 10, 26)}),
+        (
+            "peak_hour_traffic",
+            {"every": "1mo", "params": {"peak_hour_traffic.rank_by": "erlangs"}},
+        ),
+        ("peak_hour_traffic", {"by": ("site", "channel")}),
     ],
 )
 def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None:
@@ -191,7 +204,8 @@ def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None
     ("kpi_id", "kw"),
     [
         ("max_in_queue", {"every": "1d"}),  # a sweep
-        ("peak_hour_traffic", {"every": "1d"}),  # a sweep
+        ("peak_hour_traffic", {"every": "1d", "by": "topic"}),  # topic has no hours
+        ("peak_hour_traffic", {"every": "1d", "attribution": "answer"}),
         ("contacts_per_customer", {"every": "1d"}),  # 9,045 customers: too many for bit sets
         ("longest_wait", {"every": "1d", "params": {"longest_wait.population": "answered"}}),
         ("aht", {"every": "1h", "by": "agent_id"}),  # agents only by day and month

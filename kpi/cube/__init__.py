@@ -64,9 +64,11 @@ from kpi.cube._build import (
     EXACT_BUILDERS,
     LEVELS,
     PARTITION_ROWS,
+    PEAK_BUILDERS,
     ROLLS_UP_TO,
     build_levels,
     cube_measures,
+    peak_sources,
     rebin,
     rollup_exprs,
     signature,
@@ -246,8 +248,10 @@ class Cube:
         start: datetime | None,
         end: datetime | None,
     ) -> pl.LazyFrame | None:
-        """An exact builder measure (FCR's numerator) from the cube, or None: its groups are
-        those with a count, as the builder's own frame has."""
+        """An exact builder measure (FCR's numerator, peak-hour traffic) from the cube, or
+        None: its groups are those the builder's own frame has."""
+        if meas.name.startswith(PEAK_BUILDERS) and time_col == "arrival_ts":
+            return self._peak(meas, by=by, every=every, start=start, end=end)
         if not meas.name.startswith(EXACT_BUILDERS) or not meas.tables:
             return None
         table = meas.tables[0]
@@ -261,6 +265,42 @@ class Cube:
             return lf.select(*keys, pl.col(col).alias(meas.name)).filter(pl.col(meas.name) > 0)
         total = pl.col(col).sum().cast(schema[col]).alias(meas.name)
         return lf.group_by(keys).agg(total).filter(pl.col(meas.name) > 0)
+
+    def _peak(
+        self,
+        meas: Measure,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """The busiest clock hour of each bin (the bin itself under 15- and 30-minute bins):
+        contacts offered and answered handle time summed by hour from the cube, ranked by
+        calls or Erlangs, ties to the earliest hour, as the sweep ranks the rows' hours."""
+        rank_by = meas.name.rsplit("_by_", 1)[1]
+        hour = every if every in ("15m", "30m") else "1h"
+        offered, handle = peak_sources()
+        hours = self.rollup(
+            "contacts", "arrival_ts", [("_calls", offered), ("_handle", handle)],
+            by=by, every=hour, start=start, end=end, rows="_n", known={},
+        )  # fmt: skip
+        if hours is None:
+            return None
+        hour_s = {"15m": 900, "30m": 1800}.get(every or "", 3600)
+        hours = hours.filter(pl.col("_calls") > 0).with_columns(
+            pl.col("_bin").alias("_hour"), (pl.col("_handle") / hour_s).alias("_erlangs")
+        )
+        if every is None:
+            hours = hours.with_columns(pl.lit(0, pl.Int32).alias("_bin"))
+        elif every != hour:
+            hours = rebin(hours, every)
+        rank = "_calls" if rank_by == "calls" else "_erlangs"
+        value = "_calls" if meas.name.startswith("peak_hour_calls_by_") else "_erlangs"
+        order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
+        return hours.group_by([*by, "_bin"]).agg(
+            pl.col(value).sort_by(order).last().alias(meas.name)
+        )
 
 
 def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:

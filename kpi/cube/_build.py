@@ -50,7 +50,7 @@ import numpy as np
 import polars as pl
 
 from kpi.data import Dataset
-from kpi.metrics import Measure, Source, resolve
+from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
 from kpi.schema import time_column, time_expr
 
@@ -63,9 +63,11 @@ __all__ = [
     "LEVELS",
     "MAX_DISTINCT",
     "PARTITION_ROWS",
+    "PEAK_BUILDERS",
     "Level",
     "build_levels",
     "cube_measures",
+    "peak_sources",
     "rebin",
     "signature",
     "table_frame",
@@ -140,6 +142,29 @@ ROLLS_UP_TO = {
 EXACT_BUILDERS = ("fcr_resolved_",)
 
 
+#: Sweep measures answered from stored sums: the busiest clock hour of each bin (peak-hour
+#: traffic, by calls or by Erlangs) ranks the hourly sums of :func:`peak_sources`, which add up
+#: over the dimensions, so hours by the dimensions asked for (or quarter hours, for 15- and
+#: 30-minute bins) answer it exactly.
+PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
+
+
+def peak_sources() -> tuple[Source, Source]:
+    """The two sums peak-hour traffic ranks hours by, as its sweep reads the rows
+    (:mod:`kpi.metrics`' ``peak_hour``): contacts offered, and the handle time (talk + hold +
+    after-call work, a missing part counted 0) of the offered contacts handled, i.e. answered.
+
+    Examples
+    --------
+    >>> [s.columns for s in peak_sources()]
+    [('outcome',), ('outcome', 'talk_s', 'hold_s', 'acw_s')]
+    """
+    handle = pl.sum_horizontal(*(pl.col(c).fill_null(0) for c in ("talk_s", "hold_s", "acw_s")))
+    answered = factories.ANS.fill_null(False)
+    total = pl.when(answered).then(handle.fill_null(0)).otherwise(0).sum().cast(pl.Float64)
+    return factories.offered().sources[0], Source("contacts", total)
+
+
 def signature(table: str, time: str, what: Source | Measure) -> str:
     """The identity of a stored column: table, time column and the aggregation itself (its
     serialised expression), so a variant or a changed definition never matches a stale one."""
@@ -157,6 +182,10 @@ def cube_measures(params: dict[str, Any] | None = None) -> list[Measure]:
     for m, p in resolve("all", params or {}):
         build = m.build(p)
         for meas in build.measures:
+            if meas.name.startswith(PEAK_BUILDERS):
+                offered, handle = peak_sources()
+                for name, src in (("cube_peak_offered", offered), ("cube_peak_handle_s", handle)):
+                    out.setdefault(name, Measure(name, name, (src,), text=name))
             if meas.kind not in STORED_KINDS:
                 continue
             if meas.builder is not None and not (
