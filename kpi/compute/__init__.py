@@ -227,7 +227,7 @@ def _from_cube(
 
 def _from_cube_builder(cube: Cube, ctx: Context, meas: Measure) -> pl.LazyFrame | None:
     """An exact builder measure (FCR's numerator, peak-hour traffic) from the cube, or None."""
-    if not meas.tables or ctx.frame(meas.tables[0]) is None:
+    if meas.kind not in ("sum", "sweep") or not meas.tables or ctx.frame(meas.tables[0]) is None:
         return None
     time_col = ctx.time_column(meas.tables[0])
     return cube.rollup_builder(

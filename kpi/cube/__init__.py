@@ -66,6 +66,7 @@ from kpi.cube._build import (
     PARTITION_ROWS,
     PEAK_BUILDERS,
     ROLLS_UP_TO,
+    SWEEP_BUILDERS,
     build_levels,
     cube_measures,
     peak_sources,
@@ -158,6 +159,7 @@ class Cube:
             for lv in self.meta["levels"]
             if lv["table"] == table
             and lv["time"] == time_col
+            and not lv.get("sweep")
             and set(by) <= set(lv["dims"])
             and every in ROLLS_UP_TO[lv["grain"]]
             and all(s in lv["columns"] for s in sigs)
@@ -250,6 +252,8 @@ class Cube:
     ) -> pl.LazyFrame | None:
         """An exact builder measure (FCR's numerator, peak-hour traffic) from the cube, or
         None: its groups are those the builder's own frame has."""
+        if meas.name.startswith(SWEEP_BUILDERS):
+            return self._sweep(meas, by=by, every=every, start=start, end=end)
         if meas.name.startswith(PEAK_BUILDERS) and time_col == "arrival_ts":
             return self._peak(meas, by=by, every=every, start=start, end=end)
         if not meas.name.startswith(EXACT_BUILDERS) or not meas.tables:
@@ -265,6 +269,34 @@ class Cube:
             return lf.select(*keys, pl.col(col).alias(meas.name)).filter(pl.col(meas.name) > 0)
         total = pl.col(col).sum().cast(schema[col]).alias(meas.name)
         return lf.group_by(keys).agg(total).filter(pl.col(meas.name) > 0)
+
+    def _sweep(
+        self,
+        meas: Measure,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """A queue sweep's maximum from its level swept by exactly ``by`` (a maximum of the
+        quarter-hour maxima in each bin), or None."""
+        fits = [
+            lv
+            for lv in self.meta["levels"]
+            if lv.get("sweep") == meas.name
+            and set(lv["dims"]) == set(by)
+            and every in ROLLS_UP_TO[lv["grain"]]
+            and self._aligned(start, lv["grain"])
+            and self._aligned(end, lv["grain"])
+        ]
+        if not fits:
+            return None
+        level = fits[0]
+        lf, _, keys = self._cells(level, by, every, start, end)
+        if every == level["grain"]:
+            return lf.select(*keys, meas.name)
+        return lf.group_by(keys).agg(pl.col(meas.name).max())
 
     def _peak(
         self,

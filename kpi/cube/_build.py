@@ -21,7 +21,7 @@ ones:
 How it is built (:func:`build_levels`): per (table, time column), each row's values are
 computed once (``X``, ``when(P).then(X)``, the bit of its value) and the rows are grouped, in
 one streaming query, twice: by the intraday dimensions and the quarter hour (keyed by the UTC
-quarter hour, an integer, mapped to the local bin afterwards: :func:`_quarters` checks that
+quarter hour, an integer, mapped to the local bin afterwards: :func:`quarters` checks that
 each UTC quarter hour lies in one local one, else each row is binned in local time), and by
 every dimension and the local date (and by team, agent and local date). The rows are read in
 partitions by customer (:func:`_partitions`) when there are more than ``partition_rows``, each
@@ -43,12 +43,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from kpi.cube._chunks import (
+    Cells,
+    Span,
+    between,
+    month_counts,
+    quarter_map,
+    queue_levels,
+    spans,
+)
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
@@ -64,6 +72,8 @@ __all__ = [
     "MAX_DISTINCT",
     "PARTITION_ROWS",
     "PEAK_BUILDERS",
+    "SWEEP_BUILDERS",
+    "SWEEP_DIMS",
     "Level",
     "build_levels",
     "cube_measures",
@@ -149,6 +159,15 @@ EXACT_BUILDERS = ("fcr_resolved_",)
 PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 
 
+#: Sweep measures stored per dimension set: most contacts waiting at once is a maximum over
+#: time of a level that depends on the groups, so it is exact only at the dimensions it was
+#: swept by: stored by quarter hour for no dimension and for each one of :data:`SWEEP_DIMS`,
+#: rolled up over time only (a maximum of quarter-hour maxima).
+SWEEP_BUILDERS = ("max_in_queue",)
+#: The dimensions the queue sweep is stored by, one at a time (and by none).
+SWEEP_DIMS = ("site", "team", "queue", "channel", "topic")
+
+
 def peak_sources() -> tuple[Source, Source]:
     """The two sums peak-hour traffic ranks hours by, as its sweep reads the rows
     (:mod:`kpi.metrics`' ``peak_hour``): contacts offered, and the handle time (talk + hold +
@@ -186,6 +205,8 @@ def cube_measures(params: dict[str, Any] | None = None) -> list[Measure]:
                 offered, handle = peak_sources()
                 for name, src in (("cube_peak_offered", offered), ("cube_peak_handle_s", handle)):
                     out.setdefault(name, Measure(name, name, (src,), text=name))
+            if meas.name.startswith(SWEEP_BUILDERS):
+                out.setdefault(meas.name, meas)
             if meas.kind not in STORED_KINDS:
                 continue
             if meas.builder is not None and not (
@@ -369,7 +390,7 @@ class _BuildContext:
         return pl.col("_r").alias("_bin")
 
     def in_range(self, ts: pl.Expr) -> pl.Expr:
-        return _between(ts, self.lo, self.hi)
+        return between(ts, self.lo, self.hi)
 
     def bins(self) -> pl.LazyFrame:  # pragma: no cover - stocks are never in a cube
         raise NotImplementedError("a cube holds no stocks")
@@ -388,15 +409,6 @@ def table_frame(ds: Dataset, table: str) -> pl.LazyFrame:
     lf = ds[table]
     derived = time_expr(table, tz=ds.tz)
     return lf if derived is None else lf.with_columns(derived)
-
-
-def _between(ts: pl.Expr, lo: datetime | None, hi: datetime | None) -> pl.Expr:
-    cond = ts.is_not_null()
-    if lo is not None:
-        cond = cond & (ts >= lo)
-    if hi is not None:
-        cond = cond & (ts < hi)
-    return cond
 
 
 def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], list[Any]]:
@@ -423,91 +435,13 @@ def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], l
     return groups
 
 
-def _quarters(rows: pl.LazyFrame, tcol: str, dtype: pl.Datetime) -> pl.DataFrame | None:
-    """The map from each UTC quarter hour of the data (``_k``, epoch seconds // 900, with its
-    row count ``_n``) to its local quarter hour (``_bin``), day (``_day``, ``_dbin``) and month
-    (``_mbin``); None when one spans two local bins (a zone whose offset is not whole quarter
-    hours)."""
-    unit = {"ns": 10**9, "us": 10**6, "ms": 10**3}[dtype.time_unit or "us"]
-    k = pl.col("_k")
-
-    def stamp(e: pl.Expr) -> pl.Expr:
-        utc = e.cast(pl.Datetime(dtype.time_unit or "us", "UTC"))
-        return utc.dt.convert_time_zone(dtype.time_zone or "UTC")
-
-    keys = rows.group_by((pl.col(tcol).dt.epoch("s") // 900).alias("_k")).agg(pl.len().alias("_n"))
-    keys = keys.collect().with_columns(
-        bin_expr(stamp(k * 900 * unit), "15m").alias("_bin"),
-        bin_expr(stamp((k + 1) * 900 * unit - 1), "15m").alias("_b1"),
-    )
-    if not (keys["_bin"] == keys["_b1"]).all():
-        return None
-    b = pl.col("_bin")
-    return keys.select(
-        "_k", "_n", "_bin", b.dt.date().alias("_day"),
-        bin_expr(b, "1d").alias("_dbin"), bin_expr(b, "1mo").alias("_mbin"),
-    ).sort("_k")  # fmt: skip
-
-
-@dataclass
-class _Span:
-    """Rows whose time is in ``[lo, hi)`` (None: unbounded), whole local months, ``n`` rows."""
-
-    lo: datetime | None
-    hi: datetime | None
-    n: int
-    first: int  # the months' indices: [first, stop)
-    stop: int
-
-
-def _months(
-    rows: pl.LazyFrame, tcol: str, quarters: pl.DataFrame | None
-) -> tuple[list[datetime], list[int]]:
-    """The local months of the rows (their starts, in order) and each one's row count: from
-    ``quarters``, or, without it, from each row's local month."""
-    if quarters is not None:
-        months = quarters.group_by(pl.col("_mbin").alias("_m")).agg(pl.col("_n").sum())
-    else:
-        month = bin_expr(pl.col(tcol), "1mo").alias("_m")
-        months = rows.group_by(month).agg(pl.len().alias("_n")).collect()
-    months = months.sort("_m")
-    return months["_m"].to_list(), months["_n"].to_list()
-
-
-def _spans(
-    starts: list[datetime], counts: list[int], cap: int, within: _Span | None = None
-) -> list[_Span]:
-    """Runs of whole months (of ``within``'s, or all) of about ``cap`` rows each (a month is
-    never split); the first starts unbounded, the last ends unbounded."""
-    a0, b0 = (0, len(counts)) if within is None else (within.first, within.stop)
-    cuts, size = [a0], 0
-    for i in range(a0, b0):
-        if size and size + counts[i] > cap:
-            cuts.append(i)
-            size = 0
-        size += counts[i]
-    cuts.append(b0)
-    spans = [
-        _Span(
-            starts[a] if a else None,
-            starts[b] if b < len(starts) else None,
-            sum(counts[a:b]),
-            a,
-            b,
-        )
-        for a, b in pairwise(cuts)
-        if b > a
-    ]
-    return spans or [_Span(None, None, 0, 0, 0)]
-
-
 def _resolved(
     ds: Dataset,
     table: str,
     rows: pl.LazyFrame,
     tcol: str,
-    part: _Span,
-    chunks: list[_Span],
+    part: Span,
+    chunks: list[Span],
     builders: list[Measure],
 ) -> list[np.ndarray]:
     """The rows each exact builder counts (FCR: resolved contacts) in partition ``part``, by
@@ -515,10 +449,10 @@ def _resolved(
     reads it). FCR's repeat test looks forward only, so the contacts of the partition and of
     the next ``lookahead_days`` (+1) decide it exactly; the builder sorts those once."""
     t = pl.col(tcol)
-    scans = [rows.filter(_between(t, c.lo, c.hi)) for c in chunks]
+    scans = [rows.filter(between(t, c.lo, c.hi)) for c in chunks]
     if part.hi is not None:
         ahead = timedelta(days=max(b.lookahead_days for b in builders) + 1)
-        scans.append(rows.filter(_between(t, part.hi, part.hi + ahead)))
+        scans.append(rows.filter(between(t, part.hi, part.hi + ahead)))
     numbered = pl.concat(scans).with_row_index("_r")
     ctx = _BuildContext(ds, table, numbered, part.lo, part.hi)
     plans = [b.builder(ctx).filter(pl.col(b.name) > 0).select("_bin") for b in builders]
@@ -606,42 +540,6 @@ def _derive(
     return out
 
 
-class _Cells:
-    """Each level's cells, chunk by chunk, held in memory up to ``budget`` bytes; beyond it,
-    every level's cells so far are written as a part of its files (``write(name, frame)``
-    returns the file written). Chunks are in time order, so the parts are too."""
-
-    def __init__(self, write: Callable[[str, pl.DataFrame], str], budget: int) -> None:
-        self.write, self.budget, self.size = write, budget, 0
-        self.frames: dict[str, list[pl.DataFrame]] = {}
-        self.files: dict[str, list[str]] = {}
-        self.rows: dict[str, int] = {}
-
-    def add(self, name: str, frame: pl.DataFrame) -> None:
-        self.frames.setdefault(name, []).append(frame)
-        self.rows[name] = self.rows.get(name, 0) + frame.height
-        self.size += frame.estimated_size()
-        if self.size > self.budget:
-            for level in self.frames:
-                self._flush(level)
-            self.size = 0
-
-    def _flush(self, name: str) -> None:
-        frames = self.frames.get(name)
-        if frames:
-            files = self.files.setdefault(name, [])
-            files.append(self.write(f"{name}.p{len(files)}", pl.concat(frames, rechunk=False)))
-            self.frames[name] = []
-
-    def take(self, name: str) -> list[str]:
-        """Write what is left of a level; its files, in time order."""
-        if not self.files.get(name):
-            frames = self.frames.pop(name, [])
-            return [self.write(name, pl.concat(frames, rechunk=False))]
-        self._flush(name)
-        return self.files[name]
-
-
 #: Rows read into memory at once: whole local months, about this many (each row's values
 #: computed once and shared by the three groupings of :func:`_fine`).
 CHUNK_ROWS = 2_000_000
@@ -675,7 +573,16 @@ def build_levels(
         schema = lf.collect_schema()
         names = schema.names()
         sources = [s for s in items if isinstance(s, tuple)]
-        builders = [m for m in items if isinstance(m, Measure)]
+        builders = [
+            m for m in items if isinstance(m, Measure) and not m.name.startswith(SWEEP_BUILDERS)
+        ]
+        sweeps = [
+            m
+            for m in items
+            if isinstance(m, Measure)
+            and m.name.startswith(SWEEP_BUILDERS)
+            and {"queue_ts", "wait_s"} <= set(names)
+        ]
         read = sorted({c for s, _ in sources for c in s.columns})
         wanted = {
             found[0]
@@ -687,6 +594,20 @@ def build_levels(
                 pl.len().alias("rows"),
                 *(pl.col(c).null_count().alias(f"n|{c}") for c in read),
                 *(pl.col(c).approx_n_unique().alias(f"u|{c}") for c in wanted),
+                *(
+                    [
+                        pl.col("wait_s")
+                        .filter(pl.col("queue_ts").is_not_null())
+                        .max()
+                        .alias("w+"),
+                        pl.col("wait_s")
+                        .filter(pl.col("queue_ts").is_not_null())
+                        .min()
+                        .alias("w-"),
+                    ]
+                    if sweeps
+                    else []
+                ),
             )
             .collect()
             .row(0, named=True)
@@ -726,20 +647,26 @@ def build_levels(
         rows = lf.filter(t.is_not_null())
         dtype = schema[tcol]
         assert isinstance(dtype, pl.Datetime)
-        quarters = _quarters(rows, tcol, dtype)
+        quarters = quarter_map(rows, tcol, dtype)
         # FCR's look-ahead reads by arrival: partitions need the builders' time to be arrival
         whole = bool(builders) and tcol != "arrival_ts"
-        starts, counts = _months(rows, tcol, quarters)
-        parts = _spans(starts, counts, 2**62 if whole else partition_rows)
-        acc = _Cells(write, CELLS_BYTES)
+        starts, counts = month_counts(rows, tcol, quarters)
+        parts = spans(starts, counts, 2**62 if whole else partition_rows)
+        acc = Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
+        swept: list[tuple[tuple[str, ...], str]] = []
+        waits = [facts.get("w+") or 0.0, facts.get("w-") or 0.0]
+        margin = (
+            timedelta(seconds=max(waits[0], 0) + 1),
+            timedelta(seconds=max(-waits[1], 0) + 1),
+        )
         n_chunks = 0
         for part in parts:
-            mine = _spans(starts, counts, CHUNK_ROWS, part)
+            mine = spans(starts, counts, CHUNK_ROWS, part)
             ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
             offset = 0
             for chunk in mine:
-                pre = rows.filter(_between(t, chunk.lo, chunk.hi))
+                pre = rows.filter(between(t, chunk.lo, chunk.hi))
                 pre = pre.with_columns(first) if first else pre
                 df = (pre.with_columns(per_row) if per_row else pre).collect()
                 df = df.with_columns(
@@ -755,6 +682,13 @@ def build_levels(
                         made.append((level, dims, file))
                     acc.add(file, frame)
                 del df
+                for d, frame in (
+                    queue_levels(lf, chunk, margin, names, SWEEP_DIMS) if sweeps else []
+                ):
+                    file = f"{table}.queue.15m.{'-'.join(d) or 'total'}"
+                    if n_chunks == 1:
+                        swept.append((d, file))
+                    acc.add(file, frame)
         for level, dims, file in made:
             out.append(
                 {
@@ -769,6 +703,23 @@ def build_levels(
                     "kinds": kinds,
                     "words": words,
                     "nullable": nullable,
+                }
+            )
+        for d, file in swept:
+            out.append(
+                {
+                    "table": table,
+                    "time": tcol,
+                    "level": f"queue sweep by {', '.join(d) or 'nothing'}",
+                    "grain": "15m",
+                    "dims": list(d),
+                    "files": acc.take(file),
+                    "rows": acc.rows[file],
+                    "columns": {signature(table, tcol, m): "max_in_queue" for m in sweeps},
+                    "kinds": {"max_in_queue": "max"},
+                    "words": {},
+                    "nullable": [],
+                    "sweep": sweeps[0].name,
                 }
             )
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
