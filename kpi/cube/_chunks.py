@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import polars as pl
@@ -91,37 +91,62 @@ def queue_levels(
     hi = chunk.hi + margin[1] if chunk.hi is not None else None
     sets = [(), *((d,) for d in by if d in names)]
     dims = sorted({d for s in sets for d in s})
-    q = lf.filter(between(qt, lo, hi) & w.is_not_null()).select(*dims, "queue_ts", "wait_s")
-    exit_ = qt + pl.duration(microseconds=(w * 1e6).cast(pl.Int64))
-    events = pl.concat(
-        [
-            q.select(*dims, qt.alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
-            q.select(*dims, exit_.alias("_t"), pl.lit(-1, pl.Int64).alias("_d")),
-        ]
-    )
-    ev = events.sort(["_t", "_d"]).with_columns((pl.col("_t").dt.epoch("s") // 900).alias("_k"))
-    ev = ev.collect()
-    dtype = ev.schema["_t"]
+    dtype = lf.collect_schema()["queue_ts"]
     assert isinstance(dtype, pl.Datetime)
-    inside = between(pl.col("_t"), chunk.lo, chunk.hi)
+    unit = "ns" if dtype.time_unit == "ns" else "us"
+    scale = 1000 if unit == "ns" else 1  # the wait, truncated to whole microseconds
+    t, ended = qt.dt.epoch(unit), qt.dt.epoch(unit) + (w * 1e6).cast(pl.Int64) * scale
+    q = lf.filter(between(qt, lo, hi) & w.is_not_null()).select(
+        *(pl.col(d).cast(pl.Categorical) for d in dims), t.alias("_in"), ended.alias("_out")
+    )
+    # one integer key per event: its time × 2, exits (+0) before entries (+1) at an instant
+    key = pl.col("_key")
+    ev = (
+        pl.concat(
+            [
+                q.select(*dims, (pl.col("_in") * 2 + 1).alias("_key")),
+                q.select(*dims, (pl.col("_out") * 2).alias("_key")),
+            ]
+        )
+        .sort("_key")
+        .with_columns((key // 2).alias("_t"))
+        .with_columns(
+            ((key - pl.col("_t") * 2) * 2 - 1).alias("_d"),
+            (pl.col("_t") // (900 * 10**6 * scale)).alias("_k"),
+        )
+        .collect()
+    )
+    inside = pl.col("_t").is_not_null()
+    if chunk.lo is not None:
+        inside = inside & (pl.col("_t") >= _epoch(chunk.lo, unit))
+    if chunk.hi is not None:
+        inside = inside & (pl.col("_t") < _epoch(chunk.hi, unit))
     keys = local_quarters(ev.filter(inside).select(pl.col("_k").unique()), dtype)
+    stamp = pl.from_epoch("_t", time_unit=unit).dt.replace_time_zone("UTC")
+    local = stamp.dt.convert_time_zone(dtype.time_zone or "UTC")
+    at = [pl.col("_k")] if keys is not None else [bin_expr(local, "15m").alias("_bin")]
+    most = pl.max_horizontal(pl.col("_l").max(), (pl.col("_l") - pl.col("_d")).max())
     plans = []
     for d in sets:
         level = pl.col("_d").cum_sum()
         level = level.over(list(d)) if d else level
-        most = pl.max_horizontal(pl.col("_l").max(), (pl.col("_l") - pl.col("_d")).max())
-        at = [pl.col("_k")] if keys is not None else [bin_expr(pl.col("_t"), "15m").alias("_bin")]
         plans.append(
             ev.lazy()
             .with_columns(level.alias("_l"))
             .filter(inside)
             .group_by([*d, *at])
             .agg(most.cast(pl.Int64).alias("max_in_queue"))
+            .with_columns(pl.col(list(d)).cast(pl.String))
         )
     out = pl.collect_all(plans)
     if keys is not None:
         out = [f.join(keys.select("_k", "_bin"), on="_k").drop("_k") for f in out]
     return [(d, f.sort("_bin")) for d, f in zip(sets, out, strict=True)]
+
+
+def _epoch(x: datetime, unit: str) -> int:
+    micros = (x - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return micros * (1000 if unit == "ns" else 1)
 
 
 @dataclass
