@@ -13,10 +13,11 @@ Levels. Three are aggregated from the rows (quarter hours by site, team, queue a
 days by those and topic; days by team and agent) and the others from them: hours by the four,
 hours and quarter hours by nothing, hours by each single dimension, days by each single
 dimension and by nothing, months by team and agent (agent scorecards and the agent explorer).
-A large table is aggregated in partitions by customer (:data:`PARTITION_ROWS` rows each), whose
-cells are combined (sums, maxima, bitwise ors), so FCR's sort holds a partition, not the table. A query
-reads the smallest level that has its dimensions, a grain its grain is a multiple of and its
-range's bounds on its bins (``1h by queue``: hours by queue, 24 queues × 8,760 hours).
+The rows are read in chunks of whole local months (every cell lies in one), grouped in
+partitions of about :data:`PARTITION_ROWS` rows for FCR's repeat test; a level whose cells
+outgrow a memory budget is written in parts. A query reads the smallest level that has its
+dimensions, a grain its grain is a multiple of and its range's bounds on its bins (``1h by
+queue``: hours by queue, 24 queues × 8,760 hours).
 
 Each measure's strategy:
 
@@ -27,18 +28,26 @@ Each measure's strategy:
 - ``distinct`` measures (agents who handled contacts, for ``handled_per_agent`` and
   ``sales_per_agent``): a bit set of the cell's values, one ``UInt64`` word per 64 values,
   rolled up with a bitwise or and counted with a population count. Exact, for columns of at
-  most :data:`kpi.cube._build.MAX_DISTINCT` values (2,048). Distinct customers
-  (``contacts_per_customer``) have as many values as contacts: read from the rows.
+  most :data:`kpi.cube._build.MAX_DISTINCT` values (2,048).
 - FCR's numerator under its default window and key: each contact's repeat flag is computed
-  from all the contacts of its customer when the cube is built (a partition holds every
-  contact of its customers), and counted like a ``sum``. Exact.
-- Left to the rows: sweeps (``max_in_queue``, ``peak_hour_traffic``: exact only at the grain
-  and groups asked for), medians and other statistics, stocks, distinct counts of many
-  values, other variants (a service-level threshold of 30 s, another FCR window),
-  ``agent_id`` finer than a day or with a dimension other than team, other columns outside
-  :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by day), contacts attributed by answer or completion time, ``bin_offset``, ranges
-  whose bounds are not on a cube bin, chunked evaluation, and datasets that are not a
-  directory (or whose tables were filtered or swapped after loading).
+  once per partition (its contacts and the next window's days decide it: the test looks
+  forward only) and counted like a ``sum`` in every level. Exact.
+- Peak-hour traffic (``peak_hour_traffic``, by calls or Erlangs): the busiest clock hour of a
+  bin ranks hourly sums of contacts offered and of answered handle time, which add up over
+  the dimensions, so hours by the dimensions asked for (quarter hours for 15- and 30-minute
+  bins) answer it exactly: any ``by`` the hourly levels hold (not topic, not agents).
+- Most contacts waiting at once (``max_in_queue``): the queue level is a property of the
+  groups swept, so it is stored per dimension set, swept by quarter hour by nothing and by
+  each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by exactly one of those sets takes
+  the maximum of its quarter-hour maxima. Exact; two dimensions or agents read the rows.
+- Left to the rows: distinct customers (``contacts_per_customer``: as many values as the
+  contacts, so no bit set, and a distinct count of a week is not one of its days), medians
+  and other statistics, stocks, other variants (a service-level threshold of 30 s, another
+  FCR window), ``agent_id`` finer than a day or with a dimension other than team, other
+  columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by
+  day), contacts attributed by answer or completion time, ``bin_offset``, ranges whose bounds
+  are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose
+  tables were filtered or swapped after loading).
 
 Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
 never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one
@@ -460,10 +469,11 @@ def build(
     """Build the cube of a dataset directory (always from its files) and publish it.
 
     ``params``: definition variants the cube stores instead of the defaults (the dataset's
-    own facts, such as ``csat.scale_max``, belong here). ``partition_rows``: a table of more
-    rows is aggregated in partitions of about this many, by customer (FCR's repeats are
-    exact within each), and their cells combined; memory follows one partition and the
-    cells, not the table. Returns the cube directory.
+    own facts, such as ``csat.scale_max``, belong here). ``partition_rows``: FCR's repeat
+    test sorts partitions of whole local months of about this many rows (and the days its
+    window looks ahead); the rows are aggregated in smaller chunks of whole months, so memory
+    follows a partition's sort, a chunk and the cells held, not the table. Returns the cube
+    directory.
     """
     root = Path(data_dir)
     report = reporter(progress, "kpi cube") or (lambda msg: None)

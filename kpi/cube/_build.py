@@ -18,22 +18,21 @@ ones:
   Only when ``C`` has at most :data:`MAX_DISTINCT` values (agents: a few hundred); a column
   with more (customers: as many as the contacts) is left to the rows.
 
-How it is built (:func:`build_levels`): per (table, time column), each row's values are
-computed once (``X``, ``when(P).then(X)``, the bit of its value) and the rows are grouped, in
-one streaming query, twice: by the intraday dimensions and the quarter hour (keyed by the UTC
-quarter hour, an integer, mapped to the local bin afterwards: :func:`quarters` checks that
-each UTC quarter hour lies in one local one, else each row is binned in local time), and by
-every dimension and the local date (and by team, agent and local date). The rows are read in
-partitions by customer (:func:`_partitions`) when there are more than ``partition_rows``, each
-partition's cells built as below and the partitions' cells combined (:func:`_combine`).
-FCR's repeat test then sorts the partition once, grouped by
-one 64-bit key of the dimensions (checked one-to-one against the daily cells) and the integer
-quarter hour, and its counts are rolled up on integers and joined to both (and once more,
-keyed by team and agent, for the agent level). The other levels
-(:data:`LEVELS`) are aggregated from the smallest level already built that has their
-dimensions, never from the rows again. Each cell holds the row count ``_rows`` and, for each
-column a source reads that has nulls, its non-null count ``_nn_<column>`` (the engine's
-unknown-group rule needs it; a column with no null is known wherever there are rows).
+How it is built (:func:`build_levels`): per (table, time column), the rows are read in chunks
+of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each chunk into memory
+with each row's values computed once (``X``, ``when(P).then(X)``, the bit of its value), then
+grouped three times: by the intraday dimensions and the quarter hour (keyed by the UTC quarter
+hour, an integer, mapped to the local bin afterwards; each row is binned in local time when a
+UTC quarter hour spans two local ones), by every dimension and the local date, and by team,
+agent and local date. The other levels (:data:`LEVELS`) are aggregated from the smallest
+level of the chunk already made that has their dimensions. Every cell lies within a month, so
+the chunks' cells are concatenated. FCR's repeat test runs once per partition (chunks of about
+``partition_rows`` rows, plus the days its window looks ahead): its result, the resolved
+contacts, is a flag carried into each chunk's rows and summed in every level. The queue sweep
+(``max_in_queue``) is run per chunk over the contacts waiting during it. Each cell holds the
+row count ``_rows`` and, for each column a source reads that has nulls, its non-null count
+``_nn_<column>`` (the engine's unknown-group rule needs it; a column with no null is known
+wherever there are rows).
 """
 
 from __future__ import annotations
@@ -96,11 +95,8 @@ INTRADAY = ("site", "team", "queue", "channel")
 AGENT_DIMS = ("team", "agent_id")
 #: Distinct counts are stored as bit sets when their column has at most this many values.
 MAX_DISTINCT = 2048
-#: A table of more rows is built in partitions of about this many rows (by customer, so FCR's
-#: repeats are exact within each), whose cells are then combined: FCR's sort holds one
-#: partition, not the table. Each partition reads the file again and the cells are combined
-#: once more, so a partition is made large: at 10 million contacts two partitions of 5 million
-#: took 52 CPU s and 4.4 GiB against 41 CPU s and 3.7 GiB in one (bench/RESULTS.md).
+#: FCR's repeat test sorts partitions of whole local months of about this many rows (and the
+#: days its window looks ahead, read again): its sort holds a partition, not the table.
 PARTITION_ROWS = 10_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
@@ -176,7 +172,7 @@ def peak_sources() -> tuple[Source, Source]:
     Examples
     --------
     >>> [s.columns for s in peak_sources()]
-    [('outcome',), ('outcome', 'talk_s', 'hold_s', 'acw_s')]
+    [('outcome',), ('talk_s', 'hold_s', 'acw_s', 'outcome')]
     """
     handle = pl.sum_horizontal(*(pl.col(c).fill_null(0) for c in ("talk_s", "hold_s", "acw_s")))
     answered = factories.ANS.fill_null(False)
