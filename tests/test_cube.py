@@ -190,6 +190,7 @@ def test_cube_equals_rows_sample(sample_dir: Path, q: tuple[str, dict]) -> None:
             {"every": "1mo", "params": {"peak_hour_traffic.rank_by": "erlangs"}},
         ),
         ("peak_hour_traffic", {"by": ("site", "channel")}),
+        ("peak_hour_traffic", {"every": "1h", "by": "queue", "start": date(2025, 10, 26)}),
         # the queue sweep, stored by each single dimension (and none) by quarter hour
         ("max_in_queue", {"every": "1d"}),
         ("max_in_queue", {"every": "15m", "by": "queue", "start": date(2025, 10, 26)}),

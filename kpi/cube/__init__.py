@@ -332,12 +332,14 @@ class Cube:
         hours = hours.filter(pl.col("_calls") > 0).with_columns(
             pl.col("_bin").alias("_hour"), (pl.col("_handle") / hour_s).alias("_erlangs")
         )
+        value = "_calls" if meas.name.startswith("peak_hour_calls_by_") else "_erlangs"
+        if every == hour:  # one hour per bin: no ranking
+            return hours.select(*by, "_bin", pl.col(value).alias(meas.name))
         if every is None:
             hours = hours.with_columns(pl.lit(0, pl.Int32).alias("_bin"))
         elif every != hour:
             hours = rebin(hours, every)
         rank = "_calls" if rank_by == "calls" else "_erlangs"
-        value = "_calls" if meas.name.startswith("peak_hour_calls_by_") else "_erlangs"
         order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
         return hours.group_by([*by, "_bin"]).agg(
             pl.col(value).sort_by(order).last().alias(meas.name)
