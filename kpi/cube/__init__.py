@@ -37,9 +37,9 @@ Each measure's strategy:
   the dimensions, so hours by the dimensions asked for (quarter hours for 15- and 30-minute
   bins) answer it exactly: any ``by`` the hourly levels hold (not topic, not agents).
 - Most contacts waiting at once (``max_in_queue``): the queue level is a property of the
-  groups swept, so it is stored per dimension set, swept by quarter hour by nothing and by
-  each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by exactly one of those sets takes
-  the maximum of its quarter-hour maxima. Exact; two dimensions or agents read the rows.
+  groups swept, so it is stored per dimension set, swept by quarter hour (and rolled up to
+  hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
+  exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. Exact; two dimensions or agents read the rows.
 - Left to the rows: distinct customers (``contacts_per_customer``: as many values as the
   contacts, so no bit set, and a distinct count of a week is not one of its days), medians
   and other statistics, stocks, other variants (a service-level threshold of 30 s, another
@@ -301,7 +301,7 @@ class Cube:
         ]
         if not fits:
             return None
-        level = fits[0]
+        level = min(fits, key=lambda lv: lv["rows"])
         lf, _, keys = self._cells(level, by, every, start, end)
         if every == level["grain"]:
             return lf.select(*keys, meas.name)

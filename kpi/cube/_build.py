@@ -157,7 +157,7 @@ PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 
 #: Sweep measures stored per dimension set: most contacts waiting at once is a maximum over
 #: time of a level that depends on the groups, so it is exact only at the dimensions it was
-#: swept by: stored by quarter hour for no dimension and for each one of :data:`SWEEP_DIMS`,
+#: swept by: stored by quarter hour (and by hour) for no dimension and for each one of :data:`SWEEP_DIMS`,
 #: rolled up over time only (a maximum of quarter-hour maxima).
 SWEEP_BUILDERS = ("max_in_queue",)
 #: The dimensions the queue sweep is stored by, one at a time (and by none).
@@ -650,7 +650,7 @@ def build_levels(
         parts = spans(starts, counts, 2**62 if whole else partition_rows)
         acc = Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
-        swept: list[tuple[tuple[str, ...], str]] = []
+        swept: list[tuple[tuple[str, ...], str, str]] = []
         waits = [facts.get("w+") or 0.0, facts.get("w-") or 0.0]
         margin = (
             timedelta(seconds=max(waits[0], 0) + 1),
@@ -681,10 +681,17 @@ def build_levels(
                 for d, frame in (
                     queue_levels(lf, chunk, margin, names, SWEEP_DIMS) if sweeps else []
                 ):
-                    file = f"{table}.queue.15m.{'-'.join(d) or 'total'}"
-                    if n_chunks == 1:
-                        swept.append((d, file))
-                    acc.add(file, frame)
+                    # and by the hour: a maximum of its quarter hours' maxima
+                    hourly = (
+                        rebin(frame.lazy(), "1h")
+                        .group_by([*d, "_bin"])
+                        .agg(pl.col("max_in_queue").max())
+                    )
+                    for grain, cells_ in (("15m", frame), ("1h", hourly.collect().sort("_bin"))):
+                        file = f"{table}.queue.{grain}.{'-'.join(d) or 'total'}"
+                        if n_chunks == 1:
+                            swept.append((d, grain, file))
+                        acc.add(file, cells_)
         for level, dims, file in made:
             out.append(
                 {
@@ -701,13 +708,13 @@ def build_levels(
                     "nullable": nullable,
                 }
             )
-        for d, file in swept:
+        for d, grain, file in swept:
             out.append(
                 {
                     "table": table,
                     "time": tcol,
-                    "level": f"queue sweep by {', '.join(d) or 'nothing'}",
-                    "grain": "15m",
+                    "level": f"queue sweep {grain} by {', '.join(d) or 'nothing'}",
+                    "grain": grain,
                     "dims": list(d),
                     "files": acc.take(file),
                     "rows": acc.rows[file],
