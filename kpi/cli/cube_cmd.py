@@ -15,10 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cube",
         help="build, describe or clear the measure cube that makes explorers interactive",
         description="The measure cube holds the measures that roll up exactly (sums, maxima, "
-        "the agents of each cell, FCR's repeat flags) aggregated by quarter hour and day in "
-        "the site's local time and by site, team, queue, channel and topic, with smaller "
-        "levels made from those (hours, single dimensions, totals) and days and months by team "
-        "and agent, built in partitions of customers (FCR stays exact), kept in DIR/.kpi-cube/ and "
+        "the agents of each cell, FCR's repeat flags, peak-hour sums) aggregated by quarter "
+        "hour and day in the site's local time and by site, team, queue, channel and topic, "
+        "with smaller levels made from those (hours, single dimensions, totals), days and "
+        "months by team and agent, and the queue sweep (most waiting) by each single "
+        "dimension, read in chunks of whole months (FCR stays exact), kept in DIR/.kpi-cube/ and "
         "keyed by the data's files. kpi compute, the views and the explorers roll KPIs up from "
         "the smallest level that answers (same values as from the rows) and read the rows "
         "otherwise; the trend explorer builds it on first use for a million rows or more. "

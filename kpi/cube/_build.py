@@ -157,8 +157,8 @@ PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 
 #: Sweep measures stored per dimension set: most contacts waiting at once is a maximum over
 #: time of a level that depends on the groups, so it is exact only at the dimensions it was
-#: swept by: stored by quarter hour (and by hour) for no dimension and for each one of :data:`SWEEP_DIMS`,
-#: rolled up over time only (a maximum of quarter-hour maxima).
+#: swept by: stored by quarter hour (and by hour) for no dimension and for each one of
+#: :data:`SWEEP_DIMS`, rolled up over time only (a maximum of quarter-hour maxima).
 SWEEP_BUILDERS = ("max_in_queue",)
 #: The dimensions the queue sweep is stored by, one at a time (and by none).
 SWEEP_DIMS = ("site", "team", "queue", "channel", "topic")
