@@ -538,7 +538,7 @@ def _derive(
 
 #: Rows read into memory at once: whole local months, about this many (each row's values
 #: computed once and shared by the three groupings of :func:`_fine`).
-CHUNK_ROWS = 2_000_000
+CHUNK_ROWS = 1_000_000
 #: Cells held in memory before the build writes them as parts of each level (bytes): at 10
 #: million contacts a year the cells take about 1.5 GiB, written as one file per level.
 CELLS_BYTES = 2 << 30
