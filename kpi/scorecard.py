@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from kpi.compute import evaluate
+from kpi.compute import availability, evaluate
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import METRICS, PERSPECTIVES, resolve
@@ -227,14 +227,22 @@ def _evaluate(
     grain (the same range, so the same value); the others as one evaluation."""
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     whole = reads_whole_table(metrics, params) if not keys and period.grain in GRAINS else []
-    asked = list(dict.fromkeys(m.id for m, _ in resolve(metrics, params)))
-    rest = [m for m in asked if m not in whole]
+    if whole:
+        asked = list(dict.fromkeys(m.id for m, _ in resolve(metrics, params)))
+        known = availability(data, asked, params=params)
+        whole = [m for m in whole if known[m].ok]  # the others get their note below
     if not whole:
         r = evaluate(data, metrics, by=keys, period=period, params=params, measures=False)
         return _Evaluated(r.frame, r.metrics, r.notes, r.definitions)
+    rest = [m for m in asked if m not in whole]
     parts = []
-    if rest:
+    frames = []
+    notes: dict[str, str] = {}
+    if any(known[m].ok for m in rest):
         parts.append(evaluate(data, rest, period=period, params=params, measures=False))
+        frames.append(parts[0].frame)
+    else:  # nothing else to compute: their notes, as one evaluation gives them
+        notes = {m: known[m].message for m in rest}
     swept = evaluate(
         data,
         whole,
@@ -246,9 +254,8 @@ def _evaluate(
     )
     parts.append(swept)
     # one bin, or none when the period has no rows: one row, as an evaluation without a grain
-    frames = [p.frame for p in parts[:-1]]
     frames.append(swept.frame.select(pl.col(m).first() for m in whole))
-    notes = {k: v for p in parts for k, v in p.notes.items()}
+    notes |= {k: v for p in parts for k, v in p.notes.items()}
     definitions = {k: v for p in parts for k, v in p.definitions.items()}
     return _Evaluated(
         pl.concat(frames, how="horizontal"),

@@ -892,6 +892,14 @@ def test_scorecard_queue_sweep_counts_who_waits_from_before_the_period():
     # a period without rows: one row per KPI, null, as before
     card, _ = scorecard(ds, period="2026-04", metrics=["max_in_queue"], compare=None)
     assert card.collect().select("id", "value").rows() == [("max_in_queue", None)]
+    # KPIs the data cannot support are left out, the sweep's or the others'
+    card, _ = scorecard(ds, period="2026-02", metrics=["csat", "max_in_queue"], compare=None)
+    assert card.collect().select("id", "value").rows() == [("max_in_queue", 3.0)]
+    no_waits = {"contacts": _waiting_across_midnight().drop("wait_s")}
+    card, _ = scorecard(no_waits, period="2026-02", metrics=["contacts_offered", "max_in_queue"])
+    assert card.collect().select("id", "value", "previous").rows() == [
+        ("contacts_offered", 2.0, 2.0)
+    ]
 
 
 def test_range_frame_is_compute_on_the_sample(sample):
