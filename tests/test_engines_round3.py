@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_engines import KPIS, same, spark_or_skip
+from test_engines import KPIS, TECHNION, same, spark_or_skip, technion_kpis
 
 from kpi.compute import evaluate
 from kpi.data import save
@@ -372,6 +372,25 @@ def test_offsets_and_attribution_on_the_sample(samples_dir, duck, spark):
     same(str(samples_dir), KPIS, duck, by="team", every="1w", attribution="answer")
     same(str(samples_dir), KPIS, spark, by="team", every="1d", bin_offset="6h",
          attribution="completion")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def call_log(shared_datasets, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from kpi.io import import_file
+
+    out = tmp_path_factory.mktemp("technion") / "data"
+    import_file(shared_datasets / TECHNION, preset="technion", out=out)
+    return str(out)
+
+
+def test_attribution_and_offsets_on_the_real_call_log(call_log, duck):
+    """The February 1999 call log after ``kpi import --preset technion`` (answer and end
+    stamps from the log itself)."""
+    kpis = technion_kpis(call_log)
+    for kw in ({"attribution": "answer", "every": "30m"},
+               {"attribution": "completion", "every": "1d"},
+               {"bin_offset": "7h", "every": "1w", "attribution": "completion"}):  # fmt: skip
+        same(call_log, kpis, duck, by="queue", **kw)
 
 
 def test_calendar_offsets_are_refused_in_one_line(samples_dir, duck):
