@@ -352,17 +352,13 @@ def _max_in_queue(ctx: MeasureContext) -> pl.LazyFrame | None:
     c = ctx.frame("contacts")
     if c is None:
         return None
-    q = c.filter(pl.col("queue_ts").is_not_null() & WAIT.is_not_null())
+    entry = pl.col("queue_ts")
+    leave = entry + pl.duration(microseconds=(WAIT * 1e6).cast(pl.Int64))
+    q = c.filter(entry.is_not_null() & WAIT.is_not_null() & _waiting_in(ctx, entry, leave))
     events = pl.concat(
         [
-            q.select(*ctx.by, pl.col("queue_ts").alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
-            q.select(
-                *ctx.by,
-                (pl.col("queue_ts") + pl.duration(microseconds=(WAIT * 1e6).cast(pl.Int64))).alias(
-                    "_t"
-                ),
-                pl.lit(-1, pl.Int64).alias("_d"),
-            ),
+            q.select(*ctx.by, entry.alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
+            q.select(*ctx.by, leave.alias("_t"), pl.lit(-1, pl.Int64).alias("_d")),
         ]
     )
     # exits before entries at the same instant; the level after each event, per group. With
@@ -385,6 +381,22 @@ def _max_in_queue(ctx: MeasureContext) -> pl.LazyFrame | None:
         .cast(pl.Int64)
         .alias("max_in_queue")
     )
+
+
+def _waiting_in(ctx: MeasureContext, entry: pl.Expr, leave: pl.Expr) -> pl.Expr:
+    """The contacts that can change the queue's level during the range: not entered and left
+    before its start, nor both at or after its end (either event first: a negative wait leaves
+    before it enters). The others' +1 and -1 cancel before the range's first event, or follow
+    its last, so every level in the range is the same without them, and a sweep of a month
+    sorts that month's contacts, not the whole table's."""
+    keep = pl.lit(True)
+    if ctx.start is not None:
+        start = pl.lit(ctx.start).dt.convert_time_zone(ctx.tz)
+        keep = keep & (pl.max_horizontal(entry, leave) >= start)
+    if ctx.end is not None:
+        end = pl.lit(ctx.end).dt.convert_time_zone(ctx.tz)
+        keep = keep & (pl.min_horizontal(entry, leave) < end)
+    return keep
 
 
 def _peak(ctx: MeasureContext, rank_by: str) -> pl.LazyFrame | None:
