@@ -72,6 +72,34 @@ def test_latest_is_the_latest_complete_period_of_the_data():
     assert data_periods(three, "2026-03", "2026-01").compare == "2026-01"
 
 
+def test_a_dataset_directory_is_counted_once_and_again_when_it_changes(tmp_path):
+    """The reports of ``kpi report --all`` resolve ``latest`` on the same directory: its days
+    are counted once (one pass for all reports), and counted again when a file changes."""
+    from kpi.data import Dataset, save
+
+    save(Dataset(_days(date(2026, 1, 1), date(2026, 3, 31))), tmp_path / "d")
+    first = data_periods(tmp_path / "d")
+    assert (first.period, first.compare) == ("2026-03", "2026-02")
+    assert data_periods(str(tmp_path / "d"), "latest-week").period == "2026-W13"
+    # the same answers as from the tables themselves (counted each time)
+    tables = _days(date(2026, 1, 1), date(2026, 3, 31))
+    assert data_periods(tables) == first
+    assert data_periods(tables, "latest-week") == data_periods(tmp_path / "d", "latest-week")
+    # the data grows by a month: the directory's new files are counted, not the old counts
+    save(Dataset(_days(date(2026, 1, 1), date(2026, 4, 30))), tmp_path / "d")
+    grown = data_periods(tmp_path / "d")
+    assert (grown.period, grown.compare) == ("2026-04", "2026-03")
+    # a sparse tail (a trickle of records after the last full month) is still skipped
+    tail = _days(date(2026, 1, 1), date(2026, 3, 31))["contacts"].vstack(
+        pl.DataFrame({"arrival_ts": [datetime(2026, 4, d, 12, tzinfo=UTC) for d in (1, 30)]})
+    )
+    save(Dataset({"contacts": tail}), tmp_path / "d")
+    found = data_periods(tmp_path / "d")
+    assert found.period == "2026-03"
+    assert found.notes
+    assert "sparse tail" in found.notes[0]
+
+
 def test_a_partial_last_day_counts_and_closed_weekdays_need_no_data():
     # an export cut at 09:00 on the month's last day still completes the month
     cut = {

@@ -9,8 +9,9 @@ sample (all its tables), hand-made DST-change days in four zones (whole-hour, ha
 groups, bin and range edges, repeats on window edges, queue exits at entry instants, non-contact
 tables with null agents and scores, finance on a skipped midnight, a repeated DST hour) and,
 where ``../shared`` is present, the real February 1999 call log after ``kpi import --preset
-technion``. The KPIs no SQL engine runs yet (rosters, stored forecasts) are named, and each is
-refused in one line. Spark tests skip with the reason when PySpark or Java is missing; they
+technion``. Since round 3 every KPI runs on every engine (``POLARS_ONLY`` is empty; the rosters,
+stored forecasts, attribution and bin offsets are in ``test_engines_round3.py``); what is still
+refused (a measure without a SQL form, ``chunk=``) is refused in one line. Spark tests skip with the reason when PySpark or Java is missing; they
 share one local session with 2 cores.
 """
 
@@ -60,9 +61,10 @@ VARIANTS_2 = {
 
 
 def has_sql(m) -> bool:
-    """The measure runs on a SQL engine: its builder or every source has a SQL form."""
+    """The measure runs on a SQL engine: its builder has a SQL form or asks the engine's
+    context for its rows (``portable``), or every source has a SQL form."""
     if m.builder is not None:
-        return m.sql is not None
+        return m.sql is not None or m.portable
     return bool(m.sources) and all(s.sql is not None for s in m.sources)
 
 
@@ -77,8 +79,8 @@ def sql_kpis(params: dict | None = None) -> list[str]:
 
 
 KPIS = sql_kpis()
-#: What no SQL engine runs yet: the rosters (people present at bin edges) and stored forecasts.
-POLARS_ONLY = {"agent_attrition", "customer_churn", "customer_retention", "forecast_accuracy"}
+#: What no SQL engine runs yet: nothing since round 3 (rosters and stored forecasts).
+POLARS_ONLY: set[str] = set()
 
 
 def spark_or_skip():
@@ -702,29 +704,29 @@ def test_technion_spark(technion, spark):
 # ---- what the engines refuse ----------------------------------------------------------------
 
 
-def test_polars_only_kpis_are_named(samples_dir, duck):
-    with pytest.raises(
-        KpiError, match=r"cannot compute agent_attrition \(needs .*separations \(stock"
-    ):
-        evaluate(str(samples_dir), ["aht", "agent_attrition"], engine=duck)
-    with pytest.raises(KpiError, match="attribution"):
-        evaluate(str(samples_dir), "aht", engine=duck, attribution="answer")
+def test_polars_only_measures_are_named(samples_dir, duck):
+    from kpi.metrics import Measure
+
+    only = Measure(
+        "only_polars", "a polars builder", builder=lambda ctx: None, tables=("contacts",)
+    )
+    with pytest.raises(KpiError, match=r"cannot compute only_polars \(sum: a polars builder\)"):
+        measure_frame(str(samples_dir), [factories.answered(), only], engine=duck)
     with pytest.raises(KpiError, match="chunk"):
         evaluate(str(samples_dir), "aht", engine=duck, every="1mo", chunk="1y")
 
 
-@pytest.mark.parametrize("kpi", sorted(POLARS_ONLY))
-def test_each_polars_only_kpi_is_refused_in_one_line(samples_dir, duck, kpi):
-    """Not a traceback and not a 0: one line naming the KPI and the measure it lacks."""
-    with pytest.raises(KpiError) as err:
-        evaluate(str(samples_dir), [kpi], engine=duck)
-    text = str(err.value)
-    assert "\n" not in text
-    if kpi == "forecast_accuracy":  # the sample stores no forecasts: refused on every engine
-        assert text.startswith("cannot compute forecast_accuracy from this data: no forecasts")
-        return
-    assert text.startswith(f"engine 'duckdb' cannot compute {kpi} (needs ")
-    assert text.endswith(": compute these with engine='polars'")
+def test_kpi_the_data_cannot_support_is_refused_alike(samples_dir, duck):
+    """forecast_accuracy on the sample (no forecasts stored): the same one line on polars and
+    on a SQL engine, not a traceback and not a 0."""
+    lines = []
+    for engine in ("polars", duck):
+        with pytest.raises(KpiError) as err:
+            evaluate(str(samples_dir), ["forecast_accuracy"], engine=engine)
+        lines.append(str(err.value))
+    assert lines[0] == lines[1]
+    assert "\n" not in lines[0]
+    assert lines[0].startswith("cannot compute forecast_accuracy from this data: no forecasts")
 
 
 def test_cli_refuses_in_one_line(samples_dir, capsys):
@@ -736,6 +738,10 @@ def test_cli_refuses_in_one_line(samples_dir, capsys):
         str(samples_dir),
         "--metrics",
         "aht,agent_attrition",
+        "--every",
+        "1mo",
+        "--chunk",
+        "1y",
         "--engine",
         "duckdb",
     ]
@@ -744,7 +750,7 @@ def test_cli_refuses_in_one_line(samples_dir, capsys):
     assert out.out == ""
     lines = out.err.strip().splitlines()
     assert len(lines) == 1
-    assert "cannot compute agent_attrition" in lines[0]
+    assert "chunk= is for the polars engine; engine 'duckdb' needs none" in lines[0]
     assert "Traceback" not in out.err
 
 

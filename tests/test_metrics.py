@@ -518,6 +518,50 @@ def test_max_in_queue_sweeps_each_group_in_time_order():
     assert total["max_in_queue"][0] == 4.0  # 20-30 s: A three and B one; 40-45 s: two and two
 
 
+def test_max_in_queue_of_a_range_equals_the_whole_sweep_cut_to_it():
+    """The sweep of a range reads only the contacts waiting during it; the levels are those of
+    the whole table's sweep: waits across the range's edges, ending exactly at its start,
+    negative waits, and the spring-forward day (2026-03-29 in London)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from fixtures_small import TZ
+
+    from kpi.schema import conform
+
+    rnd = random.Random(7)
+    start = datetime(2026, 3, 27, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+    rows = []
+    for _ in range(400):
+        at = start + timedelta(seconds=rnd.randrange(0, 4 * 86400))
+        wait = rnd.choice([0.0, 1.5, 30.0, 600.0, 7200.0, 30000.0, -20.0])
+        rows.append((rnd.choice("AB"), at, wait))
+    edge = datetime(2026, 3, 28, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+    rows += [("A", edge - timedelta(seconds=60), 60.0), ("B", edge - timedelta(hours=30), 2e5)]
+    frame = pl.DataFrame(
+        {
+            "team": [r[0] for r in rows],
+            "arrival_ts": [r[1] for r in rows],
+            "queue_ts": [r[1] for r in rows],
+            "wait_s": [r[2] for r in rows],
+            "outcome": ["answered"] * len(rows),
+        }
+    )
+    data = {"contacts": conform("contacts", frame.lazy(), TZ).collect()}
+    kw = {"measures": False}
+    for by, every in (("team", "1h"), ((), "15m"), ("team", "1d")):
+        whole = compute(data, "max_in_queue", by=by, every=every, **kw).collect()
+        cut = compute(
+            data, "max_in_queue", by=by, every=every, start="2026-03-28", end="2026-03-29", **kw
+        ).collect()
+        keys = [c for c in cut.columns if c != "max_in_queue"]
+        joined = cut.join(whole, on=keys, how="left", suffix="_whole")
+        assert cut.height > 0
+        assert joined.height == cut.height
+        assert joined["max_in_queue"].to_list() == joined["max_in_queue_whole"].to_list()
+
+
 # ---- period= (half-open) against start=/end= (inclusive end date) ---------------------------
 
 

@@ -584,3 +584,33 @@ def test_staffing_from_a_forecast_never_invents_a_handle_time(tmp_path):
     out = json.loads(assumed.stdout)
     assert out["meta"]["aht_s_assumed"] == 180.0
     assert [r["aht_s"] for r in out["rows"]] == [180.0]
+
+
+def test_a_queue_on_several_channels_takes_its_busiest_channel():
+    """The plan's channel of a queue is the same on every run: the channel with the most
+    contacts offered, the first by name on a tie (the 10-million-contact benchmark data has
+    every queue on four channels)."""
+    from zoneinfo import ZoneInfo
+
+    from kpi.schedule import queue_history
+
+    t0 = datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Europe/London"))
+    channels = ["voice", "chat", "voice", "chat", "voice", "email", "chat"]
+    queues = ["q1"] * 5 + ["q2"] * 2
+    contacts = pl.DataFrame(
+        {
+            "queue": queues,
+            "channel": channels,
+            "team": ["A"] * 7,
+            "direction": ["inbound"] * 7,
+            "queue_ts": [t0 + timedelta(minutes=i) for i in range(7)],
+            "wait_s": [5.0] * 7,
+            "outcome": ["answered"] * 7,
+            "talk_s": [100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0],
+        }
+    )
+    for _ in range(3):
+        found, aht = queue_history({"contacts": contacts}, datetime(2026, 3, 9))
+        # q1: voice 3, chat 2; q2: chat and email once each (chat first by name)
+        assert found == {"q1": "voice", "q2": "chat"}
+        assert aht == {"q1": pytest.approx(300.0), "q2": pytest.approx(650.0)}

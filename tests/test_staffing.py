@@ -772,3 +772,56 @@ def test_call_log_without_times_or_agents(small):
     # with the data's handle times the assumption is not used
     full = staffing.staffing_table(small, by=["team"], aht_s=1).collect()
     assert full["aht_s"].min() > 1
+
+
+# ----------------------------------------------------------------------------- a range
+
+
+def test_staffing_table_over_a_range_is_the_whole_table_in_it():
+    """``start``/``end`` read only the calls that reach the range: the rows are those of the
+    whole table there, a call answered before midnight still counts its agent after it, and an
+    interval that answered nothing takes the AHT of the whole data."""
+    day = datetime(2026, 2, 2, tzinfo=TZ)
+    rows = [
+        # answered 23:50 the evening before, busy until 00:40 (00:35 + 5 min wrap-up)
+        ("a1", day - timedelta(minutes=10), 2700.0, 300.0, "answered"),
+        ("a2", day + timedelta(hours=9, minutes=5), 120.0, 60.0, "answered"),
+        ("a3", day + timedelta(hours=9, minutes=10), 0.0, 0.0, "abandoned_queue"),
+        ("a6", day + timedelta(minutes=20), 0.0, 0.0, "abandoned_queue"),
+        ("a4", day + timedelta(hours=11), 0.0, 0.0, "abandoned_queue"),
+        # the next day: outside the range
+        ("a5", day + timedelta(days=1, hours=10), 300.0, 0.0, "answered"),
+    ]
+    queued = [r[1] for r in rows]
+    answered = [r[4] == "answered" for r in rows]
+    contacts = pl.DataFrame(
+        {
+            "team": ["A"] * 6,
+            "queue": ["q"] * 6,
+            "direction": ["inbound"] * 6,
+            "agent_id": [r[0] for r in rows],
+            "queue_ts": queued,
+            "wait_s": [0.0] * 6,
+            "answer_ts": [t if a else None for t, a in zip(queued, answered, strict=True)],
+            "end_ts": [
+                t + timedelta(seconds=r[2]) if a else None
+                for t, r, a in zip(queued, rows, answered, strict=True)
+            ],
+            "outcome": [r[4] for r in rows],
+            "talk_s": [r[2] if a else None for r, a in zip(rows, answered, strict=True)],
+            "acw_s": [r[3] if a else None for r, a in zip(rows, answered, strict=True)],
+        }
+    )
+    ds = {"contacts": contacts}
+    lo, hi = day, day + timedelta(days=1)
+    whole = staffing.staffing_table(ds, by=[]).collect()
+    part = staffing.staffing_table(ds, by=[], start=lo, end=hi).collect()
+    in_range = whole.filter(pl.col("interval_start") >= lo, pl.col("interval_start") < hi)
+    assert part.equals(in_range)
+    staffed = dict(zip(part["interval_start"], part["staffed_agents"], strict=True))
+    # rows where contacts queued: at 00:00 the agent of a1 is still busy (until 00:40) with a
+    # call answered before the range; at 09:00 the agent of a2
+    assert staffed == {day: 1.0, day + timedelta(hours=9): 1.0, day + timedelta(hours=11): 0.0}
+    # 11:00 answered nothing: the AHT of all the data, (3000 + 180 + 300) / 3 answered
+    eleven = part.filter(pl.col("interval_start") == day + timedelta(hours=11))
+    assert eleven["aht_s"].item() == pytest.approx((3000.0 + 180.0 + 300.0) / 3)

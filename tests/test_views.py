@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 import kpi
 import kpi.report
 from kpi import charts, views
 from kpi.errors import KpiError
 from kpi.metrics import METRICS
+from kpi.periods import parse_period
 from kpi.targets import TargetSet
 
 LONDON = ZoneInfo("Europe/London")
@@ -847,3 +849,74 @@ def test_agent_scorecard_of_a_ticket_log_alone():
     card = agent_scorecard({"tickets": t}, period="2026-02", min_contacts=1).collect()
     assert "contacts_handled" not in card.columns
     assert dict(zip(card["agent_id"], card["tickets_handled"], strict=True)) == {"x": 2, "y": 1}
+
+
+# ---- the queue sweep over a period: only the contacts in queue then are read ---------------
+
+
+def _waiting_across_midnight() -> pl.DataFrame:
+    # one contact queues at 23:59:50 on 31 January and waits 10 minutes (into February);
+    # two queue at 00:05 on 1 February and wait a minute; one queues on 10 January
+    queued = [
+        datetime(2026, 1, 31, 23, 59, 50, tzinfo=LONDON),
+        at(1, 0, 5),
+        at(1, 0, 5),
+        datetime(2026, 1, 10, 9, tzinfo=LONDON),
+    ]
+    return pl.DataFrame(
+        {
+            "arrival_ts": queued,
+            "queue_ts": queued,
+            "wait_s": [600.0, 60.0, 60.0, 30.0],
+            "outcome": ["answered"] * 4,
+            "team": ["A", "A", "A", "A"],
+        }
+    )
+
+
+def test_scorecard_queue_sweep_counts_who_waits_from_before_the_period():
+    from kpi.scorecard import reads_whole_table, scorecard
+
+    ds = {"contacts": _waiting_across_midnight()}
+    assert reads_whole_table(["contacts_offered", "max_in_queue"]) == ["max_in_queue"]
+    card, defs = scorecard(
+        ds, period="2026-02", metrics=["contacts_offered", "max_in_queue"], compare="2026-01"
+    )
+    rows = {r["id"]: (r["value"], r["previous"]) for r in card.collect().iter_rows(named=True)}
+    # February: at 00:05 three wait (the one from January and the two new ones); January: one
+    assert rows == {"contacts_offered": (2.0, 2.0), "max_in_queue": (3.0, 1.0)}
+    assert list(defs) == ["contacts_offered", "max_in_queue"]
+    # the same as one evaluation of the period, which reads every row
+    whole = kpi.evaluate(ds, "max_in_queue", period=parse_period("2026-02"))
+    assert whole.frame.collect()["max_in_queue"].to_list() == [3.0]
+    # a period without rows: one row per KPI, null, as before
+    card, _ = scorecard(ds, period="2026-04", metrics=["max_in_queue"], compare=None)
+    assert card.collect().select("id", "value").rows() == [("max_in_queue", None)]
+    # KPIs the data cannot support are left out, the sweep's or the others'
+    card, _ = scorecard(ds, period="2026-02", metrics=["csat", "max_in_queue"], compare=None)
+    assert card.collect().select("id", "value").rows() == [("max_in_queue", 3.0)]
+    no_waits = {"contacts": _waiting_across_midnight().drop("wait_s")}
+    card, _ = scorecard(no_waits, period="2026-02", metrics=["contacts_offered", "max_in_queue"])
+    assert card.collect().select("id", "value", "previous").rows() == [
+        ("contacts_offered", 2.0, 2.0)
+    ]
+
+
+def test_range_frame_is_compute_on_the_sample(sample):
+    # chunked for the queue sweep, as computed otherwise: the same frame, grain by grain
+    for metric, every in [("max_in_queue", "1d"), ("max_in_queue", "30m"), ("aht", "1d")]:
+        got = views.range_frame(sample, metric, every=every, start="2026-02", end="2026-02")
+        want = kpi.compute(sample, metric, every=every, start="2026-02", end="2026-02")
+        assert_frame_equal(got.collect(), want.collect())
+    # the heatmap of the sweep (chunked inside) against the unchunked half-hours, averaged
+    heat = views.heatmap_frame(sample, "max_in_queue", start="2026-02", end="2026-02")
+    rows = kpi.compute(sample, "max_in_queue", every="30m", start="2026-02", end="2026-02")
+    want = (
+        rows.group_by(
+            pl.col("period").dt.weekday().cast(pl.Int64).alias("weekday"),
+            pl.col("period").dt.strftime("%H:%M").alias("interval"),
+        )
+        .agg(pl.col("max_in_queue").mean())
+        .sort("weekday", "interval")
+    )
+    assert_frame_equal(heat.collect(), want.collect())

@@ -54,7 +54,7 @@ from kpi.compute._known import (
 from kpi.cube import Cube
 from kpi.cube import find as find_cube
 from kpi.data import Dataset
-from kpi.engines import SqlEngine, open_engine, unsupported
+from kpi.engines import EngineContext, SqlEngine, offset_us, open_engine, unsupported
 from kpi.errors import KpiError
 from kpi.metrics import Build, Measure, Metric, Source, resolve
 from kpi.periods import Period, check_grain, to_timestamp
@@ -103,19 +103,21 @@ def _aggregate(
             continue
         if meas.builder is not None:
             lf = _from_cube_builder(cube, ctx, meas) if cube else None
-            if lf is None and engine is not None:  # its SQL form (_check_engine: it has one)
+            if lf is None and engine is not None and meas.portable:  # rows asked of the engine
+                lf = meas.builder(EngineContext(engine, ctx))
+            elif lf is None and engine is not None:  # its SQL form (_check_engine: it has one)
                 rows = ctx.frame(meas.tables[0])
                 if rows is not None and meas.kind == "stock":  # flows there, levels here
                     lo = ctx.bins().select(pl.col("_start").min()).collect().item()
                     flows = engine.flows(
-                        ctx.ds, rows, meas,
-                        by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end, lo=lo,
+                        ctx.ds, rows, meas, by=ctx.by, every=ctx.every,
+                        start=ctx.start, end=ctx.end, lo=lo, offset=ctx.offset,
                     )  # fmt: skip
                     lf = ctx.stock_from_flows(flows, meas.name)
                 elif rows is not None:
                     lf = engine.stateful(
-                        ctx.ds, rows, meas,
-                        by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
+                        ctx.ds, rows, meas, by=ctx.by, every=ctx.every, start=ctx.start,
+                        end=ctx.end, offset=ctx.offset, time_col=ctx.time_column(meas.tables[0]),
                     )  # fmt: skip
             elif lf is None:
                 lf = meas.builder(ctx)
@@ -147,7 +149,7 @@ def _aggregate(
         elif frame is None:  # the row-level stage on DuckDB or Spark (kpi.engines)
             frame = engine.aggregate(
                 ctx.ds, lf, table, time_col, items, cols, i,
-                by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end,
+                by=ctx.by, every=ctx.every, start=ctx.start, end=ctx.end, offset=ctx.offset,
             )  # fmt: skip
         if cols:
             frame = frame.with_columns(
@@ -182,12 +184,9 @@ def _aggregate(
 def _check_engine(
     engine: SqlEngine, ctx: Context, needed: dict[str, Measure], chosen: Mapping[str, Any]
 ) -> None:
-    """Refuse, naming the measures, what the SQL engine cannot run (see :mod:`kpi.engines`)."""
-    if ctx.attribution != "arrival" or ctx.offset:
-        raise KpiError(
-            f"engine {engine.name!r} places contacts by arrival in calendar bins only: "
-            "use engine='polars' for attribution= or bin_offset="
-        )
+    """Refuse, naming the measures, what the SQL engine cannot run (see :mod:`kpi.engines`):
+    measures without a SQL form, a bin offset in calendar units."""
+    offset_us(ctx.offset)
     gone = unsupported(needed, dict(chosen))
     if gone:
         raise KpiError(

@@ -5,6 +5,7 @@ It implements :class:`kpi.metrics.MeasureContext`, what builder measures are typ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -180,6 +181,30 @@ class Context:
             level = level.join(pre.select(pl.col("_d").sum().alias("_pre")), how="cross")
         level = level.with_columns((pl.col("_cum") + pl.col("_pre").fill_null(0)).alias("_cum"))
         return level.select(*keys, pl.col("_cum").cast(pl.Int64).alias(name))
+
+    def compact(self, table: str, columns: Sequence[str]) -> pl.LazyFrame | None:
+        """The rows of ``table`` as they are (polars counts rows; SQL engines compact them)."""
+        return self.frame(table)
+
+    def aggregate(
+        self, table: str, agg: pl.Expr, sql: str, *, by: Sequence[str], every: str
+    ) -> pl.LazyFrame | None:
+        """``agg`` over the rows of ``table`` in the range by ``by`` and the bins of ``every``
+        (no bin offset): ``by``, ``_bin``, ``_value``."""
+        lf = self.frame(table)
+        if lf is None:
+            return None
+        t = pl.col(self.time_column(table))
+        return (
+            lf.filter(self.in_range(t))
+            .group_by([*by, bin_expr(t, every).alias("_bin")])
+            .agg(agg.alias("_value"))
+        )
+
+    def last_time(self, table: str, column: str) -> pl.LazyFrame | None:
+        """The latest ``column`` of ``table`` over all its rows (one row, ``_max``)."""
+        lf = self.frame(table)
+        return None if lf is None else lf.select(pl.col(column).max().alias("_max"))
 
     def memo(self, key: Any, make: Any) -> Any:
         """Build once per compute call (shared sub-plans of several measures)."""

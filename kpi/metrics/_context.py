@@ -9,13 +9,15 @@ receives a :class:`MeasureContext` and returns a frame keyed by the dimensions a
 
 :class:`MeasureContext` is the contract those builders are typed against. The polars engine,
 :class:`kpi.compute.Context`, implements it; the engine imports the semantic layer, never the
-reverse. Another engine (DuckDB, Spark) would implement the same protocol, or translate the
-:class:`~kpi.metrics.Source` declarations and reimplement the handful of builder measures.
+reverse. The SQL engines (:mod:`kpi.engines`) translate the :class:`~kpi.metrics.Source`
+declarations, run the SQL forms of FCR, the sweeps and the backlog, and hand the ``portable``
+builders (rosters, forecast accuracy) a context of their own whose row work (:meth:`compact`,
+:meth:`aggregate`, :meth:`last_time`) is SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -85,6 +87,23 @@ class MeasureContext(Protocol):
 
     def memo(self, key: Any, make: Callable[[], _T]) -> _T:
         """Build once per query (sub-plans shared by several measures)."""
+        ...
+
+    def compact(self, table: str, columns: Sequence[str]) -> pl.LazyFrame | None:
+        """The rows of ``table`` (``by`` and ``columns``), or those grouped by ``by`` and
+        ``columns`` with their count as ``_w``: a builder counts by summing ``_w`` where the
+        frame has it (a SQL engine compacts; polars hands the rows over as they are)."""
+        ...
+
+    def aggregate(
+        self, table: str, agg: pl.Expr, sql: str, *, by: Sequence[str], every: str
+    ) -> pl.LazyFrame | None:
+        """``agg`` (``sql`` on a SQL engine) over the rows of ``table`` in the range, by ``by``
+        and the local bins of ``every`` without any bin offset: ``by``, ``_bin``, ``_value``."""
+        ...
+
+    def last_time(self, table: str, column: str) -> pl.LazyFrame | None:
+        """The latest ``column`` stamp of ``table`` over all its rows: one row, ``_max``."""
         ...
 
     def has_values(self, table: str, column: str) -> bool:

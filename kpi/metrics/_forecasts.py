@@ -5,7 +5,10 @@ two builder measures pair each stored forecast interval that has happened with t
 offered in it (from contact rows, else from an interval report, as ``contacts_offered``
 counts them) and sum, by the query's groups and bins, ``|offered − forecast|`` and
 ``offered``: their ratio is the WAPE of the forecasts, and ``forecast_accuracy`` is 1 − WAPE.
-See :func:`_forecast_scores` for which forecasts are scored.
+See :func:`_forecast_scores` for which forecasts are scored. The forecasts table is small and
+read whole; the contacts are aggregated by the engine (:meth:`~kpi.metrics.MeasureContext
+.aggregate` and ``last_time``), so the measures are ``portable``: the same scoring runs on
+polars, DuckDB and Spark.
 
 Examples
 --------
@@ -20,8 +23,8 @@ from functools import cache
 import polars as pl
 
 from kpi.metrics._context import MeasureContext
-from kpi.metrics._factories import OFFERED, _isum, _n
-from kpi.metrics._measure import Measure
+from kpi.metrics._factories import offered
+from kpi.metrics._measure import Measure, Source
 
 __all__ = ["FORECAST_GROUPS", "forecast_abs_error", "forecast_actual"]
 
@@ -40,6 +43,7 @@ def forecast_abs_error() -> Measure:
         builder=lambda ctx: _forecast_score(ctx, "forecast_abs_error"),
         tables=("forecasts",),
         columns=("period", "interval_s", "metric", "forecast", "until"),
+        portable=True,
         text="Σ |offered − forecast|",
     )
 
@@ -52,6 +56,7 @@ def forecast_actual() -> Measure:
         builder=lambda ctx: _forecast_score(ctx, "forecast_actual"),
         tables=("forecasts",),
         columns=("period", "interval_s", "metric", "forecast", "until"),
+        portable=True,
         text="Σ offered",
     )
 
@@ -63,24 +68,19 @@ def _forecast_score(ctx: MeasureContext, name: str) -> pl.LazyFrame | None:
     return scores.select(*ctx.by, "_bin", name)
 
 
-def _offered_rows(
-    ctx: MeasureContext, groups: list[str]
-) -> tuple[pl.LazyFrame, str, pl.Expr] | None:
-    """The first usable table of contacts offered: its rows, time column and count."""
-    for table, needs, count in (
-        ("contacts", ("outcome",), _n(OFFERED)),
-        ("intervals", ("offered",), _isum("offered")),
-    ):
-        lf = ctx.frame(table)
+def _offered_source(ctx: MeasureContext, groups: list[str]) -> Source | None:
+    """The first usable source of contacts offered (contact rows, else an interval report, as
+    ``contacts_offered`` counts them): its table has the group columns and known inputs."""
+    for src in offered(0).sources:
+        lf = ctx.frame(src.table)
         if lf is None:
             continue
         names = lf.collect_schema().names()
-        cols = [*needs, *groups]
-        if any(c not in names for c in cols):
+        if any(c not in names for c in (*src.columns, *groups)):
             continue
-        if not all(ctx.has_values(table, c) for c in needs):  # unknown, not zero
+        if not all(ctx.has_values(src.table, c) for c in src.columns):  # unknown, not zero
             continue
-        return lf, ctx.time_column(table), count
+        return src
     return None
 
 
@@ -120,10 +120,9 @@ def _forecast_scores(ctx: MeasureContext) -> pl.LazyFrame | None:
         return empty
     best = min(scopes, key=lambda s: (sum(s[c] for c in FORECAST_GROUPS), s["interval_s"]))
     groups = [c for c in FORECAST_GROUPS if best[c]]
-    source = _offered_rows(ctx, groups)
-    if source is None:  # no actuals: the KPI's extra measure (contacts offered) says why
+    src = _offered_source(ctx, groups)
+    if src is None:  # no actuals: the KPI's extra measure (contacts offered) says why
         return empty
-    rows, t, count = source
     grain = _FORECAST_GRAINS[best["interval_s"]]
     f = f.filter(
         (pl.col("interval_s") == best["interval_s"])
@@ -135,11 +134,17 @@ def _forecast_scores(ctx: MeasureContext) -> pl.LazyFrame | None:
         .group_by([*groups, "period"])
         .agg(pl.col("forecast").last())
     )
-    end = rows.select(pl.col(t).max().dt.truncate("1d").dt.offset_by("1d").alias("_end"))
-    actual = (
-        rows.filter(ctx.in_range(pl.col(t)))
-        .group_by([*groups, pl.col(t).dt.truncate(grain).alias("period")])
-        .agg(count.cast(pl.Float64).alias("_actual"))
+    # the two row aggregations the engine does (polars, or SQL on DuckDB and Spark): the last
+    # day with contacts, and contacts offered per group and forecast interval in the range
+    last = ctx.last_time(src.table, ctx.time_column(src.table))
+    actual = ctx.aggregate(src.table, src.agg, src.sql or "", by=groups, every=grain)
+    if last is None or actual is None:
+        return empty
+    end = last.select(pl.col("_max").dt.truncate("1d").dt.offset_by("1d").alias("_end"))
+    actual = actual.select(
+        *groups,
+        pl.col("_bin").alias("period"),
+        pl.col("_value").cast(pl.Float64).alias("_actual"),
     )
     scored = (
         latest.join(end, how="cross")

@@ -15,8 +15,8 @@ engine's job: :func:`kpi.compute.measure_frame` for polars. The aggregation is w
 polars expression, and row sources also carry it as one SQL aggregate (``Source.sql``, in the
 subset DuckDB and Spark SQL share), written beside the expression by the same factory; the SQL
 engines (:mod:`kpi.engines`) run that form, and the parity tests hold the two to the same
-numbers. Builder measures (``builder=``) are typed against :class:`~kpi.metrics.MeasureContext`
-and run on polars only.
+numbers. Builder measures (``builder=``) are typed against :class:`~kpi.metrics.MeasureContext`;
+a SQL engine runs those with a SQL form (``Measure.sql``) or declared ``portable``.
 
 Examples
 --------
@@ -136,6 +136,11 @@ class Measure:
     sql: str | None = None
     #: The aggregate over the rows of :attr:`sql` (an integer unless the builder says otherwise).
     sql_agg: str = "count(*)"
+    #: True when the builder reads the large tables only through what every engine's context
+    #: answers (:meth:`~kpi.metrics.MeasureContext.compact`, ``aggregate``, ``last_time``) and
+    #: reads whole only small tables (stored forecasts): a SQL engine runs it as it is, with a
+    #: context whose row work is SQL (the rosters, forecast accuracy).
+    portable: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -4,8 +4,10 @@ FCR's repeat test (a sorted pass), the ticket backlog and the customer and agent
 (stocks: levels at bin edges) and the queue and peak-hour sweeps. Each is a
 :class:`~kpi.metrics.Measure` with a ``builder`` that receives the engine's
 :class:`~kpi.metrics.MeasureContext` and returns a LazyFrame keyed by the ``by`` columns and
-``_bin``. They are the polars-specific part of the semantic layer: another engine reimplements
-these, while the row declarations of :mod:`kpi.metrics._factories` only need translating.
+``_bin``. A SQL engine runs each through its SQL form written beside it (``Measure.sql``: FCR,
+the queue sweep, the peaks, the backlog's flows) or, for the rosters (``portable``), runs the
+polars code itself on the roster the engine compacts (:meth:`~kpi.metrics.MeasureContext
+.compact`).
 
 Examples
 --------
@@ -72,14 +74,15 @@ def fcr_resolved(window_days: int, key: str) -> Measure:
 def _fcr_sql(window_days: int, key: str) -> str:
     """:func:`_fcr_resolved` in SQL: the next contact of the same key by ``LEAD`` over the
     whole table, in the same order (arrival, then contact id, nulls last); a null topic never
-    matches (``null = null`` is null in polars too), so its contact is resolved."""
+    matches (``null = null`` is null in polars too), so its contact is resolved. The contact
+    is placed by ``{time}``, its stamp under the query's attribution."""
     keys = "customer_id, topic" if key == "customer_topic" else "customer_id"
     window_us = window_days * 86_400 * 1_000_000
-    no_repeat = f"_next IS NULL OR _next - _t > {window_us}"
+    no_repeat = f"_next IS NULL OR _next - _a > {window_us}"
     if key == "customer_topic":
         no_repeat = f"topic IS NULL OR {no_repeat}"
     return (
-        "SELECT {by}_t FROM (SELECT *, unix_micros(arrival_ts) AS _t, "
+        "SELECT {by}_t FROM (SELECT *, {time} AS _t, unix_micros(arrival_ts) AS _a, "
         f"unix_micros(LEAD(arrival_ts) OVER (PARTITION BY {keys} "
         "ORDER BY arrival_ts NULLS LAST, contact_id NULLS LAST)) AS _next "
         "FROM {table} WHERE customer_id IS NOT NULL) AS fcr "
@@ -189,6 +192,7 @@ def _roster_measure(name: str, description: str, table: str, *, text: str) -> Me
         tables=(table,),
         columns=(begin,),
         text=text,
+        portable=True,
     )
 
 
@@ -241,8 +245,13 @@ def bin_months() -> Measure:
 def _roster(
     ctx: MeasureContext, table: str, begin: str, finish: str
 ) -> dict[str, pl.LazyFrame | None]:
-    """Levels and flows of a roster (people with a start and an end date) per bin."""
-    lf = ctx.frame(table)
+    """Levels and flows of a roster (people with a start and an end date) per bin.
+
+    A cross join of people and bins. The people come from :meth:`~kpi.metrics.MeasureContext
+    .compact`: on a SQL engine, one row per distinct (``by``, start, end) with its count of
+    people ``_w``, so the join is of dates, not of people; counts are then sums of ``_w``.
+    """
+    lf = ctx.compact(table, (begin, finish))
     keys = [*ctx.by, "_bin"]
     if lf is None:
         return dict.fromkeys(
@@ -259,14 +268,16 @@ def _roster(
     b = local_midnight(begin, tz)
     # the person is counted up to and including the end date: gone from the next day
     f = local_midnight(pl.col(finish).dt.offset_by("1d"), tz)
-    people = lf.select(*ctx.by, b.alias("_b"), f.alias("_f"))
+    weighted = "_w" in lf.collect_schema().names()
+    people = lf.select(*ctx.by, b.alias("_b"), f.alias("_f"), *(["_w"] if weighted else []))
     grid = people.join(ctx.bins(), how="cross")
     s, e = pl.col("_start"), pl.col("_end")
     present_at = lambda t: (pl.col("_b") <= t) & (pl.col("_f").is_null() | (pl.col("_f") > t))  # noqa: E731
+    n = _weighted if weighted else _n
     agg = grid.group_by(keys).agg(
-        _n(present_at(s)).alias("_at_start"),
-        _n(present_at(e - pl.duration(microseconds=1))).alias("_at_end"),
-        _n((pl.col("_f") > s) & (pl.col("_f") <= e) & (pl.col("_b") < s)).alias("_lost"),
+        n(present_at(s)).alias("_at_start"),
+        n(present_at(e - pl.duration(microseconds=1))).alias("_at_end"),
+        n((pl.col("_f") > s) & (pl.col("_f") <= e) & (pl.col("_b") < s)).alias("_lost"),
         pl.first("_start"),
         pl.first("_end"),
     )
@@ -293,6 +304,11 @@ def _roster(
             "period_months",
         )
     }
+
+
+def _weighted(cond: pl.Expr) -> pl.Expr:
+    """:func:`_n` over compacted rows: the sum of their counts ``_w`` where ``cond`` holds."""
+    return pl.when(cond).then(pl.col("_w")).otherwise(0).sum().cast(pl.Int64)
 
 
 # ---- sweeps over contacts -----------------------------------------------------------------
@@ -336,17 +352,13 @@ def _max_in_queue(ctx: MeasureContext) -> pl.LazyFrame | None:
     c = ctx.frame("contacts")
     if c is None:
         return None
-    q = c.filter(pl.col("queue_ts").is_not_null() & WAIT.is_not_null())
+    entry = pl.col("queue_ts")
+    leave = entry + pl.duration(microseconds=(WAIT * 1e6).cast(pl.Int64))
+    q = c.filter(entry.is_not_null() & WAIT.is_not_null() & _waiting_in(ctx, entry, leave))
     events = pl.concat(
         [
-            q.select(*ctx.by, pl.col("queue_ts").alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
-            q.select(
-                *ctx.by,
-                (pl.col("queue_ts") + pl.duration(microseconds=(WAIT * 1e6).cast(pl.Int64))).alias(
-                    "_t"
-                ),
-                pl.lit(-1, pl.Int64).alias("_d"),
-            ),
+            q.select(*ctx.by, entry.alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
+            q.select(*ctx.by, leave.alias("_t"), pl.lit(-1, pl.Int64).alias("_d")),
         ]
     )
     # exits before entries at the same instant; the level after each event, per group. With
@@ -369,6 +381,22 @@ def _max_in_queue(ctx: MeasureContext) -> pl.LazyFrame | None:
         .cast(pl.Int64)
         .alias("max_in_queue")
     )
+
+
+def _waiting_in(ctx: MeasureContext, entry: pl.Expr, leave: pl.Expr) -> pl.Expr:
+    """The contacts that can change the queue's level during the range: not entered and left
+    before its start, nor both at or after its end (either event first: a negative wait leaves
+    before it enters). The others' +1 and -1 cancel before the range's first event, or follow
+    its last, so every level in the range is the same without them, and a sweep of a month
+    sorts that month's contacts, not the whole table's."""
+    keep = pl.lit(True)
+    if ctx.start is not None:
+        start = pl.lit(ctx.start).dt.convert_time_zone(ctx.tz)
+        keep = keep & (pl.max_horizontal(entry, leave) >= start)
+    if ctx.end is not None:
+        end = pl.lit(ctx.end).dt.convert_time_zone(ctx.tz)
+        keep = keep & (pl.min_horizontal(entry, leave) < end)
+    return keep
 
 
 def _peak(ctx: MeasureContext, rank_by: str) -> pl.LazyFrame | None:
@@ -402,18 +430,21 @@ def _peak(ctx: MeasureContext, rank_by: str) -> pl.LazyFrame | None:
 
 def _peak_sql(rank_by: str, value: str) -> str:
     """:func:`_peak` in SQL: contacts offered and Erlangs per local clock hour (``{hour}``, the
-    bin itself under 15- and 30-minute bins) of arrivals in the range; each hour numbered by
-    ``ROW_NUMBER`` over the group in the order (rank, later hours first), so ``max_by(_v, _rk)``
-    over the hours of a bin takes the busiest, the earliest of equals."""
+    bin itself under 15- and 30-minute bins) and bin (``{bin}``: under a bin offset an hour
+    may fall in two bins) of arrivals in the range, placed by their first arrival; each hour
+    numbered by ``ROW_NUMBER`` over the group in the order (rank, later hours first), so
+    ``max_by(_v, _rk)`` over the hours of a bin takes the busiest, the earliest of equals."""
     rank = "_calls" if rank_by == "calls" else "_erlangs"
     handle = "coalesce(talk_s, 0) + coalesce(hold_s, 0) + coalesce(acw_s, 0)"
     return (
         f"SELECT {{by}}_t, {value} AS _v, ROW_NUMBER() OVER ({{partition_by}} ORDER BY {rank}, "
-        "_t DESC) AS _rk FROM (SELECT {by}_hour AS _t, count(*) AS _calls, "
+        "_hour DESC) AS _rk FROM (SELECT {by}min(_u) AS _t, _hour, count(*) AS _calls, "
         f"CAST(sum(CASE WHEN {HANDLED_SQL} THEN {handle} ELSE 0 END) AS DOUBLE) / {{hour_s}} "
-        "AS _erlangs FROM (SELECT *, {hour} AS _hour FROM (SELECT *, {offset} AS _off FROM ("
-        "SELECT *, unix_micros(arrival_ts) AS _u FROM {table} WHERE "
-        f"{OFFERED_SQL}) AS p0 WHERE {{in_range}}) AS p1) AS p2 GROUP BY {{by}}_hour) AS hours"
+        "AS _erlangs FROM (SELECT *, {hour} AS _hour, {bin} AS _k FROM (SELECT *, {offset} AS "
+        "_off, {bin_offset} AS _boff FROM (SELECT *, unix_micros(arrival_ts) AS _u FROM {table} "
+        "WHERE "
+        f"{OFFERED_SQL}) AS p0 WHERE {{in_range}}) AS p1) AS p2 GROUP BY {{by}}_hour, _k) "
+        "AS hours"
     )
 
 

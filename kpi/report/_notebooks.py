@@ -285,42 +285,70 @@ def data_span(data: Any, *, tables: Iterable[str] | None = None) -> DataSpan | N
     >>> span.first, span.last, sorted(span.weekdays)
     (datetime.date(2026, 1, 5), datetime.date(2026, 1, 9), [0, 4])
     """
+    ds = _dataset(data)
+    return _span(_day_counts(ds, _activity(ds) if tables is None else tables))
+
+
+def _day_counts(ds: Any, tables: Iterable[str]) -> dict[str, Any]:
+    """Records per local day (``d``, ``len``) of each of ``tables`` the dataset has: one
+    grouped pass over each time column, collected together."""
     import polars as pl
 
     from kpi.schema import TABLES
 
-    ds = _dataset(data)
-    first: date | None = None
-    last: date | None = None
-    frames = []
-    for name in _activity(ds) if tables is None else tables:
+    names, queries = [], []
+    for name in tables:
         if name not in ds.tables:
             continue
         column = TABLES[name].time_column
-        dtype = ds[name].collect_schema()[column]
         local = pl.col(column)
-        if getattr(dtype, "time_zone", None):
+        if getattr(ds[name].collect_schema()[column], "time_zone", None):
             local = local.dt.convert_time_zone(ds.tz)
-        lo, hi = (
-            ds[name]
-            .select(local.min().dt.date().alias("lo"), local.max().dt.date().alias("hi"))
-            .collect()
-            .row(0)
+        names.append(name)
+        queries.append(
+            ds[name].select(local.dt.date().alias("d")).drop_nulls().group_by("d").len()
         )
-        if lo is None:
-            continue
-        first = lo if first is None else min(first, lo)
-        last = hi if last is None else max(last, hi)
-        frames.append((ds[name], local))
-    if first is None or last is None:
+    return dict(zip(names, pl.collect_all(queries), strict=True))
+
+
+def _span(days: Mapping[str, Any]) -> DataSpan | None:
+    """:class:`DataSpan` of daily counts (:func:`_day_counts`)."""
+    found = [f for f in days.values() if f.height]
+    if not found:
         return None
+    first = min(f["d"].min() for f in found)
+    last = max(f["d"].max() for f in found)
     since = last - timedelta(days=34)
-    weekdays: set[int] = set()
-    for lf, local in frames:
-        day = local.dt.date()
-        found = lf.select(day.alias("d")).filter(pl.col("d") >= since).unique().collect()
-        weekdays |= {d.weekday() for d in found["d"].to_list()}
+    weekdays = {d.weekday() for f in found for d in f["d"].to_list() if d >= since}
     return DataSpan(first, last, frozenset(weekdays))
+
+
+#: Daily counts of dataset directories, by directory and the stamps of its files: the reports
+#: of one ``kpi report --all`` resolve their periods on the same data with one pass over it.
+_DAYS: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
+
+
+def _stamp(root: Path) -> tuple[Any, ...]:
+    """The directory's files as the file system tells them (name, inode, size, mtime)."""
+    out = []
+    with os.scandir(root) as entries:
+        for e in entries:
+            if e.is_file():
+                st = e.stat()
+                out.append((e.name, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+def _days_of(data: Any, ds: Any) -> dict[str, Any]:
+    """Daily counts of the activity tables, kept per dataset directory while its files stay
+    the same (a dataset given as tables is counted each time: they may be filtered)."""
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir():
+        return _day_counts(ds, _activity(ds))
+    key = (str(Path(data).resolve()), _stamp(Path(data)))
+    if key not in _DAYS:
+        _DAYS.clear()  # one directory's counts at a time: small, and never stale
+        _DAYS[key] = _day_counts(ds, _activity(ds))
+    return _DAYS[key]
 
 
 @dataclass(frozen=True)
@@ -397,7 +425,8 @@ def data_periods(
     notes: list[str] = []
     text = str(period).strip()
     if text in LATEST:
-        span = data_span(ds)
+        days = _days_of(data, ds)
+        span = _span(days)
         if span is None:
             raise KpiError(
                 f"period {text!r}: the data has no records in {', '.join(_activity(ds))} to take "
@@ -409,7 +438,7 @@ def data_periods(
         if not complete:
             notes.append(f"{found.label} is incomplete: the data ends on {span.last.isoformat()}")
         else:
-            found, tail = _before_sparse_tail(ds, found, span.first)
+            found, tail = _before_sparse_tail(days, found, span.first)
             notes += tail
         this = found
     else:
@@ -428,31 +457,22 @@ def data_periods(
 SPARSE_SHARE = 0.25
 
 
-def _before_sparse_tail(ds: Any, found: Any, first: date) -> tuple[Any, list[str]]:
+def _before_sparse_tail(days: Mapping[str, Any], found: Any, first: date) -> tuple[Any, list[str]]:
     """The latest complete period that is not a sparse tail, and a note on what was skipped.
 
-    Counts the activity records (:data:`_ACTIVITY`) per period of ``found``'s grain; from
-    ``found`` back, a period with fewer than :data:`SPARSE_SHARE` of the median period's
-    records is skipped (an export that trails off: 226 cases in a month after years of
-    3,000). When every period back to the data's start is sparse, ``found`` stays.
+    Counts the activity records (:data:`_ACTIVITY`, from their daily counts) per period of
+    ``found``'s grain; from ``found`` back, a period with fewer than :data:`SPARSE_SHARE` of
+    the median period's records is skipped (an export that trails off: 226 cases in a month
+    after years of 3,000). When every period back to the data's start is sparse, ``found``
+    stays.
     """
     import polars as pl
 
     from kpi.periods import period_of, previous_period
-    from kpi.schema import TABLES
 
     counts: dict[date, int] = {}
-    for name in _activity(ds):
-        if name not in ds.tables:
-            continue
-        column = TABLES[name].time_column
-        local = pl.col(column)
-        if getattr(ds[name].collect_schema()[column], "time_zone", None):
-            local = local.dt.convert_time_zone(ds.tz)
-        days = (
-            ds[name].select(local.dt.date().alias("d")).drop_nulls().group_by("d").len().collect()
-        )
-        for d, n in days.iter_rows():
+    for frame in days.values():
+        for d, n in frame.iter_rows():
             start = period_of(d, found.grain).start
             counts[start] = counts.get(start, 0) + n
     if len(counts) < 3:

@@ -291,7 +291,10 @@ def queue_history(
 ) -> tuple[dict[str, str], dict[str, float]]:
     """Channel and AHT (s) per queue from the data's contacts, the AHT as Σ handle / Σ
     answered over the four weeks before ``start`` (a naive site-local datetime), else the
-    whole data: what :func:`required_from_forecast` needs for ``channels`` and ``aht_s``."""
+    whole data: what :func:`required_from_forecast` needs for ``channels`` and ``aht_s``.
+
+    A queue whose contacts came on several channels takes the channel with the most contacts
+    offered (the first by name on a tie), so the plan is the same on every run."""
     from kpi.staffing import staffing_table
 
     ds = Dataset.coerce(data)
@@ -301,13 +304,22 @@ def queue_history(
     by = ("queue", "channel") if "channel" in schema else ("queue",)
     sub = Dataset({"contacts": ds["contacts"]}, tz=ds.tz, meta=ds.meta)
     hist = (
-        staffing_table(sub, every="1h", by=by)
+        # offered and load only: agents on queue (estimated from the log) are not read
+        staffing_table(sub, every="1h", by=by, estimate_agents=False)
         .select(
             pl.col("interval_start").dt.replace_time_zone(None), *by, "offered", "load_erlangs"
         )
         .collect()
     )
-    channels = dict(hist.select("queue", "channel").unique().iter_rows()) if len(by) == 2 else {}
+    channels = {}
+    if len(by) == 2:
+        ranked = (
+            hist.group_by("queue", "channel")
+            .agg(pl.col("offered").sum())
+            .sort(["queue", "offered", "channel"], descending=[False, True, False])
+        )
+        first = ranked.unique("queue", keep="first", maintain_order=True)
+        channels = dict(first.select("queue", "channel").iter_rows())
     recent = hist.filter(
         pl.col("interval_start") >= start - timedelta(days=28), pl.col("interval_start") < start
     )

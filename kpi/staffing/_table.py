@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
@@ -202,6 +203,8 @@ def staffing_table(
     what_if: WhatIf | Sequence[str] | None = None,
     aht_s: float | None = None,
     estimate_agents: bool = True,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> pl.LazyFrame:
     """Required against actual agents per interval, with expected and achieved service.
 
@@ -249,6 +252,11 @@ def staffing_table(
         that names the agent on each call (:func:`~kpi.staffing._demand.agents_from_log`:
         distinct agents busy with a call in the interval, a lower bound); those rows list
         ``staffed_agents`` in ``assumed``. False: the agents on queue stay unknown (null).
+    start, end
+        Only the intervals starting in ``[start, end)`` (time-zone-aware instants; either may
+        be None: open). The rows are the same as those of the whole table in that range: a
+        group's AHT where an interval answered nothing still comes from the whole data, and
+        only the work of the range (estimating agents from the log) is limited to it.
 
     Returns
     -------
@@ -350,7 +358,7 @@ def staffing_table(
         demand = demand_from_intervals(source, keys, ok["intervals"], every=every)
     estimate = None
     if estimate_agents and staff is None and "contacts" in ds:
-        estimate = agents_from_log(source, keys, ok["contacts"], every=every)
+        estimate = agents_from_log(source, keys, ok["contacts"], every=every, start=start, end=end)
     table = _with_staff(
         demand, ds, ok, staff_keys, every=every, every_s=every_s, split=split, estimate=estimate
     )
@@ -362,6 +370,10 @@ def staffing_table(
         table, targets, threshold_s=threshold, denominator=denominator, shrinkage=shrinkage
     )
     table = _with_assumed(table, shrinkage=shrinkage)
+    if start is not None:
+        table = table.filter(pl.col("interval_start") >= start)
+    if end is not None:
+        table = table.filter(pl.col("interval_start") < end)
     table = table.select("interval_start", *keys, *_COLUMNS).sort(
         "interval_start", *keys, nulls_last=True
     )

@@ -134,6 +134,7 @@ def staffing_view(
                 path=ds.path,
             )
     p = as_period(period)
+    lo, hi = p.start_ts(ds.tz), p.end_ts(ds.tz)
     table = staffing_table(
         ds,
         every=every,
@@ -146,9 +147,10 @@ def staffing_view(
         aht_s=aht_s or None,
         shrinkage=shrinkage or None,
         estimate_agents=estimate_agents,
+        start=lo,
+        end=hi,
     )
-    lo, hi = p.start_ts(ds.tz), p.end_ts(ds.tz)
-    return table.filter((pl.col("interval_start") >= lo) & (pl.col("interval_start") < hi))
+    return table
 
 
 def _weighted(value: str, weight: str) -> pl.Expr:
