@@ -1,7 +1,11 @@
-"""Shared fixtures: eager/lazy frames, the shared real datasets, the sample data."""
+"""Shared fixtures: eager/lazy frames, the shared real datasets, the sample data, the SQL
+engines (DuckDB in memory; local Spark with 2 cores, skipped with the reason without Java or
+PySpark)."""
 
 from __future__ import annotations
 
+import shutil
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -39,3 +43,27 @@ def samples_dir() -> Path:
     if not (SAMPLES / "contacts.parquet").exists():
         pytest.fail(f"sample data missing in {SAMPLES}: run `make sample`")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local SparkSession (``local[2]``), or the test skipped with what is missing."""
+    if shutil.which("java") is None:
+        pytest.skip("Spark tests need Java 17+ (Debian: apt-get install openjdk-17-jre-headless)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            import pyspark  # noqa: F401
+    except ImportError:
+        pytest.skip("Spark tests need PySpark: pip install 'kpi-workbench[spark]'")
+    from kpi.engines import local_spark
+
+    return local_spark(2)
+
+
+@pytest.fixture(scope="session")
+def duck():
+    """An in-memory DuckDB engine."""
+    from kpi.engines import open_engine
+
+    return open_engine("duckdb")

@@ -17,7 +17,6 @@ share one local session with 2 cores.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -81,30 +80,6 @@ def sql_kpis(params: dict | None = None) -> list[str]:
 KPIS = sql_kpis()
 #: What no SQL engine runs yet: nothing since round 3 (rosters and stored forecasts).
 POLARS_ONLY: set[str] = set()
-
-
-def spark_or_skip():
-    if shutil.which("java") is None:
-        pytest.skip("Spark tests need Java 17+ (Debian: apt-get install openjdk-17-jre-headless)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            import pyspark  # noqa: F401
-    except ImportError:
-        pytest.skip("Spark tests need PySpark: pip install 'kpi-workbench[spark]'")
-    from kpi.engines import local_spark
-
-    return local_spark(2)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_or_skip()
-
-
-@pytest.fixture(scope="module")
-def duck():
-    return open_engine("duckdb")
 
 
 @pytest.fixture(params=["duckdb", "spark"])

@@ -14,24 +14,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from test_engines import KPIS, TECHNION, same, spark_or_skip, technion_kpis
+from test_engines import KPIS, TECHNION, same, technion_kpis
 
 from kpi.compute import evaluate
 from kpi.data import save
 
 ROSTER_KPIS = ["customer_churn", "customer_retention", "agent_attrition"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_or_skip()
-
-
-@pytest.fixture(scope="module")
-def duck():
-    from kpi.engines import open_engine
-
-    return open_engine("duckdb")
 
 
 @pytest.fixture
