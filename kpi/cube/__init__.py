@@ -169,6 +169,7 @@ class Cube:
             if lv["table"] == table
             and lv["time"] == time_col
             and not lv.get("sweep")
+            and not lv.get("values")
             and set(by) <= set(lv["dims"])
             and every in ROLLS_UP_TO[lv["grain"]]
             and all(s in lv["columns"] for s in sigs)
@@ -218,6 +219,20 @@ class Cube:
         column to the name of that flag).
         """
         sigs = [signature(table, time_col, src) for _, src in items]
+        valued = {s for lv in self.meta["levels"] if lv.get("values") for s in lv["columns"]}
+        if valued & set(sigs):  # distinct counts of many values: from their stored sets
+            rest = [it for it, s in zip(items, sigs, strict=True) if s not in valued]
+            kw = {"by": by, "every": every, "start": start, "end": end}
+            frame = self.rollup(table, time_col, rest, **kw, rows=rows, known=known)
+            for (name, _), s in zip(items, sigs, strict=True):
+                counted = self._distinct(table, time_col, s, name, **kw) if s in valued else 0
+                if frame is None or counted is None:
+                    return None
+                if s in valued:
+                    frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
+                    frame = frame.with_columns(pl.col(name).fill_null(0))
+            order = [*by, "_bin", *(n for n, _ in items), rows, *known.values()]
+            return None if frame is None else frame.select(order)
         level = self.level(table, time_col, sigs, by, every, start, end)
         if level is None:
             return None
@@ -248,6 +263,38 @@ class Cube:
             nn = f"_nn_{c}" if c in level["nullable"] else "_rows"
             aggs.append((total(pl.col(nn)) > 0).alias(flag))
         return lf.select(*keys, *aggs) if direct else lf.group_by(keys).agg(aggs)
+
+    def _distinct(
+        self,
+        table: str,
+        time_col: str,
+        sig: str,
+        name: str,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """A distinct count of many values (customers) from the smallest level of their stored
+        sets (one row per bin, dimensions and value's hash) that answers, or None."""
+        fits = [
+            lv
+            for lv in self.meta["levels"]
+            if lv.get("values")
+            and lv["table"] == table
+            and lv["time"] == time_col
+            and sig in lv["columns"]
+            and set(by) <= set(lv["dims"])
+            and every in ROLLS_UP_TO[lv["grain"]]
+            and self._aligned(start, lv["grain"])
+            and self._aligned(end, lv["grain"])
+        ]
+        if not fits:
+            return None
+        level = min(fits, key=lambda lv: lv["rows"])
+        lf, _, keys = self._cells(level, by, every, start, end)
+        return lf.group_by(keys).agg(pl.col(level["values"]).n_unique().cast(pl.Int64).alias(name))
 
     def rollup_builder(
         self,

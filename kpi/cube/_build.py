@@ -51,6 +51,7 @@ from kpi.cube._chunks import (
     Cells,
     Span,
     between,
+    customer_sets,
     month_counts,
     quarter_map,
     queue_levels,
@@ -614,12 +615,28 @@ def build_levels(
             few = facts[f"u|{c}"] <= 2 * MAX_DISTINCT
             got = lf.select(pl.col(c).drop_nulls().unique().sort()).collect() if few else None
             values[c] = got[c].to_list() if got is not None and len(got) <= MAX_DISTINCT else None
+        # columns of too many values for bit sets: their values' hashes, stored per cell when
+        # no two values share one (checked over the table), are counted exactly from the cube
+        many = [c for c in wanted if values[c] is None]
+        hashed = lf.select(
+            *(pl.col(c).drop_nulls().n_unique().alias(f"v|{c}") for c in many),
+            *(pl.col(c).drop_nulls().hash(seed=0).n_unique().alias(f"h|{c}") for c in many),
+        ).collect().row(0, named=True) if many else {}  # fmt: skip
         columns: dict[str, str] = {}
         kinds: dict[str, str] = {}
         words: dict[str, list[str]] = {}
         stored = []
+        hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
         for i, (s, kind) in enumerate(sources):
             plan = _plan(i, s, kind, schema, values)
+            found = _distinct_input(s.agg) if plan is None and kind == "distinct" else None
+            if found is not None and found[0] in many:
+                c, pred = found
+                if hashed[f"v|{c}"] == hashed[f"h|{c}"]:
+                    counted = pred.fill_null(False) & pl.col(c).is_not_null()
+                    h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
+                    stored.append(_Stored("values", [], [], first=[h]))
+                    hashes.append((signature(table, tcol, s), f"_h{i}", c))
             if plan is None:
                 continue
             stored.append(plan)
@@ -650,6 +667,10 @@ def build_levels(
         parts = spans(starts, counts, 2**62 if whole else partition_rows)
         acc = Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
+        # the hashes' sets: quarter hours by the intraday dimensions, days by all and by none
+        sets = [("15m", [d for d in INTRADAY if d in names])]
+        sets += [("1d", [d for d in DIMENSIONS if d in names]), ("1d", [])]
+        valued: list[tuple[str, list[str], tuple[str, str, str], str]] = []
         swept: list[tuple[tuple[str, ...], str, str]] = []
         waits = [facts.get("w+") or 0.0, facts.get("w-") or 0.0]
         margin = (
@@ -677,6 +698,12 @@ def build_levels(
                     if n_chunks == 1:
                         made.append((level, dims, file))
                     acc.add(file, frame)
+                found_sets = customer_sets(df, tcol, [h[1] for h in hashes], sets, quarters)
+                for (grain, dims), h in ((g, h) for g in sets for h in hashes):
+                    file = f"{table}.{tcol.strip('_')}.{h[1]}.{grain}.{'-'.join(dims) or 'total'}"
+                    if n_chunks == 1:
+                        valued.append((grain, dims, h, file))
+                    acc.add(file, found_sets.pop(0))
                 del df
                 for d, frame in (
                     queue_levels(lf, chunk, margin, names, SWEEP_DIMS) if sweeps else []
@@ -706,6 +733,23 @@ def build_levels(
                     "kinds": kinds,
                     "words": words,
                     "nullable": nullable,
+                }
+            )
+        for grain, dims, (sig, col, c), file in valued:
+            out.append(
+                {
+                    "table": table,
+                    "time": tcol,
+                    "level": f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}",
+                    "grain": grain,
+                    "dims": dims,
+                    "files": acc.take(file),
+                    "rows": acc.rows[file],
+                    "columns": {sig: col},
+                    "kinds": {col: "values"},
+                    "words": {},
+                    "nullable": [],
+                    "values": col,
                 }
             )
         for d, grain, file in swept:

@@ -23,6 +23,7 @@ __all__ = [
     "Cells",
     "Span",
     "between",
+    "customer_sets",
     "local_quarters",
     "month_counts",
     "quarter_map",
@@ -235,3 +236,31 @@ class Cells:
             return [self.write(name, pl.concat(frames, rechunk=False))]
         self._flush(name)
         return self.files[name]
+
+
+def customer_sets(
+    df: pl.DataFrame,
+    tcol: str,
+    codes: list[str],
+    grains: list[tuple[str, list[str]]],
+    quarters: pl.DataFrame | None,
+) -> list[pl.DataFrame]:
+    """One chunk's distinct values of each code column (a value's hash, null where the row is
+    not counted) per (bin, dimensions): one frame per ``(grain, dims)`` of ``grains`` and code,
+    in that order, deduplicated (``_bin`` local, by ``quarters`` when given, as the levels)."""
+    t = pl.col(tcol)
+    out = []
+    for grain, dims in grains:
+        if quarters is None:
+            key, mapped = bin_expr(t, grain).alias("_bin"), None
+        elif grain == "15m":
+            key, mapped = (t.dt.epoch("s") // 900).alias("_k"), quarters.select("_k", "_bin")
+        else:
+            key = t.dt.date().alias("_day")
+            mapped = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
+        for c in codes:
+            f = df.lazy().filter(pl.col(c).is_not_null()).select(*dims, key, c).unique()
+            if mapped is not None:
+                f = f.join(mapped.lazy(), on=key.meta.output_name()).drop(key.meta.output_name())
+            out.append(f)
+    return [f.sort("_bin") for f in pl.collect_all(out)]
