@@ -124,6 +124,9 @@ def main() -> None:
         "--json", type=Path, help="results JSON (default bench/data/cube-results.json)"
     )
     ap.add_argument("--no-render", action="store_true", help="keep bench/results-cube.md as is")
+    ap.add_argument(
+        "--all-rows", action="store_true", help="time the rows at every view, not only days+"
+    )
     ap.add_argument("--no-first", action="store_true", help="skip the first-screen runs")
     ap.add_argument(
         "--cube-only", action="store_true", help="skip the views the cube does not answer"
@@ -180,7 +183,8 @@ def main() -> None:
                 got = kpi.evaluate(kpi.load(path), k, **kw).frame.collect()
                 times.append(time.perf_counter() - t)
             row = {"kpi": k, "every": every, "by": list(by), "cube": used, "times": times}
-            if not args.no_rows and every in ROWS_GRAINS and (used or args.kpis):
+            grains = ROWS_GRAINS if not args.all_rows else [e for e, _ in VIEWS]
+            if not args.no_rows and every in grains and (used or args.kpis):
                 t = time.perf_counter()
                 want = kpi.evaluate(kpi.load(path), k, cube=False, **kw).frame.collect()
                 row["rows_s"] = time.perf_counter() - t

@@ -601,6 +601,10 @@ def test_partitions_build_the_same_cells(tmp_path: Path, monkeypatch: pytest.Mon
         fcr = [c for c in frame.columns if c.startswith("b")]
         if name.startswith("queue sweep"):  # swept over each chunk and the waits around it
             assert frame["max_in_queue"].max() > 1
+        elif name.startswith("distinct customer_id"):  # one row per bin, dimensions, customer
+            keys = frame.columns
+            assert frame.height > 0
+            assert not frame.is_duplicated().any()
         else:
             assert frame[fcr[0]].sum() > 0  # FCR's counts are there, not all zero
         assert parts[name]["_bin"].is_sorted()  # parts in time order
