@@ -40,8 +40,14 @@ Each measure's strategy:
   groups swept, so it is stored per dimension set, swept by quarter hour (and rolled up to
   hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
   exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. Exact; two dimensions or agents read the rows.
-- Left to the rows: distinct customers (``contacts_per_customer``: as many values as the
-  contacts, so no bit set, and a distinct count of a week is not one of its days), medians
+- ``distinct`` measures of too many values for bit sets (customers contacting, for
+  ``contacts_per_customer``: a week's count is not the sum of its days'): the set of each
+  finest cell, one row per (bin, dimensions, value's 64-bit hash) of the rows the measure counts
+  (inbound contacts, ``customer_id`` not null), stored as quarter hours by site, team, queue
+  and channel, days by :data:`DIMENSIONS` and days by nothing; a query counts
+  the distinct hashes per (``by``, bin) of the smallest that answers. Exact: stored only when
+  no two values of the table share a hash (checked when building). About one row per contact.
+- Left to the rows: distinct customers by agent or by topic finer than a day, medians
   and other statistics, stocks, other variants (a service-level threshold of 30 s, another
   FCR window), ``agent_id`` finer than a day or with a dimension other than team, other
   columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by

@@ -16,7 +16,9 @@ ones:
   ``C`` in the cell, as ``UInt64`` words (value ``i`` of the sorted distinct values is bit
   ``i % 64`` of word ``i // 64``); rolls up as a bitwise or, counted with a population count.
   Only when ``C`` has at most :data:`MAX_DISTINCT` values (agents: a few hundred); a column
-  with more (customers: as many as the contacts) is left to the rows.
+  with more (customers) is stored as sets instead: the 64-bit hashes of the values counted,
+  deduplicated per (bin, dimensions) in three levels of their own (``values`` in ``cube.json``),
+  when no two of the column's values share a hash.
 
 How it is built (:func:`build_levels`): per (table, time column), the rows are read in chunks
 of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each chunk into memory
