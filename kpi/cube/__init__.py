@@ -169,16 +169,34 @@ class Cube:
     ) -> dict[str, Any] | None:
         """The smallest level that answers: ``by`` among its dimensions, ``every`` a multiple
         of its grain, both bounds on its bins and every signature stored; else None."""
+        return self._smallest(
+            lambda lv: (
+                lv["table"] == table
+                and lv["time"] == time_col
+                and not lv.get("sweep")
+                and not lv.get("values")
+                and set(by) <= set(lv["dims"])
+                and all(s in lv["columns"] for s in sigs)
+            ),
+            every,
+            start,
+            end,
+        )
+
+    def _smallest(
+        self,
+        kind: Callable[[dict[str, Any]], bool],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> dict[str, Any] | None:
+        """The level with the fewest cells of those ``kind`` accepts whose grain ``every`` is a
+        multiple of and whose bins hold both bounds; else None."""
         fits = [
             lv
             for lv in self.meta["levels"]
-            if lv["table"] == table
-            and lv["time"] == time_col
-            and not lv.get("sweep")
-            and not lv.get("values")
-            and set(by) <= set(lv["dims"])
+            if kind(lv)
             and every in ROLLS_UP_TO[lv["grain"]]
-            and all(s in lv["columns"] for s in sigs)
             and self._aligned(start, lv["grain"])
             and self._aligned(end, lv["grain"])
         ]
@@ -284,21 +302,20 @@ class Cube:
     ) -> pl.LazyFrame | None:
         """A distinct count of many values (customers) from the smallest level of their stored
         sets (one row per bin, dimensions and value's hash) that answers, or None."""
-        fits = [
-            lv
-            for lv in self.meta["levels"]
-            if lv.get("values")
-            and lv["table"] == table
-            and lv["time"] == time_col
-            and sig in lv["columns"]
-            and set(by) <= set(lv["dims"])
-            and every in ROLLS_UP_TO[lv["grain"]]
-            and self._aligned(start, lv["grain"])
-            and self._aligned(end, lv["grain"])
-        ]
-        if not fits:
+        level = self._smallest(
+            lambda lv: (
+                bool(lv.get("values"))
+                and lv["table"] == table
+                and lv["time"] == time_col
+                and sig in lv["columns"]
+                and set(by) <= set(lv["dims"])
+            ),
+            every,
+            start,
+            end,
+        )
+        if level is None:
             return None
-        level = min(fits, key=lambda lv: lv["rows"])
         lf, _, keys = self._cells(level, by, every, start, end)
         return lf.group_by(keys).agg(pl.col(level["values"]).n_unique().cast(pl.Int64).alias(name))
 
@@ -343,18 +360,14 @@ class Cube:
     ) -> pl.LazyFrame | None:
         """A queue sweep's maximum from its level swept by exactly ``by`` (a maximum of the
         quarter-hour maxima in each bin), or None."""
-        fits = [
-            lv
-            for lv in self.meta["levels"]
-            if lv.get("sweep") == meas.name
-            and set(lv["dims"]) == set(by)
-            and every in ROLLS_UP_TO[lv["grain"]]
-            and self._aligned(start, lv["grain"])
-            and self._aligned(end, lv["grain"])
-        ]
-        if not fits:
+        level = self._smallest(
+            lambda lv: lv.get("sweep") == meas.name and set(lv["dims"]) == set(by),
+            every,
+            start,
+            end,
+        )
+        if level is None:
             return None
-        level = min(fits, key=lambda lv: lv["rows"])
         lf, _, keys = self._cells(level, by, every, start, end)
         if every == level["grain"]:
             return lf.select(*keys, meas.name)
