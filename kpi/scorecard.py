@@ -9,25 +9,22 @@ ranks agents only where they handled enough contacts for a fair comparison.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from kpi.compute import availability, evaluate
+from kpi.compute import evaluate
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import METRICS, PERSPECTIVES, resolve
-from kpi.periods import GRAINS, Period, parse_period, previous_period
+from kpi.periods import Period, parse_period, previous_period
 from kpi.targets import TargetSet
 
 __all__ = [
     "PREVIOUS",
     "TICKET_AGENT_KPIS",
-    "WHOLE_TABLE_MEASURES",
     "agent_scorecard",
     "catalogue_frame",
-    "reads_whole_table",
     "scorecard",
     "team_leader_view",
 ]
@@ -47,38 +44,6 @@ TEAM_LEADER_KPIS = (
 AGENT_KPIS = ("contacts_handled", "aht", "fcr", "transfer_rate", "csat", "qa_score", "adherence")
 #: KPIs of agents whose work is tickets (they replace the contact KPIs on their scorecard).
 TICKET_AGENT_KPIS = ("tickets_handled", "first_response_time", "avg_resolution_time")
-
-
-#: Measures whose builder reads every row of its table whatever the range: the queue sweep
-#: (``max_in_queue``) counts the contacts still waiting when the range starts, so it sorts the
-#: queue entries and exits of the whole history. A chunked evaluation
-#: (:func:`kpi.compute.evaluate` with ``chunk``) reads only the contacts in queue during the
-#: range, with the same values (about 1 CPU s instead of 4 at 10 million contacts).
-WHOLE_TABLE_MEASURES = ("max_in_queue",)
-
-#: The chunk of those evaluations: one chunk for any range of at most a year's bins.
-_CHUNK = "1y"
-
-
-def reads_whole_table(
-    metrics: str | Iterable[str], params: Mapping[str, Any] | None = None
-) -> list[str]:
-    """The KPIs of ``metrics`` with a measure in :data:`WHOLE_TABLE_MEASURES`.
-
-    Such a KPI over a short range is cheaper evaluated chunked (``chunk="1y"``, which needs
-    ``every``), since the chunk reads only the rows its range can depend on; the other KPIs
-    are cheaper unchunked (the cube answers them, or the range's rows are read by a filter).
-
-    Examples
-    --------
-    >>> reads_whole_table(["aht", "max_in_queue", "peak_hour_traffic"])
-    ['max_in_queue']
-    """
-    return [
-        m.id
-        for m, p in resolve(metrics, params)
-        if any(x.name in WHOLE_TABLE_MEASURES for x in m.build(p).measures)
-    ]
 
 
 def _period(p: str | Period) -> Period:
@@ -185,13 +150,27 @@ def scorecard(
     params = targets.with_objectives(params)
     keys = list(by)
     data = Dataset.coerce(data)  # once: a dataset directory is opened for both periods
-    cur = _evaluate(data, metrics, keys, p1, params)
+    cur = evaluate(
+        data,
+        metrics,
+        by=keys,
+        period=p1,
+        params=params,
+        measures=False,
+    )
     ids = [m for m in cur.metrics if m not in cur.notes]
     out = _long(cur.frame, keys, ids, "value")
     if p0 is None:
         out = out.with_columns(pl.lit(None, pl.Float64).alias("previous"))
     else:
-        prev = _evaluate(data, metrics, keys, p0, params)
+        prev = evaluate(
+            data,
+            metrics,
+            by=keys,
+            period=p0,
+            params=params,
+            measures=False,
+        )
         out = out.join(
             _long(prev.frame, keys, ids, "previous"),
             on=[*keys, "id"],
@@ -203,66 +182,6 @@ def scorecard(
     out = _with_change_and_status(out)
     defs = {k: v for k, v in cur.definitions.items() if k in ids}
     return _in_catalogue_order(out, keys), defs
-
-
-@dataclass(frozen=True)
-class _Evaluated:
-    """What :func:`scorecard` reads of an evaluation: one row of KPI columns per group."""
-
-    frame: pl.LazyFrame
-    metrics: list[str]
-    notes: dict[str, str]
-    definitions: dict[str, str]
-
-
-def _evaluate(
-    data: Dataset,
-    metrics: str | Iterable[str],
-    keys: list[str],
-    period: Period,
-    params: Mapping[str, Any] | None,
-) -> _Evaluated:
-    """The KPIs over one period. Without groups, those that read the whole table
-    (:func:`reads_whole_table`) are evaluated apart, chunked, in one bin of the period's own
-    grain (the same range, so the same value); the others as one evaluation."""
-    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    whole = reads_whole_table(metrics, params) if not keys and period.grain in GRAINS else []
-    if whole:
-        asked = list(dict.fromkeys(m.id for m, _ in resolve(metrics, params)))
-        known = availability(data, asked, params=params)
-        whole = [m for m in whole if known[m].ok]  # the others get their note below
-    if not whole:
-        r = evaluate(data, metrics, by=keys, period=period, params=params, measures=False)
-        return _Evaluated(r.frame, r.metrics, r.notes, r.definitions)
-    rest = [m for m in asked if m not in whole]
-    parts = []
-    frames = []
-    notes: dict[str, str] = {}
-    if any(known[m].ok for m in rest):
-        parts.append(evaluate(data, rest, period=period, params=params, measures=False))
-        frames.append(parts[0].frame)
-    else:  # nothing else to compute: their notes, as one evaluation gives them
-        notes = {m: known[m].message for m in rest}
-    swept = evaluate(
-        data,
-        whole,
-        every=period.grain,
-        period=period,
-        params=params,
-        measures=False,
-        chunk=_CHUNK,
-    )
-    parts.append(swept)
-    # one bin, or none when the period has no rows: one row, as an evaluation without a grain
-    frames.append(swept.frame.select(pl.col(m).first() for m in whole))
-    notes |= {k: v for p in parts for k, v in p.notes.items()}
-    definitions = {k: v for p in parts for k, v in p.definitions.items()}
-    return _Evaluated(
-        pl.concat(frames, how="horizontal"),
-        asked,
-        {m: notes[m] for m in asked if m in notes},
-        {m: definitions[m] for m in asked if m in definitions},
-    )
 
 
 def _with_targets(

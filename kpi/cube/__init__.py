@@ -249,12 +249,13 @@ class Cube:
             kw = {"by": by, "every": every, "start": start, "end": end}
             frame = self.rollup(table, time_col, rest, **kw, rows=rows, known=known)
             for (name, _), s in zip(items, sigs, strict=True):
-                counted = self._distinct(table, time_col, s, name, **kw) if s in valued else 0
-                if frame is None or counted is None:
+                if frame is None or s not in valued:
+                    continue
+                counted = self._distinct(table, time_col, s, name, **kw)
+                if counted is None:
                     return None
-                if s in valued:
-                    frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
-                    frame = frame.with_columns(pl.col(name).fill_null(0))
+                frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
+                frame = frame.with_columns(pl.col(name).fill_null(0))
             order = [*by, "_bin", *(n for n, _ in items), rows, *known.values()]
             return None if frame is None else frame.select(order)
         level = self.level(table, time_col, sigs, by, every, start, end)
@@ -403,7 +404,7 @@ class Cube:
             return hours.select(*by, "_bin", pl.col(value).alias(meas.name))
         if every is None:
             hours = hours.with_columns(pl.lit(0, pl.Int32).alias("_bin"))
-        elif every != hour:
+        else:
             hours = rebin(hours, every)
         rank = "_calls" if rank_by == "calls" else "_erlangs"
         order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]

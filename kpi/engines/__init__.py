@@ -72,6 +72,7 @@ from kpi.engines._time import (
     bin_to_polars,
     epoch_us,
     local_midnight_sql,
+    local_stamp,
     offset_sql,
     uneven,
 )
@@ -390,8 +391,7 @@ class SqlEngine:
         cols: dict[str, pl.DataType] = {c: schema[c] for c in by}
         cols.update({"_t": pl.Int64, "_d": pl.Int64})
         frame = _table(self.run(sql), cols)
-        t = pl.from_epoch("_t", time_unit="us").dt.replace_time_zone("UTC")
-        return frame.with_columns(t.dt.convert_time_zone(ds.tz)).lazy()
+        return frame.with_columns(local_stamp("_t", ds.tz)).lazy()
 
     def compact(
         self,
@@ -417,9 +417,8 @@ class SqlEngine:
         """The latest ``column`` stamp of ``table`` over all its rows: one row, ``_max``."""
         sql = f"SELECT max({self.time_sql(ds, column, None, None)}) FROM {self.source(ds, table)}"
         frame = _table(self.run(sql), {"_max": pl.Int64})
-        t = pl.from_epoch("_max", time_unit="us").dt.replace_time_zone("UTC")
         dtype = lf.collect_schema()[column]
-        return frame.select(t.dt.convert_time_zone(ds.tz).cast(dtype)).lazy()
+        return frame.select(local_stamp("_max", ds.tz).cast(dtype)).lazy()
 
 
 def _offset_at(

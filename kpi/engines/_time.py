@@ -33,6 +33,7 @@ __all__ = [
     "bin_sql",
     "bin_to_polars",
     "local_midnight_sql",
+    "local_stamp",
     "offset_sql",
     "transitions",
     "uneven",
@@ -219,10 +220,13 @@ def bin_to_polars(every: str | None, tz: str) -> pl.Expr:
     if every is None:
         return b.cast(pl.Int32)
     if every in FIXED:
-        return (
-            pl.from_epoch(b, time_unit="us").dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
-        )
+        return local_stamp(b, tz)
     return local_midnight(pl.from_epoch(b, time_unit="d"), tz).alias("_bin")
+
+
+def local_stamp(us: str | pl.Expr, tz: str) -> pl.Expr:
+    """Epoch microseconds (a column of the engine's rows) as the site's local time stamp."""
+    return pl.from_epoch(us, time_unit="us").dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
 
 
 def epoch_us(value: datetime) -> int:

@@ -17,7 +17,7 @@ below is importable from :mod:`kpi.views` itself.
 - Scorecard (``scorecard``): :func:`status_counts`, :func:`status_summary`, :func:`scorecard_bars`,
   :func:`objectives_by_queue`, :func:`objective_findings`, :func:`without_empty`.
 - Trends (``trends``): :func:`trend_frame`, :func:`trend_figure`, :func:`trend_findings`,
-  :func:`shift_findings`, :func:`heatmap_frame`, :func:`range_frame`.
+  :func:`shift_findings`, :func:`heatmap_frame`.
 - Drill-down (``drilldown``): :func:`change_frame`, :func:`drivers_frame`, :func:`driver_waterfall`,
   :func:`segments_frame`, :func:`effects_frame`, :func:`segment_options`,
   :func:`choose_segment`, :func:`segment_breakdown`, :func:`segment_rows`.
@@ -89,7 +89,6 @@ from kpi.views.tickets import (
 )
 from kpi.views.trends import (
     heatmap_frame,
-    range_frame,
     shift_findings,
     trend_figure,
     trend_findings,
@@ -119,7 +118,6 @@ __all__ = [
     "metric_table",
     "objective_findings",
     "objectives_by_queue",
-    "range_frame",
     "scorecard_bars",
     "segment_breakdown",
     "segment_name",

@@ -13,12 +13,11 @@ from typing import Any
 import polars as pl
 
 from kpi._format import format_value
-from kpi.compute import compute, dataset_params, evaluate
+from kpi.compute import dataset_params, evaluate
 from kpi.cube import CubeWarning, prepare
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.periods import GRAINS, to_timestamp
-from kpi.scorecard import reads_whole_table
 from kpi.targets import TargetSet
 from kpi.views._common import (
     GRAIN_NAMES,
@@ -29,14 +28,7 @@ from kpi.views._common import (
     unit_of,
 )
 
-__all__ = [
-    "heatmap_frame",
-    "range_frame",
-    "shift_findings",
-    "trend_figure",
-    "trend_findings",
-    "trend_frame",
-]
+__all__ = ["heatmap_frame", "shift_findings", "trend_figure", "trend_findings", "trend_frame"]
 
 # The seasonal cycle anomalies are judged against, per grain (same weekday and time of day for
 # intraday and daily data; the previous periods for coarser grains).
@@ -488,9 +480,7 @@ def heatmap_frame(
     if how not in ("auto", "mean", "max"):
         raise KpiError(f"bad how {how!r}; valid: auto, mean, max")
     m = known_metric(metric)
-    r = evaluate(
-        ds, metric, every=every, start=start, end=end, params=params, chunk=_chunk(metric, params)
-    )
+    r = evaluate(ds, metric, every=every, start=start, end=end, params=params)
     build = m.build(r.params[metric])
     lf = r.frame.with_columns(
         pl.col("period").dt.weekday().cast(pl.Int64).alias("weekday"),
@@ -509,59 +499,6 @@ def heatmap_frame(
         agg = pl.col(metric).max() if how == "max" else pl.col(metric).mean()
         out = lf.group_by(keys).agg(agg)
     return out.select(*keys, metric).sort(keys)
-
-
-def _chunk(metrics: str | Sequence[str], params: Mapping[str, Any] | None) -> str | None:
-    """``chunk`` for KPIs over a range: one chunk (of a year) when a KPI reads the whole table
-    whatever the range (:func:`kpi.scorecard.reads_whole_table`), so only the rows the range
-    depends on are read; None otherwise (the cube or a filter on the range answers)."""
-    return "1y" if reads_whole_table(metrics, params) else None
-
-
-def range_frame(
-    data: Dataset | Mapping[str, Any] | str,
-    metrics: str | Sequence[str],
-    *,
-    every: str,
-    start: str | date | datetime,
-    end: str | date | datetime,
-    by: Sequence[str] | str = (),
-    params: Mapping[str, Any] | None = None,
-) -> pl.LazyFrame:
-    """:func:`kpi.compute.compute` of KPIs over a range, read the cheapest exact way.
-
-    The queue sweep (``max_in_queue``) sorts the queue entries and exits of the whole history
-    to know who is still waiting when the range starts; computed chunked, it reads only the
-    contacts in queue during the range, with the same values (at 10 million contacts, a month
-    by day: about 1 CPU s instead of 4). Other KPIs are computed as they are.
-
-    Returns
-    -------
-    pl.LazyFrame
-        What :func:`kpi.compute.compute` returns: ``by``, ``period``, the KPIs and their
-        measures.
-
-    Examples
-    --------
-    >>> from datetime import datetime
-    >>> from zoneinfo import ZoneInfo
-    >>> t = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("Europe/London"))
-    >>> c = pl.DataFrame({"queue_ts": [t, t], "wait_s": [30.0, 60.0], "arrival_ts": [t, t]})
-    >>> range_frame(
-    ...     {"contacts": c}, "max_in_queue", every="1d", start="2026-01-05", end="2026-01-05"
-    ... ).collect()["max_in_queue"].to_list()
-    [2.0]
-    """
-    return compute(
-        data,
-        metrics,
-        by=by,
-        every=every,
-        start=start,
-        end=end,
-        params=params,
-        chunk=_chunk(metrics, params),
-    )
 
 
 def _days_per_weekday(
