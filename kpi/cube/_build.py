@@ -659,6 +659,8 @@ def build_levels(
         aggs = [e for c, k in kinds.items() for e in rollup_exprs(k, c, words.get(c))]
         aggs += [pl.col(c).sum() for c in ("_rows", *(f"_nn_{c}" for c in nullable))]
         t = pl.col(tcol)
+        # a chunk keeps the columns its cells, sets and flags read, never the rest (contact ids)
+        kept = [c for c in names if c in {*DIMENSIONS, *AGENT_DIMS, tcol, *read}]
         rows = lf.filter(t.is_not_null())
         dtype = schema[tcol]
         assert isinstance(dtype, pl.Datetime)
@@ -687,7 +689,8 @@ def build_levels(
             for chunk in mine:
                 pre = rows.filter(between(t, chunk.lo, chunk.hi))
                 pre = pre.with_columns(first) if first else pre
-                df = (pre.with_columns(per_row) if per_row else pre).collect()
+                pre = pre.with_columns(per_row) if per_row else pre
+                df = pre.select(*kept, *(e.meta.output_name() for e in first + per_row)).collect()
                 df = df.with_columns(
                     pl.Series(f"b{j}", _flag(f, offset, df.height)) for j, f in enumerate(ids)
                 )
