@@ -475,8 +475,8 @@ def _fine(
     """The levels aggregated from the rows of one chunk (``pre``: each row's values computed,
     held in memory so the three groupings share them): by :data:`INTRADAY` and quarter hour,
     by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by :data:`AGENT_DIMS` and
-    day (local bins: the UTC quarter hour and the local date, mapped by ``quarters``; each
-    row's own bin when there is no map)."""
+    day (local bins: looked up in ``quarters`` by each row's UTC quarter hour; each row's own
+    bin when there is no map)."""
     t = pl.col(tcol)
     lf = pre.lazy()
     intra = [d for d in INTRADAY if d in names]
@@ -487,17 +487,20 @@ def _fine(
         return pl.collect_all(
             [lf.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped]
         )
-    day = t.dt.date().alias("_day")
-    plans = [
-        lf.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
-        lf.group_by([*every, day]).agg(cells),
-    ]
+    # each row's local quarter hour and day (their instants, as integers) looked up by its
+    # UTC quarter hour in the map: cheaper than a local date per row, and integer keys
+    at = np.searchsorted(quarters["_k"].to_numpy(), (pre[tcol].dt.epoch("s") // 900).to_numpy())
+    bins = [quarters[b].to_physical().to_numpy()[at] for b in ("_bin", "_dbin")]
+    lf = lf.with_columns(pl.Series("_q", bins[0]), pl.Series("_d", bins[1]))
+    plans = [lf.group_by([*intra, "_q"]).agg(cells), lf.group_by([*every, "_d"]).agg(cells)]
     if agents:
-        plans.append(lf.group_by([*agents, day]).agg(cells))
-    q, *ds = pl.collect_all(plans)
-    q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
-    days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
-    return [q, *(d.join(days, on="_day").drop("_day") for d in ds)]
+        plans.append(lf.group_by([*agents, "_d"]).agg(cells))
+    dtype = quarters["_bin"].dtype  # of the days' bins too
+    keys = ("_q", "_d", "_d")[: len(plans)]
+    return [
+        f.with_columns(pl.col(k).cast(dtype).alias("_bin")).drop(k)
+        for f, k in zip(pl.collect_all(plans), keys, strict=True)
+    ]
 
 
 def _derive(
