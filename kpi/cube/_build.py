@@ -221,7 +221,7 @@ def rebin(lf: pl.LazyFrame, grain: str) -> pl.LazyFrame:
     time-zone-aware stamps is costly, so it is done once per distinct bin and joined."""
     b = pl.col("_bin")
     bins = lf.select(b.unique()).with_columns(bin_expr(b, grain).alias("_to"))
-    return lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+    return lf.join(bins, on="_bin", maintain_order="left").drop("_bin").rename({"_to": "_bin"})
 
 
 # ---- how each source is stored ----------------------------------------------------------------
@@ -492,9 +492,11 @@ def _fine(
     at = np.searchsorted(quarters["_k"].to_numpy(), (pre[tcol].dt.epoch("s") // 900).to_numpy())
     bins = [quarters[b].to_physical().to_numpy()[at] for b in ("_bin", "_dbin")]
     lf = lf.with_columns(pl.Series("_q", bins[0]), pl.Series("_d", bins[1]))
-    plans = [lf.group_by([*intra, "_q"]).agg(cells), lf.group_by([*every, "_d"]).agg(cells)]
+    # first seen first: rows in time order (as most tables are) make cells in time order
+    plans = [lf.group_by([*intra, "_q"], maintain_order=True).agg(cells)]
+    plans.append(lf.group_by([*every, "_d"], maintain_order=True).agg(cells))
     if agents:
-        plans.append(lf.group_by([*agents, "_d"]).agg(cells))
+        plans.append(lf.group_by([*agents, "_d"], maintain_order=True).agg(cells))
     dtype = quarters["_bin"].dtype  # of the days' bins too
     keys = ("_q", "_d", "_d")[: len(plans)]
     return [
@@ -535,8 +537,10 @@ def _derive(
             lf_parent = parent.lazy()
             if level.grain != pgrain:
                 lf_parent = rebin(lf_parent, level.grain)
-            frame = lf_parent.group_by([*dims, "_bin"]).agg(aggs).collect()
-        frame = frame.sort("_bin")  # ranges read only the row groups they cover
+            # in the order of the parent's bins (sorted), first seen first: sorted too
+            frame = lf_parent.group_by([*dims, "_bin"], maintain_order=True).agg(aggs).collect()
+        if not frame["_bin"].is_sorted():  # ranges read only the row groups they cover
+            frame = frame.sort("_bin")
         built[(level.grain, dims)] = frame
         out.append((level, dims, frame))
     return out
