@@ -124,15 +124,18 @@ def queue_levels(
     key = np.concatenate([q["_in"].to_numpy() * 2 + 1, q["_out"].to_numpy() * 2])
     order = np.argsort(key, kind="stable")
     key = key[order]
-    contact = np.where(order >= n, order - n, order)  # the event's row of q
-    del q, order
+    contact = order  # the event's row of q
+    contact[contact >= n] -= n
+    del q
     at = key // 2
     step = (key - at * 2) * 2 - 1  # +1 an entry, -1 an exit
     # the events in the chunk are a run of the sorted ones; the others only move the level
     a = 0 if chunk.lo is None else int(np.searchsorted(at, _epoch(chunk.lo, unit)))
     b = len(at) if chunk.hi is None else int(np.searchsorted(at, _epoch(chunk.hi, unit)))
     quarter = at // (900 * 10**6 * scale)
-    keys = local_quarters(pl.DataFrame({"_k": np.unique(quarter[a:b])}), dtype)
+    inner = quarter[a:b]  # in order: its distinct values start where it changes
+    inner = inner[np.r_[True, inner[1:] != inner[:-1]]] if len(inner) else inner
+    keys = local_quarters(pl.DataFrame({"_k": inner}), dtype)
     if keys is None:  # each event's own local quarter hour (its physical value)
         stamp = pl.from_epoch(pl.Series(at[a:b]), time_unit=unit).dt.replace_time_zone("UTC")
         local = stamp.dt.convert_time_zone(dtype.time_zone or "UTC")
