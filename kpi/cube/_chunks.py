@@ -128,7 +128,8 @@ def queue_levels(
     contact[contact >= n] -= n
     del q
     at = key // 2
-    step = (key - at * 2) * 2 - 1  # +1 an entry, -1 an exit
+    step = ((key - at * 2) * 2 - 1).astype(np.int8)  # +1 an entry, -1 an exit
+    del key
     # the events in the chunk are a run of the sorted ones; the others only move the level
     a = 0 if chunk.lo is None else int(np.searchsorted(at, _epoch(chunk.lo, unit)))
     b = len(at) if chunk.hi is None else int(np.searchsorted(at, _epoch(chunk.hi, unit)))
@@ -162,8 +163,8 @@ def queue_levels(
         if d:
             named = values[d[0]].extend_constant(None, 1)  # null's code is last
             cells = cells.with_columns(named.gather(cells["_c"]).alias(d[0]))
-        order = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
-        out.append((d, cells.select(*d, *order).sort("_bin")))
+        cols = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
+        out.append((d, cells.select(*d, *cols).sort("_bin")))
     return out
 
 
@@ -176,11 +177,11 @@ def _run_maxima(
         return np.zeros(0, dtype=np.uint16), quarter, step.astype(np.int64)
     if code is None:
         c = np.zeros(len(step), dtype=np.uint16)
-        level = np.cumsum(step)
+        level = np.cumsum(step, dtype=np.int64)
     else:
         order = np.argsort(code, kind="stable")  # per code, still in time order
         c, step, quarter = code[order], step[order], quarter[order]
-        level = np.cumsum(step)
+        level = np.cumsum(step, dtype=np.int64)
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
         level -= np.repeat(level[first] - step[first], np.diff(np.r_[first, len(c)]))
     most = level - np.minimum(step, 0)  # before an exit, after an entry
