@@ -23,10 +23,10 @@ ones:
 How it is built (:func:`build_levels`): per (table, time column), the rows are read in chunks
 of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each chunk into memory
 with each row's values computed once (``X``, ``when(P).then(X)``, the bit of its value), then
-grouped three times: by the intraday dimensions and the quarter hour (keyed by the UTC quarter
-hour, an integer, mapped to the local bin afterwards; each row is binned in local time when a
-UTC quarter hour spans two local ones), by every dimension and the local date, and by team,
-agent and local date. The other levels (:data:`LEVELS`) are aggregated from the smallest
+grouped three times: by the intraday dimensions and the local quarter hour, by every dimension
+and the local day, and by team, agent and local day (each row's local quarter hour and day
+looked up, as integers, by its UTC quarter hour in the map of the data's quarter hours; each
+row is binned in local time when a UTC quarter hour spans two local ones). The other levels (:data:`LEVELS`) are aggregated from the smallest
 level of the chunk already made that has their dimensions. Every cell lies within a month, so
 the chunks' cells are concatenated. FCR's repeat test runs once per partition (chunks of about
 ``partition_rows`` rows, plus the days its window looks ahead): its result, the resolved
