@@ -23,10 +23,10 @@ ones:
 How it is built (:func:`build_levels`): per (table, time column), the rows are read in chunks
 of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each chunk into memory
 with each row's values computed once (``X``, ``when(P).then(X)``, the bit of its value), then
-grouped three times: by the intraday dimensions and the quarter hour (keyed by the UTC quarter
-hour, an integer, mapped to the local bin afterwards; each row is binned in local time when a
-UTC quarter hour spans two local ones), by every dimension and the local date, and by team,
-agent and local date. The other levels (:data:`LEVELS`) are aggregated from the smallest
+grouped three times: by the intraday dimensions and the local quarter hour, by every dimension
+and the local day, and by team, agent and local day (each row's local quarter hour and day
+looked up, as integers, by its UTC quarter hour in the map of the data's quarter hours; each
+row is binned in local time when a UTC quarter hour spans two local ones). The other levels (:data:`LEVELS`) are aggregated from the smallest
 level of the chunk already made that has their dimensions. Every cell lies within a month, so
 the chunks' cells are concatenated. FCR's repeat test runs once per partition (chunks of about
 ``partition_rows`` rows, plus the days its window looks ahead): its result, the resolved
@@ -221,7 +221,7 @@ def rebin(lf: pl.LazyFrame, grain: str) -> pl.LazyFrame:
     time-zone-aware stamps is costly, so it is done once per distinct bin and joined."""
     b = pl.col("_bin")
     bins = lf.select(b.unique()).with_columns(bin_expr(b, grain).alias("_to"))
-    return lf.join(bins, on="_bin").drop("_bin").rename({"_to": "_bin"})
+    return lf.join(bins, on="_bin", maintain_order="left").drop("_bin").rename({"_to": "_bin"})
 
 
 # ---- how each source is stored ----------------------------------------------------------------
@@ -475,8 +475,8 @@ def _fine(
     """The levels aggregated from the rows of one chunk (``pre``: each row's values computed,
     held in memory so the three groupings share them): by :data:`INTRADAY` and quarter hour,
     by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by :data:`AGENT_DIMS` and
-    day (local bins: the UTC quarter hour and the local date, mapped by ``quarters``; each
-    row's own bin when there is no map)."""
+    day (local bins: looked up in ``quarters`` by each row's UTC quarter hour; each row's own
+    bin when there is no map)."""
     t = pl.col(tcol)
     lf = pre.lazy()
     intra = [d for d in INTRADAY if d in names]
@@ -487,17 +487,22 @@ def _fine(
         return pl.collect_all(
             [lf.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped]
         )
-    day = t.dt.date().alias("_day")
-    plans = [
-        lf.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
-        lf.group_by([*every, day]).agg(cells),
-    ]
+    # each row's local quarter hour and day (their instants, as integers) looked up by its
+    # UTC quarter hour in the map: cheaper than a local date per row, and integer keys
+    at = np.searchsorted(quarters["_k"].to_numpy(), (pre[tcol].dt.epoch("s") // 900).to_numpy())
+    bins = [quarters[b].to_physical().to_numpy()[at] for b in ("_bin", "_dbin")]
+    lf = lf.with_columns(pl.Series("_q", bins[0]), pl.Series("_d", bins[1]))
+    # first seen first: rows in time order (as most tables are) make cells in time order
+    plans = [lf.group_by([*intra, "_q"], maintain_order=True).agg(cells)]
+    plans.append(lf.group_by([*every, "_d"], maintain_order=True).agg(cells))
     if agents:
-        plans.append(lf.group_by([*agents, day]).agg(cells))
-    q, *ds = pl.collect_all(plans)
-    q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
-    days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
-    return [q, *(d.join(days, on="_day").drop("_day") for d in ds)]
+        plans.append(lf.group_by([*agents, "_d"], maintain_order=True).agg(cells))
+    dtype = quarters["_bin"].dtype  # of the days' bins too
+    keys = ("_q", "_d", "_d")[: len(plans)]
+    return [
+        f.with_columns(pl.col(k).cast(dtype).alias("_bin")).drop(k)
+        for f, k in zip(pl.collect_all(plans), keys, strict=True)
+    ]
 
 
 def _derive(
@@ -532,8 +537,10 @@ def _derive(
             lf_parent = parent.lazy()
             if level.grain != pgrain:
                 lf_parent = rebin(lf_parent, level.grain)
-            frame = lf_parent.group_by([*dims, "_bin"]).agg(aggs).collect()
-        frame = frame.sort("_bin")  # ranges read only the row groups they cover
+            # in the order of the parent's bins (sorted), first seen first: sorted too
+            frame = lf_parent.group_by([*dims, "_bin"], maintain_order=True).agg(aggs).collect()
+        if not frame["_bin"].is_sorted():  # ranges read only the row groups they cover
+            frame = frame.sort("_bin")
         built[(level.grain, dims)] = frame
         out.append((level, dims, frame))
     return out
@@ -659,6 +666,8 @@ def build_levels(
         aggs = [e for c, k in kinds.items() for e in rollup_exprs(k, c, words.get(c))]
         aggs += [pl.col(c).sum() for c in ("_rows", *(f"_nn_{c}" for c in nullable))]
         t = pl.col(tcol)
+        # a chunk keeps the columns its cells, sets and flags read, never the rest (contact ids)
+        kept = [c for c in names if c in {*DIMENSIONS, *AGENT_DIMS, tcol, *read}]
         rows = lf.filter(t.is_not_null())
         dtype = schema[tcol]
         assert isinstance(dtype, pl.Datetime)
@@ -687,7 +696,8 @@ def build_levels(
             for chunk in mine:
                 pre = rows.filter(between(t, chunk.lo, chunk.hi))
                 pre = pre.with_columns(first) if first else pre
-                df = (pre.with_columns(per_row) if per_row else pre).collect()
+                pre = pre.with_columns(per_row) if per_row else pre
+                df = pre.select(*kept, *(e.meta.output_name() for e in first + per_row)).collect()
                 df = df.with_columns(
                     pl.Series(f"b{j}", _flag(f, offset, df.height)) for j, f in enumerate(ids)
                 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import numpy as np
 import polars as pl
 
 from kpi.periods import bin_expr
@@ -86,7 +87,12 @@ def queue_levels(
     (entries +1, exits -1 at the wait's end, exits first at the same instant; the level after
     each event and before it, per group), over the contacts whose queue entry is within
     ``margin`` (the longest wait before, the most negative one after) of the chunk, which
-    are all those waiting during it."""
+    are all those waiting during it.
+
+    The events are sorted once by time; each dimension's groups are then runs of a stable
+    sort by the value's code (a radix sort of small integers), where the level is a running
+    sum and each (value, quarter hour) is a run whose maximum is one ``maximum.reduceat``.
+    """
     qt, w = pl.col("queue_ts"), pl.col("wait_s")
     lo = chunk.lo - margin[0] if chunk.lo is not None else None
     hi = chunk.hi + margin[1] if chunk.hi is not None else None
@@ -97,52 +103,90 @@ def queue_levels(
     unit = "ns" if dtype.time_unit == "ns" else "us"
     scale = 1000 if unit == "ns" else 1  # the wait, truncated to whole microseconds
     t, ended = qt.dt.epoch(unit), qt.dt.epoch(unit) + (w * 1e6).cast(pl.Int64) * scale
-    q = lf.filter(between(qt, lo, hi) & w.is_not_null()).select(
-        *(pl.col(d).cast(pl.Categorical) for d in dims), t.alias("_in"), ended.alias("_out")
-    )
-    # one integer key per event: its time × 2, exits (+0) before entries (+1) at an instant
-    key = pl.col("_key")
-    ev = (
-        pl.concat(
-            [
-                q.select(*dims, (pl.col("_in") * 2 + 1).alias("_key")),
-                q.select(*dims, (pl.col("_out") * 2).alias("_key")),
-            ]
-        )
-        .sort("_key")
-        .with_columns((key // 2).alias("_t"))
-        .with_columns(
-            ((key - pl.col("_t") * 2) * 2 - 1).alias("_d"),
-            (pl.col("_t") // (900 * 10**6 * scale)).alias("_k"),
-        )
+    q = (
+        lf.filter(between(qt, lo, hi) & w.is_not_null())
+        .select(*dims, t.alias("_in"), ended.alias("_out"))
         .collect()
     )
-    inside = pl.col("_t").is_not_null()
-    if chunk.lo is not None:
-        inside = inside & (pl.col("_t") >= _epoch(chunk.lo, unit))
-    if chunk.hi is not None:
-        inside = inside & (pl.col("_t") < _epoch(chunk.hi, unit))
-    keys = local_quarters(ev.filter(inside).select(pl.col("_k").unique()), dtype)
-    stamp = pl.from_epoch("_t", time_unit=unit).dt.replace_time_zone("UTC")
-    local = stamp.dt.convert_time_zone(dtype.time_zone or "UTC")
-    at = [pl.col("_k")] if keys is not None else [bin_expr(local, "15m").alias("_bin")]
-    most = pl.max_horizontal(pl.col("_l").max(), (pl.col("_l") - pl.col("_d")).max())
-    plans = []
+    # each dimension as dense codes (its values sorted; null last), to sort and to map back
+    values = {d: q[d].drop_nulls().unique().sort() for d in dims}
+    codes = q.select(
+        pl.col(d)
+        .cast(pl.Enum(values[d]))
+        .to_physical()
+        .cast(pl.UInt16 if len(values[d]) < 2**16 - 1 else pl.UInt32)
+        .fill_null(len(values[d]))
+        for d in dims
+    )
+    # one integer key per event: its time × 2, exits (+0) before entries (+1) at an instant;
+    # in time order (a stable sort: the events are nearly in order already)
+    n = q.height
+    key = np.concatenate([q["_in"].to_numpy() * 2 + 1, q["_out"].to_numpy() * 2])
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    contact = order  # the event's row of q
+    contact[contact >= n] -= n
+    del q
+    at = key // 2
+    step = ((key - at * 2) * 2 - 1).astype(np.int8)  # +1 an entry, -1 an exit
+    del key
+    # the events in the chunk are a run of the sorted ones; the others only move the level
+    a = 0 if chunk.lo is None else int(np.searchsorted(at, _epoch(chunk.lo, unit)))
+    b = len(at) if chunk.hi is None else int(np.searchsorted(at, _epoch(chunk.hi, unit)))
+    quarter = at // (900 * 10**6 * scale)
+    inner = quarter[a:b]  # in order: its distinct values start where it changes
+    inner = inner[np.r_[True, inner[1:] != inner[:-1]]] if len(inner) else inner
+    keys = local_quarters(pl.DataFrame({"_k": inner}), dtype)
+    if keys is None:  # each event's own local quarter hour (its physical value)
+        stamp = pl.from_epoch(pl.Series(at[a:b]), time_unit=unit).dt.replace_time_zone("UTC")
+        local = stamp.dt.convert_time_zone(dtype.time_zone or "UTC")
+        binned = pl.select(bin_expr(pl.lit(local), "15m")).to_series()
+        quarter[a:b] = binned.to_physical().to_numpy()
+    outside = np.iinfo(np.int64).min  # the bin of an event outside the chunk: no cell
+    quarter[:a] = outside
+    quarter[b:] = outside
+    out = []
     for d in sets:
-        level = pl.col("_d").cum_sum()
-        level = level.over(list(d)) if d else level
-        plans.append(
-            ev.lazy()
-            .with_columns(level.alias("_l"))
-            .filter(inside)
-            .group_by([*d, *at])
-            .agg(most.cast(pl.Int64).alias("max_in_queue"))
-            .with_columns(pl.col(list(d)).cast(pl.String))
+        code = codes[d[0]].to_numpy()[contact] if d else None
+        c, k, most = _run_maxima(code, step, quarter)
+        cells = pl.DataFrame({"_c": c, "_k": k, "max_in_queue": most}).filter(
+            pl.col("_k") != outside
         )
-    out = pl.collect_all(plans)
-    if keys is not None:
-        out = [f.join(keys.select("_k", "_bin"), on="_k").drop("_k") for f in out]
-    return [(d, f.sort("_bin")) for d, f in zip(sets, out, strict=True)]
+        if keys is not None:
+            cells = cells.join(keys.select("_k", "_bin"), on="_k")
+        else:  # a local quarter hour may recur in two runs of its value: one cell each
+            cells = (
+                cells.with_columns(pl.col("_k").cast(binned.dtype).alias("_bin"))
+                .group_by("_c", "_bin")
+                .agg(pl.col("max_in_queue").max())
+            )
+        if d:
+            named = values[d[0]].extend_constant(None, 1)  # null's code is last
+            cells = cells.with_columns(named.gather(cells["_c"]).alias(d[0]))
+        cols = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
+        out.append((d, cells.select(*d, *cols).sort("_bin")))
+    return out
+
+
+def _run_maxima(
+    code: np.ndarray | None, step: np.ndarray, quarter: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run of (code, quarter) of the events: the most waiting after or before any of its
+    events, the level being the running sum of ``step`` per code (events in time order)."""
+    if len(step) == 0:
+        return np.zeros(0, dtype=np.uint16), quarter, step.astype(np.int64)
+    if code is None:
+        c = np.zeros(len(step), dtype=np.uint16)
+        level = np.cumsum(step, dtype=np.int64)
+    else:
+        order = np.argsort(code, kind="stable")  # per code, still in time order
+        c, step, quarter = code[order], step[order], quarter[order]
+        level = np.cumsum(step, dtype=np.int64)
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        level -= np.repeat(level[first] - step[first], np.diff(np.r_[first, len(c)]))
+    most = level - np.minimum(step, 0)  # before an exit, after an entry
+    runs = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (quarter[1:] != quarter[:-1])])
+    return c[runs], quarter[runs], np.maximum.reduceat(most, runs)
 
 
 def _epoch(x: datetime, unit: str) -> int:
