@@ -59,6 +59,7 @@ from kpi.cube._chunks import (
     queue_levels,
     spans,
 )
+from kpi.cube._counts import count_levels, customer_counts
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
@@ -68,6 +69,7 @@ __all__ = [
     "AGENT_DIMS",
     "CELLS_BYTES",
     "CHUNK_ROWS",
+    "COUNT_ROWS",
     "DIMENSIONS",
     "INTRADAY",
     "LEVELS",
@@ -101,6 +103,9 @@ MAX_DISTINCT = 2048
 #: FCR's repeat test sorts partitions of whole local months of about this many rows (and the
 #: days its window looks ahead, read again): its sort holds a partition, not the table.
 PARTITION_ROWS = 10_000_000
+#: Counted contacts held at once when customers are counted from first contacts (more are done
+#: in parts by customer hash, each read from the data again: :mod:`kpi.cube._counts`).
+COUNT_ROWS = 40_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
 
@@ -617,28 +622,32 @@ def build_levels(
             few = facts[f"u|{c}"] <= 2 * MAX_DISTINCT
             got = lf.select(pl.col(c).drop_nulls().unique().sort()).collect() if few else None
             values[c] = got[c].to_list() if got is not None and len(got) <= MAX_DISTINCT else None
-        # columns of too many values for bit sets: their values' hashes, stored per cell when
-        # no two values share one (checked over the table), are counted exactly from the cube
+        # columns of too many values for bit sets (customers): counted from first contacts
+        # (kpi.cube._counts) and stored as sets of their values' hashes, when no two share one
         many = [c for c in wanted if values[c] is None]
-        hashed = lf.select(
-            *(pl.col(c).drop_nulls().n_unique().alias(f"v|{c}") for c in many),
-            *(pl.col(c).drop_nulls().hash(seed=0).n_unique().alias(f"h|{c}") for c in many),
-        ).collect().row(0, named=True) if many else {}  # fmt: skip
         columns: dict[str, str] = {}
         kinds: dict[str, str] = {}
         words: dict[str, list[str]] = {}
         stored = []
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
+        firsts: list[tuple[str, str, str, list[Any]]] = []
         for i, (s, kind) in enumerate(sources):
             plan = _plan(i, s, kind, schema, values)
             found = _distinct_input(s.agg) if plan is None and kind == "distinct" else None
             if found is not None and found[0] in many:
                 c, pred = found
-                if hashed[f"v|{c}"] == hashed[f"h|{c}"]:
+                got = customer_counts(
+                    lf, time_col=tcol, column=c, counted=pred,
+                    dims=[d for d in (*DIMENSIONS, "agent_id") if d in names],
+                    intraday_dims=[d for d in DIMENSIONS if d in names],
+                    part_rows=COUNT_ROWS,
+                )  # fmt: skip
+                if got.unique:
                     counted = pred.fill_null(False) & pl.col(c).is_not_null()
                     h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
                     stored.append(_Stored("values", [], [], first=[h]))
                     hashes.append((signature(table, tcol, s), f"_h{i}", c))
+                    firsts.append((signature(table, tcol, s), f"_h{i}", c, got.frames))
             if plan is None:
                 continue
             stored.append(plan)
@@ -669,9 +678,8 @@ def build_levels(
         parts = spans(starts, counts, 2**62 if whole else partition_rows)
         acc = Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
-        # the hashes' sets: quarter hours by the intraday dimensions, days by all and by none
-        sets = [("15m", [d for d in INTRADAY if d in names])]
-        sets += [("1d", [d for d in DIMENSIONS if d in names]), ("1d", [])]
+        # the hashes' sets: days by every dimension (whole bins are counted: ``firsts``)
+        sets = [("1d", [d for d in DIMENSIONS if d in names])]
         valued: list[tuple[str, list[str], tuple[str, str, str], str]] = []
         swept: list[tuple[tuple[str, ...], str, str]] = []
         waits = [facts.get("w+") or 0.0, facts.get("w-") or 0.0]
@@ -754,6 +762,19 @@ def build_levels(
                     "values": col,
                 }
             )
+        if firsts:
+            maps: dict[str, pl.DataFrame | None] = {
+                "_day": (
+                    quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
+                    if quarters is not None
+                    else rows.select(t.dt.date().alias("_day"), bin_expr(t, "1d").alias("_bin"))
+                    .unique()
+                    .collect()
+                ),
+                "_k": quarters.select("_k", "_bin") if quarters is not None else None,
+            }
+        for sig, col, c, frames in firsts:
+            out += count_levels(table, tcol, (sig, col, c), frames, maps, write)
         for d, grain, file in swept:
             out.append(
                 {

@@ -247,7 +247,8 @@ def customer_sets(
 ) -> list[pl.DataFrame]:
     """One chunk's distinct values of each code column (a value's hash, null where the row is
     not counted) per (bin, dimensions): one frame per ``(grain, dims)`` of ``grains`` and code,
-    in that order, deduplicated (``_bin`` local, by ``quarters`` when given, as the levels)."""
+    in that order, deduplicated (``_bin`` local, by ``quarters`` when given, as the levels),
+    with ``_m``: whether the value has other rows in its bin."""
     t = pl.col(tcol)
     out = []
     for grain, dims in grains:
@@ -260,6 +261,9 @@ def customer_sets(
             mapped = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
         for c in codes:
             f = df.lazy().filter(pl.col(c).is_not_null()).select(*dims, key, c).unique()
+            # whether the value has other rows in the bin (other dimensions): the others count
+            # one each in any grouping of the bin, so a count by the bin reads few sets
+            f = f.with_columns((pl.len().over([key.meta.output_name(), c]) > 1).alias("_m"))
             if mapped is not None:
                 f = f.join(mapped.lazy(), on=key.meta.output_name()).drop(key.meta.output_name())
             out.append(f)
