@@ -41,13 +41,20 @@ Each measure's strategy:
   hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
   exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. Exact; two dimensions or agents read the rows.
 - ``distinct`` measures of too many values for bit sets (customers contacting, for
-  ``contacts_per_customer``: a week's count is not the sum of its days'): the set of each
-  finest cell, one row per (bin, dimensions, value's 64-bit hash) of the rows the measure counts
-  (inbound contacts, ``customer_id`` not null), stored as quarter hours by site, team, queue
-  and channel, days by :data:`DIMENSIONS` and days by nothing; a query counts
-  the distinct hashes per (``by``, bin) of the smallest that answers. Exact: stored only when
-  no two values of the table share a hash (checked when building). About one row per contact.
-- Left to the rows: distinct customers by agent or by topic finer than a day, medians
+  ``contacts_per_customer``: a week's count is not the sum of its days'):
+  a whole bin's distinct customers is the number of customers whose *first* counted contact
+  of that bin falls in it. The build flags each customer's first contact per bin of every
+  grain (local days, weeks, months, quarters, years; quarter hours, half hours, hours), by
+  nothing and by each single dimension (agents by day and more), and stores the flags' counts
+  per local day (``n_1d`` ... ``n_1y``) and per quarter hour and hour (``n_15m``, ``n_30m``,
+  ``n_1h``): a query by nothing or one dimension whose range holds whole bins sums them
+  (:mod:`kpi.cube._counts`). Others (a range that cuts a week, two dimensions) count the
+  distinct 64-bit hashes of the stored sets, one row per (day, :data:`DIMENSIONS`, value's
+  hash), marked when the value has other rows that day (so a count by day compares only
+  those). Exact: both are stored only when no two values share a hash (checked when building
+  with a second hash).
+- Left to the rows: distinct customers by agent finer than a day, by two dimensions finer
+  than a day or by agent with a range that cuts a bin, medians
   and other statistics, stocks, other variants (a service-level threshold of 30 s, another
   FCR window), ``agent_id`` finer than a day or with a dimension other than team, other
   columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by

@@ -13,8 +13,10 @@ exactly (a range that cuts a bin is not a sum of whole bins: those queries use t
 the rows). One pass per table sorts the counted contacts by their customer's 64-bit hash; per
 dimension an integer key (customer run, value, day) sorted again is nearly sorted already, and
 the first contacts of each grain are where the run, the value or the grain's bin changes. The
-same sort checks, exactly, that no two customers share a hash (two values in one run of equal
-hashes would sit next to each other).
+same sort checks that no two customers share a hash: two values in one run of equal hashes
+differ in a second, independent 64-bit hash, unless both collide at once (about 10^-23 at a
+hundred million customers, far below the odds of a memory error); nothing is counted, and
+the rows answer, when a run holds two.
 
 A table of more than ``part_rows`` counted contacts is done in parts by hash (a customer's
 contacts are all in one part, so the parts' counts add up), each part read from the data again,
