@@ -16,17 +16,15 @@ ones:
   ``C`` in the cell, as ``UInt64`` words (value ``i`` of the sorted distinct values is bit
   ``i % 64`` of word ``i // 64``); rolls up as a bitwise or, counted with a population count.
   Only when ``C`` has at most :data:`MAX_DISTINCT` values (agents: a few hundred); a column
-  with more (customers) is stored as sets instead: the 64-bit hashes of the values counted,
-  deduplicated per (bin, dimensions) in three levels of their own (``values`` in ``cube.json``),
-  when no two of the column's values share a hash.
+  with more (customers) is counted from first contacts and stored as sets of its values'
+  hashes by day (:mod:`kpi.cube._counts`), when no two of the column's values share a hash.
 
 How it is built (:func:`build_levels`): per (table, time column), the rows are read in chunks
 of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each chunk into memory
 with each row's values computed once (``X``, ``when(P).then(X)``, the bit of its value), then
-grouped three times: by the intraday dimensions and the quarter hour (keyed by the UTC quarter
-hour, an integer, mapped to the local bin afterwards; each row is binned in local time when a
-UTC quarter hour spans two local ones), by every dimension and the local date, and by team,
-agent and local date. The other levels (:data:`LEVELS`) are aggregated from the smallest
+grouped four times (:func:`_fine`; quarter hours keyed by the UTC quarter hour, an integer,
+mapped to the local bin afterwards, or each row binned in local time when a UTC quarter hour
+spans two local ones). The other levels (:data:`LEVELS`) are aggregated from the smallest
 level of the chunk already made that has their dimensions. Every cell lies within a month, so
 the chunks' cells are concatenated. FCR's repeat test runs once per partition (chunks of about
 ``partition_rows`` rows, plus the days its window looks ahead): its result, the resolved
@@ -78,6 +76,7 @@ __all__ = [
     "PEAK_BUILDERS",
     "SWEEP_BUILDERS",
     "SWEEP_DIMS",
+    "TOPICAL",
     "Level",
     "build_levels",
     "cube_measures",
@@ -94,6 +93,10 @@ DIMENSIONS = ("site", "team", "queue", "channel", "topic")
 #: The dimensions of the intraday levels (topic by the quarter hour would be as large as the
 #: rows at 10 million contacts a year; topic is kept by day).
 INTRADAY = ("site", "team", "queue", "channel")
+#: The dimensions of a second quarter-hour level aggregated from the rows (few values each, so
+#: a small level: topic, and the views' direction and priority), which answers each of them by
+#: the quarter hour, hour and day.
+TOPICAL = ("topic", "direction", "priority")
 #: The dimensions of the agent levels (by day and by month): agent scorecards and the agent
 #: explorer group by team and agent (one agent's contacts per day are tens, so a day by agent is
 #: far smaller than the rows, unlike a quarter hour by agent).
@@ -123,26 +126,24 @@ def _levels() -> tuple[Level, ...]:
     out = [
         Level("intraday", "15m", INTRADAY),
         Level("daily", "1d", DIMENSIONS),
+        Level("intraday by topic", "15m", TOPICAL),
         Level("hourly", "1h", INTRADAY),
+        Level("hourly by topic", "1h", TOPICAL),
     ]
-    out += [Level(f"hourly by {d}", "1h", (d,)) for d in INTRADAY]
+    out += [Level(f"hourly by {d}", "1h", (d,)) for d in (*INTRADAY, *TOPICAL)]
     out += [Level("intraday total", "15m", ()), Level("hourly total", "1h", ())]
     out += [Level(f"daily by {d}, topic", "1d", (d, "topic")) for d in INTRADAY]
-    out += [Level(f"daily by {d}", "1d", (d,)) for d in DIMENSIONS]
+    out += [Level(f"daily by {d}", "1d", (d,)) for d in (*DIMENSIONS, *TOPICAL[1:])]
     out.append(Level("daily total", "1d", ()))
     # last: no other level is aggregated from them
     out += [Level("agents daily", "1d", AGENT_DIMS), Level("agents monthly", "1mo", AGENT_DIMS)]
     return tuple(out)
 
 
-#: Every level. The finest three are aggregated from the rows: quarter hours in local time (the
-#: finest grain, so every grain rolls up; DST days included) by :data:`INTRADAY`, local days
-#: by every dimension, and local days by :data:`AGENT_DIMS` (months by agent are rolled up from
-#: those). Smaller ones (hours; each single dimension; topic with each other
-#: dimension by day; totals) are aggregated from the smallest level already built that has
-#: their dimensions, so a query reads the smallest level that has its dimensions and a grain
-#: its grain is a multiple of: `1h by queue` reads hours by queue (24 queues × 8,760 hours),
-#: not quarter hours by four dimensions.
+#: Every level. Four are aggregated from the rows (:func:`_fine`): local quarter hours (every
+#: grain rolls up, DST days included) by :data:`INTRADAY` and by :data:`TOPICAL`, local days by
+#: :data:`DIMENSIONS` and by :data:`AGENT_DIMS`. The others from the smallest level built that
+#: has their dimensions, so `1h by queue` reads hours by queue, not quarter hours by four.
 LEVELS = _levels()
 #: Grains each level's grain divides (in local time).
 ROLLS_UP_TO = {
@@ -169,7 +170,7 @@ PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 #: :data:`SWEEP_DIMS`, rolled up over time only (a maximum of quarter-hour maxima).
 SWEEP_BUILDERS = ("max_in_queue",)
 #: The dimensions the queue sweep is stored by, one at a time (and by none).
-SWEEP_DIMS = ("site", "team", "queue", "channel", "topic")
+SWEEP_DIMS = (*DIMENSIONS, *TOPICAL[1:])
 
 
 def peak_sources() -> tuple[Source, Source]:
@@ -476,55 +477,54 @@ def _fine(
     cells: list[pl.Expr],
     names: list[str],
     quarters: pl.DataFrame | None,
-) -> list[pl.DataFrame]:
+) -> dict[tuple[str, tuple[str, ...]], pl.DataFrame]:
     """The levels aggregated from the rows of one chunk (``pre``: each row's values computed,
-    held in memory so the three groupings share them): by :data:`INTRADAY` and quarter hour,
-    by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by :data:`AGENT_DIMS` and
-    day (local bins: the UTC quarter hour and the local date, mapped by ``quarters``; each
-    row's own bin when there is no map)."""
+    held in memory so the groupings share them), by (grain, dimensions): by :data:`INTRADAY`
+    and quarter hour, by :data:`DIMENSIONS` and day, by :data:`TOPICAL` and quarter hour and,
+    when there is ``agent_id``, by :data:`AGENT_DIMS` and day (local bins: the UTC quarter hour
+    and the local date, mapped by ``quarters``; each row's own bin when there is no map)."""
     t = pl.col(tcol)
     lf = pre.lazy()
-    intra = [d for d in INTRADAY if d in names]
-    every = [d for d in DIMENSIONS if d in names]
-    agents = [d for d in AGENT_DIMS if d in names] if "agent_id" in names else []
-    if quarters is None:
-        grouped = [(intra, "15m"), (every, "1d")] + ([(agents, "1d")] if agents else [])
-        return pl.collect_all(
-            [lf.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped]
-        )
-    day = t.dt.date().alias("_day")
-    plans = [
-        lf.group_by([*intra, (t.dt.epoch("s") // 900).alias("_k")]).agg(cells),
-        lf.group_by([*every, day]).agg(cells),
+    grouped = [
+        ("15m", tuple(d for d in INTRADAY if d in names)),
+        ("1d", tuple(d for d in DIMENSIONS if d in names)),
     ]
-    if agents:
-        plans.append(lf.group_by([*agents, day]).agg(cells))
-    q, *ds = pl.collect_all(plans)
-    q = q.join(quarters.select("_k", "_bin"), on="_k").drop("_k")
-    days = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
-    return [q, *(d.join(days, on="_day").drop("_day") for d in ds)]
+    topical = tuple(d for d in TOPICAL if d in names)
+    if topical:
+        grouped.append(("15m", topical))
+    if "agent_id" in names:
+        grouped.append(("1d", tuple(d for d in AGENT_DIMS if d in names)))
+    if quarters is None:
+        plans = [lf.group_by([*d, bin_expr(t, g).alias("_bin")]).agg(cells) for g, d in grouped]
+        return dict(zip(grouped, pl.collect_all(plans), strict=True))
+    key = {"15m": (t.dt.epoch("s") // 900).alias("_k"), "1d": t.dt.date().alias("_day")}
+    frames = pl.collect_all([lf.group_by([*d, key[g]]).agg(cells) for g, d in grouped])
+    maps = {
+        "15m": quarters.select("_k", "_bin"),
+        "1d": quarters.select("_day", pl.col("_dbin").alias("_bin")).unique(),
+    }
+    on = {"15m": "_k", "1d": "_day"}
+    return {
+        (g, d): f.join(maps[g], on=on[g]).drop(on[g])
+        for (g, d), f in zip(grouped, frames, strict=True)
+    }
 
 
 def _derive(
-    fine: list[pl.DataFrame], names: list[str], aggs: list[pl.Expr]
+    fine: dict[tuple[str, tuple[str, ...]], pl.DataFrame], names: list[str], aggs: list[pl.Expr]
 ) -> list[tuple[Level, tuple[str, ...], pl.DataFrame]]:
     """Every level of one chunk's cells: the finest from :func:`_fine`, the others from the
     smallest level already made that has their dimensions and a finer grain."""
-    intraday, daily, *agents = fine
     built: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
     out = []
     for level in LEVELS:
         dims = tuple(d for d in level.dims if d in names)
         if (level.grain, dims) in built:
             continue  # the dataset lacks the dimensions that make this level smaller
-        if level.grain == "15m" and dims == tuple(d for d in INTRADAY if d in names):
-            frame = intraday
-        elif level.grain == "1d" and dims == tuple(d for d in DIMENSIONS if d in names):
-            frame = daily
-        elif level.dims == AGENT_DIMS and "agent_id" not in names:
+        if level.dims == AGENT_DIMS and "agent_id" not in names:
             continue  # no agents: the agent levels would be levels by team
-        elif level.grain == "1d" and level.dims == AGENT_DIMS:
-            frame = agents[0]
+        if (level.grain, dims) in fine:
+            frame = fine[level.grain, dims]
         else:  # from the smallest level built that has the dimensions and a finer grain
             (pgrain, _), parent = min(
                 (
@@ -638,8 +638,8 @@ def build_levels(
                 c, pred = found
                 got = customer_counts(
                     lf, time_col=tcol, column=c, counted=pred,
-                    dims=[d for d in (*DIMENSIONS, "agent_id") if d in names],
-                    intraday_dims=[d for d in DIMENSIONS if d in names],
+                    dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
+                    intraday_dims=[d for d in SWEEP_DIMS if d in names],
                     part_rows=COUNT_ROWS,
                 )  # fmt: skip
                 if got.unique:
