@@ -108,7 +108,7 @@ MAX_DISTINCT = 2048
 PARTITION_ROWS = 10_000_000
 #: Counted contacts held at once when customers are counted from first contacts (more are done
 #: in parts by customer hash, each read from the data again: :mod:`kpi.cube._counts`).
-COUNT_ROWS = 40_000_000
+COUNT_ROWS = 20_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
 

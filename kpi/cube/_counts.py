@@ -220,13 +220,13 @@ def customer_counts(
             part.select(
                 h.alias("_h"),
                 c.hash(seed=1).alias("_h1"),
-                unit.cast(pl.UInt64).alias("_u"),
+                unit.cast(pl.UInt32).alias("_u"),
                 *(
                     pl.col(d)
                     .cast(pl.String)
                     .cast(pl.Enum(values[d]))
                     .to_physical()
-                    .cast(pl.UInt64)
+                    .cast(pl.UInt16)
                     .fill_null(len(values[d]))
                     .alias(d)
                     for d in keep
@@ -246,7 +246,7 @@ def customer_counts(
         del hs, h1
         run = np.cumsum(~same_h, dtype=np.uint64)
         del same_h
-        units = df["_u"].to_numpy()
+        units = df["_u"].to_numpy().astype(np.uint64)
         for s in sets:
             nv = n_values[s]
             value_bits = int(nv - 1).bit_length()
@@ -255,7 +255,7 @@ def customer_counts(
                 raise ValueError("too many customers in one part to count them")
             key = (run << shift) | units
             if s:
-                key |= df[s[0]].to_numpy() << np.uint64(unit_bits)
+                key |= df[s[0]].to_numpy().astype(np.uint64) << np.uint64(unit_bits)
             key = pl.Series(key).sort().to_numpy()  # nearly sorted: each run's few rows
             who = key >> np.uint64(unit_bits)  # run and value
             u = (key & np.uint64((1 << unit_bits) - 1)).view(np.int64)  # no copy: < 2^63
