@@ -244,6 +244,31 @@ def test_customers_first_seen_by_hand(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
 
 
+def test_an_integer_priority_is_a_dimension(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Technion call log's priority is an integer: the cube keeps it by the quarter hour,
+    sweeps the queue and counts customers by it, with integer values, as the rows do."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 16)
+    df = generate_contacts(3_000, seed=7).with_columns(
+        (pl.col("contact_id").hash(seed=1) % 3).cast(pl.Int64).alias("priority")
+    )
+    root = tmp_path / "p"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    for kpi_id, kw in [
+        ("aht", {"every": "15m", "by": "priority", "start": date(2025, 3, 30)}),
+        ("max_in_queue", {"every": "1h", "by": "priority", "start": date(2025, 10, 26)}),
+        ("contacts_per_customer", {"every": "1w", "by": "priority"}),
+        ("contacts_per_customer", {"every": "1h", "by": "priority", "start": date(2025, 6, 1)}),
+    ]:
+        assert _same(ds, kpi_id, **kw), kpi_id
+        got = kpi.evaluate(ds, kpi_id, **kw).frame.collect()
+        assert got.schema["priority"] == pl.Int64
+        assert got["priority"].n_unique() == 3
+
+
 # ---- where the cube answers, and where it must not ---------------------------------------
 
 

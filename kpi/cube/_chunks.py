@@ -92,13 +92,17 @@ def queue_levels(
     hi = chunk.hi + margin[1] if chunk.hi is not None else None
     sets = [(), *((d,) for d in by if d in names)]
     dims = sorted({d for s in sets for d in s})
-    dtype = lf.collect_schema()["queue_ts"]
+    schema = lf.collect_schema()
+    dtype = schema["queue_ts"]
     assert isinstance(dtype, pl.Datetime)
     unit = "ns" if dtype.time_unit == "ns" else "us"
     scale = 1000 if unit == "ns" else 1  # the wait, truncated to whole microseconds
     t, ended = qt.dt.epoch(unit), qt.dt.epoch(unit) + (w * 1e6).cast(pl.Int64) * scale
+    text = [d for d in dims if schema[d] == pl.String]  # swept as categories, then back
     q = lf.filter(between(qt, lo, hi) & w.is_not_null()).select(
-        *(pl.col(d).cast(pl.Categorical) for d in dims), t.alias("_in"), ended.alias("_out")
+        *(pl.col(d).cast(pl.Categorical) if d in text else pl.col(d) for d in dims),
+        t.alias("_in"),
+        ended.alias("_out"),
     )
     # one integer key per event: its time × 2, exits (+0) before entries (+1) at an instant
     key = pl.col("_key")
@@ -137,7 +141,7 @@ def queue_levels(
             .filter(inside)
             .group_by([*d, *at])
             .agg(most.cast(pl.Int64).alias("max_in_queue"))
-            .with_columns(pl.col(list(d)).cast(pl.String))
+            .with_columns(pl.col([x for x in d if x in text]).cast(pl.String))
         )
     out = pl.collect_all(plans)
     if keys is not None:

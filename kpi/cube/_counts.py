@@ -69,15 +69,17 @@ class Counts:
     frames: list[tuple[tuple[str, ...], str, pl.DataFrame]]
 
 
-def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, list[str]]:
+def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
+    """Each dimension's values (of any type), sorted, when there are at most
+    :data:`MAX_VALUES`."""
     if not dims:
         return {}
     got = rows.select(pl.col(d).drop_nulls().unique().sort().implode() for d in dims).collect()
     out = {}
     for d in dims:
-        vals = got[d][0].to_list()
+        vals = got[d][0]
         if len(vals) <= MAX_VALUES:
-            out[d] = [str(v) for v in vals]
+            out[d] = vals
     return out
 
 
@@ -224,7 +226,7 @@ def customer_counts(
                 *(
                     pl.col(d)
                     .cast(pl.String)
-                    .cast(pl.Enum(values[d]))
+                    .cast(pl.Enum(values[d].cast(pl.String)))
                     .to_physical()
                     .cast(pl.UInt16)
                     .fill_null(len(values[d]))
@@ -284,7 +286,7 @@ def customer_counts(
     out = []
     for s in sets:
         nv = n_values[s]
-        names = np.array([*values[s[0]], None], dtype=object) if s else None
+        names = values[s[0]].extend(pl.Series([None], dtype=values[s[0]].dtype)) if s else None
         for kind, at, n_at in (("1d", DAY_GRAINS, n_days), ("15m", INTRADAY_GRAINS, n_units)):
             mine = [g for g in grains[s] if g in at]
             if not mine:
@@ -296,7 +298,7 @@ def customer_counts(
             else:
                 cols = {"_k": np.repeat(np.arange(k_lo, k_lo + n_at, dtype=np.int64), nv)}
             if s and names is not None:
-                cols[s[0]] = pl.Series(s[0], names[np.tile(np.arange(nv), n_at)], dtype=pl.String)
+                cols[s[0]] = names.gather(np.tile(np.arange(nv), n_at)).alias(s[0])
             cols.update({f"n_{g}": total[s, g] for g in mine})
             frame = pl.DataFrame(cols).filter(pl.col(f"n_{mine[0]}") > 0)
             out.append(
