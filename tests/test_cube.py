@@ -331,6 +331,13 @@ def test_an_integer_priority_is_a_dimension(
         ("fcr", {"every": "1w", "by": "direction"}),
         ("peak_hour_traffic", {"every": "1d", "by": "topic"}),
         ("max_in_queue", {"every": "1h", "by": "direction"}),
+        # agents' busiest hours from each day's (agents have no hourly levels)
+        ("peak_hour_traffic", {"every": "1w", "by": "agent_id"}),
+        ("peak_hour_traffic", {"by": "agent_id", "start": date(2025, 3, 1)}),
+        (
+            "peak_hour_traffic",
+            {"every": "1mo", "by": "agent_id", "params": {"peak_hour_traffic.rank_by": "erlangs"}},
+        ),
     ],
 )
 def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None:
@@ -727,6 +734,8 @@ def test_partitions_build_the_same_cells(tmp_path: Path, monkeypatch: pytest.Mon
             keys = frame.columns
             assert frame.height > 0
             assert not frame.is_duplicated().any()
+        elif name.startswith("peak hours"):  # each day's busiest hour by agent
+            assert frame["c_calls"].min() > 0
         elif name.startswith("first customer_id"):  # customers first seen, per day or quarter
             counts = [c for c in frame.columns if c.startswith("n_")]
             assert counts

@@ -183,6 +183,7 @@ class Cube:
                 and not lv.get("sweep")
                 and not lv.get("values")
                 and not lv.get("counts")
+                and not lv.get("peak")
                 and set(by) <= set(lv["dims"])
                 and all(s in lv["columns"] for s in sigs)
             ),
@@ -441,6 +442,10 @@ class Cube:
         contacts offered and answered handle time summed by hour from the cube, ranked by
         calls or Erlangs, ties to the earliest hour, as the sweep ranks the rows' hours."""
         rank_by = meas.name.rsplit("_by_", 1)[1]
+        if every not in ("15m", "30m", "1h"):
+            days = self._peak_days(meas, rank_by, by=by, every=every, start=start, end=end)
+            if days is not None:
+                return days
         hour = every if every in ("15m", "30m") else "1h"
         offered, handle = peak_sources()
         hours = self.rollup(
@@ -465,6 +470,42 @@ class Cube:
         return hours.group_by([*by, "_bin"]).agg(
             pl.col(value).sort_by(order).last().alias(meas.name)
         )
+
+    def _peak_days(
+        self,
+        meas: Measure,
+        rank_by: str,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """Peak-hour traffic of day or longer bins from each day's busiest hour (stored by
+        agent, who have no hourly levels): the busiest of a bin's days' busiest hours, the
+        earliest of equals, is the bin's busiest hour."""
+        sigs = [signature("contacts", "arrival_ts", src) for src in peak_sources()]
+        level = self._smallest(
+            lambda lv: (
+                bool(lv.get("peak"))
+                and list(lv["dims"]) == list(by)
+                and all(s in lv["columns"] for s in sigs)
+            ),
+            every,
+            start,
+            end,
+        )
+        if level is None:
+            return None
+        lf, _, keys = self._cells(level, by, every, start, end)
+        r = "c" if rank_by == "calls" else "e"
+        rank = pl.col(f"{r}_calls" if r == "c" else f"{r}_handle")
+        order = [rank, -pl.col(f"{r}_hour").dt.epoch("us")]
+        if meas.name.startswith("peak_hour_calls_by_"):
+            value = pl.col(f"{r}_calls").cast(pl.Int64)
+        else:
+            value = (pl.col(f"{r}_handle") / 3600).cast(pl.Float64)
+        return lf.group_by(keys).agg(value.sort_by(order).last().alias(meas.name))
 
 
 def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:

@@ -53,6 +53,7 @@ from kpi.cube._chunks import (
     between,
     customer_sets,
     month_counts,
+    peak_days,
     quarter_map,
     queue_levels,
     spans,
@@ -544,6 +545,25 @@ def _derive(
     return out
 
 
+def _entry(
+    acc: Cells,
+    table: str,
+    tcol: str,
+    file: str,
+    name: str,
+    grain: str,
+    dims: Iterable[str],
+    columns: dict[str, str],
+    kinds: dict[str, str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A level's description for ``cube.json``, its files taken from ``acc`` (written)."""
+    files, rows = acc.take(file), acc.rows[file]
+    return {"table": table, "time": tcol, "level": name, "grain": grain, "dims": list(dims),
+            "files": files, "rows": rows, "columns": columns, "kinds": kinds,
+            "words": extra.pop("words", {}), "nullable": extra.pop("nullable", []), **extra}  # fmt: skip
+
+
 #: Rows read into memory at once: whole local months, about this many (each row's values
 #: computed once and shared by the three groupings of :func:`_fine`).
 CHUNK_ROWS = 1_000_000
@@ -687,6 +707,9 @@ def build_levels(
             timedelta(seconds=max(waits[0], 0) + 1),
             timedelta(seconds=max(-waits[1], 0) + 1),
         )
+        sums = tuple(src.agg for src in peak_sources())
+        found = [any(s.agg.meta.eq(e) for s, _ in sources) for e in sums]
+        peak = ("agent_id",) if all(found) and "agent_id" in names and tcol == "arrival_ts" else ()
         n_chunks = 0
         for part in parts:
             mine = spans(starts, counts, CHUNK_ROWS, part)
@@ -714,6 +737,8 @@ def build_levels(
                     if n_chunks == 1:
                         valued.append((grain, dims, h, file))
                     acc.add(file, found_sets.pop(0))
+                if peak:  # the busiest hour of each day by agent (agents have no hours)
+                    acc.add(f"{table}.peak.1d.agent_id", peak_days(df, tcol, quarters, peak, sums))
                 del df
                 for d, frame in (
                     queue_levels(lf, chunk, margin, names, SWEEP_DIMS) if sweeps else []
@@ -730,37 +755,17 @@ def build_levels(
                             swept.append((d, grain, file))
                         acc.add(file, cells_)
         for level, dims, file in made:
+            kw = {"words": words, "nullable": nullable}
             out.append(
-                {
-                    "table": table,
-                    "time": tcol,
-                    "level": level.name,
-                    "grain": level.grain,
-                    "dims": list(dims),
-                    "files": acc.take(file),
-                    "rows": acc.rows[file],
-                    "columns": columns,
-                    "kinds": kinds,
-                    "words": words,
-                    "nullable": nullable,
-                }
+                _entry(acc, table, tcol, file, level.name, level.grain, dims, columns, kinds, **kw)
             )
         for grain, dims, (sig, col, c), file in valued:
+            name = f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}"
+            kw = {"values": col}
             out.append(
-                {
-                    "table": table,
-                    "time": tcol,
-                    "level": f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}",
-                    "grain": grain,
-                    "dims": dims,
-                    "files": acc.take(file),
-                    "rows": acc.rows[file],
-                    "columns": {sig: col},
-                    "kinds": {col: "values"},
-                    "words": {},
-                    "nullable": [],
-                    "values": col,
-                }
+                _entry(
+                    acc, table, tcol, file, name, grain, dims, {sig: col}, {col: "values"}, **kw
+                )
             )
         if firsts:
             maps: dict[str, pl.DataFrame | None] = {
@@ -776,22 +781,16 @@ def build_levels(
         for sig, col, c, frames in firsts:
             out += count_levels(table, tcol, (sig, col, c), frames, maps, write)
         for d, grain, file in swept:
+            name = f"queue sweep {grain} by {', '.join(d) or 'nothing'}"
+            sigs = {signature(table, tcol, m): "max_in_queue" for m in sweeps}
+            kw = {"sweep": sweeps[0].name}
             out.append(
-                {
-                    "table": table,
-                    "time": tcol,
-                    "level": f"queue sweep {grain} by {', '.join(d) or 'nothing'}",
-                    "grain": grain,
-                    "dims": list(d),
-                    "files": acc.take(file),
-                    "rows": acc.rows[file],
-                    "columns": {signature(table, tcol, m): "max_in_queue" for m in sweeps},
-                    "kinds": {"max_in_queue": "max"},
-                    "words": {},
-                    "nullable": [],
-                    "sweep": sweeps[0].name,
-                }
+                _entry(acc, table, tcol, file, name, grain, d, sigs, {"max_in_queue": "max"}, **kw)
             )
+        if peak:
+            sigs = {signature(table, tcol, src): "c_calls" for src in peak_sources()}
+            name, file = "peak hours by day, agent_id", f"{table}.peak.1d.agent_id"
+            out.append(_entry(acc, table, tcol, file, name, "1d", peak, sigs, {}, peak=True))
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
             f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s),"

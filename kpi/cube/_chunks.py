@@ -10,7 +10,7 @@ memory budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -26,6 +26,7 @@ __all__ = [
     "customer_sets",
     "local_quarters",
     "month_counts",
+    "peak_days",
     "quarter_map",
     "queue_levels",
     "spans",
@@ -272,3 +273,45 @@ def customer_sets(
                 f = f.join(mapped.lazy(), on=key.meta.output_name()).drop(key.meta.output_name())
             out.append(f)
     return [f.sort("_bin") for f in pl.collect_all(out)]
+
+
+def peak_days(
+    df: pl.DataFrame,
+    tcol: str,
+    quarters: pl.DataFrame | None,
+    by: Sequence[str],
+    sums: tuple[pl.Expr, pl.Expr],
+) -> pl.DataFrame:
+    """The busiest local clock hour of each local day by ``by`` in one chunk's rows, ranked by
+    contacts offered and by answered handle time (``sums``: the aggregations of both): for
+    each ranking (``c`` by contacts, ``e`` by handle time), the hour (the earliest of equals,
+    ``*_hour``), its contacts (``*_calls``) and handle time (``*_handle``). Hours with no
+    contact offered are left out. A bin's busiest hour is the busiest of its days' ones."""
+    t = pl.col(tcol)
+    agg = [sums[0].alias("_calls"), sums[1].alias("_handle")]
+    if quarters is None:
+        hours = df.lazy().group_by(
+            [*by, bin_expr(t, "1h").alias("_hour"), bin_expr(t, "1d").alias("_bin")]
+        )
+    else:
+        q = df.lazy().group_by([*by, (t.dt.epoch("s") // 900).alias("_k")]).agg(agg)
+        at = quarters.lazy().select(
+            "_k", bin_expr(pl.col("_bin"), "1h").alias("_hour"), pl.col("_dbin").alias("_bin")
+        )
+        hours = q.join(at, on="_k").group_by([*by, "_hour", "_bin"])
+        agg = [pl.col("_calls").sum(), pl.col("_handle").sum()]
+    best = []
+    for r, rank in (("c", "_calls"), ("e", "_handle")):
+        order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
+        best += [
+            pl.col(x).sort_by(order).last().alias(f"{r}{x}")
+            for x in ("_calls", "_handle", "_hour")
+        ]
+    return (
+        hours.agg(agg)
+        .filter(pl.col("_calls") > 0)
+        .group_by([*by, "_bin"])
+        .agg(best)
+        .sort("_bin")
+        .collect()
+    )
