@@ -9,10 +9,12 @@ column a measure reads is null, not 0) is kept by storing each such column's non
 so results are the same either way (``tests/test_cube.py`` compares them over KPIs, grains,
 dimensions, ranges and DST days).
 
-Levels. Three are aggregated from the rows (quarter hours by site, team, queue and channel;
-days by those and topic; days by team and agent) and the others from them: hours by the four,
-hours and quarter hours by nothing, hours by each single dimension, days by each single
-dimension and by nothing, months by team and agent (agent scorecards and the agent explorer).
+Levels. Four are aggregated from the rows: quarter hours by site, team, queue and channel;
+quarter hours by topic, direction and priority (:data:`kpi.cube._build.TOPICAL`, the views'
+dimensions of few values); days by site, team, queue, channel and topic; days by team and
+agent. The others are aggregated from them: hours by those, hours and quarter hours by
+nothing, hours by each single dimension, days by each single dimension and by nothing, months
+by team and agent (agent scorecards and the agent explorer).
 The rows are read in chunks of whole local months (every cell lies in one), grouped in
 partitions of about :data:`PARTITION_ROWS` rows for FCR's repeat test; a level whose cells
 outgrow a memory budget is written in parts. A query reads the smallest level that has its
@@ -35,7 +37,9 @@ Each measure's strategy:
 - Peak-hour traffic (``peak_hour_traffic``, by calls or Erlangs): the busiest clock hour of a
   bin ranks hourly sums of contacts offered and of answered handle time, which add up over
   the dimensions, so hours by the dimensions asked for (quarter hours for 15- and 30-minute
-  bins) answer it exactly: any ``by`` the hourly levels hold (not topic, not agents).
+  bins) answer it exactly: any ``by`` the hourly levels hold. Agents have no hours: each
+  local day's busiest hour by agent (by each ranking, the earliest of equals) is stored, and
+  a day or longer bin's busiest hour is the busiest of its days'.
 - Most contacts waiting at once (``max_in_queue``): the queue level is a property of the
   groups swept, so it is stored per dimension set, swept by quarter hour (and rolled up to
   hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
@@ -56,9 +60,10 @@ Each measure's strategy:
 - Left to the rows: distinct customers by agent finer than a day, by two dimensions finer
   than a day or by agent with a range that cuts a bin, medians
   and other statistics, stocks, other variants (a service-level threshold of 30 s, another
-  FCR window), ``agent_id`` finer than a day or with a dimension other than team, other
-  columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by
-  day), contacts attributed by answer or completion time, ``bin_offset``, ranges whose bounds
+  FCR window), ``agent_id`` finer than a day or with a dimension other than team (and most
+  contacts waiting by agent: waiting contacts have no agent yet), other columns,
+  topic, direction or priority with a dimension of the first level finer than a day, contacts
+  attributed by answer or completion time, ``bin_offset``, ranges whose bounds
   are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose
   tables were filtered or swapped after loading).
 
