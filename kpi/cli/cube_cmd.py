@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="build, describe or clear the measure cube that makes explorers interactive",
         description="The measure cube holds the measures that roll up exactly (sums, maxima, "
         "the agents of each cell, FCR's repeat flags, peak-hour sums) aggregated by quarter "
-        "hour and day in the site's local time and by site, team, queue, channel and topic, "
+        "hour and day in the site's local time and by site, team, queue, channel, topic, "
+        "direction and priority, "
         "with smaller levels made from those (hours, single dimensions, totals), days and "
         "months by team and agent, the queue sweep (most waiting) by each single "
         "dimension, and customers counted from their first contact in each bin (contacts per "
