@@ -5,9 +5,9 @@ distinct customers is not the sum of its days'. But it is the number of customer
 counted contact of that week falls on one of its days: for a dimension set ``S`` (none, or one
 dimension) and a grain ``G`` (:data:`COUNT_GRAINS`, in local time), flag each customer's first
 contact in each (``G`` bin, ``S`` value) and count the flags per (local day, ``S`` value) as
-``n_<G>``. Then::
+``n_<G>`` (per local quarter hour for the grains under a day). Then::
 
-    distinct customers of a whole G bin by S = sum of n_<G> over the bin's days
+    distinct customers of a whole G bin by S = sum of n_<G> over the bin's days (quarter hours)
 
 exactly (a range that cuts a bin is not a sum of whole bins: those queries use the stored sets or
 the rows). One pass per table sorts the counted contacts by their customer's 64-bit hash; per
