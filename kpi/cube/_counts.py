@@ -74,13 +74,10 @@ def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
     :data:`MAX_VALUES`."""
     if not dims:
         return {}
-    got = rows.select(pl.col(d).drop_nulls().unique().sort().implode() for d in dims).collect()
-    out = {}
-    for d in dims:
-        vals = got[d][0]
-        if len(vals) <= MAX_VALUES:
-            out[d] = vals
-    return out
+    # one query per column: the streaming engine holds the values, not the columns
+    plans = [rows.select(pl.col(d).drop_nulls().unique()) for d in dims]
+    got = pl.collect_all(plans, engine="streaming")
+    return {d: f[d].sort() for d, f in zip(dims, got, strict=True) if f.height <= MAX_VALUES}
 
 
 def _units(
@@ -191,7 +188,7 @@ def customer_counts(
     base = rows.filter(counted.fill_null(False) & c.is_not_null() & t.is_not_null())
     quarter = t.dt.epoch("s") // 900
     span = base.select(pl.len().alias("n"), quarter.min().alias("lo"), quarter.max().alias("hi"))
-    n, k_lo, k_hi = span.collect().row(0)
+    n, k_lo, k_hi = span.collect(engine="streaming").row(0)
     if not n:
         return Counts(True, [])
     zone = rows.collect_schema()[time_col].time_zone or "UTC"  # type: ignore[union-attr]
@@ -234,8 +231,8 @@ def customer_counts(
                     for d in keep
                 ),
             )
+            .collect(engine="streaming")  # the part's rows, not the table's columns, in memory
             .sort("_h")
-            .collect()
         )
         hs = df["_h"].to_numpy()
         same_h = np.empty(len(hs), bool)
