@@ -41,6 +41,8 @@ VIEWS = [
     ("1h", ("queue",)),
     ("15m", ()),
     ("1d", ("channel", "topic")),
+    ("1d", ("agent_id",)),
+    ("1h", ("direction",)),
 ]
 
 

@@ -135,7 +135,7 @@ def queries(draw: st.DrawFn, days: list[date], tz: str, dims: list[str]) -> tupl
 _DST_2025 = [date(2025, 3, 30), date(2025, 10, 26), date(2025, 3, 29), date(2025, 10, 25)]
 _GEN_DAYS = [*_DST_2025, date(2025, 1, 1), date(2025, 2, 3), date(2025, 6, 15), date(2025, 12, 1)]
 _SAMPLE_DAYS = [date(2026, 3, 29), date(2026, 3, 28), date(2026, 1, 1), date(2026, 2, 10)]
-_CONTACT_DIMS = ["site", "team", "queue", "channel", "topic", "agent_id"]
+_CONTACT_DIMS = ["site", "team", "queue", "channel", "topic", "direction", "agent_id"]
 
 
 @settings(
@@ -196,6 +196,79 @@ def test_distinct_customers_by_hand(tmp_path: Path) -> None:
     assert whole["contacts_per_customer"].to_list() == [2.0]  # 4 contacts, A and C
 
 
+def test_customers_first_seen_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Customers counted from first contacts (more customers than bit sets hold): London's
+    repeated hour on 26 October 2025 is two hours, a week is Monday to Sunday, and a
+    customer seen in two hours, two days or two weeks counts once in each and once overall."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 1)
+    z = ZoneInfo(TZ)
+    bst = datetime(2025, 10, 26, 0, 10, tzinfo=UTC)  # 01:10 BST
+    ts = [
+        bst.astimezone(z),  # A, 01:10 BST
+        (bst + timedelta(hours=1, minutes=10)).astimezone(z),  # A, 01:20 GMT: another hour
+        (bst + timedelta(hours=1, minutes=20)).astimezone(z),  # B, 01:30 GMT
+        datetime(2025, 10, 27, 9, tzinfo=z),  # A, Monday: the next week
+        datetime(2025, 10, 27, 9, 5, tzinfo=z),  # A again, same quarter hour
+    ]
+    df = pl.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(5)],
+            "channel": ["voice"] * 5,
+            "queue": ["Q1", "Q1", "Q2", "Q1", "Q2"],
+            "outcome": ["answered"] * 5,
+            "customer_id": ["A", "A", "B", "A", "A"],
+            "arrival_ts": ts,
+        }
+    )
+    root = tmp_path / "data"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root)
+    ds = kpi.load(root)
+
+    def customers(**kw: object) -> list[object]:
+        frame = kpi.evaluate(ds, "contacts_per_customer", **kw).frame
+        assert _uses_cube(frame)
+        assert not _reads_contacts(frame)
+        got = frame.collect().sort(["period", *([kw["by"]] if "by" in kw else [])])
+        return got.select(pl.exclude("period", "contacts_per_customer")).rows()
+
+    # (contacts, customers): 01:00 BST A; 01:00 GMT A and B; Monday 09:00 A twice
+    assert customers(every="1h") == [(1, 1), (2, 2), (2, 1)]
+    assert customers(every="1d") == [(3, 2), (2, 1)]
+    assert customers(every="1w") == [(3, 2), (2, 1)]  # Sunday 26th, then Monday 27th
+    assert customers(every="1mo") == [(5, 2)]
+    assert customers(every="1mo", by="queue") == [("Q1", 3, 1), ("Q2", 2, 2)]
+    assert customers(every="15m", by="queue", start=date(2025, 10, 27)) == [
+        ("Q1", 1, 1),
+        ("Q2", 1, 1),
+    ]
+
+
+def test_an_integer_priority_is_a_dimension(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Technion call log's priority is an integer: the cube keeps it by the quarter hour,
+    sweeps the queue and counts customers by it, with integer values, as the rows do."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 16)
+    df = generate_contacts(3_000, seed=7).with_columns(
+        (pl.col("contact_id").hash(seed=1) % 3).cast(pl.Int64).alias("priority")
+    )
+    root = tmp_path / "p"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    for kpi_id, kw in [
+        ("aht", {"every": "15m", "by": "priority", "start": date(2025, 3, 30)}),
+        ("max_in_queue", {"every": "1h", "by": "priority", "start": date(2025, 10, 26)}),
+        ("contacts_per_customer", {"every": "1w", "by": "priority"}),
+        ("contacts_per_customer", {"every": "1h", "by": "priority", "start": date(2025, 6, 1)}),
+    ]:
+        assert _same(ds, kpi_id, **kw), kpi_id
+        got = kpi.evaluate(ds, kpi_id, **kw).frame.collect()
+        assert got.schema["priority"] == pl.Int64
+        assert got["priority"].n_unique() == 3
+
+
 # ---- where the cube answers, and where it must not ---------------------------------------
 
 
@@ -236,7 +309,7 @@ def test_distinct_customers_by_hand(tmp_path: Path) -> None:
         ("max_in_queue", {"every": "15m", "by": "queue", "start": date(2025, 10, 26)}),
         ("max_in_queue", {"every": "1w", "by": "topic"}),
         ("max_in_queue", {"by": "team", "start": date(2025, 3, 29), "end": date(2025, 3, 31)}),
-        # distinct customers (9,045: too many for bit sets) from their stored sets
+        # distinct customers (9,045: too many for bit sets): counted, or from their sets
         ("contacts_per_customer", {"every": "1d"}),
         ("contacts_per_customer", {"every": "1w", "by": "topic"}),
         ("contacts_per_customer", {"every": "1mo", "by": "team"}),
@@ -244,6 +317,27 @@ def test_distinct_customers_by_hand(tmp_path: Path) -> None:
         ("contacts_per_customer", {"every": "15m", "start": date(2025, 10, 26)}),
         ("contacts_per_customer", {"every": "1d", "by": ("channel", "topic")}),
         ("contacts_per_customer", {"by": ("site", "queue")}),
+        # whole bins from first contacts; a cut week from the sets by day
+        ("contacts_per_customer", {"every": "1d", "by": "agent_id"}),
+        ("contacts_per_customer", {"every": "1h", "by": "topic"}),
+        ("contacts_per_customer", {"every": "30m", "by": "channel"}),
+        ("contacts_per_customer", {"every": "1q"}),
+        ("contacts_per_customer", {"every": "1y", "by": "site"}),
+        ("contacts_per_customer", {"every": "1w", "by": "topic", "start": date(2025, 3, 5)}),
+        ("contacts_per_customer", {"every": "1w", "by": "direction"}),
+        # topic, direction by the quarter hour and hour: a level of their own
+        ("aht", {"every": "1h", "by": "topic", "start": date(2025, 10, 26)}),
+        ("service_level", {"every": "15m", "by": "direction", "start": date(2025, 3, 30)}),
+        ("fcr", {"every": "1w", "by": "direction"}),
+        ("peak_hour_traffic", {"every": "1d", "by": "topic"}),
+        ("max_in_queue", {"every": "1h", "by": "direction"}),
+        # agents' busiest hours from each day's (agents have no hourly levels)
+        ("peak_hour_traffic", {"every": "1w", "by": "agent_id"}),
+        ("peak_hour_traffic", {"by": "agent_id", "start": date(2025, 3, 1)}),
+        (
+            "peak_hour_traffic",
+            {"every": "1mo", "by": "agent_id", "params": {"peak_hour_traffic.rank_by": "erlangs"}},
+        ),
     ],
 )
 def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None:
@@ -259,14 +353,16 @@ def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None
     [
         ("max_in_queue", {"every": "1d", "by": ("queue", "channel")}),  # swept by one only
         ("max_in_queue", {"every": "1d", "by": "agent_id"}),
-        ("peak_hour_traffic", {"every": "1d", "by": "topic"}),  # topic has no hours
+        ("peak_hour_traffic", {"every": "1d", "by": ("queue", "topic")}),  # no hours by both
         ("peak_hour_traffic", {"every": "1d", "attribution": "answer"}),
-        ("contacts_per_customer", {"every": "1h", "by": "topic"}),  # topic's sets by day
-        ("contacts_per_customer", {"every": "1d", "by": "agent_id"}),  # no sets by agent
+        # a week cut by the range: not a whole bin counted, and no sets by agent
+        ("contacts_per_customer", {"every": "1w", "by": "agent_id", "start": date(2025, 3, 5)}),
+        ("contacts_per_customer", {"every": "1h", "by": "agent_id"}),  # agents counted by day
         ("longest_wait", {"every": "1d", "params": {"longest_wait.population": "answered"}}),
         ("aht", {"every": "1h", "by": "agent_id"}),  # agents only by day and month
         ("aht", {"every": "1d", "by": ("queue", "agent_id")}),  # agents only with team
-        ("aht", {"every": "1h", "by": "topic"}),  # topic only by day
+        ("aht", {"every": "1h", "by": ("queue", "topic")}),  # topic with others only by day
+        ("aht", {"every": "1d", "by": ("queue", "direction")}),
         ("aht", {"every": "1d", "attribution": "completion"}),
         ("aht", {"every": "1d", "bin_offset": "6h"}),
         ("aht", {"every": "1d", "start": datetime(2025, 2, 1, 9, 7, tzinfo=ZoneInfo(TZ))}),
@@ -384,6 +480,7 @@ def test_cli_build_info_clear(
 
 _NON_ADDITIVE = ["longest_wait", "handled_per_agent", "sales_per_agent"]
 _BYS = [(), ("queue",), ("team",), ("site", "channel"), ("topic",), ("channel", "topic")]
+_BYS += [("direction",), ("topic", "direction")]
 
 
 @settings(
@@ -400,10 +497,14 @@ def test_maxima_and_distinct_counts_from_the_cube(
     gen_dir: Path, kpi_id: str, every: str, by: tuple[str, ...], day: date, span: int
 ) -> None:
     """A maximum of cell maxima and a count of or-ed bit sets equal the rows over grains,
-    dimensions and ranges across both DST changes; the cube answers all but topic below a day."""
+    dimensions and ranges across both DST changes; the cube answers all but topic with another
+    dimension below a day."""
     kw = {"every": every, "by": by, "start": day, "end": day + timedelta(days=span)}
     used = _same(kpi.load(gen_dir), kpi_id, **kw)
-    assert used == (not ("topic" in by and every in ("15m", "30m", "1h")))
+    topical = {"topic", "direction"}
+    assert used == (
+        not ("topic" in by and not set(by) <= topical and every in ("15m", "30m", "1h"))
+    )
 
 
 def test_hand_computed_maxima_and_agents(tmp_path: Path) -> None:
@@ -555,6 +656,33 @@ def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
         assert _same(ds, kpi_id, **kw), kpi_id
 
 
+def test_customers_counted_off_the_quarter_hour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Customers too many for bit sets, in Monrovia's UTC-0:44:30: first contacts are counted
+    by local day (whole weeks, months, ...) but not by quarter hour; hours read the rows."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 16)
+    tz = "Africa/Monrovia"
+    df = generate_contacts(3_000, seed=5).with_columns(
+        pl.col(c).dt.replace_time_zone(None).dt.offset_by("-54y").dt.replace_time_zone(tz)
+        for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
+    )
+    root = tmp_path / "m"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=tz), root)
+    meta = json.loads((cube.build(root) / "cube.json").read_text())
+    counted = {(lv["grain"], tuple(lv["dims"])) for lv in meta["levels"] if lv.get("counts")}
+    assert ("1d", ("agent_id",)) in counted
+    assert not any(grain == "15m" for grain, _ in counted)
+    ds = kpi.load(root)
+    for kw in [
+        {"every": "1w", "by": "team"},
+        {"every": "1d", "by": "agent_id"},
+        {"every": "1mo", "start": date(1971, 3, 1), "end": date(1971, 8, 31)},
+    ]:
+        assert _same(ds, "contacts_per_customer", **kw), kw
+    assert not _same(ds, "contacts_per_customer", every="1h", start=date(1971, 3, 3))
+
+
 def test_a_build_that_fails_otherwise_is_a_note_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -593,11 +721,12 @@ def test_partitions_build_the_same_cells(tmp_path: Path, monkeypatch: pytest.Mon
 
     whole = cells(10**9)
     monkeypatch.setattr(kpi.cube._build, "CELLS_BYTES", 1)
+    monkeypatch.setattr(kpi.cube._build, "COUNT_ROWS", 2_500)  # customers counted in parts
     parts = cells(2_000)
     assert whole.keys() == parts.keys()
     assert {"agents daily", "agents monthly"} <= set(whole)
     for name, frame in whole.items():
-        keys = [c for c in frame.columns if c == "_bin" or c in (*cube.DIMENSIONS, "agent_id")]
+        keys = [c for c, t in frame.schema.items() if c == "_bin" or t == pl.String]
         fcr = [c for c in frame.columns if c.startswith("b")]
         if name.startswith("queue sweep"):  # swept over each chunk and the waits around it
             assert frame["max_in_queue"].max() > 1
@@ -605,6 +734,12 @@ def test_partitions_build_the_same_cells(tmp_path: Path, monkeypatch: pytest.Mon
             keys = frame.columns
             assert frame.height > 0
             assert not frame.is_duplicated().any()
+        elif name.startswith("peak hours"):  # each day's busiest hour by agent
+            assert frame["c_calls"].min() > 0
+        elif name.startswith("first customer_id"):  # customers first seen, per day or quarter
+            counts = [c for c in frame.columns if c.startswith("n_")]
+            assert counts
+            assert all(frame[c].sum() > 0 for c in counts)
         else:
             assert frame[fcr[0]].sum() > 0  # FCR's counts are there, not all zero
         assert parts[name]["_bin"].is_sorted()  # parts in time order

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -178,3 +178,41 @@ def test_business_day_offset():
     ).collect()
     assert all(p.hour == 6 for p in out["period"].to_list())
     assert out["contacts_answered"].sum() == 12 * 28
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=True), st.sampled_from([1, 2, 3]))
+def test_fcr_of_a_range_is_the_whole_tables(rnd, window_days):
+    """FCR's repeat test over a range reads only the contacts from its start to the window
+    after its end: each hour's resolved contacts are those of the whole table's (ten days of
+    contacts of two customers, so repeats within the window and across the range's end are
+    common)."""
+    rows = [
+        {
+            "minute": rnd.randint(0, 60 * 24 * 10),
+            "outcome": rnd.choice(OUTCOMES),
+            "wait_s": 5.0,
+            "talk_s": 60.0,
+            "hold_s": None,
+            "acw_s": 10.0,
+            "team": "A",
+            "customer_id": rnd.choice([None, "u1", "u2"]),
+            "topic": rnd.choice(["x", "y"]),
+            "transferred": False,
+            "resolved": False,
+            "converted": False,
+        }
+        for _ in range(rnd.randint(2, 60))
+    ]
+    assume(any(r["customer_id"] for r in rows))
+    data = {"contacts": _frame(rows)}
+    lo = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=rnd.randint(0, 10 * 24))
+    hi = lo + timedelta(hours=rnd.randint(1, 5 * 24))
+    params = {"fcr.window_days": window_days}
+    whole = compute(data, ["fcr"], by="topic", every="1h", params=params).collect()
+    part = compute(
+        data, ["fcr"], by="topic", every="1h", params=params, start=lo, end=hi
+    ).collect()
+    at = pl.col("period").dt.convert_time_zone("UTC")
+    inside = whole.filter((at >= lo) & (at < hi))
+    assert_frame_equal(part.sort("topic", "period"), inside.sort("topic", "period"))

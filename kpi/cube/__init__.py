@@ -9,10 +9,12 @@ column a measure reads is null, not 0) is kept by storing each such column's non
 so results are the same either way (``tests/test_cube.py`` compares them over KPIs, grains,
 dimensions, ranges and DST days).
 
-Levels. Three are aggregated from the rows (quarter hours by site, team, queue and channel;
-days by those and topic; days by team and agent) and the others from them: hours by the four,
-hours and quarter hours by nothing, hours by each single dimension, days by each single
-dimension and by nothing, months by team and agent (agent scorecards and the agent explorer).
+Levels. Four are aggregated from the rows: quarter hours by site, team, queue and channel;
+quarter hours by topic, direction and priority (:data:`kpi.cube._build.TOPICAL`, the views'
+dimensions of few values); days by site, team, queue, channel and topic; days by team and
+agent. The others are aggregated from them: hours by those, hours and quarter hours by
+nothing, hours by each single dimension, days by each single dimension and by nothing, months
+by team and agent (agent scorecards and the agent explorer).
 The rows are read in chunks of whole local months (every cell lies in one), grouped in
 partitions of about :data:`PARTITION_ROWS` rows for FCR's repeat test; a level whose cells
 outgrow a memory budget is written in parts. A query reads the smallest level that has its
@@ -35,23 +37,33 @@ Each measure's strategy:
 - Peak-hour traffic (``peak_hour_traffic``, by calls or Erlangs): the busiest clock hour of a
   bin ranks hourly sums of contacts offered and of answered handle time, which add up over
   the dimensions, so hours by the dimensions asked for (quarter hours for 15- and 30-minute
-  bins) answer it exactly: any ``by`` the hourly levels hold (not topic, not agents).
+  bins) answer it exactly: any ``by`` the hourly levels hold. Agents have no hours: each
+  local day's busiest hour by agent (by each ranking, the earliest of equals) is stored, and
+  a day or longer bin's busiest hour is the busiest of its days'.
 - Most contacts waiting at once (``max_in_queue``): the queue level is a property of the
   groups swept, so it is stored per dimension set, swept by quarter hour (and rolled up to
   hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
   exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. Exact; two dimensions or agents read the rows.
 - ``distinct`` measures of too many values for bit sets (customers contacting, for
-  ``contacts_per_customer``: a week's count is not the sum of its days'): the set of each
-  finest cell, one row per (bin, dimensions, value's 64-bit hash) of the rows the measure counts
-  (inbound contacts, ``customer_id`` not null), stored as quarter hours by site, team, queue
-  and channel, days by :data:`DIMENSIONS` and days by nothing; a query counts
-  the distinct hashes per (``by``, bin) of the smallest that answers. Exact: stored only when
-  no two values of the table share a hash (checked when building). About one row per contact.
-- Left to the rows: distinct customers by agent or by topic finer than a day, medians
+  ``contacts_per_customer``: a week's count is not the sum of its days'):
+  a whole bin's distinct customers is the number of customers whose *first* counted contact
+  of that bin falls in it. The build flags each customer's first contact per bin of every
+  grain (local days, weeks, months, quarters, years; quarter hours, half hours, hours), by
+  nothing and by each single dimension (agents by day and more), and stores the flags' counts
+  per local day (``n_1d`` ... ``n_1y``) and per quarter hour and hour (``n_15m``, ``n_30m``,
+  ``n_1h``): a query by nothing or one dimension whose range holds whole bins sums them
+  (:mod:`kpi.cube._counts`). Others (a range that cuts a week, two dimensions) count the
+  distinct 64-bit hashes of the stored sets, one row per (day, :data:`DIMENSIONS`, value's
+  hash), marked when the value has other rows that day (so a count by day compares only
+  those). Exact: both are stored only when no two values share a hash (checked when building
+  with a second hash).
+- Left to the rows: distinct customers by agent finer than a day, by two dimensions finer
+  than a day or by agent with a range that cuts a bin, medians
   and other statistics, stocks, other variants (a service-level threshold of 30 s, another
-  FCR window), ``agent_id`` finer than a day or with a dimension other than team, other
-  columns outside :data:`DIMENSIONS`, topic by the quarter hour or hour (topic is kept by
-  day), contacts attributed by answer or completion time, ``bin_offset``, ranges whose bounds
+  FCR window), ``agent_id`` finer than a day or with a dimension other than team (and most
+  contacts waiting by agent: waiting contacts have no agent yet), other columns,
+  topic, direction or priority with a dimension of the first level finer than a day, contacts
+  attributed by answer or completion time, ``bin_offset``, ranges whose bounds
   are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose
   tables were filtered or swapped after loading).
 
@@ -175,6 +187,8 @@ class Cube:
                 and lv["time"] == time_col
                 and not lv.get("sweep")
                 and not lv.get("values")
+                and not lv.get("counts")
+                and not lv.get("peak")
                 and set(by) <= set(lv["dims"])
                 and all(s in lv["columns"] for s in sigs)
             ),
@@ -251,7 +265,9 @@ class Cube:
             for (name, _), s in zip(items, sigs, strict=True):
                 if frame is None or s not in valued:
                     continue
-                counted = self._distinct(table, time_col, s, name, **kw)
+                counted = self._counted(table, time_col, s, name, **kw)
+                if counted is None:
+                    counted = self._distinct(table, time_col, s, name, **kw)
                 if counted is None:
                     return None
                 frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
@@ -289,6 +305,44 @@ class Cube:
             aggs.append((total(pl.col(nn)) > 0).alias(flag))
         return lf.select(*keys, *aggs) if direct else lf.group_by(keys).agg(aggs)
 
+    def _counted(
+        self,
+        table: str,
+        time_col: str,
+        sig: str,
+        name: str,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """A distinct count of many values (customers) for whole bins of ``every`` (a day or
+        coarser; both bounds on its bins), by nothing or one dimension: the sum over each bin's
+        days of the values first seen in that bin (:mod:`kpi.cube._counts`), or None."""
+        if every is None or not (self._aligned(start, every) and self._aligned(end, every)):
+            return None
+        level = self._smallest(
+            lambda lv: (
+                bool(lv.get("counts"))
+                and lv["table"] == table
+                and lv["time"] == time_col
+                and sig in lv["columns"]
+                and list(lv["dims"]) == list(by)
+                and f"n_{every}" in lv["counts"]
+            ),
+            every,
+            start,
+            end,
+        )
+        if level is None:
+            return None
+        lf, _, keys = self._cells(level, by, every, start, end)
+        n = pl.col(f"n_{every}")
+        if every == level["grain"]:  # its cells are the groups
+            return lf.select(*keys, n.cast(pl.Int64).alias(name))
+        return lf.group_by(keys).agg(n.sum().cast(pl.Int64).alias(name))
+
     def _distinct(
         self,
         table: str,
@@ -317,8 +371,14 @@ class Cube:
         )
         if level is None:
             return None
-        lf, _, keys = self._cells(level, by, every, start, end)
-        return lf.group_by(keys).agg(pl.col(level["values"]).n_unique().cast(pl.Int64).alias(name))
+        lf, schema, keys = self._cells(level, by, every, start, end)
+        h = pl.col(level["values"])
+        if every != level["grain"] or "_m" not in schema:
+            return lf.group_by(keys).agg(h.n_unique().cast(pl.Int64).alias(name))
+        # a value alone in its bin counts once wherever it is: only the others are compared
+        once = lf.filter(~pl.col("_m")).group_by(keys).agg(pl.len().cast(pl.Int64).alias(name))
+        more = lf.filter("_m").group_by(keys).agg(h.n_unique().cast(pl.Int64).alias(name))
+        return pl.concat([once, more]).group_by(keys).agg(pl.col(name).sum())
 
     def rollup_builder(
         self,
@@ -387,6 +447,10 @@ class Cube:
         contacts offered and answered handle time summed by hour from the cube, ranked by
         calls or Erlangs, ties to the earliest hour, as the sweep ranks the rows' hours."""
         rank_by = meas.name.rsplit("_by_", 1)[1]
+        if every not in ("15m", "30m", "1h"):
+            days = self._peak_days(meas, rank_by, by=by, every=every, start=start, end=end)
+            if days is not None:
+                return days
         hour = every if every in ("15m", "30m") else "1h"
         offered, handle = peak_sources()
         hours = self.rollup(
@@ -411,6 +475,42 @@ class Cube:
         return hours.group_by([*by, "_bin"]).agg(
             pl.col(value).sort_by(order).last().alias(meas.name)
         )
+
+    def _peak_days(
+        self,
+        meas: Measure,
+        rank_by: str,
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> pl.LazyFrame | None:
+        """Peak-hour traffic of day or longer bins from each day's busiest hour (stored by
+        agent, who have no hourly levels): the busiest of a bin's days' busiest hours, the
+        earliest of equals, is the bin's busiest hour."""
+        sigs = [signature("contacts", "arrival_ts", src) for src in peak_sources()]
+        level = self._smallest(
+            lambda lv: (
+                bool(lv.get("peak"))
+                and list(lv["dims"]) == list(by)
+                and all(s in lv["columns"] for s in sigs)
+            ),
+            every,
+            start,
+            end,
+        )
+        if level is None:
+            return None
+        lf, _, keys = self._cells(level, by, every, start, end)
+        r = "c" if rank_by == "calls" else "e"
+        rank = pl.col(f"{r}_calls" if r == "c" else f"{r}_handle")
+        order = [rank, -pl.col(f"{r}_hour").dt.epoch("us")]
+        if meas.name.startswith("peak_hour_calls_by_"):
+            value = pl.col(f"{r}_calls").cast(pl.Int64)
+        else:
+            value = (pl.col(f"{r}_handle") / 3600).cast(pl.Float64)
+        return lf.group_by(keys).agg(value.sort_by(order).last().alias(meas.name))
 
 
 def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:

@@ -16,25 +16,19 @@ ones:
   ``C`` in the cell, as ``UInt64`` words (value ``i`` of the sorted distinct values is bit
   ``i % 64`` of word ``i // 64``); rolls up as a bitwise or, counted with a population count.
   Only when ``C`` has at most :data:`MAX_DISTINCT` values (agents: a few hundred); a column
-  with more (customers) is stored as sets instead: the 64-bit hashes of the values counted,
-  deduplicated per (bin, dimensions) in three levels of their own (``values`` in ``cube.json``),
-  when no two of the column's values share a hash.
+  with more (customers) is counted from first contacts and stored as sets of its values'
+  hashes by day (:mod:`kpi.cube._counts`), when no two of the column's values share a hash.
 
 How it is built (:func:`build_levels`): per (table, time column), the rows are read in chunks
-of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each chunk into memory
-with each row's values computed once (``X``, ``when(P).then(X)``, the bit of its value), then
-grouped three times: by the intraday dimensions and the local quarter hour, by every dimension
-and the local day, and by team, agent and local day (each row's local quarter hour and day
-looked up, as integers, by its UTC quarter hour in the map of the data's quarter hours; each
-row is binned in local time when a UTC quarter hour spans two local ones). The other levels (:data:`LEVELS`) are aggregated from the smallest
-level of the chunk already made that has their dimensions. Every cell lies within a month, so
-the chunks' cells are concatenated. FCR's repeat test runs once per partition (chunks of about
-``partition_rows`` rows, plus the days its window looks ahead): its result, the resolved
-contacts, is a flag carried into each chunk's rows and summed in every level. The queue sweep
-(``max_in_queue``) is run per chunk over the contacts waiting during it. Each cell holds the
-row count ``_rows`` and, for each column a source reads that has nulls, its non-null count
-``_nn_<column>`` (the engine's unknown-group rule needs it; a column with no null is known
-wherever there are rows).
+of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each row's values computed
+once (``X``, ``when(P).then(X)``, the bit of its value) and grouped four times (:func:`_fine`);
+the other levels (:data:`LEVELS`) come from the smallest level of the chunk already made that
+has their dimensions. Every cell lies within a month, so chunks' cells are concatenated.
+FCR's repeat test runs once per partition (about ``partition_rows`` rows, plus the days its
+window looks ahead); its result, a flag per contact, is summed in every level. The queue sweep
+(``max_in_queue``) runs per chunk over the contacts waiting during it. Each cell holds its row
+count ``_rows`` and, for each column with nulls a source reads, its non-null count
+``_nn_<column>`` (the engine's unknown-group rule needs it).
 """
 
 from __future__ import annotations
@@ -55,10 +49,12 @@ from kpi.cube._chunks import (
     between,
     customer_sets,
     month_counts,
+    peak_days,
     quarter_map,
     queue_levels,
     spans,
 )
+from kpi.cube._counts import count_levels, customer_counts
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
@@ -68,6 +64,7 @@ __all__ = [
     "AGENT_DIMS",
     "CELLS_BYTES",
     "CHUNK_ROWS",
+    "COUNT_ROWS",
     "DIMENSIONS",
     "INTRADAY",
     "LEVELS",
@@ -76,6 +73,7 @@ __all__ = [
     "PEAK_BUILDERS",
     "SWEEP_BUILDERS",
     "SWEEP_DIMS",
+    "TOPICAL",
     "Level",
     "build_levels",
     "cube_measures",
@@ -92,6 +90,9 @@ DIMENSIONS = ("site", "team", "queue", "channel", "topic")
 #: The dimensions of the intraday levels (topic by the quarter hour would be as large as the
 #: rows at 10 million contacts a year; topic is kept by day).
 INTRADAY = ("site", "team", "queue", "channel")
+#: The dimensions of a second quarter-hour level from the rows: few values each (topic, the
+#: views' direction and priority), so a small level that answers each by the quarter hour.
+TOPICAL = ("topic", "direction", "priority")
 #: The dimensions of the agent levels (by day and by month): agent scorecards and the agent
 #: explorer group by team and agent (one agent's contacts per day are tens, so a day by agent is
 #: far smaller than the rows, unlike a quarter hour by agent).
@@ -101,6 +102,8 @@ MAX_DISTINCT = 2048
 #: FCR's repeat test sorts partitions of whole local months of about this many rows (and the
 #: days its window looks ahead, read again): its sort holds a partition, not the table.
 PARTITION_ROWS = 10_000_000
+#: Contacts held at once when customers are counted (:mod:`kpi.cube._counts`; more: in parts).
+COUNT_ROWS = 20_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
 
@@ -118,26 +121,24 @@ def _levels() -> tuple[Level, ...]:
     out = [
         Level("intraday", "15m", INTRADAY),
         Level("daily", "1d", DIMENSIONS),
+        Level("intraday by topic", "15m", TOPICAL),
         Level("hourly", "1h", INTRADAY),
+        Level("hourly by topic", "1h", TOPICAL),
     ]
-    out += [Level(f"hourly by {d}", "1h", (d,)) for d in INTRADAY]
+    out += [Level(f"hourly by {d}", "1h", (d,)) for d in (*INTRADAY, *TOPICAL)]
     out += [Level("intraday total", "15m", ()), Level("hourly total", "1h", ())]
     out += [Level(f"daily by {d}, topic", "1d", (d, "topic")) for d in INTRADAY]
-    out += [Level(f"daily by {d}", "1d", (d,)) for d in DIMENSIONS]
+    out += [Level(f"daily by {d}", "1d", (d,)) for d in (*DIMENSIONS, *TOPICAL[1:])]
     out.append(Level("daily total", "1d", ()))
     # last: no other level is aggregated from them
     out += [Level("agents daily", "1d", AGENT_DIMS), Level("agents monthly", "1mo", AGENT_DIMS)]
     return tuple(out)
 
 
-#: Every level. The finest three are aggregated from the rows: quarter hours in local time (the
-#: finest grain, so every grain rolls up; DST days included) by :data:`INTRADAY`, local days
-#: by every dimension, and local days by :data:`AGENT_DIMS` (months by agent are rolled up from
-#: those). Smaller ones (hours; each single dimension; topic with each other
-#: dimension by day; totals) are aggregated from the smallest level already built that has
-#: their dimensions, so a query reads the smallest level that has its dimensions and a grain
-#: its grain is a multiple of: `1h by queue` reads hours by queue (24 queues × 8,760 hours),
-#: not quarter hours by four dimensions.
+#: Every level. Four are aggregated from the rows (:func:`_fine`): local quarter hours (every
+#: grain rolls up, DST days included) by :data:`INTRADAY` and by :data:`TOPICAL`, local days by
+#: :data:`DIMENSIONS` and by :data:`AGENT_DIMS`. The others from the smallest level built that
+#: has their dimensions, so `1h by queue` reads hours by queue, not quarter hours by four.
 LEVELS = _levels()
 #: Grains each level's grain divides (in local time).
 ROLLS_UP_TO = {
@@ -164,7 +165,7 @@ PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 #: :data:`SWEEP_DIMS`, rolled up over time only (a maximum of quarter-hour maxima).
 SWEEP_BUILDERS = ("max_in_queue",)
 #: The dimensions the queue sweep is stored by, one at a time (and by none).
-SWEEP_DIMS = ("site", "team", "queue", "channel", "topic")
+SWEEP_DIMS = (*DIMENSIONS, *TOPICAL[1:])
 
 
 def peak_sources() -> tuple[Source, Source]:
@@ -471,60 +472,55 @@ def _fine(
     cells: list[pl.Expr],
     names: list[str],
     quarters: pl.DataFrame | None,
-) -> list[pl.DataFrame]:
+) -> dict[tuple[str, tuple[str, ...]], pl.DataFrame]:
     """The levels aggregated from the rows of one chunk (``pre``: each row's values computed,
-    held in memory so the three groupings share them): by :data:`INTRADAY` and quarter hour,
-    by :data:`DIMENSIONS` and day and, when there is ``agent_id``, by :data:`AGENT_DIMS` and
-    day (local bins: looked up in ``quarters`` by each row's UTC quarter hour; each row's own
-    bin when there is no map)."""
+    held in memory so the groupings share them), by (grain, dimensions): by :data:`INTRADAY`
+    and quarter hour, by :data:`DIMENSIONS` and day, by :data:`TOPICAL` and quarter hour and,
+    when there is ``agent_id``, by :data:`AGENT_DIMS` and day (local bins: looked up in
+    ``quarters`` by each row's UTC quarter hour; each row's own bin when there is no map)."""
     t = pl.col(tcol)
     lf = pre.lazy()
-    intra = [d for d in INTRADAY if d in names]
-    every = [d for d in DIMENSIONS if d in names]
-    agents = [d for d in AGENT_DIMS if d in names] if "agent_id" in names else []
+    grouped = [
+        ("15m", tuple(d for d in INTRADAY if d in names)),
+        ("1d", tuple(d for d in DIMENSIONS if d in names)),
+    ]
+    topical = tuple(d for d in TOPICAL if d in names)
+    if topical:
+        grouped.append(("15m", topical))
+    if "agent_id" in names:
+        grouped.append(("1d", tuple(d for d in AGENT_DIMS if d in names)))
     if quarters is None:
-        grouped = [(intra, "15m"), (every, "1d")] + ([(agents, "1d")] if agents else [])
-        return pl.collect_all(
-            [lf.group_by([*dims, bin_expr(t, g).alias("_bin")]).agg(cells) for dims, g in grouped]
-        )
-    # each row's local quarter hour and day (their instants, as integers) looked up by its
-    # UTC quarter hour in the map: cheaper than a local date per row, and integer keys
+        plans = [lf.group_by([*d, bin_expr(t, g).alias("_bin")]).agg(cells) for g, d in grouped]
+        return dict(zip(grouped, pl.collect_all(plans), strict=True))
+    # each row's local quarter hour and day (instants, as integers) by its UTC quarter hour
     at = np.searchsorted(quarters["_k"].to_numpy(), (pre[tcol].dt.epoch("s") // 900).to_numpy())
     bins = [quarters[b].to_physical().to_numpy()[at] for b in ("_bin", "_dbin")]
     lf = lf.with_columns(pl.Series("_q", bins[0]), pl.Series("_d", bins[1]))
+    key = {"15m": "_q", "1d": "_d"}
     # first seen first: rows in time order (as most tables are) make cells in time order
-    plans = [lf.group_by([*intra, "_q"], maintain_order=True).agg(cells)]
-    plans.append(lf.group_by([*every, "_d"], maintain_order=True).agg(cells))
-    if agents:
-        plans.append(lf.group_by([*agents, "_d"], maintain_order=True).agg(cells))
+    plans = [lf.group_by([*d, key[g]], maintain_order=True).agg(cells) for g, d in grouped]
     dtype = quarters["_bin"].dtype  # of the days' bins too
-    keys = ("_q", "_d", "_d")[: len(plans)]
-    return [
-        f.with_columns(pl.col(k).cast(dtype).alias("_bin")).drop(k)
-        for f, k in zip(pl.collect_all(plans), keys, strict=True)
-    ]
+    return {
+        (g, d): f.with_columns(pl.col(key[g]).cast(dtype).alias("_bin")).drop(key[g])
+        for (g, d), f in zip(grouped, pl.collect_all(plans), strict=True)
+    }
 
 
 def _derive(
-    fine: list[pl.DataFrame], names: list[str], aggs: list[pl.Expr]
+    fine: dict[tuple[str, tuple[str, ...]], pl.DataFrame], names: list[str], aggs: list[pl.Expr]
 ) -> list[tuple[Level, tuple[str, ...], pl.DataFrame]]:
     """Every level of one chunk's cells: the finest from :func:`_fine`, the others from the
     smallest level already made that has their dimensions and a finer grain."""
-    intraday, daily, *agents = fine
     built: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
     out = []
     for level in LEVELS:
         dims = tuple(d for d in level.dims if d in names)
         if (level.grain, dims) in built:
             continue  # the dataset lacks the dimensions that make this level smaller
-        if level.grain == "15m" and dims == tuple(d for d in INTRADAY if d in names):
-            frame = intraday
-        elif level.grain == "1d" and dims == tuple(d for d in DIMENSIONS if d in names):
-            frame = daily
-        elif level.dims == AGENT_DIMS and "agent_id" not in names:
+        if level.dims == AGENT_DIMS and "agent_id" not in names:
             continue  # no agents: the agent levels would be levels by team
-        elif level.grain == "1d" and level.dims == AGENT_DIMS:
-            frame = agents[0]
+        if (level.grain, dims) in fine:
+            frame = fine[level.grain, dims]
         else:  # from the smallest level built that has the dimensions and a finer grain
             (pgrain, _), parent = min(
                 (
@@ -546,8 +542,26 @@ def _derive(
     return out
 
 
-#: Rows read into memory at once: whole local months, about this many (each row's values
-#: computed once and shared by the three groupings of :func:`_fine`).
+def _entry(
+    acc: Cells,
+    table: str,
+    tcol: str,
+    file: str,
+    name: str,
+    grain: str,
+    dims: Iterable[str],
+    columns: dict[str, str],
+    kinds: dict[str, str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A level's description for ``cube.json``, its files taken from ``acc`` (written)."""
+    files, rows = acc.take(file), acc.rows[file]
+    return {"table": table, "time": tcol, "level": name, "grain": grain, "dims": list(dims),
+            "files": files, "rows": rows, "columns": columns, "kinds": kinds,
+            "words": extra.pop("words", {}), "nullable": extra.pop("nullable", []), **extra}  # fmt: skip
+
+
+#: Rows read into memory at once: whole local months, about this many.
 CHUNK_ROWS = 1_000_000
 #: Cells held in memory before the build writes them as parts of each level (bytes): at 10
 #: million contacts a year the cells take about 1.5 GiB, written as one file per level.
@@ -624,28 +638,32 @@ def build_levels(
             few = facts[f"u|{c}"] <= 2 * MAX_DISTINCT
             got = lf.select(pl.col(c).drop_nulls().unique().sort()).collect() if few else None
             values[c] = got[c].to_list() if got is not None and len(got) <= MAX_DISTINCT else None
-        # columns of too many values for bit sets: their values' hashes, stored per cell when
-        # no two values share one (checked over the table), are counted exactly from the cube
+        # columns of too many values for bit sets (customers): counted from first contacts
+        # (kpi.cube._counts) and stored as sets of their values' hashes, when no two share one
         many = [c for c in wanted if values[c] is None]
-        hashed = lf.select(
-            *(pl.col(c).drop_nulls().n_unique().alias(f"v|{c}") for c in many),
-            *(pl.col(c).drop_nulls().hash(seed=0).n_unique().alias(f"h|{c}") for c in many),
-        ).collect().row(0, named=True) if many else {}  # fmt: skip
         columns: dict[str, str] = {}
         kinds: dict[str, str] = {}
         words: dict[str, list[str]] = {}
         stored = []
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
+        firsts: list[tuple[str, str, str, list[Any]]] = []
         for i, (s, kind) in enumerate(sources):
             plan = _plan(i, s, kind, schema, values)
             found = _distinct_input(s.agg) if plan is None and kind == "distinct" else None
             if found is not None and found[0] in many:
                 c, pred = found
-                if hashed[f"v|{c}"] == hashed[f"h|{c}"]:
+                got = customer_counts(
+                    lf, time_col=tcol, column=c, counted=pred,
+                    dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
+                    intraday_dims=[d for d in SWEEP_DIMS if d in names],
+                    part_rows=COUNT_ROWS,
+                )  # fmt: skip
+                if got.unique:
                     counted = pred.fill_null(False) & pl.col(c).is_not_null()
                     h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
                     stored.append(_Stored("values", [], [], first=[h]))
                     hashes.append((signature(table, tcol, s), f"_h{i}", c))
+                    firsts.append((signature(table, tcol, s), f"_h{i}", c, got.frames))
             if plan is None:
                 continue
             stored.append(plan)
@@ -667,7 +685,7 @@ def build_levels(
         aggs += [pl.col(c).sum() for c in ("_rows", *(f"_nn_{c}" for c in nullable))]
         t = pl.col(tcol)
         # a chunk keeps the columns its cells, sets and flags read, never the rest (contact ids)
-        kept = [c for c in names if c in {*DIMENSIONS, *AGENT_DIMS, tcol, *read}]
+        kept = [c for c in names if c in {*DIMENSIONS, *TOPICAL, *AGENT_DIMS, tcol, *read}]
         rows = lf.filter(t.is_not_null())
         dtype = schema[tcol]
         assert isinstance(dtype, pl.Datetime)
@@ -678,9 +696,8 @@ def build_levels(
         parts = spans(starts, counts, 2**62 if whole else partition_rows)
         acc = Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
-        # the hashes' sets: quarter hours by the intraday dimensions, days by all and by none
-        sets = [("15m", [d for d in INTRADAY if d in names])]
-        sets += [("1d", [d for d in DIMENSIONS if d in names]), ("1d", [])]
+        # the hashes' sets: days by every dimension (whole bins are counted: ``firsts``)
+        sets = [("1d", [d for d in DIMENSIONS if d in names])]
         valued: list[tuple[str, list[str], tuple[str, str, str], str]] = []
         swept: list[tuple[tuple[str, ...], str, str]] = []
         waits = [facts.get("w+") or 0.0, facts.get("w-") or 0.0]
@@ -688,6 +705,9 @@ def build_levels(
             timedelta(seconds=max(waits[0], 0) + 1),
             timedelta(seconds=max(-waits[1], 0) + 1),
         )
+        sums = tuple(src.agg for src in peak_sources())
+        found = [any(s.agg.meta.eq(e) for s, _ in sources) for e in sums]
+        peak = ("agent_id",) if all(found) and "agent_id" in names and tcol == "arrival_ts" else ()
         n_chunks = 0
         for part in parts:
             mine = spans(starts, counts, CHUNK_ROWS, part)
@@ -716,6 +736,8 @@ def build_levels(
                     if n_chunks == 1:
                         valued.append((grain, dims, h, file))
                     acc.add(file, found_sets.pop(0))
+                if peak:  # the busiest hour of each day by agent (agents have no hours)
+                    acc.add(f"{table}.peak.1d.agent_id", peak_days(df, tcol, quarters, peak, sums))
                 del df
                 for d, frame in (
                     queue_levels(lf, chunk, margin, names, SWEEP_DIMS) if sweeps else []
@@ -732,55 +754,42 @@ def build_levels(
                             swept.append((d, grain, file))
                         acc.add(file, cells_)
         for level, dims, file in made:
+            kw = {"words": words, "nullable": nullable}
             out.append(
-                {
-                    "table": table,
-                    "time": tcol,
-                    "level": level.name,
-                    "grain": level.grain,
-                    "dims": list(dims),
-                    "files": acc.take(file),
-                    "rows": acc.rows[file],
-                    "columns": columns,
-                    "kinds": kinds,
-                    "words": words,
-                    "nullable": nullable,
-                }
+                _entry(acc, table, tcol, file, level.name, level.grain, dims, columns, kinds, **kw)
             )
         for grain, dims, (sig, col, c), file in valued:
+            name = f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}"
+            kw = {"values": col}
             out.append(
-                {
-                    "table": table,
-                    "time": tcol,
-                    "level": f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}",
-                    "grain": grain,
-                    "dims": dims,
-                    "files": acc.take(file),
-                    "rows": acc.rows[file],
-                    "columns": {sig: col},
-                    "kinds": {col: "values"},
-                    "words": {},
-                    "nullable": [],
-                    "values": col,
-                }
+                _entry(
+                    acc, table, tcol, file, name, grain, dims, {sig: col}, {col: "values"}, **kw
+                )
             )
+        if firsts:
+            maps: dict[str, pl.DataFrame | None] = {
+                "_day": (
+                    quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
+                    if quarters is not None
+                    else rows.select(t.dt.date().alias("_day"), bin_expr(t, "1d").alias("_bin"))
+                    .unique()
+                    .collect()
+                ),
+                "_k": quarters.select("_k", "_bin") if quarters is not None else None,
+            }
+        for sig, col, c, frames in firsts:
+            out += count_levels(table, tcol, (sig, col, c), frames, maps, write)
         for d, grain, file in swept:
+            name = f"queue sweep {grain} by {', '.join(d) or 'nothing'}"
+            sigs = {signature(table, tcol, m): "max_in_queue" for m in sweeps}
+            kw = {"sweep": sweeps[0].name}
             out.append(
-                {
-                    "table": table,
-                    "time": tcol,
-                    "level": f"queue sweep {grain} by {', '.join(d) or 'nothing'}",
-                    "grain": grain,
-                    "dims": list(d),
-                    "files": acc.take(file),
-                    "rows": acc.rows[file],
-                    "columns": {signature(table, tcol, m): "max_in_queue" for m in sweeps},
-                    "kinds": {"max_in_queue": "max"},
-                    "words": {},
-                    "nullable": [],
-                    "sweep": sweeps[0].name,
-                }
+                _entry(acc, table, tcol, file, name, grain, d, sigs, {"max_in_queue": "max"}, **kw)
             )
+        if peak:
+            sigs = {signature(table, tcol, src): "c_calls" for src in peak_sources()}
+            name, file = "peak hours by day, agent_id", f"{table}.peak.1d.agent_id"
+            out.append(_entry(acc, table, tcol, file, name, "1d", peak, sigs, {}, peak=True))
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
             f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s),"

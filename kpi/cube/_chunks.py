@@ -10,7 +10,7 @@ memory budget.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -27,6 +27,7 @@ __all__ = [
     "customer_sets",
     "local_quarters",
     "month_counts",
+    "peak_days",
     "quarter_map",
     "queue_levels",
     "spans",
@@ -98,7 +99,8 @@ def queue_levels(
     hi = chunk.hi + margin[1] if chunk.hi is not None else None
     sets = [(), *((d,) for d in by if d in names)]
     dims = sorted({d for s in sets for d in s})
-    dtype = lf.collect_schema()["queue_ts"]
+    schema = lf.collect_schema()
+    dtype = schema["queue_ts"]
     assert isinstance(dtype, pl.Datetime)
     unit = "ns" if dtype.time_unit == "ns" else "us"
     scale = 1000 if unit == "ns" else 1  # the wait, truncated to whole microseconds
@@ -112,7 +114,8 @@ def queue_levels(
     values = {d: q[d].drop_nulls().unique().sort() for d in dims}
     codes = q.select(
         pl.col(d)
-        .cast(pl.Enum(values[d]))
+        .cast(pl.String)  # a dimension of any type (an integer priority): codes by its text
+        .cast(pl.Enum(values[d].cast(pl.String)))
         .to_physical()
         .cast(pl.UInt16 if len(values[d]) < 2**16 - 1 else pl.UInt32)
         .fill_null(len(values[d]))
@@ -291,7 +294,8 @@ def customer_sets(
 ) -> list[pl.DataFrame]:
     """One chunk's distinct values of each code column (a value's hash, null where the row is
     not counted) per (bin, dimensions): one frame per ``(grain, dims)`` of ``grains`` and code,
-    in that order, deduplicated (``_bin`` local, by ``quarters`` when given, as the levels)."""
+    in that order, deduplicated (``_bin`` local, by ``quarters`` when given, as the levels),
+    with ``_m``: whether the value has other rows in its bin."""
     t = pl.col(tcol)
     out = []
     for grain, dims in grains:
@@ -304,7 +308,52 @@ def customer_sets(
             mapped = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
         for c in codes:
             f = df.lazy().filter(pl.col(c).is_not_null()).select(*dims, key, c).unique()
+            # whether the value has other rows in the bin (other dimensions): the others count
+            # one each in any grouping of the bin, so a count by the bin reads few sets
+            f = f.with_columns((pl.len().over([key.meta.output_name(), c]) > 1).alias("_m"))
             if mapped is not None:
                 f = f.join(mapped.lazy(), on=key.meta.output_name()).drop(key.meta.output_name())
             out.append(f)
     return [f.sort("_bin") for f in pl.collect_all(out)]
+
+
+def peak_days(
+    df: pl.DataFrame,
+    tcol: str,
+    quarters: pl.DataFrame | None,
+    by: Sequence[str],
+    sums: tuple[pl.Expr, pl.Expr],
+) -> pl.DataFrame:
+    """The busiest local clock hour of each local day by ``by`` in one chunk's rows, ranked by
+    contacts offered and by answered handle time (``sums``: the aggregations of both): for
+    each ranking (``c`` by contacts, ``e`` by handle time), the hour (the earliest of equals,
+    ``*_hour``), its contacts (``*_calls``) and handle time (``*_handle``). Hours with no
+    contact offered are left out. A bin's busiest hour is the busiest of its days' ones."""
+    t = pl.col(tcol)
+    agg = [sums[0].alias("_calls"), sums[1].alias("_handle")]
+    if quarters is None:
+        hours = df.lazy().group_by(
+            [*by, bin_expr(t, "1h").alias("_hour"), bin_expr(t, "1d").alias("_bin")]
+        )
+    else:
+        q = df.lazy().group_by([*by, (t.dt.epoch("s") // 900).alias("_k")]).agg(agg)
+        at = quarters.lazy().select(
+            "_k", bin_expr(pl.col("_bin"), "1h").alias("_hour"), pl.col("_dbin").alias("_bin")
+        )
+        hours = q.join(at, on="_k").group_by([*by, "_hour", "_bin"])
+        agg = [pl.col("_calls").sum(), pl.col("_handle").sum()]
+    best = []
+    for r, rank in (("c", "_calls"), ("e", "_handle")):
+        order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
+        best += [
+            pl.col(x).sort_by(order).last().alias(f"{r}{x}")
+            for x in ("_calls", "_handle", "_hour")
+        ]
+    return (
+        hours.agg(agg)
+        .filter(pl.col("_calls") > 0)
+        .group_by([*by, "_bin"])
+        .agg(best)
+        .sort("_bin")
+        .collect()
+    )

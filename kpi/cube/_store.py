@@ -31,8 +31,9 @@ from kpi.schema import TABLES
 __all__ = ["FORMAT", "cube_dir", "data_key", "plan_fingerprint", "read_meta", "remove"]
 
 #: Version of the cube's layout; a cube of another format is stale.
-#: 5: the customer sets (contacts per customer); a cube of an earlier format is stale and rebuilt.
-FORMAT = 5
+#: 5: the customer sets (contacts per customer); 6: customers counted from first contacts, sets
+#: by day only. A cube of an earlier format is stale and rebuilt.
+FORMAT = 6
 DIR_NAME = ".kpi-cube"
 META = "cube.json"
 CACHE_ENV = "KPI_CUBE_DIR"

@@ -100,13 +100,24 @@ def _fcr_resolved(
     contact is resolved when the next row has another key or arrives more than
     ``window_days`` later. Keys are grouped and sorted by a 64-bit hash first (much cheaper
     than sorting strings) and neighbours compare the real key, so a hash collision (odds
-    about n² / 2⁶⁵ for n keys) can at most hide a repeat, never invent one. The whole table
-    is read (contacts after the range decide the repeats of those in it); only rows in the
-    range are counted.
+    about n² / 2⁶⁵ for n keys) can at most hide a repeat, never invent one. Contacts after
+    the range decide the repeats of those in it: with contacts placed by arrival, those
+    arriving from the range's start to ``window_days`` after its end are read (a contact's
+    next one, if near, is among them; one further away resolves it either way), else the
+    whole table; only rows in the range are counted.
     """
     c = ctx.frame("contacts")
     if c is None:
         return None
+    if ctx.time_column("contacts") == "arrival_ts":
+        a = pl.col("arrival_ts")
+        if ctx.start is not None:
+            c = c.filter(a >= pl.lit(ctx.start).dt.convert_time_zone(ctx.tz))
+        if ctx.end is not None:
+            ahead = pl.lit(ctx.end).dt.convert_time_zone(ctx.tz) + pl.duration(
+                days=window_days + 1
+            )
+            c = c.filter(a < ahead)
     keys = ["customer_id", "topic"] if key == "customer_topic" else ["customer_id"]
     same = pl.col("_fcr_key") == pl.col("_fcr_key").shift(-1)
     for k in keys:

@@ -1,0 +1,356 @@
+"""Distinct customers of whole bins, counted once at build time from each customer's first contacts.
+
+``contacts_per_customer`` divides contacts by the distinct customers who made them, and a week's
+distinct customers is not the sum of its days'. But it is the number of customers whose *first*
+counted contact of that week falls on one of its days: for a dimension set ``S`` (none, or one
+dimension) and a grain ``G`` (:data:`COUNT_GRAINS`, in local time), flag each customer's first
+contact in each (``G`` bin, ``S`` value) and count the flags per (local day, ``S`` value) as
+``n_<G>`` (per local quarter hour for the grains under a day). Then::
+
+    distinct customers of a whole G bin by S = sum of n_<G> over the bin's days (quarter hours)
+
+exactly (a range that cuts a bin is not a sum of whole bins: those queries use the stored sets or
+the rows). One pass per table sorts the counted contacts by their customer's 64-bit hash; per
+dimension an integer key (customer run, value, day) sorted again is nearly sorted already, and
+the first contacts of each grain are where the run, the value or the grain's bin changes. The
+same sort checks that no two customers share a hash: two values in one run of equal hashes
+differ in a second, independent 64-bit hash, unless both collide at once (about 10^-23 at a
+hundred million customers, far below the odds of a memory error); nothing is counted, and
+the rows answer, when a run holds two.
+
+A table of more than ``part_rows`` counted contacts is done in parts by hash (a customer's
+contacts are all in one part, so the parts' counts add up), each part read from the data again,
+so memory holds a part, not the table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from kpi.periods import bin_expr
+
+__all__ = [
+    "COUNT_GRAINS",
+    "DAY_GRAINS",
+    "INTRADAY_GRAINS",
+    "MAX_VALUES",
+    "Counts",
+    "count_levels",
+    "customer_counts",
+]
+
+#: Grains counted per local day (days, Monday weeks, months, quarters, years in local time).
+DAY_GRAINS = ("1d", "1w", "1mo", "1q", "1y")
+#: Grains counted per local quarter hour (when the zone's offset is whole quarter hours).
+INTRADAY_GRAINS = ("15m", "30m", "1h")
+#: Every grain whose whole bins are counted.
+COUNT_GRAINS = INTRADAY_GRAINS + DAY_GRAINS
+#: A dimension with more values than this (besides null) is not counted by (its queries use the
+#: stored sets or the rows).
+MAX_VALUES = 65_534
+
+
+@dataclass
+class Counts:
+    """The outcome of :func:`customer_counts`: ``unique`` is False when two values share a hash
+    (nothing is counted then); ``frames`` has (dimensions, unit, frame) per dimension set
+    counted and unit: ``"1d"`` frames hold ``_day`` (local date), ``"15m"`` frames ``_k`` (the
+    UTC quarter hour, epoch seconds // 900), then the dimension (if any) and ``n_<grain>`` for
+    each grain of :data:`DAY_GRAINS` or :data:`INTRADAY_GRAINS` counted."""
+
+    unique: bool
+    frames: list[tuple[tuple[str, ...], str, pl.DataFrame]]
+
+
+def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
+    """Each dimension's values (of any type), sorted, when there are at most
+    :data:`MAX_VALUES`."""
+    if not dims:
+        return {}
+    # one query per column: the streaming engine holds the values, not the columns
+    plans = [rows.select(pl.col(d).drop_nulls().unique()) for d in dims]
+    got = pl.collect_all(plans, engine="streaming")
+    return {d: f[d].sort() for d, f in zip(dims, got, strict=True) if f.height <= MAX_VALUES}
+
+
+def _units(
+    base: pl.LazyFrame, t: pl.Expr, zone: str, k_lo: int, k_hi: int
+) -> tuple[bool, date, date, np.ndarray, dict[str, np.ndarray]]:
+    """The unit each row is binned by: UTC quarter hours (``k_lo`` to ``k_hi``) when each lies
+    in one local quarter hour, else local days. Returns (quarter units?, first day, last day,
+    each unit's day (days since the first), the bins of each grain: of each day for a day and
+    more, of each unit under a day)."""
+    ks = pl.DataFrame({"_k": pl.int_range(k_lo, k_hi + 1, dtype=pl.Int64, eager=True)})
+    at = [
+        pl.from_epoch(pl.col("_k") * 900 + e, time_unit="s")
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(zone)
+        for e in (0, 899)
+    ]
+    local = ks.select(at[0].alias("a"), at[1].alias("b"))
+    a = pl.col("a")
+    q = local.select(
+        (a.dt.truncate("15m") == pl.col("b").dt.truncate("15m")).all().alias("whole"),
+        *(a.dt.truncate(g).dt.epoch("s").alias(g) for g in ("30m", "1h")),
+        a.dt.date().alias("day"),
+    )
+    whole = bool(q["whole"][0])
+    if whole:
+        day = q["day"]
+        lo, hi = day.min(), day.max()
+    else:
+        lo, hi = base.select(t.dt.date().min(), t.dt.date().max().alias("hi")).collect().row(0)
+    assert isinstance(lo, date)
+    assert isinstance(hi, date)
+    days = pl.DataFrame({"_day": pl.date_range(lo, hi, "1d", eager=True)})
+    origin = pl.lit(lo)
+    by_day = {
+        g: days.select((pl.col("_day").dt.truncate(g) - origin).dt.total_days())
+        .to_series()
+        .to_numpy()
+        .astype(np.int64)
+        for g in DAY_GRAINS
+    }
+    if not whole:
+        return False, lo, hi, by_day["1d"], by_day
+    day_of = (q["day"] - lo).dt.total_days().to_numpy().astype(np.int64)
+    bins = dict(by_day)  # by day; the grains under a day by unit
+    bins["15m"] = np.arange(len(day_of), dtype=np.int64)
+    for g in ("30m", "1h"):
+        ids = q[g].to_numpy()
+        if (np.diff(ids) >= 0).all():  # contiguous in time, as the first-contact test needs
+            bins[g] = ids
+    return True, lo, hi, day_of, bins
+
+
+def customer_counts(
+    rows: pl.LazyFrame,
+    *,
+    time_col: str,
+    column: str,
+    counted: pl.Expr,
+    dims: Sequence[str],
+    intraday_dims: Sequence[str],
+    part_rows: int,
+) -> Counts:
+    """First-contact counts of ``column``'s distinct values among the rows where ``counted``
+    holds: per local day, by nothing and by each of ``dims``, for the grains of a day and more;
+    per quarter hour by nothing and each of ``intraday_dims`` for those under a day (see the
+    module's notes).
+
+    Parameters
+    ----------
+    rows
+        The table (its time column time-zone aware, in the site's zone).
+    time_col, column
+        The time column binned by, and the column whose distinct values are counted.
+    counted
+        Which rows count (their ``column`` not null among them).
+    dims, intraday_dims
+        Dimensions to count by, one at a time (string columns), by day and by quarter hour.
+    part_rows
+        Counted rows held at once: more are done in parts by hash.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> t = [datetime(2026, 3, d, 9) for d in (2, 3, 3, 9)]  # Mon, Tue, Tue, next Mon
+    >>> lf = pl.LazyFrame(
+    ...     {"t": t, "c": ["a", "a", "b", "a"], "team": ["X", "X", "Y", "Y"]}
+    ... ).with_columns(pl.col("t").dt.replace_time_zone("Europe/London"))
+    >>> got = customer_counts(
+    ...     lf,
+    ...     time_col="t",
+    ...     column="c",
+    ...     counted=pl.lit(True),
+    ...     dims=["team"],
+    ...     intraday_dims=[],
+    ...     part_rows=10,
+    ... )
+    >>> got.unique
+    True
+    >>> total, by_team = (f for _, g, f in got.frames if g == "1d")
+    >>> total.select("_day", "n_1d", "n_1w").rows()  # week of 2 March: a (Mon) and b (Tue)
+    [(datetime.date(2026, 3, 2), 1, 1), (datetime.date(2026, 3, 3), 2, 1), (datetime.date(2026, 3, 9), 1, 1)]
+    >>> by_team.sort("team", "_day").select("team", "_day", "n_1w").rows()
+    [('X', datetime.date(2026, 3, 2), 1), ('X', datetime.date(2026, 3, 3), 0), ('Y', datetime.date(2026, 3, 3), 1), ('Y', datetime.date(2026, 3, 9), 1)]
+    """
+    values = _values(rows, dims)
+    keep = [d for d in dims if d in values]
+    c, t = pl.col(column), pl.col(time_col)
+    base = rows.filter(counted.fill_null(False) & c.is_not_null() & t.is_not_null())
+    quarter = t.dt.epoch("s") // 900
+    span = base.select(pl.len().alias("n"), quarter.min().alias("lo"), quarter.max().alias("hi"))
+    n, k_lo, k_hi = span.collect(engine="streaming").row(0)
+    if not n:
+        return Counts(True, [])
+    zone = rows.collect_schema()[time_col].time_zone or "UTC"  # type: ignore[union-attr]
+    whole, lo, hi, day_of, bins = _units(base, t, zone, k_lo, k_hi)
+    n_days, n_units = (hi - lo).days + 1, len(day_of)
+    sets: list[tuple[str, ...]] = [(), *((d,) for d in keep)]
+    n_values = {(): 1, **{(d,): len(values[d]) + 1 for d in keep}}  # null: the last code
+    grains = {
+        s: [
+            g
+            for g in COUNT_GRAINS
+            if g in bins and (g in DAY_GRAINS or set(s) <= {*intraday_dims})
+        ]
+        for s in sets
+    }
+    total = {
+        (s, g): np.zeros((n_days if g in DAY_GRAINS else n_units) * n_values[s], np.int64)
+        for s in sets
+        for g in grains[s]
+    }
+    unit_bits = max(int(n_units - 1).bit_length(), 1)
+    parts = max(1, math.ceil(n / part_rows))
+    h = c.hash(seed=0)
+    unit = (quarter - k_lo) if whole else (t.dt.date() - pl.lit(lo)).dt.total_days()
+    for p in range(parts):
+        part = base if parts == 1 else base.filter(h % parts == p)
+        df = (
+            part.select(
+                h.alias("_h"),
+                c.hash(seed=1).alias("_h1"),
+                unit.cast(pl.UInt32).alias("_u"),
+                *(
+                    pl.col(d)
+                    .cast(pl.String)
+                    .cast(pl.Enum(values[d].cast(pl.String)))
+                    .to_physical()
+                    .cast(pl.UInt16)
+                    .fill_null(len(values[d]))
+                    .alias(d)
+                    for d in keep
+                ),
+            )
+            .collect(engine="streaming")  # the part's rows, not the table's columns, in memory
+            .sort("_h")
+        )
+        hs = df["_h"].to_numpy()
+        same_h = np.empty(len(hs), bool)
+        same_h[:1] = False
+        np.equal(hs[1:], hs[:-1], out=same_h[1:])
+        # two values with one hash sit in one run: their second hashes differ
+        h1 = df["_h1"].to_numpy()
+        if (same_h[1:] & (h1[1:] != h1[:-1])).any():
+            return Counts(False, [])
+        del hs, h1
+        run = np.cumsum(~same_h, dtype=np.uint64)
+        del same_h
+        units = df["_u"].to_numpy().astype(np.uint64)
+        for s in sets:
+            nv = n_values[s]
+            value_bits = int(nv - 1).bit_length()
+            shift = np.uint64(unit_bits + value_bits)
+            if int(run[-1]).bit_length() + int(shift) > 64:  # pragma: no cover - 2^40 customers
+                raise ValueError("too many customers in one part to count them")
+            key = (run << shift) | units
+            if s:
+                key |= df[s[0]].to_numpy().astype(np.uint64) << np.uint64(unit_bits)
+            key = pl.Series(key).sort().to_numpy()  # nearly sorted: each run's few rows
+            who = key >> np.uint64(unit_bits)  # run and value
+            u = (key & np.uint64((1 << unit_bits) - 1)).view(np.int64)  # no copy: < 2^63
+            v = (who & np.uint64((1 << value_bits) - 1)).view(np.int64) if s else 0
+            new = np.empty(len(key), bool)
+            new[:1] = True
+            np.not_equal(who[1:], who[:-1], out=new[1:])
+            del key, who
+            day = day_of.take(u) if whole else u
+            cells = {"1d": day * nv + v, "15m": u * nv + v}
+            at = {"1d": day, "15m": u}  # the grains that are the unit itself need no map
+            rows_in: dict[str, np.ndarray] = {}
+            for g in grains[s]:
+                kind = "1d" if g in DAY_GRAINS else "15m"
+                b = at[g] if g in at else bins[g].take(day if kind == "1d" else u)
+                first = new.copy()
+                first[1:] |= b[1:] != b[:-1]
+                cell, size = cells[kind], len(total[s, g])
+                if 2 * np.count_nonzero(first) < len(first):
+                    total[s, g] += np.bincount(cell[first], minlength=size)
+                else:  # mostly first contacts (short bins): count the others
+                    if kind not in rows_in:
+                        rows_in[kind] = np.bincount(cell, minlength=size)
+                    total[s, g] += rows_in[kind] - np.bincount(cell[~first], minlength=size)
+        del df
+    out = []
+    for s in sets:
+        nv = n_values[s]
+        names = values[s[0]].extend(pl.Series([None], dtype=values[s[0]].dtype)) if s else None
+        for kind, at, n_at in (("1d", DAY_GRAINS, n_days), ("15m", INTRADAY_GRAINS, n_units)):
+            mine = [g for g in grains[s] if g in at]
+            if not mine:
+                continue
+            if kind == "1d":
+                cols: dict[str, Any] = {
+                    "_day": np.repeat(pl.date_range(lo, hi, "1d", eager=True).to_numpy(), nv)
+                }
+            else:
+                cols = {"_k": np.repeat(np.arange(k_lo, k_lo + n_at, dtype=np.int64), nv)}
+            if s and names is not None:
+                cols[s[0]] = names.gather(np.tile(np.arange(nv), n_at)).alias(s[0])
+            cols.update({f"n_{g}": total[s, g] for g in mine})
+            frame = pl.DataFrame(cols).filter(pl.col(f"n_{mine[0]}") > 0)
+            out.append(
+                (s, kind, frame.with_columns(pl.col(f"n_{g}").cast(pl.UInt32) for g in mine))
+            )
+    return Counts(True, out)
+
+
+def count_levels(
+    table: str,
+    time_col: str,
+    stored: tuple[str, str, str],
+    frames: list[tuple[tuple[str, ...], str, pl.DataFrame]],
+    maps: dict[str, pl.DataFrame | None],
+    write: Callable[[str, pl.DataFrame], str],
+) -> list[dict[str, Any]]:
+    """The levels of :func:`customer_counts`' frames for ``cube.json``, each written: local days
+    or quarter hours (``maps`` maps ``_day`` or ``_k`` to the cube's bin ``_bin``; a unit with no
+    map is left out) by its dimensions, with ``n_<grain>`` for each grain counted; ``stored`` is
+    (the source's signature, its column name, the column counted)."""
+    sig, col, column = stored
+    out = []
+    for dims, kind, frame in frames:
+        key = "_day" if kind == "1d" else "_k"
+        bins = maps.get(key)
+        if bins is None:
+            continue
+        cells = frame.join(bins, on=key).drop(key).sort("_bin")
+        levels = [(kind, cells)]
+        if kind == "15m":  # and by the hour: whole-year hourly views read 4 times fewer cells
+            b = pl.col("_bin")
+            hours = cells.select(b.unique()).with_columns(bin_expr(b, "1h").alias("_h"))
+            hourly = (
+                cells.join(hours, on="_bin")
+                .group_by([*dims, pl.col("_h").alias("_bin")])
+                .agg(pl.col("n_1h").sum())
+                .sort("_bin")
+            )
+            levels.append(("1h", hourly))
+        for grain, cells_ in levels:
+            name = f"{table}.{time_col.strip('_')}.{col}.first.{grain}.{'-'.join(dims) or 'total'}"
+            out.append(
+                {
+                    "table": table,
+                    "time": time_col,
+                    "level": f"first {column} by {grain}, {', '.join(dims) or 'nothing'}",
+                    "grain": grain,
+                    "dims": list(dims),
+                    "files": [write(name, cells_)],
+                    "rows": cells_.height,
+                    "columns": {sig: col},
+                    "kinds": {col: "counts"},
+                    "words": {},
+                    "nullable": [],
+                    "counts": [c for c in cells_.columns if c.startswith("n_")],
+                }
+            )
+    return out
