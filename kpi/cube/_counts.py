@@ -74,9 +74,9 @@ def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
     :data:`MAX_VALUES`."""
     if not dims:
         return {}
-    # one query per column: the streaming engine holds the values, not the columns
-    plans = [rows.select(pl.col(d).drop_nulls().unique()) for d in dims]
-    got = pl.collect_all(plans, engine="streaming")
+    # one query per column, run one by one (together, their shared source would be cached
+    # whole): the streaming engine holds the values, not the columns
+    got = [rows.select(pl.col(d).drop_nulls().unique()).collect(engine="streaming") for d in dims]
     return {d: f[d].sort() for d, f in zip(dims, got, strict=True) if f.height <= MAX_VALUES}
 
 
