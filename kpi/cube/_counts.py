@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -81,13 +80,16 @@ def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
 
 
 def _units(
-    base: pl.LazyFrame, t: pl.Expr, zone: str, k_lo: int, k_hi: int
-) -> tuple[bool, date, date, np.ndarray, dict[str, np.ndarray]]:
-    """The unit each row is binned by: UTC quarter hours (``k_lo`` to ``k_hi``) when each lies
-    in one local quarter hour, else local days. Returns (quarter units?, first day, last day,
-    each unit's day (days since the first), the bins of each grain: of each day for a day and
-    more, of each unit under a day)."""
-    ks = pl.DataFrame({"_k": pl.int_range(k_lo, k_hi + 1, dtype=pl.Int64, eager=True)})
+    base: pl.LazyFrame, t: pl.Expr, zone: str
+) -> tuple[bool, np.ndarray, pl.Series, np.ndarray, dict[str, np.ndarray]]:
+    """The units rows are binned by: the UTC quarter hours of the data (epoch seconds // 900)
+    when each lies in one local quarter hour, else its local days; only those present (a
+    stray date decades away adds one, not a dense range). Returns (quarter units?, the units'
+    keys (sorted; days as days since 1970), the local days present, each unit's day (its
+    rank among them), the bins of each grain as integers: of each day for a day and more, of
+    each unit under a day)."""
+    quarter = (t.dt.epoch("s") // 900).alias("_k")
+    ks = base.select(quarter.unique()).collect(engine="streaming").sort("_k")
     at = [
         pl.from_epoch(pl.col("_k") * 900 + e, time_unit="s")
         .dt.replace_time_zone("UTC")
@@ -103,31 +105,22 @@ def _units(
     )
     whole = bool(q["whole"][0])
     if whole:
-        day = q["day"]
-        lo, hi = day.min(), day.max()
+        days = q["day"].unique().sort()
     else:
-        lo, hi = base.select(t.dt.date().min(), t.dt.date().max().alias("hi")).collect().row(0)
-    assert isinstance(lo, date)
-    assert isinstance(hi, date)
-    days = pl.DataFrame({"_day": pl.date_range(lo, hi, "1d", eager=True)})
-    origin = pl.lit(lo)
-    by_day = {
-        g: days.select((pl.col("_day").dt.truncate(g) - origin).dt.total_days())
-        .to_series()
-        .to_numpy()
-        .astype(np.int64)
-        for g in DAY_GRAINS
-    }
+        got = base.select(t.dt.date().unique().alias("day")).collect(engine="streaming")
+        days = got["day"].sort()
+    by_day = {g: days.dt.truncate(g).to_physical().to_numpy().astype(np.int64) for g in DAY_GRAINS}
+    day_keys = days.to_physical().to_numpy().astype(np.int64)
     if not whole:
-        return False, lo, hi, by_day["1d"], by_day
-    day_of = (q["day"] - lo).dt.total_days().to_numpy().astype(np.int64)
+        return False, day_keys, days, np.arange(len(days), dtype=np.int64), by_day
+    day_of = np.searchsorted(day_keys, q["day"].to_physical().to_numpy().astype(np.int64))
     bins = dict(by_day)  # by day; the grains under a day by unit
     bins["15m"] = np.arange(len(day_of), dtype=np.int64)
     for g in ("30m", "1h"):
         ids = q[g].to_numpy()
         if (np.diff(ids) >= 0).all():  # contiguous in time, as the first-contact test needs
             bins[g] = ids
-    return True, lo, hi, day_of, bins
+    return True, ks["_k"].to_numpy(), days, day_of, bins
 
 
 def customer_counts(
@@ -187,13 +180,12 @@ def customer_counts(
     c, t = pl.col(column), pl.col(time_col)
     base = rows.filter(counted.fill_null(False) & c.is_not_null() & t.is_not_null())
     quarter = t.dt.epoch("s") // 900
-    span = base.select(pl.len().alias("n"), quarter.min().alias("lo"), quarter.max().alias("hi"))
-    n, k_lo, k_hi = span.collect(engine="streaming").row(0)
+    n = base.select(pl.len()).collect(engine="streaming").item()
     if not n:
         return Counts(True, [])
     zone = rows.collect_schema()[time_col].time_zone or "UTC"  # type: ignore[union-attr]
-    whole, lo, hi, day_of, bins = _units(base, t, zone, k_lo, k_hi)
-    n_days, n_units = (hi - lo).days + 1, len(day_of)
+    whole, keys, days, day_of, bins = _units(base, t, zone)
+    n_days, n_units = len(days), len(day_of)
     sets: list[tuple[str, ...]] = [(), *((d,) for d in keep)]
     n_values = {(): 1, **{(d,): len(values[d]) + 1 for d in keep}}  # null: the last code
     grains = {
@@ -212,14 +204,14 @@ def customer_counts(
     unit_bits = max(int(n_units - 1).bit_length(), 1)
     parts = max(1, math.ceil(n / part_rows))
     h = c.hash(seed=0)
-    unit = (quarter - k_lo) if whole else (t.dt.date() - pl.lit(lo)).dt.total_days()
+    unit = quarter if whole else t.dt.date().to_physical().cast(pl.Int64)
     for p in range(parts):
         part = base if parts == 1 else base.filter(h % parts == p)
         df = (
             part.select(
                 h.alias("_h"),
                 c.hash(seed=1).alias("_h1"),
-                unit.cast(pl.UInt32).alias("_u"),
+                unit.alias("_u"),
                 *(
                     pl.col(d)
                     .cast(pl.String)
@@ -245,7 +237,7 @@ def customer_counts(
         del hs, h1
         run = np.cumsum(~same_h, dtype=np.uint64)
         del same_h
-        units = df["_u"].to_numpy().astype(np.uint64)
+        units = np.searchsorted(keys, df["_u"].to_numpy()).astype(np.uint64)  # its rank
         for s in sets:
             nv = n_values[s]
             value_bits = int(nv - 1).bit_length()
@@ -289,11 +281,9 @@ def customer_counts(
             if not mine:
                 continue
             if kind == "1d":
-                cols: dict[str, Any] = {
-                    "_day": np.repeat(pl.date_range(lo, hi, "1d", eager=True).to_numpy(), nv)
-                }
+                cols: dict[str, Any] = {"_day": days.gather(np.repeat(np.arange(n_at), nv))}
             else:
-                cols = {"_k": np.repeat(np.arange(k_lo, k_lo + n_at, dtype=np.int64), nv)}
+                cols = {"_k": np.repeat(keys, nv)}
             if s and names is not None:
                 cols[s[0]] = names.gather(np.tile(np.arange(nv), n_at)).alias(s[0])
             cols.update({f"n_{g}": total[s, g] for g in mine})
