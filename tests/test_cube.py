@@ -669,16 +669,22 @@ def test_a_relative_path_finds_the_cube(gen_dir: Path, monkeypatch: pytest.Monke
     assert not _uses_cube(kpi.evaluate(ds.restrict(start="2025-02-01"), "aht", every="1mo").frame)
 
 
-def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
-    """Monrovia kept UTC-0:44:30 until 1972: a UTC quarter hour spans two local ones, so the
-    build bins each row in local time (and FCR's flags by every dimension); still exact."""
+def _monrovia(tmp_path: Path, n: int, *, seed: int) -> Path:
+    """A dataset of ``n`` generated contacts moved to 1971 Monrovia (UTC-0:44:30)."""
     tz = "Africa/Monrovia"
-    df = generate_contacts(2_000, seed=11).with_columns(
+    df = generate_contacts(n, seed=seed).with_columns(
         pl.col(c).dt.replace_time_zone(None).dt.offset_by("-54y").dt.replace_time_zone(tz)
         for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
     )
     root = tmp_path / "m"
     kpi.save(kpi.Dataset({"contacts": df}, tz=tz), root)
+    return root
+
+
+def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
+    """Monrovia kept UTC-0:44:30 until 1972: a UTC quarter hour spans two local ones, so the
+    build bins each row in local time (and FCR's flags by every dimension); still exact."""
+    root = _monrovia(tmp_path, 2_000, seed=11)
     cube.build(root)
     ds = kpi.load(root)
     for kpi_id, kw in [
@@ -698,13 +704,7 @@ def test_customers_counted_off_the_quarter_hour(
     """Customers too many for bit sets, in Monrovia's UTC-0:44:30: first contacts are counted
     by local day (whole weeks, months, ...) but not by quarter hour; hours read the rows."""
     monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 16)
-    tz = "Africa/Monrovia"
-    df = generate_contacts(3_000, seed=5).with_columns(
-        pl.col(c).dt.replace_time_zone(None).dt.offset_by("-54y").dt.replace_time_zone(tz)
-        for c in ("arrival_ts", "queue_ts", "answer_ts", "end_ts")
-    )
-    root = tmp_path / "m"
-    kpi.save(kpi.Dataset({"contacts": df}, tz=tz), root)
+    root = _monrovia(tmp_path, 3_000, seed=5)
     meta = json.loads((cube.build(root) / "cube.json").read_text())
     counted = {(lv["grain"], tuple(lv["dims"])) for lv in meta["levels"] if lv.get("counts")}
     assert ("1d", ("agent_id",)) in counted

@@ -265,9 +265,7 @@ class Cube:
             for (name, _), s in zip(items, sigs, strict=True):
                 if frame is None or s not in valued:
                     continue
-                counted = self._counted(table, time_col, s, name, **kw)
-                if counted is None:
-                    counted = self._distinct(table, time_col, s, name, **kw)
+                counted = self._distinct(table, time_col, s, name, **kw)
                 if counted is None:
                     return None
                 frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
@@ -305,44 +303,6 @@ class Cube:
             aggs.append((total(pl.col(nn)) > 0).alias(flag))
         return lf.select(*keys, *aggs) if direct else lf.group_by(keys).agg(aggs)
 
-    def _counted(
-        self,
-        table: str,
-        time_col: str,
-        sig: str,
-        name: str,
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> pl.LazyFrame | None:
-        """A distinct count of many values (customers) for whole bins of ``every`` (a day or
-        coarser; both bounds on its bins), by nothing or one dimension: the sum over each bin's
-        days of the values first seen in that bin (:mod:`kpi.cube._counts`), or None."""
-        if every is None or not (self._aligned(start, every) and self._aligned(end, every)):
-            return None
-        level = self._smallest(
-            lambda lv: (
-                bool(lv.get("counts"))
-                and lv["table"] == table
-                and lv["time"] == time_col
-                and sig in lv["columns"]
-                and list(lv["dims"]) == list(by)
-                and f"n_{every}" in lv["counts"]
-            ),
-            every,
-            start,
-            end,
-        )
-        if level is None:
-            return None
-        lf, _, keys = self._cells(level, by, every, start, end)
-        n = pl.col(f"n_{every}")
-        if every == level["grain"]:  # its cells are the groups
-            return lf.select(*keys, n.cast(pl.Int64).alias(name))
-        return lf.group_by(keys).agg(n.sum().cast(pl.Int64).alias(name))
-
     def _distinct(
         self,
         table: str,
@@ -355,8 +315,30 @@ class Cube:
         start: datetime | None,
         end: datetime | None,
     ) -> pl.LazyFrame | None:
-        """A distinct count of many values (customers) from the smallest level of their stored
-        sets (one row per bin, dimensions and value's hash) that answers, or None."""
+        """A distinct count of many values (customers), or None. Whole bins of a grain (both
+        bounds on its bins) by nothing or one dimension: the sum over each bin's days (quarter
+        hours) of the values first seen in that bin (:mod:`kpi.cube._counts`). Else from the
+        smallest level of their stored sets (one row per bin, dimensions and value's hash)."""
+        if every is not None and self._aligned(start, every) and self._aligned(end, every):
+            level = self._smallest(
+                lambda lv: (
+                    bool(lv.get("counts"))
+                    and lv["table"] == table
+                    and lv["time"] == time_col
+                    and sig in lv["columns"]
+                    and list(lv["dims"]) == list(by)
+                    and f"n_{every}" in lv["counts"]
+                ),
+                every,
+                start,
+                end,
+            )
+            if level is not None:
+                lf, _, keys = self._cells(level, by, every, start, end)
+                n = pl.col(f"n_{every}")
+                if every == level["grain"]:  # its cells are the groups
+                    return lf.select(*keys, n.cast(pl.Int64).alias(name))
+                return lf.group_by(keys).agg(n.sum().cast(pl.Int64).alias(name))
         level = self._smallest(
             lambda lv: (
                 bool(lv.get("values"))

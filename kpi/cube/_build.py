@@ -646,7 +646,7 @@ def build_levels(
         words: dict[str, list[str]] = {}
         stored = []
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
-        firsts: list[tuple[str, str, str, list[Any]]] = []
+        firsts: list[list[Any]] = []  # each hashed column's first-contact counts
         for i, (s, kind) in enumerate(sources):
             plan = _plan(i, s, kind, schema, values)
             found = _distinct_input(s.agg) if plan is None and kind == "distinct" else None
@@ -663,7 +663,7 @@ def build_levels(
                     h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
                     stored.append(_Stored("values", [], [], first=[h]))
                     hashes.append((signature(table, tcol, s), f"_h{i}", c))
-                    firsts.append((signature(table, tcol, s), f"_h{i}", c, got.frames))
+                    firsts.append(got.frames)
             if plan is None:
                 continue
             stored.append(plan)
@@ -777,8 +777,8 @@ def build_levels(
                 ),
                 "_k": quarters.select("_k", "_bin") if quarters is not None else None,
             }
-        for sig, col, c, frames in firsts:
-            out += count_levels(table, tcol, (sig, col, c), frames, maps, write)
+        for stored, frames in zip(hashes, firsts, strict=True):
+            out += count_levels(table, tcol, stored, frames, maps, write)
         for d, grain, file in swept:
             name = f"queue sweep {grain} by {', '.join(d) or 'nothing'}"
             sigs = {signature(table, tcol, m): "max_in_queue" for m in sweeps}
