@@ -672,6 +672,31 @@ def test_stale_work_dirs_of_dead_renders_are_removed(tmp_path):
     assert remove_stale_work_dirs(tmp_path) == [elsewhere]
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")
+def test_the_work_dir_of_a_render_that_ended_but_was_not_yet_reaped_is_stale(tmp_path):
+    # a killed render's worker is an orphan: until init reads its status it is a zombie,
+    # which a signal 0 still finds; it can write nothing more, so its directory is stale
+    import socket
+
+    child = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            stat = Path(f"/proc/{child.pid}/stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child did not end")
+        os.kill(child.pid, 0)  # a zombie: still found
+        d = tmp_path / ".work" / "zombie"
+        d.mkdir(parents=True)
+        (d / "owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": child.pid}))
+        assert remove_stale_work_dirs(tmp_path) == [d]
+    finally:
+        child.wait()
+
+
 def test_scorecard_findings_of_an_empty_card():
     import polars as pl
 

@@ -180,13 +180,20 @@ def new_work_dir(out_dir: Path, label: str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended: a zombie (ended, its status not yet
+    read by its parent, which for an orphan is the system's init, sometimes late) can no
+    longer write, so its work directory is stale."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # Linux: the state is the first field after the command name's closing parenthesis
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def remove_own_work_dirs(out_dir: Path) -> None:
