@@ -244,6 +244,63 @@ def test_customers_first_seen_by_hand(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
 
 
+def _customers_dir(tmp_path: Path) -> Path:
+    """Two days of contacts; customer A on both."""
+    z = ZoneInfo(TZ)
+    df = pl.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(4)],
+            "channel": ["voice"] * 4,
+            "queue": ["Q1", "Q2", "Q1", "Q1"],
+            "outcome": ["answered"] * 4,
+            "customer_id": ["A", "B", "A", "A"],
+            "arrival_ts": [
+                datetime(2025, 3, d, h, tzinfo=z) for d, h in ((3, 9), (3, 10), (4, 9), (4, 11))
+            ],
+        }
+    )
+    root = tmp_path / "data"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    return root
+
+
+def test_customers_sharing_a_hash_are_counted_from_the_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the counts find two customers with one hash, neither the counts nor the day sets
+    (made beside them) are kept, and the rows answer, exactly."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 1)
+    from kpi.cube._counts import Counts
+
+    monkeypatch.setattr(kpi.cube._build, "customer_counts", lambda *a, **k: Counts(False, []))
+    root = _customers_dir(tmp_path)
+    where = cube.build(root)
+    levels = json.loads((where / "cube.json").read_text())["levels"]
+    assert levels
+    assert not [lv["level"] for lv in levels if "customer_id" in lv["level"]]
+    assert not [f for f in where.iterdir() if "._h" in f.name]  # the sets' files removed
+    frame = kpi.evaluate(kpi.load(root), "contacts_per_customer", every="1d").frame
+    assert _reads_contacts(frame)
+    got = frame.collect().sort("period")["contacts_per_customer"].to_list()
+    assert got == [1.0, 2.0]  # 3 March: A, B; 4 March: A twice
+
+
+def test_an_error_while_counting_customers_stops_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts run beside the chunks' groupings; their error is the build's."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 1)
+
+    def fail(*a: object, **k: object) -> None:
+        raise MemoryError("counting customers")
+
+    monkeypatch.setattr(kpi.cube._build, "customer_counts", fail)
+    root = _customers_dir(tmp_path)
+    with pytest.raises(MemoryError, match="counting customers"):
+        cube.build(root)
+    assert not (cube.cube_dir(root) / "cube.json").exists()
+
+
 def test_a_stray_date_decades_away_costs_one_quarter_hour(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,19 +26,25 @@ the other levels (:data:`LEVELS`) come from the smallest level of the chunk alre
 has their dimensions. Every cell lies within a month, so chunks' cells are concatenated.
 FCR's repeat test runs once per partition (about ``partition_rows`` rows, plus the days its
 window looks ahead); its result, a flag per contact, is summed in every level. The queue sweep
-(``max_in_queue``) runs per chunk over the contacts waiting during it. Each cell holds its row
+(``max_in_queue``) runs per chunk over the contacts waiting during it. The customers'
+first-contact counts (:mod:`kpi.cube._counts`) sort the whole table apart from the chunks: in a
+thread beside them when it holds at most :data:`COUNT_ROWS` rows (the two use both cores; the
+day sets made meanwhile are dropped if two customers share a hash), else first, in parts, so
+that memory holds one or the other. Each cell holds its row
 count ``_rows`` and, for each column with nulls a source reads, its non-null count
 ``_nn_<column>`` (the engine's unknown-group rule needs it).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import polars as pl
@@ -48,13 +54,14 @@ from kpi.cube._chunks import (
     Span,
     between,
     customer_sets,
+    local_keys,
     month_counts,
     peak_days,
     quarter_map,
     queue_levels,
     spans,
 )
-from kpi.cube._counts import count_levels, customer_counts
+from kpi.cube._counts import Counts, count_levels, customer_counts
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
@@ -351,6 +358,37 @@ def rollup_exprs(kind: str, col: str, words: list[str] | None) -> list[pl.Expr]:
 
 # ---- the build ---------------------------------------------------------------------------------
 
+_T = TypeVar("_T")
+
+
+class _Later(Generic[_T]):
+    """``make()``, run in a daemon thread when ``background`` (a stopped build does not wait
+    for it), else at once; :meth:`result` waits for it and returns its value or raises the
+    thread's error."""
+
+    def __init__(self, make: Callable[[], _T], *, background: bool) -> None:
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, args=(make,), daemon=True)
+            self._thread.start()
+        else:
+            self._value = make()
+
+    def _run(self, make: Callable[[], _T]) -> None:
+        try:
+            self._value = make()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def result(self) -> _T:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
 
 @dataclass
 class _BuildContext:
@@ -476,8 +514,8 @@ def _fine(
     """The levels aggregated from the rows of one chunk (``pre``: each row's values computed,
     held in memory so the groupings share them), by (grain, dimensions): by :data:`INTRADAY`
     and quarter hour, by :data:`DIMENSIONS` and day, by :data:`TOPICAL` and quarter hour and,
-    when there is ``agent_id``, by :data:`AGENT_DIMS` and day (local bins: looked up in
-    ``quarters`` by each row's UTC quarter hour; each row's own bin when there is no map)."""
+    when there is ``agent_id``, by :data:`AGENT_DIMS` and day (local bins: ``pre``'s keys from
+    :func:`local_keys` when there is a map of ``quarters``; each row's own bin otherwise)."""
     t = pl.col(tcol)
     lf = pre.lazy()
     grouped = [
@@ -492,11 +530,7 @@ def _fine(
     if quarters is None:
         plans = [lf.group_by([*d, bin_expr(t, g).alias("_bin")]).agg(cells) for g, d in grouped]
         return dict(zip(grouped, pl.collect_all(plans), strict=True))
-    # each row's local quarter hour and day (instants, as integers) by its UTC quarter hour
-    at = np.searchsorted(quarters["_k"].to_numpy(), (pre[tcol].dt.epoch("s") // 900).to_numpy())
-    bins = [quarters[b].to_physical().to_numpy()[at] for b in ("_bin", "_dbin")]
-    lf = lf.with_columns(pl.Series("_q", bins[0]), pl.Series("_d", bins[1]))
-    key = {"15m": "_q", "1d": "_d"}
+    key = {"15m": "_q", "1d": "_d"}  # each row's local bins: :func:`local_keys`
     # first seen first: rows in time order (as most tables are) make cells in time order
     plans = [lf.group_by([*d, key[g]], maintain_order=True).agg(cells) for g, d in grouped]
     dtype = quarters["_bin"].dtype  # of the days' bins too
@@ -646,24 +680,32 @@ def build_levels(
         words: dict[str, list[str]] = {}
         stored = []
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
-        firsts: list[list[Any]] = []  # each hashed column's first-contact counts
+        firsts: list[_Later[Counts]] = []  # each hashed column's first-contact counts
         for i, (s, kind) in enumerate(sources):
             plan = _plan(i, s, kind, schema, values)
             found = _distinct_input(s.agg) if plan is None and kind == "distinct" else None
             if found is not None and found[0] in many:
                 c, pred = found
-                got = customer_counts(
-                    lf, time_col=tcol, column=c, counted=pred,
-                    dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
-                    intraday_dims=[d for d in SWEEP_DIMS if d in names],
-                    part_rows=COUNT_ROWS,
+                # the counts sort the table's customers apart from the chunks' groupings: in
+                # a thread beside them when they fit in memory at once (numpy and polars run
+                # without the interpreter's lock, so the two cores share the work)
+                firsts.append(
+                    _Later(
+                        functools.partial(
+                            customer_counts,
+                            lf, time_col=tcol, column=c, counted=pred,
+                            dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
+                            intraday_dims=[d for d in SWEEP_DIMS if d in names],
+                            part_rows=COUNT_ROWS,
+                        ),
+                        background=facts["rows"] <= COUNT_ROWS,
+                    )
                 )  # fmt: skip
-                if got.unique:
-                    counted = pred.fill_null(False) & pl.col(c).is_not_null()
-                    h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
-                    stored.append(_Stored("values", [], [], first=[h]))
-                    hashes.append((signature(table, tcol, s), f"_h{i}", c))
-                    firsts.append(got.frames)
+                # the day sets are made meanwhile; kept only if no two values share a hash
+                counted = pred.fill_null(False) & pl.col(c).is_not_null()
+                h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
+                stored.append(_Stored("values", [], [], first=[h]))
+                hashes.append((signature(table, tcol, s), f"_h{i}", c))
             if plan is None:
                 continue
             stored.append(plan)
@@ -721,6 +763,7 @@ def build_levels(
                 df = df.with_columns(
                     pl.Series(f"b{j}", _flag(f, offset, df.height)) for j, f in enumerate(ids)
                 )
+                df = local_keys(df, tcol, quarters)
                 offset += df.height
                 n_chunks += 1
                 for level, dims, frame in _derive(
@@ -758,7 +801,11 @@ def build_levels(
             out.append(
                 _entry(acc, table, tcol, file, level.name, level.grain, dims, columns, kinds, **kw)
             )
+        counts = [f.result() for f in firsts]
+        unique = {h[1] for h, got in zip(hashes, counts, strict=True) if got.unique}
         for grain, dims, (sig, col, c), file in valued:
+            if col not in unique:  # two values share a hash: the rows answer (files dropped)
+                continue
             name = f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}"
             kw = {"values": col}
             out.append(
@@ -777,8 +824,9 @@ def build_levels(
                 ),
                 "_k": quarters.select("_k", "_bin") if quarters is not None else None,
             }
-        for stored, frames in zip(hashes, firsts, strict=True):
-            out += count_levels(table, tcol, stored, frames, maps, write)
+        for stored, got in zip(hashes, counts, strict=True):
+            if got.unique:
+                out += count_levels(table, tcol, stored, got.frames, maps, write)
         for d, grain, file in swept:
             name = f"queue sweep {grain} by {', '.join(d) or 'nothing'}"
             sigs = {signature(table, tcol, m): "max_in_queue" for m in sweeps}

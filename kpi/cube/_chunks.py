@@ -25,6 +25,7 @@ __all__ = [
     "Span",
     "between",
     "customer_sets",
+    "local_keys",
     "local_quarters",
     "month_counts",
     "peak_days",
@@ -73,7 +74,21 @@ def quarter_map(rows: pl.LazyFrame, tcol: str, dtype: pl.Datetime) -> pl.DataFra
     return keys.select(
         "_k", "_n", "_bin", b.dt.date().alias("_day"),
         bin_expr(b, "1d").alias("_dbin"), bin_expr(b, "1mo").alias("_mbin"),
+        bin_expr(b, "1h").alias("_hbin"),
     ).sort("_k")  # fmt: skip
+
+
+def local_keys(df: pl.DataFrame, tcol: str, quarters: pl.DataFrame | None) -> pl.DataFrame:
+    """``df`` with each row's local quarter hour, hour and day (``_q``, ``_h``, ``_d``: the
+    bins' instants as integers), looked up in ``quarters`` by its UTC quarter hour (once per
+    chunk, for every grouping of it); ``df`` itself when there is no map."""
+    if quarters is None:
+        return df
+    at = np.searchsorted(quarters["_k"].to_numpy(), (df[tcol].dt.epoch("s") // 900).to_numpy())
+    return df.with_columns(
+        pl.Series(name, quarters[col].to_physical().to_numpy()[at])
+        for name, col in (("_q", "_bin"), ("_h", "_hbin"), ("_d", "_dbin"))
+    )
 
 
 def queue_levels(
@@ -300,19 +315,16 @@ def customer_sets(
     out = []
     for grain, dims in grains:
         if quarters is None:
-            key, mapped = bin_expr(t, grain).alias("_bin"), None
-        elif grain == "15m":
-            key, mapped = (t.dt.epoch("s") // 900).alias("_k"), quarters.select("_k", "_bin")
-        else:
-            key = t.dt.date().alias("_day")
-            mapped = quarters.select("_day", pl.col("_dbin").alias("_bin")).unique()
+            key = bin_expr(t, grain).alias("_bin")
+        else:  # the row's local bin (:func:`local_keys`), an instant as an integer
+            key = pl.col({"15m": "_q", "1h": "_h", "1d": "_d"}[grain]).alias("_bin")
         for c in codes:
             f = df.lazy().filter(pl.col(c).is_not_null()).select(*dims, key, c).unique()
             # whether the value has other rows in the bin (other dimensions): the others count
             # one each in any grouping of the bin, so a count by the bin reads few sets
-            f = f.with_columns((pl.len().over([key.meta.output_name(), c]) > 1).alias("_m"))
-            if mapped is not None:
-                f = f.join(mapped.lazy(), on=key.meta.output_name()).drop(key.meta.output_name())
+            f = f.with_columns((pl.len().over(["_bin", c]) > 1).alias("_m"))
+            if quarters is not None:
+                f = f.with_columns(pl.col("_bin").cast(quarters["_bin"].dtype))
             out.append(f)
     return [f.sort("_bin") for f in pl.collect_all(out)]
 
@@ -332,16 +344,11 @@ def peak_days(
     t = pl.col(tcol)
     agg = [sums[0].alias("_calls"), sums[1].alias("_handle")]
     if quarters is None:
-        hours = df.lazy().group_by(
-            [*by, bin_expr(t, "1h").alias("_hour"), bin_expr(t, "1d").alias("_bin")]
-        )
-    else:
-        q = df.lazy().group_by([*by, (t.dt.epoch("s") // 900).alias("_k")]).agg(agg)
-        at = quarters.lazy().select(
-            "_k", bin_expr(pl.col("_bin"), "1h").alias("_hour"), pl.col("_dbin").alias("_bin")
-        )
-        hours = q.join(at, on="_k").group_by([*by, "_hour", "_bin"])
-        agg = [pl.col("_calls").sum(), pl.col("_handle").sum()]
+        hour, day = bin_expr(t, "1h"), bin_expr(t, "1d")
+    else:  # the row's local bins (:func:`local_keys`)
+        dtype = quarters["_bin"].dtype
+        hour, day = pl.col("_h").cast(dtype), pl.col("_d").cast(dtype)
+    hours = df.lazy().group_by([*by, hour.alias("_hour"), day.alias("_bin")])
     best = []
     for r, rank in (("c", "_calls"), ("e", "_handle")):
         order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
