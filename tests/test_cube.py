@@ -424,6 +424,13 @@ def test_an_integer_priority_is_a_dimension(
         ("fcr", {"every": "1w", "by": "direction"}),
         ("peak_hour_traffic", {"every": "1d", "by": "topic"}),
         ("max_in_queue", {"every": "1h", "by": "direction"}),
+        # the queue sweep by agent, per day (no quarter hours by agent)
+        ("max_in_queue", {"every": "1d", "by": "agent_id"}),
+        ("max_in_queue", {"every": "1w", "by": "agent_id", "start": date(2025, 3, 3)}),
+        (
+            "max_in_queue",
+            {"by": "agent_id", "start": date(2025, 10, 25), "end": date(2025, 10, 28)},
+        ),
         # agents' busiest hours from each day's (agents have no hourly levels)
         ("peak_hour_traffic", {"every": "1w", "by": "agent_id"}),
         ("peak_hour_traffic", {"by": "agent_id", "start": date(2025, 3, 1)}),
@@ -445,7 +452,7 @@ def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None
     ("kpi_id", "kw"),
     [
         ("max_in_queue", {"every": "1d", "by": ("queue", "channel")}),  # swept by one only
-        ("max_in_queue", {"every": "1d", "by": "agent_id"}),
+        ("max_in_queue", {"every": "1h", "by": "agent_id"}),  # agents swept by day only
         ("peak_hour_traffic", {"every": "1d", "by": ("queue", "topic")}),  # no hours by both
         ("peak_hour_traffic", {"every": "1d", "attribution": "answer"}),
         # a week cut by the range: not a whole bin counted, and no sets by agent

@@ -43,7 +43,10 @@ Each measure's strategy:
 - Most contacts waiting at once (``max_in_queue``): the queue level is a property of the
   groups swept, so it is stored per dimension set, swept by quarter hour (and rolled up to
   hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
-  exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. Exact; two dimensions or agents read the rows.
+  exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. By agent
+  (the contacts each agent answered, and those no agent did) it is stored per local day only
+  (:data:`kpi.cube._build.SWEEP_DAILY`): days and longer bins by agent take the maximum of
+  its days'. Exact; two dimensions, or agents finer than a day, read the rows.
 - ``distinct`` measures of too many values for bit sets (customers contacting, for
   ``contacts_per_customer``: a week's count is not the sum of its days'):
   a whole bin's distinct customers is the number of customers whose *first* counted contact
@@ -60,8 +63,7 @@ Each measure's strategy:
 - Left to the rows: distinct customers by agent finer than a day, by two dimensions finer
   than a day or by agent with a range that cuts a bin, medians
   and other statistics, stocks, other variants (a service-level threshold of 30 s, another
-  FCR window), ``agent_id`` finer than a day or with a dimension other than team (and most
-  contacts waiting by agent: waiting contacts have no agent yet), other columns,
+  FCR window), ``agent_id`` finer than a day or with a dimension other than team, other columns,
   topic, direction or priority with a dimension of the first level finer than a day, contacts
   attributed by answer or completion time, ``bin_offset``, ranges whose bounds
   are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose

@@ -79,6 +79,7 @@ __all__ = [
     "PARTITION_ROWS",
     "PEAK_BUILDERS",
     "SWEEP_BUILDERS",
+    "SWEEP_DAILY",
     "SWEEP_DIMS",
     "TOPICAL",
     "Level",
@@ -173,6 +174,9 @@ PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 SWEEP_BUILDERS = ("max_in_queue",)
 #: The dimensions the queue sweep is stored by, one at a time (and by none).
 SWEEP_DIMS = (*DIMENSIONS, *TOPICAL[1:])
+#: The dimensions the queue sweep is stored by per local day only (a quarter hour by agent
+#: would be about as large as the rows): days and longer bins by agent are exact from it.
+SWEEP_DAILY = ("agent_id",)
 
 
 def peak_sources() -> tuple[Source, Source]:
@@ -782,16 +786,21 @@ def build_levels(
                 if peak:  # the busiest hour of each day by agent (agents have no hours)
                     acc.add(f"{table}.peak.1d.agent_id", peak_days(df, tcol, quarters, peak, sums))
                 del df
-                for d, frame in (
-                    queue_levels(lf, chunk, margin, names, SWEEP_DIMS) if sweeps else []
-                ):
-                    # and by the hour: a maximum of its quarter hours' maxima
-                    hourly = (
-                        rebin(frame.lazy(), "1h")
-                        .group_by([*d, "_bin"])
-                        .agg(pl.col("max_in_queue").max())
-                    )
-                    for grain, cells_ in (("15m", frame), ("1h", hourly.collect().sort("_bin"))):
+                swept_now = (
+                    queue_levels(lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY)
+                    if sweeps
+                    else []
+                )
+                for d, fine, frame in swept_now:
+                    levels_ = [(fine, frame)]
+                    if fine == "15m":  # and by the hour: a maximum of its quarter hours' maxima
+                        hourly = (
+                            rebin(frame.lazy(), "1h")
+                            .group_by([*d, "_bin"])
+                            .agg(pl.col("max_in_queue").max())
+                        )
+                        levels_.append(("1h", hourly.collect().sort("_bin")))
+                    for grain, cells_ in levels_:
                         file = f"{table}.queue.{grain}.{'-'.join(d) or 'total'}"
                         if n_chunks == 1:
                             swept.append((d, grain, file))

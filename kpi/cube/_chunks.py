@@ -97,9 +97,13 @@ def queue_levels(
     margin: tuple[timedelta, timedelta],
     names: list[str],
     by: tuple[str, ...],
-) -> list[tuple[tuple[str, ...], pl.DataFrame]]:
+    *,
+    daily: tuple[str, ...] = (),
+) -> list[tuple[tuple[str, ...], str, pl.DataFrame]]:
     """Most contacts waiting at once in each local quarter hour of ``chunk``, by no dimension
-    and by each one of ``by``: the sweep of :mod:`kpi.metrics`' ``max_in_queue``
+    and by each one of ``by``, and in each local day by each one of ``daily`` (agents: a
+    quarter hour by agent would be as large as the rows), as (dimensions, grain, cells):
+    the sweep of :mod:`kpi.metrics`' ``max_in_queue``
     (entries +1, exits -1 at the wait's end, exits first at the same instant; the level after
     each event and before it, per group), over the contacts whose queue entry is within
     ``margin`` (the longest wait before, the most negative one after) of the chunk, which
@@ -113,7 +117,8 @@ def queue_levels(
     lo = chunk.lo - margin[0] if chunk.lo is not None else None
     hi = chunk.hi + margin[1] if chunk.hi is not None else None
     sets = [(), *((d,) for d in by if d in names)]
-    dims = sorted({d for s in sets for d in s})
+    days = [(d,) for d in daily if d in names and (d,) not in sets]
+    dims = sorted({d for s in (*sets, *days) for d in s})
     schema = lf.collect_schema()
     dtype = schema["queue_ts"]
     assert isinstance(dtype, pl.Datetime)
@@ -164,7 +169,7 @@ def queue_levels(
     quarter[:a] = outside
     quarter[b:] = outside
     out = []
-    for d in sets:
+    for d in (*sets, *days):
         code = codes[d[0]].to_numpy()[contact] if d else None
         c, k, most = _run_maxima(code, step, quarter)
         cells = pl.DataFrame({"_c": c, "_k": k, "max_in_queue": most}).filter(
@@ -178,11 +183,21 @@ def queue_levels(
                 .group_by("_c", "_bin")
                 .agg(pl.col("max_in_queue").max())
             )
+        grain = "15m"
+        if d in days:  # a day's most is the most of its quarter hours'
+            b = pl.col("_bin")
+            to_day = cells.select(b.unique()).with_columns(bin_expr(b, "1d").alias("_d"))
+            cells = (
+                cells.join(to_day, on="_bin")
+                .group_by("_c", pl.col("_d").alias("_bin"))
+                .agg(pl.col("max_in_queue").max())
+            )
+            grain = "1d"
         if d:
             named = values[d[0]].extend_constant(None, 1)  # null's code is last
             cells = cells.with_columns(named.gather(cells["_c"]).alias(d[0]))
         cols = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
-        out.append((d, cells.select(*d, *cols).sort("_bin")))
+        out.append((d, grain, cells.select(*d, *cols).sort("_bin")))
     return out
 
 
