@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -563,6 +564,10 @@ def test_cli_build_info_clear(
     assert main(["cube", "build", "--data", str(root)]) == 0
     out = capsys.readouterr()
     assert "kpi cube: built in" in out.err
+    # progress: the chunks (the last one always said) and the customers counted beside them
+    assert re.search(r"contacts by arrival_ts: (\d+)/\1 chunks \([\d,]+ of [\d,]+ rows", out.err)
+    assert "counting distinct customer_id from first contacts beside the chunks" in out.err
+    assert re.search(r"distinct customer_id counted in [\d.]+ s", out.err)
     assert ".kpi-cube" in out.out
     assert main(["cube", "info", "--data", str(root)]) == 0
     text = capsys.readouterr().out

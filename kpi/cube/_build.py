@@ -78,6 +78,7 @@ __all__ = [
     "MAX_DISTINCT",
     "PARTITION_ROWS",
     "PEAK_BUILDERS",
+    "PROGRESS_S",
     "SWEEP_BUILDERS",
     "SWEEP_DAILY",
     "SWEEP_DIMS",
@@ -363,6 +364,15 @@ def rollup_exprs(kind: str, col: str, words: list[str] | None) -> list[pl.Expr]:
 # ---- the build ---------------------------------------------------------------------------------
 
 _T = TypeVar("_T")
+#: Seconds between two progress messages of a build (and one at the end of each table).
+PROGRESS_S = 5.0
+
+
+def _timed(report: Callable[[str], None], what: str, make: Callable[[], _T]) -> _T:
+    began = time.perf_counter()
+    out = make()
+    report(f"{what} in {time.perf_counter() - began:.1f} s")
+    return out
 
 
 class _Later(Generic[_T]):
@@ -693,16 +703,24 @@ def build_levels(
                 # the counts sort the table's customers apart from the chunks' groupings: in
                 # a thread beside them when they fit in memory at once (numpy and polars run
                 # without the interpreter's lock, so the two cores share the work)
+                beside = facts["rows"] <= COUNT_ROWS
+                report(
+                    f"{table}: counting distinct {c} from first contacts"
+                    + (" beside the chunks" if beside else ", in parts, before the chunks")
+                )
                 firsts.append(
                     _Later(
                         functools.partial(
-                            customer_counts,
-                            lf, time_col=tcol, column=c, counted=pred,
-                            dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
-                            intraday_dims=[d for d in SWEEP_DIMS if d in names],
-                            part_rows=COUNT_ROWS,
+                            _timed, report, f"{table}: distinct {c} counted",
+                            functools.partial(
+                                customer_counts,
+                                lf, time_col=tcol, column=c, counted=pred,
+                                dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
+                                intraday_dims=[d for d in SWEEP_DIMS if d in names],
+                                part_rows=COUNT_ROWS,
+                            ),
                         ),
-                        background=facts["rows"] <= COUNT_ROWS,
+                        background=beside,
                     )
                 )  # fmt: skip
                 # the day sets are made meanwhile; kept only if no two values share a hash
@@ -754,7 +772,8 @@ def build_levels(
         sums = tuple(src.agg for src in peak_sources())
         found = [any(s.agg.meta.eq(e) for s, _ in sources) for e in sums]
         peak = ("agent_id",) if all(found) and "agent_id" in names and tcol == "arrival_ts" else ()
-        n_chunks = 0
+        n_chunks, n_all = 0, sum(len(spans(starts, counts, CHUNK_ROWS, p)) for p in parts)
+        done, said = 0, time.perf_counter()
         for part in parts:
             mine = spans(starts, counts, CHUNK_ROWS, part)
             ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
@@ -805,6 +824,14 @@ def build_levels(
                         if n_chunks == 1:
                             swept.append((d, grain, file))
                         acc.add(file, cells_)
+                done += chunk.n
+                if time.perf_counter() - said >= PROGRESS_S or n_chunks == n_all:
+                    said = time.perf_counter()
+                    to = f", through {starts[chunk.stop - 1]:%Y-%m}" if chunk.stop else ""
+                    report(
+                        f"{table} by {tcol}: {n_chunks}/{n_all} chunks ({done:,} of"
+                        f" {sum(counts):,} rows{to}) in {said - began:.0f} s"
+                    )
         for level, dims, file in made:
             kw = {"words": words, "nullable": nullable}
             out.append(

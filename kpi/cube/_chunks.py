@@ -324,8 +324,9 @@ def customer_sets(
 ) -> list[pl.DataFrame]:
     """One chunk's distinct values of each code column (a value's hash, null where the row is
     not counted) per (bin, dimensions): one frame per ``(grain, dims)`` of ``grains`` and code,
-    in that order, deduplicated (``_bin`` local, by ``quarters`` when given, as the levels),
-    with ``_m``: whether the value has other rows in its bin."""
+    in that order, deduplicated (``_bin`` local, as the levels: from ``df``'s
+    :func:`local_keys` when ``quarters`` is given), with ``_m``: whether the value has other
+    rows in its bin."""
     t = pl.col(tcol)
     out = []
     for grain, dims in grains:
@@ -355,7 +356,8 @@ def peak_days(
     contacts offered and by answered handle time (``sums``: the aggregations of both): for
     each ranking (``c`` by contacts, ``e`` by handle time), the hour (the earliest of equals,
     ``*_hour``), its contacts (``*_calls``) and handle time (``*_handle``). Hours with no
-    contact offered are left out. A bin's busiest hour is the busiest of its days' ones."""
+    contact offered are left out. A bin's busiest hour is the busiest of its days' ones.
+    Local hours and days: ``df``'s :func:`local_keys` when ``quarters`` is given."""
     t = pl.col(tcol)
     agg = [sums[0].alias("_calls"), sums[1].alias("_handle")]
     if quarters is None:
