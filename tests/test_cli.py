@@ -241,3 +241,34 @@ def test_unknown_grain_is_an_argparse_error(data_dir):
     assert out.returncode == 2
     assert "invalid choice: '2d'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_an_interrupt_raised_again_while_handled_is_one_line(monkeypatch, capsys):
+    # polars can hand Ctrl-C back as KeyboardInterrupt with the signal still pending, so the
+    # next Python call raises it again: here, the first call that quiets the signal
+    import argparse
+    import signal
+
+    import kpi.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    class Parser:
+        def parse_args(self, argv=None):
+            return argparse.Namespace(func=interrupted, debug=False, command="cube")
+
+    calls = []
+
+    def pending_once(signum, handler):
+        calls.append((signum, handler))
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the pending signal, raised on the way in
+        return signal.getsignal(signum)  # not installed: pytest's process keeps its own
+
+    monkeypatch.setattr(cli, "build_parser", Parser)
+    monkeypatch.setattr(cli.signal, "signal", pending_once)
+    assert cli.main(["cube"]) == 130
+    assert capsys.readouterr().err == "kpi: interrupted\n"
+    assert [c[0] for c in calls] == [signal.SIGINT, signal.SIGINT]
+    assert calls[-1][1] is cli._ignore_signal

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -112,6 +113,10 @@ def _os_error(exc: OSError) -> str:
     return f"{path}: {reason}"
 
 
+def _ignore_signal(signum: int, frame: object) -> None:
+    """A handler that does nothing (an interrupt already being handled)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every error ends in one ``kpi COMMAND: error: ...`` line and a non-zero exit.
 
@@ -148,6 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KpiError as exc:
         return fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
+        # polars may hand the interrupt back as an exception while the signal is still
+        # pending, and the next Python call raises it again: quieted first, retried when
+        # that happens on the way in, so the message never becomes a traceback
+        while True:
+            try:
+                signal.signal(signal.SIGINT, _ignore_signal)
+            except KeyboardInterrupt:
+                continue
+            except ValueError:  # not the main thread: the signal is not ours to handle
+                pass
+            break
         print("kpi: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
