@@ -100,9 +100,9 @@ from kpi.cube._build import (
     cube_measures,
     peak_sources,
     rebin,
-    rollup_exprs,
     signature,
 )
+from kpi.cube._plan import rollup_exprs
 from kpi.cube._store import (
     FORMAT,
     cube_dir,

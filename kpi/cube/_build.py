@@ -7,7 +7,7 @@ a query uses depends on its ``by``; plus FCR's repeat test, whose numerator is a
 contact's repeat flag is known (the flag looks at the whole table, never at the range or the
 groups asked for).
 
-How each source is stored (:func:`_plan`), so that a coarser cell is exactly a roll-up of finer
+How each source is stored (:mod:`kpi.cube._plan`), so that a coarser cell is exactly a roll-up of finer
 ones:
 
 - ``sum`` (``X.sum()``): the cell's sum; rolls up as a sum.
@@ -62,6 +62,7 @@ from kpi.cube._chunks import (
     spans,
 )
 from kpi.cube._counts import Counts, count_levels, customer_counts
+from kpi.cube._plan import Stored, distinct_input, plan_source, rollup_exprs
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
@@ -235,130 +236,6 @@ def rebin(lf: pl.LazyFrame, grain: str) -> pl.LazyFrame:
     b = pl.col("_bin")
     bins = lf.select(b.unique()).with_columns(bin_expr(b, grain).alias("_to"))
     return lf.join(bins, on="_bin", maintain_order="left").drop("_bin").rename({"_to": "_bin"})
-
-
-# ---- how each source is stored ----------------------------------------------------------------
-
-
-@dataclass
-class _Stored:
-    """One source as stored: its kind, the per-row values, the cell aggregations and the
-    stored columns (``words`` for a bit set)."""
-
-    kind: str
-    rows: list[pl.Expr]
-    cells: list[pl.Expr]
-    words: list[str] = field(default_factory=list)
-    first: list[pl.Expr] = field(default_factory=list)
-
-
-def _same(a: pl.Expr, b: pl.Expr) -> bool:
-    try:
-        return bool(a.meta.eq(b))
-    except Exception:  # pragma: no cover - an expression meta cannot compare
-        return False
-
-
-def _inputs(e: pl.Expr) -> list[pl.Expr]:
-    try:
-        return e.meta.pop()
-    except Exception:  # pragma: no cover - a leaf
-        return []
-
-
-def _sum_input(agg: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
-    """``X`` when ``agg`` is ``X.sum()`` or ``X.sum().cast(dtype)``, else None."""
-    for top in (agg, *_inputs(agg)):
-        for x in _inputs(top)[:1]:
-            if _same(agg, x.sum()) or _same(agg, x.sum().cast(dtype)):
-                return x
-    return None
-
-
-def _max_input(agg: pl.Expr) -> pl.Expr | None:
-    """``when(P).then(X)`` when ``agg`` is ``X.filter(P).max()``; ``X`` for ``X.max()``."""
-    inner = _inputs(agg)
-    if len(inner) != 1:
-        return None
-    x = inner[0]
-    if _same(agg, x.max()):
-        parts = _inputs(x)
-        if len(parts) == 2:
-            pred, val = parts
-            if _same(x, val.filter(pred)):
-                return pl.when(pred).then(val)
-        return x
-    return None
-
-
-def _distinct_input(agg: pl.Expr) -> tuple[str, pl.Expr] | None:
-    """``(C, P)`` when ``agg`` is ``pl.col(C).filter(P).drop_nulls().n_unique().cast(Int64)``."""
-    e = agg
-    for _ in range(3):
-        inner = _inputs(e)
-        if len(inner) != 1:
-            return None
-        e = inner[0]
-    parts = _inputs(e)
-    if len(parts) != 2:
-        return None
-    pred, col = parts
-    if not col.meta.is_column():
-        return None
-    name = col.meta.output_name()
-    want = pl.col(name).filter(pred).drop_nulls().n_unique().cast(pl.Int64)
-    return (name, pred) if _same(agg, want) else None
-
-
-def _bit_words(i: int, col: str, pred: pl.Expr, values: list[Any]) -> _Stored:
-    """The bit set of the values of ``col`` among the rows where ``pred`` holds."""
-    code = pl.col(col).replace_strict(
-        values, list(range(len(values))), default=None, return_dtype=pl.Int64
-    )
-    # the value's code where the row counts, else null (computed once, before the words)
-    first = pl.when(pred.fill_null(False)).then(code).alias(f"_c{i}")
-    c = pl.col(f"_c{i}")
-    bit = (c % 64).replace_strict(
-        list(range(64)), [1 << k for k in range(64)], return_dtype=pl.UInt64
-    )
-    n = (len(values) + 63) // 64
-    words = [f"m{i}_{k}" for k in range(n)]
-    rows = [
-        pl.when(c // 64 == k).then(bit).otherwise(pl.lit(0, pl.UInt64)).alias(w)
-        for k, w in enumerate(words)
-    ]
-    cells = [pl.col(w).bitwise_or().alias(w) for w in words]
-    return _Stored("distinct", rows, cells, words, first=[first])
-
-
-def _plan(
-    i: int, src: Source, kind: str, schema: pl.Schema, values: dict[str, list[Any] | None]
-) -> _Stored | None:
-    """How source ``i`` is stored (None: not in the cube)."""
-    name = f"m{i}"
-    if kind == "sum":
-        dtype = pl.LazyFrame(schema=schema).select(src.agg).collect_schema().dtypes()[0]
-        x = _sum_input(src.agg, dtype)
-        if x is None:  # any other additive aggregation: computed per cell as it is
-            return _Stored("sum", [], [src.agg.alias(name)])
-        cell = pl.col(f"_v{i}").sum().cast(dtype).alias(name)
-        return _Stored("sum", [x.alias(f"_v{i}")], [cell])
-    if kind == "max":
-        x = _max_input(src.agg)
-        if x is None:
-            return None
-        return _Stored("max", [x.alias(f"_v{i}")], [pl.col(f"_v{i}").max().alias(name)])
-    found = _distinct_input(src.agg)
-    if found is None or values.get(found[0]) is None:
-        return None
-    return _bit_words(i, found[0], found[1], values[found[0]] or [])
-
-
-def rollup_exprs(kind: str, col: str, words: list[str] | None) -> list[pl.Expr]:
-    """The aggregation of a stored column over cells: a sum, a maximum, a bitwise or."""
-    if kind == "distinct":
-        return [pl.col(w).bitwise_or().alias(w) for w in words or []]
-    return [pl.col(col).max() if kind == "max" else pl.col(col).sum()]
 
 
 # ---- the build ---------------------------------------------------------------------------------
@@ -655,7 +532,7 @@ def build_levels(
         wanted = {
             found[0]
             for s, kind in sources
-            if kind == "distinct" and (found := _distinct_input(s.agg)) is not None
+            if kind == "distinct" and (found := distinct_input(s.agg)) is not None
         }
         facts = (
             lf.select(
@@ -696,8 +573,8 @@ def build_levels(
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
         firsts: list[_Later[Counts]] = []  # each hashed column's first-contact counts
         for i, (s, kind) in enumerate(sources):
-            plan = _plan(i, s, kind, schema, values)
-            found = _distinct_input(s.agg) if plan is None and kind == "distinct" else None
+            plan = plan_source(i, s, kind, schema, values)
+            found = distinct_input(s.agg) if plan is None and kind == "distinct" else None
             if found is not None and found[0] in many:
                 c, pred = found
                 # the counts sort the table's customers apart from the chunks' groupings: in
@@ -726,7 +603,7 @@ def build_levels(
                 # the day sets are made meanwhile; kept only if no two values share a hash
                 counted = pred.fill_null(False) & pl.col(c).is_not_null()
                 h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
-                stored.append(_Stored("values", [], [], first=[h]))
+                stored.append(Stored("values", [], [], first=[h]))
                 hashes.append((signature(table, tcol, s), f"_h{i}", c))
             if plan is None:
                 continue
