@@ -76,7 +76,14 @@ def kpi_report(*args: str, out: Path, timeout: float = 240) -> subprocess.Comple
         text=True,
         timeout=timeout,
         check=False,
+        env={**os.environ, "KPI_TODAY": TODAY},  # a run past midnight keeps its folders
     )
+
+
+@pytest.fixture(autouse=True)
+def _today_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renders in this process and its children take ``TODAY`` for today (``KPI_TODAY``)."""
+    monkeypatch.setenv("KPI_TODAY", TODAY)
 
 
 def _jobs() -> dict[str, list[str]]:
@@ -1090,3 +1097,23 @@ def test_overview_notebook_follows_the_notebook_rules():
         "explain_kpi",
         "show_identifiers",
     }
+
+
+@pytest.mark.notebook
+def test_kpi_today_pins_the_date_a_render_takes(tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "kpi", "report", "tests/notebooks/no_parameters.ipynb"]
+    cmd += ["--out", str(out)]
+
+    def run(today: str) -> subprocess.CompletedProcess:
+        monkeypatch.setenv("KPI_TODAY", today)
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+
+    proc = run("2026-02-03")
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "no_parameters" / "2026-02-03" / "no_parameters-2026-02-03.html").exists()
+    proc = run("03/02/2026")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "kpi report: error: KPI_TODAY='03/02/2026' is not a date (YYYY-MM-DD)"
+    ]

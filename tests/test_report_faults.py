@@ -35,6 +35,12 @@ TODAY = time.strftime("%Y-%m-%d")
 pytestmark = pytest.mark.notebook
 
 
+@pytest.fixture(autouse=True)
+def _today_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renders take ``TODAY`` for today (``KPI_TODAY``): a run past midnight keeps its folders."""
+    monkeypatch.setenv("KPI_TODAY", TODAY)
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------

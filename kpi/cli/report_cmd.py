@@ -26,7 +26,8 @@ nothing is published after it says so; workers and kernels also die with it on k
 
 EPILOG = """\
 periods: 2026-02-03, 2026-02, 2026-W06, 2026-Q1, 2026, today, yesterday, previous-week,
-previous-month, this-week, this-month (relative words use the site's date).
+previous-month, this-week, this-month (relative words use the site's date, or the date in
+KPI_TODAY=YYYY-MM-DD when set: to re-run a missed day as it would have run).
 
 examples:
   kpi report --all                                 # every standard report, notebook defaults

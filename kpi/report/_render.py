@@ -103,8 +103,20 @@ def _rebuild_report_error(message: str, info: dict[str, Any]) -> ReportError:
     return ReportError(message, **info)
 
 
+#: Environment variable that pins the date a render takes for today (``YYYY-MM-DD``): a
+#: scheduler re-running a missed day, or a test that must not see midnight pass.
+TODAY_ENV = "KPI_TODAY"
+
+
 def _site_today(data_dir: Path | None) -> date:
-    """Today in the dataset's time zone (``dataset.json``), else the machine's local date."""
+    """Today in the dataset's time zone (``dataset.json``), else the machine's local date;
+    the date in :data:`TODAY_ENV` when it is set."""
+    pinned = os.environ.get(TODAY_ENV, "").strip()
+    if pinned:
+        try:
+            return date.fromisoformat(pinned)
+        except ValueError:
+            raise KpiError(f"{TODAY_ENV}={pinned!r} is not a date (YYYY-MM-DD)") from None
     if data_dir is not None:
         try:
             tz = json.loads((data_dir / "dataset.json").read_text()).get("timezone")
