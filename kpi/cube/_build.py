@@ -649,10 +649,10 @@ def build_levels(
         sums = tuple(src.agg for src in peak_sources())
         found = [any(s.agg.meta.eq(e) for s, _ in sources) for e in sums]
         peak = ("agent_id",) if all(found) and "agent_id" in names and tcol == "arrival_ts" else ()
-        n_chunks, n_all = 0, sum(len(spans(starts, counts, CHUNK_ROWS, p)) for p in parts)
+        chunked = [(part, spans(starts, counts, CHUNK_ROWS, part)) for part in parts]
+        n_chunks, n_all, n_rows = 0, sum(len(mine) for _, mine in chunked), sum(counts)
         done, said = 0, time.perf_counter()
-        for part in parts:
-            mine = spans(starts, counts, CHUNK_ROWS, part)
+        for part, mine in chunked:
             ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
             offset = 0
             for chunk in mine:
@@ -707,15 +707,15 @@ def build_levels(
                     to = f", through {starts[chunk.stop - 1]:%Y-%m}" if chunk.stop else ""
                     report(
                         f"{table} by {tcol}: {n_chunks}/{n_all} chunks ({done:,} of"
-                        f" {sum(counts):,} rows{to}) in {said - began:.0f} s"
+                        f" {n_rows:,} rows{to}) in {said - began:.0f} s"
                     )
         for level, dims, file in made:
             kw = {"words": words, "nullable": nullable}
             out.append(
                 _entry(acc, table, tcol, file, level.name, level.grain, dims, columns, kinds, **kw)
             )
-        counts = [f.result() for f in firsts]
-        unique = {h[1] for h, got in zip(hashes, counts, strict=True) if got.unique}
+        customers = [f.result() for f in firsts]
+        unique = {h[1] for h, got in zip(hashes, customers, strict=True) if got.unique}
         for grain, dims, (sig, col, c), file in valued:
             if col not in unique:  # two values share a hash: the rows answer (files dropped)
                 continue
@@ -737,7 +737,7 @@ def build_levels(
                 ),
                 "_k": quarters.select("_k", "_bin") if quarters is not None else None,
             }
-        for stored, got in zip(hashes, counts, strict=True):
+        for stored, got in zip(hashes, customers, strict=True):
             if got.unique:
                 out += count_levels(table, tcol, stored, got.frames, maps, write)
         for d, grain, file in swept:

@@ -34,6 +34,7 @@ __all__ = [
     "check_out_dir",
     "locked",
     "new_work_dir",
+    "pid_alive",
     "publishing",
     "remove_own_work_dirs",
     "remove_stale_tmp_files",
@@ -179,7 +180,7 @@ def new_work_dir(out_dir: Path, label: str) -> Path:
     return work
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and has not ended: a zombie (ended, its status not yet
     read by its parent, which for an orphan is the system's init, sometimes late) can no
     longer write, so its work directory is stale."""
@@ -232,7 +233,7 @@ def remove_stale_work_dirs(out_dir: Path, *, max_age_s: float = 86400.0) -> list
             pid, same_host = -1, False
         if same_host and pid == os.getpid():
             continue
-        if (same_host and not _pid_alive(pid)) or age > max_age_s:
+        if (same_host and not pid_alive(pid)) or age > max_age_s:
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return removed

@@ -30,6 +30,8 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
+from kpi.report._files import pid_alive
+
 __all__ = [
     "KERNEL_NAME",
     "CurrentPythonKernelManager",
@@ -83,12 +85,8 @@ def _remove_stale_private_dirs() -> None:
             pid = name[len(_PRIVATE_PREFIX) :].split("-", 1)[0]
             if not pid.isdigit():
                 continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
+            if not pid_alive(int(pid)):  # gone, or ended and not yet reaped
                 shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-            except OSError:
-                pass
 
 
 def die_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> None:
