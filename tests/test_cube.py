@@ -851,3 +851,19 @@ def test_partitions_build_the_same_cells(tmp_path: Path, monkeypatch: pytest.Mon
         assert_frame_equal(
             frame.sort(keys), parts[name].sort(keys), check_exact=False, rel_tol=1e-12
         )
+
+
+def test_unit_ranks_from_a_table_or_by_search() -> None:
+    """The customer counts rank each row's time unit among the units present: from a table
+    over their span (a year of quarter hours), or by binary search when a stray date decades
+    away makes the span far larger than the rows; both give the same ranks."""
+    import numpy as np
+
+    from kpi.cube._counts import _ranks
+
+    keys = np.array([10, 11, 15, 40], dtype=np.int64)
+    found = np.array([40, 10, 15, 15, 11], dtype=np.int64)
+    assert _ranks(keys, found).tolist() == [3, 0, 2, 2, 1]
+    far = np.array([10, 11, 10 + (1 << 22)], dtype=np.int64)  # span > 4 × rows + 2^20
+    assert _ranks(far, np.array([10 + (1 << 22), 11, 10])).tolist() == [2, 1, 0]
+    assert _ranks(far[:0], found[:0]).tolist() == []

@@ -10,6 +10,7 @@ and kernels of the run inherit.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -75,6 +76,26 @@ def _nothing_left(mark: str, within_s: float = 5.0) -> None:
     while (left := _processes(mark)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"still running {within_s} s after the end: {left}"
+
+
+def _owners_end(out: Path, within_s: float = 10.0) -> None:
+    """Wait until the process owning each work directory under ``out`` has ended. A killed
+    worker can still be ending when its environment is already gone (``_processes`` no longer
+    sees it), and a work directory of a live process is rightly kept by the next run."""
+    from kpi.report._files import pid_alive
+
+    pids = set()
+    for owner in (out / ".work").glob("*/owner.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            pids.add(int(json.loads(owner.read_text())["pid"]))
+    deadline = time.monotonic() + within_s
+    while (alive := [p for p in pids if pid_alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    status = {}
+    for p in alive:
+        with contextlib.suppress(OSError):
+            status[p] = Path(f"/proc/{p}/status").read_text()[:400]
+    assert not alive, f"work directory owners still running {within_s} s later: {status}"
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:
@@ -199,11 +220,13 @@ def test_kill_9_takes_workers_and_kernels_with_it_and_nothing_is_published_after
     time.sleep(3)  # longer than the notebooks would still have run
     assert _snapshot(out) == before
     assert not _processes(mark)
+    _owners_end(out)
 
     # the next run removes what the killed one left, and renders
     proc2 = _run([str(made[2][0]), "-p", "sleep_s", "0"], out, env=env)
     assert proc2.returncode == 0, proc2.stderr
-    assert not list((out / ".work").iterdir())
+    left = {d.name: sorted(p.name for p in d.iterdir()) for d in (out / ".work").iterdir()}
+    assert not left, left
     assert not list(out.rglob(".*.tmp"))
     _nothing_left(mark)
 

@@ -388,6 +388,20 @@ def _resolved(
     return [f["_bin"].to_numpy() for f in pl.collect_all(plans)]
 
 
+def _enums(lf: pl.LazyFrame, dims: list[str]) -> dict[str, pl.Enum]:
+    """Each text dimension of ``dims`` as an enum of its values (sorted), from one scan."""
+    if not dims:
+        return {}
+    got = lf.select(pl.col(d).drop_nulls().unique().sort().implode() for d in dims).collect()
+    return {d: pl.Enum(got[d][0]) for d in dims}
+
+
+def _text(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its enum columns as text again (as the table holds them)."""
+    enums = [c for c, t in frame.schema.items() if isinstance(t, pl.Enum)]
+    return frame.with_columns(pl.col(enums).cast(pl.String)) if enums else frame
+
+
 def _flag(ids: np.ndarray, offset: int, n: int) -> np.ndarray:
     """Rows ``offset`` to ``offset + n`` of a partition: whether each is among ``ids``."""
     out = np.zeros(n, dtype=bool)
@@ -558,6 +572,9 @@ def build_levels(
             .row(0, named=True)
         )
         nullable = [c for c in read if facts[f"n|{c}"]]
+        # text dimensions read as enums of their values (one scan): the groupings, sets and
+        # sweeps of each chunk key on small integers; cells are written as text again
+        enums = _enums(lf, [d for d in (*SWEEP_DIMS, "agent_id") if schema.get(d) == pl.String])
         values: dict[str, list[Any] | None] = {}
         for c in wanted:
             few = facts[f"u|{c}"] <= 2 * MAX_DISTINCT
@@ -595,6 +612,7 @@ def build_levels(
                                 dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
                                 intraday_dims=[d for d in SWEEP_DIMS if d in names],
                                 part_rows=COUNT_ROWS,
+                                values={d: pl.Series(d, e.categories) for d, e in enums.items()},
                             ),
                         ),
                         background=beside,
@@ -659,7 +677,10 @@ def build_levels(
                 pre = rows.filter(between(t, chunk.lo, chunk.hi))
                 pre = pre.with_columns(first) if first else pre
                 pre = pre.with_columns(per_row) if per_row else pre
-                df = pre.select(*kept, *(e.meta.output_name() for e in first + per_row)).collect()
+                df = pre.select(
+                    *(pl.col(c).cast(enums[c]) if c in enums else pl.col(c) for c in kept),
+                    *(e.meta.output_name() for e in first + per_row),
+                ).collect()
                 df = df.with_columns(
                     pl.Series(f"b{j}", _flag(f, offset, df.height)) for j, f in enumerate(ids)
                 )
@@ -672,18 +693,23 @@ def build_levels(
                     file = f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
                     if n_chunks == 1:
                         made.append((level, dims, file))
-                    acc.add(file, frame)
+                    acc.add(file, _text(frame))
                 found_sets = customer_sets(df, tcol, [h[1] for h in hashes], sets, quarters)
                 for (grain, dims), h in ((g, h) for g in sets for h in hashes):
                     file = f"{table}.{tcol.strip('_')}.{h[1]}.{grain}.{'-'.join(dims) or 'total'}"
                     if n_chunks == 1:
                         valued.append((grain, dims, h, file))
-                    acc.add(file, found_sets.pop(0))
+                    acc.add(file, _text(found_sets.pop(0)))
                 if peak:  # the busiest hour of each day by agent (agents have no hours)
-                    acc.add(f"{table}.peak.1d.agent_id", peak_days(df, tcol, quarters, peak, sums))
+                    acc.add(
+                        f"{table}.peak.1d.agent_id",
+                        _text(peak_days(df, tcol, quarters, peak, sums)),
+                    )
                 del df
                 swept_now = (
-                    queue_levels(lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY)
+                    queue_levels(
+                        lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums
+                    )
                     if sweeps
                     else []
                 )

@@ -99,6 +99,7 @@ def queue_levels(
     by: tuple[str, ...],
     *,
     daily: tuple[str, ...] = (),
+    enums: dict[str, pl.Enum] | None = None,
 ) -> list[tuple[tuple[str, ...], str, pl.DataFrame]]:
     """Most contacts waiting at once in each local quarter hour of ``chunk``, by no dimension
     and by each one of ``by``, and in each local day by each one of ``daily`` (agents: a
@@ -107,7 +108,8 @@ def queue_levels(
     (entries +1, exits -1 at the wait's end, exits first at the same instant; the level after
     each event and before it, per group), over the contacts whose queue entry is within
     ``margin`` (the longest wait before, the most negative one after) of the chunk, which
-    are all those waiting during it.
+    are all those waiting during it. ``enums``: dimensions read as enums of their values
+    (all of the table's, sorted), whose codes need no sorting per chunk.
 
     The events are sorted once by time; each dimension's groups are then runs of a stable
     sort by the value's code (a radix sort of small integers), where the level is a running
@@ -125,17 +127,28 @@ def queue_levels(
     unit = "ns" if dtype.time_unit == "ns" else "us"
     scale = 1000 if unit == "ns" else 1  # the wait, truncated to whole microseconds
     t, ended = qt.dt.epoch(unit), qt.dt.epoch(unit) + (w * 1e6).cast(pl.Int64) * scale
+    enums = {d: e for d, e in (enums or {}).items() if d in dims}
     q = (
         lf.filter(between(qt, lo, hi) & w.is_not_null())
-        .select(*dims, t.alias("_in"), ended.alias("_out"))
+        .select(
+            *(pl.col(d).cast(enums[d]) if d in enums else pl.col(d) for d in dims),
+            t.alias("_in"),
+            ended.alias("_out"),
+        )
         .collect()
     )
     # each dimension as dense codes (its values sorted; null last), to sort and to map back
-    values = {d: q[d].drop_nulls().unique().sort() for d in dims}
+    values = {
+        d: pl.Series(d, enums[d].categories) if d in enums else q[d].drop_nulls().unique().sort()
+        for d in dims
+    }
     codes = q.select(
-        pl.col(d)
-        .cast(pl.String)  # a dimension of any type (an integer priority): codes by its text
-        .cast(pl.Enum(values[d].cast(pl.String)))
+        (
+            pl.col(d)
+            if d in enums
+            # a dimension of any type (an integer priority): codes by its text
+            else pl.col(d).cast(pl.String).cast(pl.Enum(values[d].cast(pl.String)))
+        )
         .to_physical()
         .cast(pl.UInt16 if len(values[d]) < 2**16 - 1 else pl.UInt32)
         .fill_null(len(values[d]))

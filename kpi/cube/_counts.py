@@ -123,6 +123,20 @@ def _units(
     return True, ks["_k"].to_numpy(), days, day_of, bins
 
 
+def _ranks(keys: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """Each of ``found``'s rank in ``keys`` (sorted, holding all of ``found``), as ``uint64``:
+    from a table over the keys' span when it is not much larger than the rows (a year of
+    quarter hours), else by binary search (a stray date decades away)."""
+    if not len(keys):
+        return np.zeros(len(found), np.uint64)
+    lo, span = int(keys[0]), int(keys[-1]) - int(keys[0]) + 1
+    if span > 4 * len(found) + (1 << 20):
+        return np.searchsorted(keys, found).astype(np.uint64)
+    table = np.zeros(span, np.uint64)
+    table[keys - lo] = np.arange(len(keys), dtype=np.uint64)
+    return table.take(found - lo)
+
+
 def customer_counts(
     rows: pl.LazyFrame,
     *,
@@ -132,6 +146,7 @@ def customer_counts(
     dims: Sequence[str],
     intraday_dims: Sequence[str],
     part_rows: int,
+    values: dict[str, pl.Series] | None = None,
 ) -> Counts:
     """First-contact counts of ``column``'s distinct values among the rows where ``counted``
     holds: per local day, by nothing and by each of ``dims``, for the grains of a day and more;
@@ -150,6 +165,8 @@ def customer_counts(
         Dimensions to count by, one at a time (string columns), by day and by quarter hour.
     part_rows
         Counted rows held at once: more are done in parts by hash.
+    values
+        Dimensions' values (sorted) already known, to skip reading them again.
 
     Examples
     --------
@@ -175,7 +192,8 @@ def customer_counts(
     >>> by_team.sort("team", "_day").select("team", "_day", "n_1w").rows()
     [('X', datetime.date(2026, 3, 2), 1), ('X', datetime.date(2026, 3, 3), 0), ('Y', datetime.date(2026, 3, 3), 1), ('Y', datetime.date(2026, 3, 9), 1)]
     """
-    values = _values(rows, dims)
+    known = {d: v for d, v in (values or {}).items() if d in dims and len(v) <= MAX_VALUES}
+    values = {**known, **_values(rows, [d for d in dims if d not in (values or {})])}
     keep = [d for d in dims if d in values]
     c, t = pl.col(column), pl.col(time_col)
     base = rows.filter(counted.fill_null(False) & c.is_not_null() & t.is_not_null())
@@ -237,7 +255,7 @@ def customer_counts(
         del hs, h1
         run = np.cumsum(~same_h, dtype=np.uint64)
         del same_h
-        units = np.searchsorted(keys, df["_u"].to_numpy()).astype(np.uint64)  # its rank
+        units = _ranks(keys, df["_u"].to_numpy())
         for s in sets:
             nv = n_values[s]
             value_bits = int(nv - 1).bit_length()
@@ -256,7 +274,8 @@ def customer_counts(
             np.not_equal(who[1:], who[:-1], out=new[1:])
             del key, who
             day = day_of.take(u) if whole else u
-            cells = {"1d": day * nv + v, "15m": u * nv + v}
+            kinds = {"1d" if g in DAY_GRAINS else "15m" for g in grains[s]}
+            cells = {k: (day if k == "1d" else u) * nv + v for k in kinds}
             at = {"1d": day, "15m": u}  # the grains that are the unit itself need no map
             rows_in: dict[str, np.ndarray] = {}
             for g in grains[s]:
