@@ -432,6 +432,28 @@ def test_an_integer_priority_is_a_dimension(
             "max_in_queue",
             {"by": "agent_id", "start": date(2025, 10, 25), "end": date(2025, 10, 28)},
         ),
+        # the queue sweep by two dimensions, per day (no quarter hours by pairs)
+        ("max_in_queue", {"every": "1d", "by": ("queue", "channel")}),
+        ("max_in_queue", {"every": "1w", "by": ("topic", "team"), "start": date(2025, 3, 3)}),
+        (
+            "max_in_queue",
+            {"by": ("channel", "topic"), "start": date(2025, 10, 25), "end": date(2025, 10, 28)},
+        ),
+        ("max_in_queue", {"every": "1mo", "by": ("site", "queue")}),
+        # the busiest hour by a dimension and topic from each day's (no hours by both)
+        ("peak_hour_traffic", {"every": "1d", "by": ("queue", "topic")}),
+        (
+            "peak_hour_traffic",
+            {
+                "every": "1mo",
+                "by": ("topic", "channel"),
+                "params": {"peak_hour_traffic.rank_by": "erlangs"},
+            },
+        ),
+        (
+            "peak_hour_traffic",
+            {"by": ("site", "topic"), "start": date(2025, 3, 29), "end": date(2025, 3, 31)},
+        ),
         # agents' busiest hours from each day's (agents have no hourly levels)
         ("peak_hour_traffic", {"every": "1w", "by": "agent_id"}),
         ("peak_hour_traffic", {"by": "agent_id", "start": date(2025, 3, 1)}),
@@ -452,9 +474,11 @@ def test_cube_answers_without_rows(gen_dir: Path, kpi_id: str, kw: dict) -> None
 @pytest.mark.parametrize(
     ("kpi_id", "kw"),
     [
-        ("max_in_queue", {"every": "1d", "by": ("queue", "channel")}),  # swept by one only
+        ("max_in_queue", {"every": "1h", "by": ("queue", "channel")}),  # pairs: by day only
+        ("max_in_queue", {"every": "1d", "by": ("queue", "direction")}),  # not a stored pair
         ("max_in_queue", {"every": "1h", "by": "agent_id"}),  # agents swept by day only
-        ("peak_hour_traffic", {"every": "1d", "by": ("queue", "topic")}),  # no hours by both
+        ("peak_hour_traffic", {"every": "1h", "by": ("queue", "topic")}),  # no hours by both
+        ("peak_hour_traffic", {"every": "1d", "by": ("queue", "direction")}),  # not stored
         ("peak_hour_traffic", {"every": "1d", "attribution": "answer"}),
         # a week cut by the range: not a whole bin counted, and no sets by agent
         ("contacts_per_customer", {"every": "1w", "by": "agent_id", "start": date(2025, 3, 5)}),

@@ -39,14 +39,18 @@ Each measure's strategy:
   the dimensions, so hours by the dimensions asked for (quarter hours for 15- and 30-minute
   bins) answer it exactly: any ``by`` the hourly levels hold. Agents have no hours: each
   local day's busiest hour by agent (by each ranking, the earliest of equals) is stored, and
-  a day or longer bin's busiest hour is the busiest of its days'.
+  a day or longer bin's busiest hour is the busiest of its days'. So it is for topic with
+  each intraday dimension (:data:`kpi.cube._build.PEAK_DAILY`; no hourly level holds topic
+  with another dimension), from one hourly grouping of each chunk by all of them.
 - Most contacts waiting at once (``max_in_queue``): the queue level is a property of the
   groups swept, so it is stored per dimension set, swept by quarter hour (and rolled up to
   hours) by nothing and by each one of :data:`kpi.cube._build.SWEEP_DIMS`; a query by
   exactly one of those sets takes the maximum of its quarter-hour (or hour) maxima. By agent
   (the contacts each agent answered, and those no agent did) it is stored per local day only
-  (:data:`kpi.cube._build.SWEEP_DAILY`): days and longer bins by agent take the maximum of
-  its days'. Exact; two dimensions, or agents finer than a day, read the rows.
+  (:data:`kpi.cube._build.SWEEP_DAILY`), and so it is by each pair of
+  :data:`kpi.cube._build.DIMENSIONS` (each pair's values as one code): days and longer bins
+  by agent or by a pair take the maximum of its days'. Exact; a pair finer than a day, or
+  with direction or priority, and agents finer than a day, read the rows.
 - ``distinct`` measures of too many values for bit sets (customers contacting, for
   ``contacts_per_customer``: a week's count is not the sum of its days'):
   a whole bin's distinct customers is the number of customers whose *first* counted contact
@@ -477,7 +481,7 @@ class Cube:
         level = self._smallest(
             lambda lv: (
                 bool(lv.get("peak"))
-                and list(lv["dims"]) == list(by)
+                and set(lv["dims"]) == set(by)
                 and all(s in lv["columns"] for s in sigs)
             ),
             every,

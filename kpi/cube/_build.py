@@ -24,6 +24,8 @@ of whole local months (:data:`CHUNK_ROWS`; :mod:`kpi.cube._chunks`), each row's 
 once (``X``, ``when(P).then(X)``, the bit of its value) and grouped four times (:func:`_fine`);
 the other levels (:data:`LEVELS`) come from the smallest level of the chunk already made that
 has their dimensions. Every cell lies within a month, so chunks' cells are concatenated.
+Text dimensions are read as enums of the table's values (one scan), so the groupings, sets
+and sweeps key on small integers; the cells hold text again.
 FCR's repeat test runs once per partition (about ``partition_rows`` rows, plus the days its
 window looks ahead); its result, a flag per contact, is summed in every level. The queue sweep
 (``max_in_queue``) runs per chunk over the contacts waiting during it. The customers'
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -79,6 +82,7 @@ __all__ = [
     "MAX_DISTINCT",
     "PARTITION_ROWS",
     "PEAK_BUILDERS",
+    "PEAK_DAILY",
     "PROGRESS_S",
     "SWEEP_BUILDERS",
     "SWEEP_DAILY",
@@ -176,9 +180,15 @@ PEAK_BUILDERS = ("peak_hour_erlangs_by_", "peak_hour_calls_by_")
 SWEEP_BUILDERS = ("max_in_queue",)
 #: The dimensions the queue sweep is stored by, one at a time (and by none).
 SWEEP_DIMS = (*DIMENSIONS, *TOPICAL[1:])
-#: The dimensions the queue sweep is stored by per local day only (a quarter hour by agent
-#: would be about as large as the rows): days and longer bins by agent are exact from it.
-SWEEP_DAILY = ("agent_id",)
+#: The dimension sets the queue sweep is stored by per local day only (by the quarter hour,
+#: agents and pairs of dimensions would be about as large as the rows): days and longer bins
+#: by agent, or by any two of :data:`DIMENSIONS`, are exact from it.
+SWEEP_DAILY = (("agent_id",), *itertools.combinations(DIMENSIONS, 2))
+
+
+#: Dimension pairs whose busiest hour of each local day is stored (as by agent): no hourly
+#: level holds topic with another dimension, so days and longer bins by these read it.
+PEAK_DAILY = tuple((d, "topic") for d in INTRADAY)
 
 
 def peak_sources() -> tuple[Source, Source]:
@@ -666,7 +676,10 @@ def build_levels(
         )
         sums = tuple(src.agg for src in peak_sources())
         found = [any(s.agg.meta.eq(e) for s, _ in sources) for e in sums]
-        peak = ("agent_id",) if all(found) and "agent_id" in names and tcol == "arrival_ts" else ()
+        ranked = all(found) and tcol == "arrival_ts"
+        peak = ("agent_id",) if ranked and "agent_id" in names else ()
+        pairs = [p for p in PEAK_DAILY if set(p) <= set(names)] if ranked else []
+        peaked = [peak] * bool(peak) + pairs  # each day's busiest hour, stored by these
         chunked = [(part, spans(starts, counts, CHUNK_ROWS, part)) for part in parts]
         n_chunks, n_all, n_rows = 0, sum(len(mine) for _, mine in chunked), sum(counts)
         done, said = 0, time.perf_counter()
@@ -700,11 +713,10 @@ def build_levels(
                     if n_chunks == 1:
                         valued.append((grain, dims, h, file))
                     acc.add(file, _text(found_sets.pop(0)))
-                if peak:  # the busiest hour of each day by agent (agents have no hours)
-                    acc.add(
-                        f"{table}.peak.1d.agent_id",
-                        _text(peak_days(df, tcol, quarters, peak, sums)),
-                    )
+                if peaked:  # each day's busiest hour by agent and by the pairs (no hours)
+                    got = peak_days(df, tcol, quarters, peak, sums, pairs=pairs)
+                    for d, frame in zip(peaked, got, strict=True):
+                        acc.add(f"{table}.peak.1d.{'-'.join(d)}", _text(frame))
                 del df
                 swept_now = (
                     queue_levels(
@@ -773,10 +785,10 @@ def build_levels(
             out.append(
                 _entry(acc, table, tcol, file, name, grain, d, sigs, {"max_in_queue": "max"}, **kw)
             )
-        if peak:
+        for d in peaked:
             sigs = {signature(table, tcol, src): "c_calls" for src in peak_sources()}
-            name, file = "peak hours by day, agent_id", f"{table}.peak.1d.agent_id"
-            out.append(_entry(acc, table, tcol, file, name, "1d", peak, sigs, {}, peak=True))
+            name, file = f"peak hours by day, {', '.join(d)}", f"{table}.peak.1d.{'-'.join(d)}"
+            out.append(_entry(acc, table, tcol, file, name, "1d", d, sigs, {}, peak=True))
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
             f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s),"

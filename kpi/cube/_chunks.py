@@ -98,12 +98,13 @@ def queue_levels(
     names: list[str],
     by: tuple[str, ...],
     *,
-    daily: tuple[str, ...] = (),
+    daily: Sequence[tuple[str, ...]] = (),
     enums: dict[str, pl.Enum] | None = None,
 ) -> list[tuple[tuple[str, ...], str, pl.DataFrame]]:
     """Most contacts waiting at once in each local quarter hour of ``chunk``, by no dimension
-    and by each one of ``by``, and in each local day by each one of ``daily`` (agents: a
-    quarter hour by agent would be as large as the rows), as (dimensions, grain, cells):
+    and by each one of ``by``, and in each local day by each dimension set of ``daily`` (agents,
+    pairs of dimensions: by the quarter hour they would be about as large as the rows), as
+    (dimensions, grain, cells):
     the sweep of :mod:`kpi.metrics`' ``max_in_queue``
     (entries +1, exits -1 at the wait's end, exits first at the same instant; the level after
     each event and before it, per group), over the contacts whose queue entry is within
@@ -119,7 +120,7 @@ def queue_levels(
     lo = chunk.lo - margin[0] if chunk.lo is not None else None
     hi = chunk.hi + margin[1] if chunk.hi is not None else None
     sets = [(), *((d,) for d in by if d in names)]
-    days = [(d,) for d in daily if d in names and (d,) not in sets]
+    days = [tuple(d) for d in daily if set(d) <= set(names) and tuple(d) not in sets]
     dims = sorted({d for s in (*sets, *days) for d in s})
     schema = lf.collect_schema()
     dtype = schema["queue_ts"]
@@ -181,13 +182,23 @@ def queue_levels(
     outside = np.iinfo(np.int64).min  # the bin of an event outside the chunk: no cell
     quarter[:a] = outside
     quarter[b:] = outside
+    day = None
+    if days and keys is not None:  # each event's local day (its start's physical value)
+        starts = keys.select(bin_expr(pl.col("_bin"), "1d")).to_series()
+        day = np.full(len(quarter), outside, dtype=np.int64)
+        day[a:b] = starts.to_physical().to_numpy()[np.searchsorted(inner, quarter[a:b])]
     out = []
     for d in (*sets, *days):
-        code = codes[d[0]].to_numpy()[contact] if d else None
-        c, k, most = _run_maxima(code, step, quarter)
+        code = _set_code(d, codes, values)[contact] if d else None
+        by_day = day is not None and d in days  # a day's runs at once: no quarter-hour cells
+        c, k, most = _run_maxima(code, step, day if by_day else quarter)
         cells = pl.DataFrame({"_c": c, "_k": k, "max_in_queue": most}).filter(
             pl.col("_k") != outside
         )
+        if by_day:
+            assert keys is not None
+            out.append((d, "1d", _named(cells, d, values, keys["_bin"].dtype)))
+            continue
         if keys is not None:
             cells = cells.join(keys.select("_k", "_bin"), on="_k")
         else:  # a local quarter hour may recur in two runs of its value: one cell each
@@ -206,12 +217,46 @@ def queue_levels(
                 .agg(pl.col("max_in_queue").max())
             )
             grain = "1d"
-        if d:
-            named = values[d[0]].extend_constant(None, 1)  # null's code is last
-            cells = cells.with_columns(named.gather(cells["_c"]).alias(d[0]))
+        cells = _decoded(cells, d, values)
         cols = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
         out.append((d, grain, cells.select(*d, *cols).sort("_bin")))
     return out
+
+
+def _decoded(
+    cells: pl.DataFrame, d: tuple[str, ...], values: dict[str, pl.Series]
+) -> pl.DataFrame:
+    """``cells`` with the values of the dimensions ``d`` from their set's code ``_c``."""
+    rest = cells["_c"].to_numpy().astype(np.int64)
+    for x in reversed(d):  # each dimension's code from the set's (the last varies fastest)
+        n = len(values[x]) + 1
+        named = values[x].extend_constant(None, 1)  # null's code is last
+        cells = cells.with_columns(named.gather(rest % n).alias(x))
+        rest = rest // n
+    return cells
+
+
+def _named(
+    cells: pl.DataFrame, d: tuple[str, ...], values: dict[str, pl.Series], dtype: pl.DataType
+) -> pl.DataFrame:
+    """Cells by (code, local day as its start's physical value) as stored: the dimensions'
+    values, the maximum, the day's bin; in time order."""
+    cells = _decoded(cells, d, values).with_columns(pl.col("_k").cast(dtype).alias("_bin"))
+    return cells.select(*d, "max_in_queue", "_bin").sort("_bin")
+
+
+def _set_code(d: tuple[str, ...], codes: pl.DataFrame, values: dict[str, pl.Series]) -> np.ndarray:
+    """Each event's code of its values of the dimensions ``d`` (one, or a pair's mixed-radix
+    code, the last dimension varying fastest), as small an unsigned type as holds them."""
+    if len(d) == 1:
+        return codes[d[0]].to_numpy()
+    out = np.zeros(codes.height, dtype=np.uint64)
+    size = 1
+    for x in d:
+        n = len(values[x]) + 1  # null: the last code
+        out = out * np.uint64(n) + codes[x].to_numpy().astype(np.uint64)
+        size *= n
+    return out.astype(np.uint16 if size <= 2**16 else np.uint32 if size <= 2**32 else np.uint64)
 
 
 def _run_maxima(
@@ -364,13 +409,19 @@ def peak_days(
     quarters: pl.DataFrame | None,
     by: Sequence[str],
     sums: tuple[pl.Expr, pl.Expr],
-) -> pl.DataFrame:
+    *,
+    pairs: Sequence[tuple[str, ...]] = (),
+) -> list[pl.DataFrame]:
     """The busiest local clock hour of each local day by ``by`` in one chunk's rows, ranked by
     contacts offered and by answered handle time (``sums``: the aggregations of both): for
     each ranking (``c`` by contacts, ``e`` by handle time), the hour (the earliest of equals,
     ``*_hour``), its contacts (``*_calls``) and handle time (``*_handle``). Hours with no
     contact offered are left out. A bin's busiest hour is the busiest of its days' ones.
-    Local hours and days: ``df``'s :func:`local_keys` when ``quarters`` is given."""
+    Local hours and days: ``df``'s :func:`local_keys` when ``quarters`` is given.
+
+    Returns one frame for ``by`` (when given), then one per dimension set of ``pairs``, whose
+    hours are summed from one grouping of the rows by every dimension of the pairs.
+    """
     t = pl.col(tcol)
     agg = [sums[0].alias("_calls"), sums[1].alias("_handle")]
     if quarters is None:
@@ -378,7 +429,14 @@ def peak_days(
     else:  # the row's local bins (:func:`local_keys`)
         dtype = quarters["_bin"].dtype
         hour, day = pl.col("_h").cast(dtype), pl.col("_d").cast(dtype)
-    hours = df.lazy().group_by([*by, hour.alias("_hour"), day.alias("_bin")])
+    keys = [hour.alias("_hour"), day.alias("_bin")]
+    plans = [df.lazy().group_by([*by, *keys]).agg(agg)] if by else []
+    if pairs:
+        every = list(dict.fromkeys(d for p in pairs for d in p))
+        hours = df.lazy().group_by([*every, *keys]).agg(agg).collect().lazy()
+        types = hours.collect_schema()
+        again = [pl.col(c).sum().cast(types[c]) for c in ("_calls", "_handle")]
+        plans += [hours.group_by([*p, "_hour", "_bin"]).agg(again) for p in pairs]
     best = []
     for r, rank in (("c", "_calls"), ("e", "_handle")):
         order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
@@ -386,11 +444,8 @@ def peak_days(
             pl.col(x).sort_by(order).last().alias(f"{r}{x}")
             for x in ("_calls", "_handle", "_hour")
         ]
-    return (
-        hours.agg(agg)
-        .filter(pl.col("_calls") > 0)
-        .group_by([*by, "_bin"])
-        .agg(best)
-        .sort("_bin")
-        .collect()
+    sets = [tuple(by)] * bool(by) + [tuple(p) for p in pairs]
+    return pl.collect_all(
+        plan.filter(pl.col("_calls") > 0).group_by([*d, "_bin"]).agg(best).sort("_bin")
+        for plan, d in zip(plans, sets, strict=True)
     )
