@@ -786,6 +786,8 @@ def test_a_zone_off_the_quarter_hour_bins_each_row(tmp_path: Path) -> None:
         ("handled_per_agent", {"every": "1h"}),
         ("longest_wait", {"every": "1w", "by": "topic"}),
         ("max_in_queue", {"every": "1h", "by": "queue"}),
+        ("max_in_queue", {"every": "1d", "by": ("queue", "topic")}),  # swept per local day
+        ("max_in_queue", {"every": "1w", "by": "agent_id"}),
         ("peak_hour_traffic", {"every": "1d", "by": "site"}),
     ]:
         assert _same(ds, kpi_id, **kw), kpi_id

@@ -64,7 +64,7 @@ from kpi.cube._chunks import (
     queue_levels,
     spans,
 )
-from kpi.cube._counts import Counts, count_levels, customer_counts
+from kpi.cube._counts import Counts, count_levels, customer_counts, dimension_values
 from kpi.cube._plan import Stored, distinct_input, plan_source, rollup_exprs
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
@@ -398,14 +398,6 @@ def _resolved(
     return [f["_bin"].to_numpy() for f in pl.collect_all(plans)]
 
 
-def _enums(lf: pl.LazyFrame, dims: list[str]) -> dict[str, pl.Enum]:
-    """Each text dimension of ``dims`` as an enum of its values (sorted): one streaming query
-    per column, run one by one, so memory holds the values, not the columns (together, their
-    shared scan would be held whole: 14 GB of text at 100 million contacts)."""
-    got = [lf.select(pl.col(d).drop_nulls().unique()).collect(engine="streaming") for d in dims]
-    return {d: pl.Enum(f[d].sort()) for d, f in zip(dims, got, strict=True)}
-
-
 def _text(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with its enum columns as text again (as the table holds them)."""
     enums = [c for c, t in frame.schema.items() if isinstance(t, pl.Enum)]
@@ -584,7 +576,10 @@ def build_levels(
         nullable = [c for c in read if facts[f"n|{c}"]]
         # text dimensions read as enums of their values (one scan): the groupings, sets and
         # sweeps of each chunk key on small integers; cells are written as text again
-        enums = _enums(lf, [d for d in (*SWEEP_DIMS, "agent_id") if schema.get(d) == pl.String])
+        # (one streaming query per column: read together, 14 GB of text at 100M contacts)
+        texts = [d for d in (*SWEEP_DIMS, "agent_id") if schema.get(d) == pl.String]
+        dim_values = dimension_values(lf, texts)
+        enums = {d: pl.Enum(v) for d, v in dim_values.items()}
         values: dict[str, list[Any] | None] = {}
         for c in wanted:
             few = facts[f"u|{c}"] <= 2 * MAX_DISTINCT
@@ -622,7 +617,7 @@ def build_levels(
                                 dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
                                 intraday_dims=[d for d in SWEEP_DIMS if d in names],
                                 part_rows=COUNT_ROWS,
-                                values={d: pl.Series(d, e.categories) for d, e in enums.items()},
+                                values=dim_values,
                             ),
                         ),
                         background=beside,

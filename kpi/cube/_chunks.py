@@ -182,22 +182,25 @@ def queue_levels(
     outside = np.iinfo(np.int64).min  # the bin of an event outside the chunk: no cell
     quarter[:a] = outside
     quarter[b:] = outside
-    day = None
-    if days and keys is not None:  # each event's local day (its start's physical value)
-        starts = keys.select(bin_expr(pl.col("_bin"), "1d")).to_series()
-        day = np.full(len(quarter), outside, dtype=np.int64)
-        day[a:b] = starts.to_physical().to_numpy()[np.searchsorted(inner, quarter[a:b])]
+    day = np.full(len(quarter), outside, dtype=np.int64)
+    if days:  # each event's local day (its start's physical value): a day is one run in time
+        if keys is not None:
+            starts = keys.select(bin_expr(pl.col("_bin"), "1d")).to_series()
+            day[a:b] = starts.to_physical().to_numpy()[np.searchsorted(inner, quarter[a:b])]
+        else:
+            day[a:b] = (
+                pl.select(bin_expr(pl.lit(binned), "1d")).to_series().to_physical().to_numpy()
+            )
     out = []
     for d in (*sets, *days):
         code = _set_code(d, codes, values)[contact] if d else None
-        by_day = day is not None and d in days  # a day's runs at once: no quarter-hour cells
-        c, k, most = _run_maxima(code, step, day if by_day else quarter)
+        c, k, most = _run_maxima(code, step, day if d in days else quarter)
         cells = pl.DataFrame({"_c": c, "_k": k, "max_in_queue": most}).filter(
             pl.col("_k") != outside
         )
-        if by_day:
-            assert keys is not None
-            out.append((d, "1d", _named(cells, d, values, keys["_bin"].dtype)))
+        if d in days:  # a day's runs at once: no quarter-hour cells
+            dtype_ = keys["_bin"].dtype if keys is not None else binned.dtype
+            out.append((d, "1d", _named(cells, d, values, dtype_)))
             continue
         if keys is not None:
             cells = cells.join(keys.select("_k", "_bin"), on="_k")
@@ -207,19 +210,9 @@ def queue_levels(
                 .group_by("_c", "_bin")
                 .agg(pl.col("max_in_queue").max())
             )
-        grain = "15m"
-        if d in days:  # a day's most is the most of its quarter hours'
-            b = pl.col("_bin")
-            to_day = cells.select(b.unique()).with_columns(bin_expr(b, "1d").alias("_d"))
-            cells = (
-                cells.join(to_day, on="_bin")
-                .group_by("_c", pl.col("_d").alias("_bin"))
-                .agg(pl.col("max_in_queue").max())
-            )
-            grain = "1d"
         cells = _decoded(cells, d, values)
         cols = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
-        out.append((d, grain, cells.select(*d, *cols).sort("_bin")))
+        out.append((d, "15m", cells.select(*d, *cols).sort("_bin")))
     return out
 
 

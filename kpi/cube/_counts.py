@@ -43,6 +43,7 @@ __all__ = [
     "Counts",
     "count_levels",
     "customer_counts",
+    "dimension_values",
 ]
 
 #: Grains counted per local day (days, Monday weeks, months, quarters, years in local time).
@@ -68,7 +69,7 @@ class Counts:
     frames: list[tuple[tuple[str, ...], str, pl.DataFrame]]
 
 
-def _values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
+def dimension_values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Series]:
     """Each dimension's values (of any type), sorted, when there are at most
     :data:`MAX_VALUES`."""
     if not dims:
@@ -166,7 +167,7 @@ def customer_counts(
     part_rows
         Counted rows held at once: more are done in parts by hash.
     values
-        Dimensions' values (sorted) already known, to skip reading them again.
+        Dimensions' values already known (:func:`dimension_values`), not read again.
 
     Examples
     --------
@@ -192,8 +193,8 @@ def customer_counts(
     >>> by_team.sort("team", "_day").select("team", "_day", "n_1w").rows()
     [('X', datetime.date(2026, 3, 2), 1), ('X', datetime.date(2026, 3, 3), 0), ('Y', datetime.date(2026, 3, 3), 1), ('Y', datetime.date(2026, 3, 9), 1)]
     """
-    known = {d: v for d, v in (values or {}).items() if d in dims and len(v) <= MAX_VALUES}
-    values = {**known, **_values(rows, [d for d in dims if d not in (values or {})])}
+    known = {d: v for d, v in (values or {}).items() if d in dims}
+    values = {**known, **dimension_values(rows, [d for d in dims if d not in known])}
     keep = [d for d in dims if d in values]
     c, t = pl.col(column), pl.col(time_col)
     base = rows.filter(counted.fill_null(False) & c.is_not_null() & t.is_not_null())
