@@ -7,6 +7,7 @@ concurrency tests run their own.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -677,6 +678,22 @@ def test_stale_work_dirs_of_dead_renders_are_removed(tmp_path):
     old = time.time() - 2 * 86400
     os.utime(elsewhere, (old, old))
     assert remove_stale_work_dirs(tmp_path) == [elsewhere]
+
+
+def test_a_work_dir_whose_owner_cannot_be_written_is_not_left(tmp_path, monkeypatch):
+    # a full disk between making the directory and writing its owner: without the owner, the
+    # directory would be taken for another host's and kept for a day
+    real = Path.write_text
+
+    def full(self, *a, **k):
+        if self.name == "owner.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left"):
+        new_work_dir(tmp_path, "overview-2026-02")
+    assert not list((tmp_path / ".work").iterdir())
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux's /proc")

@@ -176,7 +176,11 @@ def new_work_dir(out_dir: Path, label: str) -> Path:
     root = out_dir / WORK
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=root, prefix=f"{label}-{os.getpid()}-"))
-    (work / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    try:
+        (work / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    except BaseException:  # a full disk: a directory without its owner would stay a day
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return work
 
 
