@@ -191,11 +191,17 @@ def queue_levels(
             day[a:b] = (
                 pl.select(bin_expr(pl.lit(binned), "1d")).to_series().to_physical().to_numpy()
             )
+    # each event's bin as its run's number (small integers, so each dimension's sort moves
+    # little memory), with whether it enters, in one array; the runs' bins to map back
+    q_runs, q_bins = _runs(quarter, step)
+    d_runs, d_bins = _runs(day, step) if days else (q_runs, q_bins)
+    del quarter, day
     out = []
     for d in (*sets, *days):
         code = _set_code(d, codes, values)[contact] if d else None
-        c, k, most = _run_maxima(code, step, day if d in days else quarter)
-        cells = pl.DataFrame({"_c": c, "_k": k, "max_in_queue": most}).filter(
+        bins = d_bins if d in days else q_bins
+        c, k, most = _run_maxima(code, d_runs if d in days else q_runs)
+        cells = pl.DataFrame({"_c": c, "_k": bins[k], "max_in_queue": most}).filter(
             pl.col("_k") != outside
         )
         if d in days:  # a day's runs at once: no quarter-hour cells
@@ -252,25 +258,47 @@ def _set_code(d: tuple[str, ...], codes: pl.DataFrame, values: dict[str, pl.Seri
     return out.astype(np.uint16 if size <= 2**16 else np.uint32 if size <= 2**32 else np.uint64)
 
 
+def _runs(bins: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Events in time order, by their bin (``bins``) and step (+1 an entry, -1 an exit): each
+    event's run of equal bins, numbered from 0, times 2, plus 1 for an entry (as small an
+    unsigned type as holds them); and each run's bin."""
+    if not len(bins):
+        return np.zeros(0, np.uint16), bins
+    new = np.empty(len(bins), bool)
+    new[0] = True
+    np.not_equal(bins[1:], bins[:-1], out=new[1:])
+    n = int(np.count_nonzero(new))
+    kind = np.uint16 if 2 * n <= 2**16 else np.uint32 if 2 * n <= 2**32 else np.uint64
+    runs = np.cumsum(new, dtype=kind)
+    runs -= 1
+    runs *= 2
+    runs += step > 0
+    return runs, bins[new]
+
+
 def _run_maxima(
-    code: np.ndarray | None, step: np.ndarray, quarter: np.ndarray
+    code: np.ndarray | None, runs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per run of (code, quarter) of the events: the most waiting after or before any of its
-    events, the level being the running sum of ``step`` per code (events in time order)."""
-    if len(step) == 0:
-        return np.zeros(0, dtype=np.uint16), quarter, step.astype(np.int64)
+    """Per run of (code, bin) of the events (in time order; ``runs`` from :func:`_runs`):
+    the most waiting after or before any of its events, the level being the running sum of
+    the steps per code. Returns the runs' codes, bins' run numbers and maxima."""
+    if len(runs) == 0:
+        return np.zeros(0, dtype=np.uint16), np.zeros(0, np.int64), np.zeros(0, np.int64)
     if code is None:
-        c = np.zeros(len(step), dtype=np.uint16)
-        level = np.cumsum(step, dtype=np.int64)
+        c = np.zeros(len(runs), dtype=np.uint16)
     else:
         order = np.argsort(code, kind="stable")  # per code, still in time order
-        c, step, quarter = code[order], step[order], quarter[order]
-        level = np.cumsum(step, dtype=np.int64)
+        c, runs = code[order], runs[order]
+    entry = (runs & 1).astype(np.int8)
+    step = entry * 2 - 1  # +1 an entry, -1 an exit
+    level = np.cumsum(step, dtype=np.int64)
+    if code is not None:
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
         level -= np.repeat(level[first] - step[first], np.diff(np.r_[first, len(c)]))
-    most = level - np.minimum(step, 0)  # before an exit, after an entry
-    runs = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (quarter[1:] != quarter[:-1])])
-    return c[runs], quarter[runs], np.maximum.reduceat(most, runs)
+    most = level + (1 - entry)  # before an exit, after an entry
+    run = runs >> 1
+    at = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (run[1:] != run[:-1])])
+    return c[at], run[at], np.maximum.reduceat(most, at)
 
 
 def _epoch(x: datetime, unit: str) -> int:
