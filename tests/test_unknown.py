@@ -367,3 +367,36 @@ def test_explain_csat_mean_in_points():
     text = " ".join(exp.narrative)
     assert "(3.9 to 5.0)" in text  # the scores on their scale, the relative change in percent
     assert "390" not in text
+
+
+def test_a_dimension_null_on_every_row_cuts_nothing(tmp_path):
+    """A file loaded without topic has it null on every row. By topic, each KPI of that table
+    is unavailable with the reason, with and without the cube (one unknown group holding every
+    row would pass the totals off as a cut by topic); a KPI of a table with topic values is
+    still cut by it, and the explorers do not offer topic for the first."""
+    import kpi
+    from kpi import cube, views
+
+    ds = _without(small_dataset(), "contacts", "topic")
+    kpi.save(ds, tmp_path)
+    cube.build(tmp_path)
+    saved = kpi.load(tmp_path)
+    assert evaluate(saved, "aht", every="1d").frame.explain().count(".kpi-cube") > 0
+    for data, use in ((ds, False), (saved, False), (saved, None)):
+        with pytest.raises(KpiError, match=r"by topic: contacts has no topic values"):
+            evaluate(data, "aht", by=("topic",), cube=use, **JAN)
+    r = evaluate(ds, "aht,csat", by=("topic",), **JAN)
+    out = r.frame.collect()
+    assert out["aht"].is_null().all()
+    assert r.notes["aht"].startswith("unavailable: contacts has no topic values")
+    whole = evaluate(small_dataset(), "csat", by=("topic",), **JAN).frame.collect()
+    assert (
+        out.select("topic", "csat")
+        .sort("topic")
+        .equals(whole.select("topic", "csat").sort("topic"))
+    )
+    assert out["csat"].drop_nulls().len() > 0
+    assert "topic" not in views.dimensions(ds, "aht")
+    assert "topic" in views.dimensions(ds, "csat")
+    assert "topic" in views.dimensions(ds)  # surveys and tickets have it
+    assert "topic" in views.dimensions(small_dataset(), "aht")

@@ -209,6 +209,8 @@ def resolve_sources(
     for m in measures.values():
         for table, cols in m.needs():
             wanted.setdefault(table, set()).update(cols)
+    for cols in wanted.values():  # a group-by column null on every row groups nothing
+        cols.update(by)
     states = column_states(ds, {t: sorted(c) for t, c in wanted.items()})
     chosen: dict[str, Source | None] = {}
     missing: dict[str, str] = {}
@@ -251,6 +253,11 @@ def _table_problem(
     absent = [c for c in by if c not in names]
     if absent:
         return f"{table} has no column {', '.join(map(repr, absent))}"
+    # a dimension null on every row (a loaded file without it): one unknown group holding
+    # every row would pass the totals off as a cut by it
+    empty = [c for c in by if states.get(table, {}).get(c) == "empty"]
+    if empty:
+        return f"{table} has no {', '.join(empty)} values"
     for c in cols:
         why = _column_problem(table, c, states.get(table, {}).get(c, "full"))
         if why:

@@ -300,30 +300,38 @@ def dimensions(
     extra: Sequence[str] = (),
 ) -> list[str]:
     """Dimension columns (of :data:`DIMENSIONS`, then ``extra`` such as ``agent_id``) a KPI
-    can be cut by in this dataset.
+    can be cut by in this dataset: those with values (a column null on every row, such as
+    one a loaded file lacked, cuts nothing).
 
-    With ``metric``: the columns present in every table the KPI reads; without: the columns
-    present in any table.
+    With ``metric``: the columns with values in every table the KPI reads; without: in any
+    table.
 
     Examples
     --------
-    >>> c = pl.DataFrame({"team": ["A"], "queue": ["q"], "talk_s": [1.0]})
+    >>> c = pl.DataFrame({"team": ["A"], "queue": ["q"], "topic": [None], "talk_s": [1.0]})
     >>> dimensions({"contacts": c}, "aht")
-    ['team', 'site', 'channel', 'queue', 'topic', 'direction']
+    ['team', 'queue']
     """
+    from kpi.compute import known_columns
+
     ds = Dataset.coerce(data)
+    wanted = [*DIMENSIONS, *extra]
     if metric is None:
-        cols = {c for lf in ds.tables.values() for c in lf.collect_schema().names()}
-        return [d for d in (*DIMENSIONS, *extra) if d in cols]
-    tables = {
-        next((t for t in m.source_tables if t in ds), None)
-        for m in known_metric(metric).build().measures
-    }
-    tables.discard(None)
-    if not tables:
-        return []
-    common = set.intersection(*(set(ds[t].collect_schema().names()) for t in tables))  # type: ignore[index]
-    return [d for d in (*DIMENSIONS, *extra) if d in common]
+        tables = list(ds.tables)
+    else:
+        found = {
+            next((t for t in m.source_tables if t in ds), None)
+            for m in known_metric(metric).build().measures
+        }
+        tables = [t for t in ds.tables if t in found]
+        if not tables:
+            return []
+    known = known_columns(ds, {t: wanted for t in tables})
+    has = [{c for c, ok in known.get(t, {}).items() if ok} for t in tables]
+    usable = (
+        set.union(*has) if metric is None and has else set.intersection(*has) if has else set()
+    )
+    return [d for d in wanted if d in usable]
 
 
 def variant_options(metric: str) -> list[tuple[str, dict[str, Any]]]:
