@@ -326,7 +326,7 @@ def dimensions(
         tables = [t for t in ds.tables if t in found]
         if not tables:
             return []
-    known = known_columns(ds, {t: wanted for t in tables})
+    known = known_columns(ds, dict.fromkeys(tables, wanted))
     has = [{c for c, ok in known.get(t, {}).items() if ok} for t in tables]
     usable = (
         set.union(*has) if metric is None and has else set.intersection(*has) if has else set()
