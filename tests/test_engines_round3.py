@@ -175,7 +175,12 @@ def test_forecast_accuracy_parity_by_hand(tmp_path, duck, spark):
     for engine in (duck, spark):
         for every in (None, "1h", "1d", "1w"):
             same(path, ["forecast_accuracy"], engine, every=every)
-        same(path, ["forecast_accuracy"], engine, by="queue", every="1d", start="2026-03-29")
+        # forecasts of the whole centre: by queue, accuracy is unknown, with the reason
+        kw = {"by": "queue", "every": "1d", "start": "2026-03-29"}
+        df = same(path, ["forecast_accuracy", "contacts_offered"], engine, **kw)
+        assert df["forecast_accuracy"].is_null().all() and df["offered"].sum() == 3
+        note = evaluate(path, ["forecast_accuracy", "contacts_offered"], **kw).notes
+        assert note["forecast_accuracy"].startswith("unavailable: forecasts has no queue values")
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +199,17 @@ def sample_forecasts(samples_dir, tmp_path_factory: pytest.TempPathFactory) -> s
 
 @pytest.mark.parametrize("by", [(), ("queue",), ("queue", "channel"), ("team",)])
 def test_forecast_accuracy_on_the_sample(sample_forecasts, duck, by):
+    # forecasts by queue and of the whole centre: by channel or team, accuracy is unknown
+    lacks = [d for d in by if d in ("channel", "team")]
+    kpis = ["forecast_accuracy", "contacts_offered"] if lacks else ["forecast_accuracy"]
     for every in (None, "30m", "1d", "1w"):
-        same(sample_forecasts, ["forecast_accuracy"], duck, by=by, every=every)
+        df = same(sample_forecasts, kpis, duck, by=by, every=every)
+        if lacks:
+            assert df["forecast_accuracy"].is_null().all()
+            note = evaluate(sample_forecasts, kpis, by=by, every=every).notes
+            assert note["forecast_accuracy"].startswith(
+                f"unavailable: forecasts has no {lacks[0]}"
+            )
 
 
 def test_forecast_accuracy_on_the_sample_spark(sample_forecasts, spark):
