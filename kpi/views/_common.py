@@ -328,9 +328,9 @@ def dimensions(
             return []
     known = known_columns(ds, dict.fromkeys(tables, wanted))
     has = [{c for c, ok in known.get(t, {}).items() if ok} for t in tables]
-    usable = (
-        set.union(*has) if metric is None and has else set.intersection(*has) if has else set()
-    )
+    if not has:
+        return []
+    usable = set.union(*has) if metric is None else set.intersection(*has)
     return [d for d in wanted if d in usable]
 
 
