@@ -567,7 +567,9 @@ def compute(
     metrics
         KPI ids (see ``kpi metrics``), a comma-separated string, or ``"all"``.
     by
-        Dimension columns to group by (e.g. ``("team", "channel")``).
+        Dimension columns to group by (e.g. ``("team", "channel")``). A KPI whose table lacks
+        one, or holds it null on every row, is unavailable (null, with the reason), and
+        raises a KpiError when every KPI asked is.
     every
         Grain: ``15m``, ``30m``, ``1h``, ``1d``, ``1w``, ``1mo``, ``1q``, ``1y``; bins are in the
         site's local time (DST-correct). ``None``: one row per group for the whole range.
