@@ -707,14 +707,23 @@ def test_trend_explorer_builds_the_cube_on_first_use(
     from kpi.widgets import trend_explorer
 
     root = _small_dir(tmp_path)
-    trend_explorer(kpi.load(root), metric="aht", every="1w")
+    ex = trend_explorer(kpi.load(root), metric="aht", every="1w")
     assert not cube.info(root)["exists"]  # 3,000 rows: quick from the rows, left as it is
     monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 3_000)
-    ex = trend_explorer(kpi.load(root), metric="aht", every="1w")
+    shown: list[str] = []
+    ex.status.observe(lambda change: shown.append(change["new"]), names="value")
+    ex.controls["metric"].value = "asa"  # the build's progress is the status line meanwhile
     assert ex.error is None
     assert ex.charts
     assert cube.info(root)["fresh"]
     assert ex.notes == []
+    assert shown[0] == "<em>updating…</em>"
+    assert shown[1] == (
+        "<em>updating… 3,000 rows: building the measure cube once, so that later redraws are"
+        " quick</em>"
+    )
+    assert any(s.startswith("<em>updating… built in ") for s in shown)
+    assert shown[-1] == ""  # no note: the chart is drawn
     frame = kpi.views.trend_frame(kpi.load(root), "aht", every="1w")
     assert _uses_cube(frame)
     assert not _reads_contacts(frame)
@@ -722,6 +731,23 @@ def test_trend_explorer_builds_the_cube_on_first_use(
     cube.clear(root)
     trend_explorer(filtered, metric="aht", every="1d")
     assert not cube.info(root)["exists"]  # a cube of the directory could not answer for it
+
+
+def test_a_first_use_build_outside_an_explorer_reports_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notebook's own call (or papermill's) shows the build's progress on standard error,
+    which a report leaves out."""
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 3_000)
+    root = _small_dir(tmp_path)
+    kpi.views.trend_frame(kpi.load(root), "aht", every="1w").collect()
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        "kpi cube: 3,000 rows: building the measure cube once, so that later redraws are quick"
+    )
+    assert err[-1].startswith("kpi cube: built in ")
+    kpi.views.trend_frame(kpi.load(root), "aht", every="1w").collect()
+    assert capsys.readouterr().err == ""  # built: nothing more to say
 
 
 def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(

@@ -81,8 +81,10 @@ explorer's first redraw and turns a cube that cannot be written into a note.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,7 @@ __all__ = [
     "find",
     "info",
     "prepare",
+    "progress_to",
 ]
 
 _OPEN: dict[Path, tuple[str, Cube]] = {}
@@ -146,6 +149,33 @@ PREPARE_MIN_ROWS = 1_000_000
 
 class CubeWarning(UserWarning):
     """A note that the rows answer where a cube was wanted (it could not be written)."""
+
+
+#: Where :func:`prepare` reports a build's progress when not told (:func:`progress_to`).
+_PROGRESS: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "kpi_cube_progress", default=None
+)
+
+
+@contextlib.contextmanager
+def progress_to(report: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, a cube built on first use (:func:`prepare`) reports its progress to
+    ``report`` (an explorer's status line) instead of standard error.
+
+    Examples
+    --------
+    >>> said = []
+    >>> with progress_to(said.append):
+    ...     _PROGRESS.get() is not None
+    True
+    >>> _PROGRESS.get() is None
+    True
+    """
+    token = _PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 
 #: (data directory, data key) to the note of a build that failed, so it is not retried on every
@@ -562,13 +592,14 @@ def prepare(
     data: Dataset,
     *,
     params: dict[str, Any] | None = None,
-    progress: bool | Callable[[str], None] = False,
+    progress: bool | Callable[[str], None] | None = None,
 ) -> str | None:
     """Make sure a dataset directory's cube is there before an explorer's first redraw.
 
-    Builds it (``params``, ``progress`` as for :func:`build`) when ``data`` holds the tables of
-    its directory as loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh
-    cube; does nothing for data that is not a directory or was filtered (the cube could not
+    Builds it (``params``, ``progress`` as for :func:`build`; ``None``: to the callable of
+    :func:`progress_to` around the call, else as lines on standard error, since a build of
+    millions of rows takes a while) when ``data`` holds the tables of its directory as
+    loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh cube; does nothing for data that is not a directory or was filtered (the cube could not
     answer for it), or is small (the rows answer in a blink). A cube that cannot be written
     (a read-only place, a full disk) or built is not an error: the queries read the rows, and
     the returned line says so (once per directory and data key; the build is not retried).
@@ -602,6 +633,11 @@ def prepare(
     rows = sum(lf.select(pl.len()).collect().item() for lf in fresh.tables.values())
     if rows < PREPARE_MIN_ROWS:
         return None
+    if progress is None:
+        progress = _PROGRESS.get() or True
+    say = reporter(progress, "kpi cube")
+    if say is not None:
+        say(f"{rows:,} rows: building the measure cube once, so that later redraws are quick")
     try:
         build(root, params=params, progress=progress)
     except OSError as exc:

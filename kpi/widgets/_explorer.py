@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from kpi._vega import chart_html, loader_html, mimebundle
-from kpi.cube import CubeWarning
+from kpi.cube import CubeWarning, progress_to
 from kpi.errors import KpiError
 
 # --------------------------------------------------------------------------------------------
@@ -156,7 +156,11 @@ class Explorer:
     def refresh(self) -> None:
         """Render with the current values and replace the output."""
         self.status.value = "<em>updating…</em>"
-        with warnings.catch_warnings(record=True) as caught:
+
+        def building(message: str) -> None:  # a measure cube built on first use
+            self.status.value = f"<em>updating… {html.escape(message)}</em>"
+
+        with warnings.catch_warnings(record=True) as caught, progress_to(building):
             warnings.simplefilter("always")
             try:
                 items = list(self._render(self.values()))
