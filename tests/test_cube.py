@@ -592,6 +592,8 @@ def test_cli_build_info_clear(
     assert re.search(r"contacts by arrival_ts: (\d+)/\1 chunks \([\d,]+ of [\d,]+ rows", out.err)
     assert "counting distinct customer_id from first contacts beside the chunks" in out.err
     assert re.search(r"distinct customer_id counted in [\d.]+ s", out.err)
+    # and FCR's sort, the longest step between two chunk lines
+    assert re.search(r"contacts: the repeat test of [\d,]+ rows \(first-contact", out.err)
     assert ".kpi-cube" in out.out
     assert main(["cube", "info", "--data", str(root)]) == 0
     text = capsys.readouterr().out

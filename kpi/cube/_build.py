@@ -679,6 +679,8 @@ def build_levels(
         n_chunks, n_all, n_rows = 0, sum(len(mine) for _, mine in chunked), sum(counts)
         done, said = 0, time.perf_counter()
         for part, mine in chunked:
+            if builders:  # one sort of the partition: the longest step without chunks to count
+                report(f"{table}: the repeat test of {part.n:,} rows (first-contact resolution)")
             ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
             offset = 0
             for chunk in mine:
