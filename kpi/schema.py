@@ -799,7 +799,11 @@ def data_model_markdown() -> str:
         "with a reason (`kpi.compute.availability`), never a number built on zeros. Where the "
         "`null` column says *value*, a null row means something (never queued, still open) and "
         "only a column null on every row is unknown; where it says *unknown*, a group (a team, "
-        "a half-hour) whose rows are all null has that KPI null too.",
+        "a half-hour) whose rows are all null has that KPI null too. The same holds for the "
+        "dimensions a KPI is cut by: by a column that a table lacks, or holds null on every row "
+        "(a file loaded without topic), each KPI of that table is unavailable with the reason "
+        "(`contacts has no topic values`), not one unknown group holding every row; the "
+        "explorers offer only dimensions with values (`kpi.views.dimensions`).",
         "",
     ]
     for t in TABLES.values():
