@@ -75,9 +75,12 @@ def dimension_values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Se
     if not dims:
         return {}
     # one query per column, run one by one (together, their shared source would be cached
-    # whole): the streaming engine holds the values, not the columns
-    got = [rows.select(pl.col(d).drop_nulls().unique()).collect(engine="streaming") for d in dims]
-    return {d: f[d].sort() for d, f in zip(dims, got, strict=True) if f.height <= MAX_VALUES}
+    # whole): the streaming engine holds the values, not the columns. Null is dropped after
+    # it, from the few values found: a CI run (two xdist workers sharing the cores) once
+    # found a null among the values of ``drop_nulls().unique()``, not seen in 3,000 runs alone
+    got = [rows.select(pl.col(d).unique()).collect(engine="streaming")[d] for d in dims]
+    found = {d: v.drop_nulls() for d, v in zip(dims, got, strict=True)}
+    return {d: v.sort() for d, v in found.items() if v.len() <= MAX_VALUES}
 
 
 def _units(
