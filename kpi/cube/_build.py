@@ -28,7 +28,8 @@ Text dimensions are read as enums of the table's values (one scan), so the group
 and sweeps key on small integers; the cells hold text again.
 FCR's repeat test runs once per partition (about ``partition_rows`` rows, plus the days its
 window looks ahead); its result, a flag per contact, is summed in every level. The queue sweep
-(``max_in_queue``) runs per chunk over the contacts waiting during it. The customers'
+(``max_in_queue``) runs per chunk over the contacts waiting during it, in a thread beside the
+chunk's groupings (numpy's sorts and sums take one core). The customers'
 first-contact counts (:mod:`kpi.cube._counts`) sort the whole table apart from the chunks: in a
 thread beside them when it holds at most :data:`COUNT_ROWS` rows (the two use both cores; the
 day sets made meanwhile are dropped if two customers share a hash), else first, in parts, so
@@ -684,6 +685,14 @@ def build_levels(
             ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
             offset = 0
             for chunk in mine:
+                # the queue sweep (numpy, one core) in a thread beside the chunk's groupings
+                sweep = _Later(
+                    functools.partial(
+                        queue_levels,
+                        lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums,
+                    ),
+                    background=True,
+                ) if sweeps else None  # fmt: skip
                 pre = rows.filter(between(t, chunk.lo, chunk.hi))
                 pre = pre.with_columns(first) if first else pre
                 pre = pre.with_columns(per_row) if per_row else pre
@@ -715,14 +724,7 @@ def build_levels(
                     for d, frame in zip(peaked, got, strict=True):
                         acc.add(f"{table}.peak.1d.{'-'.join(d)}", _text(frame))
                 del df
-                swept_now = (
-                    queue_levels(
-                        lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums
-                    )
-                    if sweeps
-                    else []
-                )
-                for d, fine, frame in swept_now:
+                for d, fine, frame in sweep.result() if sweep is not None else []:
                     levels_ = [(fine, frame)]
                     if fine == "15m":  # and by the hour: a maximum of its quarter hours' maxima
                         hourly = (
