@@ -599,8 +599,9 @@ def prepare(
     Builds it (``params``, ``progress`` as for :func:`build`; ``None``: to the callable of
     :func:`progress_to` around the call, else as lines on standard error, since a build of
     millions of rows takes a while) when ``data`` holds the tables of its directory as
-    loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh cube; does nothing for data that is not a directory or was filtered (the cube could not
-    answer for it), or is small (the rows answer in a blink). A cube that cannot be written
+    loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh cube; does
+    nothing for data that is not a directory or was filtered (the cube could not answer for
+    it), or is small (the rows answer in a blink). A cube that cannot be written
     (a read-only place, a full disk) or built is not an error: the queries read the rows, and
     the returned line says so (once per directory and data key; the build is not retried).
 
