@@ -781,6 +781,23 @@ def test_explorer_reads_the_rows_when_the_cube_cannot_be_written(
     assert (got["asa"] - got["asa_right"]).abs().max() == 0
 
 
+def test_a_view_by_agent_reads_the_days_by_agent(gen_dir: Path) -> None:
+    """Agents of the generated data work for several teams a day: by agent alone, a view reads
+    the days by agent (one cell an agent-day), not the days by team and agent."""
+    meta = json.loads((gen_dir / ".kpi-cube" / "cube.json").read_text())
+    rows = {lv["level"]: lv["rows"] for lv in meta["levels"]}
+    assert rows["agents daily by agent"] < rows["agents daily"]
+    ds = kpi.load(gen_dir)
+    for kw in ({"every": "1w", "by": "agent_id"}, {"every": "1d", "by": "agent_id"}):
+        frame = kpi.evaluate(ds, "handled_per_agent", **kw).frame
+        assert "arrival_ts.1d.agent_id." in frame.explain()
+        assert "team-agent_id" not in frame.explain()
+        want = kpi.evaluate(ds, "handled_per_agent", cube=False, **kw).frame.collect()
+        assert_frame_equal(frame.collect(), want, check_exact=False, rel_tol=1e-9)
+    frame = kpi.evaluate(ds, "aht", every="1mo", by=("team", "agent_id")).frame
+    assert "arrival_ts.1mo.team-agent_id." in frame.explain()
+
+
 def test_a_relative_path_finds_the_cube(gen_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cube was built by the absolute path; a notebook loads the data by a relative one."""
     monkeypatch.chdir(gen_dir.parent)
@@ -883,7 +900,7 @@ def test_partitions_build_the_same_cells(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(kpi.cube._build, "COUNT_ROWS", 2_500)  # customers counted in parts
     parts = cells(2_000)
     assert whole.keys() == parts.keys()
-    assert {"agents daily", "agents monthly"} <= set(whole)
+    assert {"agents daily", "agents monthly", "agents daily by agent"} <= set(whole)
     for name, frame in whole.items():
         keys = [c for c, t in frame.schema.items() if c == "_bin" or t == pl.String]
         fcr = [c for c in frame.columns if c.startswith("b")]

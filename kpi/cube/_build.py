@@ -145,8 +145,10 @@ def _levels() -> tuple[Level, ...]:
     out += [Level(f"daily by {d}, topic", "1d", (d, "topic")) for d in INTRADAY]
     out += [Level(f"daily by {d}", "1d", (d,)) for d in (*DIMENSIONS, *TOPICAL[1:])]
     out.append(Level("daily total", "1d", ()))
-    # last: no other level is aggregated from them
+    # last: no other level is aggregated from them (but from agents daily); days by agent
+    # alone, for views by agent: an agent who works for several teams in a day has one cell
     out += [Level("agents daily", "1d", AGENT_DIMS), Level("agents monthly", "1mo", AGENT_DIMS)]
+    out.append(Level("agents daily by agent", "1d", AGENT_DIMS[1:]))
     return tuple(out)
 
 

@@ -33,9 +33,9 @@ __all__ = ["FORMAT", "cube_dir", "data_key", "plan_fingerprint", "read_meta", "r
 #: Version of the cube's layout; a cube of another format is stale.
 #: 5: the customer sets (contacts per customer); 6: customers counted from first contacts, sets
 #: by day only; 7: the queue sweep by agent per day; 8: the queue sweep by pairs of
-#: dimensions and the busiest hour by topic with another dimension, per day. A cube of an
-#: earlier format is stale and rebuilt.
-FORMAT = 8
+#: dimensions and the busiest hour by topic with another dimension, per day; 9: days by agent
+#: alone. A cube of an earlier format is stale and rebuilt.
+FORMAT = 9
 DIR_NAME = ".kpi-cube"
 META = "cube.json"
 CACHE_ENV = "KPI_CUBE_DIR"
