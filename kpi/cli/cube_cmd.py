@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "hour and day in the site's local time and by site, team, queue, channel, topic, "
         "direction and priority, "
         "with smaller levels made from those (hours, single dimensions, totals), days and "
-        "months by team and agent, the queue sweep (most waiting) by each single "
+        "months by team and agent (days by agent alone too), the queue sweep (most waiting) by each single "
         "dimension (and per day by agent and by each pair of dimensions), each day's busiest "
         "hour by agent and by topic with another dimension, and customers counted from their "
         "first contact in each bin (contacts per customer), read in chunks of whole months (FCR stays exact), kept in DIR/.kpi-cube/ and "

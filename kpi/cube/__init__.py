@@ -14,7 +14,8 @@ quarter hours by topic, direction and priority (:data:`kpi.cube._build.TOPICAL`,
 dimensions of few values); days by site, team, queue, channel and topic; days by team and
 agent. The others are aggregated from them: hours by those, hours and quarter hours by
 nothing, hours by each single dimension, days by each single dimension and by nothing, months
-by team and agent (agent scorecards and the agent explorer).
+by team and agent (agent scorecards and the agent explorer), days by agent alone (views by
+agent: an agent who works for several teams in a day has one cell).
 The rows are read in chunks of whole local months (every cell lies in one), grouped in
 partitions of about :data:`PARTITION_ROWS` rows for FCR's repeat test; a level whose cells
 outgrow a memory budget is written in parts. A query reads the smallest level that has its
