@@ -569,7 +569,8 @@ def _data_problems(
             ds = filter_teams(ds, teams)
         except KpiError as exc:
             problems.append(f"bad value for teams: {exc}")
-    # a notebook about one KPI can only cut it by the columns of the tables it reads
+    # a notebook about one KPI can only cut it by the columns of the tables it reads, with
+    # values (a column a loaded file lacked is null on every row)
     kpi_id = effective.get("kpi_id") if "kpi_id" in spec and spec["kpi_id"].role else None
     present = dimensions(ds, kpi_id) if kpi_id else dimensions(ds)
     for name in names:
@@ -579,7 +580,7 @@ def _data_problems(
                 if item not in present:
                     valid = [d for d in _dims_of(p) if d in present]
                     problems.append(
-                        f"bad value for {name}: {_whose(kpi_id)} no column {item!r}; "
+                        f"bad value for {name}: {_whose(kpi_id)} no {item!r} values; "
                         f"valid: {_listing(valid)}"
                     )
         elif p.role == "segment":
@@ -603,7 +604,7 @@ def _segment_problems(
     for key, item in segment.items():
         if key not in present:
             problems.append(
-                f"bad value for {name}: {_whose(kpi_id)} no column {key!r}; "
+                f"bad value for {name}: {_whose(kpi_id)} no {key!r} values; "
                 f"valid: {_listing(present)}"
             )
             continue
