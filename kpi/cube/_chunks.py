@@ -165,7 +165,7 @@ def queue_levels(
     contact[contact >= n] -= n
     del q
     at = key // 2
-    step = ((key - at * 2) * 2 - 1).astype(np.int8)  # +1 an entry, -1 an exit
+    entry = (key - at * 2).astype(bool)  # an entry, else an exit
     del key
     # the events in the chunk are a run of the sorted ones; the others only move the level
     a = 0 if chunk.lo is None else int(np.searchsorted(at, _epoch(chunk.lo, unit)))
@@ -193,8 +193,8 @@ def queue_levels(
             )
     # each event's bin as its run's number (small integers, so each dimension's sort moves
     # little memory), with whether it enters, in one array; the runs' bins to map back
-    q_runs, q_bins = _runs(quarter, step)
-    d_runs, d_bins = _runs(day, step) if days else (q_runs, q_bins)
+    q_runs, q_bins = _runs(quarter, entry)
+    d_runs, d_bins = _runs(day, entry) if days else (q_runs, q_bins)
     del quarter, day
     out = []
     for d in (*sets, *days):
@@ -258,10 +258,10 @@ def _set_code(d: tuple[str, ...], codes: pl.DataFrame, values: dict[str, pl.Seri
     return out.astype(np.uint16 if size <= 2**16 else np.uint32 if size <= 2**32 else np.uint64)
 
 
-def _runs(bins: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Events in time order, by their bin (``bins``) and step (+1 an entry, -1 an exit): each
-    event's run of equal bins, numbered from 0, times 2, plus 1 for an entry (as small an
-    unsigned type as holds them); and each run's bin."""
+def _runs(bins: np.ndarray, entry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Events in time order, by their bin (``bins``) and whether each enters (``entry``, else
+    it exits): each event's run of equal bins, numbered from 0, times 2, plus 1 for an entry
+    (as small an unsigned type as holds them); and each run's bin."""
     if not len(bins):
         return np.zeros(0, np.uint16), bins
     new = np.empty(len(bins), bool)
@@ -272,7 +272,7 @@ def _runs(bins: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     runs = np.cumsum(new, dtype=kind)
     runs -= 1
     runs *= 2
-    runs += step > 0
+    runs += entry
     return runs, bins[new]
 
 
