@@ -938,3 +938,23 @@ def test_unit_ranks_from_a_table_or_by_search() -> None:
     far = np.array([10, 11, 10 + (1 << 22)], dtype=np.int64)  # span > 4 × rows + 2^20
     assert _ranks(far, np.array([10 + (1 << 22), 11, 10])).tolist() == [2, 1, 0]
     assert _ranks(far[:0], found[:0]).tolist() == []
+
+
+def test_customer_counts_leave_the_values_they_are_given_as_they_were() -> None:
+    """The build hands one set of dimension values to the counts of every counted column,
+    each in its own thread: a count must not change them (a null appended in place made
+    another thread's enum fail in 2 of 4 CI runs)."""
+    from kpi.cube._counts import customer_counts, dimension_values
+
+    lf = generate_contacts(500, seed=2).lazy()
+    values = dimension_values(lf, ["site", "team"])
+    before = {d: v.clone() for d, v in values.items()}
+    got = customer_counts(
+        lf, time_col="arrival_ts", column="customer_id", counted=pl.lit(True),
+        dims=["site", "team"], intraday_dims=["site"], part_rows=10_000, values=values,
+    )  # fmt: skip
+    assert got.unique
+    assert any(dims == ("team",) for dims, _, _ in got.frames)
+    for d, v in values.items():
+        assert v.null_count() == 0
+        assert v.equals(before[d])

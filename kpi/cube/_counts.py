@@ -75,12 +75,9 @@ def dimension_values(rows: pl.LazyFrame, dims: Sequence[str]) -> dict[str, pl.Se
     if not dims:
         return {}
     # one query per column, run one by one (together, their shared source would be cached
-    # whole): the streaming engine holds the values, not the columns. Null is dropped after
-    # it, from the few values found: a CI run (two xdist workers sharing the cores) once
-    # found a null among the values of ``drop_nulls().unique()``, not seen in 3,000 runs alone
-    got = [rows.select(pl.col(d).unique()).collect(engine="streaming")[d] for d in dims]
-    found = {d: v.drop_nulls() for d, v in zip(dims, got, strict=True)}
-    return {d: v.sort() for d, v in found.items() if v.len() <= MAX_VALUES}
+    # whole): the streaming engine holds the values, not the columns
+    got = [rows.select(pl.col(d).drop_nulls().unique()).collect(engine="streaming") for d in dims]
+    return {d: f[d].sort() for d, f in zip(dims, got, strict=True) if f.height <= MAX_VALUES}
 
 
 def _units(
@@ -298,7 +295,9 @@ def customer_counts(
     out = []
     for s in sets:
         nv = n_values[s]
-        names = values[s[0]].extend(pl.Series([None], dtype=values[s[0]].dtype)) if s else None
+        # a new series (``extend`` would append null to the caller's values, which another
+        # column's counts, in another thread, may be reading)
+        names = values[s[0]].extend_constant(None, 1) if s else None
         for kind, at, n_at in (("1d", DAY_GRAINS, n_days), ("15m", INTRADAY_GRAINS, n_units)):
             mine = [g for g in grains[s] if g in at]
             if not mine:
