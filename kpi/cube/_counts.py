@@ -257,40 +257,66 @@ def customer_counts(
         run = np.cumsum(~same_h, dtype=np.uint64)
         del same_h
         units = _ranks(keys, df["_u"].to_numpy())
+        # work arrays made once a part and reused by every set and grain (out=): fresh ones of
+        # the part's length each time cost more in page faults than the arithmetic itself
+        m = len(run)
+        key, who, tmp = (np.empty(m, np.uint64) for _ in range(3))
+        u, v, day, b = (np.empty(m, np.int64) for _ in range(4))
+        cells = {k: np.empty(m, np.int64) for k in ("1d", "15m")}
+        kept = np.empty(m // 2 + 1, np.int64)  # the cells of the rows counted (at most half)
+        new, first, step = (np.empty(m, bool) for _ in range(3))
         for s in sets:
             nv = n_values[s]
             value_bits = int(nv - 1).bit_length()
             shift = np.uint64(unit_bits + value_bits)
             if int(run[-1]).bit_length() + int(shift) > 64:  # pragma: no cover - 2^40 customers
                 raise ValueError("too many customers in one part to count them")
-            key = (run << shift) | units
+            np.left_shift(run, shift, out=key)
+            np.bitwise_or(key, units, out=key)
             if s:
-                key |= df[s[0]].to_numpy().astype(np.uint64) << np.uint64(unit_bits)
-            key = pl.Series(key).sort().to_numpy()  # nearly sorted: each run's few rows
-            who = key >> np.uint64(unit_bits)  # run and value
-            u = (key & np.uint64((1 << unit_bits) - 1)).view(np.int64)  # no copy: < 2^63
-            v = (who & np.uint64((1 << value_bits) - 1)).view(np.int64) if s else 0
-            new = np.empty(len(key), bool)
+                np.copyto(tmp, df[s[0]].to_numpy(), casting="unsafe")
+                np.left_shift(tmp, np.uint64(unit_bits), out=tmp)
+                np.bitwise_or(key, tmp, out=key)
+            key.sort(kind="stable")  # nearly sorted (each run's few rows): timsort's best case
+            np.right_shift(key, np.uint64(unit_bits), out=who)  # run and value
+            np.bitwise_and(key, np.uint64((1 << unit_bits) - 1), out=u.view(np.uint64))
+            if s:
+                np.bitwise_and(who, np.uint64((1 << value_bits) - 1), out=v.view(np.uint64))
             new[:1] = True
             np.not_equal(who[1:], who[:-1], out=new[1:])
-            del key, who
-            day = day_of.take(u) if whole else u
+            if whole:
+                np.take(day_of, u, out=day, mode="clip")  # "raise" would copy
+            else:
+                day = u
             kinds = {"1d" if g in DAY_GRAINS else "15m" for g in grains[s]}
-            cells = {k: (day if k == "1d" else u) * nv + v for k in kinds}
+            for k in kinds:
+                np.multiply(day if k == "1d" else u, nv, out=cells[k])
+                if s:
+                    np.add(cells[k], v, out=cells[k])
             at = {"1d": day, "15m": u}  # the grains that are the unit itself need no map
             rows_in: dict[str, np.ndarray] = {}
             for g in grains[s]:
                 kind = "1d" if g in DAY_GRAINS else "15m"
-                b = at[g] if g in at else bins[g].take(day if kind == "1d" else u)
-                first = new.copy()
-                first[1:] |= b[1:] != b[:-1]
+                if g in at:
+                    bg = at[g]
+                else:
+                    np.take(bins[g], day if kind == "1d" else u, out=b, mode="clip")
+                    bg = b
+                np.copyto(first, new)
+                np.not_equal(bg[1:], bg[:-1], out=step[1:])
+                np.bitwise_or(first[1:], step[1:], out=first[1:])
                 cell, size = cells[kind], len(total[s, g])
-                if 2 * np.count_nonzero(first) < len(first):
-                    total[s, g] += np.bincount(cell[first], minlength=size)
+                n_first = np.count_nonzero(first)
+                if 2 * n_first < m:
+                    picked = np.compress(first, cell, out=kept[:n_first])
+                    total[s, g] += np.bincount(picked, minlength=size)
                 else:  # mostly first contacts (short bins): count the others
                     if kind not in rows_in:
                         rows_in[kind] = np.bincount(cell, minlength=size)
-                    total[s, g] += rows_in[kind] - np.bincount(cell[~first], minlength=size)
+                    np.logical_not(first, out=first)
+                    picked = np.compress(first, cell, out=kept[: m - n_first])
+                    total[s, g] += rows_in[kind] - np.bincount(picked, minlength=size)
+        del key, who, tmp, u, v, day, b, cells, kept, new, first, step
         del df
     out = []
     for s in sets:
