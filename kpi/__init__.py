@@ -6,6 +6,8 @@ their heavy dependencies when first used.
 
 from __future__ import annotations
 
+from kpi import _allocator  # noqa: F401  (first: before polars is loaded)
+
 __version__ = "0.1.0"
 
 from kpi.compute import compute, evaluate

@@ -196,6 +196,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "foundation",
         (
             "kpi.errors",
+            "kpi._allocator",
             "kpi._progress",
             "kpi._fs",
             "kpi._format",

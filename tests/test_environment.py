@@ -68,3 +68,33 @@ def test_lint_is_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         out = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True, check=False)
         assert out.returncode == 0, f"ruff {' '.join(args)}:\n{out.stdout}{out.stderr}"
+
+
+def _allocator_setting(env: dict[str, str], first: str) -> str:
+    """``_RJEM_MALLOC_CONF`` as polars left it, in a new interpreter that imports ``first``
+    (``kpi`` or ``polars``) and then the other."""
+    import os
+    import subprocess
+    import sys
+
+    other = "polars" if first == "kpi" else "kpi"
+    code = f"import {first}, {other}, os; print(os.environ.get('_RJEM_MALLOC_CONF', ''))"
+    clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_kpi_keeps_freed_memory_for_reuse_unless_told_otherwise():
+    """Imported before polars, kpi sets jemalloc's decay (polars appends a user's setting to its
+    own, and the last one read wins); a user's own setting, or polars imported first, keep
+    polars' (``kpi._allocator``)."""
+    from kpi._allocator import ALLOCATOR
+
+    assert _allocator_setting({}, "kpi").endswith("," + ALLOCATOR)
+    assert ALLOCATOR not in _allocator_setting({}, "polars")
+    mine = _allocator_setting({"_RJEM_MALLOC_CONF": "dirty_decay_ms:0"}, "kpi")
+    assert mine.endswith(",dirty_decay_ms:0")
+    assert ALLOCATOR not in mine
