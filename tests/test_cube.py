@@ -692,6 +692,11 @@ def test_a_query_reads_the_smallest_level(gen_dir: Path) -> None:
     assert ".1d.total." in plan
     levels = {(lv["grain"], tuple(lv["dims"])): lv["cells"] for lv in cube.info(gen_dir)["levels"]}
     assert levels[("1h", ("queue",))] < levels[("15m", ("site", "team", "queue", "channel"))]
+    # the generated contacts have no priority: the hours "by priority" are the hours' totals,
+    # and say so
+    names = {lv["level"]: lv["dims"] for lv in cube.info(gen_dir)["levels"]}
+    assert names["hourly total"] == []
+    assert all("priority" in dims for n, dims in names.items() if "priority" in n)
 
 
 # ---- explorers build the cube on first use, and never fail for want of one ------------------

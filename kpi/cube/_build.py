@@ -486,6 +486,15 @@ def _derive(
     return out
 
 
+def _named(level: Level, dims: tuple[str, ...]) -> str:
+    """``level``'s name, or what it holds when the dataset lacks some of its dimensions
+    (hours by priority without a priority column are the hours' totals)."""
+    if dims == level.dims:
+        return level.name
+    grain = {"15m": "intraday", "1h": "hourly", "1d": "daily", "1mo": "monthly"}[level.grain]
+    return f"{grain} by {', '.join(dims)}" if dims else f"{grain} total"
+
+
 def _entry(
     acc: Cells,
     table: str,
@@ -750,8 +759,9 @@ def build_levels(
                     )
         for level, dims, file in made:
             kw = {"words": words, "nullable": nullable}
+            name = _named(level, dims)
             out.append(
-                _entry(acc, table, tcol, file, level.name, level.grain, dims, columns, kinds, **kw)
+                _entry(acc, table, tcol, file, name, level.grain, dims, columns, kinds, **kw)
             )
         customers = [f.result() for f in firsts]
         unique = {h[1] for h, got in zip(hashes, customers, strict=True) if got.unique}
