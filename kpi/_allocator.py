@@ -5,7 +5,7 @@ about 10 s (in a background thread). Work such as a cube build frees and allocat
 megabytes a second, so pages handed back are soon asked for again, and each fresh page costs a
 page fault and zeroing by the kernel (and by the hypervisor on a virtual machine): on a 2-core
 virtual machine a 10 million contact build spent 15 of its 64 CPU seconds there. Kept 30 s,
-the build takes 10-13 % less time and CPU, for about 15 % more peak memory (``bench/RESULTS.md``).
+the build takes 10-13 % less time and CPU, for 15-20 % more peak memory (``bench/RESULTS.md``).
 
 jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars is loaded, so this module is imported
 before anything else in :mod:`kpi`; it changes nothing when polars was imported first (as in a
