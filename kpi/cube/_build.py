@@ -43,12 +43,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -66,6 +65,7 @@ from kpi.cube._chunks import (
     spans,
 )
 from kpi.cube._counts import Counts, count_levels, customer_counts, dimension_values
+from kpi.cube._later import Later, timed
 from kpi.cube._plan import Stored, distinct_input, plan_source, rollup_exprs
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
@@ -253,45 +253,8 @@ def rebin(lf: pl.LazyFrame, grain: str) -> pl.LazyFrame:
 
 # ---- the build ---------------------------------------------------------------------------------
 
-_T = TypeVar("_T")
 #: Seconds between two progress messages of a build (and one at the end of each table).
 PROGRESS_S = 5.0
-
-
-def _timed(report: Callable[[str], None], what: str, make: Callable[[], _T]) -> _T:
-    began = time.perf_counter()
-    out = make()
-    report(f"{what} in {time.perf_counter() - began:.1f} s")
-    return out
-
-
-class _Later(Generic[_T]):
-    """``make()``, run in a daemon thread when ``background`` (a stopped build does not wait
-    for it), else at once; :meth:`result` waits for it and returns its value or raises the
-    thread's error."""
-
-    def __init__(self, make: Callable[[], _T], *, background: bool) -> None:
-        self._value: _T | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if background:
-            self._thread = threading.Thread(target=self._run, args=(make,), daemon=True)
-            self._thread.start()
-        else:
-            self._value = make()
-
-    def _run(self, make: Callable[[], _T]) -> None:
-        try:
-            self._value = make()
-        except BaseException as exc:  # handed to whoever asks for the result
-            self._error = exc
-
-    def result(self) -> _T:
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
 
 
 @dataclass
@@ -605,7 +568,7 @@ def build_levels(
         words: dict[str, list[str]] = {}
         stored = []
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
-        firsts: list[_Later[Counts]] = []  # each hashed column's first-contact counts
+        firsts: list[Later[Counts]] = []  # each hashed column's first-contact counts
         for i, (s, kind) in enumerate(sources):
             plan = plan_source(i, s, kind, schema, values)
             found = distinct_input(s.agg) if plan is None and kind == "distinct" else None
@@ -620,9 +583,9 @@ def build_levels(
                     + (" beside the chunks" if beside else ", in parts, before the chunks")
                 )
                 firsts.append(
-                    _Later(
+                    Later(
                         functools.partial(
-                            _timed, report, f"{table}: distinct {c} counted",
+                            timed, report, f"{table}: distinct {c} counted",
                             functools.partial(
                                 customer_counts,
                                 lf, time_col=tcol, column=c, counted=pred,
@@ -697,7 +660,7 @@ def build_levels(
             offset = 0
             for chunk in mine:
                 # the queue sweep (numpy, one core) in a thread beside the chunk's groupings
-                sweep = _Later(
+                sweep = Later(
                     functools.partial(
                         queue_levels,
                         lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums,
