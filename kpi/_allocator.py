@@ -1,16 +1,17 @@
 """Memory freed by polars is kept for reuse a while before it goes back to the system.
 
-polars allocates with jemalloc, which by default hands freed pages back to the system within
-about 10 s (in a background thread). Work such as a cube build frees and allocates hundreds of
-megabytes a second, so pages handed back are soon asked for again, and each fresh page costs a
-page fault and zeroing by the kernel (and by the hypervisor on a virtual machine): on a 2-core
-virtual machine a 10 million contact build spent 15 of its 64 CPU seconds there. Kept 30 s,
-the build takes 10-13 % less time and CPU, for 15-20 % more peak memory (``bench/RESULTS.md``).
+polars allocates with jemalloc and sets it to hand freed pages back to the system after 0.5 s
+(dirty) and 1 s (muzzy). Work such as a cube build frees and allocates hundreds of megabytes a
+second, so pages handed back are soon asked for again, and each fresh page costs a page fault
+and zeroing by the kernel (and by the hypervisor on a virtual machine): on a 2-core virtual
+machine a 10 million contact build spent 13-17 of its 60-65 CPU seconds there. Kept 30 s, the
+build takes 10-13 % less time and CPU, for 15-20 % more peak memory (``bench/RESULTS.md``).
 
-jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars is loaded, so this module is imported
-before anything else in :mod:`kpi`; it changes nothing when polars was imported first (as in a
-notebook that imports polars before kpi) or when the variable is already set, which lets a user
-choose otherwise (``_RJEM_MALLOC_CONF=dirty_decay_ms:0`` returns memory at once).
+jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars is loaded (polars puts a value already
+set after its own, and the last one read wins), so this module is imported before anything
+else in :mod:`kpi`; it changes nothing when polars was imported first (as in a notebook that
+imports polars before kpi) or when the variable is already set, which lets a user choose
+otherwise (``_RJEM_MALLOC_CONF=dirty_decay_ms:500,muzzy_decay_ms:1000`` keeps polars' own).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -32,9 +33,21 @@ from kpi.views import dimensions
 
 ROOT = Path(__file__).resolve().parents[1]
 KPIS = sorted(METRICS)
-#: name: (file under ``../shared/datasets``, import options, days the ranges start on)
+
+
+class Source(NamedTuple):
+    """A real export: its file under ``../shared/datasets``, import options, days the ranges
+    start on, whether intraday grains may span the whole file, and a KPI read from the cube."""
+
+    file: str
+    options: dict[str, object]
+    days: list[date]
+    whole_intraday: bool
+    from_cube: str
+
+
 SOURCES = {
-    "technion-calls": (
+    "technion-calls": Source(
         "technion_bank_1999_02/calls_1999_02.tsv",
         {"preset": "technion"},
         # Israel's 1999 summer time began on Friday 2 April: none in February; weekends
@@ -46,20 +59,36 @@ SOURCES = {
             date(1999, 2, 14),
             date(1999, 2, 28),
         ],
+        True,
+        "aht",
     ),
-    "technion-6min": (
+    "technion-6min": Source(
         "technion_bank_1999_6min/arrivals_6min_1999.csv",
         {"mapping": ROOT / "docs" / "examples" / "technion_6min_mapping.toml"},
         # both changes of Israel's clocks in 1999, and a month end
         [date(1999, 4, 2), date(1999, 9, 3), date(1999, 1, 31), date(1999, 6, 15)],
+        True,
+        "contacts_offered",
     ),
-    "nyc-casework": (
+    "nyc-casework": Source(
         "nyc_council_casework/casework.parquet",
         {"preset": "tickets"},
         [date(2023, 3, 12), date(2023, 11, 5), date(2023, 12, 1), date(2022, 6, 1)],
+        # ten years by the hour: the backlog (a stock) by two dimensions has 140M rows
+        False,
+        "tickets_handled",
     ),
 }
 _DIMS = ["site", "team", "queue", "channel", "topic", "direction", "agent_id", "priority"]
+
+
+class Real(NamedTuple):
+    """An imported export with its cube: the KPIs it supports and the dimensions with values."""
+
+    source: Source
+    root: Path
+    kpis: list[str]
+    dims: list[str]
 
 
 @pytest.fixture(scope="module", params=sorted(SOURCES))
@@ -67,14 +96,15 @@ def real(
     request: pytest.FixtureRequest,
     shared_datasets: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[str, Path]:
+) -> Real:
     """A real export imported (as ``kpi import`` does) with its cube built."""
-    name = request.param
-    src, options, _ = SOURCES[name]
-    out = tmp_path_factory.mktemp(name) / "data"
-    import_file(shared_datasets / src, out=out, **options)
-    cube.build(out, params=dataset_params(kpi.load(out)))
-    return name, out
+    source = SOURCES[request.param]
+    out = tmp_path_factory.mktemp(request.param) / "data"
+    import_file(shared_datasets / source.file, out=out, **source.options)
+    ds = kpi.load(out)
+    cube.build(out, params=dataset_params(ds))
+    kpis = [k for k, a in availability(ds).items() if a.ok]
+    return Real(source, out, kpis, dimensions(ds, extra=["agent_id"]))
 
 
 def _outcome(ds: kpi.Dataset, kpi_id: str, *, cube_: bool, **kw: object) -> object:
@@ -106,7 +136,7 @@ def _queries(
     }
     kind = draw(st.sampled_from(["none", "days", "odd"]))
     if kind == "none" and not whole_intraday and kw["every"] in {"15m", "30m", "1h"}:
-        kind = "days"  # ten years by the hour: a stock by two dimensions has 140M rows
+        kind = "days"
     day = draw(st.sampled_from(days))
     if kind == "days":
         kw |= {"start": day, "end": day + timedelta(days=draw(st.integers(0, 40)))}
@@ -126,13 +156,11 @@ def _queries(
     derandomize=True,
 )
 @given(data=st.data())
-def test_cube_equals_rows_on_real_exports(real: tuple[str, Path], data: st.DataObject) -> None:
-    name, root = real
-    ds = kpi.load(root)
-    kpis = [k for k, a in availability(ds).items() if a.ok]
-    dims = dimensions(ds, extra=["agent_id", "direction", "priority"])
-    days, short = SOURCES[name][2], name != "nyc-casework"
-    kpi_id, kw = data.draw(_queries(days, ds.tz, kpis, dims, short), label="query")
+def test_cube_equals_rows_on_real_exports(real: Real, data: st.DataObject) -> None:
+    ds = kpi.load(real.root)
+    src = real.source
+    query = _queries(src.days, ds.tz, real.kpis, real.dims, src.whole_intraday)
+    kpi_id, kw = data.draw(query, label="query")
     rows = _outcome(ds, kpi_id, cube_=False, **kw)
     fast = _outcome(ds, kpi_id, cube_=True, **kw)
     if isinstance(rows, str) or isinstance(fast, str):
@@ -145,18 +173,12 @@ def test_cube_equals_rows_on_real_exports(real: tuple[str, Path], data: st.DataO
 
 
 @pytest.mark.shared
-def test_the_real_exports_are_answered_from_the_cube(real: tuple[str, Path]) -> None:
-    """The cube is used on real data, not only built: a day-by-day view of each file's first
-    available KPI reads it, not the rows."""
-    name, root = real
-    ds = kpi.load(root)
-    first = {
-        "technion-calls": "aht",
-        "technion-6min": "contacts_offered",
-        "nyc-casework": "tickets_handled",
-    }
-    got = kpi.evaluate(ds, first[name], every="1d")
+def test_the_real_exports_are_answered_from_the_cube(real: Real) -> None:
+    """The cube is used on real data, not only built: a day-by-day view of a KPI each file
+    supports reads it, not the rows."""
+    kpi_id = real.source.from_cube
+    got = kpi.evaluate(kpi.load(real.root), kpi_id, every="1d")
     assert ".kpi-cube" in got.frame.explain()
     total = got.frame.collect()
     assert total.height > 0
-    assert total.select(pl.col(first[name]).is_not_null().any()).item()
+    assert total.select(pl.col(kpi_id).is_not_null().any()).item()
