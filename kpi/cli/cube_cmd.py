@@ -26,8 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and keyed by the data's files. kpi compute, the views and the explorers roll KPIs up "
         "from the smallest level that answers (same values as from the rows) and read the rows "
         "otherwise; the trend explorer builds it on first use for a million rows or more. "
-        "build: (re)build it; info: where it is, whether it is fresh, its sizes; clear: "
-        "remove it.",
+        "The customers' counts, the queue sweeps and the busiest hours are parts of their own: "
+        "an explorer's first use builds the rest and adds each when a KPI first needs it. "
+        "build: (re)build it, every part; info: where it is, whether it is fresh, its "
+        "sizes, the parts not built yet; clear: remove it.",
     )
     p.add_argument("action", choices=("build", "info", "clear"), help="what to do")
     p.add_argument("--data", required=True, metavar="DIR", help="dataset directory")
@@ -61,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     state = "fresh" if found["fresh"] else "stale (the data changed: run `kpi cube build`)"
     print(f"{found['where']}: {state}, built in {found['seconds']} s")
+    if found["pending"]:
+        print(
+            f"  not built yet: {', '.join(found['pending'])} (built when a KPI first needs "
+            f"them, or by `kpi cube build --data {args.data}`); their KPIs read the rows"
+        )
     for lv in found["levels"]:
         dims = ", ".join(lv["dims"]) or "no dimension"
         print(

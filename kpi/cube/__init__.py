@@ -74,6 +74,15 @@ Each measure's strategy:
   are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose
   tables were filtered or swapped after loading).
 
+Parts (:data:`PARTS`). The levels above, FCR's flags and the bit sets are the *core*; the
+customers' counts and sets, the queue sweeps and each day's busiest hours are each a part of
+their own, built with the core by :func:`build` (``kpi cube build``) or later, on their own
+(:func:`complete`): an explorer's first use (:func:`prepare`) builds the core and the parts
+its KPI needs (:func:`needed_parts`), and another part when a KPI first needs it, so the
+first chart waits for the core only. A part not built yet (``pending`` in ``cube.json``,
+with the signatures it would store) leaves its KPIs to the rows, with the same values; a
+query never builds one (``evaluate(cube=True)`` builds them all).
+
 Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
 never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one
 when there is none, ``cube=False`` reads the rows; :func:`prepare` builds one before an
@@ -85,8 +94,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +105,15 @@ from kpi._progress import reporter
 from kpi.cube._build import (
     AGENT_DIMS,
     DIMENSIONS,
-    EXACT_BUILDERS,
     LEVELS,
     PARTITION_ROWS,
+    PARTS,
     PEAK_BUILDERS,
-    ROLLS_UP_TO,
-    SWEEP_BUILDERS,
     build_levels,
     cube_measures,
-    peak_sources,
-    rebin,
     signature,
 )
-from kpi.cube._plan import rollup_exprs
+from kpi.cube._query import Cube
 from kpi.cube._store import (
     FORMAT,
     cube_dir,
@@ -121,20 +125,24 @@ from kpi.cube._store import (
 )
 from kpi.data import Dataset, load
 from kpi.errors import KpiError
-from kpi.metrics import Measure, Source
+from kpi.metrics import Measure, resolve
+from kpi.schema import time_column
 
 __all__ = [
     "AGENT_DIMS",
     "DIMENSIONS",
     "LEVELS",
     "PARTITION_ROWS",
+    "PARTS",
     "PREPARE_MIN_ROWS",
     "Cube",
     "CubeWarning",
     "build",
     "clear",
+    "complete",
     "find",
     "info",
+    "needed_parts",
     "prepare",
     "progress_to",
 ]
@@ -182,354 +190,6 @@ def progress_to(report: Callable[[str], None]) -> Iterator[None]:
 #: (data directory, data key) to the note of a build that failed, so it is not retried on every
 #: redraw (a new key, after the data changed, tries again).
 _FAILED: dict[tuple[Path, str], str] = {}
-
-
-class Cube:
-    """A built cube: its directory, description (``cube.json``) and the site's zone."""
-
-    def __init__(self, where: Path, meta: dict[str, Any]) -> None:
-        self.where = where
-        self.meta = meta
-        self.tz: str = meta["tz"]
-        self._schemas: dict[str, pl.Schema] = {}
-
-    def _scan(self, level: dict[str, Any]) -> tuple[pl.LazyFrame, pl.Schema]:
-        files = level["files"]
-        lf = pl.scan_parquet([self.where / f for f in files])
-        if files[0] not in self._schemas:
-            self._schemas[files[0]] = lf.collect_schema()
-        return lf, self._schemas[files[0]]
-
-    def _aligned(self, ts: datetime | None, grain: str) -> bool:
-        if ts is None:
-            return True
-        s = pl.Series([ts]).dt.convert_time_zone(self.tz)
-        return bool((s.dt.truncate(grain) == s).all())
-
-    def level(
-        self,
-        table: str,
-        time_col: str,
-        sigs: Sequence[str],
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> dict[str, Any] | None:
-        """The smallest level that answers: ``by`` among its dimensions, ``every`` a multiple
-        of its grain, both bounds on its bins and every signature stored; else None."""
-        return self._smallest(
-            lambda lv: (
-                lv["table"] == table
-                and lv["time"] == time_col
-                and not lv.get("sweep")
-                and not lv.get("values")
-                and not lv.get("counts")
-                and not lv.get("peak")
-                and set(by) <= set(lv["dims"])
-                and all(s in lv["columns"] for s in sigs)
-            ),
-            every,
-            start,
-            end,
-        )
-
-    def _smallest(
-        self,
-        kind: Callable[[dict[str, Any]], bool],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> dict[str, Any] | None:
-        """The level with the fewest cells of those ``kind`` accepts whose grain ``every`` is a
-        multiple of and whose bins hold both bounds; else None."""
-        fits = [
-            lv
-            for lv in self.meta["levels"]
-            if kind(lv)
-            and every in ROLLS_UP_TO[lv["grain"]]
-            and self._aligned(start, lv["grain"])
-            and self._aligned(end, lv["grain"])
-        ]
-        return min(fits, key=lambda lv: lv["rows"]) if fits else None
-
-    def _cells(
-        self,
-        level: dict[str, Any],
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> tuple[pl.LazyFrame, pl.Schema, list[pl.Expr]]:
-        lf, schema = self._scan(level)
-        b = pl.col("_bin")
-        if start is not None:
-            lf = lf.filter(b >= pl.lit(start).dt.convert_time_zone(self.tz))
-        if end is not None:
-            lf = lf.filter(b < pl.lit(end).dt.convert_time_zone(self.tz))
-        if every is None:
-            return lf, schema, [*by, pl.lit(0, pl.Int32).alias("_bin")]
-        if every != level["grain"]:
-            lf = rebin(lf, every)
-        return lf, schema, [*by, "_bin"]
-
-    def rollup(
-        self,
-        table: str,
-        time_col: str,
-        items: Sequence[tuple[str, Source]],
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        rows: str,
-        known: dict[str, str],
-    ) -> pl.LazyFrame | None:
-        """The engine's aggregation of one (table, time column) from the cube, or None.
-
-        The same columns as the rows give: ``by``, ``_bin``, one column per measure (its
-        aggregation over the rows of each group), ``rows`` (the group's row count) and, for
-        each column of ``known``, whether the group has a value in it (``known`` maps the
-        column to the name of that flag).
-        """
-        sigs = [signature(table, time_col, src) for _, src in items]
-        valued = {s for lv in self.meta["levels"] if lv.get("values") for s in lv["columns"]}
-        if valued & set(sigs):  # distinct counts of many values: from their stored sets
-            rest = [it for it, s in zip(items, sigs, strict=True) if s not in valued]
-            kw = {"by": by, "every": every, "start": start, "end": end}
-            frame = self.rollup(table, time_col, rest, **kw, rows=rows, known=known)
-            for (name, _), s in zip(items, sigs, strict=True):
-                if frame is None or s not in valued:
-                    continue
-                counted = self._distinct(table, time_col, s, name, **kw)
-                if counted is None:
-                    return None
-                frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
-                frame = frame.with_columns(pl.col(name).fill_null(0))
-            order = [*by, "_bin", *(n for n, _ in items), rows, *known.values()]
-            return None if frame is None else frame.select(order)
-        level = self.level(table, time_col, sigs, by, every, start, end)
-        if level is None:
-            return None
-        if any(c not in level["read"] for c in known):
-            return None
-        lf, schema, keys = self._cells(level, by, every, start, end)
-        # a level with exactly these dimensions at this grain: its cells are the groups
-        direct = every == level["grain"] and set(by) == set(level["dims"])
-        cols, kinds, words = level["columns"], level["kinds"], level["words"]
-        aggs = []
-        for (name, _), s in zip(items, sigs, strict=True):
-            col = cols[s]
-            kind = kinds[col]
-            if kind == "distinct":
-                sets = (
-                    [pl.col(w) for w in words[col]]
-                    if direct
-                    else rollup_exprs(kind, col, words[col])
-                )
-                counts = (e.bitwise_count_ones() for e in sets)
-                aggs.append(pl.sum_horizontal(counts).cast(pl.Int64).alias(name))
-            else:
-                (agg,) = [pl.col(col)] if direct else rollup_exprs(kind, col, None)
-                aggs.append(agg.cast(schema[col]).alias(name))
-        total = (lambda e: e) if direct else (lambda e: e.sum())
-        aggs.append(total(pl.col("_rows")).alias(rows))
-        for c, flag in known.items():
-            nn = f"_nn_{c}" if c in level["nullable"] else "_rows"
-            aggs.append((total(pl.col(nn)) > 0).alias(flag))
-        return lf.select(*keys, *aggs) if direct else lf.group_by(keys).agg(aggs)
-
-    def _distinct(
-        self,
-        table: str,
-        time_col: str,
-        sig: str,
-        name: str,
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> pl.LazyFrame | None:
-        """A distinct count of many values (customers), or None. Whole bins of a grain (both
-        bounds on its bins) by nothing or one dimension: the sum over each bin's days (quarter
-        hours) of the values first seen in that bin (:mod:`kpi.cube._counts`). Else from the
-        smallest level of their stored sets (one row per bin, dimensions and value's hash)."""
-        if every is not None and self._aligned(start, every) and self._aligned(end, every):
-            level = self._smallest(
-                lambda lv: (
-                    bool(lv.get("counts"))
-                    and lv["table"] == table
-                    and lv["time"] == time_col
-                    and sig in lv["columns"]
-                    and list(lv["dims"]) == list(by)
-                    and f"n_{every}" in lv["counts"]
-                ),
-                every,
-                start,
-                end,
-            )
-            if level is not None:
-                lf, _, keys = self._cells(level, by, every, start, end)
-                n = pl.col(f"n_{every}")
-                if every == level["grain"]:  # its cells are the groups
-                    return lf.select(*keys, n.cast(pl.Int64).alias(name))
-                return lf.group_by(keys).agg(n.sum().cast(pl.Int64).alias(name))
-        level = self._smallest(
-            lambda lv: (
-                bool(lv.get("values"))
-                and lv["table"] == table
-                and lv["time"] == time_col
-                and sig in lv["columns"]
-                and set(by) <= set(lv["dims"])
-            ),
-            every,
-            start,
-            end,
-        )
-        if level is None:
-            return None
-        lf, schema, keys = self._cells(level, by, every, start, end)
-        h = pl.col(level["values"])
-        if every != level["grain"] or "_m" not in schema:
-            return lf.group_by(keys).agg(h.n_unique().cast(pl.Int64).alias(name))
-        # a value alone in its bin counts once wherever it is: only the others are compared
-        once = lf.filter(~pl.col("_m")).group_by(keys).agg(pl.len().cast(pl.Int64).alias(name))
-        more = lf.filter("_m").group_by(keys).agg(h.n_unique().cast(pl.Int64).alias(name))
-        return pl.concat([once, more]).group_by(keys).agg(pl.col(name).sum())
-
-    def rollup_builder(
-        self,
-        meas: Measure,
-        time_col: str,
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> pl.LazyFrame | None:
-        """An exact builder measure (FCR's numerator, peak-hour traffic) from the cube, or
-        None: its groups are those the builder's own frame has."""
-        if meas.name.startswith(SWEEP_BUILDERS):
-            return self._sweep(meas, by=by, every=every, start=start, end=end)
-        if meas.name.startswith(PEAK_BUILDERS) and time_col == "arrival_ts":
-            return self._peak(meas, by=by, every=every, start=start, end=end)
-        if not meas.name.startswith(EXACT_BUILDERS) or not meas.tables:
-            return None
-        table = meas.tables[0]
-        sig = signature(table, time_col, meas)
-        level = self.level(table, time_col, [sig], by, every, start, end)
-        if level is None:
-            return None
-        lf, schema, keys = self._cells(level, by, every, start, end)
-        col = level["columns"][sig]
-        if every == level["grain"] and set(by) == set(level["dims"]):  # cells are the groups
-            return lf.select(*keys, pl.col(col).alias(meas.name)).filter(pl.col(meas.name) > 0)
-        total = pl.col(col).sum().cast(schema[col]).alias(meas.name)
-        return lf.group_by(keys).agg(total).filter(pl.col(meas.name) > 0)
-
-    def _sweep(
-        self,
-        meas: Measure,
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> pl.LazyFrame | None:
-        """A queue sweep's maximum from its level swept by exactly ``by`` (a maximum of the
-        quarter-hour maxima in each bin), or None."""
-        level = self._smallest(
-            lambda lv: lv.get("sweep") == meas.name and set(lv["dims"]) == set(by),
-            every,
-            start,
-            end,
-        )
-        if level is None:
-            return None
-        lf, _, keys = self._cells(level, by, every, start, end)
-        if every == level["grain"]:
-            return lf.select(*keys, meas.name)
-        return lf.group_by(keys).agg(pl.col(meas.name).max())
-
-    def _peak(
-        self,
-        meas: Measure,
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> pl.LazyFrame | None:
-        """The busiest clock hour of each bin (the bin itself under 15- and 30-minute bins):
-        contacts offered and answered handle time summed by hour from the cube, ranked by
-        calls or Erlangs, ties to the earliest hour, as the sweep ranks the rows' hours."""
-        rank_by = meas.name.rsplit("_by_", 1)[1]
-        if every not in ("15m", "30m", "1h"):
-            days = self._peak_days(meas, rank_by, by=by, every=every, start=start, end=end)
-            if days is not None:
-                return days
-        hour = every if every in ("15m", "30m") else "1h"
-        offered, handle = peak_sources()
-        hours = self.rollup(
-            "contacts", "arrival_ts", [("_calls", offered), ("_handle", handle)],
-            by=by, every=hour, start=start, end=end, rows="_n", known={},
-        )  # fmt: skip
-        if hours is None:
-            return None
-        hour_s = {"15m": 900, "30m": 1800}.get(every or "", 3600)
-        hours = hours.filter(pl.col("_calls") > 0).with_columns(
-            pl.col("_bin").alias("_hour"), (pl.col("_handle") / hour_s).alias("_erlangs")
-        )
-        value = "_calls" if meas.name.startswith("peak_hour_calls_by_") else "_erlangs"
-        if every == hour:  # one hour per bin: no ranking
-            return hours.select(*by, "_bin", pl.col(value).alias(meas.name))
-        if every is None:
-            hours = hours.with_columns(pl.lit(0, pl.Int32).alias("_bin"))
-        else:
-            hours = rebin(hours, every)
-        rank = "_calls" if rank_by == "calls" else "_erlangs"
-        order = [pl.col(rank), -pl.col("_hour").dt.epoch("us")]
-        return hours.group_by([*by, "_bin"]).agg(
-            pl.col(value).sort_by(order).last().alias(meas.name)
-        )
-
-    def _peak_days(
-        self,
-        meas: Measure,
-        rank_by: str,
-        *,
-        by: Sequence[str],
-        every: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> pl.LazyFrame | None:
-        """Peak-hour traffic of day or longer bins from each day's busiest hour (stored by
-        agent, who have no hourly levels): the busiest of a bin's days' busiest hours, the
-        earliest of equals, is the bin's busiest hour."""
-        sigs = [signature("contacts", "arrival_ts", src) for src in peak_sources()]
-        level = self._smallest(
-            lambda lv: (
-                bool(lv.get("peak"))
-                and set(lv["dims"]) == set(by)
-                and all(s in lv["columns"] for s in sigs)
-            ),
-            every,
-            start,
-            end,
-        )
-        if level is None:
-            return None
-        lf, _, keys = self._cells(level, by, every, start, end)
-        r = "c" if rank_by == "calls" else "e"
-        rank = pl.col(f"{r}_calls" if r == "c" else f"{r}_handle")
-        order = [rank, -pl.col(f"{r}_hour").dt.epoch("us")]
-        if meas.name.startswith("peak_hour_calls_by_"):
-            value = pl.col(f"{r}_calls").cast(pl.Int64)
-        else:
-            value = (pl.col(f"{r}_handle") / 3600).cast(pl.Float64)
-        return lf.group_by(keys).agg(value.sort_by(order).last().alias(meas.name))
 
 
 def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:
@@ -586,6 +246,9 @@ def find(
     if cube is None and build_missing:
         build(ds.path, params=params, progress=progress)
         cube = _fresh(ds, where, key)
+    elif cube is not None and build_missing and cube.meta.get("pending"):
+        complete(ds.path, progress=progress)
+        cube = _fresh(ds, where, key)
     return cube if cube is not None and _own_tables(ds, cube, key) else None
 
 
@@ -594,6 +257,7 @@ def prepare(
     *,
     params: dict[str, Any] | None = None,
     progress: bool | Callable[[str], None] | None = None,
+    metrics: str | Sequence[str] | None = None,
 ) -> str | None:
     """Make sure a dataset directory's cube is there before an explorer's first redraw.
 
@@ -602,7 +266,9 @@ def prepare(
     millions of rows takes a while) when ``data`` holds the tables of its directory as
     loaded, has at least :data:`PREPARE_MIN_ROWS` rows and there is no fresh cube; does
     nothing for data that is not a directory or was filtered (the cube could not answer for
-    it), or is small (the rows answer in a blink). A cube that cannot be written
+    it), or is small (the rows answer in a blink). ``metrics``: the KPIs about to be drawn;
+    the core (:data:`PARTS`) and the parts they need are built (:func:`needed_parts`), the
+    others when a KPI first needs them. ``None``: every part. A cube that cannot be written
     (a read-only place, a full disk) or built is not an error: the queries read the rows, and
     the returned line says so (once per directory and data key; the build is not retried).
 
@@ -630,18 +296,34 @@ def prepare(
     ):
         return None  # filtered or swapped tables: a cube of the directory cannot answer
     where = cube_dir(root)
-    if _fresh(fresh, where, key) is not None:
-        return None
-    rows = sum(lf.select(pl.len()).collect().item() for lf in fresh.tables.values())
-    if rows < PREPARE_MIN_ROWS:
-        return None
+    cube = _fresh(fresh, where, key)
+    todo = []
+    if cube is not None:
+        todo = (
+            needed_parts(cube, metrics, params) if metrics is not None else [*cube.meta["pending"]]
+        )
+        if not todo:
+            return None
+    else:
+        rows = sum(lf.select(pl.len()).collect().item() for lf in fresh.tables.values())
+        if rows < PREPARE_MIN_ROWS:
+            return None
     if progress is None:
         progress = _PROGRESS.get() or True
     say = reporter(progress, "kpi cube")
-    if say is not None:
+    if say is not None and cube is None:
         say(f"{rows:,} rows: building the measure cube once, so that later redraws are quick")
+    elif say is not None:
+        what = {"customers": "customers' first contacts", "sweeps": "the queue sweeps"}
+        named = ", ".join(what.get(p, "the busiest hours") for p in todo)
+        say(f"adding {named} to the measure cube once, for {_listed(metrics)}")
     try:
-        build(root, params=params, progress=progress)
+        if cube is None:
+            build(root, params=params, progress=progress, parts=None if metrics is None else ())
+            cube = _fresh(fresh, where, key)
+            todo = needed_parts(cube, metrics, params) if cube and metrics is not None else []
+        if todo:
+            complete(root, todo, progress=progress)
     except OSError as exc:
         why = exc.strerror or str(exc)
         note = f"{where}: the measure cube could not be written ({why}); reading the rows"
@@ -654,31 +336,12 @@ def prepare(
     return note
 
 
-def build(
-    data_dir: str | Path,
-    *,
-    params: dict[str, Any] | None = None,
-    progress: bool | Callable[[str], None] = False,
-    partition_rows: int = PARTITION_ROWS,
-) -> Path:
-    """Build the cube of a dataset directory (always from its files) and publish it.
+def _listed(metrics: str | Sequence[str] | None) -> str:
+    return metrics if isinstance(metrics, str) else ", ".join(metrics or ())
 
-    ``params``: definition variants the cube stores instead of the defaults (the dataset's
-    own facts, such as ``csat.scale_max``, belong here). ``partition_rows``: FCR's repeat
-    test sorts partitions of whole local months of about this many rows (and the days its
-    window looks ahead); the rows are aggregated in smaller chunks of whole months, so memory
-    follows a partition's sort, a chunk and the cells held, not the table. Returns the cube
-    directory.
-    """
-    root = Path(data_dir)
-    report = reporter(progress, "kpi cube") or (lambda msg: None)
-    began = time.perf_counter()
-    key = data_key(root)  # before reading: a change meanwhile leaves the cube stale
-    ds = load(root, check=False)
-    where = cube_dir(root)
-    where.mkdir(parents=True, exist_ok=True)
-    measures = cube_measures(params)
-    report(f"building the cube of {root} ({len(measures)} additive measures) in {where}")
+
+def _writer(where: Path, key: str) -> Callable[[str, pl.DataFrame], str]:
+    """How a build writes a level (or a part of one): atomically, named by the data's key."""
 
     def write(name: str, frame: pl.DataFrame) -> str:
         file = f"{name}.{key}.parquet"
@@ -688,7 +351,11 @@ def build(
         )
         return file
 
-    levels = build_levels(ds, measures, write, report, partition_rows=partition_rows)
+    return write
+
+
+def _read_columns(levels: list[dict[str, Any]], measures: list[Measure]) -> None:
+    """Each level's ``read``: the columns its stored measures read."""
     for lv in levels:
         lv["read"] = sorted(
             {
@@ -700,7 +367,50 @@ def build(
                 for c in s.columns
             }
         )
+
+
+def build(
+    data_dir: str | Path,
+    *,
+    params: dict[str, Any] | None = None,
+    progress: bool | Callable[[str], None] = False,
+    partition_rows: int = PARTITION_ROWS,
+    parts: Collection[str] | None = None,
+) -> Path:
+    """Build the cube of a dataset directory (always from its files) and publish it.
+
+    ``params``: definition variants the cube stores instead of the defaults (the dataset's
+    own facts, such as ``csat.scale_max``, belong here). ``partition_rows``: FCR's repeat
+    test sorts partitions of whole local months of about this many rows (and the days its
+    window looks ahead); the rows are aggregated in smaller chunks of whole months, so memory
+    follows a partition's sort, a chunk and the cells held, not the table. ``parts``: the
+    parts to build (:data:`PARTS`, the core always; default: all); the others that apply to
+    the data are left pending, for :func:`complete` (until then their KPIs read the rows).
+    Returns the cube directory.
+    """
+    wanted = {"core", *(PARTS if parts is None else parts)}
+    if wanted - set(PARTS):
+        raise ValueError(f"unknown cube parts {sorted(wanted - set(PARTS))}; the parts: {PARTS}")
+    root = Path(data_dir)
+    report = reporter(progress, "kpi cube") or (lambda msg: None)
+    began = time.perf_counter()
+    key = data_key(root)  # before reading: a change meanwhile leaves the cube stale
+    ds = load(root, check=False)
+    where = cube_dir(root)
+    where.mkdir(parents=True, exist_ok=True)
+    measures = cube_measures(params)
+    todo = [p for p in PARTS if p in wanted]
+    report(
+        f"building the cube of {root} ({len(measures)} additive measures"
+        + ("" if parts is None else f"; parts: {', '.join(todo)}")
+        + f") in {where}"
+    )
+    write = _writer(where, key)
+    kw = {"partition_rows": partition_rows, "parts": todo}
+    levels, applies = build_levels(ds, measures, write, report, **kw)
+    _read_columns(levels, measures)
     tables = sorted({lv["table"] for lv in levels})
+    seconds = round(time.perf_counter() - began, 2)
     meta = {
         "format": FORMAT,
         "key": key,
@@ -708,13 +418,88 @@ def build(
         "tz": ds.tz,
         "data": str(root.resolve()),
         "params": params or {},
-        "seconds": round(time.perf_counter() - began, 2),
+        "seconds": seconds,
+        "parts": {p: seconds for p in todo if p in applies},
+        "pending": {p: sorted(applies[p]) for p in PARTS if p in applies and p not in todo},
         "fingerprints": {t: plan_fingerprint(ds.tables[t]) for t in tables},
         "levels": levels,
     }
     write_meta(where, meta)
     report(f"built in {meta['seconds']:.1f} s")
     return where
+
+
+def complete(
+    data_dir: str | Path,
+    parts: Collection[str] | None = None,
+    *,
+    progress: bool | Callable[[str], None] = False,
+    partition_rows: int = PARTITION_ROWS,
+) -> bool:
+    """Build the pending ``parts`` (default: all) of a directory's fresh cube and add their
+    levels to it; the parts already built stay as they are. False when there is no fresh
+    cube (or the data changed meanwhile), else True.
+    """
+    root = Path(data_dir)
+    where = cube_dir(root)
+    key = data_key(root)
+    meta = read_meta(where)
+    if meta is None or meta.get("key") != key:
+        return False
+    todo = [p for p in PARTS if p in meta.get("pending", {}) and (parts is None or p in parts)]
+    if not todo:
+        return True
+    report = reporter(progress, "kpi cube") or (lambda msg: None)
+    began = time.perf_counter()
+    report(f"adding {', '.join(todo)} to the cube of {root}")
+    ds = load(root, check=False)
+    measures = cube_measures(meta["params"] or None)
+    write = _writer(where, key)
+    kw = {"partition_rows": partition_rows, "parts": todo}
+    levels, _ = build_levels(ds, measures, write, report, **kw)
+    _read_columns(levels, measures)
+    seconds = round(time.perf_counter() - began, 2)
+    # another process may have added parts meanwhile: add to the cube as it is now
+    latest = read_meta(where)
+    if latest is None or latest.get("key") != key:
+        return False
+    new = [p for p in todo if p in latest.get("pending", {})]
+    latest["levels"] = [*latest["levels"], *(lv for lv in levels if lv["part"] in new)]
+    latest["parts"] = {**latest["parts"], **dict.fromkeys(new, seconds)}
+    latest["pending"] = {p: v for p, v in latest["pending"].items() if p not in new}
+    latest["built"] = time.time_ns()
+    for t in {lv["table"] for lv in levels} - set(latest["fingerprints"]):
+        latest["fingerprints"][t] = plan_fingerprint(ds.tables[t])
+    write_meta(where, latest)
+    report(f"added {', '.join(todo)} in {seconds:.1f} s")
+    return True
+
+
+def needed_parts(
+    cube: Cube, metrics: str | Sequence[str], params: dict[str, Any] | None = None
+) -> list[str]:
+    """The pending parts of ``cube`` that would answer some measure of ``metrics``: those
+    storing one of its signatures (``cube.json`` lists each pending part's), and the busiest
+    hours for peak-hour traffic."""
+    pending = {p: set(sigs) for p, sigs in cube.meta.get("pending", {}).items()}
+    if not pending:
+        return []
+    need = set()
+    for m, p in resolve(metrics, dict(params or {})):
+        for meas in m.build(p).measures:
+            if meas.name.startswith(PEAK_BUILDERS):
+                need.add("peaks")
+            if meas.builder is not None and meas.tables:
+                table = meas.tables[0]
+                sigs = {signature(table, time_column(table) or "", meas)}
+            else:
+                sigs = {
+                    signature(s.table, s.time or time_column(s.table) or "", s)
+                    for s in meas.sources
+                }
+            # the busiest hours' sums are the core's too (contacts offered): named, not matched
+            need.update(p for p, stored in pending.items() if p != "peaks" and sigs & stored)
+    return [p for p in PARTS if p in need and p in pending]
 
 
 def info(data_dir: str | Path) -> dict[str, Any]:
@@ -728,11 +513,14 @@ def info(data_dir: str | Path) -> dict[str, Any]:
     out["fresh"] = meta.get("key") == data_key(root)
     out["seconds"] = meta.get("seconds")
     out["params"] = meta.get("params")
+    out["parts"] = meta.get("parts", {})
+    out["pending"] = [*meta.get("pending", {})]
     out["levels"] = [
         {
             "table": lv["table"],
             "time": lv["time"],
             "level": lv["level"],
+            "part": lv.get("part", "core"),
             "grain": lv["grain"],
             "dims": lv["dims"],
             "measures": len(lv["columns"]),

@@ -44,17 +44,15 @@ import functools
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from kpi.cube._chunks import (
     Cells,
-    Span,
     between,
     customer_sets,
     local_keys,
@@ -67,10 +65,11 @@ from kpi.cube._chunks import (
 from kpi.cube._counts import Counts, count_levels, customer_counts, dimension_values
 from kpi.cube._later import Later, timed
 from kpi.cube._plan import Stored, distinct_input, plan_source, rollup_exprs
+from kpi.cube._repeat import flag, resolved_rows, table_frame
 from kpi.data import Dataset
 from kpi.metrics import Measure, Source, factories, resolve
 from kpi.periods import bin_expr
-from kpi.schema import time_column, time_expr
+from kpi.schema import time_column
 
 __all__ = [
     "AGENT_DIMS",
@@ -82,6 +81,7 @@ __all__ = [
     "LEVELS",
     "MAX_DISTINCT",
     "PARTITION_ROWS",
+    "PARTS",
     "PEAK_BUILDERS",
     "PEAK_DAILY",
     "PROGRESS_S",
@@ -121,6 +121,14 @@ PARTITION_ROWS = 10_000_000
 COUNT_ROWS = 20_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
+#: The parts of a cube, each built on its own (:func:`build_levels`' ``parts``): ``core``, the
+#: levels of the additive measures (sums, maxima, bit sets, FCR's flags; :data:`LEVELS`);
+#: ``customers``, distinct counts of too many values for bit sets (first-contact counts and
+#: day sets, :mod:`kpi.cube._counts`); ``sweeps``, most contacts waiting at once
+#: (:data:`SWEEP_DIMS`, :data:`SWEEP_DAILY`); ``peaks``, each day's busiest hour by agent
+#: and by topic with another dimension (:data:`PEAK_DAILY`). The core answers most KPIs; an
+#: explorer's first use builds it and each other part when a KPI first needs it.
+PARTS = ("core", "customers", "sweeps", "peaks")
 
 
 @dataclass(frozen=True)
@@ -257,65 +265,6 @@ def rebin(lf: pl.LazyFrame, grain: str) -> pl.LazyFrame:
 PROGRESS_S = 5.0
 
 
-@dataclass
-class _BuildContext:
-    """The :class:`kpi.metrics.MeasureContext` a builder measure sees while a cube is built:
-    ``rows``, the rows of ``table`` in one partition and its look-ahead, numbered ``_r``. Each
-    row is its own group (``_bin`` is its number), counted when its time is in ``[lo, hi)``:
-    the builder's result is the set of rows it counts (FCR: the resolved contacts)."""
-
-    ds: Dataset
-    table: str
-    rows: pl.LazyFrame
-    lo: datetime | None = None
-    hi: datetime | None = None
-    by: tuple[str, ...] = ()
-    every: str | None = "15m"
-    start: datetime | None = None
-    end: datetime | None = None
-    attribution: str = "arrival"
-    notes: dict[str, str] = field(default_factory=dict)
-    _memo: dict[Any, Any] = field(default_factory=dict)
-
-    @property
-    def tz(self) -> str:
-        return self.ds.tz
-
-    def frame(self, table: str) -> pl.LazyFrame | None:
-        if table == self.table:
-            return self.rows
-        return table_frame(self.ds, table) if table in self.ds else None
-
-    def time_column(self, table: str) -> str:
-        col = time_column(table, attribution=self.attribution)
-        assert col is not None
-        return col
-
-    def bin(self, ts: pl.Expr) -> pl.Expr:
-        return pl.col("_r").alias("_bin")
-
-    def in_range(self, ts: pl.Expr) -> pl.Expr:
-        return between(ts, self.lo, self.hi)
-
-    def bins(self) -> pl.LazyFrame:  # pragma: no cover - stocks are never in a cube
-        raise NotImplementedError("a cube holds no stocks")
-
-    def stock_from_flows(self, flows: pl.LazyFrame, name: str) -> pl.LazyFrame:  # pragma: no cover
-        raise NotImplementedError("a cube holds no stocks")
-
-    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
-        if key not in self._memo:
-            self._memo[key] = make()
-        return self._memo[key]
-
-
-def table_frame(ds: Dataset, table: str) -> pl.LazyFrame:
-    """A table as the cube reads it: with its derived time columns (arrival attribution)."""
-    lf = ds[table]
-    derived = time_expr(table, tz=ds.tz)
-    return lf if derived is None else lf.with_columns(derived)
-
-
 def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], list[Any]]:
     """Row sources (with their measure's kind) and exact builders by (table, time column),
     those the table can compute."""
@@ -340,41 +289,10 @@ def _groups(ds: Dataset, measures: Iterable[Measure]) -> dict[tuple[str, str], l
     return groups
 
 
-def _resolved(
-    ds: Dataset,
-    table: str,
-    rows: pl.LazyFrame,
-    tcol: str,
-    part: Span,
-    chunks: list[Span],
-    builders: list[Measure],
-) -> list[np.ndarray]:
-    """The rows each exact builder counts (FCR: resolved contacts) in partition ``part``, by
-    their number in the concatenation of its ``chunks`` (each read as :func:`build_levels`
-    reads it). FCR's repeat test looks forward only, so the contacts of the partition and of
-    the next ``lookahead_days`` (+1) decide it exactly; the builder sorts those once."""
-    t = pl.col(tcol)
-    scans = [rows.filter(between(t, c.lo, c.hi)) for c in chunks]
-    if part.hi is not None:
-        ahead = timedelta(days=max(b.lookahead_days for b in builders) + 1)
-        scans.append(rows.filter(between(t, part.hi, part.hi + ahead)))
-    numbered = pl.concat(scans).with_row_index("_r")
-    ctx = _BuildContext(ds, table, numbered, part.lo, part.hi)
-    plans = [b.builder(ctx).filter(pl.col(b.name) > 0).select("_bin") for b in builders]
-    return [f["_bin"].to_numpy() for f in pl.collect_all(plans)]
-
-
 def _text(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with its enum columns as text again (as the table holds them)."""
     enums = [c for c, t in frame.schema.items() if isinstance(t, pl.Enum)]
     return frame.with_columns(pl.col(enums).cast(pl.String)) if enums else frame
-
-
-def _flag(ids: np.ndarray, offset: int, n: int) -> np.ndarray:
-    """Rows ``offset`` to ``offset + n`` of a partition: whether each is among ``ids``."""
-    out = np.zeros(n, dtype=bool)
-    out[ids[(ids >= offset) & (ids < offset + n)] - offset] = True
-    return out
 
 
 def _fine(
@@ -491,18 +409,26 @@ def build_levels(
     report: Callable[[str], None],
     *,
     partition_rows: int = PARTITION_ROWS,
-) -> list[dict[str, Any]]:
-    """Aggregate each (table, time column) at each level; ``write(name, frame)`` stores one
-    (or a part of one) and returns the file written.
+    parts: Collection[str] = PARTS,
+) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+    """Aggregate each (table, time column) at each level of ``parts`` (:data:`PARTS`);
+    ``write(name, frame)`` stores one (or a part of one) and returns the file written.
 
     The rows are read in chunks of whole local months (:data:`CHUNK_ROWS`), grouped into
     partitions of about ``partition_rows`` rows; the exact builders (FCR's repeat test) run
     once per partition and their flags are carried into each chunk's rows. Every level's
     cells lie within a month, so chunks' cells are concatenated, never combined; they are
     kept in memory up to :data:`CELLS_BYTES` and written as parts beyond (``files``). Returns the
-    levels' descriptions for ``cube.json``.
+    levels' descriptions for ``cube.json``, each with its ``part``, and the parts that
+    apply to the data (those with something to store, built or not), each with the
+    signatures it stores (:func:`signature`; the core's are left out).
     """
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown cube parts {sorted(unknown)}; the parts are {PARTS}")
+    core = "core" in parts
     out: list[dict[str, Any]] = []
+    applies: dict[str, set[str]] = {"core": set()}
     for (table, tcol), items in _groups(ds, measures).items():
         began = time.perf_counter()
         lf = table_frame(ds, table)
@@ -510,7 +436,9 @@ def build_levels(
         names = schema.names()
         sources = [s for s in items if isinstance(s, tuple)]
         builders = [
-            m for m in items if isinstance(m, Measure) and not m.name.startswith(SWEEP_BUILDERS)
+            m
+            for m in items
+            if core and isinstance(m, Measure) and not m.name.startswith(SWEEP_BUILDERS)
         ]
         sweeps = [
             m
@@ -549,6 +477,9 @@ def build_levels(
             .row(0, named=True)
         )
         nullable = [c for c in read if facts[f"n|{c}"]]
+        if sweeps and facts["w+"] is None:  # no waits: nothing to sweep (the rows refuse it)
+            sweeps = []
+        sweeps_all, sweeps = sweeps, sweeps if "sweeps" in parts else []
         # text dimensions read as enums of their values (one scan): the groupings, sets and
         # sweeps of each chunk key on small integers; cells are written as text again
         # (one streaming query per column: read together, 14 GB of text at 100M contacts)
@@ -573,6 +504,8 @@ def build_levels(
             plan = plan_source(i, s, kind, schema, values)
             found = distinct_input(s.agg) if plan is None and kind == "distinct" else None
             if found is not None and found[0] in many:
+                applies.setdefault("customers", set()).add(signature(table, tcol, s))
+            if found is not None and found[0] in many and "customers" in parts:
                 c, pred = found
                 # the counts sort the table's customers apart from the chunks' groupings: in
                 # a thread beside them when they fit in memory at once (numpy and polars run
@@ -603,7 +536,7 @@ def build_levels(
                 h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
                 stored.append(Stored("values", [], [], first=[h]))
                 hashes.append((signature(table, tcol, s), f"_h{i}", c))
-            if plan is None:
+            if plan is None or not core:
                 continue
             stored.append(plan)
             columns[signature(table, tcol, s)] = f"m{i}"
@@ -632,7 +565,7 @@ def build_levels(
         # FCR's look-ahead reads by arrival: partitions need the builders' time to be arrival
         whole = bool(builders) and tcol != "arrival_ts"
         starts, counts = month_counts(rows, tcol, quarters)
-        parts = spans(starts, counts, 2**62 if whole else partition_rows)
+        partitions = spans(starts, counts, 2**62 if whole else partition_rows)
         acc = Cells(write, CELLS_BYTES)
         made: list[tuple[Level, tuple[str, ...], str]] = []
         # the hashes' sets: days by every dimension (whole bins are counted: ``firsts``)
@@ -650,13 +583,26 @@ def build_levels(
         peak = ("agent_id",) if ranked and "agent_id" in names else ()
         pairs = [p for p in PEAK_DAILY if set(p) <= set(names)] if ranked else []
         peaked = [peak] * bool(peak) + pairs  # each day's busiest hour, stored by these
-        chunked = [(part, spans(starts, counts, CHUNK_ROWS, part)) for part in parts]
+        if peaked:
+            sigs = {signature(table, tcol, src) for src in peak_sources()}
+            applies.setdefault("peaks", set()).update(sigs)
+        if sweeps_all:
+            sigs = {signature(table, tcol, m) for m in sweeps_all}
+            applies.setdefault("sweeps", set()).update(sigs)
+        peaked = peaked if "peaks" in parts else []
+        if not core:  # a part alone: its chunks keep the dimensions and what its sums read
+            ranks = {c for src in peak_sources() for c in src.columns} if peaked else set()
+            kept = [c for c in kept if c in {*DIMENSIONS, *TOPICAL, *AGENT_DIMS, tcol, *ranks}]
+        # the rows of each chunk are read when the core, the customers' sets or the busiest
+        # hours need them (a sweep alone reads its own)
+        chunky = core or bool(hashes) or bool(peaked)
+        chunked = [(part, spans(starts, counts, CHUNK_ROWS, part)) for part in partitions]
         n_chunks, n_all, n_rows = 0, sum(len(mine) for _, mine in chunked), sum(counts)
         done, said = 0, time.perf_counter()
         for part, mine in chunked:
             if builders:  # one sort of the partition: the longest step without chunks to count
                 report(f"{table}: the repeat test of {part.n:,} rows (first-contact resolution)")
-            ids = _resolved(ds, table, rows, tcol, part, mine, builders) if builders else []
+            ids = resolved_rows(ds, table, rows, tcol, part, mine, builders) if builders else []
             offset = 0
             for chunk in mine:
                 # the queue sweep (numpy, one core) in a thread beside the chunk's groupings
@@ -665,39 +611,48 @@ def build_levels(
                         queue_levels,
                         lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums,
                     ),
-                    background=True,
+                    background=chunky,
                 ) if sweeps else None  # fmt: skip
-                pre = rows.filter(between(t, chunk.lo, chunk.hi))
-                pre = pre.with_columns(first) if first else pre
-                pre = pre.with_columns(per_row) if per_row else pre
-                df = pre.select(
-                    *(pl.col(c).cast(enums[c]) if c in enums else pl.col(c) for c in kept),
-                    *(e.meta.output_name() for e in first + per_row),
-                ).collect()
-                df = df.with_columns(
-                    pl.Series(f"b{j}", _flag(f, offset, df.height)) for j, f in enumerate(ids)
-                )
-                df = local_keys(df, tcol, quarters)
-                offset += df.height
                 n_chunks += 1
-                for level, dims, frame in _derive(
-                    _fine(df, tcol, cells, names, quarters), names, aggs
-                ):
-                    file = f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
-                    if n_chunks == 1:
-                        made.append((level, dims, file))
-                    acc.add(file, _text(frame))
-                found_sets = customer_sets(df, tcol, [h[1] for h in hashes], sets, quarters)
-                for (grain, dims), h in ((g, h) for g in sets for h in hashes):
-                    file = f"{table}.{tcol.strip('_')}.{h[1]}.{grain}.{'-'.join(dims) or 'total'}"
-                    if n_chunks == 1:
-                        valued.append((grain, dims, h, file))
-                    acc.add(file, _text(found_sets.pop(0)))
-                if peaked:  # each day's busiest hour by agent and by the pairs (no hours)
-                    got = peak_days(df, tcol, quarters, peak, sums, pairs=pairs)
-                    for d, frame in zip(peaked, got, strict=True):
-                        acc.add(f"{table}.peak.1d.{'-'.join(d)}", _text(frame))
-                del df
+                if chunky:
+                    pre = rows.filter(between(t, chunk.lo, chunk.hi))
+                    pre = pre.with_columns(first) if first else pre
+                    pre = pre.with_columns(per_row) if per_row else pre
+                    df = pre.select(
+                        *(pl.col(c).cast(enums[c]) if c in enums else pl.col(c) for c in kept),
+                        *(e.meta.output_name() for e in first + per_row),
+                    ).collect()
+                    df = df.with_columns(
+                        pl.Series(f"b{j}", flag(f, offset, df.height)) for j, f in enumerate(ids)
+                    )
+                    df = local_keys(df, tcol, quarters)
+                    offset += df.height
+                    first_chunk = n_chunks == 1
+                    for level, dims, frame in (
+                        _derive(_fine(df, tcol, cells, names, quarters), names, aggs)
+                        if core
+                        else []
+                    ):
+                        file = (
+                            f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
+                        )
+                        if first_chunk:
+                            made.append((level, dims, file))
+                        acc.add(file, _text(frame))
+                    hashed = [h[1] for h in hashes]
+                    found_sets = customer_sets(df, tcol, hashed, sets, quarters) if hashed else []
+                    for (grain, dims), h in ((g, h) for g in sets for h in hashes):
+                        file = (
+                            f"{table}.{tcol.strip('_')}.{h[1]}.{grain}.{'-'.join(dims) or 'total'}"
+                        )
+                        if first_chunk:
+                            valued.append((grain, dims, h, file))
+                        acc.add(file, _text(found_sets.pop(0)))
+                    if peaked:  # each day's busiest hour by agent and by the pairs (no hours)
+                        got = peak_days(df, tcol, quarters, peak, sums, pairs=pairs)
+                        for d, frame in zip(peaked, got, strict=True):
+                            acc.add(f"{table}.peak.1d.{'-'.join(d)}", _text(frame))
+                    del df
                 for d, fine, frame in sweep.result() if sweep is not None else []:
                     levels_ = [(fine, frame)]
                     if fine == "15m":  # and by the hour: a maximum of its quarter hours' maxima
@@ -721,7 +676,7 @@ def build_levels(
                         f" {n_rows:,} rows{to}) in {said - began:.0f} s"
                     )
         for level, dims, file in made:
-            kw = {"words": words, "nullable": nullable}
+            kw = {"words": words, "nullable": nullable, "part": "core"}
             name = _named(level, dims)
             out.append(
                 _entry(acc, table, tcol, file, name, level.grain, dims, columns, kinds, **kw)
@@ -732,7 +687,7 @@ def build_levels(
             if col not in unique:  # two values share a hash: the rows answer (files dropped)
                 continue
             name = f"distinct {c} {grain} by {', '.join(dims) or 'nothing'}"
-            kw = {"values": col}
+            kw = {"values": col, "part": "customers"}
             out.append(
                 _entry(
                     acc, table, tcol, file, name, grain, dims, {sig: col}, {col: "values"}, **kw
@@ -751,21 +706,25 @@ def build_levels(
             }
         for stored, got in zip(hashes, customers, strict=True):
             if got.unique:
-                out += count_levels(table, tcol, stored, got.frames, maps, write)
+                counted = count_levels(table, tcol, stored, got.frames, maps, write)
+                out += [{**e, "part": "customers"} for e in counted]
         for d, grain, file in swept:
             name = f"queue sweep {grain} by {', '.join(d) or 'nothing'}"
             sigs = {signature(table, tcol, m): "max_in_queue" for m in sweeps}
-            kw = {"sweep": sweeps[0].name}
+            kw = {"sweep": sweeps[0].name, "part": "sweeps"}
             out.append(
                 _entry(acc, table, tcol, file, name, grain, d, sigs, {"max_in_queue": "max"}, **kw)
             )
         for d in peaked:
             sigs = {signature(table, tcol, src): "c_calls" for src in peak_sources()}
             name, file = f"peak hours by day, {', '.join(d)}", f"{table}.peak.1d.{'-'.join(d)}"
-            out.append(_entry(acc, table, tcol, file, name, "1d", d, sigs, {}, peak=True))
+            kw = {"peak": True, "part": "peaks"}
+            out.append(_entry(acc, table, tcol, file, name, "1d", d, sigs, {}, **kw))
         sizes = ", ".join(f"{o['level']} {o['rows']:,}" for o in out if o["table"] == table)
         report(
-            f"{table} by {tcol}: {len(columns)} measures; {len(parts)} partition(s),"
+            f"{table} by {tcol}: "
+            + (f"{len(columns)} measures" if core else f"part(s) {', '.join(parts)}")
+            + f"; {len(partitions)} partition(s),"
             f" {n_chunks} chunk(s); cells: {sizes} in {time.perf_counter() - began:.1f} s"
         )
-    return out
+    return out, applies

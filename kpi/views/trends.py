@@ -154,7 +154,7 @@ def _trend_frame(
     first = _shift(lo, season, -lookback) if lo is not None else None
     # a dataset directory's measure cube is built on first use, so the next redraw is quick;
     # one that cannot be written leaves the rows to answer, with a warning (shown once)
-    note = prepare(ds, params=dataset_params(ds))
+    note = prepare(ds, params=dataset_params(ds), metrics=metric)
     if note:
         warnings.warn(note, CubeWarning, stacklevel=3)
     result = evaluate(ds, metric, by=by_t, every=every, start=first, end=hi, params=params)

@@ -1,0 +1,253 @@
+"""A cube built in parts (``kpi.cube.PARTS``): the core first, the customers' counts, the queue
+sweeps and the busiest hours when a KPI first needs them.
+
+Built apart, the parts store the same cells as one build of all; a pending part's KPIs read the
+rows (same values); an explorer's first use builds the core and the parts its KPI needs, and
+says so.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import kpi
+import kpi.views
+from kpi import cube
+from kpi.cli import main
+from kpi.metrics import METRICS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from _contacts_gen import TZ, generate_contacts
+
+LATER = ("customers", "sweeps", "peaks")
+
+
+@pytest.fixture(autouse=True)
+def _few_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bit sets for at most 500 values: the generated agents (401) are in the core, the
+    customers (900 and more) counted from first contacts, a part of their own."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 500)
+
+
+def _dir(tmp: Path, n: int = 6_000, *, seed: int = 5) -> Path:
+    root = tmp / "data"
+    kpi.save(kpi.Dataset({"contacts": generate_contacts(n, seed=seed)}, tz=TZ), root)
+    return root
+
+
+def _cells(root: Path) -> dict[tuple, tuple[dict, pl.DataFrame]]:
+    where = cube.info(root)["where"]
+    meta = json.loads((Path(where) / "cube.json").read_text())
+    out = {}
+    for lv in meta["levels"]:
+        frame = pl.read_parquet([Path(where) / f for f in lv["files"]])
+        key = (lv["table"], lv["time"], lv["level"], lv["grain"], tuple(lv["dims"]))
+        out[key] = (lv, frame.sort(frame.columns))
+    return out
+
+
+@pytest.fixture(scope="module")
+def core_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated contacts (queue times and waits, agents, 3,600 customers) with the core
+    alone."""
+    root = _dir(tmp_path_factory.mktemp("core"), 12_000, seed=8)
+    cube.build(root, parts=())
+    return root
+
+
+def test_parts_built_apart_store_the_same_cells(tmp_path: Path) -> None:
+    root = _dir(tmp_path)
+    cube.build(root)
+    whole = _cells(root)
+    built = cube.info(root)
+    assert set(built["parts"]) == {"core", *LATER}
+    assert built["pending"] == []
+    assert {lv["part"] for lv in built["levels"]} == {"core", *LATER}
+
+    cube.build(root, parts=())  # the core alone: the others pending
+    got = cube.info(root)
+    assert list(got["parts"]) == ["core"]
+    assert got["pending"] == list(LATER)
+    assert {lv["part"] for lv in got["levels"]} == {"core"}
+    done = ["core"]
+    for part in ("sweeps", "customers", "peaks"):  # one at a time, in any order
+        assert cube.complete(root, [part])
+        done.append(part)
+        assert list(cube.info(root)["parts"]) == done
+    apart = _cells(root)
+    assert apart.keys() == whole.keys()
+    for key, (lv, frame) in whole.items():
+        other, again = apart[key]
+        assert {k: v for k, v in lv.items() if k != "files"} == {
+            k: v for k, v in other.items() if k != "files"
+        }
+        assert_frame_equal(frame, again)
+    assert cube.complete(root)  # nothing pending: nothing to do
+    assert cube.info(root)["pending"] == []
+
+
+def test_a_part_the_data_cannot_fill_is_not_pending(tmp_path: Path) -> None:
+    """Without waits there is no queue sweep to store: the part is not pending, and most
+    contacts waiting needs no part (the rows refuse it)."""
+    root = tmp_path / "data"
+    df = generate_contacts(3_000, seed=2).drop("wait_s", "answer_ts")
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root, parts=())
+    pending = cube.info(root)["pending"]
+    assert "sweeps" not in pending
+    assert "customers" in pending
+    c = cube.find(root)
+    assert cube.needed_parts(c, "max_in_queue") == []
+    assert cube.needed_parts(c, ["aht", "contacts_per_customer"]) == ["customers"]
+
+
+def test_the_kpis_each_part_answers(core_dir: Path) -> None:
+    c = cube.find(core_dir)
+    assert c is not None
+    need = {k: cube.needed_parts(c, k) for k in sorted(METRICS)}
+    assert need["contacts_per_customer"] == ["customers"]
+    assert need["max_in_queue"] == ["sweeps"]
+    assert need["peak_hour_traffic"] == ["peaks"]
+    # every other KPI of the catalogue is answered by the core (or by the rows)
+    assert {k for k, v in need.items() if v} == {
+        "contacts_per_customer",
+        "max_in_queue",
+        "peak_hour_traffic",
+    }
+    assert cube.needed_parts(c, ["fcr", "max_in_queue", "contacts_per_customer"]) == [
+        "customers",
+        "sweeps",
+    ]
+
+
+def _explain(ds: kpi.Dataset, kpi_id: str, **kw: object) -> str:
+    return kpi.evaluate(ds, kpi_id, **kw).frame.explain()
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "kw"),
+    [
+        ("contacts_per_customer", {"every": "1w", "by": ["team"]}),
+        ("contacts_per_customer", {"every": "1d", "by": ["channel", "topic"]}),
+        ("max_in_queue", {"every": "1h", "by": ["queue"]}),
+        ("max_in_queue", {"every": "1d", "by": ["agent_id"]}),
+        ("peak_hour_traffic", {"every": "1w", "by": ["agent_id"]}),
+        ("peak_hour_traffic", {"every": "1d", "by": ["team", "topic"]}),
+    ],
+)
+def test_a_pending_part_reads_the_rows_alike(
+    core_dir: Path, kpi_id: str, kw: dict[str, object]
+) -> None:
+    ds = kpi.load(core_dir)
+    rows = kpi.evaluate(ds, kpi_id, cube=False, **kw).frame.collect()
+    got = kpi.evaluate(ds, kpi_id, **kw)
+    assert "contacts.parquet" in got.frame.explain()  # the rows, not a cube level
+    assert_frame_equal(rows, got.frame.collect(), check_exact=False, rel_tol=1e-9)
+    assert cube.info(core_dir)["pending"] == list(LATER)  # a query never builds a part
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    kpi_id=st.sampled_from(sorted(METRICS)),
+    every=st.sampled_from(["15m", "1h", "1d", "1w", "1mo"]),
+    by=st.sampled_from([[], ["team"], ["queue"], ["agent_id"], ["channel", "topic"]]),
+)
+def test_the_core_alone_equals_the_rows(
+    core_dir: Path, kpi_id: str, every: str, by: list[str]
+) -> None:
+    ds = kpi.load(core_dir)
+    kw = {"every": every, "by": by, "start": "2025-03-01", "end": "2025-04-30"}
+    try:
+        rows = kpi.evaluate(ds, kpi_id, cube=False, **kw)
+    except kpi.KpiError as exc:
+        refused = str(exc)
+    else:
+        refused = None
+    if refused is not None:  # refused alike, for the same reason
+        with pytest.raises(kpi.KpiError) as again:
+            kpi.evaluate(ds, kpi_id, **kw)
+        assert str(again.value) == refused
+        return
+    fast = kpi.evaluate(ds, kpi_id, **kw)
+    assert fast.notes == rows.notes
+    assert_frame_equal(
+        rows.frame.collect(), fast.frame.collect(), check_exact=False, rel_tol=1e-9, abs_tol=1e-12
+    )
+
+
+def test_first_use_builds_the_core_then_each_part_a_kpi_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 3_000)
+    root = _dir(tmp_path, 4_000)
+    kpi.views.trend_frame(kpi.load(root), "aht", every="1w").collect()
+    got = cube.info(root)
+    assert list(got["parts"]) == ["core"]
+    assert got["pending"] == list(LATER)
+    capsys.readouterr()
+    frame = kpi.views.trend_frame(kpi.load(root), "max_in_queue", every="1d", by="queue")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "kpi cube: adding the queue sweeps to the measure cube once, for max_in_queue"
+    assert err[-1].startswith("kpi cube: added sweeps in ")
+    assert cube.info(root)["pending"] == ["customers", "peaks"]
+    assert ".kpi-cube" in frame.explain()
+    assert "contacts.parquet" not in frame.explain()
+    kpi.views.trend_frame(kpi.load(root), "max_in_queue", every="1w").collect()
+    assert capsys.readouterr().err == ""  # built: nothing more to say
+    kpi.views.trend_frame(kpi.load(root), "contacts_per_customer", every="1w").collect()
+    assert "customers' first contacts" in capsys.readouterr().err
+    assert cube.info(root)["pending"] == ["peaks"]
+
+
+def test_evaluate_with_cube_true_completes_the_cube(tmp_path: Path) -> None:
+    root = _dir(tmp_path, 3_000)
+    cube.build(root, parts=())
+    ds = kpi.load(root)
+    got = kpi.evaluate(ds, "max_in_queue", every="1d", cube=True)
+    assert cube.info(root)["pending"] == []
+    assert ".kpi-cube" in got.frame.explain()
+
+
+def test_cli_info_names_the_pending_parts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _dir(tmp_path, 3_000)
+    cube.build(root, parts=())
+    assert main(["cube", "info", "--data", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "not built yet: customers, sweeps, peaks" in out
+    assert "their KPIs read the rows" in out
+    assert main(["cube", "info", "--data", str(root), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["pending"] == list(LATER)
+    assert main(["cube", "build", "--data", str(root), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["cube", "info", "--data", str(root)]) == 0
+    assert "not built yet" not in capsys.readouterr().out
+
+
+def test_unknown_parts_are_refused(tmp_path: Path) -> None:
+    root = _dir(tmp_path, 1_000)
+    with pytest.raises(ValueError, match="unknown cube parts"):
+        cube.build(root, parts=("core", "agents"))
+
+
+def test_a_part_is_not_added_to_a_stale_cube(tmp_path: Path) -> None:
+    root = _dir(tmp_path, 2_000)
+    cube.build(root, parts=())
+    kpi.save(kpi.Dataset({"contacts": generate_contacts(2_500, seed=9)}, tz=TZ), root)
+    assert not cube.complete(root, ["sweeps"])  # the data changed: the cube is stale
+    assert not cube.info(root)["fresh"]
