@@ -1,5 +1,5 @@
-"""A cube built in parts (``kpi.cube.PARTS``): the core first, the customers' counts, the queue
-sweeps and the busiest hours when a KPI first needs them.
+"""A cube built in parts (``kpi.cube.PARTS``): the core first, FCR's repeat flags, the
+customers' counts, the queue sweeps and the busiest hours when a KPI first needs them.
 
 Built apart, the parts store the same cells as one build of all; a pending part's KPIs read the
 rows (same values); an explorer's first use builds the core and the parts its KPI needs, and
@@ -27,7 +27,7 @@ from kpi.metrics import METRICS
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from _contacts_gen import TZ, generate_contacts
 
-LATER = ("customers", "sweeps", "peaks")
+LATER = ("fcr", "customers", "sweeps", "peaks")
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +70,8 @@ def test_parts_built_apart_store_the_same_cells(tmp_path: Path) -> None:
     built = cube.info(root)
     assert set(built["parts"]) == {"core", *LATER}
     assert built["pending"] == []
-    assert {lv["part"] for lv in built["levels"]} == {"core", *LATER}
+    # built with the core, FCR's flags are in its cells
+    assert {lv["part"] for lv in built["levels"]} == {"core", "customers", "sweeps", "peaks"}
 
     cube.build(root, parts=())  # the core alone: the others pending
     got = cube.info(root)
@@ -78,14 +79,33 @@ def test_parts_built_apart_store_the_same_cells(tmp_path: Path) -> None:
     assert got["pending"] == list(LATER)
     assert {lv["part"] for lv in got["levels"]} == {"core"}
     done = ["core"]
-    for part in ("sweeps", "customers", "peaks"):  # one at a time, in any order
+    for part in ("sweeps", "customers", "fcr", "peaks"):  # one at a time, in any order
         assert cube.complete(root, [part])
         done.append(part)
         assert list(cube.info(root)["parts"]) == done
     apart = _cells(root)
-    assert apart.keys() == whole.keys()
+    # FCR's flags built apart: levels of their own, the same counts as in the whole build's
+    fcr = {k: v for k, v in apart.items() if v[0]["part"] == "fcr"}
+    assert len(fcr) == sum(lv["part"] == "core" for lv, _ in whole.values()) > 20
+    for (table, time, name, grain, dims), (lv, frame) in fcr.items():
+        assert name.endswith(", FCR's repeats")
+        core, cells = whole[table, time, name.removesuffix(", FCR's repeats"), grain, dims]
+        flags = [c for c in core["kinds"] if c.startswith("b")]
+        assert set(lv["columns"].values()) == set(flags) == {"b0"}
+        assert lv["columns"].items() <= core["columns"].items()
+        keys = [*dims, "_bin"]
+        assert frame["b0"].sum() > 0
+        assert_frame_equal(
+            frame.select(*keys, "_rows", *flags).sort(keys),
+            cells.select(*keys, "_rows", *flags).sort(keys),
+        )
+    assert apart.keys() - fcr.keys() == whole.keys()
     for key, (lv, frame) in whole.items():
         other, again = apart[key]
+        if lv["part"] == "core":  # without FCR's flags
+            lv = {**lv, "columns": {k: v for k, v in lv["columns"].items() if v != "b0"}}
+            lv["kinds"] = {k: v for k, v in lv["kinds"].items() if k != "b0"}
+            frame = frame.drop("b0")
         assert {k: v for k, v in lv.items() if k != "files"} == {
             k: v for k, v in other.items() if k != "files"
         }
@@ -113,16 +133,19 @@ def test_the_kpis_each_part_answers(core_dir: Path) -> None:
     c = cube.find(core_dir)
     assert c is not None
     need = {k: cube.needed_parts(c, k) for k in sorted(METRICS)}
+    assert need["fcr"] == ["fcr"]
     assert need["contacts_per_customer"] == ["customers"]
     assert need["max_in_queue"] == ["sweeps"]
     assert need["peak_hour_traffic"] == ["peaks"]
     # every other KPI of the catalogue is answered by the core (or by the rows)
     assert {k for k, v in need.items() if v} == {
+        "fcr",
         "contacts_per_customer",
         "max_in_queue",
         "peak_hour_traffic",
     }
-    assert cube.needed_parts(c, ["fcr", "max_in_queue", "contacts_per_customer"]) == [
+    assert cube.needed_parts(c, ["max_in_queue", "contacts_per_customer", "fcr"]) == [
+        "fcr",
         "customers",
         "sweeps",
     ]
@@ -135,6 +158,8 @@ def _explain(ds: kpi.Dataset, kpi_id: str, **kw: object) -> str:
 @pytest.mark.parametrize(
     ("kpi_id", "kw"),
     [
+        ("fcr", {"every": "1mo", "by": ["team"]}),
+        ("fcr", {"every": "15m", "by": ["topic"]}),
         ("contacts_per_customer", {"every": "1w", "by": ["team"]}),
         ("contacts_per_customer", {"every": "1d", "by": ["channel", "topic"]}),
         ("max_in_queue", {"every": "1h", "by": ["queue"]}),
@@ -202,13 +227,15 @@ def test_first_use_builds_the_core_then_each_part_a_kpi_needs(
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "kpi cube: adding the queue sweeps to the measure cube once, for max_in_queue"
     assert err[-1].startswith("kpi cube: added sweeps in ")
-    assert cube.info(root)["pending"] == ["customers", "peaks"]
+    assert cube.info(root)["pending"] == ["fcr", "customers", "peaks"]
     assert ".kpi-cube" in frame.explain()
     assert "contacts.parquet" not in frame.explain()
     kpi.views.trend_frame(kpi.load(root), "max_in_queue", every="1w").collect()
     assert capsys.readouterr().err == ""  # built: nothing more to say
     kpi.views.trend_frame(kpi.load(root), "contacts_per_customer", every="1w").collect()
     assert "customers' first contacts" in capsys.readouterr().err
+    kpi.views.trend_frame(kpi.load(root), "fcr", every="1mo", by="team").collect()
+    assert "FCR's repeat flags" in capsys.readouterr().err
     assert cube.info(root)["pending"] == ["peaks"]
 
 
@@ -228,7 +255,7 @@ def test_cli_info_names_the_pending_parts(
     cube.build(root, parts=())
     assert main(["cube", "info", "--data", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "not built yet: customers, sweeps, peaks" in out
+    assert "not built yet: fcr, customers, sweeps, peaks" in out
     assert "their KPIs read the rows" in out
     assert main(["cube", "info", "--data", str(root), "--format", "json"]) == 0
     found = json.loads(capsys.readouterr().out)
@@ -251,3 +278,27 @@ def test_a_part_is_not_added_to_a_stale_cube(tmp_path: Path) -> None:
     kpi.save(kpi.Dataset({"contacts": generate_contacts(2_500, seed=9)}, tz=TZ), root)
     assert not cube.complete(root, ["sweeps"])  # the data changed: the cube is stale
     assert not cube.info(root)["fresh"]
+
+
+def test_first_use_for_a_kpi_with_a_part_builds_both_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 3_000)
+    root = _dir(tmp_path, 4_000)
+    assert cube.needed_parts(None, "fcr") == ["fcr"]  # before any build: by the KPI alone
+    assert cube.needed_parts(None, ["aht", "asa"]) == []
+    assert cube.needed_parts(None, "handled_per_agent") == ["customers"]  # if many agents
+    frame = kpi.views.trend_frame(kpi.load(root), "fcr", every="1mo", by="team")
+    err = capsys.readouterr().err
+    assert "adding" not in err  # one build: the core with FCR's flags in its cells
+    got = cube.info(root)
+    assert list(got["parts"]) == ["core", "fcr"]
+    assert got["pending"] == ["customers", "sweeps", "peaks"]
+    assert "contacts.parquet" not in frame.explain()
+    rows = kpi.evaluate(kpi.load(root), "fcr", every="1mo", by="team", cube=False)
+    assert_frame_equal(
+        rows.frame.collect(),
+        kpi.evaluate(kpi.load(root), "fcr", every="1mo", by="team").frame.collect(),
+        check_exact=False,
+        rel_tol=1e-9,
+    )

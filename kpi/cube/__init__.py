@@ -105,10 +105,12 @@ from kpi._progress import reporter
 from kpi.cube._build import (
     AGENT_DIMS,
     DIMENSIONS,
+    EXACT_BUILDERS,
     LEVELS,
     PARTITION_ROWS,
     PARTS,
     PEAK_BUILDERS,
+    SWEEP_BUILDERS,
     build_levels,
     cube_measures,
     signature,
@@ -314,15 +316,18 @@ def prepare(
     if say is not None and cube is None:
         say(f"{rows:,} rows: building the measure cube once, so that later redraws are quick")
     elif say is not None:
-        what = {"customers": "customers' first contacts", "sweeps": "the queue sweeps"}
+        what = {
+            "fcr": "FCR's repeat flags",
+            "customers": "customers' first contacts",
+            "sweeps": "the queue sweeps",
+        }
         named = ", ".join(what.get(p, "the busiest hours") for p in todo)
         say(f"adding {named} to the measure cube once, for {_listed(metrics)}")
     try:
-        if cube is None:
-            build(root, params=params, progress=progress, parts=None if metrics is None else ())
-            cube = _fresh(fresh, where, key)
-            todo = needed_parts(cube, metrics, params) if cube and metrics is not None else []
-        if todo:
+        if cube is None:  # the core and the parts the KPIs need, in one pass over the rows
+            wanted = None if metrics is None else needed_parts(None, metrics, params)
+            build(root, params=params, progress=progress, parts=wanted)
+        elif todo:
             complete(root, todo, progress=progress)
     except OSError as exc:
         why = exc.strerror or str(exc)
@@ -476,19 +481,27 @@ def complete(
 
 
 def needed_parts(
-    cube: Cube, metrics: str | Sequence[str], params: dict[str, Any] | None = None
+    cube: Cube | None, metrics: str | Sequence[str], params: dict[str, Any] | None = None
 ) -> list[str]:
     """The pending parts of ``cube`` that would answer some measure of ``metrics``: those
     storing one of its signatures (``cube.json`` lists each pending part's), and the busiest
-    hours for peak-hour traffic."""
-    pending = {p: set(sigs) for p, sigs in cube.meta.get("pending", {}).items()}
+    hours for peak-hour traffic. Without a cube (before the first build): the parts that
+    would, should the data fill them (FCR's flags, distinct counts, the sweeps, the busiest
+    hours); the core is not named."""
+    if cube is None:
+        names = {"fcr": EXACT_BUILDERS, "sweeps": SWEEP_BUILDERS, "peaks": PEAK_BUILDERS}
+        pending = {p: set() for p in PARTS if p != "core"}
+    else:
+        names = {"peaks": PEAK_BUILDERS}
+        pending = {p: set(sigs) for p, sigs in cube.meta.get("pending", {}).items()}
     if not pending:
         return []
     need = set()
     for m, p in resolve(metrics, dict(params or {})):
         for meas in m.build(p).measures:
-            if meas.name.startswith(PEAK_BUILDERS):
-                need.add("peaks")
+            need.update(p for p, starts in names.items() if meas.name.startswith(starts))
+            if cube is None and meas.kind == "distinct":  # of many values, or none to build
+                need.add("customers")
             if meas.builder is not None and meas.tables:
                 table = meas.tables[0]
                 sigs = {signature(table, time_column(table) or "", meas)}

@@ -122,13 +122,14 @@ COUNT_ROWS = 20_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
 #: The parts of a cube, each built on its own (:func:`build_levels`' ``parts``): ``core``, the
-#: levels of the additive measures (sums, maxima, bit sets, FCR's flags; :data:`LEVELS`);
-#: ``customers``, distinct counts of too many values for bit sets (first-contact counts and
+#: levels of the additive measures (sums, maxima, bit sets; :data:`LEVELS`); ``fcr``, FCR's
+#: repeat flags counted at the same levels (in the core's cells when built with it, else in
+#: levels of their own); ``customers``, distinct counts of too many values for bit sets (first-contact counts and
 #: day sets, :mod:`kpi.cube._counts`); ``sweeps``, most contacts waiting at once
 #: (:data:`SWEEP_DIMS`, :data:`SWEEP_DAILY`); ``peaks``, each day's busiest hour by agent
 #: and by topic with another dimension (:data:`PEAK_DAILY`). The core answers most KPIs; an
 #: explorer's first use builds it and each other part when a KPI first needs it.
-PARTS = ("core", "customers", "sweeps", "peaks")
+PARTS = ("core", "fcr", "customers", "sweeps", "peaks")
 
 
 @dataclass(frozen=True)
@@ -435,11 +436,14 @@ def build_levels(
         schema = lf.collect_schema()
         names = schema.names()
         sources = [s for s in items if isinstance(s, tuple)]
-        builders = [
-            m
-            for m in items
-            if core and isinstance(m, Measure) and not m.name.startswith(SWEEP_BUILDERS)
+        builders_all = [
+            m for m in items if isinstance(m, Measure) and not m.name.startswith(SWEEP_BUILDERS)
         ]
+        builders = builders_all if "fcr" in parts else []
+        if builders_all:
+            applies["fcr"] = {signature(table, tcol, b) for b in builders_all}
+        # FCR's flags alone: levels of their own, of the rows and the flags (files apart)
+        alone = "" if core else ".fcr"
         sweeps = [
             m
             for m in items
@@ -549,6 +553,7 @@ def build_levels(
         first = [e for s in stored for e in s.first]
         per_row = [e for s in stored for e in s.rows]
         cells = [e for s in stored for e in s.cells] + [pl.len().alias("_rows")]
+        nullable = nullable if core else []
         cells += [pl.col(c).count().alias(f"_nn_{c}") for c in nullable]
         cells += [
             pl.col(f"b{j}").sum().cast(pl.Int64).alias(f"b{j}") for j in range(len(builders))
@@ -595,7 +600,7 @@ def build_levels(
             kept = [c for c in kept if c in {*DIMENSIONS, *TOPICAL, *AGENT_DIMS, tcol, *ranks}]
         # the rows of each chunk are read when the core, the customers' sets or the busiest
         # hours need them (a sweep alone reads its own)
-        chunky = core or bool(hashes) or bool(peaked)
+        chunky = core or bool(builders) or bool(hashes) or bool(peaked)
         chunked = [(part, spans(starts, counts, CHUNK_ROWS, part)) for part in partitions]
         n_chunks, n_all, n_rows = 0, sum(len(mine) for _, mine in chunked), sum(counts)
         done, said = 0, time.perf_counter()
@@ -630,11 +635,12 @@ def build_levels(
                     first_chunk = n_chunks == 1
                     for level, dims, frame in (
                         _derive(_fine(df, tcol, cells, names, quarters), names, aggs)
-                        if core
+                        if core or builders
                         else []
                     ):
                         file = (
-                            f"{table}.{tcol.strip('_')}.{level.grain}.{'-'.join(dims) or 'total'}"
+                            f"{table}.{tcol.strip('_')}{alone}.{level.grain}."
+                            f"{'-'.join(dims) or 'total'}"
                         )
                         if first_chunk:
                             made.append((level, dims, file))
@@ -676,8 +682,8 @@ def build_levels(
                         f" {n_rows:,} rows{to}) in {said - began:.0f} s"
                     )
         for level, dims, file in made:
-            kw = {"words": words, "nullable": nullable, "part": "core"}
-            name = _named(level, dims)
+            kw = {"words": words, "nullable": nullable, "part": "core" if core else "fcr"}
+            name = _named(level, dims) + ("" if core else ", FCR's repeats")
             out.append(
                 _entry(acc, table, tcol, file, name, level.grain, dims, columns, kinds, **kw)
             )
