@@ -245,6 +245,45 @@ def test_customers_first_seen_by_hand(tmp_path: Path, monkeypatch: pytest.Monkey
     ]
 
 
+def test_customers_by_a_pair_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Customers of whole days, weeks and months by a pair of dimensions (queue and topic) are
+    summed from their own first-contact counts (not the sets, nor the rows), in either order:
+    A in (Q1, billing) on Monday and Tuesday counts once that week, B in (Q1, billing) and
+    (Q2, billing) once in each pair."""
+    monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 1)
+    z = ZoneInfo(TZ)
+    day = [datetime(2025, 11, d, 9, tzinfo=z) for d in (3, 4, 4, 4, 10)]  # Mon, Tue x3, Mon
+    df = pl.DataFrame(
+        {
+            "contact_id": [f"c{i}" for i in range(5)],
+            "channel": ["voice"] * 5,
+            "queue": ["Q1", "Q1", "Q1", "Q2", "Q1"],
+            "topic": ["billing", "billing", "billing", "billing", "sales"],
+            "outcome": ["answered"] * 5,
+            "customer_id": ["A", "A", "B", "B", "A"],
+            "arrival_ts": day,
+        }
+    )
+    root = tmp_path / "data"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root)
+    ds = kpi.load(root)
+    for by in (["queue", "topic"], ["topic", "queue"]):
+        for every, want in (
+            ("1d", [(1, 1), (2, 2), (1, 1), (1, 1)]),  # Mon (Q1,b) A; Tue (Q1,b) A B, (Q2,b) B
+            ("1w", [(3, 2), (1, 1), (1, 1)]),  # week 1 (Q1,b) A B, (Q2,b) B; week 2 (Q1,s) A
+            ("1mo", [(3, 2), (1, 1), (1, 1)]),  # (Q1,b) A B; (Q1,s) A; (Q2,b) B
+        ):
+            frame = kpi.evaluate(ds, "contacts_per_customer", every=every, by=by).frame
+            plan = frame.explain()
+            assert ".first.1d.queue-topic." in plan  # the pair's counts
+            assert not _reads_contacts(frame)
+            got = frame.collect().sort(["period", "queue", "topic"])
+            pair = got.select("identified_contacts", "customers_contacting").rows()
+            assert pair == want, (by, every)
+            _same(ds, "contacts_per_customer", every=every, by=by)
+
+
 def _customers_dir(tmp_path: Path) -> Path:
     """Two days of contacts; customer A on both."""
     z = ZoneInfo(TZ)

@@ -57,10 +57,11 @@ Each measure's strategy:
   a whole bin's distinct customers is the number of customers whose *first* counted contact
   of that bin falls in it. The build flags each customer's first contact per bin of every
   grain (local days, weeks, months, quarters, years; quarter hours, half hours, hours), by
-  nothing and by each single dimension (agents by day and more), and stores the flags' counts
-  per local day (``n_1d`` ... ``n_1y``) and per quarter hour and hour (``n_15m``, ``n_30m``,
-  ``n_1h``): a query by nothing or one dimension whose range holds whole bins sums them
-  (:mod:`kpi.cube._counts`). Others (a range that cuts a week, two dimensions) count the
+  nothing and by each single dimension (agents by day and more), and by each pair of
+  :data:`DIMENSIONS` for days and more, and stores the flags' counts per local day (``n_1d``
+  ... ``n_1y``) and per quarter hour and hour (``n_15m``, ``n_30m``, ``n_1h``): a query by
+  nothing, one dimension or such a pair whose range holds whole bins sums them
+  (:mod:`kpi.cube._counts`). Others (a range that cuts a week, other pairs) count the
   distinct 64-bit hashes of the stored sets, one row per (day, :data:`DIMENSIONS`, value's
   hash), marked when the value has other rows that day (so a count by day compares only
   those). Exact: both are stored only when no two values share a hash (checked when building
@@ -74,14 +75,17 @@ Each measure's strategy:
   are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose
   tables were filtered or swapped after loading).
 
-Parts (:data:`PARTS`). The levels above, FCR's flags and the bit sets are the *core*; the
-customers' counts and sets, the queue sweeps and each day's busiest hours are each a part of
-their own, built with the core by :func:`build` (``kpi cube build``) or later, on their own
-(:func:`complete`): an explorer's first use (:func:`prepare`) builds the core and the parts
-its KPI needs (:func:`needed_parts`), and another part when a KPI first needs it, so the
-first chart waits for the core only. A part not built yet (``pending`` in ``cube.json``,
-with the signatures it would store) leaves its KPIs to the rows, with the same values; a
-query never builds one (``evaluate(cube=True)`` builds them all).
+Parts (:data:`PARTS`). The levels above with their sums, maxima and bit sets are the *core*;
+FCR's repeat flags, the customers' counts and sets, the queue sweeps and each day's busiest
+hours are each a part of their own, built with the core by :func:`build` (``kpi cube
+build``; FCR's flags then sit in the core's cells) or later, on their own (:func:`complete`;
+FCR's flags then in levels of their own). An explorer's first use (:func:`prepare`) builds
+the core and the parts its KPI needs (:func:`needed_parts`) in one pass over the rows, and
+another part when a KPI first needs it, so the first chart of most KPIs waits for the core
+only (at 10 million contacts, about half of the whole build). A part not built yet
+(``pending`` in ``cube.json``, with the signatures it would store) leaves its KPIs to the
+rows, with the same values; a query never builds one (``evaluate(cube=True)`` builds them
+all).
 
 Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
 never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one

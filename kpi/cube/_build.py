@@ -528,6 +528,10 @@ def build_levels(
                                 lf, time_col=tcol, column=c, counted=pred,
                                 dims=[d for d in (*SWEEP_DIMS, "agent_id") if d in names],
                                 intraday_dims=[d for d in SWEEP_DIMS if d in names],
+                                pairs=[
+                                    p for p in itertools.combinations(DIMENSIONS, 2)
+                                    if set(p) <= set(names)
+                                ],
                                 part_rows=COUNT_ROWS,
                                 values=dim_values,
                             ),

@@ -2,8 +2,8 @@
 
 ``contacts_per_customer`` divides contacts by the distinct customers who made them, and a week's
 distinct customers is not the sum of its days'. But it is the number of customers whose *first*
-counted contact of that week falls on one of its days: for a dimension set ``S`` (none, or one
-dimension) and a grain ``G`` (:data:`COUNT_GRAINS`, in local time), flag each customer's first
+counted contact of that week falls on one of its days: for a dimension set ``S`` (none, one
+dimension, or a pair of them for the grains of a day and more) and a grain ``G`` (:data:`COUNT_GRAINS`, in local time), flag each customer's first
 contact in each (``G`` bin, ``S`` value) and count the flags per (local day, ``S`` value) as
 ``n_<G>`` (per local quarter hour for the grains under a day). Then::
 
@@ -39,6 +39,7 @@ __all__ = [
     "COUNT_GRAINS",
     "DAY_GRAINS",
     "INTRADAY_GRAINS",
+    "MAX_PAIR_CELLS",
     "MAX_VALUES",
     "Counts",
     "count_levels",
@@ -55,6 +56,9 @@ COUNT_GRAINS = INTRADAY_GRAINS + DAY_GRAINS
 #: A dimension with more values than this (besides null) is not counted by (its queries use the
 #: stored sets or the rows).
 MAX_VALUES = 65_534
+#: A pair of dimensions is counted by day when its (days × values of one × values of the
+#: other) cells are at most this many (each an 8-byte count per grain while counting).
+MAX_PAIR_CELLS = 4_000_000
 
 
 @dataclass
@@ -148,11 +152,12 @@ def customer_counts(
     intraday_dims: Sequence[str],
     part_rows: int,
     values: dict[str, pl.Series] | None = None,
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> Counts:
     """First-contact counts of ``column``'s distinct values among the rows where ``counted``
-    holds: per local day, by nothing and by each of ``dims``, for the grains of a day and more;
-    per quarter hour by nothing and each of ``intraday_dims`` for those under a day (see the
-    module's notes).
+    holds: per local day, by nothing, by each of ``dims`` and by each of ``pairs``, for the
+    grains of a day and more; per quarter hour by nothing and each of ``intraday_dims`` for
+    those under a day (see the module's notes).
 
     Parameters
     ----------
@@ -164,6 +169,9 @@ def customer_counts(
         Which rows count (their ``column`` not null among them).
     dims, intraday_dims
         Dimensions to count by, one at a time (string columns), by day and by quarter hour.
+    pairs
+        Pairs of ``dims`` to count by, by day (a pair of :data:`MAX_PAIR_CELLS` cells or
+        fewer, whose values fit the sort's 64-bit key).
     part_rows
         Counted rows held at once: more are done in parts by hash.
     values
@@ -207,6 +215,14 @@ def customer_counts(
     n_days, n_units = len(days), len(day_of)
     sets: list[tuple[str, ...]] = [(), *((d,) for d in keep)]
     n_values = {(): 1, **{(d,): len(values[d]) + 1 for d in keep}}  # null: the last code
+    unit_bits = max(int(n_units - 1).bit_length(), 1)
+    for a, b in pairs:  # a part's runs are at most the table's rows: the key's bits are known
+        if a in keep and b in keep and (a, b) not in n_values:
+            nv = n_values[(a,)] * n_values[(b,)]
+            bits = int(n).bit_length() + int(nv - 1).bit_length() + unit_bits
+            if n_days * nv <= MAX_PAIR_CELLS and bits <= 64:
+                sets.append((a, b))
+                n_values[(a, b)] = nv
     grains = {
         s: [
             g
@@ -215,12 +231,12 @@ def customer_counts(
         ]
         for s in sets
     }
+    grains.update({s: [g for g in grains[s] if g in DAY_GRAINS] for s in sets if len(s) == 2})
     total = {
         (s, g): np.zeros((n_days if g in DAY_GRAINS else n_units) * n_values[s], np.int64)
         for s in sets
         for g in grains[s]
     }
-    unit_bits = max(int(n_units - 1).bit_length(), 1)
     parts = max(1, math.ceil(n / part_rows))
     h = c.hash(seed=0)
     unit = quarter if whole else t.dt.date().to_physical().cast(pl.Int64)
@@ -273,8 +289,11 @@ def customer_counts(
                 raise ValueError("too many customers in one part to count them")
             np.left_shift(run, shift, out=key)
             np.bitwise_or(key, units, out=key)
-            if s:
+            if s:  # the value's code (a pair's: first * values of the second + second)
                 np.copyto(tmp, df[s[0]].to_numpy(), casting="unsafe")
+                if len(s) == 2:
+                    np.multiply(tmp, np.uint64(n_values[s[1:]]), out=tmp)
+                    np.add(tmp, df[s[1]].to_numpy(), out=tmp, casting="unsafe")
                 np.left_shift(tmp, np.uint64(unit_bits), out=tmp)
                 np.bitwise_or(key, tmp, out=key)
             key.sort(kind="stable")  # nearly sorted (each run's few rows): timsort's best case
@@ -323,7 +342,7 @@ def customer_counts(
         nv = n_values[s]
         # a new series (``extend`` would append null to the caller's values, which another
         # column's counts, in another thread, may be reading)
-        names = values[s[0]].extend_constant(None, 1) if s else None
+        names = [values[d].extend_constant(None, 1) for d in s]
         for kind, at, n_at in (("1d", DAY_GRAINS, n_days), ("15m", INTRADAY_GRAINS, n_units)):
             mine = [g for g in grains[s] if g in at]
             if not mine:
@@ -332,8 +351,13 @@ def customer_counts(
                 cols: dict[str, Any] = {"_day": days.gather(np.repeat(np.arange(n_at), nv))}
             else:
                 cols = {"_k": np.repeat(keys, nv)}
-            if s and names is not None:
-                cols[s[0]] = names.gather(np.tile(np.arange(nv), n_at)).alias(s[0])
+            code = np.tile(np.arange(nv), n_at)
+            if len(s) == 2:  # the pair's code: first * values of the second + second
+                second = len(names[1])
+                cols[s[0]] = names[0].gather(code // second).alias(s[0])
+                cols[s[1]] = names[1].gather(code % second).alias(s[1])
+            elif s:
+                cols[s[0]] = names[0].gather(code).alias(s[0])
             cols.update({f"n_{g}": total[s, g] for g in mine})
             frame = pl.DataFrame(cols).filter(pl.col(f"n_{mine[0]}") > 0)
             out.append(

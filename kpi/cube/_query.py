@@ -210,7 +210,8 @@ class Cube:
                     and lv["table"] == table
                     and lv["time"] == time_col
                     and sig in lv["columns"]
-                    and list(lv["dims"]) == list(by)
+                    and len(lv["dims"]) == len(by)
+                    and set(lv["dims"]) == set(by)
                     and f"n_{every}" in lv["counts"]
                 ),
                 every,
