@@ -102,15 +102,14 @@ def timed_parts(path: Path) -> dict:
     """An explorer's first use, part by part, in a fresh process: the core alone (what the
     first chart of a KPI without a part of its own waits for), then each other part added as
     a KPI first needs it (:func:`kpi.cube.complete`)."""
+    return json.loads(_script(PARTS_RUN, path))
+
+
+def _script(code: str, path: Path) -> str:
+    """What ``code`` prints, run on ``path`` in a fresh Python process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", PARTS_RUN, str(path)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out)
+    cmd = [sys.executable, "-c", code, str(path)]
+    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def timed_scorecard(path: Path) -> dict:
@@ -151,15 +150,8 @@ def timed_first_screen(path: Path) -> dict:
     """A notebook's first screen in a fresh process, the cube cached: import kpi and altair
     (every chart needs it), load the directory, and the trend explorer's first chart (service
     level by day, the whole year: the anomaly model's frame and the chart spec)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     began = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-c", FIRST_SCREEN, str(path)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    out = _script(FIRST_SCREEN, path).split()
     return {
         "wall": time.perf_counter() - began,
         "import": float(out[0]),
