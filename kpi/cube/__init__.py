@@ -306,7 +306,9 @@ def prepare(
     todo = []
     if cube is not None:
         todo = (
-            needed_parts(cube, metrics, params) if metrics is not None else [*cube.meta["pending"]]
+            needed_parts(cube, metrics, params)
+            if metrics is not None
+            else [*cube.meta.get("pending", {})]
         )
         if not todo:
             return None
