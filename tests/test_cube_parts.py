@@ -287,7 +287,8 @@ def test_first_use_for_a_kpi_with_a_part_builds_both_in_one_pass(
     root = _dir(tmp_path, 4_000)
     assert cube.needed_parts(None, "fcr") == ["fcr"]  # before any build: by the KPI alone
     assert cube.needed_parts(None, ["aht", "asa"]) == []
-    assert cube.needed_parts(None, "handled_per_agent") == ["customers"]  # if many agents
+    assert cube.needed_parts(None, "handled_per_agent") == []  # agents: bit sets, in the core
+    assert cube.needed_parts(None, "contacts_per_customer") == ["customers"]
     frame = kpi.views.trend_frame(kpi.load(root), "fcr", every="1mo", by="team")
     err = capsys.readouterr().err
     assert "adding" not in err  # one build: the core with FCR's flags in its cells
@@ -302,3 +303,76 @@ def test_first_use_for_a_kpi_with_a_part_builds_both_in_one_pass(
         check_exact=False,
         rel_tol=1e-9,
     )
+
+
+@pytest.mark.parametrize(
+    ("part", "kpi_id", "kw"),
+    [
+        ("fcr", "fcr", {"every": "1mo", "by": ["team"]}),
+        ("fcr", "fcr", {"every": "15m", "by": ["topic"]}),
+        ("customers", "contacts_per_customer", {"every": "1w", "by": ["team"]}),
+        ("sweeps", "max_in_queue", {"every": "1h", "by": ["queue"]}),
+        ("peaks", "peak_hour_traffic", {"every": "1w", "by": ["agent_id"]}),
+    ],
+)
+def test_a_part_once_added_answers_from_the_cube(
+    tmp_path: Path, part: str, kpi_id: str, kw: dict[str, object]
+) -> None:
+    root = _dir(tmp_path, 4_000, seed=12)
+    cube.build(root, parts=())
+    where = Path(cube.info(root)["where"])
+    if part == "fcr":  # the core without FCR's flags: files named apart from a core with them
+        assert all(".core." in f.name for f in where.glob("contacts.arrival_ts.*.parquet"))
+    assert cube.complete(root, [part])
+    ds = kpi.load(root)
+    got = kpi.evaluate(ds, kpi_id, **kw)
+    plan = got.frame.explain()
+    assert ".kpi-cube" in plan
+    assert "contacts.parquet" not in plan
+    if part == "fcr":
+        assert ".fcr." in plan  # FCR's own levels
+    rows = kpi.evaluate(ds, kpi_id, cube=False, **kw).frame.collect()
+    assert_frame_equal(rows, got.frame.collect(), check_exact=False, rel_tol=1e-9)
+
+
+def test_parts_added_at_once_are_all_kept(tmp_path: Path) -> None:
+    """Two completions at the same time (two notebooks on one directory): the second waits for
+    the first, then adds its part to the cube as the first left it; no file of either is
+    lost."""
+    import threading
+
+    root = _dir(tmp_path, 4_000, seed=13)
+    cube.build(root, parts=())
+    done: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda p=p: done.append(cube.complete(root, [p])))
+        for p in ("customers", "sweeps")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert done == [True, True]
+    got = cube.info(root)
+    assert "customers" in got["parts"]
+    assert "sweeps" in got["parts"]
+    where = Path(got["where"])
+    meta = json.loads((where / "cube.json").read_text())
+    assert all((where / f).exists() for lv in meta["levels"] for f in lv["files"])
+    ds = kpi.load(root)
+    for kpi_id in ("contacts_per_customer", "max_in_queue"):
+        frame = kpi.evaluate(ds, kpi_id, every="1d", by=["team"]).frame
+        assert "contacts.parquet" not in frame.explain()
+        frame.collect()
+
+
+def test_an_unknown_kpi_does_not_stop_the_first_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 1_000)
+    root = _dir(tmp_path, 2_000, seed=14)
+    ds = kpi.load(root)
+    with pytest.raises(kpi.KpiError):
+        cube.prepare(ds, metrics="no_such_kpi", progress=False)
+    assert cube.prepare(ds, metrics="aht", progress=False) is None  # built, not a note
+    assert cube.info(root)["fresh"]

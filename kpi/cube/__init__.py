@@ -119,11 +119,14 @@ from kpi.cube._build import (
     cube_measures,
     signature,
 )
+from kpi.cube._plan import distinct_input
 from kpi.cube._query import Cube
 from kpi.cube._store import (
     FORMAT,
+    LOCK,
     cube_dir,
     data_key,
+    locked,
     plan_fingerprint,
     read_meta,
     remove,
@@ -328,10 +331,13 @@ def prepare(
             "sweeps": "the queue sweeps",
         }
         named = ", ".join(what.get(p, "the busiest hours") for p in todo)
-        say(f"adding {named} to the measure cube once, for {_listed(metrics)}")
+        whom = f", for {_listed(metrics)}" if metrics is not None else ""
+        say(f"adding {named} to the measure cube once{whom}")
+    # the core and the parts the KPIs need, in one pass over the rows (an unknown KPI is the
+    # caller's error, raised here, not a cube that could not be built)
+    wanted = None if metrics is None or cube is not None else needed_parts(None, metrics, params)
     try:
-        if cube is None:  # the core and the parts the KPIs need, in one pass over the rows
-            wanted = None if metrics is None else needed_parts(None, metrics, params)
+        if cube is None:
             build(root, params=params, progress=progress, parts=wanted)
         elif todo:
             complete(root, todo, progress=progress)
@@ -403,14 +409,28 @@ def build(
     if wanted - set(PARTS):
         raise ValueError(f"unknown cube parts {sorted(wanted - set(PARTS))}; the parts: {PARTS}")
     root = Path(data_dir)
-    report = reporter(progress, "kpi cube") or (lambda msg: None)
+    where = cube_dir(root)
+    todo = [p for p in PARTS if p in wanted]
+    with locked(where):  # one build or completion at a time
+        _run_build(root, where, params, reporter(progress, "kpi cube"), partition_rows, todo, parts)
+    return where
+
+
+def _run_build(
+    root: Path,
+    where: Path,
+    params: dict[str, Any] | None,
+    say: Callable[[str], None] | None,
+    partition_rows: int,
+    todo: list[str],
+    parts: Collection[str] | None,
+) -> None:
+    """:func:`build`'s work, under the cube directory's lock."""
+    report = say or (lambda msg: None)
     began = time.perf_counter()
     key = data_key(root)  # before reading: a change meanwhile leaves the cube stale
     ds = load(root, check=False)
-    where = cube_dir(root)
-    where.mkdir(parents=True, exist_ok=True)
     measures = cube_measures(params)
-    todo = [p for p in PARTS if p in wanted]
     report(
         f"building the cube of {root} ({len(measures)} additive measures"
         + ("" if parts is None else f"; parts: {', '.join(todo)}")
@@ -437,7 +457,6 @@ def build(
     }
     write_meta(where, meta)
     report(f"built in {meta['seconds']:.1f} s")
-    return where
 
 
 def complete(
@@ -457,10 +476,29 @@ def complete(
     meta = read_meta(where)
     if meta is None or meta.get("key") != key:
         return False
+    if not any(p in meta.get("pending", {}) for p in parts or PARTS):
+        return True
+    say = reporter(progress, "kpi cube")
+    with locked(where):  # one build or completion at a time: the cube as it is now
+        return _complete(root, where, key, parts, say, partition_rows)
+
+
+def _complete(
+    root: Path,
+    where: Path,
+    key: str,
+    parts: Collection[str] | None,
+    say: Callable[[str], None] | None,
+    partition_rows: int,
+) -> bool:
+    """:func:`complete`'s work, under the cube directory's lock."""
+    meta = read_meta(where)
+    if meta is None or meta.get("key") != key or data_key(root) != key:
+        return False
     todo = [p for p in PARTS if p in meta.get("pending", {}) and (parts is None or p in parts)]
     if not todo:
         return True
-    report = reporter(progress, "kpi cube") or (lambda msg: None)
+    report = say or (lambda msg: None)
     began = time.perf_counter()
     report(f"adding {', '.join(todo)} to the cube of {root}")
     ds = load(root, check=False)
@@ -470,18 +508,15 @@ def complete(
     levels, _ = build_levels(ds, measures, write, report, **kw)
     _read_columns(levels, measures)
     seconds = round(time.perf_counter() - began, 2)
-    # another process may have added parts meanwhile: add to the cube as it is now
-    latest = read_meta(where)
-    if latest is None or latest.get("key") != key:
+    if data_key(root) != key:  # the data changed meanwhile: the cube is stale anyway
         return False
-    new = [p for p in todo if p in latest.get("pending", {})]
-    latest["levels"] = [*latest["levels"], *(lv for lv in levels if lv["part"] in new)]
-    latest["parts"] = {**latest["parts"], **dict.fromkeys(new, seconds)}
-    latest["pending"] = {p: v for p, v in latest["pending"].items() if p not in new}
-    latest["built"] = time.time_ns()
-    for t in {lv["table"] for lv in levels} - set(latest["fingerprints"]):
-        latest["fingerprints"][t] = plan_fingerprint(ds.tables[t])
-    write_meta(where, latest)
+    meta["levels"] = [*meta["levels"], *(lv for lv in levels if lv["part"] in todo)]
+    meta["parts"] = {**meta.get("parts", {}), **dict.fromkeys(todo, seconds)}
+    meta["pending"] = {p: v for p, v in meta["pending"].items() if p not in todo}
+    meta["built"] = time.time_ns()
+    for t in {lv["table"] for lv in levels} - set(meta["fingerprints"]):
+        meta["fingerprints"][t] = plan_fingerprint(ds.tables[t])
+    write_meta(where, meta)
     report(f"added {', '.join(todo)} in {seconds:.1f} s")
     return True
 
@@ -507,7 +542,11 @@ def needed_parts(
         for meas in m.build(p).measures:
             need.update(p for p, starts in names.items() if meas.name.startswith(starts))
             if cube is None and meas.kind == "distinct":  # of many values, or none to build
-                need.add("customers")
+                # agents are few (bit sets, in the core); should they not be, the next
+                # redraw finds the part pending and adds it
+                columns = [c[0] for s in meas.sources if (c := distinct_input(s.agg))]
+                if any(c != "agent_id" for c in columns):
+                    need.add("customers")
             if meas.builder is not None and meas.tables:
                 table = meas.tables[0]
                 sigs = {signature(table, time_column(table) or "", meas)}
@@ -557,6 +596,7 @@ def clear(data_dir: str | Path) -> bool:
     _OPEN.pop(where, None)
     if not where.exists():
         return False
-    if (where / "cube.json").exists() or not any(where.iterdir()) or where.name == ".kpi-cube":
+    others = [p for p in where.iterdir() if p.name != LOCK]
+    if (where / "cube.json").exists() or not others or where.name == ".kpi-cube":
         return remove(where)
     raise KpiError(f"{where} does not look like a cube directory; not removed")

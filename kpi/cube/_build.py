@@ -441,9 +441,12 @@ def build_levels(
         ]
         builders = builders_all if "fcr" in parts else []
         if builders_all:
-            applies["fcr"] = {signature(table, tcol, b) for b in builders_all}
-        # FCR's flags alone: levels of their own, of the rows and the flags (files apart)
-        alone = "" if core else ".fcr"
+            applies.setdefault("fcr", set()).update(
+                signature(table, tcol, b) for b in builders_all
+            )
+        # FCR's flags alone: levels of their own, of the rows and the flags; the core without
+        # them: files named apart from a core with them (a reader of either never mixes them)
+        alone = ".fcr" if not core else ".core" if builders_all and not builders else ""
         sweeps = [
             m
             for m in items
@@ -451,6 +454,15 @@ def build_levels(
             and m.name.startswith(SWEEP_BUILDERS)
             and {"queue_ts", "wait_s"} <= set(names)
         ]
+        distinct = any(kind == "distinct" for _, kind in sources)
+        if not (
+            core
+            or builders
+            or (sweeps and "sweeps" in parts)
+            or ("customers" in parts and distinct)
+            or ("peaks" in parts and tcol == "arrival_ts" and sources)
+        ):
+            continue  # nothing here for the parts asked (a part alone)
         read = sorted({c for s, _ in sources for c in s.columns})
         wanted = {
             found[0]

@@ -56,9 +56,10 @@ COUNT_GRAINS = INTRADAY_GRAINS + DAY_GRAINS
 #: A dimension with more values than this (besides null) is not counted by (its queries use the
 #: stored sets or the rows).
 MAX_VALUES = 65_534
-#: A pair of dimensions is counted by day when its (days × values of one × values of the
-#: other) cells are at most this many (each an 8-byte count per grain while counting).
-MAX_PAIR_CELLS = 4_000_000
+#: Pairs of dimensions are counted by day while their (days × values of one × values of the
+#: other) cells, all pairs together, are at most this many (each an 8-byte count per grain
+#: while counting: 5 grains, 640 MB at most).
+MAX_PAIR_CELLS = 16_000_000
 
 
 @dataclass
@@ -170,8 +171,8 @@ def customer_counts(
     dims, intraday_dims
         Dimensions to count by, one at a time (string columns), by day and by quarter hour.
     pairs
-        Pairs of ``dims`` to count by, by day (a pair of :data:`MAX_PAIR_CELLS` cells or
-        fewer, whose values fit the sort's 64-bit key).
+        Pairs of ``dims`` to count by, by day, in this order while their cells fit
+        :data:`MAX_PAIR_CELLS` (and each pair's values the sort's 64-bit key).
     part_rows
         Counted rows held at once: more are done in parts by hash.
     values
@@ -216,13 +217,15 @@ def customer_counts(
     sets: list[tuple[str, ...]] = [(), *((d,) for d in keep)]
     n_values = {(): 1, **{(d,): len(values[d]) + 1 for d in keep}}  # null: the last code
     unit_bits = max(int(n_units - 1).bit_length(), 1)
+    budget = MAX_PAIR_CELLS
     for a, b in pairs:  # a part's runs are at most the table's rows: the key's bits are known
         if a in keep and b in keep and (a, b) not in n_values:
             nv = n_values[(a,)] * n_values[(b,)]
             bits = int(n).bit_length() + int(nv - 1).bit_length() + unit_bits
-            if n_days * nv <= MAX_PAIR_CELLS and bits <= 64:
+            if n_days * nv <= budget and bits <= 64:
                 sets.append((a, b))
                 n_values[(a, b)] = nv
+                budget -= n_days * nv
     grains = {
         s: [
             g

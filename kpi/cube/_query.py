@@ -200,8 +200,8 @@ class Cube:
         end: datetime | None,
     ) -> pl.LazyFrame | None:
         """A distinct count of many values (customers), or None. Whole bins of a grain (both
-        bounds on its bins) by nothing or one dimension: the sum over each bin's days (quarter
-        hours) of the values first seen in that bin (:mod:`kpi.cube._counts`). Else from the
+        bounds on its bins) by nothing, one dimension or a pair counted by day: the sum over each
+        bin's days (quarter hours) of the values first seen in that bin (:mod:`kpi.cube._counts`). Else from the
         smallest level of their stored sets (one row per bin, dimensions and value's hash)."""
         if every is not None and self._aligned(start, every) and self._aligned(end, every):
             level = self._smallest(

@@ -16,10 +16,12 @@ used, rebuilt on request.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +30,25 @@ import polars as pl
 from kpi._fs import write_json
 from kpi.schema import TABLES
 
-__all__ = ["FORMAT", "cube_dir", "data_key", "plan_fingerprint", "read_meta", "remove"]
+__all__ = [
+    "FORMAT",
+    "LOCK",
+    "cube_dir",
+    "data_key",
+    "locked",
+    "plan_fingerprint",
+    "read_meta",
+    "remove",
+    "write_meta",
+]
 
 #: Version of the cube's layout; a cube of another format is stale.
 #: 5: the customer sets (contacts per customer); 6: customers counted from first contacts, sets
 #: by day only; 7: the queue sweep by agent per day; 8: the queue sweep by pairs of
 #: dimensions and the busiest hour by topic with another dimension, per day; 9: days by agent
-#: alone. A cube of an earlier format is stale and rebuilt.
-FORMAT = 9
+#: alone; 10: built in parts (``parts``, ``pending``), customers counted by pairs of
+#: dimensions. A cube of an earlier format is stale and rebuilt.
+FORMAT = 10
 DIR_NAME = ".kpi-cube"
 META = "cube.json"
 CACHE_ENV = "KPI_CUBE_DIR"
@@ -98,6 +111,28 @@ def write_meta(where: Path, meta: dict[str, Any]) -> None:
     for p in where.iterdir():
         if p.name not in keep and p.suffix == ".parquet":
             p.unlink(missing_ok=True)
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def locked(where: Path) -> Iterator[None]:
+    """Hold the cube directory's lock (``.lock``, made with the directory) for the block: one
+    build or completion at a time, across processes, so that neither publishes a
+    ``cube.json`` that drops the other's files. A no-op where ``fcntl`` is missing (Windows)."""
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(where / LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def remove(where: Path) -> bool:
