@@ -412,7 +412,9 @@ def build(
     where = cube_dir(root)
     todo = [p for p in PARTS if p in wanted]
     with locked(where):  # one build or completion at a time
-        _run_build(root, where, params, reporter(progress, "kpi cube"), partition_rows, todo, parts)
+        _run_build(
+            root, where, params, reporter(progress, "kpi cube"), partition_rows, todo, parts
+        )
     return where
 
 
