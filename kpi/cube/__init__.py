@@ -325,12 +325,7 @@ def prepare(
     if say is not None and cube is None:
         say(f"{rows:,} rows: building the measure cube once, so that later redraws are quick")
     elif say is not None:
-        what = {
-            "fcr": "FCR's repeat flags",
-            "customers": "customers' first contacts",
-            "sweeps": "the queue sweeps",
-        }
-        named = ", ".join(what.get(p, "the busiest hours") for p in todo)
+        named = ", ".join(_PART_TEXT[p] for p in todo)
         whom = f", for {_listed(metrics)}" if metrics is not None else ""
         say(f"adding {named} to the measure cube once{whom}")
     # the core and the parts the KPIs need, in one pass over the rows (an unknown KPI is the
@@ -353,6 +348,16 @@ def prepare(
     return note
 
 
+#: What each part holds, for progress lines.
+_PART_TEXT = {
+    "core": "the core",
+    "fcr": "FCR's repeat flags",
+    "customers": "customers' first contacts",
+    "sweeps": "the queue sweeps",
+    "peaks": "the busiest hours",
+}
+
+
 def _listed(metrics: str | Sequence[str] | None) -> str:
     return metrics if isinstance(metrics, str) else ", ".join(metrics or ())
 
@@ -371,8 +376,21 @@ def _writer(where: Path, key: str) -> Callable[[str, pl.DataFrame], str]:
     return write
 
 
-def _read_columns(levels: list[dict[str, Any]], measures: list[Measure]) -> None:
-    """Each level's ``read``: the columns its stored measures read."""
+def _levels(
+    ds: Dataset,
+    measures: list[Measure],
+    where: Path,
+    key: str,
+    report: Callable[[str], None],
+    partition_rows: int,
+    todo: list[str],
+) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+    """The levels of parts ``todo`` written into ``where`` (:func:`build_levels`), each with
+    its ``read``: the columns its stored measures read; and the parts that apply."""
+    write = _writer(where, key)
+    levels, applies = build_levels(
+        ds, measures, write, report, partition_rows=partition_rows, parts=todo
+    )
     for lv in levels:
         lv["read"] = sorted(
             {
@@ -384,6 +402,7 @@ def _read_columns(levels: list[dict[str, Any]], measures: list[Measure]) -> None
                 for c in s.columns
             }
         )
+    return levels, applies
 
 
 def build(
@@ -438,10 +457,7 @@ def _run_build(
         + ("" if parts is None else f"; parts: {', '.join(todo)}")
         + f") in {where}"
     )
-    write = _writer(where, key)
-    kw = {"partition_rows": partition_rows, "parts": todo}
-    levels, applies = build_levels(ds, measures, write, report, **kw)
-    _read_columns(levels, measures)
+    levels, applies = _levels(ds, measures, where, key, report, partition_rows, todo)
     tables = sorted({lv["table"] for lv in levels})
     seconds = round(time.perf_counter() - began, 2)
     meta = {
@@ -505,10 +521,7 @@ def _complete(
     report(f"adding {', '.join(todo)} to the cube of {root}")
     ds = load(root, check=False)
     measures = cube_measures(meta["params"] or None)
-    write = _writer(where, key)
-    kw = {"partition_rows": partition_rows, "parts": todo}
-    levels, _ = build_levels(ds, measures, write, report, **kw)
-    _read_columns(levels, measures)
+    levels, _ = _levels(ds, measures, where, key, report, partition_rows, todo)
     seconds = round(time.perf_counter() - began, 2)
     if data_key(root) != key:  # the data changed meanwhile: the cube is stale anyway
         return False
@@ -542,7 +555,7 @@ def needed_parts(
     need = set()
     for m, p in resolve(metrics, dict(params or {})):
         for meas in m.build(p).measures:
-            need.update(p for p, starts in names.items() if meas.name.startswith(starts))
+            need.update(part for part, start in names.items() if meas.name.startswith(start))
             if cube is None and meas.kind == "distinct":  # of many values, or none to build
                 # agents are few (bit sets, in the core); should they not be, the next
                 # redraw finds the part pending and adds it
@@ -558,7 +571,9 @@ def needed_parts(
                     for s in meas.sources
                 }
             # the busiest hours' sums are the core's too (contacts offered): named, not matched
-            need.update(p for p, stored in pending.items() if p != "peaks" and sigs & stored)
+            need.update(
+                part for part, stored in pending.items() if part != "peaks" and sigs & stored
+            )
     return [p for p in PARTS if p in need and p in pending]
 
 

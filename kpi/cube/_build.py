@@ -424,9 +424,6 @@ def build_levels(
     apply to the data (those with something to store, built or not), each with the
     signatures it stores (:func:`signature`; the core's are left out).
     """
-    unknown = set(parts) - set(PARTS)
-    if unknown:
-        raise ValueError(f"unknown cube parts {sorted(unknown)}; the parts are {PARTS}")
     core = "core" in parts
     out: list[dict[str, Any]] = []
     applies: dict[str, set[str]] = {"core": set()}
