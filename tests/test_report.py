@@ -680,6 +680,24 @@ def test_stale_work_dirs_of_dead_renders_are_removed(tmp_path):
     assert remove_stale_work_dirs(tmp_path) == [elsewhere]
 
 
+def test_a_work_dir_killed_before_its_owner_was_written_is_stale(tmp_path):
+    # killed between making the directory and writing owner.json: its name says whose it was
+    from kpi.report._files import _host_tag
+
+    root = tmp_path / ".work"
+    root.mkdir()
+    dead = root / f"overview-2026-02-999999999-h{_host_tag()}-abc123_x"
+    other = root / "overview-2026-02-999999999-h00000000-abc123_y"  # another machine's
+    alive = root / f"overview-2026-02-{os.getppid()}-h{_host_tag()}-abc123_z"
+    for d in (dead, other, alive):
+        d.mkdir()
+    assert remove_stale_work_dirs(tmp_path) == [dead]
+    assert other.exists()
+    assert alive.exists()
+    mine = new_work_dir(tmp_path, "overview-2026-02")
+    assert mine.name.startswith(f"overview-2026-02-{os.getpid()}-h{_host_tag()}-")
+
+
 def test_a_work_dir_whose_owner_cannot_be_written_is_not_left(tmp_path, monkeypatch):
     # a full disk between making the directory and writing its owner: without the owner, the
     # directory would be taken for another host's and kept for a day

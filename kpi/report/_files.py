@@ -15,8 +15,10 @@ the publish is complete: a stopped render publishes everything or nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -167,15 +169,27 @@ def remove_stale_tmp_files(*dirs: Path) -> list[Path]:
     return removed
 
 
+def _host_tag() -> str:
+    """This machine's name, hashed short, for work directories' names."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+#: A work directory's name: its label, then its owner's process id and host tag.
+_NAMED = re.compile(r"-(\d+)-h([0-9a-f]{8})-[^-]+$")
+
+
 def new_work_dir(out_dir: Path, label: str) -> Path:
-    """A fresh private directory ``<out_dir>/.work/<label>-<pid>-<random>`` for one render.
+    """A fresh private directory ``<out_dir>/.work/<label>-<pid>-h<host>-<random>`` for one
+    render.
 
     It records its owner (host and process id) in ``owner.json``, so that a render on another
-    machine sharing the directory is never mistaken for a dead one.
+    machine sharing the directory is never mistaken for a dead one; its name says the same,
+    for a render killed between making the directory and writing its owner.
     """
     root = out_dir / WORK
     root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=root, prefix=f"{label}-{os.getpid()}-"))
+    prefix = f"{label}-{os.getpid()}-h{_host_tag()}-"
+    work = Path(tempfile.mkdtemp(dir=root, prefix=prefix))
     try:
         (work / OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
     except BaseException:  # a full disk: a directory without its owner would stay a day
@@ -224,7 +238,7 @@ def remove_stale_work_dirs(out_dir: Path, *, max_age_s: float = 86400.0) -> list
     removed: list[Path] = []
     if not root.is_dir():
         return removed
-    now, host = time.time(), socket.gethostname()
+    now, host, tag = time.time(), socket.gethostname(), _host_tag()
     for d in sorted(root.iterdir()):
         try:
             age = now - d.stat().st_mtime
@@ -234,7 +248,8 @@ def remove_stale_work_dirs(out_dir: Path, *, max_age_s: float = 86400.0) -> list
             owner = json.loads((d / OWNER).read_text())
             pid, same_host = int(owner["pid"]), owner.get("host") == host
         except (OSError, ValueError, KeyError, TypeError):
-            pid, same_host = -1, False
+            named = _NAMED.search(d.name)  # killed before its owner was written
+            pid, same_host = (int(named[1]), named[2] == tag) if named else (-1, False)
         if same_host and pid == os.getpid():
             continue
         if (same_host and not pid_alive(pid)) or age > max_age_s:
