@@ -1,5 +1,6 @@
-"""A cube built in parts (``kpi.cube.PARTS``): the core first, FCR's repeat flags, the
-customers' counts, the queue sweeps and the busiest hours when a KPI first needs them.
+"""A cube built in parts (``kpi.cube.PARTS``): the core first, the agents' bit sets, FCR's
+repeat flags, the customers' counts, the queue sweeps and the busiest hours when a KPI first
+needs them.
 
 Built apart, the parts store the same cells as one build of all; a pending part's KPIs read the
 rows (same values); an explorer's first use builds the core and the parts its KPI needs, and
@@ -27,13 +28,13 @@ from kpi.metrics import METRICS
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from _contacts_gen import TZ, generate_contacts
 
-LATER = ("fcr", "customers", "sweeps", "peaks")
+LATER = ("agents", "fcr", "customers", "sweeps", "peaks")
 
 
 @pytest.fixture(autouse=True)
 def _few_agents(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bit sets for at most 500 values: the generated agents (401) are in the core, the
-    customers (900 and more) counted from first contacts, a part of their own."""
+    """Bit sets for at most 500 values: the generated agents (401) in bit sets, the customers
+    (900 and more) counted from first contacts."""
     monkeypatch.setattr(kpi.cube._build, "MAX_DISTINCT", 500)
 
 
@@ -70,8 +71,9 @@ def test_parts_built_apart_store_the_same_cells(tmp_path: Path) -> None:
     built = cube.info(root)
     assert set(built["parts"]) == {"core", *LATER}
     assert built["pending"] == []
-    # built with the core, FCR's flags are in its cells
+    # built with the core, the agents' bit sets and FCR's flags are in its cells
     assert {lv["part"] for lv in built["levels"]} == {"core", "customers", "sweeps", "peaks"}
+    assert not any(".core" in f for lv, _ in whole.values() for f in lv["files"])
 
     cube.build(root, parts=())  # the core alone: the others pending
     got = cube.info(root)
@@ -79,33 +81,46 @@ def test_parts_built_apart_store_the_same_cells(tmp_path: Path) -> None:
     assert got["pending"] == list(LATER)
     assert {lv["part"] for lv in got["levels"]} == {"core"}
     done = ["core"]
-    for part in ("sweeps", "customers", "fcr", "peaks"):  # one at a time, in any order
+    for part in ("sweeps", "customers", "fcr", "peaks", "agents"):  # one at a time, any order
         assert cube.complete(root, [part])
         done.append(part)
         assert list(cube.info(root)["parts"]) == done
     apart = _cells(root)
-    # FCR's flags built apart: levels of their own, the same counts as in the whole build's
-    fcr = {k: v for k, v in apart.items() if v[0]["part"] == "fcr"}
-    assert len(fcr) == sum(lv["part"] == "core" for lv, _ in whole.values()) > 20
-    for (table, time, name, grain, dims), (lv, frame) in fcr.items():
-        assert name.endswith(", FCR's repeats")
-        core, cells = whole[table, time, name.removesuffix(", FCR's repeats"), grain, dims]
-        flags = [c for c in core["kinds"] if c.startswith("b")]
-        assert set(lv["columns"].values()) == set(flags) == {"b0"}
-        assert lv["columns"].items() <= core["columns"].items()
-        keys = [*dims, "_bin"]
-        assert frame["b0"].sum() > 0
-        assert_frame_equal(
-            frame.select(*keys, "_rows", *flags).sort(keys),
-            cells.select(*keys, "_rows", *flags).sort(keys),
-        )
-    assert apart.keys() - fcr.keys() == whole.keys()
+    # the bit sets and FCR's flags built apart: levels of their own, named after the core's,
+    # the same cells as the whole build's
+    n_core = sum(lv["part"] == "core" for lv, _ in whole.values())
+    for part, suffix in (("fcr", ", FCR's repeats"), ("agents", ", agents' sets")):
+        own = {k: v for k, v in apart.items() if v[0]["part"] == part}
+        assert len(own) == n_core > 20
+        for (table, time, name, grain, dims), (lv, frame) in own.items():
+            assert name.endswith(suffix)
+            assert all(f".{part}." in f for f in lv["files"])
+            core, cells = whole[table, time, name.removesuffix(suffix), grain, dims]
+            held = list(lv["kinds"])
+            assert held == (
+                ["b0"]
+                if part == "fcr"
+                else [c for c in core["kinds"] if core["kinds"][c] == "distinct"]
+            )
+            assert lv["columns"].items() <= core["columns"].items()
+            stored = [c for c in frame.columns if c not in (*dims, "_bin", "_rows")]
+            assert any((frame[c] != 0).any() for c in stored)
+            keys = [*dims, "_bin"]
+            assert_frame_equal(
+                frame.select(*keys, "_rows", *stored).sort(keys),
+                cells.select(*keys, "_rows", *stored).sort(keys),
+            )
+    assert {k for k, v in apart.items() if v[0]["part"] not in ("fcr", "agents")} == whole.keys()
     for key, (lv, frame) in whole.items():
         other, again = apart[key]
-        if lv["part"] == "core":  # without FCR's flags
-            lv = {**lv, "columns": {k: v for k, v in lv["columns"].items() if v != "b0"}}
-            lv["kinds"] = {k: v for k, v in lv["kinds"].items() if k != "b0"}
-            frame = frame.drop("b0")
+        if lv["part"] == "core":  # without the bit sets and FCR's flags
+            gone = {c for c, k in lv["kinds"].items() if c == "b0" or k == "distinct"}
+            lv = {**lv, "columns": {k: v for k, v in lv["columns"].items() if v not in gone}}
+            lv["kinds"] = {k: v for k, v in lv["kinds"].items() if k not in gone}
+            lv["words"] = {}
+            frame = frame.drop(c for c in frame.columns if c == "b0" or c.split("_")[0] in gone)
+            frame = frame.sort(frame.columns)
+            assert all(".core." in f for f in other["files"])
         assert {k: v for k, v in lv.items() if k != "files"} == {
             k: v for k, v in other.items() if k != "files"
         }
@@ -134,21 +149,22 @@ def test_the_kpis_each_part_answers(core_dir: Path) -> None:
     assert c is not None
     need = {k: cube.needed_parts(c, k) for k in sorted(METRICS)}
     assert need["fcr"] == ["fcr"]
+    assert need["handled_per_agent"] == need["sales_per_agent"] == ["agents"]
     assert need["contacts_per_customer"] == ["customers"]
     assert need["max_in_queue"] == ["sweeps"]
     assert need["peak_hour_traffic"] == ["peaks"]
     # every other KPI of the catalogue is answered by the core (or by the rows)
     assert {k for k, v in need.items() if v} == {
         "fcr",
+        "handled_per_agent",
+        "sales_per_agent",
         "contacts_per_customer",
         "max_in_queue",
         "peak_hour_traffic",
     }
-    assert cube.needed_parts(c, ["max_in_queue", "contacts_per_customer", "fcr"]) == [
-        "fcr",
-        "customers",
-        "sweeps",
-    ]
+    assert cube.needed_parts(
+        c, ["max_in_queue", "contacts_per_customer", "fcr", "handled_per_agent"]
+    ) == ["agents", "fcr", "customers", "sweeps"]
 
 
 def _explain(ds: kpi.Dataset, kpi_id: str, **kw: object) -> str:
@@ -160,6 +176,8 @@ def _explain(ds: kpi.Dataset, kpi_id: str, **kw: object) -> str:
     [
         ("fcr", {"every": "1mo", "by": ["team"]}),
         ("fcr", {"every": "15m", "by": ["topic"]}),
+        ("handled_per_agent", {"every": "1h", "by": ["queue"]}),
+        ("sales_per_agent", {"every": "1w", "by": ["agent_id"]}),
         ("contacts_per_customer", {"every": "1w", "by": ["team"]}),
         ("contacts_per_customer", {"every": "1d", "by": ["channel", "topic"]}),
         ("max_in_queue", {"every": "1h", "by": ["queue"]}),
@@ -227,7 +245,7 @@ def test_first_use_builds_the_core_then_each_part_a_kpi_needs(
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "kpi cube: adding the queue sweeps to the measure cube once, for max_in_queue"
     assert err[-1].startswith("kpi cube: added sweeps in ")
-    assert cube.info(root)["pending"] == ["fcr", "customers", "peaks"]
+    assert cube.info(root)["pending"] == ["agents", "fcr", "customers", "peaks"]
     assert ".kpi-cube" in frame.explain()
     assert "contacts.parquet" not in frame.explain()
     kpi.views.trend_frame(kpi.load(root), "max_in_queue", every="1w").collect()
@@ -236,6 +254,8 @@ def test_first_use_builds_the_core_then_each_part_a_kpi_needs(
     assert "customers' first contacts" in capsys.readouterr().err
     kpi.views.trend_frame(kpi.load(root), "fcr", every="1mo", by="team").collect()
     assert "FCR's repeat flags" in capsys.readouterr().err
+    kpi.views.trend_frame(kpi.load(root), "handled_per_agent", every="1d").collect()
+    assert "adding the sets of agents" in capsys.readouterr().err
     assert cube.info(root)["pending"] == ["peaks"]
 
 
@@ -255,7 +275,7 @@ def test_cli_info_names_the_pending_parts(
     cube.build(root, parts=())
     assert main(["cube", "info", "--data", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "not built yet: fcr, customers, sweeps, peaks" in out
+    assert "not built yet: agents, fcr, customers, sweeps, peaks" in out
     assert "their KPIs read the rows" in out
     assert main(["cube", "info", "--data", str(root), "--format", "json"]) == 0
     found = json.loads(capsys.readouterr().out)
@@ -269,7 +289,7 @@ def test_cli_info_names_the_pending_parts(
 def test_unknown_parts_are_refused(tmp_path: Path) -> None:
     root = _dir(tmp_path, 1_000)
     with pytest.raises(ValueError, match="unknown cube parts"):
-        cube.build(root, parts=("core", "agents"))
+        cube.build(root, parts=("core", "nonesuch"))
 
 
 def test_a_part_is_not_added_to_a_stale_cube(tmp_path: Path) -> None:
@@ -287,14 +307,14 @@ def test_first_use_for_a_kpi_with_a_part_builds_both_in_one_pass(
     root = _dir(tmp_path, 4_000)
     assert cube.needed_parts(None, "fcr") == ["fcr"]  # before any build: by the KPI alone
     assert cube.needed_parts(None, ["aht", "asa"]) == []
-    assert cube.needed_parts(None, "handled_per_agent") == []  # agents: bit sets, in the core
-    assert cube.needed_parts(None, "contacts_per_customer") == ["customers"]
+    assert cube.needed_parts(None, "handled_per_agent") == ["agents"]  # few: bit sets
+    assert cube.needed_parts(None, "contacts_per_customer") == ["customers"]  # many: counts
     frame = kpi.views.trend_frame(kpi.load(root), "fcr", every="1mo", by="team")
     err = capsys.readouterr().err
     assert "adding" not in err  # one build: the core with FCR's flags in its cells
     got = cube.info(root)
     assert list(got["parts"]) == ["core", "fcr"]
-    assert got["pending"] == ["customers", "sweeps", "peaks"]
+    assert got["pending"] == ["agents", "customers", "sweeps", "peaks"]
     assert "contacts.parquet" not in frame.explain()
     rows = kpi.evaluate(kpi.load(root), "fcr", every="1mo", by="team", cube=False)
     assert_frame_equal(
@@ -310,6 +330,9 @@ def test_first_use_for_a_kpi_with_a_part_builds_both_in_one_pass(
     [
         ("fcr", "fcr", {"every": "1mo", "by": ["team"]}),
         ("fcr", "fcr", {"every": "15m", "by": ["topic"]}),
+        ("agents", "handled_per_agent", {"every": "1h", "by": ["queue"]}),
+        ("agents", "sales_per_agent", {"every": "1mo", "by": ["team", "agent_id"]}),
+        ("agents", "handled_per_agent", {"every": "1d", "by": ["channel", "topic"]}),
         ("customers", "contacts_per_customer", {"every": "1w", "by": ["team"]}),
         ("sweeps", "max_in_queue", {"every": "1h", "by": ["queue"]}),
         ("peaks", "peak_hour_traffic", {"every": "1w", "by": ["agent_id"]}),
@@ -321,7 +344,7 @@ def test_a_part_once_added_answers_from_the_cube(
     root = _dir(tmp_path, 4_000, seed=12)
     cube.build(root, parts=())
     where = Path(cube.info(root)["where"])
-    if part == "fcr":  # the core without FCR's flags: files named apart from a core with them
+    if part in ("fcr", "agents"):  # the core alone: files named apart from a core with them
         assert all(".core." in f.name for f in where.glob("contacts.arrival_ts.*.parquet"))
     assert cube.complete(root, [part])
     ds = kpi.load(root)
@@ -329,8 +352,8 @@ def test_a_part_once_added_answers_from_the_cube(
     plan = got.frame.explain()
     assert ".kpi-cube" in plan
     assert "contacts.parquet" not in plan
-    if part == "fcr":
-        assert ".fcr." in plan  # FCR's own levels
+    if part in ("fcr", "agents"):
+        assert f".{part}." in plan  # the part's own levels
     rows = kpi.evaluate(ds, kpi_id, cube=False, **kw).frame.collect()
     assert_frame_equal(rows, got.frame.collect(), check_exact=False, rel_tol=1e-9)
 
@@ -376,3 +399,25 @@ def test_an_unknown_kpi_does_not_stop_the_first_build(
         cube.prepare(ds, metrics="no_such_kpi", progress=False)
     assert cube.prepare(ds, metrics="aht", progress=False) is None  # built, not a note
     assert cube.info(root)["fresh"]
+
+
+def test_two_parts_of_the_core_levels_added_in_one_pass(tmp_path: Path) -> None:
+    """The agents' bit sets and FCR's flags added together: one pass, levels holding both,
+    named by what they hold; both KPIs then read them, with the rows' values."""
+    root = _dir(tmp_path, 4_000, seed=15)
+    cube.build(root, parts=())
+    assert cube.complete(root, ["fcr", "agents"])
+    where = Path(cube.info(root)["where"])
+    meta = json.loads((where / "cube.json").read_text())
+    both = [lv for lv in meta["levels"] if lv["part"] == "agents+fcr"]
+    assert len(both) > 20
+    assert all(lv["level"].endswith(", agents' sets and FCR's repeats") for lv in both)
+    assert all(".agents-fcr." in f for lv in both for f in lv["files"])
+    assert cube.info(root)["pending"] == ["customers", "sweeps", "peaks"]
+    ds = kpi.load(root)
+    for kpi_id in ("fcr", "handled_per_agent"):
+        kw = {"every": "1w", "by": ["team"]}
+        got = kpi.evaluate(ds, kpi_id, **kw)
+        assert ".agents-fcr." in got.frame.explain()
+        rows = kpi.evaluate(ds, kpi_id, cube=False, **kw).frame.collect()
+        assert_frame_equal(rows, got.frame.collect(), check_exact=False, rel_tol=1e-9)

@@ -75,14 +75,15 @@ Each measure's strategy:
   are not on a cube bin, chunked evaluation, and datasets that are not a directory (or whose
   tables were filtered or swapped after loading).
 
-Parts (:data:`PARTS`). The levels above with their sums, maxima and bit sets are the *core*;
-FCR's repeat flags, the customers' counts and sets, the queue sweeps and each day's busiest
-hours are each a part of their own, built with the core by :func:`build` (``kpi cube
-build``; FCR's flags then sit in the core's cells) or later, on their own (:func:`complete`;
-FCR's flags then in levels of their own). An explorer's first use (:func:`prepare`) builds
-the core and the parts its KPI needs (:func:`needed_parts`) in one pass over the rows, and
-another part when a KPI first needs it, so the first chart of most KPIs waits for the core
-only (at 10 million contacts, about half of the whole build). A part not built yet
+Parts (:data:`PARTS`). The levels above with their sums and maxima are the *core*; the bit
+sets (agents), FCR's repeat flags, the customers' counts and sets, the queue sweeps and each
+day's busiest hours are each a part of their own, built with the core by :func:`build`
+(``kpi cube build``; the bit sets and FCR's flags then sit in the core's cells) or later, on
+their own (:func:`complete`; the bit sets and flags then in levels of their own, named
+after the core's, whose cells they match one for one). An explorer's first use
+(:func:`prepare`) builds the core and the parts its KPI needs (:func:`needed_parts`) in one
+pass over the rows, and another part when a KPI first needs it, so the first chart of most
+KPIs waits for the core only (at 10 million contacts, about 40% of the whole build). A part not built yet
 (``pending`` in ``cube.json``, with the signatures it would store) leaves its KPIs to the
 rows, with the same values; a query never builds one (``evaluate(cube=True)`` builds them
 all).
@@ -351,6 +352,7 @@ def prepare(
 #: What each part holds, for progress lines.
 _PART_TEXT = {
     "core": "the core",
+    "agents": "the sets of agents",
     "fcr": "FCR's repeat flags",
     "customers": "customers' first contacts",
     "sweeps": "the queue sweeps",
@@ -392,13 +394,15 @@ def _levels(
         ds, measures, write, report, partition_rows=partition_rows, parts=todo
     )
     for lv in levels:
+        # the core's cells count the nulls of what the bit sets read too, built or not
+        sets = applies.get("agents", set()) if lv["part"] == "core" else set()
         lv["read"] = sorted(
             {
                 c
                 for m in measures
                 for s in m.sources
                 if s.table == lv["table"]
-                and signature(lv["table"], lv["time"], s) in lv["columns"]
+                and signature(lv["table"], lv["time"], s) in {*lv["columns"], *sets}
                 for c in s.columns
             }
         )
@@ -525,7 +529,8 @@ def _complete(
     seconds = round(time.perf_counter() - began, 2)
     if data_key(root) != key:  # the data changed meanwhile: the cube is stale anyway
         return False
-    meta["levels"] = [*meta["levels"], *(lv for lv in levels if lv["part"] in todo)]
+    added = [lv for lv in levels if set(lv["part"].split("+")) <= set(todo)]
+    meta["levels"] = [*meta["levels"], *added]
     meta["parts"] = {**meta.get("parts", {}), **dict.fromkeys(todo, seconds)}
     meta["pending"] = {p: v for p, v in meta["pending"].items() if p not in todo}
     meta["built"] = time.time_ns()
@@ -556,12 +561,11 @@ def needed_parts(
     for m, p in resolve(metrics, dict(params or {})):
         for meas in m.build(p).measures:
             need.update(part for part, start in names.items() if meas.name.startswith(start))
-            if cube is None and meas.kind == "distinct":  # of many values, or none to build
-                # agents are few (bit sets, in the core); should they not be, the next
-                # redraw finds the part pending and adds it
+            if cube is None and meas.kind == "distinct":  # bit sets, or counts of many
+                # agents are few (bit sets), customers many (counts); should either not be,
+                # the next redraw finds the other part pending and adds it
                 columns = [c[0] for s in meas.sources if (c := distinct_input(s.agg))]
-                if any(c != "agent_id" for c in columns):
-                    need.add("customers")
+                need.update("agents" if c == "agent_id" else "customers" for c in columns)
             if meas.builder is not None and meas.tables:
                 table = meas.tables[0]
                 sigs = {signature(table, time_column(table) or "", meas)}

@@ -73,7 +73,9 @@ from kpi.schema import time_column
 
 __all__ = [
     "AGENT_DIMS",
+    "APART_NAMES",
     "CELLS_BYTES",
+    "CELL_PARTS",
     "CHUNK_ROWS",
     "COUNT_ROWS",
     "DIMENSIONS",
@@ -90,6 +92,7 @@ __all__ = [
     "SWEEP_DIMS",
     "TOPICAL",
     "Level",
+    "apart_name",
     "build_levels",
     "cube_measures",
     "peak_sources",
@@ -122,14 +125,21 @@ COUNT_ROWS = 20_000_000
 #: Kinds of measure the cube stores.
 STORED_KINDS = ("sum", "max", "distinct")
 #: The parts of a cube, each built on its own (:func:`build_levels`' ``parts``): ``core``, the
-#: levels of the additive measures (sums, maxima, bit sets; :data:`LEVELS`); ``fcr``, FCR's
-#: repeat flags counted at the same levels (in the core's cells when built with it, else in
-#: levels of their own); ``customers``, distinct counts of too many values for bit sets (first-contact counts and
-#: day sets, :mod:`kpi.cube._counts`); ``sweeps``, most contacts waiting at once
-#: (:data:`SWEEP_DIMS`, :data:`SWEEP_DAILY`); ``peaks``, each day's busiest hour by agent
-#: and by topic with another dimension (:data:`PEAK_DAILY`). The core answers most KPIs; an
-#: explorer's first use builds it and each other part when a KPI first needs it.
-PARTS = ("core", "fcr", "customers", "sweeps", "peaks")
+#: levels of the additive measures (sums and maxima; :data:`LEVELS`); ``agents``, the bit
+#: sets of distinct counts of few values (agents handling) and ``fcr``, FCR's repeat flags,
+#: both at the same levels (in the core's cells when built with it, else in levels of their
+#: own: a bit set is a word per 64 values in every cell, a quarter of the core's work at 10
+#: million contacts); ``customers``, distinct counts of too many values for bit sets
+#: (first-contact counts and day sets, :mod:`kpi.cube._counts`); ``sweeps``, most contacts
+#: waiting at once (:data:`SWEEP_DIMS`, :data:`SWEEP_DAILY`); ``peaks``, each day's busiest
+#: hour by agent and by topic with another dimension (:data:`PEAK_DAILY`). The core answers
+#: most KPIs; an explorer's first use builds it and each other part when a KPI first needs it.
+PARTS = ("core", "agents", "fcr", "customers", "sweeps", "peaks")
+#: The parts stored at the core's levels: in its cells when built with it, else in levels of
+#: their own, named by what they hold (:func:`apart_name`).
+CELL_PARTS = ("core", "agents", "fcr")
+#: How a level of a part built apart from the core is named after the core's level.
+APART_NAMES = {"agents": "agents' sets", "fcr": "FCR's repeats"}
 
 
 @dataclass(frozen=True)
@@ -368,6 +378,20 @@ def _derive(
     return out
 
 
+def apart_name(held: list[str]) -> str:
+    """What a level of parts built apart from the core adds to the core level's name (nothing
+    for the core's own levels).
+
+    Examples
+    --------
+    >>> apart_name(["core", "fcr"]), apart_name(["fcr"]), apart_name(["agents", "fcr"])
+    ('', ", FCR's repeats", ", agents' sets and FCR's repeats")
+    """
+    if "core" in held:
+        return ""
+    return ", " + " and ".join(APART_NAMES[p] for p in held)
+
+
 def _named(level: Level, dims: tuple[str, ...]) -> str:
     """``level``'s name, or what it holds when the dataset lacks some of its dimensions
     (hours by priority without a priority column are the hours' totals)."""
@@ -441,9 +465,6 @@ def build_levels(
             applies.setdefault("fcr", set()).update(
                 signature(table, tcol, b) for b in builders_all
             )
-        # FCR's flags alone: levels of their own, of the rows and the flags; the core without
-        # them: files named apart from a core with them (a reader of either never mixes them)
-        alone = ".fcr" if not core else ".core" if builders_all and not builders else ""
         sweeps = [
             m
             for m in items
@@ -456,7 +477,7 @@ def build_levels(
             core
             or builders
             or (sweeps and "sweeps" in parts)
-            or ("customers" in parts and distinct)
+            or (("customers" in parts or "agents" in parts) and distinct)
             or ("peaks" in parts and tcol == "arrival_ts" and sources)
         ):
             continue  # nothing here for the parts asked (a part alone)
@@ -513,6 +534,7 @@ def build_levels(
         stored = []
         hashes: list[tuple[str, str, str]] = []  # (signature, stored column, column hashed)
         firsts: list[Later[Counts]] = []  # each hashed column's first-contact counts
+        has_sets = False  # some distinct count stored as bit sets (in the agents' part)
         for i, (s, kind) in enumerate(sources):
             plan = plan_source(i, s, kind, schema, values)
             found = distinct_input(s.agg) if plan is None and kind == "distinct" else None
@@ -553,7 +575,14 @@ def build_levels(
                 h = pl.when(counted).then(pl.col(c).hash(seed=0)).alias(f"_h{i}")
                 stored.append(Stored("values", [], [], first=[h]))
                 hashes.append((signature(table, tcol, s), f"_h{i}", c))
-            if plan is None or not core:
+            if plan is None:
+                continue
+            if plan.kind == "distinct":  # a bit set: the agents' part
+                has_sets = True
+                applies.setdefault("agents", set()).add(signature(table, tcol, s))
+                if "agents" not in parts:
+                    continue
+            elif not core:
                 continue
             stored.append(plan)
             columns[signature(table, tcol, s)] = f"m{i}"
@@ -563,6 +592,15 @@ def build_levels(
         for j, b in enumerate(builders):
             columns[signature(table, tcol, b)] = f"b{j}"
             kinds[f"b{j}"] = "sum"
+        # what the cells at the core's levels hold: the core and the parts built with it, or
+        # parts alone (levels of their own, of the rows and theirs); files are named by what
+        # they hold unless that is all there is, so a reader never takes one for another
+        bitsets = any(k == "distinct" for k in kinds.values())
+        held = [p for p, x in zip(CELL_PARTS, (core, bitsets, bool(builders)), strict=True) if x]
+        could = [
+            p for p, x in zip(CELL_PARTS, (True, has_sets, bool(builders_all)), strict=True) if x
+        ]
+        alone = "" if held == could else "." + "-".join(held)
         first = [e for s in stored for e in s.first]
         per_row = [e for s in stored for e in s.rows]
         cells = [e for s in stored for e in s.cells] + [pl.len().alias("_rows")]
@@ -613,7 +651,7 @@ def build_levels(
             kept = [c for c in kept if c in {*DIMENSIONS, *TOPICAL, *AGENT_DIMS, tcol, *ranks}]
         # the rows of each chunk are read when the core, the customers' sets or the busiest
         # hours need them (a sweep alone reads its own)
-        chunky = core or bool(builders) or bool(hashes) or bool(peaked)
+        chunky = core or bitsets or bool(builders) or bool(hashes) or bool(peaked)
         chunked = [(part, spans(starts, counts, CHUNK_ROWS, part)) for part in partitions]
         n_chunks, n_all, n_rows = 0, sum(len(mine) for _, mine in chunked), sum(counts)
         done, said = 0, time.perf_counter()
@@ -648,7 +686,7 @@ def build_levels(
                     first_chunk = n_chunks == 1
                     for level, dims, frame in (
                         _derive(_fine(df, tcol, cells, names, quarters), names, aggs)
-                        if core or builders
+                        if core or bitsets or builders
                         else []
                     ):
                         file = (
@@ -695,8 +733,12 @@ def build_levels(
                         f" {n_rows:,} rows{to}) in {said - began:.0f} s"
                     )
         for level, dims, file in made:
-            kw = {"words": words, "nullable": nullable, "part": "core" if core else "fcr"}
-            name = _named(level, dims) + ("" if core else ", FCR's repeats")
+            kw = {
+                "words": words,
+                "nullable": nullable,
+                "part": "+".join(held[:1] if core else held),
+            }
+            name = _named(level, dims) + apart_name(held)
             out.append(
                 _entry(acc, table, tcol, file, name, level.grain, dims, columns, kinds, **kw)
             )

@@ -141,23 +141,61 @@ class Cube:
         column to the name of that flag).
         """
         sigs = [signature(table, time_col, src) for _, src in items]
-        valued = {s for lv in self.meta["levels"] if lv.get("values") for s in lv["columns"]}
-        if valued & set(sigs):  # distinct counts of many values: from their stored sets
-            rest = [it for it, s in zip(items, sigs, strict=True) if s not in valued]
+        levels = self.meta["levels"]
+        valued = {s for lv in levels if lv.get("values") for s in lv["columns"]}
+        # bit sets built apart from the core (the agents' part): from levels of their own
+        core = {s for lv in levels if lv.get("part", "core") == "core" for s in lv["columns"]}
+        apart = {
+            s
+            for lv in levels
+            if lv.get("part", "core") != "core" and not lv.get("values")
+            for s, col in lv["columns"].items()
+            if lv["kinds"].get(col) == "distinct" and s not in core
+        }
+        if (valued | apart) & set(sigs):  # distinct counts: each from its own levels
+            rest = [it for it, s in zip(items, sigs, strict=True) if s not in valued | apart]
+            if not rest:  # the groups' row counts and flags are the core's
+                return None
             kw = {"by": by, "every": every, "start": start, "end": end}
             frame = self.rollup(table, time_col, rest, **kw, rows=rows, known=known)
-            for (name, _), s in zip(items, sigs, strict=True):
-                if frame is None or s not in valued:
+            for item, s in zip(items, sigs, strict=True):
+                if frame is None or s not in valued | apart:
                     continue
-                counted = self._distinct(table, time_col, s, name, **kw)
+                name = item[0]
+                if s in valued:
+                    counted = self._distinct(table, time_col, s, name, **kw)
+                else:
+                    alone = self._from_level(table, time_col, [item], [s], **kw, rows="_n")
+                    counted = None if alone is None else alone.select(*by, "_bin", name)
                 if counted is None:
                     return None
                 frame = frame.join(counted, on=[*by, "_bin"], how="left", nulls_equal=True)
                 frame = frame.with_columns(pl.col(name).fill_null(0))
             order = [*by, "_bin", *(n for n, _ in items), rows, *known.values()]
             return None if frame is None else frame.select(order)
+        kw = {"by": by, "every": every, "start": start, "end": end}
+        return self._from_level(table, time_col, items, sigs, **kw, rows=rows, known=known)
+
+    def _from_level(
+        self,
+        table: str,
+        time_col: str,
+        items: Sequence[tuple[str, Source]],
+        sigs: Sequence[str],
+        *,
+        by: Sequence[str],
+        every: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        rows: str,
+        known: dict[str, str] | None = None,
+    ) -> pl.LazyFrame | None:
+        """:meth:`rollup` from the one level that stores every signature of ``sigs``."""
+        known = known or {}
         level = self.level(table, time_col, sigs, by, every, start, end)
         if level is None:
+            return None
+        if known and level.get("part", "core") != "core":  # the core's levels count nulls
             return None
         if any(c not in level["read"] for c in known):
             return None

@@ -47,8 +47,9 @@ __all__ = [
 #: by day only; 7: the queue sweep by agent per day; 8: the queue sweep by pairs of
 #: dimensions and the busiest hour by topic with another dimension, per day; 9: days by agent
 #: alone; 10: built in parts (``parts``, ``pending``), customers counted by pairs of
-#: dimensions. A cube of an earlier format is stale and rebuilt.
-FORMAT = 10
+#: dimensions; 11: the bit sets (agents) a part of their own, files named by what they hold.
+#: A cube of an earlier format is stale and rebuilt.
+FORMAT = 11
 DIR_NAME = ".kpi-cube"
 META = "cube.json"
 CACHE_ENV = "KPI_CUBE_DIR"
