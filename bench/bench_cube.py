@@ -321,7 +321,9 @@ def render(
             f"wall, {build['cpu']:.1f} CPU s, peak RSS {build['rss_gib']:.2f} GiB"
             + (f" (load {build['load']:.1f})" if "load" in build else "")
             + f"; {cells:,} cells, {size:.0f} MiB | "
-            + ("first use met; " if ok else "first use **not met**; ")
+            + ("first use met" if ok else "first use **not met**")
+            + f" (≤ 15 s; {core['wall'] / card['wall']:.2f}× the scorecard's wall time, "
+            + f"{core['cpu'] / card['cpu']:.2f}× its CPU); "
             + ("all at once met" if build["wall"] <= 15 else "all at once **not met**")
             + " |"
         )

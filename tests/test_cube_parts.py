@@ -255,7 +255,7 @@ def test_first_use_builds_the_core_then_each_part_a_kpi_needs(
     kpi.views.trend_frame(kpi.load(root), "fcr", every="1mo", by="team").collect()
     assert "FCR's repeat flags" in capsys.readouterr().err
     kpi.views.trend_frame(kpi.load(root), "handled_per_agent", every="1d").collect()
-    assert "adding the sets of agents" in capsys.readouterr().err
+    assert "adding the bit sets of distinct values (agents)" in capsys.readouterr().err
     assert cube.info(root)["pending"] == ["peaks"]
 
 
@@ -421,3 +421,68 @@ def test_two_parts_of_the_core_levels_added_in_one_pass(tmp_path: Path) -> None:
         assert ".agents-fcr." in got.frame.explain()
         rows = kpi.evaluate(ds, kpi_id, cube=False, **kw).frame.collect()
         assert_frame_equal(rows, got.frame.collect(), check_exact=False, rel_tol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def agents_apart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Contacts with unknown teams, queues and topics (every 17th, 23rd, 29th row), the core
+    built, then the agents' bit sets on their own."""
+    df = generate_contacts(5_000, seed=3).with_row_index("_i")
+    df = df.with_columns(
+        pl.when(pl.col("_i") % n == 0).then(None).otherwise(pl.col(c)).alias(c)
+        for c, n in (("team", 17), ("queue", 23), ("topic", 29))
+    ).drop("_i")
+    root = tmp_path_factory.mktemp("apart") / "data"
+    kpi.save(kpi.Dataset({"contacts": df}, tz=TZ), root)
+    cube.build(root, parts=())
+    assert cube.complete(root, ["agents"])
+    return root
+
+
+@pytest.mark.parametrize("every", [None, "15m", "1d", "1mo"])
+@pytest.mark.parametrize("by", [[], ["team"], ["team", "agent_id"], ["channel", "topic"]])
+@pytest.mark.parametrize(
+    ("start", "end"), [(None, None), ("2025-03-01", "2025-11-01"), ("2025-03-30 05:00", None)]
+)
+def test_agents_apart_join_the_core_with_unknown_groups_and_ranges(
+    agents_apart: Path, every: str | None, by: list[str], start: str | None, end: str | None
+) -> None:
+    """The agents' count joined to the core's roll-up: groups of unknown team, queue or topic
+    (null keys), the whole range as one bin, ranges on and off the cube's bins (the rows)."""
+    ds = kpi.load(agents_apart)
+    kw = {"every": every, "by": by, "start": start, "end": end}
+    for kpi_id in ("handled_per_agent", ["sales_per_agent", "aht", "contacts_per_customer"]):
+        got = kpi.evaluate(ds, kpi_id, **kw)
+        rows = kpi.evaluate(ds, kpi_id, cube=False, **kw).frame.collect()
+        assert_frame_equal(rows, got.frame.collect(), check_exact=False, rel_tol=1e-9)
+    if every in ("1d", "1mo") and start != "2025-03-30 05:00":  # on the cube's bins
+        assert ".agents." in kpi.evaluate(ds, "handled_per_agent", **kw).frame.explain()
+
+
+def test_a_set_alone_takes_its_groups_from_the_core(agents_apart: Path) -> None:
+    """A query of the agents' count alone: the groups' row counts from a core level, the
+    count from the agents' levels, as a cube built in one pass gives."""
+    from kpi.cube._build import signature
+    from kpi.metrics import resolve
+
+    c = cube.find(agents_apart)
+    assert c is not None
+    ((m, p),) = resolve("handled_per_agent", {})
+    (meas,) = [x for x in m.build(p).measures if x.kind == "distinct"]
+    (src,) = meas.sources
+    kw = {"by": ["team"], "every": "1w", "start": None, "end": None, "rows": "_n", "known": {}}
+    got = c.rollup("contacts", "arrival_ts", [("agents", src)], **kw)
+    assert got is not None
+    got = got.collect().sort("team", "_bin", nulls_last=True)
+    assert signature("contacts", "arrival_ts", src) not in {
+        s for lv in c.meta["levels"] if lv["part"] == "core" for s in lv["columns"]
+    }
+    rows = kpi.load(agents_apart)["contacts"]
+    assert got["_n"].sum() == rows.select(pl.len()).collect().item()
+    weekly = (
+        rows.group_by("team", pl.col("arrival_ts").dt.truncate("1w").alias("_bin"))
+        .agg(src.agg.alias("agents"), pl.len().alias("_n"))
+        .collect()
+        .sort("team", "_bin", nulls_last=True)
+    )
+    assert_frame_equal(got.select("team", "agents", "_n"), weekly.select("team", "agents", "_n"))

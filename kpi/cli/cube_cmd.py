@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and keyed by the data's files. kpi compute, the views and the explorers roll KPIs up "
         "from the smallest level that answers (same values as from the rows) and read the rows "
         "otherwise; the trend explorer builds it on first use for a million rows or more. "
-        "The customers' counts, the queue sweeps and the busiest hours are parts of their own: "
-        "an explorer's first use builds the rest and adds each when a KPI first needs it. "
+        "The agents of each cell, FCR's repeat flags, the customers' counts, the queue sweeps "
+        "and the busiest hours are parts of their own: an explorer's first use builds the "
+        "core (sums and maxima) and adds each part when a KPI first needs it. "
         "build: (re)build it, every part; info: where it is, whether it is fresh, its "
         "sizes, the parts not built yet; clear: remove it.",
     )

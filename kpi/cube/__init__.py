@@ -83,10 +83,10 @@ their own (:func:`complete`; the bit sets and flags then in levels of their own,
 after the core's, whose cells they match one for one). An explorer's first use
 (:func:`prepare`) builds the core and the parts its KPI needs (:func:`needed_parts`) in one
 pass over the rows, and another part when a KPI first needs it, so the first chart of most
-KPIs waits for the core only (at 10 million contacts, about 40% of the whole build). A part not built yet
-(``pending`` in ``cube.json``, with the signatures it would store) leaves its KPIs to the
-rows, with the same values; a query never builds one (``evaluate(cube=True)`` builds them
-all).
+KPIs waits for the core only (at 10 million contacts, about a third of the whole build). A
+part not built yet (``pending`` in ``cube.json``, with the signatures it would store) leaves
+its KPIs to the rows, with the same values; a query never builds one (``evaluate(cube=True)``
+builds them all).
 
 Kept in ``DIR/.kpi-cube/`` keyed by the data's files (:mod:`kpi.cube._store`); stale cubes are
 never used. ``kpi cube build|info|clear --data DIR``; ``evaluate(..., cube=True)`` builds one
@@ -352,7 +352,7 @@ def prepare(
 #: What each part holds, for progress lines.
 _PART_TEXT = {
     "core": "the core",
-    "agents": "the sets of agents",
+    "agents": "the bit sets of distinct values (agents)",
     "fcr": "FCR's repeat flags",
     "customers": "customers' first contacts",
     "sweeps": "the queue sweeps",

@@ -472,7 +472,8 @@ def build_levels(
             and m.name.startswith(SWEEP_BUILDERS)
             and {"queue_ts", "wait_s"} <= set(names)
         ]
-        distinct = any(kind == "distinct" for _, kind in sources)
+        # distinct counts the cube can store (bit sets or counts), not those the rows answer
+        distinct = any(k == "distinct" and distinct_input(s.agg) is not None for s, k in sources)
         if not (
             core
             or builders

@@ -4,7 +4,8 @@
 column) aggregation :mod:`kpi.compute` asks for from the smallest level that holds it
 (:meth:`Cube.rollup`), the exact builders (FCR's numerator, peak-hour traffic, the queue
 sweep) from theirs (:meth:`Cube.rollup_builder`), distinct customers from their counts or
-sets; None where no level answers (the rows do).
+sets, bit sets built apart from the core (agents) from their own levels, each joined to the
+core's roll-up by group and bin; None where no level answers (the rows do).
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ class Cube:
         end: datetime | None,
     ) -> dict[str, Any] | None:
         """The smallest level that answers: ``by`` among its dimensions, ``every`` a multiple
-        of its grain, both bounds on its bins and every signature stored; else None."""
+        of its grain, both bounds on its bins and every signature stored; else None. Without
+        signatures (the groups' row counts and flags alone), a level of the core."""
         return self._smallest(
             lambda lv: (
                 lv["table"] == table
+                and (bool(sigs) or lv.get("part", "core") == "core")
                 and lv["time"] == time_col
                 and not lv.get("sweep")
                 and not lv.get("values")
@@ -154,8 +157,6 @@ class Cube:
         }
         if (valued | apart) & set(sigs):  # distinct counts: each from its own levels
             rest = [it for it, s in zip(items, sigs, strict=True) if s not in valued | apart]
-            if not rest:  # the groups' row counts and flags are the core's
-                return None
             kw = {"by": by, "every": every, "start": start, "end": end}
             frame = self.rollup(table, time_col, rest, **kw, rows=rows, known=known)
             for item, s in zip(items, sigs, strict=True):
