@@ -396,13 +396,13 @@ def _levels(
     for lv in levels:
         # the core's cells count the nulls of what the bit sets read too, built or not
         sets = applies.get("agents", set()) if lv["part"] == "core" else set()
+        stored = {*lv["columns"], *sets}
         lv["read"] = sorted(
             {
                 c
                 for m in measures
                 for s in m.sources
-                if s.table == lv["table"]
-                and signature(lv["table"], lv["time"], s) in {*lv["columns"], *sets}
+                if s.table == lv["table"] and signature(lv["table"], lv["time"], s) in stored
                 for c in s.columns
             }
         )

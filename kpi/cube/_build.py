@@ -737,7 +737,7 @@ def build_levels(
             kw = {
                 "words": words,
                 "nullable": nullable,
-                "part": "+".join(held[:1] if core else held),
+                "part": "+".join(held) if not core else "core",
             }
             name = _named(level, dims) + apart_name(held)
             out.append(

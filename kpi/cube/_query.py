@@ -10,6 +10,7 @@ core's roll-up by group and bin; None where no level answers (the rows do).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,23 @@ class Cube:
         if files[0] not in self._schemas:
             self._schemas[files[0]] = lf.collect_schema()
         return lf, self._schemas[files[0]]
+
+    @functools.cached_property
+    def _counted_apart(self) -> tuple[set[str], set[str]]:
+        """The signatures of distinct counts read from levels of their own, to be joined to
+        the core's roll-up: the customers' stored sets, and the bit sets built apart from the
+        core (the agents' part)."""
+        levels = self.meta["levels"]
+        valued = {s for lv in levels if lv.get("values") for s in lv["columns"]}
+        core = {s for lv in levels if lv.get("part", "core") == "core" for s in lv["columns"]}
+        apart = {
+            s
+            for lv in levels
+            if lv.get("part", "core") != "core" and not lv.get("values")
+            for s, col in lv["columns"].items()
+            if lv["kinds"].get(col) == "distinct" and s not in core
+        }
+        return valued, apart
 
     def _aligned(self, ts: datetime | None, grain: str) -> bool:
         if ts is None:
@@ -144,17 +162,7 @@ class Cube:
         column to the name of that flag).
         """
         sigs = [signature(table, time_col, src) for _, src in items]
-        levels = self.meta["levels"]
-        valued = {s for lv in levels if lv.get("values") for s in lv["columns"]}
-        # bit sets built apart from the core (the agents' part): from levels of their own
-        core = {s for lv in levels if lv.get("part", "core") == "core" for s in lv["columns"]}
-        apart = {
-            s
-            for lv in levels
-            if lv.get("part", "core") != "core" and not lv.get("values")
-            for s, col in lv["columns"].items()
-            if lv["kinds"].get(col) == "distinct" and s not in core
-        }
+        valued, apart = self._counted_apart
         if (valued | apart) & set(sigs):  # distinct counts: each from its own levels
             rest = [it for it, s in zip(items, sigs, strict=True) if s not in valued | apart]
             kw = {"by": by, "every": every, "start": start, "end": end}
