@@ -486,3 +486,28 @@ def test_a_set_alone_takes_its_groups_from_the_core(agents_apart: Path) -> None:
         .sort("team", "_bin", nulls_last=True)
     )
     assert_frame_equal(got.select("team", "agents", "_n"), weekly.select("team", "agents", "_n"))
+
+
+def test_sweeps_built_alone_over_many_chunks_equal_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built alone, each chunk's queue sweep runs beside the next one's (two at a time): the
+    same cells, in the same order of chunks, as the sweeps made beside the core's groupings."""
+    monkeypatch.setattr(kpi.cube._build, "CHUNK_ROWS", 400)  # a chunk per month: 12 of them
+    root = _dir(tmp_path)
+    cube.build(root, parts=("core", "sweeps"))
+    whole = {k: v for k, v in _cells(root).items() if v[0]["part"] == "sweeps"}
+    cube.build(root, parts=())
+    assert cube.complete(root, ["sweeps"])
+    apart = {k: v for k, v in _cells(root).items() if v[0]["part"] == "sweeps"}
+    assert apart.keys() == whole.keys()
+    assert len(whole) >= 10
+    for key, (lv, frame) in whole.items():
+        assert frame.height > 0
+        assert {k: v for k, v in lv.items() if k != "files"} == {
+            k: v for k, v in apart[key][0].items() if k != "files"
+        }
+        assert_frame_equal(frame, apart[key][1])
+    # and the chunks were many: a level's cells span the year
+    hours = next(f for (*_, grain, dims), (_, f) in whole.items() if grain == "1h" and not dims)
+    assert (hours["_bin"].max() - hours["_bin"].min()).days > 300

@@ -25,17 +25,17 @@ once (``X``, ``when(P).then(X)``, the bit of its value) and grouped four times (
 the other levels (:data:`LEVELS`) come from the smallest level of the chunk already made that
 has their dimensions. Every cell lies within a month, so chunks' cells are concatenated.
 Text dimensions are read as enums of the table's values (one scan), so the groupings, sets
-and sweeps key on small integers; the cells hold text again.
-FCR's repeat test runs once per partition (about ``partition_rows`` rows, plus the days its
-window looks ahead); its result, a flag per contact, is summed in every level. The queue sweep
-(``max_in_queue``) runs per chunk over the contacts waiting during it, in a thread beside the
-chunk's groupings (numpy's sorts and sums take one core). The customers'
-first-contact counts (:mod:`kpi.cube._counts`) sort the whole table apart from the chunks: in a
-thread beside them when it holds at most :data:`COUNT_ROWS` rows (the two use both cores; the
-day sets made meanwhile are dropped if two customers share a hash), else first, in parts, so
-that memory holds one or the other. Each cell holds its row
-count ``_rows`` and, for each column with nulls a source reads, its non-null count
-``_nn_<column>`` (the engine's unknown-group rule needs it).
+and sweeps key on small integers; the cells hold text again. FCR's repeat test runs once per
+partition (about ``partition_rows`` rows, plus the days its window looks ahead); its result,
+a flag per contact, is summed in every level. The queue sweep (``max_in_queue``) runs per
+chunk over the contacts waiting during it, in a thread beside the chunk's groupings (numpy's
+sorts and sums take one core), or, the sweeps built alone, beside the next chunk's sweep. The
+customers' first-contact counts (:mod:`kpi.cube._counts`) sort the whole table apart from the
+chunks: in a thread beside them when it holds at most :data:`COUNT_ROWS` rows (the day sets
+made meanwhile are dropped if two customers share a hash), else first, in parts, so that
+memory holds one or the other. Each cell holds its row count ``_rows`` and, for each column
+with nulls a source reads, its non-null count ``_nn_<column>`` (the engine's unknown-group
+rule needs it).
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ from kpi.cube._chunks import (
     month_counts,
     peak_days,
     quarter_map,
-    queue_levels,
     spans,
+    sweep_later,
 )
 from kpi.cube._counts import Counts, count_levels, customer_counts, dimension_values
 from kpi.cube._later import Later, timed
@@ -661,15 +661,16 @@ def build_levels(
                 report(f"{table}: the repeat test of {part.n:,} rows (first-contact resolution)")
             ids = resolved_rows(ds, table, rows, tcol, part, mine, builders) if builders else []
             offset = 0
-            for chunk in mine:
-                # the queue sweep (numpy, one core) in a thread beside the chunk's groupings
-                sweep = Later(
-                    functools.partial(
-                        queue_levels,
-                        lf, chunk, margin, names, SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums,
-                    ),
-                    background=chunky,
-                ) if sweeps else None  # fmt: skip
+            # each chunk's queue sweep (numpy: one core) in a thread beside its groupings; with
+            # none (the sweeps alone), beside the next chunk's sweep
+            sweep_of = functools.partial(
+                sweep_later, lf, margin, names, by=SWEEP_DIMS, daily=SWEEP_DAILY, enums=enums
+            )
+            ahead: dict[int, Later[Any]] = {}
+            for at, chunk in enumerate(mine):
+                sweep = (ahead.pop(at, None) or sweep_of(chunk)) if sweeps else None
+                if sweeps and not chunky and at + 1 < len(mine):
+                    ahead[at + 1] = sweep_of(mine[at + 1])
                 n_chunks += 1
                 if chunky:
                     pre = rows.filter(between(t, chunk.lo, chunk.hi))

@@ -10,6 +10,7 @@ memory budget.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
+from kpi.cube._later import Later
 from kpi.periods import bin_expr
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "quarter_map",
     "queue_levels",
     "spans",
+    "sweep_later",
 ]
 
 
@@ -220,6 +223,22 @@ def queue_levels(
         cols = ["max_in_queue", "_bin"] if keys is not None else ["_bin", "max_in_queue"]
         out.append((d, "15m", cells.select(*d, *cols).sort("_bin")))
     return out
+
+
+def sweep_later(
+    lf: pl.LazyFrame,
+    margin: tuple[timedelta, timedelta],
+    names: list[str],
+    chunk: Span,
+    *,
+    by: tuple[str, ...],
+    daily: Sequence[tuple[str, ...]],
+    enums: dict[str, pl.Enum] | None = None,
+) -> Later[list[tuple[tuple[str, ...], str, pl.DataFrame]]]:
+    """:func:`queue_levels` of ``chunk``, run in a thread (beside the chunk's groupings, or
+    beside the next chunk's sweep)."""
+    job = functools.partial(queue_levels, lf, chunk, margin, names, by, daily=daily, enums=enums)
+    return Later(job, background=True)
 
 
 def _decoded(
