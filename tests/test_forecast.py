@@ -16,6 +16,7 @@ import pytest
 
 import kpi.forecast as F
 import kpi.forecast._methods as M
+from kpi.charts import chart_rows
 from kpi.cli import main
 from kpi.data import Dataset
 from kpi.errors import KpiError
@@ -565,12 +566,12 @@ def test_forecast_chart_of_a_run():
         "rule",
         "text",
     ]
-    values = spec["layer"][2]["data"]["values"]
+    values = chart_rows(spec, 2)
     assert sum(v["series"] == "actual" for v in values) == 14 * 24
     assert sum(v["series"] == "forecast" for v in values) == 2 * 24
     assert values[0]["t"] == "2026-01-26T00:00:00"  # wall-clock time, no offset
     assert spec["layer"][1]["encoding"]["y2"] == {"field": "upper"}
-    assert spec["layer"][5]["data"]["values"] == [
+    assert chart_rows(spec, 5) == [
         {
             "start": "2026-02-03T00:00:00",
             "end": "2026-02-04T00:00:00",
@@ -578,4 +579,4 @@ def test_forecast_chart_of_a_run():
             "label": "outage",
         }
     ]
-    assert spec["layer"][4]["data"]["values"][0]["t"] == "2026-02-09T00:00:00"
+    assert chart_rows(spec, 4)[0]["t"] == "2026-02-09T00:00:00"

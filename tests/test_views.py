@@ -782,7 +782,7 @@ def test_status_chart_spec():
     }
     assert enc["order"]["field"] == "status_order"
     assert [t["field"] for t in enc["tooltip"]] == ["perspective", "status", "kpis"]
-    orders = {v["status"]: v["status_order"] for v in spec["data"]["values"]}
+    orders = {v["status"]: v["status_order"] for v in charts.chart_rows(spec)}
     assert orders == {"green": 0, "amber": 1, "red": 2}
     assert spec["config"]["range"]["category"] == list(charts.PALETTE)  # the kpi theme
     with pytest.raises(KpiError, match="status_chart: no column 'kpis'"):

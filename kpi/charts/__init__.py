@@ -28,6 +28,7 @@ from kpi.charts._builders import (
     status_chart,
     waterfall_chart,
 )
+from kpi.charts._common import chart_rows
 from kpi.charts._forecast import forecast_chart
 from kpi.charts._theme import PALETTE, STATUS_COLOURS, THEME, enable
 from kpi.charts._trend import trend_chart
@@ -38,6 +39,7 @@ __all__ = [
     "STATUS_COLOURS",
     "THEME",
     "bar_chart",
+    "chart_rows",
     "effects_chart",
     "enable",
     "forecast_chart",

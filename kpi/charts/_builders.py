@@ -168,7 +168,8 @@ def waterfall_chart(
     >>> import polars as pl
     >>> df = pl.DataFrame({"driver": ["attrition", "new topic"], "contribution": [-150.0, -60.0]})
     >>> spec = waterfall_chart(df, start=("Jan", 1000.0), end=("Feb", 790.0)).to_dict()
-    >>> [(r["step"], r["before"], r["after"], r["kind"]) for r in spec["data"]["values"]]
+    >>> from kpi.charts import chart_rows
+    >>> [(r["step"], r["before"], r["after"], r["kind"]) for r in chart_rows(spec)]
     [('Jan', 0.0, 1000.0, 'total'), ('attrition', 1000.0, 850.0, 'decrease'), ('new topic', 850.0, 790.0, 'decrease'), ('Feb', 0.0, 790.0, 'total')]
     """
     import altair as alt
@@ -314,7 +315,8 @@ def heatmap_chart(
     >>> spec = heatmap_chart(df, value="offered").to_dict()
     >>> spec["mark"]["type"], spec["encoding"]["y"]["sort"][:2]
     ('rect', ['Monday', 'Tuesday'])
-    >>> sorted({r["weekday"] for r in spec["data"]["values"]})
+    >>> from kpi.charts import chart_rows
+    >>> sorted({r["weekday"] for r in chart_rows(spec)})
     ['Monday', 'Sunday']
     """
     import altair as alt
@@ -406,7 +408,8 @@ def staffing_chart(
     >>> spec = staffing_chart(df).to_dict()
     >>> [layer["mark"]["type"] for layer in spec["layer"]]
     ['area', 'line', 'point']
-    >>> [r["gap"] for r in spec["data"]["values"]]
+    >>> from kpi.charts import chart_rows
+    >>> [r["gap"] for r in chart_rows(spec)]
     [0.6, -3.0]
     """
     import altair as alt

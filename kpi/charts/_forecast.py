@@ -85,9 +85,11 @@ def forecast_chart(
     >>> spec = forecast_chart(past, ahead, special=days, level=80).to_dict()
     >>> [layer["mark"]["type"] for layer in spec["layer"]]
     ['rect', 'area', 'line', 'line', 'rule', 'text']
-    >>> sorted({row["series"] for row in spec["layer"][2]["data"]["values"]})
+    >>> from kpi.charts import chart_rows
+    >>> sorted({row["series"] for row in chart_rows(spec, 2)})
     ['actual', 'forecast']
-    >>> spec["layer"][1]["encoding"]["y2"], spec["layer"][5]["data"]["values"][0]["label"]
+    >>> from kpi.charts import chart_rows
+    >>> spec["layer"][1]["encoding"]["y2"], chart_rows(spec, 5)[0]["label"]
     ({'field': 'upper'}, 'mailing')
     """
     import altair as alt

@@ -85,6 +85,8 @@ def enable() -> None:
         alt.theme.register("kpi", enable=False)(_theme)
         _enabled = True
     alt.theme.enable("kpi")
+    # charts' rows are frames (kpi.charts._common._frame), written whole: no 5,000-row limit
+    alt.data_transformers.enable("default", max_rows=None)
     enable_renderer()
 
 

@@ -28,7 +28,19 @@ from kpi.views._common import (
     unit_of,
 )
 
-__all__ = ["heatmap_frame", "shift_findings", "trend_figure", "trend_findings", "trend_frame"]
+__all__ = [
+    "MAX_LEVEL_LINES",
+    "heatmap_frame",
+    "shift_findings",
+    "trend_figure",
+    "trend_findings",
+    "trend_frame",
+]
+
+#: A trend chart draws the dashed levels between change points for at most this many lines
+#: (the palette's colours): more levels cannot be told apart, and their search, one per line,
+#: would cost a redraw seconds (30 queues by the hour, 400 agents by the day).
+MAX_LEVEL_LINES = 8
 
 # The seasonal cycle anomalies are judged against, per grain (same weekday and time of day for
 # intraday and daily data; the previous periods for coarser grains).
@@ -181,7 +193,8 @@ def trend_figure(
     """The trend chart of a KPI: line, target, anomalies (circled), events and levels.
 
     Where a series shifts (:func:`kpi.trends.change_points`), the level of each segment
-    between change points is drawn as a dashed step.
+    between change points is drawn as a dashed step (for up to :data:`MAX_LEVEL_LINES`
+    lines).
 
     Parameters
     ----------
@@ -240,7 +253,9 @@ def trend_figure(
     elif f"{metric}_anomaly" in frame.columns:
         notes.append("circled: unusual against the same point of earlier weeks")
     # levels need one series per line: with several ``by`` columns the lines mix groups
-    levels = _levels(frame, metric, by_t, every) if len(by_t) <= 1 else None
+    lines = frame.select(by_t).n_unique() if by_t else 1
+    few = len(by_t) <= 1 and lines <= MAX_LEVEL_LINES
+    levels = _levels(frame, metric, by_t, every) if few else None
     if levels is not None:
         notes.append("dashed: the level between change points")
     return charts.trend_chart(
