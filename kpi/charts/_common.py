@@ -32,24 +32,7 @@ def _check(df: pl.DataFrame, *columns: str | None, what: str) -> None:
 
 def _values(df: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts; times as site wall-clock ISO text without an offset."""
-    exprs = []
-    for name, dtype in df.schema.items():
-        col = pl.col(name)
-        if isinstance(dtype, pl.Datetime):
-            if dtype.time_zone:
-                col = col.dt.replace_time_zone(None)
-            exprs.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S").alias(name))
-        elif dtype == pl.Date:
-            exprs.append(col.dt.strftime("%Y-%m-%dT00:00:00").alias(name))
-        elif dtype == pl.Time:
-            exprs.append(col.dt.strftime("%H:%M").alias(name))
-        elif dtype == pl.Duration:
-            exprs.append(col.dt.total_seconds(fractional=True).alias(name))
-        elif isinstance(dtype, (pl.List, pl.Array, pl.Struct, pl.Object)):
-            exprs.append(col.cast(pl.String, strict=False).alias(name))
-    if exprs:
-        df = df.with_columns(exprs)
-    return [{k: _json_safe(v) for k, v in row.items()} for row in df.iter_rows(named=True)]
+    return [{k: _json_safe(v) for k, v in row.items()} for row in _frame(df).iter_rows(named=True)]
 
 
 def chart_rows(spec: dict[str, Any], layer: int | None = None) -> list[dict[str, Any]]:
