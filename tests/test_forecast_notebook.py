@@ -15,6 +15,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from kpi.charts import chart_rows
 from kpi.report import FINDINGS_MIME, HEADER_MIME, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,10 +215,10 @@ def test_real_technion_arrivals(tmp_path):
     assert "Poisson floor" in first
     assert found["items"][-1].startswith("Accuracy of past forecasts: unknown (no forecasts")
     chart = _outputs(nb, "application/vnd.vegalite.v6+json")[0]
-    names = {row["label"] for row in chart["layer"][0]["data"]["values"]}
+    names = {row["label"] for row in chart_rows(chart, 0)}
     # Rosh Hashanah (1999-09-11, 12) in the history shown, the eve of Yom Kippur in the week ahead
     assert {"Rosh Hashanah", "eve of Yom Kippur"} <= names
-    series = {row["series"] for row in chart["layer"][2]["data"]["values"]}
+    series = {row["series"] for row in chart_rows(chart, 2)}
     assert series == {"actual", "forecast"}
 
 
