@@ -51,9 +51,10 @@ def chart_rows(spec: dict[str, Any], layer: int | None = None) -> list[dict[str,
 
 
 def _frame(df: pl.DataFrame) -> pl.DataFrame:
-    """The rows as :func:`_values` writes them, kept a frame: altair turns it into the spec's
-    data once, in ``to_dict()``, instead of copying and walking a list of rows each time a chart
-    is layered or written."""
+    """The rows ready for JSON, kept a frame: times as site wall-clock ISO text without an
+    offset, NaN as null. A chart given the frame (:func:`_base`) has altair write its rows once,
+    in ``to_dict()``, into the spec's ``datasets``, instead of validating, copying and walking a
+    list of rows each time it is made, layered or written."""
     exprs = []
     for name, dtype in df.schema.items():
         col = pl.col(name)
@@ -156,24 +157,6 @@ def _num(value: float, *, percent: bool, signed: bool) -> str:
     """Label text as findings and tables print it: ``+2.0 pp`` for a change of a ratio,
     ``67.5%`` for a ratio, ``−1,240``, ``0.75`` (:func:`kpi._format.format_value`)."""
     return format_value(value, "ratio" if percent else None, signed=signed)
-
-
-def _inline(rows: list[dict[str, Any]]) -> Any:
-    """Rows as a chart's inline data, not validated as it is made: altair's debug mode checks
-    each object against the Vega-Lite schema when it is made, which for inline data walks every
-    row (seconds for 20,000 rows, on every explorer redraw). ``to_dict()`` still validates the
-    whole spec unless told not to (kpi.charts' tests do).
-
-    Examples
-    --------
-    >>> _inline([{"n": 1}]).to_dict()
-    {'values': [{'n': 1}]}
-    """
-    import altair as alt
-    from altair.utils.schemapi import debug_mode
-
-    with debug_mode(False):
-        return alt.Data(values=rows)
 
 
 def _base(df: pl.DataFrame):

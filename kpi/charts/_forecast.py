@@ -88,7 +88,6 @@ def forecast_chart(
     >>> from kpi.charts import chart_rows
     >>> sorted({row["series"] for row in chart_rows(spec, 2)})
     ['actual', 'forecast']
-    >>> from kpi.charts import chart_rows
     >>> spec["layer"][1]["encoding"]["y2"], chart_rows(spec, 5)[0]["label"]
     ({'field': 'upper'}, 'mailing')
     """

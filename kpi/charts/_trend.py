@@ -16,7 +16,6 @@ from kpi.charts._common import (
     _base,
     _check,
     _collect,
-    _inline,
     _is_percent,
     _is_temporal,
     _label,
@@ -230,7 +229,7 @@ def _event_span_layers(ev: pl.DataFrame | None) -> list[Any]:
     if ev is None or not ev.height:
         return []
     tip = _event_tooltip(ev)
-    ev_base = alt.Chart(_inline(_values(ev)))
+    ev_base = alt.Chart(alt.Data(values=_values(ev)))
     layers = []
     if ev["end_ts"].is_not_null().any():
         layers.append(
@@ -269,7 +268,7 @@ def _level_layers(lv: pl.DataFrame, color: str | None, axes: _Axes) -> list[Any]
     if color:
         enc["color"] = alt.Color(f"{color}:N", title=_label(color))
     return [
-        alt.Chart(_inline(_values(lv)))
+        alt.Chart(alt.Data(values=_values(lv)))
         .mark_rule(strokeDash=[8, 4], strokeWidth=2.5, opacity=0.7)
         .encode(**enc)
     ]
@@ -303,7 +302,7 @@ def _event_label_layers(ev: pl.DataFrame | None) -> list[Any]:
     if ev is None or not ev.height:
         return []
     tip = _event_tooltip(ev)
-    labels = alt.Chart(_inline(_values(ev)))
+    labels = alt.Chart(alt.Data(values=_values(ev)))
     return [
         labels.transform_filter(f"datum.lane == {lane}")
         .mark_text(

@@ -88,6 +88,7 @@ from kpi.views.tickets import (
     ticket_times,
 )
 from kpi.views.trends import (
+    MAX_LEVEL_LINES,
     heatmap_frame,
     shift_findings,
     trend_figure,
@@ -98,6 +99,7 @@ from kpi.views.trends import (
 __all__ = [
     "DIMENSIONS",
     "GRAIN_NAMES",
+    "MAX_LEVEL_LINES",
     "Outcome",
     "attempt",
     "available_metrics",

@@ -253,8 +253,7 @@ def trend_figure(
     elif f"{metric}_anomaly" in frame.columns:
         notes.append("circled: unusual against the same point of earlier weeks")
     # levels need one series per line: with several ``by`` columns the lines mix groups
-    lines = frame.select(by_t).n_unique() if by_t else 1
-    few = len(by_t) <= 1 and lines <= MAX_LEVEL_LINES
+    few = not by_t or (len(by_t) == 1 and frame[by_t[0]].n_unique() <= MAX_LEVEL_LINES)
     levels = _levels(frame, metric, by_t, every) if few else None
     if levels is not None:
         notes.append("dashed: the level between change points")
