@@ -592,35 +592,52 @@ def test_anomaly_bad_input():
 # --------------------------------------------------------------------------------------------
 
 
+def _brute_pelt(x: np.ndarray, beta: float, ms: int) -> list[int]:
+    """Optimal partitioning by trying every last change (no pruning)."""
+    n = len(x)
+    c1 = np.concatenate([[0], np.cumsum(x - x.mean())]).tolist()
+    c2 = np.concatenate([[0], np.cumsum((x - x.mean()) ** 2)]).tolist()
+    best = [math.inf] * (n + 1)
+    best[0] = -beta
+    last = [0] * (n + 1)
+    for end in range(1, n + 1):
+        for s in range(end - ms + 1):
+            if (s == 0 or s >= ms) and best[s] < math.inf:
+                cost = c2[end] - c2[s] - (c1[end] - c1[s]) ** 2 / (end - s)
+                if best[s] + cost + beta < best[end]:
+                    best[end], last[end] = best[s] + cost + beta, s
+    out, k = [], n
+    while k > 0:
+        k = last[k]
+        if k > 0:
+            out.append(k)
+    return sorted(out)
+
+
 def test_pelt_matches_brute_force():
     rng = np.random.default_rng(3)
-
-    def brute(x: np.ndarray, beta: float, ms: int) -> list[int]:
-        n = len(x)
-        c1 = np.concatenate([[0], np.cumsum(x)])
-        c2 = np.concatenate([[0], np.cumsum(x * x)])
-        best = [math.inf] * (n + 1)
-        best[0] = -beta
-        last = [0] * (n + 1)
-        for end in range(1, n + 1):
-            for s in range(end - ms + 1):
-                if (s == 0 or s >= ms) and best[s] < math.inf:
-                    cost = c2[end] - c2[s] - (c1[end] - c1[s]) ** 2 / (end - s)
-                    if best[s] + cost + beta < best[end]:
-                        best[end], last[end] = best[s] + cost + beta, s
-        out, k = [], n
-        while k > 0:
-            k = last[k]
-            if k > 0:
-                out.append(k)
-        return sorted(out)
-
+    brute = _brute_pelt
     for _ in range(60):
         n = int(rng.integers(4, 40))
         ms = int(rng.integers(1, 4))
         x = rng.normal(size=n) + np.repeat(rng.normal(scale=3, size=4), -(-n // 4))[:n]
         beta = float(rng.uniform(0.5, 8))
         assert _pelt(x, beta, ms) == brute(x, beta, ms)
+
+
+def test_pelt_matches_brute_force_on_long_series():
+    """Long series keep hundreds of candidates, which expire and are compacted away."""
+    rng = np.random.default_rng(5)
+    for case in range(12):
+        n = int(rng.integers(150, 420))
+        ms = int(rng.integers(1, 13))
+        x = rng.normal(size=n)
+        if case % 3 == 1:
+            x += np.repeat(rng.normal(scale=2, size=5), -(-n // 5))[:n]
+        elif case % 3 == 2:
+            x = np.round(x)  # ties
+        beta = float(rng.choice([2.0, 3 * math.log(n), 40.0]))
+        assert _pelt(x, beta, ms) == _brute_pelt(x, beta, ms)
 
 
 def test_level_shift_found_at_the_right_period():

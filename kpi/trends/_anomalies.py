@@ -19,6 +19,7 @@ from kpi.trends._series import (
     _build,
     _duration,
     _out,
+    _second_pass,
     _Series,
     _series,
     _shifted,
@@ -171,7 +172,7 @@ def anomalies(
     noise, sampling = _sampling_noise(scale)
     ok = (pl.col("_n").fill_null(0) >= min_history) & pl.col("_y").is_not_null()
     lf = (
-        base.with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
+        base.with_columns(_point_key(unit, fast=_fast_keys(base, unit)).alias("_pk"))
         .join(ref, on=[*by_l, "_pk"], how="left", nulls_equal=True, maintain_order="left")
         .with_columns(scale.fwd(pl.col(metric).cast(pl.Float64)).alias("_y"))
         .with_columns(noise.alias("_b"))
@@ -293,27 +294,53 @@ def _references(
     unit: str,
     lookback: int,
 ) -> pl.LazyFrame:
-    """Per group and point (``_pk``: the stamp in µs): the expected value ``_m`` on the scoring
-    scale, the MAD ``_mad`` and mean absolute deviation ``_meanad`` of the reference values
-    and their number ``_n``."""
+    """Per group and point (``_pk``: its key, :func:`_point_key`): the expected value ``_m`` on
+    the scoring scale, the MAD ``_mad`` and mean absolute deviation ``_meanad`` of the
+    reference values and their number ``_n``.
+
+    For seasons of minutes to weeks the reference values of a point are those of its group
+    at its phase of the season (``_pk mod season``) in the window ``[_pk − lookback × season,
+    _pk − season]``: a rolling window over keys, with no copy of the series per season.
+    Months and longer move each point by the calendar, ``lookback`` times, and gather.
+    """
     by_l = keys[:-1]
-    raw = pl.col(metric).cast(pl.Float64)
-    point = base.select(*keys, scale.fwd(raw).alias("_ref"), raw.alias("_raw"))
-    refs = pl.concat(
-        [_shifted(point, k * n_season, unit) for k in range(1, lookback + 1)],
-        how="vertical",
-    )
-    # one group_by on the stamp's integer value (much faster than a zoned datetime key) that
-    # gathers each point's reference values into a list; medians and deviations are then list
-    # operations (nested aggregations in a group_by are several times slower)
     kk = [*by_l, "_pk"]
-    lists = (
-        refs.filter(pl.col("_ref").is_not_null())
-        .with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
-        .group_by(kk)
-        .agg(pl.col("_ref").alias("_l"), pl.col("_raw").alias("_lr"))
-        .with_columns(pl.col("_l").list.median().alias("_c"))
-    )
+    raw = pl.col(metric).cast(pl.Float64)
+    if _fast_keys(base, unit):
+        step = _STEP_US[unit] * n_season
+        keyed = base.select(
+            *by_l, _point_key(unit, fast=True).alias("_pk"), scale.fwd(raw).alias("_ref"), raw
+        ).filter(pl.col("_pk").is_not_null())
+        found = pl.col("_ref").is_not_null()
+        lists = (
+            keyed.with_columns((pl.col("_pk") % step).alias("_phase"))
+            .sort("_pk")
+            .rolling(
+                index_column="_pk",
+                period=f"{lookback * step}i",
+                offset=f"{-lookback * step - 1}i",
+                group_by=[*by_l, "_phase"],
+            )
+            .agg(pl.col("_ref").filter(found).alias("_l"), raw.filter(found).alias("_lr"))
+            .filter(pl.col("_l").list.len() > 0)
+        )
+    else:  # months and longer: each season's shift by the calendar, then gathered per point
+        point = base.select(*keys, scale.fwd(raw).alias("_ref"), raw.alias("_raw")).filter(
+            pl.col("_ref").is_not_null()
+        )
+        refs = pl.concat(
+            [_shifted(point, k * n_season, unit) for k in range(1, lookback + 1)],
+            how="vertical",
+        )
+        # one group_by on the stamp's integer value (much faster than a zoned datetime key)
+        # gathers each point's reference values into a list; medians and deviations are then
+        # list operations (nested aggregations in a group_by are several times slower)
+        lists = (
+            refs.with_columns(pl.col("period").dt.epoch("us").alias("_pk"))
+            .group_by(kk)
+            .agg(pl.col("_ref").alias("_l"), pl.col("_raw").alias("_lr"))
+        )
+    lists = lists.with_columns(pl.col("_l").list.median().alias("_c"))
     dev = (pl.col("_l") - pl.col("_c")).list.eval(pl.element().abs())
     raw_median = pl.col("_lr").list.median()
     return lists.with_columns(dev.alias("_d")).select(
@@ -325,6 +352,34 @@ def _references(
         pl.col("_d").list.mean().alias("_meanad"),
         pl.col("_l").list.len().cast(pl.UInt32).alias("_n"),
     )
+
+
+#: Seasons whose shift is a whole number of these microseconds on the key of
+#: :func:`_point_key`: minutes and hours of elapsed time, days and weeks of wall-clock time.
+_STEP_US = {"m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 604_800_000_000}
+
+
+def _fast_keys(base: pl.LazyFrame, unit: str) -> bool:
+    """Whether the points' keys can be shifted by integer addition: a Datetime ``period`` and a
+    season in minutes, hours, days or weeks (months and longer move by the calendar)."""
+    return unit in _STEP_US and isinstance(base.collect_schema()["period"], pl.Datetime)
+
+
+def _point_key(unit: str, *, fast: bool) -> pl.Expr:
+    """The key a point is found by among the references (µs).
+
+    For seasons of days and weeks, the local wall-clock time read as if it were UTC, so that a
+    day or a week earlier is the same time of day across a change of clock (``+ k × 7 × 86,400
+    s``); a wall-clock time that does not exist (in the spring gap) is found by no reference,
+    and the second pass through a repeated autumn hour gets no key, as with the calendar
+    shifts of :func:`kpi.trends._series._shifted`. Otherwise the elapsed time (minutes,
+    hours) or, for months and longer, the stamp's own time, its references having been moved
+    by the calendar.
+    """
+    p = pl.col("period")
+    if fast and unit in ("d", "w"):
+        return pl.when(~_second_pass(p)).then(p.dt.replace_time_zone(None).dt.epoch("us"))
+    return p.dt.epoch("us")
 
 
 def _sampling_noise(scale: _Scale) -> tuple[pl.Expr, bool]:

@@ -47,23 +47,42 @@ def _pelt(x: np.ndarray, beta: float, min_size: int) -> list[int]:
     f = np.full(n + 1, np.inf)
     f[0] = -beta
     last = np.zeros(n + 1, dtype=np.int64)
-    cand = np.zeros(0, dtype=np.int64)
-    expire = np.zeros(0, dtype=np.int64)
+    # the candidates in the order they came: start s, s1[s], s2[s] and F(s) (inf once pruned
+    # and expired, so never chosen again), and whether s is still unpruned; arrays filled in
+    # place, compacted when half are expired (on a series with few changes thousands stay)
+    cs = np.empty(n + 1, dtype=np.int64)
+    c1, c2, cf = np.empty(n + 1), np.empty(n + 1), np.empty(n + 1)
+    unpruned = np.empty(n + 1, dtype=bool)
+    k = dead = 0
+    expiring: dict[int, np.ndarray] = {}  # t → candidates that stop counting at t
     for t in range(min_size, n + 1):
         new = t - min_size
         if new == 0 or new >= min_size:
-            cand = np.append(cand, new)
-            expire = np.append(expire, np.iinfo(np.int64).max)
-        live = expire > t
-        cand, expire = cand[live], expire[live]
-        m = t - cand
-        cost = s2[t] - s2[cand] - (s1[t] - s1[cand]) ** 2 / m
-        total = f[cand] + cost + beta
-        i = int(np.argmin(total))
+            cs[k], c1[k], c2[k], cf[k], unpruned[k] = new, s1[new], s2[new], f[new], True
+            k += 1
+        gone = expiring.pop(t, None)
+        if gone is not None:
+            cf[gone] = np.inf
+            dead += len(gone)
+        d = s1[t] - c1[:k]
+        fc = cf[:k] + ((s2[t] - c2[:k]) - d * d / (t - cs[:k]))
+        total = fc + beta
+        i = int(total.argmin())
         f[t] = total[i]
-        last[t] = cand[i]
-        prune = (f[cand] + cost > f[t]) & (expire == np.iinfo(np.int64).max)
-        expire[prune] = t + min_size
+        last[t] = cs[i]
+        pruned = fc > f[t]
+        pruned &= unpruned[:k]
+        if pruned.any():
+            hit = pruned.nonzero()[0]
+            unpruned[hit] = False
+            expiring[t + min_size] = hit
+        if dead > 32 and 2 * dead > k:
+            live = np.isfinite(cf[:k])
+            moved = np.cumsum(live) - 1
+            expiring = {u: moved[v] for u, v in expiring.items()}
+            for a in (cs, c1, c2, cf, unpruned):
+                a[: k - dead] = a[:k][live]
+            k, dead = k - dead, 0
     out = []
     t = n
     while t > 0:

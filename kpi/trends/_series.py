@@ -111,13 +111,15 @@ def _shifted(lf: pl.LazyFrame, n: int, unit: str) -> pl.LazyFrame:
     out = lf.with_columns(p.alias("_orig"), p.dt.offset_by(f"{n}{unit}").alias("period"))
     if unit in _CALENDAR_UNITS:
         orig = pl.col("_orig")
-        # the second pass through a repeated (fall-back) hour: an hour earlier reads the same
-        # or a later wall-clock time
-        repeated = orig.dt.offset_by("-1h").dt.replace_time_zone(
-            None
-        ) >= orig.dt.replace_time_zone(None)
-        out = out.filter((pl.col("period").dt.time() == orig.dt.time()) & ~repeated)
+        out = out.filter((pl.col("period").dt.time() == orig.dt.time()) & ~_second_pass(orig))
     return out.drop("_orig")
+
+
+def _second_pass(stamp: pl.Expr) -> pl.Expr:
+    """Whether a zoned stamp is in the second pass through a repeated (fall-back) hour: an hour
+    earlier reads the same or a later wall-clock time."""
+    wall = stamp.dt.replace_time_zone(None)
+    return stamp.dt.offset_by("-1h").dt.replace_time_zone(None) >= wall
 
 
 def _lit_ts(expr: pl.Expr) -> datetime:
