@@ -371,6 +371,128 @@ def test_trend_figure_draws_levels_where_the_series_shifts(samples_dir):
     assert "dashed: the level between change points" in spec["title"]["subtitle"]
 
 
+# ---- the lines of a trend chart by a dimension ------------------------------------------------
+
+
+def _others_truth(sample, metric: str, kept: list[str], every: str) -> pl.DataFrame:
+    """The KPI of every contact whose agent is not kept (abandoned ones, without an agent,
+    included), from the rows: by ``site`` overwritten to name those contacts ``others`` (FCR's
+    repeats are still found across all contacts)."""
+    named = [k for k in kept if k is not None]
+    agent = pl.col("agent_id")
+    mine = agent.is_in(named).fill_null(False) | (agent.is_null() if None in kept else False)
+    contacts = sample.tables["contacts"].with_columns(
+        pl.when(mine).then(pl.lit("kept")).otherwise(pl.lit("others")).alias("site")
+    )
+    ds = kpi.Dataset({**sample.tables, "contacts": contacts}, tz=sample.tz, meta=sample.meta)
+    r = kpi.evaluate(ds, metric, every=every, by="site").frame.collect()
+    return r.filter(pl.col("site") == "others")
+
+
+@pytest.mark.parametrize("metric", ["aht", "service_level", "contacts_handled", "fcr"])
+def test_trend_frame_max_lines_keeps_the_busiest_and_the_others_exactly(sample, metric):
+    """84 agents by week, at most 8 lines: the 7 with the most contacts in the KPI's
+    denominator (its count for a count), and one line whose KPI is the KPI of every other
+    contact, computed from the rows of those contacts alone."""
+    lf = views.trend_frame(sample, metric, every="1w", by="agent_id", max_lines=8)
+    f = lf.collect()
+    full = views.trend_frame(sample, metric, every="1w", by="agent_id").collect()
+    groups = full["agent_id"].n_unique()
+    assert groups >= 84  # the agents (and the contacts without one, where the KPI has them)
+    lines = f["agent_id"].unique(maintain_order=True).to_list()
+    assert len(lines) == 8
+    assert lines[-1] == f"{groups - 7} others"
+    assert f.filter(pl.col("combined"))["agent_id"].unique().to_list() == [lines[-1]]
+    assert set(f["groups"].to_list()) == {groups}
+    build = METRICS[metric].build()
+    weight = (build.denominator or build.numerator).name
+    busiest = (
+        full.group_by("agent_id")
+        .agg(pl.col(weight).sum())
+        .sort(weight, "agent_id", descending=[True, False], nulls_last=True)
+        .head(7)["agent_id"]
+        .to_list()
+    )
+    assert lines[:7] == busiest
+    for agent in busiest:  # a kept line is the group's own series, scored the same
+        assert_frame_equal(
+            f.filter(pl.col("agent_id").eq_missing(agent)).select(full.columns),
+            full.filter(pl.col("agent_id").eq_missing(agent)),
+        )
+    got = f.filter(pl.col("combined")).select("period", metric).sort("period")
+    want = _others_truth(sample, metric, busiest, "1w").select("period", metric)
+    assert_frame_equal(got, want.filter(pl.col("period").is_in(got["period"].implode())))
+    assert got.height == want.height
+
+
+def test_trend_frame_max_lines_without_a_sum_keeps_the_busiest_alone(sample):
+    """Handled per agent divides by a distinct count: the other teams' line cannot be added
+    up from the lines, so only the busiest are kept; with enough lines, every group."""
+    f = views.trend_frame(
+        sample, "handled_per_agent", every="1w", by="team", max_lines=2
+    ).collect()
+    assert f["team"].n_unique() == 2
+    assert not f["combined"].any()
+    assert set(f["groups"].to_list()) == {4}
+    spec = views.trend_figure(sample, "handled_per_agent", every="1w", by="team", frame=f)
+    subtitle = spec.to_dict()["title"]["subtitle"]
+    assert "the 2 busiest of 4 (the others do not add up to one line)" in subtitle
+    every = views.trend_frame(sample, "aht", every="1w", by="team", max_lines=4).collect()
+    assert every["team"].n_unique() == 4
+    assert not every["combined"].any()
+    with pytest.raises(KpiError, match="bad max_lines 0"):
+        views.trend_frame(sample, "aht", every="1w", by="team", max_lines=0)
+
+
+def test_trend_figure_draws_the_busiest_lines_and_the_others_in_grey(sample):
+    f = views.trend_frame(sample, "aht", every="1w", by="agent_id", max_lines=8).collect()
+    groups = f["groups"][0]
+    spec = views.trend_figure(sample, "aht", every="1w", by="agent_id", events=False).to_dict()
+    line = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    scale = line["encoding"]["color"]["scale"]
+    assert scale["domain"] == f["agent_id"].unique(maintain_order=True).to_list()
+    assert len(scale["domain"]) == views.MAX_LINES
+    assert scale["domain"][-1] == f"{groups - 7} others"
+    assert scale["range"][:-1] == list(charts.PALETTE[:7])
+    assert scale["range"][-1] not in charts.PALETTE  # grey
+    assert (
+        f"by agent_id: the 7 busiest of {groups}, the other {groups - 7} as one line"
+        in (spec["title"]["subtitle"])
+    )
+    # the figure chose the same lines as trend_frame(max_lines=...), with the same values
+    rows = pl.DataFrame(charts.chart_rows(spec, 1))
+    assert rows.height == f.height
+    assert rows["aht"].to_list() == f["aht"].to_list()
+    by_team = views.trend_figure(sample, "aht", every="1w", by="team", events=False).to_dict()
+    team_line = next(layer for layer in by_team["layer"] if layer["mark"]["type"] == "line")
+    assert "scale" not in team_line["encoding"]["color"]  # 4 teams: every one, default colours
+
+
+def test_trend_findings_name_the_combined_line(sample):
+    f = views.trend_frame(sample, "contacts_handled", every="1d", by="agent_id", max_lines=3)
+    f = f.collect().with_columns(  # one unusual day for the other agents together
+        pl.when(pl.col("combined") & (pl.col("period") == pl.col("period").max()))
+        .then(pl.lit(True))
+        .otherwise(pl.lit(False))
+        .alias("contacts_handled_anomaly"),
+        pl.lit(9.0).alias("contacts_handled_score"),
+    )
+    (text,) = views.trend_findings(f, "contacts_handled", by="agent_id", every="1d")
+    assert f"in the {f['groups'][0] - 2} others (agent_id):" in text
+
+
+def test_trend_figure_searches_levels_only_for_few_points(samples_dir):
+    """A month of 15-minute intervals (2,976 points) is past MAX_LEVEL_POINTS: no dashed
+    steps; half hours (1,488) are searched."""
+    kw = {"start": "2026-03-01", "end": "2026-03-31", "events": False}
+    quarter = views.trend_figure(samples_dir, "contacts_offered", every="15m", **kw).to_dict()
+    assert len(charts.chart_rows(quarter, 1)) > views.MAX_LEVEL_POINTS
+    assert not [layer for layer in quarter["layer"] if "x2" in layer["encoding"]]
+    assert "dashed" not in quarter["title"]["subtitle"]
+    half = views.trend_frame(samples_dir, "contacts_offered", every="30m", start=kw["start"])
+    assert half.collect().height <= views.MAX_LEVEL_POINTS
+
+
 def test_trend_frame_bad_grain():
     with pytest.raises(KpiError, match="unknown grain '2d'"):
         views.trend_frame({"contacts": pl.DataFrame({"arrival_ts": [at(2)]})}, "aht", every="2d")

@@ -24,12 +24,13 @@ from kpi.charts._common import (
     _unit,
     _values,
 )
-from kpi.charts._theme import STATUS_COLOURS
+from kpi.charts._theme import PALETTE, STATUS_COLOURS
 
 __all__ = ["trend_chart"]
 
 _LANES = 4  # rows of event labels
 _TS = "%Y-%m-%d %H:%M"
+_GREY = "#9AA5B1"  # the line of the remaining groups
 
 
 def trend_chart(
@@ -43,6 +44,7 @@ def trend_chart(
     anomaly: str | None = None,
     events: pl.DataFrame | pl.LazyFrame | None = None,
     levels: pl.DataFrame | pl.LazyFrame | None = None,
+    others: str | None = None,
     percent: bool | None = None,
     title: str | None = None,
     subtitle: str | None = None,
@@ -74,6 +76,10 @@ def trend_chart(
         Segments between change points (``segments`` of :func:`kpi.trends.change_points`:
         ``first_period``, ``last_period``, ``mean``, and the ``color`` column if any): each
         drawn as a dashed step at its level, so a shift reads as a step, not as noise.
+    others
+        The ``color`` value of a line that stands for the remaining groups together: drawn
+        grey and last in the legend, the other lines coloured in the order they first appear
+        in ``frame``.
     percent
         Format ``y`` as a percentage (default: when ``y`` is a ratio KPI of the catalogue).
     title, subtitle, y_title, width, height
@@ -113,7 +119,7 @@ def trend_chart(
     df = _collect(frame)
     _check(df, x, y, color, anomaly, what="trend_chart")
     df = df.select(list(dict.fromkeys(c for c in (x, y, color, anomaly) if c)))
-    axes = _axes(df, x=x, y=y, color=color, percent=percent, y_title=y_title)
+    axes = _axes(df, x=x, y=y, color=color, others=others, percent=percent, y_title=y_title)
     base = _base(df)
     ev = None
     if events is not None and axes.temporal:
@@ -151,6 +157,7 @@ def _axes(
     x: str,
     y: str,
     color: str | None,
+    others: str | None,
     percent: bool | None,
     y_title: str | None,
 ) -> _Axes:
@@ -171,7 +178,16 @@ def _axes(
     ]
     if color:
         tooltip.insert(0, alt.Tooltip(f"{color}:N", title=_label(color)))
-    colour = alt.Color(f"{color}:N", title=_label(color)) if color else None
+    colour = None
+    if color:
+        scale = alt.Undefined
+        if others is not None:  # the named lines in the palette's order, the rest grey
+            named = [v for v in df[color].unique(maintain_order=True).to_list() if v != others]
+            scale = alt.Scale(
+                domain=[*named, others],
+                range=[*(PALETTE[i % len(PALETTE)] for i in range(len(named))), _GREY],
+            )
+        colour = alt.Color(f"{color}:N", title=_label(color), scale=scale)
     return _Axes(x_enc, y_enc, tooltip, colour, fmt, temporal)
 
 
@@ -265,8 +281,8 @@ def _level_layers(lv: pl.DataFrame, color: str | None, axes: _Axes) -> list[Any]
         "y": alt.Y("mean:Q"),
         "tooltip": tip,
     }
-    if color:
-        enc["color"] = alt.Color(f"{color}:N", title=_label(color))
+    if axes.color is not None:
+        enc["color"] = axes.color
     return [
         alt.Chart(alt.Data(values=_values(lv)))
         .mark_rule(strokeDash=[8, 4], strokeWidth=2.5, opacity=0.7)

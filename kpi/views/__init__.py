@@ -88,7 +88,8 @@ from kpi.views.tickets import (
     ticket_times,
 )
 from kpi.views.trends import (
-    MAX_LEVEL_LINES,
+    MAX_LEVEL_POINTS,
+    MAX_LINES,
     heatmap_frame,
     shift_findings,
     trend_figure,
@@ -99,7 +100,8 @@ from kpi.views.trends import (
 __all__ = [
     "DIMENSIONS",
     "GRAIN_NAMES",
-    "MAX_LEVEL_LINES",
+    "MAX_LEVEL_POINTS",
+    "MAX_LINES",
     "Outcome",
     "attempt",
     "available_metrics",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from kpi.compute import dataset_params, evaluate
 from kpi.cube import CubeWarning, prepare
 from kpi.data import Dataset
 from kpi.errors import KpiError
+from kpi.metrics import Build, resolve
 from kpi.periods import GRAINS, to_timestamp
 from kpi.targets import TargetSet
 from kpi.views._common import (
@@ -29,7 +31,8 @@ from kpi.views._common import (
 )
 
 __all__ = [
-    "MAX_LEVEL_LINES",
+    "MAX_LEVEL_POINTS",
+    "MAX_LINES",
     "heatmap_frame",
     "shift_findings",
     "trend_figure",
@@ -37,10 +40,19 @@ __all__ = [
     "trend_frame",
 ]
 
-#: A trend chart draws the dashed levels between change points for at most this many lines
-#: (the palette's colours): more levels cannot be told apart, and their search, one per line,
-#: would cost a redraw seconds (30 queues by the hour, 400 agents by the day).
-MAX_LEVEL_LINES = 8
+#: A trend chart draws at most this many lines (the palette's colours). With more groups (400
+#: agents, 30 queues) it draws the busiest ``MAX_LINES - 1`` and the others combined into one
+#: grey line, exact from their summed measures; a KPI that does not add up from sums (a
+#: maximum, a distinct count) draws its ``MAX_LINES`` busiest alone. Hundreds of lines cannot
+#: be told apart, and scoring and drawing them cost a redraw seconds.
+MAX_LINES = 8
+
+#: A trend chart draws the dashed levels between change points when its lines hold at most
+#: this many points together (a month of half hours, five lines of a year of days): their
+#: search grows with the square of a line's length (a month of 15-minute intervals would cost
+#: a redraw more than its third of a second), and more steps crowd the chart.
+#: :func:`shift_findings` still names the shifts of any series.
+MAX_LEVEL_POINTS = 2000
 
 # The seasonal cycle anomalies are judged against, per grain (same weekday and time of day for
 # intraday and daily data; the previous periods for coarser grains).
@@ -75,6 +87,7 @@ def trend_frame(
     params: Mapping[str, Any] | None = None,
     lookback: int = 8,
     threshold: float = 3.5,
+    max_lines: int | None = None,
 ) -> pl.LazyFrame:
     """A KPI over time with seasonal anomaly flags, from ``start`` to ``end``.
 
@@ -96,18 +109,31 @@ def trend_frame(
     lookback, threshold
         Passed to :func:`kpi.trends.anomalies`: earlier seasons used as the reference, and the
         robust z-score above which a value is flagged.
+    max_lines
+        With one ``by`` column: keep at most this many lines, as a chart draws them (see
+        Notes); ``None``: every group.
 
     Returns
     -------
     pl.LazyFrame
         ``by`` columns, ``period``, the KPI, its measures, and ``<kpi>_expected``, ``_lower``,
-        ``_upper``, ``_score``, ``_history_n``, ``_anomaly``, ``_effect``.
+        ``_upper``, ``_score``, ``_history_n``, ``_anomaly``, ``_effect``. With
+        ``max_lines``, also ``combined`` (the line stands for the other groups together) and
+        ``groups`` (how many groups the range holds), the ``by`` column as text, and the
+        rows by line, busiest first.
 
     Notes
     -----
     For a dataset directory loaded as it is, the measure cube (:mod:`kpi.cube`) is built on
     first use (:func:`kpi.cube.prepare`) so later calls roll up from it; where it cannot be
     written the rows answer and a :class:`kpi.cube.CubeWarning` says so once.
+
+    With ``max_lines`` and more groups than that in ``[start, end]``, the busiest groups are
+    kept: the largest sum over the range of the KPI's denominator, else of its numerator, else
+    of the KPI. When every measure of the KPI is a sum, ``max_lines − 1`` of them are kept
+    and one more line, labelled ``"<n> others"``, holds the KPI of the other groups' summed
+    measures per period (a measure null where none of them has it), scored like any line;
+    otherwise ``max_lines`` are kept and the others left out.
 
     The season is a week for intraday and daily grains (same weekday and time of day) and the
     grain itself otherwise. The series is computed from ``lookback`` seasons before ``start``
@@ -138,6 +164,7 @@ def trend_frame(
         params=params,
         lookback=lookback,
         threshold=threshold,
+        max_lines=max_lines,
     )
 
 
@@ -152,6 +179,7 @@ def _trend_frame(
     params: Mapping[str, Any] | None,
     lookback: int = 8,
     threshold: float = 3.5,
+    max_lines: int | None = None,
 ) -> pl.LazyFrame:
     """:func:`trend_frame` of a dataset: scored from ``lookback`` seasons before ``start``, then
     cut to ``[start, end]``."""
@@ -170,10 +198,90 @@ def _trend_frame(
     if note:
         warnings.warn(note, CubeWarning, stacklevel=3)
     result = evaluate(ds, metric, by=by_t, every=every, start=first, end=hi, params=params)
+    shown = None if lo is None else pl.lit(lo).dt.convert_time_zone(ds.tz)
+    if max_lines is not None and len(by_t) == 1:
+        if max_lines < 1:
+            raise KpiError(f"bad max_lines {max_lines!r}: must be at least 1")
+        build = _build_of(ds, metric, result.params)
+        lines = _lines(result.frame, metric, by_t[0], build, max_lines=max_lines, start=shown)
+        result = replace(result, frame=lines)
     scored = anomalies(result, metric, season=season, lookback=lookback, threshold=threshold).frame
-    if lo is not None:
-        scored = scored.filter(pl.col("period") >= pl.lit(lo).dt.convert_time_zone(ds.tz))
+    if max_lines is not None and len(by_t) == 1:
+        scored = scored.sort("_line", "period").drop("_line")
+    if shown is not None:
+        scored = scored.filter(pl.col("period") >= shown)
     return scored
+
+
+def _build_of(ds: Dataset, metric: str, params: Mapping[str, Any] | None) -> Build:
+    """The KPI's measures under the variants in force (``params`` flat, or per KPI as a
+    Result holds them)."""
+    if params and metric in params and isinstance(params[metric], Mapping):
+        return known_metric(metric).build(params[metric])
+    ((m, p),) = resolve([metric], dataset_params(ds, params))
+    return m.build(p)
+
+
+def _weight(build: Build, names: Sequence[str]) -> str | None:
+    """The measure that says how busy a group is: the KPI's denominator, else its numerator,
+    when a sum in ``names``; None: rank by the KPI itself."""
+    for x in (build.denominator, build.numerator):
+        if x is not None and x.kind == "sum" and x.name in names:
+            return x.name
+    return None
+
+
+def _lines(
+    lf: pl.LazyFrame,
+    metric: str,
+    column: str,
+    build: Build,
+    *,
+    max_lines: int,
+    start: pl.Expr | None = None,
+) -> pl.LazyFrame:
+    """At most ``max_lines`` lines of ``lf`` by ``column`` (see :func:`trend_frame`'s Notes),
+    with ``combined``, ``groups`` and ``_line`` (0 for the busiest), ``column`` as text.
+
+    The other groups' line is ``value(Σ measures)`` per period, each sum null where none of
+    them has the measure (unknown stays unknown), so it is the KPI over those groups exactly.
+    """
+    lf = lf.cache()  # read for the ranking, the kept lines and the others' line
+    names = lf.collect_schema().names()
+    additive = all(x.kind == "sum" and x.name in names for x in build.measures)
+    weight = _weight(build, names) or metric
+    n = max_lines - 1 if additive else max_lines
+    ranked = (
+        (lf if start is None else lf.filter(pl.col("period") >= start))
+        .group_by(column)
+        .agg(pl.col(weight).sum().alias("_weight"))
+        .sort("_weight", column, descending=[True, False], nulls_last=True)
+        .with_row_index("_line")
+        .with_columns(pl.len().alias("groups"))
+    )
+    top = ranked.filter((pl.col("_line") < n) | (pl.col("groups") <= max_lines))
+    own = lf.join(top.drop("_weight"), on=column, nulls_equal=True).with_columns(
+        pl.col(column).cast(pl.String), pl.lit(False).alias("combined")
+    )
+    if not additive:
+        return own
+    rest = (
+        lf.join(top, on=column, how="anti", nulls_equal=True)
+        .group_by("period")
+        .agg(
+            pl.when(pl.col(x.name).count() > 0).then(pl.col(x.name).sum()).alias(x.name)
+            for x in build.measures
+        )
+        .join(ranked.select("groups").head(1), how="cross")
+        .filter(pl.col("groups") > max_lines)
+        .with_columns(
+            build.value_expr().alias(metric),
+            pl.format("{} others", pl.col("groups") - n).alias(column),
+            pl.lit(n, dtype=pl.UInt32).alias("_line"),
+            pl.lit(True).alias("combined"),
+        )
+    )
+    return pl.concat([own, rest], how="diagonal_relaxed")
 
 
 def trend_figure(
@@ -192,9 +300,10 @@ def trend_figure(
 ) -> Any:
     """The trend chart of a KPI: line, target, anomalies (circled), events and levels.
 
-    Where a series shifts (:func:`kpi.trends.change_points`), the level of each segment
-    between change points is drawn as a dashed step (for up to :data:`MAX_LEVEL_LINES`
-    lines).
+    At most :data:`MAX_LINES` lines are drawn: with more groups, the busiest and the others as
+    one grey line (see :func:`trend_frame`'s ``max_lines``). Where a series shifts
+    (:func:`kpi.trends.change_points`), the level of each segment between change points is
+    drawn as a dashed step, when the lines hold at most :data:`MAX_LEVEL_POINTS` points.
 
     Parameters
     ----------
@@ -207,7 +316,9 @@ def trend_figure(
     title
         Chart title (default: "<KPI> by <grain>").
     frame
-        A collected :func:`trend_frame` result to draw instead of computing it again.
+        A collected :func:`trend_frame` result to draw instead of computing it again (with
+        ``max_lines``, so that the other groups' line is scored too; without, the lines are
+        chosen here and that line has no anomaly flags).
 
     Returns
     -------
@@ -215,8 +326,8 @@ def trend_figure(
 
     Notes
     -----
-    With several ``by`` columns only the first colours the lines. The chart shows
-    aggregated values only, one point per period (and group).
+    With several ``by`` columns only the first colours the lines (and no lines are left
+    out). The chart shows aggregated values only, one point per period (and group).
 
     Examples
     --------
@@ -240,7 +351,14 @@ def trend_figure(
     by_t = by_columns(by)
     if frame is None:
         frame = _trend_frame(
-            ds, metric, every=every, by=by_t, start=start, end=end, params=params
+            ds,
+            metric,
+            every=every,
+            by=by_t,
+            start=start,
+            end=end,
+            params=params,
+            max_lines=MAX_LINES,
         ).collect()
     m = known_metric(metric)
     target = (targets or TargetSet()).default(metric, params)
@@ -248,12 +366,21 @@ def trend_figure(
     ev = ds.tables.get("events") if events else None
     grain = GRAIN_NAMES.get(every, every)
     notes = []
-    if by_t:
+    others = None
+    if len(by_t) == 1:
+        build = _build_of(ds, metric, params)
+        if "combined" not in frame.columns:  # every group: the chart's lines chosen here
+            frame = _lines(frame.lazy(), metric, by_t[0], build, max_lines=MAX_LINES)
+            frame = frame.sort("_line", "period").drop("_line").collect()
+        others, shown = _lines_text(frame, by_t[0], build)
+        notes.append(f"by {by_t[0]}{shown}; circled: unusual for the {grain} and weekday")
+    elif by_t:
         notes.append(f"by {by_t[0]}; circled: unusual for the {grain} and weekday")
     elif f"{metric}_anomaly" in frame.columns:
         notes.append("circled: unusual against the same point of earlier weeks")
-    # levels need one series per line: with several ``by`` columns the lines mix groups
-    few = not by_t or (len(by_t) == 1 and frame[by_t[0]].n_unique() <= MAX_LEVEL_LINES)
+    # levels need one series per line (with several ``by`` columns the lines mix groups), and
+    # few enough points to be read and searched quickly
+    few = len(by_t) <= 1 and frame.height <= MAX_LEVEL_POINTS
     levels = _levels(frame, metric, by_t, every) if few else None
     if levels is not None:
         notes.append("dashed: the level between change points")
@@ -267,9 +394,25 @@ def trend_figure(
         anomaly=f"{metric}_anomaly" if f"{metric}_anomaly" in frame.columns else None,
         events=ev,
         levels=levels,
+        others=others,
         title=title or f"{m.label} by {grain}",
         subtitle="; ".join(notes) or None,
     )
+
+
+def _lines_text(frame: pl.DataFrame, column: str, build: Build) -> tuple[str | None, str]:
+    """The label of the other groups' line (None without one) and the words that say which
+    lines a chart of :func:`_lines` draws ("" when it draws every group)."""
+    combined = frame["combined"].fill_null(False)
+    own = frame.filter(~combined)[column].n_unique()
+    rest = frame.filter(combined)[column]
+    groups = frame["groups"].max() if "groups" in frame.columns else None
+    if not isinstance(groups, int) or groups <= own:
+        return None, ""
+    busiest = "busiest" if _weight(build, frame.columns) else "highest"
+    if rest.is_empty():
+        return None, f": the {own} {busiest} of {groups} (the others do not add up to one line)"
+    return rest[0], f": the {own} {busiest} of {groups}, the other {groups - own} as one line"
 
 
 def _levels(
@@ -358,7 +501,7 @@ def trend_findings(
     plural = grain if hits.height == 1 else grain + "s"
     parts = []
     for row in hits.head(max_items).iter_rows(named=True):
-        where = ", ".join(f"{b} {row[b]}" for b in by_t)
+        where = _where(row, by_t)
         when = period_text(row["period"], every)
         worse = {"bad": " (worse)", "good": " (better)"}.get(row.get(f"{metric}_effect") or "", "")
         if m.kra == "volume":
@@ -423,7 +566,7 @@ def shift_findings(
     points = points.sort(pl.col("change_rel").abs(), descending=True, nulls_last=True)
     out = []
     for row in points.head(max_items).iter_rows(named=True):
-        where = " in " + ", ".join(f"{b} {row[b]}" for b in by_t) if by_t else ""
+        where = " in " + _where(row, by_t) if by_t else ""
         verdict = {True: " (better)", False: " (worse)"}.get(row.get("improved"), "")
         if m.kra == "volume":  # more contacts is neither good nor bad news in itself
             verdict = ""
@@ -433,6 +576,14 @@ def shift_findings(
             f"{format_value(row['mean_before'], unit)} before{verdict}."
         )
     return out
+
+
+def _where(row: Mapping[str, Any], by: Sequence[str]) -> str:
+    """The group of a row in words: ``team North``; ``the 394 others (agent_id)`` for the line
+    of :func:`trend_frame` that combines the groups not drawn."""
+    if row.get("combined") and len(by) == 1:
+        return f"the {row[by[0]]} ({by[0]})"
+    return ", ".join(f"{b} {row[b]}" for b in by)
 
 
 def _tz(frame: pl.DataFrame) -> str:

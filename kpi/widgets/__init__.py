@@ -194,7 +194,7 @@ def trend_explorer(
             "end": hi.isoformat() if hi else None,
             "params": {**base, **chosen},
         }
-        frame = views.trend_frame(ds, kpi_id, **kw).collect()
+        frame = views.trend_frame(ds, kpi_id, max_lines=views.MAX_LINES, **kw).collect()
         chart = views.trend_figure(ds, kpi_id, targets=targets, frame=frame, **kw)
         notes = views.trend_findings(
             frame, kpi_id, by=kw["by"], every=grain, max_items=3, params=kw["params"]
