@@ -135,6 +135,20 @@ def test_trend_explorer_redraws_on_every_control(sample):
     assert base != ex.charts[0].to_dict()
 
 
+def test_trend_explorer_by_agent_draws_the_busiest_and_the_others(sample):
+    """84 agents: the chart draws 8 lines, the last the other agents together, and its values
+    are those of trend_frame(max_lines=8)."""
+    ex = widgets.trend_explorer(sample, metric="aht", every="1w", by="agent_id")
+    spec = ex.charts[0].to_dict()
+    rows = layer_values(spec, "line")
+    agents = list(dict.fromkeys(r["agent_id"] for r in rows))
+    assert len(agents) == views.MAX_LINES
+    assert agents[-1].endswith(" others")
+    f = views.trend_frame(sample, "aht", every="1w", by="agent_id", max_lines=8).collect()
+    assert [r["aht"] for r in rows] == f["aht"].to_list()
+    assert "the 7 busiest of" in spec["title"]["subtitle"]
+
+
 def _values(chart, field: str) -> list[float]:
     """The values of ``field`` in the data of the chart's line layer."""
     return [r[field] for r in layer_values(chart.to_dict(), "line") if r.get(field) is not None]

@@ -121,7 +121,10 @@ def trend_explorer(
     Notes
     -----
     Intraday grains (15m, 30m, 1h) are limited to :data:`MAX_INTRADAY_DAYS` days so a chart
-    stays readable and quick; a longer range shows a message.
+    stays readable and quick; a longer range shows a message. By a dimension with more than
+    :data:`kpi.views.MAX_LINES` groups (agents, queues) the chart draws the busiest and the
+    others as one line (:func:`kpi.views.trend_frame`'s ``max_lines``), and the findings are
+    about the lines drawn.
 
     Examples
     --------
