@@ -442,6 +442,10 @@ def test_trend_frame_max_lines_without_a_sum_keeps_the_busiest_alone(sample):
     assert not every["combined"].any()
     with pytest.raises(KpiError, match="bad max_lines 0"):
         views.trend_frame(sample, "aht", every="1w", by="team", max_lines=0)
+    named = sample.tables["contacts"].with_columns(pl.col("team").alias("groups"))
+    clash = kpi.Dataset({**sample.tables, "contacts": named}, tz=sample.tz)
+    with pytest.raises(KpiError, match="a column named 'groups' cannot split a trend"):
+        views.trend_frame(clash, "aht", every="1w", by="groups", max_lines=2)
 
 
 def test_trend_figure_draws_the_busiest_lines_and_the_others_in_grey(sample):

@@ -202,6 +202,11 @@ def _trend_frame(
     if max_lines is not None and len(by_t) == 1:
         if max_lines < 1:
             raise KpiError(f"bad max_lines {max_lines!r}: must be at least 1")
+        if by_t[0] in ("combined", "groups"):
+            raise KpiError(
+                f"a column named {by_t[0]!r} cannot split a trend of at most {max_lines} "
+                "lines: the trend adds a column of that name; rename it in the data"
+            )
         build = _build_of(ds, metric, result.params)
         lines = _lines(result.frame, metric, by_t[0], build, max_lines=max_lines, start=shown)
         result = replace(result, frame=lines)
