@@ -372,17 +372,24 @@ def trend_figure(
     grain = GRAIN_NAMES.get(every, every)
     notes = []
     others = None
+    # what anomalies are judged against: the same weekday (and time) of earlier weeks for days
+    # and shorter, earlier periods otherwise
+    weekly = _SEASON.get(every) == "1w" and every != "1w"
+    unusual = (
+        f"unusual for the {grain} and weekday" if weekly else f"unusual against earlier {grain}s"
+    )
     if len(by_t) == 1:
         build = _build_of(ds, metric, params)
         if "combined" not in frame.columns:  # every group: the chart's lines chosen here
             frame = _lines(frame.lazy(), metric, by_t[0], build, max_lines=MAX_LINES)
             frame = frame.sort("_line", "period").drop("_line").collect()
         others, shown = _lines_text(frame, by_t[0], build)
-        notes.append(f"by {by_t[0]}{shown}; circled: unusual for the {grain} and weekday")
+        notes.append(f"by {by_t[0]}{shown}; circled: {unusual}")
     elif by_t:
-        notes.append(f"by {by_t[0]}; circled: unusual for the {grain} and weekday")
+        notes.append(f"by {by_t[0]}; circled: {unusual}")
     elif f"{metric}_anomaly" in frame.columns:
-        notes.append("circled: unusual against the same point of earlier weeks")
+        same = "unusual against the same point of earlier weeks"
+        notes.append(f"circled: {same if weekly else unusual}")
     # levels need one series per line (with several ``by`` columns the lines mix groups), and
     # few enough points to be read and searched quickly
     few = len(by_t) <= 1 and frame.height <= MAX_LEVEL_POINTS
