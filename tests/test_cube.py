@@ -493,8 +493,14 @@ def test_an_integer_priority_is_a_dimension(
             "peak_hour_traffic",
             {"by": ("site", "topic"), "start": date(2025, 3, 29), "end": date(2025, 3, 31)},
         ),
-        # agents' busiest hours from each day's (agents have no hourly levels)
+        # agents' busiest hours from each day's (agents have no hourly levels); by day, the
+        # day's own cell
         ("peak_hour_traffic", {"every": "1w", "by": "agent_id"}),
+        (
+            "peak_hour_traffic",
+            {"every": "1d", "by": "agent_id", "params": {"peak_hour_traffic.rank_by": "erlangs"}},
+        ),
+        ("peak_hour_traffic", {"every": "1d", "by": "agent_id", "start": date(2025, 10, 20)}),
         ("peak_hour_traffic", {"by": "agent_id", "start": date(2025, 3, 1)}),
         (
             "peak_hour_traffic",
