@@ -1089,6 +1089,42 @@ def test_sample_dataset(request):
     assert roll["aht_rolling"].null_count() < roll.height
 
 
+def test_anomalies_keep_one_row_per_input_row_when_periods_repeat():
+    """Two teams' rows scored as one series (no ``by``): each period has two rows, and each row
+    is scored once against both teams' earlier weeks."""
+    days = pl.datetime_range(
+        datetime(2026, 1, 5), datetime(2026, 3, 2), "1d", time_zone=TZ, eager=True
+    )
+    frame = pl.concat(
+        [
+            pl.DataFrame({"period": days, "team": "a", "contacts_offered": 100.0}),
+            pl.DataFrame({"period": days, "team": "b", "contacts_offered": 50.0}),
+        ]
+    )
+    out = anomalies(frame, "contacts_offered", season="1w", by=[]).frame.collect()
+    assert out.height == frame.height
+    last = out.filter(pl.col("period") == days[-1])
+    assert last["contacts_offered_history_n"].to_list() == [16, 16]  # 8 weeks, 2 rows each
+    assert last["contacts_offered_expected"].to_list() == pytest.approx([75.0, 75.0], abs=1.0)
+
+
+def test_second_pass_of_a_half_hour_clock_change():
+    """Lord Howe Island turns its clocks back half an hour (5 April 2026, 02:00 -> 01:30)."""
+    from kpi.trends._series import _second_pass
+
+    stamps = pl.datetime_range(
+        datetime(2026, 4, 4, 14, 0),
+        datetime(2026, 4, 4, 16, 0),
+        "15m",
+        time_zone="UTC",
+        eager=True,
+    ).dt.convert_time_zone("Australia/Lord_Howe")
+    df = pl.DataFrame({"t": stamps}).with_columns(_second_pass(pl.col("t")).alias("again"))
+    again = df.filter("again")["t"].dt.strftime("%H:%M").to_list()
+    assert again == ["01:30", "01:45"]  # the second 01:30-01:59, not the first
+    assert df.height - len(again) == df["t"].dt.replace_time_zone(None).n_unique()
+
+
 def test_shifts_across_dst_keep_unique_keys():
     # 15-minute bins through the repeated hour of 25 October 2026 (01:00-01:59 twice)
     stamps = pl.datetime_range(

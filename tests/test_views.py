@@ -442,6 +442,11 @@ def test_trend_frame_max_lines_without_a_sum_keeps_the_busiest_alone(sample):
     assert not every["combined"].any()
     with pytest.raises(KpiError, match="bad max_lines 0"):
         views.trend_frame(sample, "aht", every="1w", by="team", max_lines=0)
+    one = views.trend_frame(sample, "aht", every="1w", by="team", max_lines=1).collect()
+    assert one["team"].unique().to_list() == [one["team"][0]]  # the busiest team, alone
+    assert not one["combined"].any()
+    spec = views.trend_figure(sample, "aht", every="1w", by="team", frame=one).to_dict()
+    assert "the 1 busiest of 4 (no line for the others)" in spec["title"]["subtitle"]
     named = sample.tables["contacts"].with_columns(pl.col("team").alias("groups"))
     clash = kpi.Dataset({**sample.tables, "contacts": named}, tz=sample.tz)
     with pytest.raises(KpiError, match="a column named 'groups' cannot split a trend"):
@@ -483,6 +488,32 @@ def test_trend_findings_name_the_combined_line(sample):
     )
     (text,) = views.trend_findings(f, "contacts_handled", by="agent_id", every="1d")
     assert f"in the {f['groups'][0] - 2} others (agent_id):" in text
+
+
+def test_shift_findings_name_the_combined_line():
+    """Three small teams together step up in the week of 9 February."""
+    days = [at(1) + timedelta(days=i) for i in range(28)]
+    rows = [
+        (team, d, 10.0 if team in "AB" else (9.0 if d < at(9) else 27.0) / 3)
+        for team in "ABCDE"
+        for d in days
+    ]
+    frame = pl.DataFrame(rows, schema=["team", "period", "contacts_answered"], orient="row")
+    frame = frame.with_columns(pl.col("period").dt.convert_time_zone("Europe/London"))
+    combined = (
+        frame.with_columns(
+            pl.when(pl.col("team").is_in(["A", "B"]))
+            .then(pl.col("team"))
+            .otherwise(pl.lit("3 others")),
+        )
+        .group_by("team", "period")
+        .agg(pl.col("contacts_answered").sum())
+    )
+    combined = combined.with_columns((pl.col("team") == "3 others").alias("combined")).sort(
+        "team", "period"
+    )
+    (text,) = views.shift_findings(combined, "contacts_answered", by="team", every="1d")
+    assert text.startswith("Contacts answered in the 3 others (team) moved to a new level")
 
 
 def test_trend_figure_searches_levels_only_for_few_points(samples_dir):

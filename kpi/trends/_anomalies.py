@@ -323,6 +323,9 @@ def _references(
             )
             .agg(pl.col("_ref").filter(found).alias("_l"), raw.filter(found).alias("_lr"))
             .filter(pl.col("_l").list.len() > 0)
+            # points sharing a key (several rows a period when ``by`` leaves a column out)
+            # have the same window: one row per key, as the join expects
+            .unique(kk, keep="any")
         )
     else:  # months and longer: each season's shift by the calendar, then gathered per point
         point = base.select(*keys, scale.fwd(raw).alias("_ref"), raw.alias("_raw")).filter(

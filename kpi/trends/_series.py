@@ -116,10 +116,13 @@ def _shifted(lf: pl.LazyFrame, n: int, unit: str) -> pl.LazyFrame:
 
 
 def _second_pass(stamp: pl.Expr) -> pl.Expr:
-    """Whether a zoned stamp is in the second pass through a repeated (fall-back) hour: an hour
-    earlier reads the same or a later wall-clock time."""
+    """Whether a zoned stamp is in the second pass through a repeated (fall-back) time: half an
+    hour, an hour or two earlier (the clock changes in use: Lord Howe's, most zones', Troll's)
+    reads the same or a later wall-clock time."""
     wall = stamp.dt.replace_time_zone(None)
-    return stamp.dt.offset_by("-1h").dt.replace_time_zone(None) >= wall
+    return pl.any_horizontal(
+        stamp.dt.offset_by(f"-{d}").dt.replace_time_zone(None) >= wall for d in ("30m", "1h", "2h")
+    )
 
 
 def _lit_ts(expr: pl.Expr) -> datetime:

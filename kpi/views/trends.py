@@ -130,10 +130,10 @@ def trend_frame(
 
     With ``max_lines`` and more groups than that in ``[start, end]``, the busiest groups are
     kept: the largest sum over the range of the KPI's denominator, else of its numerator, else
-    of the KPI. When every measure of the KPI is a sum, ``max_lines − 1`` of them are kept
-    and one more line, labelled ``"<n> others"``, holds the KPI of the other groups' summed
-    measures per period (a measure null where none of them has it), scored like any line;
-    otherwise ``max_lines`` are kept and the others left out.
+    of the KPI. When every measure of the KPI is a sum (and ``max_lines`` is 2 or more),
+    ``max_lines − 1`` of them are kept and one more line, labelled ``"<n> others"``, holds the
+    KPI of the other groups' summed measures per period (a measure null where none of them has
+    it), scored like any line; otherwise ``max_lines`` are kept and the others left out.
 
     The season is a week for intraday and daily grains (same weekday and time of day) and the
     grain itself otherwise. The series is computed from ``lookback`` seasons before ``start``
@@ -199,9 +199,9 @@ def _trend_frame(
         warnings.warn(note, CubeWarning, stacklevel=3)
     result = evaluate(ds, metric, by=by_t, every=every, start=first, end=hi, params=params)
     shown = None if lo is None else pl.lit(lo).dt.convert_time_zone(ds.tz)
+    if max_lines is not None and max_lines < 1:
+        raise KpiError(f"bad max_lines {max_lines!r}: must be at least 1")
     if max_lines is not None and len(by_t) == 1:
-        if max_lines < 1:
-            raise KpiError(f"bad max_lines {max_lines!r}: must be at least 1")
         if by_t[0] in ("combined", "groups"):
             raise KpiError(
                 f"a column named {by_t[0]!r} cannot split a trend of at most {max_lines} "
@@ -253,7 +253,8 @@ def _lines(
     """
     lf = lf.cache()  # read for the ranking, the kept lines and the others' line
     names = lf.collect_schema().names()
-    additive = all(x.kind == "sum" and x.name in names for x in build.measures)
+    # one line: the busiest group, not the others' line alone
+    additive = max_lines > 1 and all(x.kind == "sum" and x.name in names for x in build.measures)
     weight = _weight(build, names) or metric
     n = max_lines - 1 if additive else max_lines
     ranked = (
@@ -423,7 +424,9 @@ def _lines_text(frame: pl.DataFrame, column: str, build: Build) -> tuple[str | N
         return None, ""
     busiest = "busiest" if _weight(build, frame.columns) else "highest"
     if rest.is_empty():
-        return None, f": the {own} {busiest} of {groups} (the others do not add up to one line)"
+        sums = all(x.kind == "sum" and x.name in frame.columns for x in build.measures)
+        why = "no line for the others" if sums else "the others do not add up to one line"
+        return None, f": the {own} {busiest} of {groups} ({why})"
     return rest[0], f": the {own} {busiest} of {groups}, the other {groups - own} as one line"
 
 
@@ -575,6 +578,9 @@ def shift_findings(
     points = found[0].filter(
         pl.col("mean_after").is_not_null(), pl.col("mean_before").is_not_null()
     )
+    if len(by_t) == 1 and "combined" in frame.columns:  # the line of the other groups, named
+        kinds = frame.select(by_t[0], "combined").unique(by_t[0])
+        points = points.join(kinds, on=by_t[0], how="left", nulls_equal=True)
     points = points.sort(pl.col("change_rel").abs(), descending=True, nulls_last=True)
     out = []
     for row in points.head(max_items).iter_rows(named=True):
