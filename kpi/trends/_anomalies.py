@@ -323,9 +323,6 @@ def _references(
             )
             .agg(pl.col("_ref").filter(found).alias("_l"), raw.filter(found).alias("_lr"))
             .filter(pl.col("_l").list.len() > 0)
-            # points sharing a key (several rows a period when ``by`` leaves a column out)
-            # have the same window: one row per key, as the join expects
-            .unique(kk, keep="any")
         )
     else:  # months and longer: each season's shift by the calendar, then gathered per point
         point = base.select(*keys, scale.fwd(raw).alias("_ref"), raw.alias("_raw")).filter(
@@ -346,7 +343,7 @@ def _references(
     lists = lists.with_columns(pl.col("_l").list.median().alias("_c"))
     dev = (pl.col("_l") - pl.col("_c")).list.eval(pl.element().abs())
     raw_median = pl.col("_lr").list.median()
-    return lists.with_columns(dev.alias("_d")).select(
+    out = lists.with_columns(dev.alias("_d")).select(
         *kk,
         # the expected value is the median in the KPI's unit, on the scoring scale (the
         # same as the median on that scale for an odd number of values)
@@ -355,6 +352,9 @@ def _references(
         pl.col("_d").list.mean().alias("_meanad"),
         pl.col("_l").list.len().cast(pl.UInt32).alias("_n"),
     )
+    # a window per point: points sharing a key (several rows a period when ``by`` leaves a
+    # column out) have the same one; one row per key, as the join expects
+    return out.unique(kk, keep="any") if _fast_keys(base, unit) else out
 
 
 #: Seasons whose shift is a whole number of these microseconds on the key of
