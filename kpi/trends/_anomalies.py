@@ -168,11 +168,12 @@ def anomalies(
     keys = [*by_l, "period"]
     scale = _scale_of(s, metric)
     base = s.lf.cache()  # the series, read for the points and for their references
-    ref = _references(base, metric, scale, keys, n_season, unit, lookback)
+    fast = _fast_keys(base, unit)
+    ref = _references(base, metric, scale, keys, n_season, unit, lookback, fast=fast)
     noise, sampling = _sampling_noise(scale)
     ok = (pl.col("_n").fill_null(0) >= min_history) & pl.col("_y").is_not_null()
     lf = (
-        base.with_columns(_point_key(unit, fast=_fast_keys(base, unit)).alias("_pk"))
+        base.with_columns(_point_key(unit, fast=fast).alias("_pk"))
         .join(ref, on=[*by_l, "_pk"], how="left", nulls_equal=True, maintain_order="left")
         .with_columns(scale.fwd(pl.col(metric).cast(pl.Float64)).alias("_y"))
         .with_columns(noise.alias("_b"))
@@ -293,12 +294,14 @@ def _references(
     n_season: int,
     unit: str,
     lookback: int,
+    *,
+    fast: bool,
 ) -> pl.LazyFrame:
     """Per group and point (``_pk``: its key, :func:`_point_key`): the expected value ``_m`` on
     the scoring scale, the MAD ``_mad`` and mean absolute deviation ``_meanad`` of the
     reference values and their number ``_n``.
 
-    For seasons of minutes to weeks the reference values of a point are those of its group
+    With ``fast`` keys (:func:`_fast_keys`: seasons of minutes to weeks) the reference values of a point are those of its group
     at its phase of the season (``_pk mod season``) in the window ``[_pk − lookback × season,
     _pk − season]``: a rolling window over keys, with no copy of the series per season.
     Months and longer move each point by the calendar, ``lookback`` times, and gather.
@@ -306,7 +309,7 @@ def _references(
     by_l = keys[:-1]
     kk = [*by_l, "_pk"]
     raw = pl.col(metric).cast(pl.Float64)
-    if _fast_keys(base, unit):
+    if fast:
         step = _STEP_US[unit] * n_season
         keyed = base.select(
             *by_l, _point_key(unit, fast=True).alias("_pk"), scale.fwd(raw).alias("_ref"), raw
@@ -354,7 +357,7 @@ def _references(
     )
     # a window per point: points sharing a key (several rows a period when ``by`` leaves a
     # column out) have the same one; one row per key, as the join expects
-    return out.unique(kk, keep="any") if _fast_keys(base, unit) else out
+    return out.unique(kk, keep="any") if fast else out
 
 
 #: Seasons whose shift is a whole number of these microseconds on the key of

@@ -201,17 +201,18 @@ def _trend_frame(
     shown = None if lo is None else pl.lit(lo).dt.convert_time_zone(ds.tz)
     if max_lines is not None and max_lines < 1:
         raise KpiError(f"bad max_lines {max_lines!r}: must be at least 1")
-    if max_lines is not None and len(by_t) == 1:
+    pick = max_lines is not None and len(by_t) == 1
+    if pick:
         if by_t[0] in ("combined", "groups"):
             raise KpiError(
                 f"a column named {by_t[0]!r} cannot split a trend of at most {max_lines} "
                 "lines: the trend adds a column of that name; rename it in the data"
             )
-        build = _build_of(ds, metric, result.params)
+        build = known_metric(metric).build(result.params[metric])
         lines = _lines(result.frame, metric, by_t[0], build, max_lines=max_lines, start=shown)
         result = replace(result, frame=lines)
     scored = anomalies(result, metric, season=season, lookback=lookback, threshold=threshold).frame
-    if max_lines is not None and len(by_t) == 1:
+    if pick:
         scored = scored.sort("_line", "period").drop("_line")
     if shown is not None:
         scored = scored.filter(pl.col("period") >= shown)
@@ -219,12 +220,16 @@ def _trend_frame(
 
 
 def _build_of(ds: Dataset, metric: str, params: Mapping[str, Any] | None) -> Build:
-    """The KPI's measures under the variants in force (``params`` flat, or per KPI as a
-    Result holds them)."""
-    if params and metric in params and isinstance(params[metric], Mapping):
-        return known_metric(metric).build(params[metric])
+    """The KPI's measures under the notebook's flat ``params`` and the dataset's own
+    variants, as :func:`kpi.compute.evaluate` resolves them."""
     ((m, p),) = resolve([metric], dataset_params(ds, params))
     return m.build(p)
+
+
+def _adds_up(build: Build, names: Sequence[str]) -> bool:
+    """Whether every measure of the KPI is a sum among ``names``: then the KPI of several
+    groups together is the KPI of their summed measures."""
+    return all(x.kind == "sum" and x.name in names for x in build.measures)
 
 
 def _weight(build: Build, names: Sequence[str]) -> str | None:
@@ -254,7 +259,7 @@ def _lines(
     lf = lf.cache()  # read for the ranking, the kept lines and the others' line
     names = lf.collect_schema().names()
     # one line: the busiest group, not the others' line alone
-    additive = max_lines > 1 and all(x.kind == "sum" and x.name in names for x in build.measures)
+    additive = max_lines > 1 and _adds_up(build, names)
     weight = _weight(build, names) or metric
     n = max_lines - 1 if additive else max_lines
     ranked = (
@@ -424,8 +429,8 @@ def _lines_text(frame: pl.DataFrame, column: str, build: Build) -> tuple[str | N
         return None, ""
     busiest = "busiest" if _weight(build, frame.columns) else "highest"
     if rest.is_empty():
-        sums = all(x.kind == "sum" and x.name in frame.columns for x in build.measures)
-        why = "no line for the others" if sums else "the others do not add up to one line"
+        adds_up = _adds_up(build, frame.columns)
+        why = "no line for the others" if adds_up else "the others do not add up to one line"
         return None, f": the {own} {busiest} of {groups} ({why})"
     return rest[0], f": the {own} {busiest} of {groups}, the other {groups - own} as one line"
 
