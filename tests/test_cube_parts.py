@@ -286,6 +286,49 @@ def test_cli_info_names_the_pending_parts(
     assert "not built yet" not in capsys.readouterr().out
 
 
+def test_cli_build_for_some_kpis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``kpi cube build --metrics``: the core and the parts those KPIs need, then only what a
+    fresh cube lacks; the cube answers them as the rows do."""
+    root = _dir(tmp_path, 3_000)
+    args = ["cube", "build", "--data", str(root), "--quiet", "--metrics"]
+    assert main([*args, "aht,fcr"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(".kpi-cube")
+    assert out[1] == (
+        "parts built: core, fcr; not built yet (until a KPI needs them): agents, customers, "
+        "sweeps, peaks"
+    )
+    assert list(cube.info(root)["parts"]) == ["core", "fcr"]
+    built = cube.info(root)["levels"]
+    assert main([*args, "fcr"]) == 0  # nothing to add: the cube is not rebuilt
+    assert "the cube already answers fcr;" in capsys.readouterr().out
+    assert cube.info(root)["levels"] == built
+    assert main([*args, "contacts_per_customer,fcr"]) == 0
+    assert "parts added: customers;" in capsys.readouterr().out
+    assert cube.info(root)["pending"] == ["agents", "sweeps", "peaks"]
+    ds = kpi.load(root)
+    for kpi_id in ("fcr", "contacts_per_customer", "aht"):
+        got = kpi.evaluate(ds, kpi_id, every="1w", by="team")
+        assert ".kpi-cube" in got.frame.explain()  # from the cube, not the rows
+        rows = kpi.evaluate(ds, kpi_id, every="1w", by="team", cube=False)
+        assert_frame_equal(got.frame.collect(), rows.frame.collect())
+    assert main([*args, "all"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "parts added: agents, sweeps, peaks"
+    assert cube.info(root)["pending"] == []
+
+
+def test_cli_build_for_refuses_unknown_kpis_and_other_actions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _dir(tmp_path, 1_000)
+    assert main(["cube", "build", "--data", str(root), "--metrics", "speed"]) == 2
+    assert "unknown KPI 'speed'" in capsys.readouterr().err
+    assert not cube.info(root)["exists"]  # refused before anything was built
+    assert main(["cube", "info", "--data", str(root), "--metrics", "aht"]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics applies to `kpi cube build`, not `kpi cube info`" in err
+
+
 def test_unknown_parts_are_refused(tmp_path: Path) -> None:
     root = _dir(tmp_path, 1_000)
     with pytest.raises(ValueError, match="unknown cube parts"):

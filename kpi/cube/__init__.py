@@ -148,6 +148,7 @@ __all__ = [
     "Cube",
     "CubeWarning",
     "build",
+    "build_for",
     "clear",
     "complete",
     "find",
@@ -439,6 +440,63 @@ def build(
             root, where, params, reporter(progress, "kpi cube"), partition_rows, todo, parts
         )
     return where
+
+
+def build_for(
+    data_dir: str | Path,
+    metrics: str | Sequence[str],
+    *,
+    params: dict[str, Any] | None = None,
+    progress: bool | Callable[[str], None] = False,
+) -> list[str]:
+    """Make a directory's cube ready for ``metrics`` (KPI ids, or ``"all"``): with no fresh
+    cube, build the core and the parts those KPIs need in one pass (the others are left
+    pending, as after an explorer's first use); with one, add only the parts it lacks. A
+    scheduler prepares in this way what its notebooks draw, at the cost of the core (about
+    one scorecard) and those parts, not every part (:func:`build`).
+
+    Returns
+    -------
+    list[str]
+        The parts built or added (:data:`PARTS`), in that order; empty when the cube already
+        had them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from datetime import datetime
+    >>> from kpi.data import save
+    >>> t = [datetime(2026, 3, 2, 9), datetime(2026, 3, 3, 9)]
+    >>> rows = pl.LazyFrame(
+    ...     {
+    ...         "contact_id": ["a", "b"],
+    ...         "customer_id": ["x", "x"],
+    ...         "arrival_ts": t,
+    ...         "answer_ts": t,
+    ...         "wait_s": [20.0, 5.0],
+    ...         "talk_s": [300.0, 200.0],
+    ...         "outcome": ["answered", "answered"],
+    ...     }
+    ... )
+    >>> root = Path(tempfile.mkdtemp()) / "d"
+    >>> _ = save(Dataset({"contacts": rows}, tz="Europe/London"), root)
+    >>> build_for(root, "aht")
+    ['core']
+    >>> build_for(root, ["aht", "fcr"])
+    ['fcr']
+    >>> build_for(root, "fcr")
+    []
+    """
+    root = Path(data_dir)
+    ds = load(root, check=False)
+    cube = _fresh(ds, cube_dir(root), data_key(root))
+    if cube is None:
+        build(root, params=params, progress=progress, parts=needed_parts(None, metrics, params))
+        return [*(read_meta(cube_dir(root)) or {}).get("parts", {})]
+    todo = needed_parts(cube, metrics, params)
+    if todo:
+        complete(root, todo, progress=progress)
+    return todo
 
 
 def _run_build(
