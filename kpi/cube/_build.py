@@ -647,9 +647,13 @@ def build_levels(
             sigs = {signature(table, tcol, m) for m in sweeps_all}
             applies.setdefault("sweeps", set()).update(sigs)
         peaked = peaked if "peaks" in parts else []
-        if not core:  # a part alone: its chunks keep the dimensions and what its sums read
-            ranks = {c for src in peak_sources() for c in src.columns} if peaked else set()
-            kept = [c for c in kept if c in {*DIMENSIONS, *TOPICAL, *AGENT_DIMS, tcol, *ranks}]
+        if not core:  # a part alone: its chunks keep the columns it reads, no others
+            need = {tcol, *(d for _, dims in sets if hashes for d in dims)}
+            need.update(c for src in peak_sources() if peaked for c in src.columns)
+            need.update(d for p in peaked for d in p)
+            if bitsets or builders:  # cells at the core's levels
+                need.update(DIMENSIONS, TOPICAL, AGENT_DIMS)
+            kept = [c for c in kept if c in need]
         # the rows of each chunk are read when the core, the customers' sets or the busiest
         # hours need them (a sweep alone reads its own)
         chunky = core or bitsets or bool(builders) or bool(hashes) or bool(peaked)
