@@ -323,6 +323,8 @@ def test_cli_build_for_refuses_unknown_kpis_and_other_actions(
     root = _dir(tmp_path, 1_000)
     assert main(["cube", "build", "--data", str(root), "--metrics", "speed"]) == 2
     assert "unknown KPI 'speed'" in capsys.readouterr().err
+    assert main(["cube", "build", "--data", str(root), "--metrics", ","]) == 2
+    assert "--metrics names no KPI" in capsys.readouterr().err
     assert not cube.info(root)["exists"]  # refused before anything was built
     assert main(["cube", "info", "--data", str(root), "--metrics", "aht"]) == 2
     err = capsys.readouterr().err

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.metrics is not None and args.action != "build":
         raise KpiError(f"--metrics applies to `kpi cube build`, not `kpi cube {args.action}`")
+    if args.metrics is not None and not args.metrics:
+        raise KpiError("--metrics names no KPI (ids, comma-separated, or 'all')")
     if args.action == "build":
         ds = load(args.data)
         params, progress = dataset_params(ds), not args.quiet
