@@ -317,6 +317,41 @@ def test_cli_build_for_some_kpis(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert cube.info(root)["pending"] == []
 
 
+def test_build_for_adds_what_the_data_says_a_kpi_needs(tmp_path: Path) -> None:
+    """Before a build, a distinct count's part is guessed from its column (customers: counts);
+    with few customers they are bit sets (the agents' part), added in the same call, so the
+    cube answers at once. A cube of other definition variants is built again."""
+    root = _dir(tmp_path, 1_000)
+    ds = kpi.load(root)
+    few = ds["contacts"].select(pl.col("customer_id").n_unique()).collect().item()
+    assert few <= 500  # bit sets (MAX_DISTINCT is 500 here)
+    assert cube.needed_parts(None, "contacts_per_customer") == ["customers"]  # the guess
+    assert cube.build_for(root, "contacts_per_customer") == ["core", "agents"]
+    assert cube.build_for(root, "contacts_per_customer") == []
+    got = kpi.evaluate(kpi.load(root), "contacts_per_customer", every="1w", by="team")
+    assert ".kpi-cube" in got.frame.explain()
+    params = {"fcr.window_days": 3}
+    assert cube.build_for(root, "fcr", params=params) == ["core", "fcr"]
+    assert cube.info(root)["params"] == params
+    got = kpi.evaluate(kpi.load(root), "fcr", every="1w", by="team", params=params)
+    assert ".kpi-cube" in got.frame.explain()
+    rows = kpi.evaluate(kpi.load(root), "fcr", every="1w", by="team", params=params, cube=False)
+    assert_frame_equal(got.frame.collect(), rows.frame.collect())
+
+
+def test_first_use_adds_what_the_data_says_and_refuses_unknown_kpis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cube, "PREPARE_MIN_ROWS", 500)
+    root = _dir(tmp_path, 1_000)  # few customers: bit sets, not the guessed counts
+    with pytest.raises(kpi.errors.KpiError, match="unknown KPI 'speed'"):
+        cube.prepare(kpi.load(root), metrics="speed")
+    assert not cube.info(root)["exists"]
+    frame = kpi.views.trend_frame(kpi.load(root), "contacts_per_customer", every="1w")
+    assert list(cube.info(root)["parts"]) == ["core", "agents"]
+    assert "contacts.parquet" not in frame.explain()  # the first chart from the cube
+
+
 def test_cli_build_for_refuses_unknown_kpis_and_other_actions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -329,6 +364,13 @@ def test_cli_build_for_refuses_unknown_kpis_and_other_actions(
     assert main(["cube", "info", "--data", str(root), "--metrics", "aht"]) == 2
     err = capsys.readouterr().err
     assert "--metrics applies to `kpi cube build`, not `kpi cube info`" in err
+    assert main(["cube", "build", "--data", str(root), "--quiet"]) == 0  # nothing pending
+    capsys.readouterr()
+    for ids in ("speed", "aht,speed", "AHT"):
+        assert main(["cube", "build", "--data", str(root), "--metrics", ids]) == 2
+        assert "unknown KPI" in capsys.readouterr().err
+    assert main(["cube", "build", "--data", str(root), "--metrics", "aht,aht,fcr"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "no part to add for aht, fcr"
 
 
 def test_unknown_parts_are_refused(tmp_path: Path) -> None:

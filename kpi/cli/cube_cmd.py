@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         found = cube.info(args.data)
         print(found["where"])
         if not done:
-            said = f"no part to add for {', '.join(args.metrics)}"
+            said = f"no part to add for {', '.join(dict.fromkeys(args.metrics))}"
         else:
             said = f"parts {'built' if 'core' in done else 'added'}: {', '.join(done)}"
         if found["pending"]:

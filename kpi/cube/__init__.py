@@ -332,10 +332,13 @@ def prepare(
         say(f"adding {named} to the measure cube once{whom}")
     # the core and the parts the KPIs need, in one pass over the rows (an unknown KPI is the
     # caller's error, raised here, not a cube that could not be built)
-    wanted = None if metrics is None or cube is not None else needed_parts(None, metrics, params)
+    if metrics is not None:
+        resolve(metrics, dict(params or {}))
     try:
-        if cube is None:
-            build(root, params=params, progress=progress, parts=wanted)
+        if cube is None and metrics is not None:
+            build_for(root, metrics, params=params, progress=progress)
+        elif cube is None:
+            build(root, params=params, progress=progress)
         elif todo:
             complete(root, todo, progress=progress)
     except OSError as exc:
@@ -453,7 +456,8 @@ def build_for(
     cube, build the core and the parts those KPIs need in one pass (the others are left
     pending, as after an explorer's first use); with one, add only the parts it lacks. A
     scheduler prepares in this way what its notebooks draw, at the cost of the core (about
-    one scorecard) and those parts, not every part (:func:`build`).
+    one scorecard) and those parts, not every part (:func:`build`). A cube built with other
+    ``params`` is built again.
 
     Returns
     -------
@@ -487,16 +491,22 @@ def build_for(
     >>> build_for(root, "fcr")
     []
     """
+    resolve(metrics, dict(params or {}))  # unknown KPIs: an error, whatever is built
     root = Path(data_dir)
+    where, key = cube_dir(root), data_key(root)
     ds = load(root, check=False)
-    cube = _fresh(ds, cube_dir(root), data_key(root))
-    if cube is None:
+    cube = _fresh(ds, where, key)
+    done: list[str] = []
+    if cube is None or (cube.meta.get("params") or {}) != (params or {}):
         build(root, params=params, progress=progress, parts=needed_parts(None, metrics, params))
-        return [*(read_meta(cube_dir(root)) or {}).get("parts", {})]
-    todo = needed_parts(cube, metrics, params)
+        cube = _fresh(ds, where, key)
+        done = [*(cube.meta.get("parts", {}) if cube is not None else ())]
+    # before a build, a distinct count's part is guessed from its column (agents: bit sets;
+    # customers: counts); the data may say otherwise, so what is still needed is added now
+    todo = needed_parts(cube, metrics, params) if cube is not None else []
     if todo:
         complete(root, todo, progress=progress)
-    return todo
+    return [p for p in PARTS if p in {*done, *todo}]
 
 
 def _run_build(
