@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=GRAINS,
         metavar="GRAIN",
         help="for data larger than memory: compute chunk by chunk of this grain (e.g. 1mo or 1y; "
-        "needs --every); same values, memory bounded by one chunk; a progress line per chunk "
+        "needs --every); same values; the rows are held a chunk at a time, the result whole "
+        "(years by quarter hour by many groups make a large result); a progress line per chunk "
         "on standard error",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines with --chunk")
