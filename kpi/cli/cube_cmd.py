@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "its sizes, the parts not built yet; clear: remove it.",
         epilog="Examples: kpi cube build --data DIR (every part, ahead of the explorers); "
         "kpi cube build --data DIR --metrics service_level,aht,fcr (what a scheduled "
-        "notebook draws, at about the cost of one scorecard)",
+        "notebook draws: the core, about one scorecard's time, and FCR's repeat flags)",
     )
     p.add_argument("action", choices=("build", "info", "clear"), help="what to do")
     p.add_argument("--data", required=True, metavar="DIR", help="dataset directory")
