@@ -203,7 +203,8 @@ def progress_to(report: Callable[[str], None]) -> Iterator[None]:
 _FAILED: dict[tuple[Path, str], str] = {}
 
 
-def _fresh(ds: Dataset, where: Path, key: str) -> Cube | None:
+def _fresh(where: Path, key: str) -> Cube | None:
+    """The cube in ``where`` when it was built from the data of key ``key`` (kept open)."""
     meta = read_meta(where)
     if meta is None or meta.get("key") != key:
         return None
@@ -253,13 +254,13 @@ def find(
         return None
     where = cube_dir(ds.path)
     key = data_key(ds.path)
-    cube = _fresh(ds, where, key)
+    cube = _fresh(where, key)
     if cube is None and build_missing:
         build(ds.path, params=params, progress=progress)
-        cube = _fresh(ds, where, key)
+        cube = _fresh(where, key)
     elif cube is not None and build_missing and cube.meta.get("pending"):
         complete(ds.path, progress=progress)
-        cube = _fresh(ds, where, key)
+        cube = _fresh(where, key)
     return cube if cube is not None and _own_tables(ds, cube, key) else None
 
 
@@ -307,7 +308,7 @@ def prepare(
     ):
         return None  # filtered or swapped tables: a cube of the directory cannot answer
     where = cube_dir(root)
-    cube = _fresh(fresh, where, key)
+    cube = _fresh(where, key)
     todo = []
     if cube is not None:
         todo = (
@@ -494,12 +495,11 @@ def build_for(
     resolve(metrics, dict(params or {}))  # unknown KPIs: an error, whatever is built
     root = Path(data_dir)
     where, key = cube_dir(root), data_key(root)
-    ds = load(root, check=False)
-    cube = _fresh(ds, where, key)
+    cube = _fresh(where, key)
     done: list[str] = []
     if cube is None or (cube.meta.get("params") or {}) != (params or {}):
         build(root, params=params, progress=progress, parts=needed_parts(None, metrics, params))
-        cube = _fresh(ds, where, key)
+        cube = _fresh(where, key)
         done = [*(cube.meta.get("parts", {}) if cube is not None else ())]
     # before a build, a distinct count's part is guessed from its column (agents: bit sets;
     # customers: counts); the data may say otherwise, so what is still needed is added now
