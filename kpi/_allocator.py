@@ -12,6 +12,10 @@ set after its own, and the last one read wins), so this module is imported befor
 else in :mod:`kpi`; it changes nothing when polars was imported first (as in a notebook that
 imports polars before kpi) or when the variable is already set, which lets a user choose
 otherwise (``_RJEM_MALLOC_CONF=dirty_decay_ms:500,muzzy_decay_ms:1000`` keeps polars' own).
+
+A ``kpi compute --chunk`` process keeps polars' own setting: chunks are for data larger than
+memory, and freed pages kept 30 s add up over chunks of a few seconds each (the NYC tickets,
+every KPI by team and quarter hour in yearly chunks: peak 7.9 GB kept, 3.5 GB polars' way).
 """
 
 from __future__ import annotations
@@ -24,5 +28,24 @@ __all__ = ["ALLOCATOR"]
 #: jemalloc's decay of freed pages (dirty, then muzzy), in milliseconds.
 ALLOCATOR = "dirty_decay_ms:30000,muzzy_decay_ms:30000"
 
-if "polars" not in sys.modules:
+
+def _chunked_command(argv: list[str]) -> bool:
+    """Whether ``argv`` is ``kpi compute ... --chunk GRAIN`` (or ``python -m kpi ...``).
+
+    Examples
+    --------
+    >>> _chunked_command(["/venv/bin/kpi", "compute", "--data", "d", "--chunk=1y"])
+    True
+    >>> _chunked_command(["-m", "compute", "--chunk", "1mo"]), _chunked_command(["kpi", "compute"])
+    (True, False)
+    """
+    program = os.path.basename(argv[0]) if argv else ""
+    return (
+        program in ("kpi", "-m", "__main__.py")
+        and argv[1:2] == ["compute"]
+        and any(a == "--chunk" or a.startswith("--chunk=") for a in argv[2:])
+    )
+
+
+if "polars" not in sys.modules and not _chunked_command(sys.argv):
     os.environ.setdefault("_RJEM_MALLOC_CONF", ALLOCATOR)

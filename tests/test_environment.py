@@ -98,3 +98,27 @@ def test_kpi_keeps_freed_memory_for_reuse_unless_told_otherwise():
     mine = _allocator_setting({"_RJEM_MALLOC_CONF": "dirty_decay_ms:0"}, "kpi")
     assert mine.endswith(",dirty_decay_ms:0")
     assert ALLOCATOR not in mine
+
+
+def test_kpi_compute_in_chunks_keeps_polars_allocator_setting():
+    """A ``kpi compute --chunk`` process returns freed pages as polars does: chunks are for
+    data larger than memory (``kpi._allocator``)."""
+    import os
+    import subprocess
+    import sys
+
+    from kpi._allocator import ALLOCATOR
+
+    clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    shown = "import os; print(os.environ.get('_RJEM_MALLOC_CONF', ''))"
+    for argv, kept in (
+        (["kpi", "compute", "--data", "d", "--chunk", "1y"], False),
+        (["-m", "compute", "--chunk=1mo"], False),
+        (["kpi", "compute", "--data", "d"], True),
+        (["kpi", "cube", "build", "--chunk", "1y"], True),
+    ):
+        code = f"import sys; sys.argv = {argv!r}; import kpi, polars; {shown}"
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=clean, capture_output=True, text=True, check=True
+        )
+        assert (ALLOCATOR in out.stdout) is kept, argv

@@ -23,7 +23,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "period_arg",
     "positive_int",
     "sidecar",
+    "write_batches",
     "write_frame",
     "write_output",
 ]
@@ -415,6 +416,110 @@ def write_frame(
     if out:
         print(f"wrote {frame.height} rows to {terminal_safe(str(out))}", file=sys.stderr)
     _write_definitions(meta, definitions, out if fmt == "csv" else None)
+
+
+def write_batches(
+    batches: Iterable[pl.DataFrame],
+    fmt: str,
+    out: str | None,
+    *,
+    meta: dict[str, Any] | None = None,
+    raw_csv: bool = False,
+    definitions: str | os.PathLike[str] | None = None,
+) -> None:
+    """:func:`write_frame` for a table given in batches (at least one, empty or not), written
+    as they come: ``csv``, ``json`` or ``parquet``, the same bytes (rows for Parquet) as
+    :func:`write_frame` of their concatenation, without ever holding it.
+
+    Examples
+    --------
+    >>> import io, contextlib
+    >>> parts = [pl.DataFrame({"team": ["=A"], "n": [1]}), pl.DataFrame({"team": ["B"], "n": [2]})]
+    >>> with contextlib.redirect_stdout(io.StringIO()) as text:
+    ...     write_batches(parts, "csv", None)
+    >>> from kpi._sanitize import csv_safe_frame
+    >>> text.getvalue() == csv_safe_frame(pl.concat(parts)).write_csv()
+    True
+    """
+    from kpi._sanitize import terminal_safe
+    from kpi.errors import KpiError
+
+    meta = meta or {}
+    counted = _Counted(batches)
+    if fmt == "parquet":
+        if not out:
+            raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
+        write_output(out, lambda p: _sink_parquet(counted, p, meta))
+        print(f"wrote {counted.rows} rows to {terminal_safe(str(out))}", file=sys.stderr)
+        return
+    pieces = (
+        _json_pieces(counted, meta) if fmt == "json" else _csv_pieces(counted, raw_csv=raw_csv)
+    )
+    if out:
+        write_output(out, lambda p: _write_pieces(pieces, p))
+        print(f"wrote {counted.rows} rows to {terminal_safe(str(out))}", file=sys.stderr)
+    else:
+        tty = sys.stdout.isatty()
+        for piece in pieces:
+            sys.stdout.write(terminal_safe(piece) if tty else piece)
+    _write_definitions(meta, definitions, out if fmt == "csv" else None)
+
+
+class _Counted:
+    """The batches, counting their rows as they go by."""
+
+    def __init__(self, batches: Iterable[pl.DataFrame]) -> None:
+        self.batches = batches
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        for batch in self.batches:
+            self.rows += batch.height
+            yield batch
+
+
+def _csv_pieces(batches: Iterable[pl.DataFrame], *, raw_csv: bool) -> Iterator[str]:
+    from kpi._sanitize import csv_safe_frame
+
+    for i, batch in enumerate(batches):
+        yield (batch if raw_csv else csv_safe_frame(batch)).write_csv(include_header=i == 0)
+
+
+def _json_pieces(batches: Iterable[pl.DataFrame], meta: dict[str, Any]) -> Iterator[str]:
+    """``{"meta": ..., "rows": [...]}`` as :func:`json_text` prints it, a batch at a time."""
+    empty = json_text({"meta": meta, "rows": []})
+    head = empty.removesuffix("[]\n}")
+    first = True
+    for batch in batches:
+        if batch.height == 0:
+            continue
+        rows = json_text(batch.to_dicts()).removeprefix("[\n").removesuffix("\n]")
+        yield head + "[\n" if first else ",\n"
+        yield "\n".join("  " + line for line in rows.split("\n"))
+        first = False
+    yield empty + "\n" if first else "\n  ]\n}\n"
+
+
+def _write_pieces(pieces: Iterable[str], path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        for piece in pieces:
+            f.write(piece)
+
+
+def _sink_parquet(batches: Iterable[pl.DataFrame], path: Path, meta: dict[str, Any]) -> None:
+    """The batches into one Parquet file by polars' streaming sink, ``meta`` as metadata."""
+    from polars.io.plugins import register_io_source
+
+    batches = iter(batches)
+    first = next(batches)
+
+    def source(*_: Any) -> Iterator[pl.DataFrame]:
+        yield first
+        yield from batches
+
+    register_io_source(source, schema=first.schema).sink_parquet(
+        path, metadata={k: json.dumps(_finite(v), default=str) for k, v in meta.items()}
+    )
 
 
 def _write_definitions(

@@ -74,9 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=GRAINS,
         metavar="GRAIN",
         help="for data larger than memory: compute chunk by chunk of this grain (e.g. 1mo or 1y; "
-        "needs --every); same values; the rows are held a chunk at a time, the result whole "
-        "(years by quarter hour by many groups make a large result); a progress line per chunk "
-        "on standard error",
+        "needs --every); same values; the rows are held a chunk at a time, and in csv, json and "
+        "parquet so is the result (each chunk's rows go to a temporary directory, $TMPDIR, "
+        "then out in order a batch at a time); a progress line per chunk on standard error",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines with --chunk")
     p.add_argument(
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 
     import polars as pl
 
-    from kpi.cli._common import write_frame
+    from kpi.cli._common import write_batches, write_frame
     from kpi.compute import evaluate
     from kpi.errors import KpiError
     from kpi.targets import load_targets, status_columns
@@ -179,28 +179,36 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         engine=args.engine,
     )
-    frame = result.frame
-    if targets is not None:
-        frame = status_columns(frame, result.metrics, targets, params=params)
-    df = frame.collect()
-    if args.format in ("table", "csv", "json"):
-        df = whole_counts(df, result.units)
-    if "period" in df.columns and args.format in ("table", "csv", "json"):
-        df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
-    write_frame(
-        df,
-        args.format,
-        args.out,
-        meta=result.meta(),
-        raw_csv=args.raw_csv,
-        definitions=args.definitions,
-    )
+    text = args.format in ("table", "csv", "json")
+
+    def finish(df: pl.DataFrame, whole: list[str] | None = None) -> pl.DataFrame:
+        if targets is not None:
+            df = status_columns(df.lazy(), result.metrics, targets, params=params).collect()
+        if text:
+            df = whole_counts(df, result.units, whole=whole)
+        if "period" in df.columns and text:
+            df = df.with_columns(pl.col("period").dt.strftime("%Y-%m-%d %H:%M %Z"))
+        return df
+
+    options = {"meta": result.meta(), "raw_csv": args.raw_csv, "definitions": args.definitions}
+    if result.spill is None or args.format == "table":
+        write_frame(finish(result.frame.collect()), args.format, args.out, **options)
+        return 0
+    with result.spill() as spill:  # chunk by chunk: the result is never held whole
+        whole = spill.whole(result.units)
+        batches = (finish(batch, whole) for batch in spill.batches())
+        write_batches(batches, args.format, args.out, **options)
     return 0
 
 
-def whole_counts(df: pl.DataFrame, units: dict[str, str]) -> pl.DataFrame:
+def whole_counts(
+    df: pl.DataFrame, units: dict[str, str], *, whole: list[str] | None = None
+) -> pl.DataFrame:
     """Count KPIs whose values are all whole printed as integers (``43065``, not ``43065.0``);
     averages of counts (per agent, per customer) keep their decimals, unknowns stay null.
+
+    ``whole``: the columns known to be all whole (in every batch of a result written in
+    batches); by default, those of ``df``.
 
     Examples
     --------
@@ -217,6 +225,6 @@ def whole_counts(df: pl.DataFrame, units: dict[str, str]) -> pl.DataFrame:
         if unit == "count"
         and c in df.columns
         and df.schema[c].is_float()
-        and bool(((df[c].drop_nulls() % 1) == 0).all())
+        and (c in whole if whole is not None else bool(((df[c].drop_nulls() % 1) == 0).all()))
     ]
     return df.with_columns(pl.col(c).round().cast(pl.Int64) for c in whole) if whole else df

@@ -29,13 +29,14 @@ where that column's null is an unknown rather than a value (:attr:`kpi.schema.Co
 sum whose inputs are known.
 
 Modules: ``_context`` (the query, :class:`Context`), ``_known`` (what the data can support),
-``_chunk`` (chunked evaluation); this module runs the two stages.
+``_chunk`` (chunked evaluation), ``_spill`` (a chunked result on disk); this module runs the two stages.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -51,6 +52,7 @@ from kpi.compute._known import (
     kpi_availability,
     resolve_sources,
 )
+from kpi.compute._spill import Spill
 from kpi.cube import Cube
 from kpi.cube import find as find_cube
 from kpi.data import Dataset
@@ -66,6 +68,7 @@ __all__ = [
     "Availability",
     "Context",
     "Result",
+    "Spill",
     "availability",
     "compute",
     "dataset_params",
@@ -258,6 +261,10 @@ class Result:
     units
         KPI id to the unit of its value under the variants in force
         (:meth:`kpi.metrics.Metric.unit_for`: CSAT as a mean is in points, not a ratio).
+    spill
+        With ``chunk``: a context manager that computes the chunks into a :class:`Spill` on
+        disk and gives it (``with result.spill() as s: for batch in s.batches(): ...``), to
+        write a result larger than memory batch by batch; removed on exit. Else None.
     """
 
     frame: pl.LazyFrame
@@ -268,6 +275,7 @@ class Result:
     metrics: list[str]
     availability: dict[str, Availability] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    spill: Callable[[], AbstractContextManager[Spill]] | None = None
 
     def meta(self) -> dict[str, Any]:
         """Definitions, parameters and notes as plain data (for CLI and report output)."""
@@ -594,9 +602,11 @@ def compute(
         contacts that can matter to it (arriving in it, or up to FCR's window after it; waiting
         in queue or attributed to it). Values are identical; peak memory is bounded by the
         largest chunk instead of the whole range, so the streaming engine can take files larger
-        than memory. The frame is deferred: when it is collected, a small query reads the date
-        range and the longest queue stay, then the chunks are collected one after another
-        with the streaming engine. Each chunk re-plans and re-reads its own rows, so use
+        than memory. The frame is deferred: when it is collected or sunk, a small query reads
+        the date range and the longest queue stay, then the chunks are collected one after
+        another with the streaming engine, each written to a temporary directory as it is
+        done and read back in order (``frame.sink_parquet(...)`` never holds the whole
+        result; see ``Result.spill``). Each chunk re-plans and re-reads its own rows, so use
         chunks of millions of contacts (a month or a year), not days.
     progress
         With ``chunk``: True to print a line per chunk on standard error when the frame is

@@ -3,17 +3,22 @@ streaming engine can take files larger than memory."""
 
 from __future__ import annotations
 
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from kpi._progress import reporter
 from kpi.compute._context import Context
 from kpi.compute._known import inherit_states
+from kpi.compute._spill import Spill
 from kpi.data import Dataset
 from kpi.errors import KpiError
 from kpi.metrics import Measure
@@ -101,9 +106,14 @@ def evaluate_chunked(
     """``evaluate`` (:func:`kpi.compute.evaluate`) chunk by chunk of whole bins, the results
     concatenated (cast to the whole range's schema: a chunk may lack a measure's inputs).
 
-    The frame is deferred (:func:`polars.defer`): planning the chunks and collecting them one
-    after another (streaming engine) happen when it is collected, so only one chunk's state is
-    held at a time. A union of the chunks' plans would let the engine run them together.
+    The frame is a deferred source (:func:`polars.io.plugins.register_io_source`): planning
+    the chunks and collecting them one after another (streaming engine) happen when it is
+    collected or sunk, so only one chunk's state is held at a time. Each chunk's rows go to a
+    Parquet file in a temporary directory (:class:`Spill`) as it is done, and come back in
+    order a batch at a time: ``frame.sink_parquet(...)`` never holds the whole result, and
+    ``frame.collect()`` holds it once. ``Result.spill`` is the same run as a context manager
+    giving the :class:`Spill` (the CLI writes from it). A union of the chunks' plans would
+    let the engine run them together.
     """
     check_grain(chunk)
     if ctx.every is None:
@@ -123,17 +133,18 @@ def evaluate_chunked(
     schema = whole.frame.collect_schema()
     report = reporter(progress, "kpi compute") or (lambda msg: None)
 
-    def run() -> pl.DataFrame:
+    def spill(directory: Path) -> Spill:
         began = time.perf_counter()
         edges, needs = _chunk_plan(ctx, chunk, lookahead)
         report(f"{len(edges)} chunks of {chunk} planned in {time.perf_counter() - began:.1f} s")
+        out = Spill(ctx.by, directory, parts=max(len(edges), 1))
         if not edges:  # no bins: the plain evaluation gives the (empty) frame
-            return whole.frame.collect(engine="streaming")
+            out.add(whole.frame.collect(engine="streaming"))
+            return out
         # the first and last chunks are open-ended like the whole range (events after the
         # last arrival, such as queue exits or completions, stay in)
         edges[0] = (ctx.start, edges[0][1])
         edges[-1] = (edges[-1][0], ctx.end)
-        parts = []
         for i, (lo, hi) in enumerate(edges, 1):
             t = time.perf_counter()
             part = ds
@@ -141,12 +152,38 @@ def evaluate_chunked(
                 part = ds.replace(contacts=ds.tables["contacts"].filter(needs(lo, hi)))
                 part = inherit_states(part, ds)
             frame = evaluate(part, start=lo, end=hi, **common).frame
-            parts.append(_like(frame.collect(engine="streaming"), schema))
+            rows = _like(frame.collect(engine="streaming"), schema)
+            out.add(rows.sort(whole.keys, nulls_last=True))
             span = f"{_day(lo) or 'start'} to {_day(hi) or 'end'}"
             report(f"chunk {i} of {len(edges)} ({span}) in {time.perf_counter() - t:.1f} s")
-        return pl.concat(parts).sort(whole.keys, nulls_last=True)
+        return out
 
-    return replace(whole, frame=pl.defer(run, schema=schema))
+    @contextmanager
+    def spilled() -> Iterator[Spill]:
+        with tempfile.TemporaryDirectory(prefix="kpi-chunks-") as directory:
+            yield spill(Path(directory))
+
+    def source(
+        columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        with spilled() as out:
+            for batch in out.batches(rows=batch_size or 1 << 18):
+                rows = batch if columns is None else batch.select(columns)
+                if predicate is not None:
+                    rows = rows.filter(predicate)
+                if left is not None:
+                    rows = rows.head(left)
+                    left -= rows.height
+                yield rows
+                if left == 0:
+                    return
+
+    frame = register_io_source(source, schema=schema, explain_name="kpi chunks")
+    return replace(whole, frame=frame, spill=spilled)
 
 
 def _like(part: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
