@@ -382,40 +382,25 @@ def write_frame(
     escaped for the terminal in ``table``; CSV text cells are made inert for spreadsheets
     unless ``raw_csv``.
     """
-    from kpi._sanitize import csv_safe_frame, terminal_safe, terminal_safe_frame
-    from kpi.errors import KpiError
+    from kpi._sanitize import terminal_safe, terminal_safe_frame
 
     meta = meta or {}
-    if fmt == "parquet":
-        if not out:
-            raise KpiError("--format parquet needs --out FILE (Parquet is not for a terminal)")
-        write_output(
-            out,
-            lambda p: frame.write_parquet(
-                p, metadata={k: json.dumps(_finite(v), default=str) for k, v in meta.items()}
-            ),
-        )
-        print(f"wrote {frame.height} rows to {terminal_safe(str(out))}", file=sys.stderr)
+    if fmt != "table":
+        write_batches([frame], fmt, out, meta=meta, raw_csv=raw_csv, definitions=definitions)
         return
-    if fmt == "json":
-        text = json_text({"meta": meta, "rows": frame.to_dicts()})
-    elif fmt == "csv":
-        text = (frame if raw_csv else csv_safe_frame(frame)).write_csv()
-    else:
-        with pl.Config(tbl_rows=200, tbl_cols=60, tbl_width_chars=200, fmt_str_lengths=60):
-            text = str(terminal_safe_frame(frame))
-        lines = [text]
-        for key, value in meta.items():
-            if isinstance(value, dict):
-                lines.append(f"{key}:")
-                lines += [f"  {k}: {v}" for k, v in value.items()]
-            else:
-                lines.append(f"{key}: {value}")
-        text = terminal_safe("\n".join(lines))
-    emit_text(text, out)
+    with pl.Config(tbl_rows=200, tbl_cols=60, tbl_width_chars=200, fmt_str_lengths=60):
+        text = str(terminal_safe_frame(frame))
+    lines = [text]
+    for key, value in meta.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines += [f"  {k}: {v}" for k, v in value.items()]
+        else:
+            lines.append(f"{key}: {value}")
+    emit_text(terminal_safe("\n".join(lines)), out)
     if out:
         print(f"wrote {frame.height} rows to {terminal_safe(str(out))}", file=sys.stderr)
-    _write_definitions(meta, definitions, out if fmt == "csv" else None)
+    _write_definitions(meta, definitions, None)
 
 
 def write_batches(
@@ -428,8 +413,8 @@ def write_batches(
     definitions: str | os.PathLike[str] | None = None,
 ) -> None:
     """:func:`write_frame` for a table given in batches (at least one, empty or not), written
-    as they come: ``csv``, ``json`` or ``parquet``, the same bytes (rows for Parquet) as
-    :func:`write_frame` of their concatenation, without ever holding it.
+    as they come, in ``csv``, ``json`` or ``parquet``: the output of their concatenation
+    (the same bytes in CSV and JSON), without ever holding it.
 
     Examples
     --------

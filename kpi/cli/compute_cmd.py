@@ -219,7 +219,7 @@ def whole_counts(
     """
     import polars as pl
 
-    whole = [
+    ints = [
         c
         for c, unit in units.items()
         if unit == "count"
@@ -227,4 +227,4 @@ def whole_counts(
         and df.schema[c].is_float()
         and (c in whole if whole is not None else bool(((df[c].drop_nulls() % 1) == 0).all()))
     ]
-    return df.with_columns(pl.col(c).round().cast(pl.Int64) for c in whole) if whole else df
+    return df.with_columns(pl.col(c).round().cast(pl.Int64) for c in ints) if ints else df

@@ -172,9 +172,9 @@ def evaluate_chunked(
         left = n_rows
         with spilled() as out:
             for batch in out.batches(rows=batch_size or 1 << 18):
-                rows = batch if columns is None else batch.select(columns)
-                if predicate is not None:
-                    rows = rows.filter(predicate)
+                rows = batch if predicate is None else batch.filter(predicate)
+                if columns is not None:
+                    rows = rows.select(columns)
                 if left is not None:
                     rows = rows.head(left)
                     left -= rows.height
