@@ -30,20 +30,24 @@ ALLOCATOR = "dirty_decay_ms:30000,muzzy_decay_ms:30000"
 
 
 def _chunked_command(argv: list[str]) -> bool:
-    """Whether ``argv`` is ``kpi compute ... --chunk GRAIN`` (or ``python -m kpi ...``).
+    """Whether ``argv`` is ``kpi [--debug] compute ... --chunk GRAIN`` (or ``python -m kpi``),
+    ``--chunk`` possibly abbreviated as argparse allows (``--chun 1y``, ``--ch=1y``).
 
     Examples
     --------
     >>> _chunked_command(["/venv/bin/kpi", "compute", "--data", "d", "--chunk=1y"])
     True
-    >>> _chunked_command(["-m", "compute", "--chunk", "1mo"]), _chunked_command(["kpi", "compute"])
-    (True, False)
+    >>> _chunked_command(["-m", "--debug", "compute", "--chun", "1mo"])
+    True
+    >>> _chunked_command(["kpi", "compute"]), _chunked_command(["kpi", "cube", "--chunk", "1y"])
+    (False, False)
     """
     program = os.path.basename(argv[0]) if argv else ""
+    words = [a for a in argv[1:] if not a.startswith("-")]
     return (
         program in ("kpi", "-m", "__main__.py")
-        and argv[1:2] == ["compute"]
-        and any(a == "--chunk" or a.startswith("--chunk=") for a in argv[2:])
+        and words[:1] == ["compute"]
+        and any(len(a.split("=")[0]) >= 3 and "--chunk".startswith(a.split("=")[0]) for a in argv)
     )
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "recover_dir",
+    "remove_anyway",
     "settle_dir",
     "staged_dir",
     "write_error",
@@ -128,9 +129,40 @@ def atomic_write(target: str | os.PathLike[str], write: Callable[[Path], Any]) -
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        remove_anyway(Path(tmp))
         raise
     return given
+
+
+def remove_anyway(path: str | os.PathLike[str]) -> None:
+    """Remove a file or a directory tree, even when interrupted meanwhile.
+
+    A second Ctrl-C while cleaning up after the first (polars can hand an interrupt back while
+    the signal is still pending) would leave the file behind; the removal is retried and the
+    interrupt raised once the path is gone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> (d / "a").mkdir()
+    >>> _ = (d / "a" / "b.txt").write_text("x")
+    >>> remove_anyway(d / "a"), remove_anyway(d / "missing"), list(d.iterdir())
+    (None, None, [])
+    """
+    path = Path(path)
+    interrupted: KeyboardInterrupt | None = None
+    for _ in range(10):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:

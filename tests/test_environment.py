@@ -114,6 +114,7 @@ def test_kpi_compute_in_chunks_keeps_polars_allocator_setting():
     for argv, kept in (
         (["kpi", "compute", "--data", "d", "--chunk", "1y"], False),
         (["-m", "compute", "--chunk=1mo"], False),
+        (["kpi", "--debug", "compute", "--data", "d", "--chun", "1mo"], False),
         (["kpi", "compute", "--data", "d"], True),
         (["kpi", "cube", "build", "--chunk", "1y"], True),
     ):

@@ -28,16 +28,19 @@ group = st.sampled_from(["A", "B", "C", "=D", None])
 chunk_rows = st.lists(st.tuples(group, st.sampled_from([1, 2]), st.floats(-5, 5)), max_size=30)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     chunks=st.lists(chunk_rows, min_size=1, max_size=6),
     rows=st.integers(1, 50),
-    parts=st.integers(1, 400),
+    row_group=st.integers(1, 12),
+    in_memory=st.booleans(),
 )
-def test_spill_reads_back_the_sorted_concatenation(chunks, rows, parts, tmp_path_factory):
+def test_spill_reads_back_the_sorted_concatenation(
+    chunks, rows, row_group, in_memory, tmp_path_factory
+):
     """Parts (later chunks, later periods; groups missing from some, nulls, empty parts) come
-    back as their concatenation sorted by group then period, in batches of about ``rows``,
-    whatever the row groups (``parts`` sets their size)."""
+    back as their concatenation sorted by group then period: read whole, or in windows of
+    about ``rows`` rows across row groups of ``row_group`` rows."""
     frames = []
     for i, chunk in enumerate(chunks):
         df = pl.DataFrame(
@@ -50,14 +53,16 @@ def test_spill_reads_back_the_sorted_concatenation(chunks, rows, parts, tmp_path
         )
         # a chunk has one row per group and period
         frames.append(df.unique(["team", "period"]).sort("team", "period", nulls_last=True))
-    spill = Spill(["team"], tmp_path_factory.mktemp("spill"), parts=parts)
+    spill = Spill(["team"], tmp_path_factory.mktemp("spill"), parts=1, row_group=row_group)
     for df in frames:
         spill.add(df)
-    batches = list(spill.batches(rows=rows))
+    batches = list(spill.batches(rows=rows, in_memory_bytes=1 << 30 if in_memory else 0))
     expected = pl.concat(frames).sort("team", "period", nulls_last=True)
     assert_frame_equal(pl.concat(batches), expected)
     assert spill.height == expected.height
-    assert all(b.height < rows + 4096 for b in batches)
+    if not in_memory:  # a batch is at most ``rows`` rows, or one run (a chunk's group)
+        longest = max(df.group_by("team").len()["len"].max() or 0 for df in frames)
+        assert all(b.height < rows + longest for b in batches)
     fractional = (expected["v"] % 1 != 0).any()
     assert spill.whole(["v"]) == ([] if fractional else ["v"])
 
@@ -66,7 +71,9 @@ def test_spill_without_groups_is_the_parts_in_order(tmp_path):
     spill = Spill([], tmp_path, parts=3)
     for i in range(3):
         spill.add(pl.DataFrame({"period": [2 * i, 2 * i + 1], "n": [1.0, 2.0]}))
-    assert pl.concat(spill.batches(rows=3))["period"].to_list() == [0, 1, 2, 3, 4, 5]
+    for whole in (1 << 30, 0):
+        batches = list(spill.batches(rows=3, in_memory_bytes=whole))
+        assert pl.concat(batches)["period"].to_list() == [0, 1, 2, 3, 4, 5]
     assert spill.whole(["n"]) == ["n"]
 
 
@@ -161,12 +168,16 @@ def test_chunked_frame_streams_and_pushes_down(months, tmp_path):
     assert_frame_equal(
         picked.collect(), collected.filter(pl.col("team") == "South").select("period", "aht")[:40]
     )
+    first = result.frame.head(50).filter(pl.col("team") == "South")  # the first 50 are =West
+    assert first.collect().height == 0
+    assert_frame_equal(result.frame.slice(85, 10).collect(), collected.slice(85, 10))
     with result.spill() as spill:
-        batches = list(spill.batches(rows=50))  # runs of 30 rows (a team, a month)
+        batches = list(spill.batches(rows=50, in_memory_bytes=0))  # runs of 30 rows
         directory = spill.directory
         assert len(list(directory.glob("*.parquet"))) == 3  # a part a month
     assert not directory.exists()  # removed on exit
-    assert len(batches) == 6
+    assert len(batches) >= 6
+    assert all(b.height <= 50 + 31 for b in batches)  # rows, or one run more
     assert_frame_equal(pl.concat(batches), collected)
 
 
@@ -205,3 +216,62 @@ def test_compute_chunk_writes_what_the_whole_run_writes(months, tmp_path, fmt):
     if fmt == "csv":  # inert for spreadsheets; stdout is the file's bytes
         assert "'=West" in b["team"].to_list()
         assert _kpi(*args, "--chunk", "1mo", "--quiet").stdout == chunked.read_text()
+
+
+def test_spill_counts_a_constant_column_at_its_full_width(tmp_path):
+    """A KPI null throughout a chunk is one value in memory but 8 bytes a row read back: the
+    spill's size (which chooses reading whole or in batches, and the batches' rows) counts
+    it at its width."""
+    part = pl.DataFrame({"period": range(10_000)}).with_columns(
+        pl.lit(None, pl.Float64).alias(f"kpi{i}") for i in range(20)
+    )
+    assert part.estimated_size() < 100_000  # polars' own measure: the nulls are one value
+    spill = Spill([], tmp_path, parts=1)
+    spill.add(part)
+    assert spill.size_bytes == 10_000 * 21 * 8
+    assert spill.whole(["kpi0"]) == ["kpi0"]
+
+
+def test_a_second_interrupt_while_cleaning_up_still_removes_the_file(tmp_path, monkeypatch):
+    """Ctrl-C during a write, then again during the clean-up (polars can hand an interrupt back
+    while the signal is pending): the temporary file goes, the old output stays."""
+    from pathlib import Path
+
+    from kpi._fs import atomic_write
+
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    unlink = Path.unlink
+    calls = []
+
+    def interrupted_once(self, missing_ok=False):
+        calls.append(self)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return unlink(self, missing_ok=missing_ok)
+
+    def write(p):
+        p.write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "unlink", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, write)
+    assert len(calls) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+    assert target.read_text() == "old\n"
+
+
+def test_a_full_temporary_directory_is_named(tmp_path, monkeypatch):
+    from kpi.errors import KpiError
+
+    def full(*args, **kwargs):
+        raise pl.exceptions.ComputeError("parquet: Invalid thrift: transport error")
+
+    spill = Spill(["team"], tmp_path, parts=2)
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    with pytest.raises(KpiError, match=r"chunk 1's rows to the temporary directory") as caught:
+        spill.add(pl.DataFrame({"team": ["A"], "period": [1]}))
+    assert "MiB free" in str(caught.value)
+    assert "set TMPDIR" in str(caught.value)
+    assert spill.height == 0

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from kpi._fs import remove_anyway
 from kpi._progress import reporter
 from kpi.compute._context import Context
 from kpi.compute._known import inherit_states
@@ -160,25 +161,27 @@ def evaluate_chunked(
 
     @contextmanager
     def spilled() -> Iterator[Spill]:
-        with tempfile.TemporaryDirectory(prefix="kpi-chunks-") as directory:
-            yield spill(Path(directory))
+        directory = Path(tempfile.mkdtemp(prefix="kpi-chunks-"))
+        try:
+            yield spill(directory)
+        finally:  # a second Ctrl-C while removing it would leave it behind
+            remove_anyway(directory)
 
     def source(
         columns: list[str] | None,
         predicate: pl.Expr | None,
         n_rows: int | None,
-        batch_size: int | None,
+        _batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
-        left = n_rows
+        left = n_rows  # the first rows, before the predicate (``head(n).filter(...)``)
         with spilled() as out:
-            for batch in out.batches(rows=batch_size or 1 << 18):
-                rows = batch if predicate is None else batch.filter(predicate)
-                if columns is not None:
-                    rows = rows.select(columns)
+            for batch in out.batches():
+                rows = batch if left is None else batch.head(left)
                 if left is not None:
-                    rows = rows.head(left)
                     left -= rows.height
-                yield rows
+                if predicate is not None:
+                    rows = rows.filter(predicate)
+                yield rows if columns is None else rows.select(columns)
                 if left == 0:
                     return
 
