@@ -47,7 +47,7 @@ def _chunked_command(argv: list[str]) -> bool:
     return (
         program in ("kpi", "-m", "__main__.py")
         and words[:1] == ["compute"]
-        and any(len(a.split("=")[0]) >= 3 and "--chunk".startswith(a.split("=")[0]) for a in argv)
+        and any(len(o := a.split("=")[0]) >= 3 and "--chunk".startswith(o) for a in argv)
     )
 
 

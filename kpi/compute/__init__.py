@@ -29,7 +29,8 @@ where that column's null is an unknown rather than a value (:attr:`kpi.schema.Co
 sum whose inputs are known.
 
 Modules: ``_context`` (the query, :class:`Context`), ``_known`` (what the data can support),
-``_chunk`` (chunked evaluation), ``_spill`` (a chunked result on disk); this module runs the two stages.
+``_chunk`` (chunked evaluation), ``_spill`` (a chunked result on disk); this module runs the
+two stages.
 """
 
 from __future__ import annotations

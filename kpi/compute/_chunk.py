@@ -176,8 +176,9 @@ def evaluate_chunked(
         left = n_rows  # the first rows, before the predicate (``head(n).filter(...)``)
         with spilled() as out:
             for batch in out.batches():
-                rows = batch if left is None else batch.head(left)
+                rows = batch
                 if left is not None:
+                    rows = rows.head(left)
                     left -= rows.height
                 if predicate is not None:
                     rows = rows.filter(predicate)
