@@ -64,17 +64,34 @@ def csv_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
     [("'=1+1", -1), ("'@SUM(A1)", 2), ('ok', 3), (None, 4)]
     >>> csv_safe_frame(pl.DataFrame({"t": ["-x"]}, schema={"t": pl.Categorical})).rows()
     [("'-x",)]
+
+    The header is a row of cells too: a column named from the data (a source file's header
+    kept in a quarantine file) is made inert the same way.
+
+    >>> csv_safe_frame(pl.DataFrame({"=cmd|' /C calc'!A0": [1], "ok": [2]})).columns
+    ["'=cmd|' /C calc'!A0", 'ok']
     """
     text = _text_columns(frame)
-    if not text:
-        return frame
-    return frame.with_columns(
-        pl.when(pl.col(c).cast(pl.String).str.contains(FORMULA_START))
-        .then(pl.lit("'") + pl.col(c).cast(pl.String))
-        .otherwise(pl.col(c).cast(pl.String))
-        .alias(c)
-        for c in text
-    )
+    if text:
+        frame = frame.with_columns(
+            pl.when(pl.col(c).cast(pl.String).str.contains(FORMULA_START))
+            .then(pl.lit("'") + pl.col(c).cast(pl.String))
+            .otherwise(pl.col(c).cast(pl.String))
+            .alias(c)
+            for c in text
+        )
+    names = {c: str(csv_safe(c)) for c in frame.columns}
+    changed = {c: n for c, n in names.items() if n != c}
+    if changed:
+        taken = set(frame.columns)
+        # a safe name already taken (both "=x" and "'=x" in one header) gets more apostrophes
+        for c, n in changed.items():
+            while n in taken:
+                n = "'" + n
+            taken.add(n)
+            changed[c] = n
+        frame = frame.rename(changed)
+    return frame
 
 
 def _escape_char(ch: str) -> str:

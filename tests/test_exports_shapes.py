@@ -918,3 +918,39 @@ def test_json_records_from_an_api_with_nested_objects(tmp_path, shape):
     assert k["contacts_offered"] == 3
     assert k["asa"] == pytest.approx((12 + 5) / 2)
     assert k["aht"] == pytest.approx((241 + 30 + 100 + 20 + 10) / 2)
+
+
+def test_excel_repeated_header_and_an_empty_column_read_as_a_csv_header_is(tmp_path, capfd):
+    """A header naming two columns 'Caller' is numbered and reported as in a CSV file (not
+    silently read as fastexcel's Caller, Caller_1), and a column with no cells is read without
+    a word from the Excel reader on stderr."""
+    src = tmp_path / "dup.xlsx"
+    wb = xlsxwriter.Workbook(src)
+    wb.set_properties({"created": dt.datetime(2025, 3, 5)})
+    ws = wb.add_worksheet("Calls")
+    ws.write_row(0, 0, ["Call ID", "Start", "Queue", "Outcome", "Caller", "Caller", "Notes"])
+    ws.write_row(1, 0, ["A1", "2025-03-03 09:00:05", "Support", "answered", "111", "222"])
+    ws.write_row(2, 0, ["A2", "2025-03-03 09:05:00", "Support", "abandoned", "333", "444"])
+    wb.close()
+    mapping = {
+        "table": "contacts",
+        "timezone": "Europe/London",
+        "columns": {
+            "contact_id": "Call ID",
+            "arrival_ts": "Start",
+            "queue": "Queue",
+            "outcome": "Outcome",
+            "customer_id": "Caller",
+        },
+        "values": {"outcome": {"abandoned": "abandoned_queue"}},
+        "defaults": {"team": "support"},
+    }
+    with pytest.raises(KpiError, match=r"'Caller' \(set by columns.customer_id\) is ambiguous"):
+        import_file(src, mapping=mapping, out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+    mapping["columns"]["customer_id"] = "Caller_2"
+    result = import_file(src, mapping=mapping, out=tmp_path / "o")
+    _accounted(result)
+    assert result.frame["customer_id"].to_list() == ["222", "444"]
+    assert result.report.source["duplicate_columns"] == {"Caller": ["Caller_1", "Caller_2"]}
+    assert capfd.readouterr().err == ""

