@@ -954,3 +954,28 @@ def test_excel_repeated_header_and_an_empty_column_read_as_a_csv_header_is(tmp_p
     assert result.frame["customer_id"].to_list() == ["222", "444"]
     assert result.report.source["duplicate_columns"] == {"Caller": ["Caller_1", "Caller_2"]}
     assert capfd.readouterr().err == ""
+
+
+def test_a_vendor_export_on_the_contacts_preset_says_which_columns_it_did_not_read(tmp_path):
+    """A dialer export (Five9-like upper-case names): the preset finds the wait, wrap-up and
+    caller columns by their common names, and names the one it does not read instead of
+    dropping it silently."""
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "CALL ID,DATE,TIME,SKILL,AGENT NAME,CALL TYPE,ANI,QUEUE WAIT TIME,TALK TIME,"
+        "HOLD TIME,AFTER CALL WORK TIME,DISPOSITION\n"
+        "1,2025/03/03,09:00:00,Sales,ann,Inbound,5551230001,00:00:20,00:05:00,00:00:30,"
+        "00:01:00,Answered\n"
+        "2,2025/03/03,09:10:00,Sales,bob,Inbound,5551230002,00:00:40,00:03:00,00:00:00,"
+        "00:00:30,Answered\n"
+    )
+    out = tmp_path / "o"
+    result = import_file(src, preset="contacts", tz="America/New_York", out=out)
+    _accounted(result)
+    assert result.report.source["unused_columns"] == ["CALL TYPE"]
+    doc = json.loads((out / "import_report.json").read_text())
+    assert doc["source"]["unused_columns"] == ["CALL TYPE"]
+    assert "CALL TYPE" in result.report.summary()
+    k = _row(out, "asa,avg_acw")
+    assert k["asa"] == pytest.approx(30.0)
+    assert k["avg_acw"] == pytest.approx(45.0)

@@ -202,6 +202,11 @@ def convert_mapped(
     if ranges and interval_s is None:
         staged = _range_lengths(source, resolved["interval_start"], staged, report)
     extras = extra_columns(source, m, resolved)
+    used = {c for cols in resolved.values() for c in cols} | set(extras.values())
+    unread = [c for c in source.columns if c not in used and c != ROW]
+    if unread:  # a column the mapping (or preset) does not name: said, not silently dropped
+        report.source["unused_columns"] = unread
+        report.inferred["source columns not read (name them in a mapping to use them)"] = unread
     if extras:
         staged = staged.join(
             source.frame.select(
