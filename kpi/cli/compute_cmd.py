@@ -162,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise KpiError("--definitions and --out name the same file; give two files")
     params = parse_params(args.param)
+    if args.start is not None or args.end is not None:
+        require_rows(args.data, args.metrics, params, args.start, args.end)
     targets = load_targets(args.targets) if args.targets else None
     if targets is not None:  # the file's [objectives] judge service level by each queue's own
         params = targets.with_objectives(params)
@@ -199,6 +201,77 @@ def run(args: argparse.Namespace) -> int:
         batches = (finish(batch, whole) for batch in spill.batches())
         write_batches(batches, args.format, args.out, **options)
     return 0
+
+
+def require_rows(
+    data: str, metrics: str | list[str], params: dict[str, str], start: str | None, end: str | None
+) -> None:
+    """Refuse a range that is empty (``--start`` after ``--end``) or holds no row of any table
+    the KPIs read: a row of nulls would look like an answer. The error names the range and what
+    each table covers.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import kpi
+    >>> d = str(Path(kpi.__file__).parents[1] / "data" / "samples")  # 2026-01-01 to 03-31
+    >>> require_rows(d, ["contacts_offered"], {}, "2026-03", None)
+    >>> require_rows(d, ["aht", "occupancy"], {}, "2030-01-01", "2030-01-31")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: no data from 2030-01-01 to 2030-01-31: agent_time cover 2026-01-01 to 2026-03-31; contacts cover 2026-01-01 to 2026-03-31
+    >>> require_rows(d, ["contacts_offered"], {}, "2026-02-01", "2026-01-01")
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: --start 2026-02-01 is after --end 2026-01-01: the range is empty
+    """
+    import polars as pl
+
+    from kpi.compute import dataset_params
+    from kpi.data import load
+    from kpi.errors import KpiError
+    from kpi.metrics import resolve
+    from kpi.periods import to_timestamp
+    from kpi.schema import TABLES
+
+    ds = load(data)
+    lo, hi = to_timestamp(start, ds.tz), to_timestamp(end, ds.tz, end=True)
+    if lo is not None and hi is not None and lo >= hi:
+        raise KpiError(f"--start {start} is after --end {end}: the range is empty")
+    read = {
+        t
+        for m, p in resolve(metrics, dataset_params(ds, params))
+        for meas in m.build(p).measures
+        for t in (*meas.tables, *(src.table for src in meas.sources))
+    }
+    covered = []
+    for name in sorted(read & set(ds.tables)):
+        column = TABLES[name].time_column if name in TABLES else None
+        lf = ds[name]
+        schema = lf.collect_schema()
+        if column is None or column not in schema:
+            continue  # no time column (agents, customers): not what a range is about
+        dtype = schema[column]
+        x = pl.col(column)
+        if getattr(dtype, "time_zone", None) is None:  # naive local times
+            low, high = (None if b is None else b.replace(tzinfo=None) for b in (lo, hi))
+        else:
+            low, high = lo, hi
+        inside = pl.lit(True)
+        inside = inside & (x >= low) if low is not None else inside
+        inside = inside & (x < high) if high is not None else inside
+        if lf.filter(inside).head(1).collect().height:
+            return
+        first, last = lf.select(x.min(), x.max().alias("_hi")).collect().row(0)
+        covered.append(
+            f"{name} cover {first.date().isoformat()} to {last.date().isoformat()}"
+            if first is not None
+            else f"{name} is empty"
+        )
+    if not covered:
+        return  # none of the tables read: the KPIs say why they are unavailable
+    shown = f"from {start or 'the start'} to {end or 'the end'}"
+    raise KpiError(f"no data {shown}: {'; '.join(covered)}")
 
 
 def whole_counts(

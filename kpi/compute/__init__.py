@@ -489,6 +489,9 @@ def _refuse_kpis(
 
 
 def _check_by(ds: Dataset, by: tuple[str, ...]) -> None:
+    twice = sorted({c for c in by if by.count(c) > 1})
+    if twice:
+        raise KpiError(f"--by names {twice[0]!r} twice; give each column once")
     all_cols = sorted({c for lf in ds.tables.values() for c in lf.collect_schema().names()})
     for col in by:
         if col not in all_cols:

@@ -79,6 +79,9 @@ BAD_ARGUMENTS = [
     (["compute", "--data", "{data}", "--metrics", "aht", "--every", "2d"], 2, ["invalid choice: '2d'"]),
     (["compute", "--data", "{data}", "--metrics", "aht", "--targets", "{tmp}"], 1, ["{tmp}", "Is a directory"]),
     (["compute", "--data", "{data}", "--metrics", "aht", "--param", "x=1"], 2, ["bad --param 'x=1'"]),
+    (["compute", "--data", "{samples}", "--metrics", "aht,contacts_offered", "--start", "2030-01-01", "--end", "2030-02-01"], 2, ["no data from 2030-01-01 to 2030-02-01", "contacts cover 2026-01-01 to 2026-03-31"]),
+    (["compute", "--data", "{samples}", "--metrics", "aht", "--start", "2026-03-01", "--end", "2026-01-01"], 2, ["--start 2026-03-01 is after --end 2026-01-01"]),
+    (["compute", "--data", "{samples}", "--metrics", "aht", "--by", "team,team"], 2, ["--by names 'team' twice"]),
     # --- import (its arguments; the importer's faults are in test_import.py)
     (["import", "--input", "{tmp}/none.csv", "--preset", "contacts", "--tz", "UTC", "--out", "{tmp}/ds"], 2, ["none.csv"]),
     (["import", "--input", "{file}", "--preset", "bogus", "--out", "{tmp}/ds"], 2, ["invalid choice: 'bogus'"]),
