@@ -14,6 +14,7 @@ Heavy imports happen inside ``func`` so that ``kpi --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import signal
@@ -117,6 +118,15 @@ def _ignore_signal(signum: int, frame: object) -> None:
     """A handler that does nothing (an interrupt already being handled)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """``SIGTERM`` (a scheduler's stop, ``kill``), raised as an interrupt is: the same
+    clean-up runs (no temporary file or spill left behind), then exit 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every error ends in one ``kpi COMMAND: error: ...`` line and a non-zero exit.
 
@@ -149,21 +159,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
     try:
+        with contextlib.suppress(ValueError):  # not the main thread: not ours to handle
+            signal.signal(signal.SIGTERM, _terminate)
         return int(args.func(args) or 0)
     except KpiError as exc:
         return fail(str(exc), EXIT_USAGE)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # polars may hand the interrupt back as an exception while the signal is still
         # pending, and the next Python call raises it again: quieted first, retried when
         # that happens on the way in, so the message never becomes a traceback
         while True:
             try:
                 signal.signal(signal.SIGINT, _ignore_signal)
+                signal.signal(signal.SIGTERM, _ignore_signal)
             except KeyboardInterrupt:
                 continue
             except ValueError:  # not the main thread: the signal is not ours to handle
                 pass
             break
+        if isinstance(exc, Terminated):
+            print("kpi: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
         print("kpi: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
