@@ -979,3 +979,37 @@ def test_a_vendor_export_on_the_contacts_preset_says_which_columns_it_did_not_re
     k = _row(out, "asa,avg_acw")
     assert k["asa"] == pytest.approx(30.0)
     assert k["avg_acw"] == pytest.approx(45.0)
+
+
+def test_a_german_interval_report_with_thousands_grouped_by_points(tmp_path):
+    """Counts written 1.200 (German thousands) with no decimal in the file to tell: a count
+    cannot be 1.2 calls, so the point groups thousands and the file's decimal mark is the
+    comma; nothing is quarantined and the busy interval keeps its 1,200 calls."""
+    src = tmp_path / "intervalle.csv"
+    src.write_text(
+        "Intervall;Warteschlange;Angeboten;Angenommen;Abgebrochen;Bearbeitungszeit\r\n"
+        "03.03.2025 08:00;Verkauf;10;9;1;0:36:00\r\n"
+        "03.03.2025 08:30;Verkauf;12;12;0;0:50:24\r\n"
+        "03.03.2025 09:00;Verkauf;1.200;1.150;50;76:40:00\r\n"
+    )
+    mapping = {
+        "table": "intervals",
+        "timezone": "Europe/Berlin",
+        "columns": {
+            "interval_start": "Intervall",
+            "queue": "Warteschlange",
+            "offered": "Angeboten",
+            "answered": "Angenommen",
+            "abandoned": "Abgebrochen",
+            "talk_s": "Bearbeitungszeit",
+        },
+        "defaults": {"hold_s": 0, "acw_s": 0, "channel": "voice", "team": "de"},
+    }
+    out = tmp_path / "o"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    assert (result.report.read, result.report.quarantined) == (3, 0)
+    assert result.report.inferred["numbers"] == "decimal comma (e.g. 'Angeboten' = '1.200')"
+    k = _row(out, "contacts_offered,contacts_answered,aht")
+    assert (k["contacts_offered"], k["contacts_answered"]) == (1222, 1171)
+    assert k["aht"] == pytest.approx((36 * 60 + 50 * 60 + 24 + 76 * 3600 + 40 * 60) / 1171)

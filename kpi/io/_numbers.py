@@ -110,6 +110,14 @@ def detect_decimal(
     ('.', "decimal point (e.g. 'Revenue' = '1,234.50')")
     >>> detect_decimal({"Wait": pl.Series(["12", "7"])}, given="auto", what="f.csv")
     ('.', '')
+
+    A count cannot be 1.25 calls: ``1.250`` in a column of counts groups thousands with a
+    point, so the file writes decimals with a comma.
+
+    >>> detect_decimal(
+    ...     {"Offered": pl.Series(["40", "1.250"])}, given="auto", what="f.csv", whole={"Offered"}
+    ... )
+    (',', "decimal comma (e.g. 'Offered' = '1.250')")
     """
     if given not in DECIMALS:
         raise KpiError(f'{what}: read.decimal must be ".", "," or "auto", got {given!r}')
@@ -122,6 +130,16 @@ def detect_decimal(
             if hits.len():
                 found[mark] = (name, hits[0])
                 break
+    for name in sorted(whole):  # a count grouped by points (1.250 calls): a decimal comma
+        if "," in found:
+            break
+        v = _sample(
+            columns[name].drop_nulls().filter(columns[name].str.contains(".", literal=True))
+        )
+        v = v.to_frame("v").select(_clean(pl.col("v"))).to_series()
+        grouped = v.filter(v.str.contains(r"^[+-]?\d{1,3}(?:\.\d{3})+$"))
+        if grouped.len():
+            found[","] = (name, grouped[0])
     if len(found) == 2:
         (nc, vc), (nd, vd) = found[","], found["."]
         raise KpiError(
