@@ -1013,3 +1013,42 @@ def test_a_german_interval_report_with_thousands_grouped_by_points(tmp_path):
     k = _row(out, "contacts_offered,contacts_answered,aht")
     assert (k["contacts_offered"], k["contacts_answered"]) == (1222, 1171)
     assert k["aht"] == pytest.approx((36 * 60 + 50 * 60 + 24 + 76 * 3600 + 40 * 60) / 1171)
+
+
+def test_excel_date_cells_joined_with_text_times_and_ranges(tmp_path):
+    """An interval report whose Date column holds date cells and whose Interval column is text
+    (``08:00-08:30``, or ``08:30``) reads as the same report written all in text."""
+    for times in (["08:00-08:30", "08:30-09:00"], ["08:00", "08:30"]):
+        src = tmp_path / "report.xlsx"
+        wb = xlsxwriter.Workbook(src)
+        wb.set_properties({"created": dt.datetime(2025, 3, 5)})
+        ws = wb.add_worksheet("R")
+        day = wb.add_format({"num_format": "dd/mm/yyyy"})
+        ws.write_row(0, 0, ["Date", "Interval", "Queue", "Offered", "Answered", "Abandoned"])
+        for r, (when, counts) in enumerate(
+            zip(times, [(10, 9, 1), (12, 12, 0)], strict=True), start=1
+        ):
+            ws.write_datetime(r, 0, dt.datetime(2025, 3, 30), day)  # the spring-forward day
+            ws.write_row(r, 1, [when, "Sales", *counts])
+        wb.close()
+        mapping = {
+            "table": "intervals",
+            "timezone": "Europe/London",
+            "columns": {
+                "interval_start": ["Date", "Interval"],
+                "queue": "Queue",
+                "offered": "Offered",
+                "answered": "Answered",
+                "abandoned": "Abandoned",
+            },
+            "defaults": {"channel": "voice", "team": "sales"},
+        }
+        out = tmp_path / f"o{len(times[0])}"
+        result = import_file(src, mapping=mapping, out=out)
+        _accounted(result)
+        starts = result.frame.sort("interval_start")["interval_start"]
+        assert [t.strftime("%Y-%m-%d %H:%M %Z") for t in starts] == [
+            "2025-03-30 08:00 BST",
+            "2025-03-30 08:30 BST",
+        ]
+        assert _row(out, "contacts_offered")["contacts_offered"] == 22

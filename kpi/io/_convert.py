@@ -503,8 +503,13 @@ def as_text(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """A part of a joined time stamp as text: dates ISO, times of day ``HH:MM:SS``."""
     if isinstance(dtype, pl.Date):
         return e.dt.strftime("%Y-%m-%d")
-    if isinstance(dtype, pl.Datetime):
-        return e.dt.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(dtype, pl.Datetime):  # a date cell (midnight) is a date, as in a text export
+        midnight = e.dt.time() == pl.lit(time(0))
+        return (
+            pl.when(midnight)
+            .then(e.dt.strftime("%Y-%m-%d"))
+            .otherwise(e.dt.strftime("%Y-%m-%d %H:%M:%S"))
+        )
     if isinstance(dtype, pl.Duration):  # h:mm:ss, hours beyond 24 kept (a duration cell)
         secs = e.dt.total_seconds()
         return pl.format(
