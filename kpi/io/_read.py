@@ -285,8 +285,7 @@ def _read_excel(path: Path, *, sheet: str | int | None, skip_rows: int) -> Sourc
         raise KpiError(f"{path}: no sheet {sheet!r}{hint}; sheets: {', '.join(names)}")
     sheet_name = names[idx]
     try:
-        loaded = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
-        frame = loaded.to_polars()
+        frame = reader.load_sheet(idx, header_row=skip_rows, dtypes="string").to_polars()
         # the header's cells as written: fastexcel numbers a repeated name itself (Caller,
         # Caller_1) and names a blank one __UNNAMED__n; read as a CSV header is, instead
         header = reader.load_sheet(
@@ -361,13 +360,8 @@ def _typed_sheet(
     cols = []
     for i in range(width):
         try:
-            col = reader.load_sheet(
-                idx,
-                header_row=skip_rows,
-                schema_sample_rows=None,
-                use_columns=[i],
-                dtypes="string" if i in text else None,
-            ).to_polars()
+            kw = {"dtypes": "string"} if i in text else {"schema_sample_rows": None}
+            col = reader.load_sheet(idx, header_row=skip_rows, use_columns=[i], **kw).to_polars()
         except _READ_ERRORS:
             col = reader.load_sheet(
                 idx, header_row=skip_rows, use_columns=[i], dtypes="string"
