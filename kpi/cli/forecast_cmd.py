@@ -20,7 +20,9 @@ Forecast contacts offered (or AHT) per interval and group, with prediction inter
 
 Rows: the --by columns, period (interval start, site local time), forecast, lower, upper (the
 central --level % prediction interval) and method. --until ends the history used (exclusive;
-default: the end of the data) and the forecast starts there.
+default: the end of the data, i.e. the midnight after its last day; never later, since what
+follows the data is unknown) and the forecast starts there. --by takes no customer
+identifiers and makes at most 1,000 groups.
 
 Methods: same_slot_last_week, mean_of_4_weeks (the same slot over the last four weeks),
 daily_profile (day totals from weekday, day-of-month, level, holiday and event effects, spread
@@ -59,13 +61,14 @@ def register(subparsers: Any) -> None:
         "--by",
         type=csv_list,
         default=[],
-        help="comma-separated group columns, e.g. queue or queue,channel (default: the centre)",
+        help="comma-separated group columns, e.g. queue or queue,channel (default: the centre; "
+        "no customer identifiers, at most 1,000 groups)",
     )
     p.add_argument(
         "--until",
         type=period_arg,
         help="end of the history used, exclusive, site local time (a date: its midnight); the "
-        "forecast starts there (default: the end of the data)",
+        "forecast starts there (default and latest: the end of the data)",
     )
     p.add_argument(
         "--method",

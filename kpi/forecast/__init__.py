@@ -53,7 +53,7 @@ from kpi.forecast._backtest import (
 from kpi.forecast._findings import accuracy_findings, by_group, findings, stored_accuracy
 from kpi.forecast._holidays import Calendar, country_of, event_days, team_of
 from kpi.forecast._methods import COUNT_METHODS, METHODS, RATIO_METHODS, Fit
-from kpi.forecast._series import METRICS, Series, history, slot_minutes
+from kpi.forecast._series import METRICS, Series, check_by, history, slot_minutes
 from kpi.periods import to_timestamp
 
 __all__ = [
@@ -160,10 +160,12 @@ def forecast(
     metric
         ``contacts_offered`` or ``aht`` (a weighted mean: Σ handle / Σ handled).
     by
-        Group columns (``queue``, ``channel``, ...); each group gets its own forecast.
+        Group columns (``queue``, ``channel``, ...); each group gets its own forecast. Never
+        a column of customer identifiers, and at most 1,000 groups (else a KpiError).
     until
         End of the history used, exclusive, in site local time (a date means its midnight);
-        the forecast starts there. Default: the end of the data (midnight after its last day).
+        the forecast starts there. Default: the end of the data (midnight after its last day);
+        a later ``until`` is refused (a KpiError): what follows the data is unknown.
     method
         ``auto`` (per group, the lowest backtest WAPE) or a name of :data:`METHODS`.
     level
@@ -239,7 +241,7 @@ def run(
     q = _level(level)
     if method != "auto" and method not in METHODS:
         raise KpiError(f"unknown method {method!r}; methods: auto, {', '.join(METHODS)}")
-    by = [b for b in ((by,) if isinstance(by, str) else by) if b]
+    by = check_by(ds, (by,) if isinstance(by, str) else by)
     if store:
         from kpi.forecast._store import check_storable
 
