@@ -1052,3 +1052,40 @@ def test_excel_date_cells_joined_with_text_times_and_ranges(tmp_path):
             "2025-03-30 08:30 BST",
         ]
         assert _row(out, "contacts_offered")["contacts_offered"] == 22
+
+
+def test_hold_blank_on_some_handled_contacts_is_said_with_how_it_is_read(tmp_path):
+    """A hold column blank on one of two answered calls: the import says so and how sums and
+    averages read it (as 0 s), so the analyst is not left to find it in a low average."""
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "Call ID,Start,Queue,Result,Wait,Talk,Hold,Wrap\n"
+        "C1,2025-03-03 09:00:00,Sales,answered,10,200,20,40\n"
+        "C2,2025-03-03 09:05:00,Sales,answered,10,300,,30\n"
+        "C3,2025-03-03 09:10:00,Sales,abandoned,30,,,\n"
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "Europe/London",
+        "columns": {
+            "contact_id": "Call ID",
+            "arrival_ts": "Start",
+            "queue": "Queue",
+            "outcome": "Result",
+            "wait_s": "Wait",
+            "talk_s": "Talk",
+            "hold_s": "Hold",
+            "acw_s": "Wrap",
+        },
+        "values": {"outcome": {"abandoned": "abandoned_queue"}},
+        "defaults": {"team": "sales"},
+    }
+    result = import_file(src, mapping=mapping, out=tmp_path / "o")
+    _accounted(result)
+    said = [w for w in result.report.warnings if w.startswith("hold_s blank")]
+    assert said == [
+        "hold_s blank on 1 of 2 handled contacts: sums and averages (AHT, average hold) count "
+        "them as 0 s; if they are unknown rather than none, fix the export or leave the column out"
+    ]
+    assert not [w for w in result.report.warnings if w.startswith(("talk_s", "acw_s"))]
+    assert _row(tmp_path / "o", "avg_hold")["avg_hold"] == pytest.approx(10.0)

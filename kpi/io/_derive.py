@@ -263,6 +263,15 @@ def _handling_and_end(
         )
         if n:
             report.inferred["talk_s of unanswered contacts"] = f"{n} empty values read as 0"
+    handled = df.filter(answered | (pl.col("outcome") == "outbound"))
+    for c in ("talk_s", "hold_s", "acw_s"):  # blank on some handled contacts only: say how read
+        n = handled.select(pl.col(c).is_null().sum()).item() if c in cols else 0
+        if 0 < n < handled.height:
+            report.warnings.append(
+                f"{c} blank on {n:,} of {handled.height:,} handled contacts: sums and averages "
+                f"(AHT, average {c[:-2]}) count them as 0 s; if they are unknown rather than none, "
+                "fix the export or leave the column out"
+            )
     if "end_ts" not in cols:
         us = lambda e: pl.duration(microseconds=(e * 1e6).cast(pl.Int64))  # noqa: E731
         talk = pl.col("talk_s") if "talk_s" in cols else pl.lit(None, dtype=pl.Float64)
