@@ -18,6 +18,11 @@ then the shifts, days off and roster that cover them at least paid time (HiGHS).
   kpi forecast --data DIR --every 15m --by queue --until 2026-03-02 --format csv --out fc.csv
   kpi schedule --data DIR --week 2026-W10 --forecast fc.csv --quantile 0.9
   kpi schedule --data DIR --week 2026-W07 --shifts shifts.toml --targets targets.toml --format md
+  kpi schedule --data DIR --week 2026-W07 --aht-s 300        # data without handle times
+
+Demand is unknown, never zero, where the data do not know it: a week with days outside the
+data, or contacts without handle times (unless --aht-s gives an assumed AHT: it is used only
+where the data have no handle times, and said in the notes), is an error.
 
 Objectives (the [objectives] table of --targets; defaults): voice 80% in 20 s and chat 80% in
 60 s (Erlang C, or Erlang A with patience_s), e-mail a response in 4 h and tickets in 8 h
@@ -51,7 +56,15 @@ def register(subparsers: Any) -> None:
         "--forecast",
         metavar="FILE",
         help="plan on a `kpi forecast --format csv|json` file (contacts offered per queue); "
-        "AHT per queue from the four weeks of data before the week",
+        "AHT per queue from the four weeks of data before the week (else --aht-s)",
+    )
+    p.add_argument(
+        "--aht-s",
+        type=number(low=1, high=86_400, unit="seconds"),
+        metavar="SECONDS",
+        help="average handle time in seconds, with wrap-up (1 to 86400), assumed where the "
+        "data have no handle times (the week's contacts, or the forecast's queues); said in "
+        "the notes",
     )
     p.add_argument(
         "--quantile",
@@ -114,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     spec = load_shifts(args.shifts, every=args.every)
     ds = Dataset.coerce(args.data)
     table, meta = read_forecast(args.forecast) if args.forecast else (None, {})
+    notes: list[str] = []
     req = requirements_for_week(
         ds,
         week=args.week,
@@ -123,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         level=args.level or float(meta.get("level") or 80.0),
         objectives=objectives,
         shrinkage=args.shrinkage,
+        aht_s=args.aht_s,
+        notes=notes,
     )
     result = plan(
         req,
@@ -134,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit_s,
         allow_understaffing=args.allow_understaffing,
         progress=not args.quiet and sys.stderr.isatty(),
+        notes=notes,
     )
     if args.format == "json":
         text = json_text(result.to_dict())
@@ -153,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         print(f"wrote the plan to {terminal_safe(str(args.out))}", file=sys.stderr)
-    if args.format != "json":
+    if args.format == "csv" or (args.format == "md" and args.out):  # else in the output
         for note in result.notes:
             print(f"# {terminal_safe(note, one_line=True)}", file=sys.stderr)
     return 0
@@ -184,4 +201,6 @@ def _markdown(result: Any) -> str:
             f"| {cell(s['group'])} | {cell(s['template'])} | {s['start']} | {s['end']} | "
             f"{breaks} | {' '.join(s['days'])} | {s['agents']} |"
         )
+    if d["notes"]:
+        lines += ["", "Notes:", "", *(f"- {cell(n)}" for n in d["notes"])]
     return "\n".join(lines)

@@ -314,6 +314,8 @@ def _required_staff(args: argparse.Namespace, threshold: float) -> dict[str, Any
 
 
 def _run_data(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from kpi import data as kdata
     from kpi import staffing
     from kpi.cli._common import csv_list, write_frame
@@ -350,9 +352,16 @@ def _run_data(args: argparse.Namespace) -> int:
     notes = staffing.staffing_notes(
         frame, aht_s=args.aht_s, shrinkage=args.shrinkage, every=args.every
     )
-    total = frame["required_agents"].sum() if frame.height else 0.0
-    known = frame["staffed_agents"].drop_nulls() if frame.height else None
-    staffed = known.sum() if known is not None and known.len() else None
+    # a row without contacts needs no agents: its unknown requirement counts as 0, not unknown
+    busy = frame.filter(pl.col("offered").fill_null(1) != 0) if frame.height else frame
+    total, unknown = _known_total(busy, "required_agents")
+    staffed, staffed_unknown = _known_total(frame, "staffed_agents")
+    if unknown and total is not None:  # some rows only: the total covers the others
+        notes.append(
+            f"Required agents unknown in {unknown:,} of the {busy.height:,} rows (interval and "
+            "group) with contacts: required_agent_intervals_total sums the other "
+            f"{busy.height - unknown:,} (required_agent_intervals_unknown)."
+        )
     meta = {
         "model": "Erlang A" if args.patience_s is not None else "Erlang C",
         "every": args.every,
@@ -361,18 +370,50 @@ def _run_data(args: argparse.Namespace) -> int:
         "threshold_s": args.threshold_s if args.threshold_s is not None else "default",
         "sl_denominator": args.sl_denominator,
         "what_if": what_if.describe() if what_if else "none",
-        "required_agent_intervals_total": round(float(total), 3),
-        "required_agent_intervals_rounded_once": staffing.round_up(float(total)),
-        "staffed_agent_intervals_total": None if staffed is None else round(float(staffed), 3),
+        "required_agent_intervals_total": None if total is None else round(total, 3),
+        "required_agent_intervals_rounded_once": (
+            None if total is None else staffing.round_up(total)
+        ),
+        "required_agent_intervals_unknown": unknown,
+        "staffed_agent_intervals_total": None if staffed is None else round(staffed, 3),
+        "staffed_agent_intervals_unknown": staffed_unknown,
         "aht_s_assumed": args.aht_s,
         "shrinkage": args.shrinkage if args.shrinkage is not None else "measured",
         "notes": notes,
     }
     if args.format == "table":
         frame = _compact(frame, by)
+        for key in (
+            "required_agent_intervals_total",
+            "required_agent_intervals_rounded_once",
+            "staffed_agent_intervals_total",
+        ):
+            if meta[key] is None:
+                meta[key] = "unknown (not in the data: see the notes)"
         meta["notes"] = "".join(f"\n  {n}" for n in notes) or "none"
     write_frame(frame, args.format, args.out, meta=meta, raw_csv=args.raw_csv)
     return 0
+
+
+def _known_total(frame: Any, column: str) -> tuple[float | None, int]:
+    """Σ of a column's known values and how many rows are unknown (null): the sum is None
+    when every row is unknown (unknown is never 0), 0.0 for a table without rows.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> _known_total(pl.DataFrame({"x": [1.5, None, 2.0]}), "x")
+    (3.5, 1)
+    >>> _known_total(pl.DataFrame({"x": [None, None]}, schema={"x": pl.Float64}), "x")
+    (None, 2)
+    >>> _known_total(pl.DataFrame({"x": []}, schema={"x": pl.Float64}), "x")
+    (0.0, 0)
+    """
+    values = frame[column]
+    unknown = values.null_count()
+    if frame.height and unknown == frame.height:
+        return None, unknown
+    return float(values.drop_nulls().sum()), unknown
 
 
 def _run_forecast(args: argparse.Namespace) -> int:
@@ -385,6 +426,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
             "--volume and --what-if do not go with --forecast (the forecast is the volume)"
         )
     table, meta = schedule.read_forecast(args.forecast)
+    notes: list[str] = []
     req = schedule.requirements_from_forecast(
         kdata.load(args.data) if args.data else None,
         table,
@@ -394,6 +436,7 @@ def _run_forecast(args: argparse.Namespace) -> int:
         objectives=schedule.load_objectives(args.targets),
         shrinkage=args.shrinkage or 0.0,
         aht_s=args.aht_s,
+        notes=notes,
     )
     total = float(req["required_agents"].sum()) if req.height else 0.0
     info = {
@@ -403,7 +446,10 @@ def _run_forecast(args: argparse.Namespace) -> int:
         "required_agent_intervals_total": round(total, 3),
         "shrinkage": args.shrinkage or 0.0,
         "aht_s_assumed": args.aht_s,  # used for queues whose handle times the data lack
+        "notes": notes,
     }
+    if args.format == "table":
+        info["notes"] = "".join(f"\n  {n}" for n in notes) or "none"
     write_frame(req, args.format, args.out, meta=info, raw_csv=args.raw_csv)
     return 0
 

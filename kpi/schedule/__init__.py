@@ -18,7 +18,7 @@ and a weekly shift plan that covers them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,7 @@ def plan(
     time_limit_s: float = 60.0,
     allow_understaffing: bool = False,
     progress: bool | Callable[[str], None] = False,
+    notes: Sequence[str] = (),
 ) -> Plan:
     """A weekly shift plan covering ``requirements`` (from :func:`required_from_data` or
     :func:`required_from_forecast`) in ISO ``week``.
@@ -131,6 +132,9 @@ def plan(
         the constraint that binds.
     progress
         True for progress lines on standard error, or a callable taking each message.
+    notes
+        Lines on how the requirements were made (e.g. an assumed AHT, from the ``notes`` of
+        :func:`requirements_for_week`), first in the plan's notes.
     """
     from kpi._progress import reporter
 
@@ -146,7 +150,7 @@ def plan(
     obj = objectives if isinstance(objectives, Objectives) else objectives_from(objectives)
     req = week_requirements(requirements, week, every=every)
     skills, _, required = skill_matrix(req)
-    notes: list[str] = []
+    notes: list[str] = list(notes)
     groups = spec.groups
     unused = sorted({s for g in groups for s in g.skills} - set(skills))
     if unused:
@@ -193,18 +197,31 @@ def requirements_for_week(
     level: float = 80.0,
     objectives: Objectives | Mapping[str, Any] | None = None,
     shrinkage: float = 0.0,
+    aht_s: float | None = None,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
     """Required agents per interval and queue of ``week``: from the data's own contacts, or
     from ``forecast`` (a :func:`kpi.forecast.forecast` table by queue) with each queue's AHT
     and channel from the data (Σ handle / Σ answered over the four weeks before the week, else
     the whole data; a queue the data does not know takes the mean of the others; no handle
-    times at all is an error, never an invented AHT)."""
+    times at all is an error, never an invented AHT).
+
+    ``aht_s`` is an assumed AHT in seconds for what the data have no handle times for (the
+    contacts of the week, or the forecast's queues); ``notes``, when given, collects a line
+    for each assumption or estimate used. A week not wholly inside the data, planned from the
+    data, is an error naming the days the data cover (see :func:`required_from_data`)."""
     ds = Dataset.coerce(data)
     if forecast is None:
         if quantile is not None:
             raise KpiError("a quantile needs a forecast (a quantile of the forecast)")
         return required_from_data(
-            ds, week=week, every=every, objectives=objectives, shrinkage=shrinkage
+            ds,
+            week=week,
+            every=every,
+            objectives=objectives,
+            shrinkage=shrinkage,
+            aht_s=aht_s,
+            notes=notes,
         )
     return requirements_from_forecast(
         ds,
@@ -215,7 +232,9 @@ def requirements_for_week(
         level=level,
         objectives=objectives,
         shrinkage=shrinkage,
+        aht_s=aht_s,
         wrap=True,
+        notes=notes,
     )
 
 
@@ -231,6 +250,7 @@ def requirements_from_forecast(
     shrinkage: float = 0.0,
     aht_s: float | None = None,
     wrap: bool = False,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
     """Required agents per interval and queue from a :func:`kpi.forecast.forecast` table (what
     ``kpi staffing --forecast`` prints): each queue's AHT and channel from the data
@@ -239,7 +259,8 @@ def requirements_from_forecast(
     queues; with no handle times in the data and no ``aht_s``, a KpiError: never an invented
     AHT).
     Without data, every queue takes ``aht_s`` and is a voice queue unless the forecast has a
-    ``channel`` column."""
+    ``channel`` column. ``notes``, when given, collects a line for each queue whose AHT was
+    assumed (``aht_s``) or taken as the mean of the others."""
     if data is None:
         if aht_s is None:
             raise KpiError(
@@ -263,15 +284,27 @@ def requirements_from_forecast(
         mean = sum(known.values()) / len(known) if known else None
         if mean is None and aht_s is None:  # unknown is never a number: no invented AHT
             raise KpiError(
-                "the data has no handle times to turn the forecast into workload: give an "
-                "assumed AHT in seconds (kpi staffing --aht-s, or aht_s in Python)"
+                "AHT (handle time) is unknown in this data: it has no handle times to turn "
+                "the forecast into workload; give an assumed AHT in seconds (--aht-s, used "
+                "only where the data have no handle times; aht_s in Python)"
             )
         fallback = float(aht_s) if aht_s is not None else mean
+        how = "assumed" if aht_s is not None else "the mean of the other queues"
         if "queue" not in forecast.columns:  # one forecast for the centre: the centre's AHT
             aht = mean if mean is not None else fallback
+            if mean is None and notes is not None:
+                notes.append(f"AHT assumed {fallback:g} s (the data has no handle times).")
         else:
-            for q in forecast["queue"].cast(pl.String).unique().to_list():
-                known.setdefault(str(q), fallback)
+            missing = sorted(
+                str(q) for q in forecast["queue"].cast(pl.String).unique() if str(q) not in known
+            )
+            for q in missing:
+                known[q] = fallback  # type: ignore[assignment]
+            if missing and notes is not None:
+                notes.append(
+                    f"AHT {fallback:g} s ({how}) for queue {', '.join(missing)}: the data has "
+                    "no handle times for it."
+                )
             aht = known
     return required_from_forecast(
         forecast,
@@ -319,7 +352,7 @@ def queue_history(
             .sort(["queue", "offered", "channel"], descending=[False, True, False])
         )
         first = ranked.unique("queue", keep="first", maintain_order=True)
-        channels = dict(first.select("queue", "channel").iter_rows())
+        channels = {q: c for q, c in first.select("queue", "channel").iter_rows() if c}
     recent = hist.filter(
         pl.col("interval_start") >= start - timedelta(days=28), pl.col("interval_start") < start
     )

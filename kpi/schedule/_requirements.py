@@ -126,6 +126,8 @@ def required_from_data(
     every: str = "15m",
     objectives: Objectives | Mapping[str, Any] | None = None,
     shrinkage: float = 0.0,
+    aht_s: float | None = None,
+    notes: list[str] | None = None,
 ) -> pl.DataFrame:
     """Required agents per interval and queue of one ISO week, from the data's own contacts.
 
@@ -133,10 +135,35 @@ def required_from_data(
     counts (inbound contacts that entered a queue, binned by ``queue_ts``; or the ``intervals``
     report); required agents follow each queue's objective (see the module docstring).
 
+    Parameters
+    ----------
+    data
+        A :class:`kpi.data.Dataset` (or mapping / directory).
+    week
+        ISO week such as ``2026-W07``; every day of it must be inside the data (a day the
+        data do not reach has unknown demand, never zero).
+    every
+        Planning interval: 15m, 30m or 1h.
+    objectives, shrinkage
+        As for :func:`required_from_forecast`.
+    aht_s
+        Assumed average handle time (s) for the queues whose contacts have no handle times
+        in the data; None (the default): such contacts are a :class:`~kpi.errors.KpiError`,
+        never a workload of zero.
+    notes
+        A list to which a line is appended for each planning assumption used (the assumed
+        AHT and how many intervals took it).
+
     Returns
     -------
     polars.DataFrame
         :data:`REQUIREMENT_COLUMNS`, one row per interval of the week and queue.
+
+    Raises
+    ------
+    KpiError
+        For a week without contacts in the data, a week not wholly inside the data (naming
+        the days the data cover), or contacts with no handle time and no ``aht_s``.
     """
     ds = Dataset.coerce(data)
     every_s = every_seconds(every)
@@ -150,20 +177,61 @@ def required_from_data(
     else:
         raise KpiError("the data has no contacts or intervals table to plan from")
     by = tuple(k for k in ("queue", "channel") if k in schema)
-    table = staffing_table(sub, every=every, by=by, target_sl=0.8, threshold_s=20.0)
-    demand = _wall(
-        table.select("interval_start", *by, "offered", "load_erlangs").collect(),
+    table = staffing_table(
+        sub,
+        every=every,
+        by=by,
+        target_sl=0.8,
+        threshold_s=20.0,
+        aht_s=aht_s,
+        estimate_agents=False,  # offered and load only: agents on queue are not read
+    )
+    whole = _wall(
+        table.select("interval_start", *by, "offered", "load_erlangs", "assumed").collect(),
         "interval_start",
-    ).filter(pl.col("interval_start") >= start, pl.col("interval_start") < end)
+    )
+    demand = whole.filter(pl.col("interval_start") >= start, pl.col("interval_start") < end)
     if demand.is_empty() or demand["offered"].sum() == 0:
         raise KpiError(
             f"no contacts in week {week} ({start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d})"
             " in the data: choose a week the data covers, or plan from a forecast (--forecast)"
         )
-    if "queue" not in by:
-        demand = demand.with_columns(queue=pl.lit("all"))
-    if "channel" not in by:
-        demand = demand.with_columns(channel=pl.lit("voice"))
+    _check_week_inside(whole["interval_start"], week=week, start=start)
+    busy = demand.filter(pl.col("offered") > 0)
+    unknown = busy.filter(pl.col("load_erlangs").is_null())
+    if unknown.height:
+        queues = sorted({str(q) for q in unknown["queue"]}) if "queue" in by else []
+        where = f" (queue {', '.join(queues)})" if queues else ""
+        n, of = int(unknown["offered"].sum()), int(busy["offered"].sum())
+        share = f"all {n:,}" if n == of else f"{n:,} of the {of:,}"
+        raise KpiError(
+            f"AHT (handle time) is unknown in this data: {share} contacts offered in week "
+            f"{week} have no handle times{where}, so their workload is unknown; give an "
+            "assumed AHT in seconds "
+            "(--aht-s, used only where the data have no handle times; aht_s in Python), or "
+            "data with handle times (talk_s, with hold_s and acw_s, in contacts or the "
+            "interval report)"
+        )
+    n_assumed = int(busy["assumed"].fill_null("").str.contains("aht_s", literal=True).sum())
+    if n_assumed and notes is not None:
+        notes.append(
+            f"AHT assumed {float(aht_s):g} s ("  # type: ignore[arg-type]
+            + (
+                "the data has no handle times"
+                if n_assumed == busy.height
+                else f"the data has no handle times for {n_assumed:,} of {busy.height:,} "
+                "intervals with contacts"
+            )
+            + "); the workload of those intervals is offered x the assumed AHT."
+        )
+    demand = demand.drop("assumed")
+    # no queue or channel (absent, or null as in a report without them): one queue, voice
+    demand = demand.with_columns(
+        queue=pl.col("queue").cast(pl.String).fill_null("all") if "queue" in by else pl.lit("all"),
+        channel=pl.col("channel").cast(pl.String).fill_null("voice")
+        if "channel" in by
+        else pl.lit("voice"),
+    )
     demand = (
         demand.group_by("interval_start", "queue", "channel")
         .agg(pl.col("offered").sum().cast(pl.Float64), pl.col("load_erlangs").sum())
@@ -180,6 +248,54 @@ def required_from_data(
         objectives=objectives,
         shrinkage=shrinkage,
         wrap=True,
+    )
+
+
+def _days_text(days: list[date]) -> str:
+    """Consecutive days as ranges: ``Wed 2026-04-01 to Sun 2026-04-05``.
+
+    Examples
+    --------
+    >>> _days_text([date(2026, 3, 30), date(2026, 4, 1), date(2026, 4, 2)])
+    'Mon 2026-03-30, Wed 2026-04-01 to Thu 2026-04-02'
+    """
+    runs: list[list[date]] = []
+    for d in sorted(days):
+        if runs and d - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(
+        f"{r[0]:%a %Y-%m-%d}" + (f" to {r[-1]:%a %Y-%m-%d}" if len(r) > 1 else "") for r in runs
+    )
+
+
+def _check_week_inside(times: pl.Series, *, week: str, start: datetime) -> None:
+    """Refuse a week with days before the data's first day or after its last: their demand
+    is unknown (never zero). Days inside the data without contacts (a closed Sunday) count
+    as no contacts."""
+    first: datetime = times.min()  # type: ignore[assignment]
+    last: datetime = times.max()  # type: ignore[assignment]
+    lo, hi = first.date(), last.date()
+    days = [start.date() + timedelta(days=i) for i in range(7)]
+    outside = [d for d in days if d < lo or d > hi]
+    if not outside:
+        return
+    first_monday = lo + timedelta(days=(7 - lo.weekday()) % 7)
+    last_monday = hi - timedelta(days=hi.weekday() + (0 if hi.weekday() == 6 else 7))
+    if first_monday > last_monday:
+        inside = "the data cover no whole week, so plan from a forecast (--forecast)"
+    else:
+        near = last_monday if days[0] > hi or days[-1] > hi else first_monday
+        iso = near.isocalendar()
+        inside = (
+            f"choose a week inside the data (e.g. {iso.year}-W{iso.week:02d}) or plan from a "
+            "forecast (--forecast)"
+        )
+    raise KpiError(
+        f"week {week} ({days[0]:%a %Y-%m-%d} to {days[-1]:%a %Y-%m-%d}) is not all in the "
+        f"data: the data cover {lo:%a %Y-%m-%d} to {hi:%a %Y-%m-%d}, so the demand of "
+        f"{_days_text(outside)} is unknown; {inside}"
     )
 
 
@@ -354,6 +470,11 @@ def _required(
     ):
         raise KpiError(f"shrinkage must be from 0 to below 1, got {shrinkage!r}")
     obj = objectives if isinstance(objectives, Objectives) else objectives_from(objectives)
+    # a null queue or channel would join no interval of the grid (its demand read as zero)
+    demand = demand.with_columns(
+        pl.col("queue").cast(pl.String).fill_null("all"),
+        pl.col("channel").cast(pl.String).fill_null("voice"),
+    )
     queues = demand.select("queue", "channel").unique().sort("queue", "channel")
     full = (
         grid.to_frame()
