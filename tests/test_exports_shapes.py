@@ -1089,3 +1089,35 @@ def test_hold_blank_on_some_handled_contacts_is_said_with_how_it_is_read(tmp_pat
     ]
     assert not [w for w in result.report.warnings if w.startswith(("talk_s", "acw_s"))]
     assert _row(tmp_path / "o", "avg_hold")["avg_hold"] == pytest.approx(10.0)
+
+
+def test_an_interval_report_lists_the_repeated_hour_twice_when_clocks_go_back(tmp_path):
+    """On the night clocks go back, a half-hourly report lists 01:00 and 01:30 twice, in time
+    order: the second listing is the second occurrence (GMT), not a duplicate to set aside."""
+    starts = ["00:00", "00:30", "01:00", "01:30", "01:00", "01:30", "02:00"]
+    offered = [10, 11, 12, 13, 7, 8, 9]
+    rows = [f"2025-10-26 {s},Sales,{n}" for s, n in zip(starts, offered, strict=True)]
+    src = tmp_path / "arrivals.csv"
+    src.write_text("Interval,Queue,Offered\n" + "\n".join(rows) + "\n")
+    mapping = {
+        "table": "intervals",
+        "timezone": "Europe/London",
+        "columns": {"interval_start": "Interval", "queue": "Queue", "offered": "Offered"},
+        "defaults": {"channel": "voice", "team": "sales"},
+    }
+    out = tmp_path / "o"
+    result = import_file(src, mapping=mapping, out=out)
+    _accounted(result)
+    assert (result.report.loaded, result.report.quarantined) == (7, 0)
+    got = result.frame.sort("interval_start")["interval_start"]
+    assert [t.strftime("%H:%M %Z") for t in got] == [
+        "00:00 BST",
+        "00:30 BST",
+        "01:00 BST",
+        "01:30 BST",
+        "01:00 GMT",
+        "01:30 GMT",
+        "02:00 GMT",
+    ]
+    assert "2 seen again" in result.report.inferred["daylight-saving changes"]["interval_start"]
+    assert _row(out, "contacts_offered")["contacts_offered"] == sum(offered)

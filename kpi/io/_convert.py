@@ -45,7 +45,8 @@ from kpi.io._parse import (
     DURATION_FORMATS,
     TIME_RANGE,
     detect_ts_formats,
-    localize,
+    dst_note,
+    localized,
     parse_bool,
     parse_duration,
     parse_int,
@@ -392,10 +393,12 @@ def parse_columns(
         checks.append((f"unparseable {col}", f"__after_{col}", i))
     parsed = frame.lazy().select(pl.col(ROW), *parse_exprs).collect()
     # stage 2: naive local times get the site time zone (DST rule in kpi.io._parse.localize)
-    local = []
-    for col in naive:
-        aware, gap, fold = localize(pl.col(col), tz)
-        local += [aware.alias(col), gap.alias(f"__gap_{col}"), fold.alias(f"__fold_{col}")]
+    keys = [k for k in KEYS.get(m.table, ()) if k in parsed.columns]
+    local = [
+        e
+        for col in naive
+        for e in localized(col, tz, repeat_key=keys if col == "interval_start" else None)
+    ]
     if local:
         parsed = parsed.with_columns(local)
     for col, after in m.after.items():
@@ -406,13 +409,9 @@ def parse_columns(
     rejected = _unparseable(parsed, checks, labels)
     parsed = parsed.join(rejected.select(ROW), on=ROW, how="anti", maintain_order="left")
     for col in naive:
-        gaps = int(parsed[f"__gap_{col}"].sum() or 0)
-        folds = int(parsed[f"__fold_{col}"].sum() or 0)
-        if gaps or folds:
-            report.inferred.setdefault("daylight-saving changes", {})[col] = (
-                f"{gaps} non-existent time(s) read with the offset before the change, "
-                f"{folds} ambiguous time(s) read as the first occurrence"
-            )
+        note = dst_note(parsed, col)
+        if note:
+            report.inferred.setdefault("daylight-saving changes", {})[col] = note
     return parsed, rejected
 
 

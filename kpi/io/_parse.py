@@ -22,7 +22,9 @@ __all__ = [
     "ZONE_ABBREVIATIONS",
     "check_timezone",
     "detect_ts_formats",
+    "dst_note",
     "localize",
+    "localized",
     "parse_bool",
     "parse_duration",
     "parse_int",
@@ -217,6 +219,50 @@ def localize(naive: pl.Expr, tz: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     shifted = (naive - offset).dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
     aware = pl.when(nonexistent).then(shifted).otherwise(first).dt.cast_time_unit("us")
     return aware, nonexistent, ambiguous
+
+
+def localized(col: str, tz: str, *, repeat_key: list[str] | None = None) -> list[pl.Expr]:
+    """The naive local times of ``col`` in the site zone (:func:`localize`), with the flags
+    ``__gap_<col>`` and ``__fold_<col>`` for the report.
+
+    ``repeat_key``: the columns keying a report of intervals (queue, channel). Such a report
+    lists the repeated hour twice on the night clocks go back (01:00, 01:30, 01:00, 01:30): a
+    local start seen again for the same key, in file order, is the second occurrence
+    (standard time), not a duplicate of the first (flag ``__fold2_<col>``).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> t = [datetime(2025, 10, 26, h, m) for h, m in ((1, 0), (1, 30), (1, 0), (1, 30))]
+    >>> df = pl.DataFrame({"interval_start": t, "queue": ["q"] * 4})
+    >>> got = df.with_columns(localized("interval_start", "Europe/London", repeat_key=["queue"]))
+    >>> got["interval_start"].dt.strftime("%H:%M %Z").to_list()
+    ['01:00 BST', '01:30 BST', '01:00 GMT', '01:30 GMT']
+    """
+    aware, gap, fold = localize(pl.col(col), tz)
+    flags = [gap.alias(f"__gap_{col}"), fold.alias(f"__fold_{col}")]
+    if repeat_key is None:
+        return [aware.alias(col), *flags]
+    again = fold & (pl.int_range(pl.len()).over([*(k for k in repeat_key if k != col), col]) > 0)
+    later = pl.col(col).dt.cast_time_unit("us").dt.replace_time_zone(tz, ambiguous="latest")
+    second = pl.when(again).then(later).otherwise(aware).alias(col)
+    return [second, *flags, again.alias(f"__fold2_{col}")]
+
+
+def dst_note(parsed: pl.DataFrame, col: str) -> str | None:
+    """How ``col``'s local times on clock-change nights were read (:func:`localized`'s flags),
+    or None when there were none."""
+    gaps = int(parsed[f"__gap_{col}"].sum() or 0)
+    folds = int(parsed[f"__fold_{col}"].sum() or 0)
+    second = f"__fold2_{col}"
+    again = int(parsed[second].sum() or 0) if second in parsed.columns else 0
+    if not (gaps or folds):
+        return None
+    return (
+        f"{gaps} non-existent time(s) read with the offset before the change, "
+        f"{folds - again} ambiguous time(s) read as the first occurrence"
+        + (f", {again} seen again (same key, later in the file) as the second" if again else "")
+    )
 
 
 def within_years(e: pl.Expr) -> pl.Expr:
