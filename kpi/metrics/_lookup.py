@@ -35,6 +35,13 @@ def resolve(
     Traceback (most recent call last):
     ...
     kpi.errors.KpiError: unknown KPI 'speed'; valid KPIs: contacts_offered, contacts_answered, ...
+
+    A parameter of a KPI not asked for is checked all the same (a typo is not ignored):
+
+    >>> resolve("aht", {"service_level.threshold_s": "abc"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kpi.errors.KpiError: ...service_level.threshold_s...
     """
     if isinstance(metrics, (str, Metric)):
         metrics = [metrics]
@@ -63,6 +70,7 @@ def resolve(
             raise KpiError(
                 f"unknown KPI {kpi_id!r} in a parameter; valid KPIs: {', '.join(METRICS)}"
             )
+        METRICS[kpi_id].resolve_params(flat[kpi_id])  # checked even when not asked for
     out = []
     for kpi_id in dict.fromkeys(ids):
         if kpi_id not in METRICS:
