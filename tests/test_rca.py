@@ -287,6 +287,7 @@ def test_duplicate_leaves_are_summed_and_nulls_labelled():
         ({"baseline": "nope"}, "unknown measure column(s) 'nope'"),
         ({"baseline": "site"}, "measure column 'site' is String, not numeric"),
         ({"dims": ["team", "expected"]}, "used both as dimension and as measure"),
+        ({"current": "expected"}, "measure column(s) 'expected' given for two roles"),
         ({"max_elements": 0}, "max_elements must be 1 or more"),
         ({"ratio": ("n",)}, "ratio= takes two denominator columns"),
     ],

@@ -50,6 +50,11 @@ def _check(
                 f"unknown {role} column(s) {', '.join(map(repr, missing))}; "
                 f"columns of the table: {', '.join(names)}"
             )
+    twice = sorted({c for c in measures if measures.count(c) > 1})
+    if twice:  # the baseline and the current period in one column: nothing to compare
+        raise KpiError(
+            f"measure column(s) {', '.join(map(repr, twice))} given for two roles (the baseline and the current period)"
+        )
     both = sorted(set(dims) & set(measures))
     if both:
         raise KpiError(f"column(s) {', '.join(both)} used both as dimension and as measure")
