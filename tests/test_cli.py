@@ -307,3 +307,21 @@ def test_sigterm_during_a_chunked_compute_leaves_nothing_behind(tmp_path):
     assert "Traceback" not in err
     assert list(spill.iterdir()) == []
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("chunk", [[], ["--every", "1d", "--chunk", "1mo"]])
+def test_a_kpi_null_throughout_for_want_of_rows_says_why(data_dir, chunk):
+    """Voice only: no deferred contact to judge a response objective by. The KPI is null and
+    the notes say why, with and without chunks (the same output)."""
+    out = run(
+        "compute",
+        *("--data", str(data_dir), "--metrics", "response_within_objective,contacts_offered"),
+        *("--format", "json", "--quiet", *chunk),
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert {r["response_within_objective"] for r in doc["rows"]} == {None}
+    assert doc["meta"]["notes"] == {
+        "response_within_objective": "null: none of the rows it divides by (deferred contacts "
+        "answered) is in the data or range asked for"
+    }

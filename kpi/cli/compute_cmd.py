@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kpi.cli._common import add_definitions, add_raw_csv, csv_list, out_file, period_arg
 
@@ -194,13 +194,50 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"meta": result.meta(), "raw_csv": args.raw_csv, "definitions": args.definitions}
     if result.spill is None or args.format == "table":
-        write_frame(finish(result.frame.collect()), args.format, args.out, **options)
+        df = result.frame.collect()
+        nulls = [c for c in result.metrics if c in df.columns and df[c].null_count() == df.height]
+        empty = empty_notes(nulls if df.height else [], result.params, result.notes)
+        if empty:
+            options["meta"] = {**options["meta"], "notes": {**result.notes, **empty}}
+        write_frame(finish(df), args.format, args.out, **options)
         return 0
     with result.spill() as spill:  # chunk by chunk: the result is never held whole
         whole = spill.whole(result.units)
+        empty = empty_notes(spill.empty(result.metrics), result.params, result.notes)
+        if empty:
+            options["meta"] = {**options["meta"], "notes": {**result.notes, **empty}}
         batches = (finish(batch, whole) for batch in spill.batches())
         write_batches(batches, args.format, args.out, **options)
     return 0
+
+
+def empty_notes(
+    nulls: list[str], params: dict[str, dict[str, Any]], notes: dict[str, str]
+) -> dict[str, str]:
+    """A note for each KPI of ``nulls`` (null in every row of a result) that has no note yet:
+    its inputs are in the data, but what it divides by is not in these rows (no deferred
+    contacts for a response objective), so the empty value is said, not left to look like a
+    fault.
+
+    Examples
+    --------
+    >>> empty_notes(["response_within_objective"], {}, {})
+    {'response_within_objective': 'null: none of the rows it divides by (deferred contacts answered) is in the data or range asked for'}
+    """
+    from kpi.metrics import METRICS
+
+    out = {}
+    for kpi_id in nulls:
+        if kpi_id in notes:
+            continue
+        build = METRICS[kpi_id].build(METRICS[kpi_id].resolve_params(params.get(kpi_id)))
+        what = build.denominator.text if build.denominator is not None else build.numerator.text
+        out[kpi_id] = (
+            f"null: none of the rows it divides by ({what}) is in the data or range asked for"
+            if build.denominator is not None
+            else f"null: no {what} in the data or range asked for"
+        )
+    return out
 
 
 def require_rows(

@@ -74,6 +74,7 @@ class Spill:
         self._files: list[Path] = []
         self._runs: list[pl.DataFrame] = []
         self._fractional: set[str] = set()
+        self._valued: set[str] = set()
 
     def add(self, part: pl.DataFrame) -> None:
         """Write the next chunk's rows (sorted by ``by`` then ``period``, as chunks are).
@@ -102,6 +103,7 @@ class Spill:
         self._files.append(path)
         self.height += part.height
         self.size_bytes += int(row_bytes * part.height)
+        self._valued.update(c for c in part.columns if part[c].null_count() < part.height)
         for name, dtype in part.schema.items():
             if dtype.is_float() and name not in self._fractional:
                 values = part[name].drop_nulls()
@@ -116,6 +118,10 @@ class Spill:
     def whole(self, columns: Iterable[str]) -> list[str]:
         """Those of ``columns`` whose values, nulls aside, are all whole numbers."""
         return [c for c in columns if c not in self._fractional]
+
+    def empty(self, columns: Iterable[str]) -> list[str]:
+        """Those of ``columns`` null in every row (none when there are no rows)."""
+        return [c for c in columns if c not in self._valued] if self.height else []
 
     def batches(
         self, *, rows: int | None = None, in_memory_bytes: int = IN_MEMORY_BYTES
