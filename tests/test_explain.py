@@ -332,3 +332,17 @@ def test_segment_values_keep_their_case_and_agent_id_reads_as_agent(samples_dir)
             assert f"agent {agent}" in text or f"Agent {agent}" in text, text
     assert "agent_id" not in text
     assert "team north" not in text  # values as in the data
+
+
+def test_a_week_the_data_end_in_is_paced_by_its_days_with_data(samples_dir):
+    """The sample ends on Tuesday 31 March: 2026-W14 holds two days of data. A count is
+    expected at the baseline's daily pace over those two days, and the narrative says the
+    week holds data for 2 days, not that it has them."""
+    e = explain(str(samples_dir), "contacts_handled", baseline="2026-W13", current="2026-W14")
+    seg = e.method["segments"]
+    assert seg["days"] == [7, 2]
+    assert seg["covered"] is True
+    assert seg["pace"] == pytest.approx(2 / 7)
+    assert any("2026-W14 holds data for 2 days against 7" in s for s in e.narrative)
+    whole = explain(str(samples_dir), "contacts_handled", baseline="2026-01", current="2026-02")
+    assert whole.method["segments"]["covered"] is False  # February has 28 days, all with data

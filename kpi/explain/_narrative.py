@@ -146,8 +146,9 @@ def narrative(exp: Explanation) -> list[str]:
     if pace and exp.unit == "count":
         days0, days1 = exp.method["segments"]["days"]
         calendar = v0 * pace - v0
+        has = "holds data for" if exp.method["segments"].get("covered") else "has"
         out.append(
-            f"{exp.current['period']} has {days1} days against {days0}: at the same daily pace that "
+            f"{exp.current['period']} {has} {days1} days against {days0}: at the same daily pace that "
             f"alone is {format_value(calendar, u, signed=True)}; the segments below explain the rest "
             f"({format_value(v1 - v0 * pace, u, signed=True)})."
         )

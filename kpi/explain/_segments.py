@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -174,8 +175,10 @@ def _segments(
         )
     num, den = build.numerator.name, (build.denominator.name if ratio else None)
     scale = getattr(build, "scale", 1.0)
-    days0, days1 = (p0.end - p0.start).days, (p1.end - p1.start).days
-    pace = days1 / days0 if additive and days0 != days1 else 1.0
+    # days with data in each period (a week the data end in holds fewer than its seven)
+    days0, days1 = (_covered_days(ds, tables, p) for p in (p0, p1))
+    full = days0 == (p0.end - p0.start).days and days1 == (p1.end - p1.start).days
+    pace = days1 / days0 if additive and days0 != days1 and days0 else 1.0
     keep = _coarse_values(ds, metric, params, p0, p1, usable, num, den, pace)
     leaves = _leaves(_map_values(ds, keep) if keep else ds, metric, params, p0, p1, usable)
     assert leaves is not None
@@ -199,5 +202,39 @@ def _segments(
         method["collapsed"] = collapsed
     if pace != 1.0:
         method["expected"] = f"baseline at its daily pace × {days1} / {days0} days"
-        method.update({"pace": pace, "days": [days0, days1]})
+        method.update({"pace": pace, "days": [days0, days1], "covered": not full})
     return segs, method, skipped
+
+
+def _covered_days(ds: Dataset, tables: set[str], p: Period) -> int:
+    """Days of ``p`` within the span of the data of ``tables`` (first to last local day).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> from kpi.periods import parse_period
+    >>> t = [datetime(2026, 3, d, 9, tzinfo=ZoneInfo("UTC")) for d in (2, 31)]
+    >>> ds = Dataset({"contacts": pl.DataFrame({"arrival_ts": t})}, tz="UTC")
+    >>> (
+    ...     _covered_days(ds, {"contacts"}, parse_period("2026-W14")),
+    ...     _covered_days(ds, {"contacts"}, parse_period("2026-W13")),
+    ... )
+    (2, 7)
+    """
+    from kpi.schema import TABLES
+
+    spans = []
+    for t in sorted(tables):
+        col = TABLES[t].time_column if t in TABLES else None
+        if col is None or col not in ds[t].collect_schema().names():
+            continue
+        local = pl.col(col).dt.convert_time_zone(ds.tz).dt.date()
+        lo, hi = ds[t].select(local.min().alias("lo"), local.max().alias("hi")).collect().row(0)
+        if lo is not None:
+            spans.append((lo, hi))
+    if not spans:
+        return (p.end - p.start).days
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    start, end = max(p.start, first), min(p.end, last + timedelta(days=1))
+    return max((end - start).days, 0)
