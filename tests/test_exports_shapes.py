@@ -1121,3 +1121,21 @@ def test_an_interval_report_lists_the_repeated_hour_twice_when_clocks_go_back(tm
     ]
     assert "2 seen again" in result.report.inferred["daylight-saving changes"]["interval_start"]
     assert _row(out, "contacts_offered")["contacts_offered"] == sum(offered)
+
+
+def test_a_given_interval_length_unlike_the_spacing_of_starts_is_warned(tmp_path):
+    src = tmp_path / "acd.csv"
+    src.write_text(
+        "Interval Start,Queue,Offered,Answered,Abandoned\n"
+        "2025-03-03 08:00,Sales,14,14,0\n"
+        "2025-03-03 08:30,Sales,18,17,1\n"
+        "2025-03-03 09:00,Sales,20,19,1\n"
+    )
+    kw = {"preset": "interval", "tz": "Europe/London"}
+    wrong = import_file(src, out=tmp_path / "a", interval_min=7, **kw)
+    said = [w for w in wrong.report.warnings if "apart" in w]
+    assert len(said) == 1
+    assert "interval_s = 420 s was given" in said[0]
+    assert "1800 s apart" in said[0]
+    right = import_file(src, out=tmp_path / "b", interval_min=30, **kw)
+    assert not [w for w in right.report.warnings if "apart" in w]

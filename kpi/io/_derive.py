@@ -330,6 +330,7 @@ def derive_intervals(
             df = df.join(_spacing_by_queue(df, source, m, report), on="queue", how="left")
         else:
             report.assumed.append(f"interval_s = {interval_s:g} (given)")
+            _check_given(df, interval_s, report, key="queue")
             df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
     if "answered_within_threshold" in df.columns:
         meta["interval_threshold_s"] = threshold_s
@@ -390,12 +391,29 @@ def derive_other(
             )
         else:
             report.assumed.append(f"interval_s = {interval_s:g} (given)")
+            _check_given(df, interval_s, report, key="agent_id")
             df = df.with_columns(pl.lit(float(interval_s)).alias("interval_s"))
     if m.table == "surveys":
         meta["csat_scale_max"] = m.scale_max or 5
         if m.scale_max is None and "csat" in df.columns:
             report.assumed.append("csat on a 1-5 scale (set scale_max = 10 for a 1-10 survey)")
     return df, meta
+
+
+def _check_given(df: pl.DataFrame, interval_s: float, report: ImportReport, *, key: str) -> None:
+    """Warn when a given interval length is not how far apart the interval starts are."""
+    if key not in df.columns:
+        return
+    gap = _seconds(pl.col("interval_start"), pl.col("interval_start").shift(1)).over(key)
+    starts = df.select(key, "interval_start").unique().sort(key, "interval_start")
+    gaps = starts.select(gap.alias("gap")).filter(pl.col("gap") > 0)["gap"]
+    common = float(gaps.mode().min()) if gaps.len() else None
+    if common is not None and common != float(interval_s):
+        report.warnings.append(
+            f"interval_s = {interval_s:g} s was given (--interval-min), but the interval starts "
+            f"are most often {common:g} s apart: a shorter length leaves time uncovered, a "
+            "longer one counts time twice; check the report's interval length"
+        )
 
 
 def _spacing_by_queue(
