@@ -233,7 +233,7 @@ class Explanation:
                 "|---|---|---|---|---|",
             ]
             for s in self.segments:
-                name = ", ".join(f"{k} = {v}" for k, v in s.dims.items())
+                name = ", ".join(f"{k} = {v}" for k, v in s.dims.items()) or "all (no one segment)"
                 lines.append(
                     f"| {name} | {format_value(s.baseline, self.unit)} | "
                     f"{format_value(s.current, self.unit)} | "
