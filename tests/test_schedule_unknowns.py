@@ -232,3 +232,27 @@ def test_sample_weeks_at_the_data_edges_are_refused(week, unknown, suggested):
     assert f"the demand of {unknown} is unknown" in text
     assert f"e.g. {suggested}" in text
     assert "--forecast" in text
+
+
+def test_a_forecast_coarser_than_the_plan_names_both_intervals():
+    """An hourly forecast for a 15-minute plan: the message says so (not "forecast the whole
+    week", which the forecast already covers)."""
+    from datetime import datetime, timedelta
+
+    import polars as pl
+
+    from kpi import schedule
+    from kpi.errors import KpiError
+
+    hours = [datetime(2026, 3, 2) + timedelta(hours=h) for h in range(7 * 24)]
+    fc = pl.DataFrame({"period": hours, "queue": ["Sales"] * len(hours), "forecast": 10.0})
+    with pytest.raises(KpiError) as err:
+        schedule.required_from_forecast(fc, aht_s=180, every="15m", channels={"Sales": "voice"})
+    assert str(err.value) == (
+        "the forecast's intervals are 1h apart and the plan's are 15m: forecast at the plan's "
+        "interval (kpi forecast --every 15m) or plan at the forecast's (--every 1h)"
+    )
+    hourly = schedule.required_from_forecast(
+        fc, aht_s=180, every="1h", channels={"Sales": "voice"}
+    )
+    assert hourly["interval_start"].n_unique() == 7 * 24

@@ -406,6 +406,16 @@ def required_from_forecast(
         if frame["period"].null_count():
             raise KpiError("the forecast's period column has times that are not YYYY-MM-DD HH:MM")
     frame = _wall(frame.rename({"period": "interval_start"}), "interval_start")
+    starts = frame["interval_start"].unique().sort()
+    gaps = starts.diff().drop_nulls().dt.total_seconds()
+    step = int(gaps.mode().min()) if gaps.len() else every_s
+    if step > every_s:  # an hourly forecast does not say how its hour splits into quarters
+        coarse = f"{step // 3600}h" if step % 3600 == 0 else f"{step // 60}m"
+        raise KpiError(
+            f"the forecast's intervals are {coarse} apart and the plan's are {every}: forecast "
+            f"at the plan's interval (kpi forecast --every {every}) or plan at the forecast's "
+            f"(--every {coarse})"
+        )
     if "queue" not in frame.columns:
         frame = frame.with_columns(
             queue=pl.col("channel") if "channel" in frame.columns else pl.lit("all")
