@@ -189,8 +189,10 @@ def _markdown(result: Any) -> str:
         f"- agents: {d['agents']}, paid hours: {d['paid_hours']:,}",
         f"- overstaffing: {d['overstaffing']:.1%} of scheduled agent-intervals",
         f"- under-staffed intervals: {len(d['understaffed_intervals'])}",
-        f"- lower bound (LP): {d['lower_bound']:,.1f} paid intervals; gap {d['gap']:.2%}; "
-        f"solved in {d['solve_s']:.1f} s ({d['status']})",
+        f"- solver objective {d['objective']:,.1f} against its LP lower bound "
+        f"{d['lower_bound']:,.1f} (paid agent-intervals, a 0.01 tie-break per agent"
+        + (", and the penalty of each agent-interval short" if d["understaffed_intervals"] else "")
+        + f"); gap {d['gap']:.2%}; solved in {d['solve_s']:.1f} s ({d['status']})",
         "",
         "| group | template | start | end | breaks | days | agents |",
         "|---|---|---|---|---|---|---|",
