@@ -1139,3 +1139,31 @@ def test_a_given_interval_length_unlike_the_spacing_of_starts_is_warned(tmp_path
     assert "1800 s apart" in said[0]
     right = import_file(src, out=tmp_path / "b", interval_min=30, **kw)
     assert not [w for w in right.report.warnings if "apart" in w]
+
+
+def test_excel_serial_in_a_list_of_formats_reads_a_column_mixing_numbers_and_text(tmp_path):
+    src = tmp_path / "calls.csv"
+    src.write_text(
+        "Call ID,Start,Queue,Result,Wait\n"
+        "C0,45719.375,Sales,answered,10\n"  # 2025-03-03 09:00
+        "C1,03/03/2025 09:30,Sales,answered,20\n"
+        "C2,45719.4375,Sales,answered,30\n"  # 2025-03-03 10:30
+    )
+    mapping = {
+        "table": "contacts",
+        "timezone": "Europe/London",
+        "columns": {
+            "contact_id": "Call ID",
+            "arrival_ts": "Start",
+            "queue": "Queue",
+            "outcome": "Result",
+            "wait_s": "Wait",
+        },
+        "formats": {"arrival_ts": ["%d/%m/%Y %H:%M", "excel_serial"]},
+        "defaults": {"team": "sales"},
+    }
+    result = import_file(src, mapping=mapping, out=tmp_path / "o")
+    _accounted(result)
+    assert result.report.quarantined == 0
+    got = result.frame.sort("contact_id")["arrival_ts"].dt.strftime("%H:%M").to_list()
+    assert got == ["09:00", "09:30", "10:30"]

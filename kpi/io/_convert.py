@@ -577,20 +577,25 @@ def _ts_expr(
             f"{what} holds times of day without a date (Excel time cells); map the date "
             f'column with it: columns.{col} = ["<date column>", "{srcs[-1]}"]'
         )
+    num = raw.cast(pl.Float64, strict=False) if not dtype.is_numeric() else raw.cast(pl.Float64)
+    # milliseconds are Excel's precision: 09:12:58 is stored as 0.38400462962...
+    ms = pl.when((num >= 1) & (num < 2958466)).then((num * 86_400_000).round(0)).cast(pl.Int64)
+    serial = pl.lit(datetime(1899, 12, 30), dtype=pl.Datetime("us")) + pl.duration(milliseconds=ms)
     if fmt == "excel_serial" or (fmt is None and _excel_serials(frame, raw, dtype)):
-        num = (
-            raw.cast(pl.Float64, strict=False) if not dtype.is_numeric() else raw.cast(pl.Float64)
-        )
         formats_used[col] = "Excel serial day numbers (days since 1899-12-30)" + (
             "" if fmt else f' (detected; set {key} = "excel_serial" to say so)'
         )
-        # milliseconds are Excel's precision: 09:12:58 is stored as 0.38400462962...
-        ms = pl.when((num >= 1) & (num < 2958466)).then((num * 86_400_000).round(0)).cast(pl.Int64)
-        epoch = pl.lit(datetime(1899, 12, 30), dtype=pl.Datetime("us"))
-        return within_years(epoch + pl.duration(milliseconds=ms)), False
+        return within_years(serial), False
+    if isinstance(fmt, list) and "excel_serial" in fmt:  # serial numbers beside text dates
+        rest = [f for f in fmt if f != "excel_serial"]
+        if any("%z" in f or "%#z" in f for f in rest):  # serials are local: no offsets beside
+            raise KpiError(f"{key}: excel_serial goes with local-time formats only, not %z")
+        formats_used[col] = " or ".join([*rest, "Excel serial day numbers"])
+        text = raw.cast(pl.String).str.strip_chars()
+        parsed = parse_ts(text, tuple(rest)) if rest else serial
+        return within_years(pl.coalesce(parsed, serial)), False
     if fmt in ("epoch_s", "epoch_ms"):
         unit = "s" if fmt == "epoch_s" else "ms"
-        num = raw.cast(pl.Float64, strict=False) if dtype == pl.String else raw.cast(pl.Float64)
         formats_used[col] = f"Unix time ({unit})"
         factor = 1_000_000 if unit == "s" else 1_000
         micros = pl.when(num.abs() < 4e9).then(num * factor).cast(pl.Int64, strict=False)
