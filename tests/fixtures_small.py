@@ -446,3 +446,39 @@ def small_dataset() -> Dataset:
         ).collect(),
     }
     return Dataset(tables, tz=TZ)
+
+
+def interval_report(
+    slots: list[tuple[datetime, str, int]],
+    aht: dict[str, float | None],
+    interval_s: float,
+    *,
+    drop_unknown: bool = True,
+) -> pl.DataFrame:
+    """An interval report of (start, queue, offered) rows: each queue's handle time per
+    contact in seconds (talk_s, every contact answered), or None for a queue reported by
+    arrivals only; the answered and talk_s columns are left out when no queue has them
+    (``drop_unknown``)."""
+    rows = [
+        {
+            "interval_start": start,
+            "interval_s": interval_s,
+            "queue": queue,
+            "offered": n,
+            "answered": None if aht[queue] is None else n,
+            "talk_s": None if aht[queue] is None else n * aht[queue],
+        }
+        for start, queue, n in slots
+    ]
+    schema = {
+        "interval_start": pl.Datetime("us", "Europe/London"),
+        "interval_s": pl.Float64,
+        "queue": pl.String,
+        "offered": pl.Int64,
+        "answered": pl.Int64,
+        "talk_s": pl.Float64,
+    }
+    frame = pl.DataFrame(rows, schema=schema)
+    if not drop_unknown:
+        return frame
+    return frame.drop([c for c in ("answered", "talk_s") if frame[c].null_count() == len(frame)])

@@ -39,6 +39,17 @@ def _contacts_map(**columns: str) -> dict:
     }
 
 
+def _intervals_map(tz: str, **columns: str | list[str]) -> dict:
+    """An intervals mapping of the usual queue and counts columns, plus ``columns``."""
+    base = {"queue": "Queue", "offered": "Offered", "answered": "Answered"}
+    return {
+        "table": "intervals",
+        "timezone": tz,
+        "columns": {**base, **columns},
+        "defaults": {"channel": "voice", "team": "sales"},
+    }
+
+
 def _accounted(result) -> None:
     r = result.report
     assert r.read == r.loaded + r.quarantined
@@ -928,23 +939,11 @@ def test_excel_repeated_header_and_an_empty_column_read_as_a_csv_header_is(tmp_p
     wb = xlsxwriter.Workbook(src)
     wb.set_properties({"created": dt.datetime(2025, 3, 5)})
     ws = wb.add_worksheet("Calls")
-    ws.write_row(0, 0, ["Call ID", "Start", "Queue", "Outcome", "Caller", "Caller", "Notes"])
+    ws.write_row(0, 0, ["id", "start", "queue", "outcome", "Caller", "Caller", "Notes"])
     ws.write_row(1, 0, ["A1", "2025-03-03 09:00:05", "Support", "answered", "111", "222"])
-    ws.write_row(2, 0, ["A2", "2025-03-03 09:05:00", "Support", "abandoned", "333", "444"])
+    ws.write_row(2, 0, ["A2", "2025-03-03 09:05:00", "Support", "abandoned_queue", "333", "444"])
     wb.close()
-    mapping = {
-        "table": "contacts",
-        "timezone": "Europe/London",
-        "columns": {
-            "contact_id": "Call ID",
-            "arrival_ts": "Start",
-            "queue": "Queue",
-            "outcome": "Outcome",
-            "customer_id": "Caller",
-        },
-        "values": {"outcome": {"abandoned": "abandoned_queue"}},
-        "defaults": {"team": "support"},
-    }
+    mapping = _contacts_map(customer_id="Caller")
     with pytest.raises(KpiError, match=r"'Caller' \(set by columns.customer_id\) is ambiguous"):
         import_file(src, mapping=mapping, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()
@@ -992,19 +991,16 @@ def test_a_german_interval_report_with_thousands_grouped_by_points(tmp_path):
         "03.03.2025 08:30;Verkauf;12;12;0;0:50:24\r\n"
         "03.03.2025 09:00;Verkauf;1.200;1.150;50;76:40:00\r\n"
     )
-    mapping = {
-        "table": "intervals",
-        "timezone": "Europe/Berlin",
-        "columns": {
-            "interval_start": "Intervall",
-            "queue": "Warteschlange",
-            "offered": "Angeboten",
-            "answered": "Angenommen",
-            "abandoned": "Abgebrochen",
-            "talk_s": "Bearbeitungszeit",
-        },
-        "defaults": {"hold_s": 0, "acw_s": 0, "channel": "voice", "team": "de"},
-    }
+    mapping = _intervals_map(
+        "Europe/Berlin",
+        interval_start="Intervall",
+        queue="Warteschlange",
+        offered="Angeboten",
+        answered="Angenommen",
+        abandoned="Abgebrochen",
+        talk_s="Bearbeitungszeit",
+    )
+    mapping["defaults"].update(hold_s=0, acw_s=0)
     out = tmp_path / "o"
     result = import_file(src, mapping=mapping, out=out)
     _accounted(result)
@@ -1031,18 +1027,9 @@ def test_excel_date_cells_joined_with_text_times_and_ranges(tmp_path):
             ws.write_datetime(r, 0, dt.datetime(2025, 3, 30), day)  # the spring-forward day
             ws.write_row(r, 1, [when, "Sales", *counts])
         wb.close()
-        mapping = {
-            "table": "intervals",
-            "timezone": "Europe/London",
-            "columns": {
-                "interval_start": ["Date", "Interval"],
-                "queue": "Queue",
-                "offered": "Offered",
-                "answered": "Answered",
-                "abandoned": "Abandoned",
-            },
-            "defaults": {"channel": "voice", "team": "sales"},
-        }
+        mapping = _intervals_map(
+            "Europe/London", interval_start=["Date", "Interval"], abandoned="Abandoned"
+        )
         out = tmp_path / f"o{len(times[0])}"
         result = import_file(src, mapping=mapping, out=out)
         _accounted(result)
@@ -1059,27 +1046,12 @@ def test_hold_blank_on_some_handled_contacts_is_said_with_how_it_is_read(tmp_pat
     averages read it (as 0 s), so the analyst is not left to find it in a low average."""
     src = tmp_path / "calls.csv"
     src.write_text(
-        "Call ID,Start,Queue,Result,Wait,Talk,Hold,Wrap\n"
+        "id,start,queue,outcome,Wait,Talk,Hold,Wrap\n"
         "C1,2025-03-03 09:00:00,Sales,answered,10,200,20,40\n"
         "C2,2025-03-03 09:05:00,Sales,answered,10,300,,30\n"
-        "C3,2025-03-03 09:10:00,Sales,abandoned,30,,,\n"
+        "C3,2025-03-03 09:10:00,Sales,abandoned_queue,30,,,\n"
     )
-    mapping = {
-        "table": "contacts",
-        "timezone": "Europe/London",
-        "columns": {
-            "contact_id": "Call ID",
-            "arrival_ts": "Start",
-            "queue": "Queue",
-            "outcome": "Result",
-            "wait_s": "Wait",
-            "talk_s": "Talk",
-            "hold_s": "Hold",
-            "acw_s": "Wrap",
-        },
-        "values": {"outcome": {"abandoned": "abandoned_queue"}},
-        "defaults": {"team": "sales"},
-    }
+    mapping = _contacts_map(wait_s="Wait", talk_s="Talk", hold_s="Hold", acw_s="Wrap")
     result = import_file(src, mapping=mapping, out=tmp_path / "o")
     _accounted(result)
     said = [w for w in result.report.warnings if w.startswith("hold_s blank")]
@@ -1099,12 +1071,8 @@ def test_an_interval_report_lists_the_repeated_hour_twice_when_clocks_go_back(tm
     rows = [f"2025-10-26 {s},Sales,{n}" for s, n in zip(starts, offered, strict=True)]
     src = tmp_path / "arrivals.csv"
     src.write_text("Interval,Queue,Offered\n" + "\n".join(rows) + "\n")
-    mapping = {
-        "table": "intervals",
-        "timezone": "Europe/London",
-        "columns": {"interval_start": "Interval", "queue": "Queue", "offered": "Offered"},
-        "defaults": {"channel": "voice", "team": "sales"},
-    }
+    mapping = _intervals_map("Europe/London", interval_start="Interval")
+    del mapping["columns"]["answered"]
     out = tmp_path / "o"
     result = import_file(src, mapping=mapping, out=out)
     _accounted(result)
@@ -1144,24 +1112,13 @@ def test_a_given_interval_length_unlike_the_spacing_of_starts_is_warned(tmp_path
 def test_excel_serial_in_a_list_of_formats_reads_a_column_mixing_numbers_and_text(tmp_path):
     src = tmp_path / "calls.csv"
     src.write_text(
-        "Call ID,Start,Queue,Result,Wait\n"
+        "id,start,queue,outcome,Wait\n"
         "C0,45719.375,Sales,answered,10\n"  # 2025-03-03 09:00
         "C1,03/03/2025 09:30,Sales,answered,20\n"
         "C2,45719.4375,Sales,answered,30\n"  # 2025-03-03 10:30
     )
-    mapping = {
-        "table": "contacts",
-        "timezone": "Europe/London",
-        "columns": {
-            "contact_id": "Call ID",
-            "arrival_ts": "Start",
-            "queue": "Queue",
-            "outcome": "Result",
-            "wait_s": "Wait",
-        },
-        "formats": {"arrival_ts": ["%d/%m/%Y %H:%M", "excel_serial"]},
-        "defaults": {"team": "sales"},
-    }
+    mapping = _contacts_map(wait_s="Wait")
+    mapping["formats"] = {"arrival_ts": ["%d/%m/%Y %H:%M", "excel_serial"]}
     result = import_file(src, mapping=mapping, out=tmp_path / "o")
     _accounted(result)
     assert result.report.quarantined == 0

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from fixtures_small import interval_report
 
 from kpi.data import Dataset, save
 from kpi.errors import KpiError
@@ -27,33 +28,17 @@ def intervals(first: datetime, days: int, *, queues: dict[str, float | None]) ->
     """An hourly interval report: 10 contacts offered at 09:00-16:59 every day in each queue;
     a queue's value is its handle time per contact in seconds (talk_s, all answered), or None
     for an arrivals-only queue (no answered, no talk_s)."""
-    rows = []
-    for d in range(days):
-        for h in range(24):
-            start = (first + timedelta(days=d, hours=h)).replace(tzinfo=ZONE)
-            for queue, aht in queues.items():
-                offered = 10 if 9 <= h < 17 else 0
-                rows.append(
-                    {
-                        "interval_start": start,
-                        "interval_s": 3600.0,
-                        "queue": queue,
-                        "offered": offered,
-                        "answered": None if aht is None else offered,
-                        "talk_s": None if aht is None else offered * aht,
-                    }
-                )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "interval_start": pl.Datetime("us", "Europe/London"),
-            "interval_s": pl.Float64,
-            "queue": pl.String,
-            "offered": pl.Int64,
-            "answered": pl.Int64,
-            "talk_s": pl.Float64,
-        },
-    )
+    slots = [
+        (
+            (first + timedelta(days=d, hours=h)).replace(tzinfo=ZONE),
+            queue,
+            10 if 9 <= h < 17 else 0,
+        )
+        for d in range(days)
+        for h in range(24)
+        for queue in queues
+    ]
+    return interval_report(slots, queues, 3600.0, drop_unknown=False)
 
 
 def dataset(tmp_path: Path, frame: pl.DataFrame, name: str = "ds") -> Path:

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import polars as pl
 import pytest
+from fixtures_small import interval_report
 
 from kpi.data import Dataset, save
 from kpi.staffing import required_agents, round_up
@@ -25,32 +25,13 @@ def dataset(tmp_path: Path, queues: dict[str, float | None]) -> Path:
     offered 10, 20, 0, 10; a queue's value is its handle time per contact in seconds (talk_s,
     all answered), or None for an arrivals-only queue."""
     offered = [10, 20, 0, 10]
-    rows = []
-    for queue, aht in queues.items():
-        for i, n in enumerate(offered):
-            rows.append(
-                {
-                    "interval_start": datetime(2026, 3, 2, 9, tzinfo=ZONE)
-                    + timedelta(minutes=30 * i),
-                    "interval_s": 1800.0,
-                    "queue": queue,
-                    "offered": n,
-                    "answered": None if aht is None else n,
-                    "talk_s": None if aht is None else n * aht,
-                }
-            )
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "interval_start": pl.Datetime("us", "Europe/London"),
-            "interval_s": pl.Float64,
-            "queue": pl.String,
-            "offered": pl.Int64,
-            "answered": pl.Int64,
-            "talk_s": pl.Float64,
-        },
-    )
-    frame = frame.drop([c for c in ("answered", "talk_s") if frame[c].null_count() == len(frame)])
+    first = datetime(2026, 3, 2, 9, tzinfo=ZONE)
+    slots = [
+        (first + timedelta(minutes=30 * i), queue, n)
+        for queue in queues
+        for i, n in enumerate(offered)
+    ]
+    frame = interval_report(slots, queues, 1800.0)
     save(Dataset({"intervals": frame}, tz="Europe/London"), tmp_path / "ds")
     return tmp_path / "ds"
 
