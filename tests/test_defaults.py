@@ -231,6 +231,25 @@ def test_kpi_report_resolves_the_defaults_before_anything_runs(tmp_path):
         _plan("overview", data=empty, out_dir=tmp_path)
 
 
+def test_a_report_of_a_period_without_data_is_refused_before_anything_runs(tmp_path):
+    """Every report of a period of the data, not only the overview: a period the data hold
+    nothing of is a one-line error before a kernel starts, never a report of zeros."""
+    for name in ("overview", "scorecard", "trends", "drill-down", "staffing", "tickets"):
+        with pytest.raises(KpiError, match=r"bad value for period: no data in 2030-01 .*cover"):
+            _plan(name, period="2030-01", out_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_explicit_period_the_data_only_partly_cover_says_so():
+    feb = _days(date(1999, 2, 1), date(1999, 2, 28))
+    found = data_periods(feb, "1999-Q1")
+    assert found.notes[0] == (
+        "1999-Q1 is incomplete: the data cover 1999-02-01 to 1999-02-28 of it "
+        "(1999-01-01 to 1999-03-31)"
+    )
+    assert data_periods(feb, "1999-02").notes == ("No data for 1999-01: shown without comparison",)
+
+
 def test_the_header_says_a_comparison_was_left_out():
     found = data_periods(_days(date(1999, 2, 1), date(1999, 2, 28)))
     cell = nbformat.v4.new_code_cell("periods")

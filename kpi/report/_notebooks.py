@@ -443,6 +443,15 @@ def data_periods(
         this = found
     else:
         this = parse_period(text, today=today)
+        span = _span(_days_of(data, ds))
+        last = this.end - timedelta(days=1)
+        if span is not None and (this.start < span.first or last > span.last):
+            lo, hi = max(this.start, span.first), min(last, span.last)
+            if lo <= hi:  # a total over part of the period is not the period's total
+                notes.append(
+                    f"{this.label} is incomplete: the data cover {lo.isoformat()} to "
+                    f"{hi.isoformat()} of it ({this.start.isoformat()} to {last.isoformat()})"
+                )
     wanted = str(compare or "").strip()
     before = parse_period(wanted, today=today) if wanted else previous_period(this)
     label = before.label

@@ -37,6 +37,7 @@ from kpi.report._notebooks import (
     _REPO,
     plan_periods,
     report_name,
+    require_period,
     resolve_notebook,
 )
 from kpi.report._params import NotebookParam, coerce_params, describe_params, inspect_params
@@ -410,6 +411,13 @@ def _plan(
     period_label = str(effective.get("period") or today.isoformat())
     if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._-]*", period_label):
         raise KpiError(f"period {period_label!r} cannot name a directory")
+    if data_dir_path is not None and {"period", "compare"} <= set(spec) and data_dir_path.is_dir():
+        # a report of a period of the data (not a plan ahead): a period the data hold nothing
+        # of is refused before a kernel starts, not rendered as a report of zeros
+        try:
+            require_period(data_dir_path, period_label)
+        except KpiError as exc:
+            raise KpiError(f"{nb_path.name}: bad value for period: {exc}") from None
     return _Plan(
         nb_path=nb_path,
         report=report,
