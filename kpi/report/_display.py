@@ -383,6 +383,7 @@ def table(
     percent: Iterable[str] = (),
     units: str | Mapping[str, str] | None = None,
     unit_columns: Iterable[str] = (),
+    column_units: Mapping[str, str] | None = None,
     signed: Iterable[str] = (),
     decimals: int = 1,
     max_rows: int = 50,
@@ -408,6 +409,9 @@ def table(
         ``currency``, ``points``, ``erlang``.
     unit_columns
         With a unit column: the columns formatted by each row's unit.
+    column_units
+        Column -> unit for columns in one unit beside a unit column (the drivers of a KPI:
+        each driver's value in its own unit, its contribution in the KPI's).
     signed
         Columns shown with a sign (changes).
     decimals
@@ -446,6 +450,18 @@ def table(
     kpi  value       change
     SL   81.0%       −3.1 pp
     AHT  5 min 12 s  +12 s
+    >>> drivers = pl.DataFrame(
+    ...     {"driver": ["rate"], "unit": ["s"], "value": [312.4], "contribution": [-0.008]}
+    ... )
+    >>> table(
+    ...     drivers,
+    ...     units="unit",
+    ...     unit_columns=["value"],
+    ...     column_units={"contribution": "ratio"},
+    ...     signed=["contribution"],
+    ... )
+    driver  value       contribution
+    rate    5 min 12 s  −0.8 pp
     """
     unit_column = units if isinstance(units, str) else None
     options = {
@@ -454,7 +470,10 @@ def table(
         "labels": dict(labels or {}),
         "percent": set(percent),
         "unit_column": unit_column,
-        "unit_map": dict(units) if isinstance(units, Mapping) else {},
+        "unit_map": {
+            **(dict(units) if isinstance(units, Mapping) else {}),
+            **(column_units or {}),
+        },
         "unit_columns": set(unit_columns),
         "signed": set(signed),
         "decimals": decimals,
