@@ -258,14 +258,15 @@ def test_explain_needs_a_comparison_period(sample):
         with pytest.raises(
             KpiError,
             match=r"^no comparison period with data, so there is no "
-            r"change of contacts_handled to explain$",
+            r"change of contacts handled \(contacts_handled\) to explain$",
         ):
             explain(sample, "contacts_handled", baseline=none, current="2026-02")
     # in a notebook: one line, through views.attempt
     outcome = views.attempt(explain, sample, "aht", baseline=None, current="2026-02")
     assert not outcome.ok
-    assert (
-        outcome.error == "no comparison period with data, so there is no change of aht to explain"
+    assert outcome.error == (
+        "no comparison period with data, so there is no change of average handle time (aht) "
+        "to explain"
     )
 
 

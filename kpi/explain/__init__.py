@@ -109,13 +109,14 @@ def explain(
     >>> explain({}, "aht", baseline=None, current="1999-02")
     Traceback (most recent call last):
     ...
-    kpi.errors.KpiError: no comparison period with data, so there is no change of aht to explain
+    kpi.errors.KpiError: no comparison period with data, so there is no change of average handle time (aht) to explain
     """
     if metric not in METRICS:
         raise KpiError(f"unknown KPI {metric!r}; valid KPIs: {', '.join(METRICS)}")
     if baseline is None or baseline == "":
         raise KpiError(
-            f"no comparison period with data, so there is no change of {metric} to explain"
+            "no comparison period with data, so there is no change of "
+            f"{METRICS[metric].label.lower()} ({metric}) to explain"
         )
     ds = Dataset.coerce(data)
     m = METRICS[metric]
