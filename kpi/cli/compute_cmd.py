@@ -193,19 +193,23 @@ def run(args: argparse.Namespace) -> int:
         return df
 
     options = {"meta": result.meta(), "raw_csv": args.raw_csv, "definitions": args.definitions}
+
+    def noted(nulls: list[str]) -> dict[str, Any]:
+        """``options`` with a note for each KPI of ``nulls`` null throughout (:func:`empty_notes`)."""
+        empty = empty_notes(nulls, result.params, result.notes)
+        meta = (
+            {**options["meta"], "notes": {**result.notes, **empty}} if empty else options["meta"]
+        )
+        return {**options, "meta": meta}
+
     if result.spill is None or args.format == "table":
         df = result.frame.collect()
         nulls = [c for c in result.metrics if c in df.columns and df[c].null_count() == df.height]
-        empty = empty_notes(nulls if df.height else [], result.params, result.notes)
-        if empty:
-            options["meta"] = {**options["meta"], "notes": {**result.notes, **empty}}
-        write_frame(finish(df), args.format, args.out, **options)
+        write_frame(finish(df), args.format, args.out, **noted(nulls if df.height else []))
         return 0
     with result.spill() as spill:  # chunk by chunk: the result is never held whole
         whole = spill.whole(result.units)
-        empty = empty_notes(spill.empty(result.metrics), result.params, result.notes)
-        if empty:
-            options["meta"] = {**options["meta"], "notes": {**result.notes, **empty}}
+        options = noted(spill.empty(result.metrics))
         batches = (finish(batch, whole) for batch in spill.batches())
         write_batches(batches, args.format, args.out, **options)
     return 0
@@ -279,7 +283,7 @@ def require_rows(
         t
         for m, p in resolve(metrics, dataset_params(ds, params))
         for meas in m.build(p).measures
-        for t in (*meas.tables, *(src.table for src in meas.sources))
+        for t in meas.source_tables
     }
     covered = []
     for name in sorted(read & set(ds.tables)):
@@ -288,15 +292,10 @@ def require_rows(
         schema = lf.collect_schema()
         if column is None or column not in schema:
             continue  # no time column (agents, customers): not what a range is about
-        dtype = schema[column]
-        x = pl.col(column)
-        if getattr(dtype, "time_zone", None) is None:  # naive local times
-            low, high = (None if b is None else b.replace(tzinfo=None) for b in (lo, hi))
-        else:
-            low, high = lo, hi
+        x = pl.col(column)  # zone-aware: a loaded dataset's times are
         inside = pl.lit(True)
-        inside = inside & (x >= low) if low is not None else inside
-        inside = inside & (x < high) if high is not None else inside
+        inside = inside & (x >= lo) if lo is not None else inside
+        inside = inside & (x < hi) if hi is not None else inside
         if lf.filter(inside).head(1).collect().height:
             return
         first, last = lf.select(x.min(), x.max().alias("_hi")).collect().row(0)

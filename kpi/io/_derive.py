@@ -404,9 +404,7 @@ def _check_given(df: pl.DataFrame, interval_s: float, report: ImportReport, *, k
     """Warn when a given interval length is not how far apart the interval starts are."""
     if key not in df.columns:
         return
-    gap = _seconds(pl.col("interval_start"), pl.col("interval_start").shift(1)).over(key)
-    starts = df.select(key, "interval_start").unique().sort(key, "interval_start")
-    gaps = starts.select(gap.alias("gap")).filter(pl.col("gap") > 0)["gap"]
+    gaps = _gaps(df, key)["gap"]
     common = float(gaps.mode().min()) if gaps.len() else None
     if common is not None and common != float(interval_s):
         report.warnings.append(
@@ -416,15 +414,9 @@ def _check_given(df: pl.DataFrame, interval_s: float, report: ImportReport, *, k
         )
 
 
-def _spacing_by_queue(
-    df: pl.DataFrame, source: Source, m: Mapping, report: ImportReport, *, key: str = "queue"
-) -> pl.DataFrame:
-    """``queue`` -> ``interval_s``: the most common spacing of each queue's interval starts.
-
-    Each queue's rows keep their own length (a queue reported every 5 minutes beside one
-    reported every 15); a queue with a single interval takes the spacing of the others.
-    """
-    gaps = (
+def _gaps(df: pl.DataFrame, key: str) -> pl.DataFrame:
+    """``key``, ``gap``: the seconds between each key's consecutive distinct interval starts."""
+    return (
         df.select(key, "interval_start")
         .unique()
         .sort(key, "interval_start")
@@ -435,6 +427,17 @@ def _spacing_by_queue(
         )
         .filter(pl.col("gap") > 0)
     )
+
+
+def _spacing_by_queue(
+    df: pl.DataFrame, source: Source, m: Mapping, report: ImportReport, *, key: str = "queue"
+) -> pl.DataFrame:
+    """``queue`` -> ``interval_s``: the most common spacing of each queue's interval starts.
+
+    Each queue's rows keep their own length (a queue reported every 5 minutes beside one
+    reported every 15); a queue with a single interval takes the spacing of the others.
+    """
+    gaps = _gaps(df, key)
     if gaps.height == 0:
         raise missing_column_error(
             source,
